@@ -1,0 +1,190 @@
+//! The approval: what an agent asked for, who may decide it, and where it stands.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::audit::ChainHead;
+use crate::time::rfc3339;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Pending,
+    Approved,
+    Rejected,
+    Modified,
+    Expired,
+    Cancelled,
+    Executed,
+}
+
+impl Status {
+    pub const ALL: [Status; 7] = [
+        Status::Pending,
+        Status::Approved,
+        Status::Rejected,
+        Status::Modified,
+        Status::Expired,
+        Status::Cancelled,
+        Status::Executed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Approved => "approved",
+            Status::Rejected => "rejected",
+            Status::Modified => "modified",
+            Status::Expired => "expired",
+            Status::Cancelled => "cancelled",
+            Status::Executed => "executed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+}
+
+/// What a reviewer decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Approved,
+    Rejected,
+    Modified,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Approved => "approved",
+            Verdict::Rejected => "rejected",
+            Verdict::Modified => "modified",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolCall {
+    pub name: String,
+    #[serde(default)]
+    pub arguments: Value,
+}
+
+/// One escalation level: when the current level has not decided `after_seconds` after it started,
+/// the approval is reassigned to `reviewers`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EscalationLevel {
+    pub after_seconds: u32,
+    pub reviewers: Vec<String>,
+}
+
+/// One reviewer's approval towards the quorum.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Vote {
+    pub by: String,
+    #[serde(with = "rfc3339")]
+    pub at: DateTime<Utc>,
+    pub comment: Option<String>,
+}
+
+/// The final decision, once the approval left `pending` through a reviewer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    pub decision: Verdict,
+    pub by: String,
+    #[serde(with = "rfc3339")]
+    pub at: DateTime<Utc>,
+    pub comment: Option<String>,
+    pub modified_output: Option<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Approval {
+    pub id: Uuid,
+    pub tenant: String,
+    pub status: Status,
+    /// Starts at 1 and grows by one with every stored transition; the compare-and-set token.
+    pub version: u64,
+    pub action: String,
+    pub agent_id: String,
+    pub requested_by: String,
+    /// The reviewers of the current escalation level: principals and `role:NAME` entries.
+    pub reviewers: Vec<String>,
+    pub quorum: u32,
+    pub context: Map<String, Value>,
+    pub context_hash: String,
+    pub reason: Option<String>,
+    pub tool_call: Option<ToolCall>,
+    pub risk_score: Option<u8>,
+    pub checkpoint_type: Option<String>,
+    pub execution_id: Option<String>,
+    pub session_id: Option<String>,
+    pub state_snapshot: Option<Map<String, Value>>,
+    pub escalation: Vec<EscalationLevel>,
+    /// How many escalation levels have been applied (0 = the original reviewers).
+    pub escalation_level: u32,
+    /// Approvals recorded so far towards the quorum (of `proposed_output`, when one is set).
+    pub approvals: Vec<Vote>,
+    /// Edits proposed by a reviewer while a quorum above 1 is still being gathered.
+    pub proposed_output: Option<Value>,
+    pub decision: Option<Decision>,
+    pub cancelled_by: Option<String>,
+    #[serde(with = "rfc3339")]
+    pub created_at: DateTime<Utc>,
+    #[serde(with = "rfc3339")]
+    pub expires_at: DateTime<Utc>,
+    /// When the current escalation level ends (absent when no further level exists).
+    #[serde(with = "rfc3339::option")]
+    pub escalates_at: Option<DateTime<Utc>>,
+    #[serde(with = "rfc3339::option")]
+    pub executed_at: Option<DateTime<Utc>>,
+    /// The last audit record written for this approval.
+    pub audit_head: ChainHead,
+}
+
+impl Approval {
+    /// The status as it is at `now`: a pending approval past its deadline is expired even
+    /// before any sweep has stored that.
+    pub fn status_at(&self, now: DateTime<Utc>) -> Status {
+        if self.status == Status::Pending && now >= self.expires_at {
+            Status::Expired
+        } else {
+            self.status
+        }
+    }
+
+    /// This approval as a reader sees it at `now` (lazy expiry applied).
+    pub fn seen_at(mut self, now: DateTime<Utc>) -> Approval {
+        self.status = self.status_at(now);
+        self
+    }
+
+    /// The next moment the sweep must look at this approval; `None` once it left `pending`.
+    pub fn next_deadline(&self) -> Option<DateTime<Utc>> {
+        if self.status != Status::Pending {
+            return None;
+        }
+        Some(match self.escalates_at {
+            Some(at) if at < self.expires_at => at,
+            _ => self.expires_at,
+        })
+    }
+
+    /// Who brought the approval to its current state, for conflict answers.
+    pub fn decided_by(&self) -> Option<&str> {
+        if let Some(d) = &self.decision {
+            return Some(&d.by);
+        }
+        match self.status {
+            Status::Cancelled => self.cancelled_by.as_deref(),
+            Status::Expired => Some("holdpoint"),
+            _ => None,
+        }
+    }
+}

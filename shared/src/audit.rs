@@ -1,0 +1,238 @@
+//! The audit trail: one hash chain of records per approval.
+//!
+//! A record's hash is the lowercase hex SHA-256 of its canonical line:
+//! `holdpoint-audit-v1\n{approval_id}\n{sequence}\n{event}\n{actor}\n{at}\n{payload_digest}\n{prev_hash}`
+//! where `at` is RFC 3339 UTC with milliseconds, `payload_digest` is the SHA-256 of the payload's
+//! canonical JSON (see [`crate::canonical`]) and `prev_hash` is the previous record's hash (64
+//! zeros for the first record). The approval holds the chain head, so a removed tail shows.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::canonical;
+use crate::time::{self, rfc3339};
+
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditEvent {
+    Created,
+    /// One reviewer's approval towards a quorum that is not reached yet.
+    ApprovalRecorded,
+    Approved,
+    Rejected,
+    Modified,
+    Escalated,
+    Expired,
+    Cancelled,
+    Executed,
+}
+
+impl AuditEvent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditEvent::Created => "created",
+            AuditEvent::ApprovalRecorded => "approval_recorded",
+            AuditEvent::Approved => "approved",
+            AuditEvent::Rejected => "rejected",
+            AuditEvent::Modified => "modified",
+            AuditEvent::Escalated => "escalated",
+            AuditEvent::Expired => "expired",
+            AuditEvent::Cancelled => "cancelled",
+            AuditEvent::Executed => "executed",
+        }
+    }
+}
+
+/// The last record of a chain: what the next record links to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainHead {
+    pub sequence: u64,
+    pub hash: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    pub approval_id: Uuid,
+    pub tenant: String,
+    pub sequence: u64,
+    pub event: AuditEvent,
+    pub actor: String,
+    #[serde(with = "rfc3339")]
+    pub at: DateTime<Utc>,
+    pub payload: Value,
+    pub payload_digest: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl AuditRecord {
+    /// The record that follows `prev` (or starts the chain when `prev` is `None`).
+    pub fn next(
+        prev: Option<&ChainHead>,
+        approval_id: Uuid,
+        tenant: &str,
+        event: AuditEvent,
+        actor: &str,
+        at: DateTime<Utc>,
+        payload: Value,
+    ) -> AuditRecord {
+        let (sequence, prev_hash) = match prev {
+            Some(head) => (head.sequence + 1, head.hash.clone()),
+            None => (1, GENESIS_HASH.to_owned()),
+        };
+        let mut record = AuditRecord {
+            approval_id,
+            tenant: tenant.to_owned(),
+            sequence,
+            event,
+            actor: actor.to_owned(),
+            at,
+            payload_digest: canonical::digest(&payload),
+            payload,
+            prev_hash,
+            hash: String::new(),
+        };
+        record.hash = record.computed_hash();
+        record
+    }
+
+    pub fn canonical_line(&self) -> String {
+        format!(
+            "holdpoint-audit-v1\n{}\n{}\n{}\n{}\n{}\n{}\n{}",
+            self.approval_id,
+            self.sequence,
+            self.event.as_str(),
+            self.actor,
+            time::format(&self.at),
+            self.payload_digest,
+            self.prev_hash
+        )
+    }
+
+    pub fn computed_hash(&self) -> String {
+        hex::encode(Sha256::digest(self.canonical_line().as_bytes()))
+    }
+
+    pub fn head(&self) -> ChainHead {
+        ChainHead {
+            sequence: self.sequence,
+            hash: self.hash.clone(),
+        }
+    }
+}
+
+/// The result of walking one approval's chain.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Verification {
+    pub valid: bool,
+    pub first_invalid_sequence: Option<u64>,
+    pub reason: Option<String>,
+}
+
+/// Walks `records` (in stored order) and reports the first broken link; `head` is the chain head
+/// the approval item holds, which reveals a truncated tail.
+pub fn verify(records: &[AuditRecord], head: &ChainHead) -> Verification {
+    let broken = |seq: u64, reason: String| Verification {
+        valid: false,
+        first_invalid_sequence: Some(seq),
+        reason: Some(reason),
+    };
+    let mut prev_hash = GENESIS_HASH.to_owned();
+    for (i, r) in records.iter().enumerate() {
+        let expected_seq = i as u64 + 1;
+        if r.sequence != expected_seq {
+            return broken(
+                expected_seq,
+                format!("expected sequence {expected_seq}, found {}", r.sequence),
+            );
+        }
+        if r.payload_digest != canonical::digest(&r.payload) {
+            return broken(r.sequence, "payload does not match its digest".into());
+        }
+        if r.prev_hash != prev_hash {
+            return broken(r.sequence, "does not link to the previous record".into());
+        }
+        if r.hash != r.computed_hash() {
+            return broken(r.sequence, "hash does not match the record".into());
+        }
+        prev_hash = r.hash.clone();
+    }
+    let last = records.len() as u64;
+    if last != head.sequence || prev_hash != head.hash {
+        return broken(
+            last + 1,
+            format!(
+                "chain ends at sequence {last} but the approval's head is {}",
+                head.sequence
+            ),
+        );
+    }
+    Verification {
+        valid: true,
+        first_invalid_sequence: None,
+        reason: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn chain(n: usize) -> Vec<AuditRecord> {
+        let id = Uuid::new_v4();
+        let at = crate::time::truncate_millis(Utc::now());
+        let mut out: Vec<AuditRecord> = Vec::new();
+        for i in 0..n {
+            let head = out.last().map(AuditRecord::head);
+            out.push(AuditRecord::next(
+                head.as_ref(),
+                id,
+                "t",
+                AuditEvent::Created,
+                "a",
+                at,
+                json!({"i": i}),
+            ));
+        }
+        out
+    }
+
+    #[test]
+    fn an_untouched_chain_verifies() {
+        let c = chain(4);
+        assert!(verify(&c, &c[3].head()).valid);
+    }
+
+    #[test]
+    fn each_kind_of_tampering_names_the_first_broken_record() {
+        let c = chain(4);
+        let head = c[3].head();
+
+        let mut changed = c.clone();
+        changed[1].actor = "mallory".into();
+        assert_eq!(verify(&changed, &head).first_invalid_sequence, Some(2));
+
+        let mut payload = c.clone();
+        payload[2].payload = json!({"i": 99});
+        assert_eq!(verify(&payload, &head).first_invalid_sequence, Some(3));
+
+        let mut deleted = c.clone();
+        deleted.remove(1);
+        assert_eq!(verify(&deleted, &head).first_invalid_sequence, Some(2));
+
+        let mut swapped = c.clone();
+        swapped.swap(1, 2);
+        assert_eq!(verify(&swapped, &head).first_invalid_sequence, Some(2));
+
+        let truncated = &c[..3];
+        let v = verify(truncated, &head);
+        assert!(!v.valid);
+        assert_eq!(v.first_invalid_sequence, Some(4));
+    }
+}

@@ -1,0 +1,239 @@
+//! Handlers of the agent- and reviewer-facing JSON API.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, StatusCode, header};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::AppState;
+use super::extract::{Caller, JsonBody};
+use super::problem::Problem;
+use crate::approval::{Status, Verdict};
+use crate::lifecycle::Command;
+use crate::request::{self, CreateRequest, limits};
+use crate::store::{Cursor, ListFilter};
+
+const IDEMPOTENCY_KEY: &str = "idempotency-key";
+const DEFAULT_LIMIT: usize = 50;
+const MAX_LIMIT: usize = 100;
+
+fn approval_id(raw: &str) -> Result<Uuid, Problem> {
+    Uuid::try_parse(raw)
+        .map_err(|_| Problem::bad_request("invalid_id", "the approval id must be a UUID"))
+}
+
+fn ok(approval: impl serde::Serialize) -> Response {
+    Json(approval).into_response()
+}
+
+pub(super) async fn create(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    headers: HeaderMap,
+    body: JsonBody<CreateRequest>,
+) -> Result<Response, Problem> {
+    let key = match headers.get(IDEMPOTENCY_KEY) {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .filter(|k| !k.is_empty() && k.len() <= limits::NAME_CHARS)
+                .ok_or_else(|| {
+                    Problem::bad_request(
+                        "invalid_idempotency_key",
+                        "Idempotency-Key must be 1 to 200 visible ASCII characters",
+                    )
+                })?,
+        ),
+    };
+    let (approval, created) = state
+        .service
+        .create(&caller, body.value, key.map(|k| (k, &body.raw[..])))
+        .await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let location = format!("/v1/approvals/{}", approval.id);
+    Ok((status, [(header::LOCATION, location)], Json(approval)).into_response())
+}
+
+pub(super) async fn get_one(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let id = approval_id(&id)?;
+    Ok(ok(state.service.get(&caller, id).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ListParams {
+    status: Option<String>,
+    agent_id: Option<String>,
+    reviewer: Option<String>,
+    checkpoint_type: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+pub(super) async fn list(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, Problem> {
+    let Query(p) = params.map_err(|e| Problem::bad_request("invalid_query", e.body_text()))?;
+    let status = match p.status.as_deref() {
+        None => None,
+        Some(s) => Some(Status::parse(s).ok_or_else(|| {
+            Problem::bad_request(
+                "invalid_query",
+                "status must be one of pending, approved, rejected, modified, expired, cancelled, executed",
+            )
+        })?),
+    };
+    let limit = match p.limit.as_deref() {
+        None => DEFAULT_LIMIT,
+        Some(l) => l
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .ok_or_else(|| {
+                Problem::bad_request("invalid_query", "limit must be between 1 and 100")
+            })?,
+    };
+    let cursor = match p.cursor.as_deref() {
+        None => None,
+        Some(c) => Some(
+            Cursor::decode(c)
+                .ok_or_else(|| Problem::bad_request("invalid_cursor", "the cursor is not valid"))?,
+        ),
+    };
+    for (name, value) in [
+        ("agent_id", &p.agent_id),
+        ("reviewer", &p.reviewer),
+        ("checkpoint_type", &p.checkpoint_type),
+    ] {
+        if value.as_ref().is_some_and(|v| v.len() > limits::NAME_CHARS) {
+            return Err(Problem::bad_request(
+                "invalid_query",
+                format!("{name} is too long"),
+            ));
+        }
+    }
+    let filter = ListFilter {
+        status,
+        agent_id: p.agent_id,
+        reviewer: p.reviewer,
+        checkpoint_type: p.checkpoint_type,
+    };
+    let page = state
+        .service
+        .list(&caller, &filter, limit, cursor.as_ref())
+        .await?;
+    Ok(ok(json!({
+        "items": page.items,
+        "next_cursor": page.next.map(|c| c.encode()),
+    })))
+}
+
+pub(super) async fn audit(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let id = approval_id(&id)?;
+    let (records, verification) = state.service.audit(&caller, id).await?;
+    Ok(ok(json!({ "records": records, "verification": verification })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct DecisionBody {
+    decision: Verdict,
+    comment: Option<String>,
+    modified_output: Option<Value>,
+}
+
+pub(super) async fn decide(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    body: JsonBody<DecisionBody>,
+) -> Result<Response, Problem> {
+    let id = approval_id(&id)?;
+    let b = body.value;
+    if let Some(c) = &b.comment {
+        request::check_text("comment", c, limits::TEXT_CHARS, false).map_err(invalid)?;
+    }
+    if let Some(m) = &b.modified_output {
+        request::check_document("modified_output", m).map_err(invalid)?;
+    }
+    let command = Command::Decide {
+        by: &caller,
+        verdict: b.decision,
+        comment: b.comment,
+        modified_output: b.modified_output,
+    };
+    Ok(ok(state.service.apply(&caller.tenant, id, command).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CancelBody {
+    reason: Option<String>,
+}
+
+pub(super) async fn cancel(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    body: JsonBody<CancelBody>,
+) -> Result<Response, Problem> {
+    let id = approval_id(&id)?;
+    if let Some(r) = &body.value.reason {
+        request::check_text("reason", r, limits::TEXT_CHARS, false).map_err(invalid)?;
+    }
+    let command = Command::Cancel {
+        by: &caller,
+        reason: body.value.reason,
+    };
+    Ok(ok(state.service.apply(&caller.tenant, id, command).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ExecuteBody {
+    context_hash: Option<String>,
+}
+
+pub(super) async fn execute(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    body: JsonBody<ExecuteBody>,
+) -> Result<Response, Problem> {
+    let id = approval_id(&id)?;
+    if let Some(h) = &body.value.context_hash
+        && (h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        return Err(invalid(request::Invalid {
+            field: "context_hash".into(),
+            message: "must be 64 hex characters (SHA-256)".into(),
+        }));
+    }
+    let command = Command::Execute {
+        by: &caller,
+        context_hash: body.value.context_hash,
+    };
+    Ok(ok(state.service.apply(&caller.tenant, id, command).await?))
+}
+
+fn invalid(i: request::Invalid) -> Problem {
+    crate::service::ServiceError::Invalid(i).into()
+}

@@ -1,0 +1,65 @@
+//! Request extractors that answer every client mistake with a problem, never a bare rejection.
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use http::request::Parts;
+use http::{StatusCode, header};
+use serde::de::DeserializeOwned;
+
+use super::AppState;
+use super::problem::Problem;
+use crate::identity::Principal;
+use crate::request::limits;
+
+/// The authenticated caller.
+pub struct Caller(pub Principal);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
+        state.auth.authenticate(parts).map(Caller)
+    }
+}
+
+/// A JSON body of at most [`limits::BODY_BYTES`], with its raw bytes. An empty body is read as
+/// `{}` where `T` allows it (cancel, execute).
+pub struct JsonBody<T> {
+    pub value: T,
+    pub raw: axum::body::Bytes,
+}
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Problem> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+            .is_some_and(|m| m == "application/json" || (m.starts_with("application/") && m.ends_with("+json")));
+        let raw = axum::body::to_bytes(req.into_body(), limits::BODY_BYTES)
+            .await
+            .map_err(|_| {
+                Problem::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body_too_large",
+                    format!("the body must be at most {} bytes", limits::BODY_BYTES),
+                )
+            })?;
+        let text: &[u8] = if raw.is_empty() {
+            b"{}"
+        } else if !is_json {
+            return Err(Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as Content-Type: application/json",
+            ));
+        } else {
+            &raw
+        };
+        let value = serde_json::from_slice(text)
+            .map_err(|e| Problem::bad_request("invalid_body", format!("invalid JSON body: {e}")))?;
+        Ok(JsonBody { value, raw })
+    }
+}

@@ -1,0 +1,125 @@
+//! Errors as `application/problem+json` (RFC 9457), each with a stable `code`.
+
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+use serde_json::{Map, Value, json};
+
+use crate::lifecycle::Refusal;
+use crate::service::ServiceError;
+
+#[derive(Debug)]
+pub struct Problem {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub detail: String,
+    pub extra: Map<String, Value>,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Problem {
+        Problem {
+            status,
+            code,
+            detail: detail.into(),
+            extra: Map::new(),
+        }
+    }
+
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Problem {
+        self.extra.insert(key.to_owned(), value.into());
+        self
+    }
+
+    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::BAD_REQUEST, code, detail)
+    }
+
+    pub fn not_found() -> Problem {
+        Problem::new(StatusCode::NOT_FOUND, "not_found", "no such approval")
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let mut body = json!({
+            "type": format!("https://holdpoint.dev/problems/{}", self.code),
+            "title": self.status.canonical_reason().unwrap_or("Error"),
+            "status": self.status.as_u16(),
+            "code": self.code,
+            "detail": self.detail,
+        });
+        if let Value::Object(m) = &mut body {
+            m.extend(self.extra);
+        }
+        let mut res = (self.status, body.to_string()).into_response();
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        res
+    }
+}
+
+impl From<ServiceError> for Problem {
+    fn from(e: ServiceError) -> Problem {
+        use StatusCode as S;
+        match e {
+            ServiceError::NotFound => Problem::not_found(),
+            ServiceError::Invalid(i) => {
+                Problem::new(S::UNPROCESSABLE_ENTITY, "invalid_field", i.to_string())
+                    .with("field", i.field)
+            }
+            ServiceError::IdempotencyKeyReused => Problem::new(
+                S::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                "this Idempotency-Key was used with a different request body",
+            ),
+            ServiceError::Refused(r) => refusal(r),
+            ServiceError::Unavailable(m) => {
+                tracing::warn!(error = %m, "unavailable");
+                Problem::new(
+                    S::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the service is briefly unavailable; retry",
+                )
+            }
+            ServiceError::Internal(m) => {
+                tracing::error!(error = %m, "internal error");
+                Problem::new(S::INTERNAL_SERVER_ERROR, "internal", "internal error")
+            }
+        }
+    }
+}
+
+fn refusal(r: Refusal) -> Problem {
+    use StatusCode as S;
+    let detail = r.to_string();
+    match r {
+        Refusal::NotAReviewer => Problem::new(S::FORBIDDEN, "not_a_reviewer", detail),
+        Refusal::SelfApproval => Problem::new(S::FORBIDDEN, "self_approval", detail),
+        Refusal::NotRequester => Problem::new(S::FORBIDDEN, "not_requester", detail),
+        Refusal::CommentRequired => Problem::new(S::UNPROCESSABLE_ENTITY, "comment_required", detail),
+        Refusal::ModifiedOutputRequired => {
+            Problem::new(S::UNPROCESSABLE_ENTITY, "modified_output_required", detail)
+        }
+        Refusal::UnexpectedModifiedOutput => {
+            Problem::new(S::UNPROCESSABLE_ENTITY, "unexpected_modified_output", detail)
+        }
+        Refusal::ContextMismatch => Problem::new(S::UNPROCESSABLE_ENTITY, "context_mismatch", detail),
+        Refusal::Conflict {
+            current_status,
+            decided_by,
+        } => Problem::new(
+            S::CONFLICT,
+            "conflict",
+            format!("the approval is {}", current_status.as_str()),
+        )
+        .with("current_status", current_status.as_str())
+        .with("decided_by", decided_by),
+        Refusal::NotDue => Problem::new(S::CONFLICT, "not_due", detail),
+    }
+}

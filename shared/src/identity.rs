@@ -1,0 +1,46 @@
+//! Who is calling: a principal in a tenant with roles, always taken from authentication.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Principal {
+    pub tenant: String,
+    pub principal: String,
+    #[serde(default)]
+    pub roles: Vec<String>,
+}
+
+/// The actor name the service itself uses in the audit trail (expiry, escalation).
+pub const SYSTEM_ACTOR: &str = "holdpoint";
+
+/// The prefix that makes a reviewer entry a role rather than a principal.
+pub const ROLE_PREFIX: &str = "role:";
+
+impl Principal {
+    /// Whether this principal is one of `reviewers` (by name, or by a `role:NAME` it holds).
+    pub fn is_reviewer(&self, reviewers: &[String]) -> bool {
+        reviewers.iter().any(|r| match r.strip_prefix(ROLE_PREFIX) {
+            Some(role) => self.roles.iter().any(|mine| mine == role),
+            None => *r == self.principal,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reviewer_by_name_or_role_never_by_prefix() {
+        let p = Principal {
+            tenant: "t".into(),
+            principal: "alice".into(),
+            roles: vec!["finance".into()],
+        };
+        assert!(p.is_reviewer(&["alice".into()]));
+        assert!(p.is_reviewer(&["bob".into(), "role:finance".into()]));
+        assert!(!p.is_reviewer(&["role:alice".into(), "finance".into(), "alic".into()]));
+        assert!(!p.is_reviewer(&[]));
+    }
+}

@@ -1,0 +1,19 @@
+//! Holdpoint: human approval for AI agents' sensitive actions.
+//!
+//! The domain ([`approval`], [`lifecycle`], [`request`]), the audit chain ([`audit`]), the storage
+//! contract and its backends ([`store`]), the operations over them ([`service`]) and the one HTTP
+//! router every function mounts ([`http`]).
+
+pub mod approval;
+pub mod audit;
+pub mod canonical;
+pub mod config;
+#[cfg(feature = "conformance")]
+pub mod conformance;
+pub mod http;
+pub mod identity;
+pub mod lifecycle;
+pub mod request;
+pub mod service;
+pub mod store;
+pub mod time;

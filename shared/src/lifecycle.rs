@@ -1,0 +1,330 @@
+//! The transitions of an approval and the rules that guard them. Pure: no I/O, time is given.
+//!
+//! Quorum and edits: a quorum of N needs N distinct reviewers' approvals of the same output. A
+//! `modified` decision is its author's approval of an edited output. With a quorum of 1 it decides
+//! at once (`modified`). With a larger quorum the edits become the proposed output, approvals given
+//! before the edit are cleared (they approved something else) and later `approved` decisions
+//! approve the edits; when the quorum is reached the approval ends `modified` with those edits.
+//! One rejection rejects, whatever the quorum.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde_json::{Value, json};
+
+use crate::approval::{Approval, Decision, Status, Verdict, Vote};
+use crate::audit::{AuditEvent, AuditRecord};
+use crate::identity::{Principal, SYSTEM_ACTOR};
+
+/// What someone asks to happen to an approval.
+#[derive(Debug, Clone)]
+pub enum Command<'a> {
+    Decide {
+        by: &'a Principal,
+        verdict: Verdict,
+        comment: Option<String>,
+        modified_output: Option<Value>,
+    },
+    Cancel {
+        by: &'a Principal,
+        reason: Option<String>,
+    },
+    Execute {
+        by: &'a Principal,
+        context_hash: Option<String>,
+    },
+    Expire,
+    Escalate,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// The new state (version + 1) and the audit record of the change.
+    Changed(Box<Approval>, Box<AuditRecord>),
+    /// The same request was already applied (an idempotent repeat): nothing to store.
+    Unchanged,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("you are not a reviewer of this approval")]
+    NotAReviewer,
+    #[error("the requester cannot decide its own request")]
+    SelfApproval,
+    #[error("only the requester may do this")]
+    NotRequester,
+    #[error("a rejection needs a comment")]
+    CommentRequired,
+    #[error("a modified decision needs modified_output")]
+    ModifiedOutputRequired,
+    #[error("modified_output is only allowed with the decision modified")]
+    UnexpectedModifiedOutput,
+    #[error("the approval is {current_status:?}")]
+    Conflict {
+        current_status: Status,
+        decided_by: Option<String>,
+    },
+    #[error("context_hash does not match the approved context")]
+    ContextMismatch,
+    #[error("nothing is due")]
+    NotDue,
+}
+
+fn conflict(a: &Approval, now: DateTime<Utc>) -> Refusal {
+    Refusal::Conflict {
+        current_status: a.status_at(now),
+        decided_by: if a.status_at(now) == Status::Expired {
+            Some(SYSTEM_ACTOR.to_owned())
+        } else {
+            a.decided_by().map(str::to_owned)
+        },
+    }
+}
+
+/// Applies `cmd` to `current` at `now`.
+pub fn apply(current: &Approval, cmd: Command<'_>, now: DateTime<Utc>) -> Result<Outcome, Refusal> {
+    match cmd {
+        Command::Decide {
+            by,
+            verdict,
+            comment,
+            modified_output,
+        } => decide(current, by, verdict, comment, modified_output, now),
+        Command::Cancel { by, reason } => cancel(current, by, reason, now),
+        Command::Execute { by, context_hash } => execute(current, by, context_hash, now),
+        Command::Expire => expire(current, now),
+        Command::Escalate => escalate(current, now),
+    }
+}
+
+fn changed(
+    current: &Approval,
+    mut next: Approval,
+    event: AuditEvent,
+    actor: &str,
+    now: DateTime<Utc>,
+    payload: Value,
+) -> Outcome {
+    let record = AuditRecord::next(
+        Some(&current.audit_head),
+        current.id,
+        &current.tenant,
+        event,
+        actor,
+        now,
+        payload,
+    );
+    next.version = current.version + 1;
+    next.audit_head = record.head();
+    Outcome::Changed(Box::new(next), Box::new(record))
+}
+
+fn decide(
+    a: &Approval,
+    by: &Principal,
+    verdict: Verdict,
+    comment: Option<String>,
+    modified_output: Option<Value>,
+    now: DateTime<Utc>,
+) -> Result<Outcome, Refusal> {
+    if by.principal == a.requested_by {
+        return Err(Refusal::SelfApproval);
+    }
+    if !by.is_reviewer(&a.reviewers) {
+        return Err(Refusal::NotAReviewer);
+    }
+    let comment = comment.filter(|c| !c.trim().is_empty());
+    match verdict {
+        Verdict::Rejected if comment.is_none() => return Err(Refusal::CommentRequired),
+        Verdict::Modified if modified_output.as_ref().is_none_or(Value::is_null) => {
+            return Err(Refusal::ModifiedOutputRequired);
+        }
+        Verdict::Approved | Verdict::Rejected if modified_output.is_some() => {
+            return Err(Refusal::UnexpectedModifiedOutput);
+        }
+        _ => {}
+    }
+    let me = by.principal.as_str();
+    let voted = a.approvals.iter().any(|v| v.by == me);
+
+    if a.status_at(now) != Status::Pending {
+        let repeat = match (&a.decision, verdict) {
+            (Some(d), Verdict::Approved) if d.decision == Verdict::Approved => voted,
+            (Some(d), Verdict::Modified) => {
+                d.decision == Verdict::Modified && d.by == me && d.modified_output == modified_output
+            }
+            (Some(d), Verdict::Rejected) => d.decision == Verdict::Rejected && d.by == me,
+            _ => false,
+        };
+        return if repeat {
+            Ok(Outcome::Unchanged)
+        } else {
+            Err(conflict(a, now))
+        };
+    }
+
+    let mut next = a.clone();
+    let vote = Vote {
+        by: me.to_owned(),
+        at: now,
+        comment: comment.clone(),
+    };
+    let payload = json!({
+        "decision": verdict.as_str(),
+        "comment": comment,
+        "modified_output": modified_output,
+    });
+    match verdict {
+        Verdict::Rejected => {
+            next.status = Status::Rejected;
+            next.decision = Some(Decision {
+                decision: Verdict::Rejected,
+                by: me.to_owned(),
+                at: now,
+                comment,
+                modified_output: None,
+            });
+            return Ok(changed(a, next, AuditEvent::Rejected, me, now, payload));
+        }
+        Verdict::Approved if voted => return Ok(Outcome::Unchanged),
+        Verdict::Approved => next.approvals.push(vote),
+        Verdict::Modified => {
+            if voted && a.proposed_output == modified_output {
+                return Ok(Outcome::Unchanged);
+            }
+            if a.proposed_output != modified_output {
+                next.approvals.clear();
+                next.proposed_output = modified_output;
+            }
+            next.approvals.push(vote);
+        }
+    }
+    if (next.approvals.len() as u32) < a.quorum {
+        return Ok(changed(
+            a,
+            next,
+            AuditEvent::ApprovalRecorded,
+            me,
+            now,
+            payload,
+        ));
+    }
+    let (status, final_verdict, event) = if next.proposed_output.is_some() {
+        (Status::Modified, Verdict::Modified, AuditEvent::Modified)
+    } else {
+        (Status::Approved, Verdict::Approved, AuditEvent::Approved)
+    };
+    next.status = status;
+    next.decision = Some(Decision {
+        decision: final_verdict,
+        by: me.to_owned(),
+        at: now,
+        comment,
+        modified_output: next.proposed_output.clone(),
+    });
+    Ok(changed(a, next, event, me, now, payload))
+}
+
+fn cancel(
+    a: &Approval,
+    by: &Principal,
+    reason: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<Outcome, Refusal> {
+    if by.principal != a.requested_by {
+        return Err(Refusal::NotRequester);
+    }
+    match a.status_at(now) {
+        Status::Pending => {}
+        Status::Cancelled => return Ok(Outcome::Unchanged),
+        _ => return Err(conflict(a, now)),
+    }
+    let mut next = a.clone();
+    next.status = Status::Cancelled;
+    next.cancelled_by = Some(by.principal.clone());
+    let payload = json!({ "reason": reason });
+    Ok(changed(
+        a,
+        next,
+        AuditEvent::Cancelled,
+        &by.principal,
+        now,
+        payload,
+    ))
+}
+
+fn execute(
+    a: &Approval,
+    by: &Principal,
+    context_hash: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<Outcome, Refusal> {
+    if by.principal != a.requested_by {
+        return Err(Refusal::NotRequester);
+    }
+    if !matches!(a.status, Status::Approved | Status::Modified) {
+        return Err(conflict(a, now));
+    }
+    if let Some(h) = &context_hash
+        && !h.eq_ignore_ascii_case(&a.context_hash)
+    {
+        return Err(Refusal::ContextMismatch);
+    }
+    let mut next = a.clone();
+    next.status = Status::Executed;
+    next.executed_at = Some(now);
+    let payload = json!({ "context_hash_checked": context_hash.is_some() });
+    Ok(changed(
+        a,
+        next,
+        AuditEvent::Executed,
+        &by.principal,
+        now,
+        payload,
+    ))
+}
+
+fn expire(a: &Approval, now: DateTime<Utc>) -> Result<Outcome, Refusal> {
+    if a.status != Status::Pending || now < a.expires_at {
+        return Err(Refusal::NotDue);
+    }
+    let mut next = a.clone();
+    next.status = Status::Expired;
+    let payload = json!({ "expires_at": crate::time::format(&a.expires_at) });
+    Ok(changed(
+        a,
+        next,
+        AuditEvent::Expired,
+        SYSTEM_ACTOR,
+        now,
+        payload,
+    ))
+}
+
+fn escalate(a: &Approval, now: DateTime<Utc>) -> Result<Outcome, Refusal> {
+    let level = a.escalation_level as usize;
+    let due = a.status_at(now) == Status::Pending && a.escalates_at.is_some_and(|at| at <= now);
+    let Some(target) = a.escalation.get(level).filter(|_| due) else {
+        return Err(Refusal::NotDue);
+    };
+    let mut next = a.clone();
+    next.reviewers = target.reviewers.clone();
+    next.escalation_level += 1;
+    next.approvals.clear();
+    next.proposed_output = None;
+    next.escalates_at = a
+        .escalation
+        .get(level + 1)
+        .map(|l| now + TimeDelta::seconds(i64::from(l.after_seconds)));
+    let payload = json!({ "level": next.escalation_level, "reviewers": next.reviewers });
+    Ok(changed(
+        a,
+        next,
+        AuditEvent::Escalated,
+        SYSTEM_ACTOR,
+        now,
+        payload,
+    ))
+}
+
+#[cfg(test)]
+#[path = "lifecycle_tests.rs"]
+mod tests;

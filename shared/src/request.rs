@@ -1,0 +1,270 @@
+//! What an agent sends to ask for approval, its limits, and the approval it becomes.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use crate::approval::{Approval, EscalationLevel, Status, ToolCall};
+use crate::audit::{AuditEvent, AuditRecord};
+use crate::canonical;
+use crate::identity::{Principal, ROLE_PREFIX};
+
+/// Size limits, chosen so that an approval item stays far below DynamoDB's 400 KB.
+pub mod limits {
+    /// Largest request body accepted, in bytes (413 above it).
+    pub const BODY_BYTES: usize = 128 * 1024;
+    /// Largest `context`, `state_snapshot`, `tool_call` or `modified_output`, as JSON bytes.
+    pub const DOCUMENT_BYTES: usize = 64 * 1024;
+    pub const ACTION_CHARS: usize = 1_000;
+    pub const TEXT_CHARS: usize = 4_000;
+    pub const NAME_CHARS: usize = 200;
+    pub const REVIEWERS: usize = 50;
+    pub const ESCALATION_LEVELS: usize = 5;
+    /// Largest quorum when the reviewers name a role (whose size Holdpoint cannot know).
+    pub const QUORUM: u32 = 20;
+}
+
+/// Bounds on `expires_in_seconds`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExpiryBounds {
+    pub default_seconds: u32,
+    pub min_seconds: u32,
+    pub max_seconds: u32,
+}
+
+impl Default for ExpiryBounds {
+    fn default() -> Self {
+        ExpiryBounds {
+            default_seconds: 3_600,
+            min_seconds: 60,
+            max_seconds: 2_592_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRequest {
+    pub action: String,
+    pub agent_id: String,
+    pub reviewers: Vec<String>,
+    pub quorum: Option<u32>,
+    #[serde(default)]
+    pub context: Map<String, Value>,
+    pub reason: Option<String>,
+    pub tool_call: Option<ToolCall>,
+    pub risk_score: Option<u8>,
+    pub checkpoint_type: Option<String>,
+    pub execution_id: Option<String>,
+    pub session_id: Option<String>,
+    pub state_snapshot: Option<Map<String, Value>>,
+    pub expires_in_seconds: Option<u32>,
+    #[serde(default)]
+    pub escalation: Vec<EscalationLevel>,
+}
+
+/// A field that is well-formed JSON but not acceptable (422).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct Invalid {
+    pub field: String,
+    pub message: String,
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> Invalid {
+    Invalid {
+        field: field.to_owned(),
+        message: message.into(),
+    }
+}
+
+pub fn check_text(field: &str, value: &str, max_chars: usize, required: bool) -> Result<(), Invalid> {
+    if required && value.trim().is_empty() {
+        return Err(invalid(field, "must not be empty"));
+    }
+    if value.chars().count() > max_chars {
+        return Err(invalid(field, format!("must be at most {max_chars} characters")));
+    }
+    Ok(())
+}
+
+fn check_optional(field: &str, value: &Option<String>, max_chars: usize) -> Result<(), Invalid> {
+    value
+        .as_deref()
+        .map_or(Ok(()), |v| check_text(field, v, max_chars, false))
+}
+
+pub fn check_document(field: &str, value: &impl serde::Serialize) -> Result<(), Invalid> {
+    let size = serde_json::to_vec(value).map_or(usize::MAX, |v| v.len());
+    if size > limits::DOCUMENT_BYTES {
+        return Err(invalid(
+            field,
+            format!("must be at most {} bytes of JSON", limits::DOCUMENT_BYTES),
+        ));
+    }
+    Ok(())
+}
+
+fn check_reviewers(field: &str, reviewers: &[String]) -> Result<(), Invalid> {
+    if reviewers.is_empty() {
+        return Err(invalid(field, "at least one reviewer is required"));
+    }
+    if reviewers.len() > limits::REVIEWERS {
+        return Err(invalid(
+            field,
+            format!("at most {} reviewers", limits::REVIEWERS),
+        ));
+    }
+    for (i, r) in reviewers.iter().enumerate() {
+        let f = format!("{field}[{i}]");
+        check_text(&f, r, limits::NAME_CHARS, true)?;
+        if r.strip_prefix(ROLE_PREFIX).is_some_and(|n| n.trim().is_empty()) {
+            return Err(invalid(&f, "a role entry is role:NAME"));
+        }
+        if reviewers[..i].contains(r) {
+            return Err(invalid(&f, "listed twice"));
+        }
+    }
+    Ok(())
+}
+
+/// The most distinct approvers `reviewers` can supply, leaving out the requester.
+fn possible_approvers(reviewers: &[String], requester: &str) -> u32 {
+    if reviewers.iter().any(|r| r.starts_with(ROLE_PREFIX)) {
+        return limits::QUORUM;
+    }
+    reviewers.iter().filter(|r| *r != requester).count() as u32
+}
+
+impl CreateRequest {
+    /// Checks every field and builds the new approval and the first record of its audit chain.
+    pub fn into_approval(
+        self,
+        caller: &Principal,
+        bounds: ExpiryBounds,
+        now: DateTime<Utc>,
+    ) -> Result<(Approval, AuditRecord), Invalid> {
+        check_text("action", &self.action, limits::ACTION_CHARS, true)?;
+        check_text("agent_id", &self.agent_id, limits::NAME_CHARS, true)?;
+        check_optional("reason", &self.reason, limits::TEXT_CHARS)?;
+        check_optional("checkpoint_type", &self.checkpoint_type, limits::NAME_CHARS)?;
+        check_optional("execution_id", &self.execution_id, limits::NAME_CHARS)?;
+        check_optional("session_id", &self.session_id, limits::NAME_CHARS)?;
+        check_document("context", &self.context)?;
+        check_document("state_snapshot", &self.state_snapshot)?;
+        if let Some(call) = &self.tool_call {
+            check_text("tool_call.name", &call.name, limits::NAME_CHARS, true)?;
+            check_document("tool_call", call)?;
+        }
+        if self.risk_score.is_some_and(|r| r > 100) {
+            return Err(invalid("risk_score", "must be between 0 and 100"));
+        }
+        check_reviewers("reviewers", &self.reviewers)?;
+        let possible = possible_approvers(&self.reviewers, &caller.principal);
+        if possible == 0 {
+            return Err(invalid(
+                "reviewers",
+                "the requester cannot review its own request; name someone else",
+            ));
+        }
+        let quorum = self.quorum.unwrap_or(1);
+        if quorum == 0 || quorum > possible {
+            return Err(invalid(
+                "quorum",
+                format!("must be between 1 and {possible} (the reviewers who can approve)"),
+            ));
+        }
+        let expires_in = self.expires_in_seconds.unwrap_or(bounds.default_seconds);
+        if expires_in < bounds.min_seconds || expires_in > bounds.max_seconds {
+            return Err(invalid(
+                "expires_in_seconds",
+                format!(
+                    "must be between {} and {}",
+                    bounds.min_seconds, bounds.max_seconds
+                ),
+            ));
+        }
+        if self.escalation.len() > limits::ESCALATION_LEVELS {
+            return Err(invalid(
+                "escalation",
+                format!("at most {} levels", limits::ESCALATION_LEVELS),
+            ));
+        }
+        for (i, level) in self.escalation.iter().enumerate() {
+            if level.after_seconds < 1 {
+                return Err(invalid(
+                    &format!("escalation[{i}].after_seconds"),
+                    "must be at least 1",
+                ));
+            }
+            check_reviewers(&format!("escalation[{i}].reviewers"), &level.reviewers)?;
+            if possible_approvers(&level.reviewers, &caller.principal) < quorum {
+                return Err(invalid(
+                    &format!("escalation[{i}].reviewers"),
+                    "cannot reach the quorum",
+                ));
+            }
+        }
+
+        let id = Uuid::new_v4();
+        let context_hash = canonical::digest(&Value::Object(self.context.clone()));
+        let expires_at = now + TimeDelta::seconds(i64::from(expires_in));
+        let escalates_at = self
+            .escalation
+            .first()
+            .map(|l| now + TimeDelta::seconds(i64::from(l.after_seconds)));
+        let payload = json!({
+            "action": self.action,
+            "agent_id": self.agent_id,
+            "requested_by": caller.principal,
+            "reviewers": self.reviewers,
+            "quorum": quorum,
+            "context_hash": context_hash,
+            "tool_call": self.tool_call,
+            "expires_at": crate::time::format(&expires_at),
+            "escalation": self.escalation,
+        });
+        let record = AuditRecord::next(
+            None,
+            id,
+            &caller.tenant,
+            AuditEvent::Created,
+            &caller.principal,
+            now,
+            payload,
+        );
+        let approval = Approval {
+            id,
+            tenant: caller.tenant.clone(),
+            status: Status::Pending,
+            version: 1,
+            action: self.action,
+            agent_id: self.agent_id,
+            requested_by: caller.principal.clone(),
+            reviewers: self.reviewers,
+            quorum,
+            context: self.context,
+            context_hash,
+            reason: self.reason,
+            tool_call: self.tool_call,
+            risk_score: self.risk_score,
+            checkpoint_type: self.checkpoint_type,
+            execution_id: self.execution_id,
+            session_id: self.session_id,
+            state_snapshot: self.state_snapshot,
+            escalation: self.escalation,
+            escalation_level: 0,
+            approvals: Vec::new(),
+            proposed_output: None,
+            decision: None,
+            cancelled_by: None,
+            created_at: now,
+            expires_at,
+            escalates_at,
+            executed_at: None,
+            audit_head: record.head(),
+        };
+        Ok((approval, record))
+    }
+}

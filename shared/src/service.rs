@@ -1,0 +1,220 @@
+//! The operations of Holdpoint over any store: what every HTTP route and the sweep call.
+
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::approval::{Approval, Status};
+use crate::audit::{self, AuditRecord, Verification};
+use crate::identity::Principal;
+use crate::lifecycle::{self, Command, Outcome, Refusal};
+use crate::request::{CreateRequest, ExpiryBounds, Invalid};
+use crate::store::{Created, Cursor, IdempotencyKey, ListFilter, Page, Store, StoreError};
+use crate::time::Clock;
+
+/// How often a transition is retried when another writer got there first.
+const MAX_ATTEMPTS: usize = 8;
+/// How many due approvals the sweep takes per query.
+const SWEEP_BATCH: usize = 100;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("not found")]
+    NotFound,
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    #[error("the idempotency key was used with a different request")]
+    IdempotencyKeyReused,
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ServiceError::NotFound,
+            StoreError::IdempotencyKeyReused => ServiceError::IdempotencyKeyReused,
+            StoreError::Unavailable(m) => ServiceError::Unavailable(m),
+            other => ServiceError::Internal(other.to_string()),
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SweepReport {
+    pub expired: usize,
+    pub escalated: usize,
+    /// Due approvals another writer changed first; the next sweep sees them again if still due.
+    pub skipped: usize,
+}
+
+#[derive(Clone)]
+pub struct Service {
+    store: Arc<dyn Store>,
+    clock: Clock,
+    expiry: ExpiryBounds,
+}
+
+impl Service {
+    pub fn new(store: Arc<dyn Store>, clock: Clock, expiry: ExpiryBounds) -> Service {
+        Service {
+            store,
+            clock,
+            expiry,
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// Creates an approval. `idempotency_key` with the raw body makes a retry return the first
+    /// approval (`false` = not newly created).
+    pub async fn create(
+        &self,
+        caller: &Principal,
+        request: CreateRequest,
+        idempotency_key: Option<(&str, &[u8])>,
+    ) -> Result<(Approval, bool), ServiceError> {
+        let now = self.clock.now();
+        let (approval, record) = request.into_approval(caller, self.expiry, now)?;
+        let key = idempotency_key.map(|(key, body)| IdempotencyKey {
+            key: key.to_owned(),
+            request_hash: hex::encode(Sha256::digest(body)),
+        });
+        match self.store.create(&approval, &record, key.as_ref()).await? {
+            Created::New(a) => Ok((a, true)),
+            Created::Existing(a) => Ok((a.seen_at(now), false)),
+        }
+    }
+
+    pub async fn get(&self, caller: &Principal, id: Uuid) -> Result<Approval, ServiceError> {
+        let found = self.store.get(&caller.tenant, id).await?;
+        Ok(found.ok_or(ServiceError::NotFound)?.seen_at(self.clock.now()))
+    }
+
+    pub async fn list(
+        &self,
+        caller: &Principal,
+        filter: &ListFilter,
+        limit: usize,
+        after: Option<&Cursor>,
+    ) -> Result<Page, ServiceError> {
+        let now = self.clock.now();
+        let mut page = self
+            .store
+            .list(&caller.tenant, filter, limit, after, now)
+            .await?;
+        page.items = page.items.into_iter().map(|a| a.seen_at(now)).collect();
+        Ok(page)
+    }
+
+    pub async fn audit(
+        &self,
+        caller: &Principal,
+        id: Uuid,
+    ) -> Result<(Vec<AuditRecord>, Verification), ServiceError> {
+        let approval = self
+            .store
+            .get(&caller.tenant, id)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        let records = self.store.audit(&caller.tenant, id).await?;
+        let verification = audit::verify(&records, &approval.audit_head);
+        Ok((records, verification))
+    }
+
+    /// Applies `command` to approval `id` of `tenant` with optimistic concurrency: read, decide
+    /// by the rules, write if unchanged since the read; on a lost race, decide again on what won.
+    pub async fn apply(
+        &self,
+        tenant: &str,
+        id: Uuid,
+        command: Command<'_>,
+    ) -> Result<Approval, ServiceError> {
+        let mut current = self
+            .store
+            .get(tenant, id)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        for _ in 0..MAX_ATTEMPTS {
+            let now = self.clock.now();
+            match lifecycle::apply(&current, command.clone(), now) {
+                Ok(Outcome::Unchanged) => return Ok(current.seen_at(now)),
+                Ok(Outcome::Changed(next, record)) => {
+                    match self
+                        .store
+                        .transition(current.version, &next, &record)
+                        .await
+                    {
+                        Ok(()) => return Ok(*next),
+                        Err(StoreError::Conflict { current: stored }) => current = *stored,
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                Err(refusal) => {
+                    if current.status == Status::Pending && current.status_at(now) == Status::Expired
+                    {
+                        // Lazy expiry: store what every reader already sees.
+                        self.try_expire(&current).await;
+                    }
+                    return Err(refusal.into());
+                }
+            }
+        }
+        Err(ServiceError::Unavailable(
+            "too many concurrent changes to this approval; retry".into(),
+        ))
+    }
+
+    async fn try_expire(&self, current: &Approval) {
+        if let Ok(Outcome::Changed(next, record)) =
+            lifecycle::apply(current, Command::Expire, self.clock.now())
+            && let Err(e) = self.store.transition(current.version, &next, &record).await
+        {
+            tracing::debug!(id = %current.id, error = %e, "lazy expiry not stored");
+        }
+    }
+
+    /// Expires and escalates every due approval, batch by batch, until none is due.
+    pub async fn sweep(&self) -> Result<SweepReport, ServiceError> {
+        let mut report = SweepReport::default();
+        loop {
+            let now = self.clock.now();
+            let due = self.store.due(now, SWEEP_BATCH).await?;
+            let batch = due.len();
+            let before = report;
+            for a in due {
+                let command = if now >= a.expires_at {
+                    Command::Expire
+                } else {
+                    Command::Escalate
+                };
+                let Ok(Outcome::Changed(next, record)) = lifecycle::apply(&a, command.clone(), now)
+                else {
+                    report.skipped += 1;
+                    continue;
+                };
+                match self.store.transition(a.version, &next, &record).await {
+                    Ok(()) if matches!(command, Command::Expire) => report.expired += 1,
+                    Ok(()) => report.escalated += 1,
+                    Err(StoreError::Conflict { .. }) => report.skipped += 1,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            let progressed = report.expired + report.escalated > before.expired + before.escalated;
+            if batch < SWEEP_BATCH || !progressed {
+                return Ok(report);
+            }
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! The storage contract every backend keeps: create-if-absent, get, list, compare-and-set
+//! transitions that store their audit record in the same atomic step, and the due query.
+
+use async_trait::async_trait;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::approval::{Approval, Status};
+use crate::audit::AuditRecord;
+
+#[cfg(feature = "embedded")]
+pub mod embedded;
+
+/// An `Idempotency-Key` with the hash of the request body it came with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdempotencyKey {
+    pub key: String,
+    pub request_hash: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Created {
+    New(Approval),
+    /// The idempotency key was used before with the same body: the approval it created.
+    Existing(Approval),
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListFilter {
+    pub status: Option<Status>,
+    pub agent_id: Option<String>,
+    pub reviewer: Option<String>,
+    pub checkpoint_type: Option<String>,
+}
+
+impl ListFilter {
+    /// Whether `a`, as seen at `now`, passes the filter.
+    pub fn matches(&self, a: &Approval, now: DateTime<Utc>) -> bool {
+        self.status.is_none_or(|s| a.status_at(now) == s)
+            && self.agent_id.as_ref().is_none_or(|v| *v == a.agent_id)
+            && self.reviewer.as_ref().is_none_or(|v| a.reviewers.contains(v))
+            && self
+                .checkpoint_type
+                .as_ref()
+                .is_none_or(|v| a.checkpoint_type.as_ref() == Some(v))
+    }
+}
+
+/// A position in a tenant's approvals, newest first. It carries no tenant: the tenant of a page
+/// is always the caller's, so an edited cursor can only move within the caller's own data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    #[serde(rename = "c", with = "crate::time::rfc3339")]
+    pub created_at: DateTime<Utc>,
+    #[serde(rename = "i")]
+    pub id: Uuid,
+}
+
+impl Cursor {
+    pub fn after(a: &Approval) -> Cursor {
+        Cursor {
+            created_at: a.created_at,
+            id: a.id,
+        }
+    }
+
+    pub fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
+    }
+
+    pub fn decode(s: &str) -> Option<Cursor> {
+        let bytes = URL_SAFE_NO_PAD.decode(s).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// Newest-first order: is `a` after this position?
+    pub fn precedes(&self, a: &Approval) -> bool {
+        (a.created_at, a.id) < (self.created_at, self.id)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    pub items: Vec<Approval>,
+    pub next: Option<Cursor>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The approval is not at the expected version; `current` is what is stored.
+    #[error("approval {} changed concurrently (now version {})", current.id, current.version)]
+    Conflict { current: Box<Approval> },
+    #[error("no such approval")]
+    NotFound,
+    #[error("the idempotency key was used with a different request")]
+    IdempotencyKeyReused,
+    #[error("an approval with this id exists")]
+    AlreadyExists,
+    /// The backend is unreachable or refused for now (throttled, down): worth retrying later.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    #[error("store failure: {0}")]
+    Internal(String),
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Stores a new approval with the first record of its chain, and the idempotency key when
+    /// given, all or nothing. A key seen before with the same request hash answers `Existing`.
+    async fn create(
+        &self,
+        approval: &Approval,
+        record: &AuditRecord,
+        idempotency: Option<&IdempotencyKey>,
+    ) -> Result<Created, StoreError>;
+
+    /// One approval of `tenant`, as stored (no lazy expiry applied).
+    async fn get(&self, tenant: &str, id: Uuid) -> Result<Option<Approval>, StoreError>;
+
+    /// A page of `tenant`'s approvals, newest first, filtered as seen at `now`.
+    async fn list(
+        &self,
+        tenant: &str,
+        filter: &ListFilter,
+        limit: usize,
+        after: Option<&Cursor>,
+        now: DateTime<Utc>,
+    ) -> Result<Page, StoreError>;
+
+    /// Replaces the approval stored at `expected_version` by `next` (version + 1) and appends
+    /// `record` to its chain, atomically. Anything else stored answers `Conflict`.
+    async fn transition(
+        &self,
+        expected_version: u64,
+        next: &Approval,
+        record: &AuditRecord,
+    ) -> Result<(), StoreError>;
+
+    /// Pending approvals of every tenant whose next deadline is at or before `now`, at most
+    /// `limit` of them.
+    async fn due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Approval>, StoreError>;
+
+    /// The audit chain of one approval of `tenant`, in sequence order.
+    async fn audit(&self, tenant: &str, id: Uuid) -> Result<Vec<AuditRecord>, StoreError>;
+}
