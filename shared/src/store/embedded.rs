@@ -103,12 +103,12 @@ impl EmbeddedStore {
         let io = |e: std::io::Error| StoreError::Internal(format!("{}: {e}", dir.display()));
         std::fs::create_dir_all(dir).map_err(io)?;
         let path = dir.join(JOURNAL);
-        let mut journal = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(&path)
-            .map_err(io)?;
+        let mut options = OpenOptions::new();
+        options.read(true).append(true).create(true);
+        // Approvals carry whatever agents sent: readable by the owner only.
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut journal = options.open(&path).map_err(io)?;
         let mut state = State::default();
         let mut good_len = 0u64;
         let mut reader = BufReader::new(&journal);

@@ -1,0 +1,331 @@
+//! The HTTP API through the one router, on the embedded store.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use holdpoint::http::{AppState, Authenticator, Routes, app};
+use holdpoint::request::ExpiryBounds;
+use holdpoint::service::Service;
+use holdpoint::store::embedded::EmbeddedStore;
+use holdpoint::time::Clock;
+
+const AGENT: &str = "key-agent-0000000000";
+const ALICE: &str = "key-alice-0000000000";
+const BOB: &str = "key-bob-000000000000";
+const STRANGER: &str = "key-other-tenant-000";
+
+fn router() -> Router {
+    let dir = tempfile::tempdir().unwrap().keep();
+    let store = Arc::new(EmbeddedStore::open(&dir).unwrap());
+    let keys = json!({
+        AGENT: {"tenant": "acme", "principal": "agent"},
+        ALICE: {"tenant": "acme", "principal": "alice"},
+        BOB: {"tenant": "acme", "principal": "bob", "roles": ["sre"]},
+        STRANGER: {"tenant": "globex", "principal": "alice"},
+    });
+    let state = AppState {
+        service: Service::new(store, Clock::system(), ExpiryBounds::default()),
+        auth: Arc::new(Authenticator::api_keys_from_json(&keys.to_string()).unwrap()),
+    };
+    app(state, &Routes::ALL)
+}
+
+struct Reply {
+    status: StatusCode,
+    content_type: String,
+    headers: http::HeaderMap,
+    body: Value,
+}
+
+async fn send(app: &Router, req: Request<Body>) -> Reply {
+    let res = app.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    Reply {
+        status,
+        content_type,
+        headers,
+        body,
+    }
+}
+
+fn call(method: &str, uri: &str, key: Option<&str>, body: Option<Value>) -> Request<Body> {
+    let mut b = Request::builder().method(method).uri(uri);
+    if let Some(k) = key {
+        b = b.header(header::AUTHORIZATION, format!("Bearer {k}"));
+    }
+    match body {
+        Some(v) => b
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(v.to_string()))
+            .unwrap(),
+        None => b.body(Body::empty()).unwrap(),
+    }
+}
+
+fn create_body() -> Value {
+    json!({
+        "action": "DROP TABLE staging.events",
+        "agent_id": "db-agent",
+        "reviewers": ["alice", "role:sre"],
+        "context": {"database": "staging", "rows": 1200},
+        "tool_call": {"name": "sql.execute", "arguments": {"sql": "DROP TABLE staging.events"}},
+        "risk_score": 80,
+        "checkpoint_type": "sql_write",
+        "expires_in_seconds": 900,
+    })
+}
+
+async fn create(app: &Router) -> Value {
+    let r = send(app, call("POST", "/v1/approvals", Some(AGENT), Some(create_body()))).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    r.body
+}
+
+fn problem(r: &Reply, status: StatusCode, code: &str) {
+    assert_eq!(r.status, status, "{}", r.body);
+    assert_eq!(r.content_type, "application/problem+json");
+    assert_eq!(r.body["code"], code, "{}", r.body);
+    assert_eq!(r.body["status"], status.as_u16());
+}
+
+#[tokio::test]
+async fn create_poll_decide_execute() {
+    let app = router();
+    let a = create(&app).await;
+    let id = a["id"].as_str().unwrap();
+    assert_eq!(a["status"], "pending");
+    assert_eq!(a["requested_by"], "agent");
+    assert_eq!(a["version"], 1);
+    assert!(a["expires_at"].as_str().unwrap().ends_with('Z'));
+    assert!(a["decision"].is_null());
+
+    let got = send(&app, call("GET", &format!("/v1/approvals/{id}"), Some(ALICE), None)).await;
+    assert_eq!(got.status, StatusCode::OK);
+    assert_eq!(got.body, a);
+    assert_eq!(got.headers[header::CACHE_CONTROL], "no-store");
+
+    let decision = json!({"decision": "approved", "comment": "fine"});
+    let uri = format!("/v1/approvals/{id}/decision");
+    let d = send(&app, call("POST", &uri, Some(ALICE), Some(decision.clone()))).await;
+    assert_eq!(d.status, StatusCode::OK, "{}", d.body);
+    assert_eq!(d.body["status"], "approved");
+    assert_eq!(d.body["decision"]["by"], "alice");
+    let again = send(&app, call("POST", &uri, Some(ALICE), Some(decision))).await;
+    assert_eq!((again.status, &again.body), (StatusCode::OK, &d.body));
+    let reject = json!({"decision": "rejected", "comment": "changed my mind"});
+    let late = send(&app, call("POST", &uri, Some(BOB), Some(reject))).await;
+    problem(&late, StatusCode::CONFLICT, "conflict");
+    assert_eq!(late.body["current_status"], "approved");
+    assert_eq!(late.body["decided_by"], "alice");
+
+    let exec = format!("/v1/approvals/{id}/execute");
+    let wrong = json!({"context_hash": "ab".repeat(32)});
+    let mismatch = send(&app, call("POST", &exec, Some(AGENT), Some(wrong))).await;
+    problem(&mismatch, StatusCode::UNPROCESSABLE_ENTITY, "context_mismatch");
+    let right = json!({"context_hash": a["context_hash"]});
+    let done = send(&app, call("POST", &exec, Some(AGENT), Some(right.clone()))).await;
+    assert_eq!(done.body["status"], "executed");
+    assert!(done.body["executed_at"].is_string());
+    let replay = send(&app, call("POST", &exec, Some(AGENT), Some(right))).await;
+    problem(&replay, StatusCode::CONFLICT, "conflict");
+    assert_eq!(replay.body["current_status"], "executed");
+
+    let audit = send(&app, call("GET", &format!("/v1/approvals/{id}/audit"), Some(AGENT), None)).await;
+    assert_eq!(audit.status, StatusCode::OK);
+    assert_eq!(audit.body["verification"]["valid"], true);
+    let events: Vec<_> = audit.body["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["event"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(events, ["created", "approved", "executed"]);
+}
+
+#[tokio::test]
+async fn who_may_decide() {
+    let app = router();
+    let id = create(&app).await["id"].as_str().unwrap().to_owned();
+    let uri = format!("/v1/approvals/{id}/decision");
+    let approve = json!({"decision": "approved"});
+    let own = send(&app, call("POST", &uri, Some(AGENT), Some(approve.clone()))).await;
+    problem(&own, StatusCode::FORBIDDEN, "self_approval");
+    let no_comment = send(&app, call("POST", &uri, Some(BOB), Some(json!({"decision": "rejected"})))).await;
+    problem(&no_comment, StatusCode::UNPROCESSABLE_ENTITY, "comment_required");
+    // Bob reviews through role:sre.
+    let by_role = send(&app, call("POST", &uri, Some(BOB), Some(approve))).await;
+    assert_eq!(by_role.body["status"], "approved");
+
+    let body = json!({"action": "x", "agent_id": "a", "reviewers": ["carol"]});
+    let other = send(&app, call("POST", "/v1/approvals", Some(AGENT), Some(body))).await;
+    let uri = format!("/v1/approvals/{}/decision", other.body["id"].as_str().unwrap());
+    let not_reviewer = send(&app, call("POST", &uri, Some(ALICE), Some(json!({"decision": "approved"})))).await;
+    problem(&not_reviewer, StatusCode::FORBIDDEN, "not_a_reviewer");
+}
+
+#[tokio::test]
+async fn cancel_only_while_pending_and_only_by_the_requester() {
+    let app = router();
+    let id = create(&app).await["id"].as_str().unwrap().to_owned();
+    let uri = format!("/v1/approvals/{id}/cancel");
+    let by_alice = send(&app, call("POST", &uri, Some(ALICE), None)).await;
+    problem(&by_alice, StatusCode::FORBIDDEN, "not_requester");
+    let ok = send(&app, call("POST", &uri, Some(AGENT), Some(json!({"reason": "not needed"})))).await;
+    assert_eq!(ok.body["status"], "cancelled");
+    let decide = format!("/v1/approvals/{id}/decision");
+    let late = send(&app, call("POST", &decide, Some(ALICE), Some(json!({"decision": "approved"})))).await;
+    problem(&late, StatusCode::CONFLICT, "conflict");
+    assert_eq!(late.body["current_status"], "cancelled");
+    let exec = send(&app, call("POST", &format!("/v1/approvals/{id}/execute"), Some(AGENT), None)).await;
+    problem(&exec, StatusCode::CONFLICT, "conflict");
+}
+
+#[tokio::test]
+async fn idempotency_key_returns_the_first_approval() {
+    let app = router();
+    let req = |body: Value| {
+        let mut r = call("POST", "/v1/approvals", Some(AGENT), Some(body));
+        r.headers_mut().insert("idempotency-key", "order-42".parse().unwrap());
+        r
+    };
+    let first = send(&app, req(create_body())).await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    let second = send(&app, req(create_body())).await;
+    assert_eq!(second.status, StatusCode::OK);
+    assert_eq!(second.body["id"], first.body["id"]);
+    let mut other = create_body();
+    other["action"] = json!("something else");
+    let reused = send(&app, req(other)).await;
+    problem(&reused, StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused");
+}
+
+#[tokio::test]
+async fn another_tenant_sees_nothing_anywhere() {
+    let app = router();
+    let id = create(&app).await["id"].as_str().unwrap().to_owned();
+    for (method, path, body) in [
+        ("GET", format!("/v1/approvals/{id}"), None),
+        ("GET", format!("/v1/approvals/{id}/audit"), None),
+        ("POST", format!("/v1/approvals/{id}/decision"), Some(json!({"decision": "approved"}))),
+        ("POST", format!("/v1/approvals/{id}/cancel"), None),
+        ("POST", format!("/v1/approvals/{id}/execute"), None),
+    ] {
+        let r = send(&app, call(method, &path, Some(STRANGER), body)).await;
+        problem(&r, StatusCode::NOT_FOUND, "not_found");
+    }
+    let list = send(&app, call("GET", "/v1/approvals", Some(STRANGER), None)).await;
+    assert_eq!(list.body, json!({"items": [], "next_cursor": null}));
+}
+
+#[tokio::test]
+async fn list_filters_and_pages() {
+    let app = router();
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        ids.push(create(&app).await["id"].clone());
+    }
+    ids.reverse();
+    let decide = format!("/v1/approvals/{}/decision", ids[0].as_str().unwrap());
+    send(&app, call("POST", &decide, Some(ALICE), Some(json!({"decision": "approved"})))).await;
+
+    let mut seen = Vec::new();
+    let mut uri = "/v1/approvals?limit=2&agent_id=db-agent".to_owned();
+    loop {
+        let page = send(&app, call("GET", &uri, Some(AGENT), None)).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        seen.extend(page.body["items"].as_array().unwrap().iter().map(|a| a["id"].clone()));
+        match page.body["next_cursor"].as_str() {
+            Some(c) => uri = format!("/v1/approvals?limit=2&agent_id=db-agent&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ids);
+    let pending = send(&app, call("GET", "/v1/approvals?status=pending&reviewer=role:sre&checkpoint_type=sql_write", Some(AGENT), None)).await;
+    assert_eq!(pending.body["items"].as_array().unwrap().len(), 4);
+    let none = send(&app, call("GET", "/v1/approvals?agent_id=nobody", Some(AGENT), None)).await;
+    assert_eq!(none.body["items"], json!([]));
+
+    for (query, code) in [
+        ("limit=0", "invalid_query"),
+        ("limit=101", "invalid_query"),
+        ("limit=ten", "invalid_query"),
+        ("status=done", "invalid_query"),
+        ("sort=asc", "invalid_query"),
+        ("cursor=not-a-cursor", "invalid_cursor"),
+    ] {
+        let r = send(&app, call("GET", &format!("/v1/approvals?{query}"), Some(AGENT), None)).await;
+        problem(&r, StatusCode::BAD_REQUEST, code);
+    }
+}
+
+#[tokio::test]
+async fn client_mistakes_are_clear_4xx() {
+    let app = router();
+    let raw = |body: &str, ct: &str| {
+        Request::builder()
+            .method("POST")
+            .uri("/v1/approvals")
+            .header(header::AUTHORIZATION, format!("Bearer {AGENT}"))
+            .header(header::CONTENT_TYPE, ct)
+            .body(Body::from(body.to_owned()))
+            .unwrap()
+    };
+    problem(&send(&app, raw("{not json", "application/json")).await, StatusCode::BAD_REQUEST, "invalid_body");
+    problem(&send(&app, raw("[]", "application/json")).await, StatusCode::BAD_REQUEST, "invalid_body");
+    problem(&send(&app, raw(&create_body().to_string(), "text/plain")).await, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
+    let mut unknown = create_body();
+    unknown["requested_by"] = json!("alice");
+    problem(&send(&app, raw(&unknown.to_string(), "application/json")).await, StatusCode::BAD_REQUEST, "invalid_body");
+    let mut missing = create_body();
+    missing.as_object_mut().unwrap().remove("action");
+    problem(&send(&app, raw(&missing.to_string(), "application/json")).await, StatusCode::BAD_REQUEST, "invalid_body");
+    let mut wrong_type = create_body();
+    wrong_type["risk_score"] = json!("high");
+    problem(&send(&app, raw(&wrong_type.to_string(), "application/json")).await, StatusCode::BAD_REQUEST, "invalid_body");
+    let mut empty_reviewers = create_body();
+    empty_reviewers["reviewers"] = json!([]);
+    let r = send(&app, raw(&empty_reviewers.to_string(), "application/json")).await;
+    problem(&r, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field");
+    assert_eq!(r.body["field"], "reviewers");
+    let mut long = create_body();
+    long["action"] = json!("x".repeat(1_001));
+    problem(&send(&app, raw(&long.to_string(), "application/json")).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field");
+    let huge = json!({"action": "x", "agent_id": "a", "reviewers": ["alice"], "context": {"blob": "x".repeat(200_000)}});
+    problem(&send(&app, raw(&huge.to_string(), "application/json")).await, StatusCode::PAYLOAD_TOO_LARGE, "body_too_large");
+    let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    problem(&send(&app, raw(&format!("{{\"action\": {deep}}}"), "application/json")).await, StatusCode::BAD_REQUEST, "invalid_body");
+
+    problem(&send(&app, call("GET", "/v1/approvals/not-a-uuid", Some(AGENT), None)).await, StatusCode::BAD_REQUEST, "invalid_id");
+    problem(&send(&app, call("GET", "/v1/approvals", None, None)).await, StatusCode::UNAUTHORIZED, "unauthenticated");
+    problem(&send(&app, call("GET", "/v1/approvals", Some("wrong-key-00000000000"), None)).await, StatusCode::FORBIDDEN, "unknown_principal");
+    problem(&send(&app, call("GET", "/nowhere", None, None)).await, StatusCode::NOT_FOUND, "no_route");
+    problem(&send(&app, call("DELETE", "/v1/approvals", Some(AGENT), None)).await, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+    let bad_decision = json!({"decision": "maybe"});
+    let id = create(&app).await["id"].as_str().unwrap().to_owned();
+    let uri = format!("/v1/approvals/{id}/decision");
+    problem(&send(&app, call("POST", &uri, Some(ALICE), Some(bad_decision))).await, StatusCode::BAD_REQUEST, "invalid_body");
+    let bad_hash = json!({"context_hash": "xyz"});
+    let exec = format!("/v1/approvals/{id}/execute");
+    problem(&send(&app, call("POST", &exec, Some(AGENT), Some(bad_hash))).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field");
+    let missing = format!("/v1/approvals/{}", uuid::Uuid::new_v4());
+    problem(&send(&app, call("GET", &missing, Some(AGENT), None)).await, StatusCode::NOT_FOUND, "not_found");
+}
+
+#[tokio::test]
+async fn health_needs_no_auth() {
+    let r = send(&router(), call("GET", "/health", None, None)).await;
+    assert_eq!((r.status, r.body), (StatusCode::OK, json!({"status": "ok"})));
+}
