@@ -1,1 +1,96 @@
+//! Support for tests that talk to a DynamoDB-protocol server (moto, started by `infra/test.sh`).
 
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_dynamodb::error::BoxError;
+use holdpoint::store::dynamodb::{DynamoStore, Tables, tables};
+
+/// The endpoint of the local DynamoDB-protocol server. Tests refuse anything but loopback, so a
+/// stray credential can never make them write to a real account.
+pub fn endpoint() -> String {
+    let url = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
+    assert!(
+        url.starts_with("http://127.0.0.1:") || url.starts_with("http://localhost:"),
+        "AWS_ENDPOINT_URL must name a local DynamoDB-protocol server (got {url:?}); \
+         run the tests with infra/test.sh, which starts one"
+    );
+    url
+}
+
+/// Counts the requests the SDK sends, by operation (`x-amz-target`).
+#[derive(Debug, Clone, Default)]
+pub struct RequestCounter(Arc<Mutex<BTreeMap<String, usize>>>);
+
+impl RequestCounter {
+    pub fn counts(&self) -> BTreeMap<String, usize> {
+        self.0.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+
+    pub fn total(&self) -> usize {
+        self.counts().values().sum()
+    }
+
+    pub fn reset(&self) {
+        if let Ok(mut m) = self.0.lock() {
+            m.clear();
+        }
+    }
+}
+
+impl Intercept for RequestCounter {
+    fn name(&self) -> &'static str {
+        "RequestCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let target = context
+            .request()
+            .headers()
+            .get("x-amz-target")
+            .unwrap_or("?")
+            .rsplit('.')
+            .next()
+            .unwrap_or("?")
+            .to_owned();
+        if let Ok(mut m) = self.0.lock() {
+            *m.entry(target).or_default() += 1;
+        }
+        Ok(())
+    }
+}
+
+/// A client for the local server that counts its requests.
+pub async fn client(counter: &RequestCounter) -> Client {
+    endpoint();
+    let sdk = holdpoint::store::dynamodb::sdk_config().await;
+    let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
+        .interceptor(counter.clone())
+        .build();
+    Client::from_conf(config)
+}
+
+/// Fresh tables, created from `template.yaml` under unique names, and a store on them.
+pub async fn fresh_store() -> (DynamoStore, RequestCounter) {
+    let counter = RequestCounter::default();
+    let client = client(&counter).await;
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    let tables = Tables {
+        approvals: format!("approvals-{suffix}"),
+        audit: format!("audit-{suffix}"),
+        due_shards: 4,
+    };
+    tables::create_all(&client, &tables)
+        .await
+        .expect("tables created from template.yaml");
+    counter.reset();
+    (DynamoStore::new(client, tables), counter)
+}

@@ -11,6 +11,8 @@ use uuid::Uuid;
 use crate::approval::{Approval, Status};
 use crate::audit::AuditRecord;
 
+#[cfg(feature = "dynamodb")]
+pub mod dynamodb;
 #[cfg(feature = "embedded")]
 pub mod embedded;
 

@@ -1,0 +1,130 @@
+//! How approvals, audit records and idempotency keys are laid out as DynamoDB items.
+//!
+//! The whole approval is kept as JSON in `doc`; beside it live the attributes that keys, indexes,
+//! conditions and list filters need. A transition replaces the item, so the due-index attributes
+//! disappear on their own when an approval leaves `pending` (the index is sparse).
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use uuid::Uuid;
+
+use crate::approval::{Approval, Status};
+use crate::audit::AuditRecord;
+use crate::store::{Cursor, StoreError};
+use crate::time;
+
+pub type Item = HashMap<String, AttributeValue>;
+
+pub fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+pub fn n(v: u64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+pub fn approval_pk(tenant: &str, id: Uuid) -> String {
+    format!("A#{tenant}#{id}")
+}
+
+pub fn idempotency_pk(tenant: &str, key: &str) -> String {
+    format!("I#{tenant}#{key}")
+}
+
+pub fn chain_key(tenant: &str, id: Uuid) -> String {
+    format!("{tenant}#{id}")
+}
+
+pub fn tenant_status(tenant: &str, status: Status) -> String {
+    format!("{tenant}#{}", status.as_str())
+}
+
+/// Sort key of the tenant and status indexes: newest first when read backwards.
+pub fn created_key(c: &Cursor) -> String {
+    format!("{}#{}", time::format(&c.created_at), c.id)
+}
+
+/// The due-index shard of an approval: spreads the index over `shards` partitions.
+pub fn due_shard(id: Uuid, shards: u32) -> String {
+    (id.as_u128() % u128::from(shards.max(1))).to_string()
+}
+
+pub fn approval_item(a: &Approval, shards: u32) -> Result<Item, StoreError> {
+    let doc = serde_json::to_string(a).map_err(|e| StoreError::Internal(e.to_string()))?;
+    let mut item = Item::from([
+        ("pk".into(), s(approval_pk(&a.tenant, a.id))),
+        ("tenant".into(), s(&a.tenant)),
+        ("created".into(), s(created_key(&Cursor::after(a)))),
+        ("tenant_status".into(), s(tenant_status(&a.tenant, a.status))),
+        ("status".into(), s(a.status.as_str())),
+        ("version".into(), n(a.version)),
+        ("expires_at".into(), s(time::format(&a.expires_at))),
+        ("agent_id".into(), s(&a.agent_id)),
+        (
+            "reviewers".into(),
+            AttributeValue::L(a.reviewers.iter().map(s).collect()),
+        ),
+        ("doc".into(), s(doc)),
+    ]);
+    if let Some(c) = &a.checkpoint_type {
+        item.insert("checkpoint_type".into(), s(c));
+    }
+    if let Some(deadline) = a.next_deadline() {
+        item.insert("due_shard".into(), s(due_shard(a.id, shards)));
+        item.insert(
+            "due_at".into(),
+            s(format!("{}#{}", time::format(&deadline), a.id)),
+        );
+    }
+    Ok(item)
+}
+
+fn doc<'a>(item: &'a Item, what: &str) -> Result<&'a str, StoreError> {
+    match item.get("doc") {
+        Some(AttributeValue::S(d)) => Ok(d),
+        _ => Err(StoreError::Internal(format!("{what} item has no doc"))),
+    }
+}
+
+pub fn approval_from(item: &Item) -> Result<Approval, StoreError> {
+    serde_json::from_str(doc(item, "approval")?)
+        .map_err(|e| StoreError::Internal(format!("approval item does not decode: {e}")))
+}
+
+pub fn record_item(r: &AuditRecord) -> Result<Item, StoreError> {
+    let doc = serde_json::to_string(r).map_err(|e| StoreError::Internal(e.to_string()))?;
+    Ok(Item::from([
+        ("approval".into(), s(chain_key(&r.tenant, r.approval_id))),
+        ("seq".into(), n(r.sequence)),
+        ("event".into(), s(r.event.as_str())),
+        ("at".into(), s(time::format(&r.at))),
+        ("doc".into(), s(doc)),
+    ]))
+}
+
+pub fn record_from(item: &Item) -> Result<AuditRecord, StoreError> {
+    serde_json::from_str(doc(item, "audit")?)
+        .map_err(|e| StoreError::Internal(format!("audit item does not decode: {e}")))
+}
+
+/// The list position an index's `LastEvaluatedKey` stands for.
+pub fn cursor_from_key(key: &Item) -> Option<Cursor> {
+    let AttributeValue::S(created) = key.get("created")? else {
+        return None;
+    };
+    let (at, id) = created.rsplit_once('#')?;
+    Some(Cursor {
+        created_at: chrono::DateTime::parse_from_rfc3339(at)
+            .ok()?
+            .with_timezone(&chrono::Utc),
+        id: Uuid::try_parse(id).ok()?,
+    })
+}
+
+pub fn string(item: &Item, name: &str) -> Option<String> {
+    match item.get(name) {
+        Some(AttributeValue::S(v)) => Some(v.clone()),
+        _ => None,
+    }
+}

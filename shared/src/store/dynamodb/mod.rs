@@ -1,0 +1,447 @@
+//! The DynamoDB store: every write is one TransactWriteItems whose Puts are conditional, every
+//! read one GetItem or one Query. No Scan.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::builders::PutBuilder;
+use aws_sdk_dynamodb::types::{
+    CancellationReason, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{Created, Cursor, IdempotencyKey, ListFilter, Page, Store, StoreError};
+use crate::approval::{Approval, Status};
+use crate::audit::AuditRecord;
+use crate::time;
+
+pub mod item;
+pub mod tables;
+
+use item::{Item, n, s};
+
+/// Table names and the due index's shard count.
+#[derive(Debug, Clone)]
+pub struct Tables {
+    pub approvals: String,
+    pub audit: String,
+    pub due_shards: u32,
+}
+
+impl Tables {
+    /// `HOLDPOINT_APPROVALS_TABLE` (holdpoint-approvals), `HOLDPOINT_AUDIT_TABLE`
+    /// (holdpoint-audit), `HOLDPOINT_DUE_SHARDS` (8).
+    pub fn from_env() -> Result<Tables, String> {
+        let var = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_owned());
+        let shards = var("HOLDPOINT_DUE_SHARDS", "8");
+        let due_shards = shards
+            .parse()
+            .ok()
+            .filter(|n| (1..=64).contains(n))
+            .ok_or_else(|| format!("HOLDPOINT_DUE_SHARDS must be 1 to 64, not {shards:?}"))?;
+        Ok(Tables {
+            approvals: var("HOLDPOINT_APPROVALS_TABLE", "holdpoint-approvals"),
+            audit: var("HOLDPOINT_AUDIT_TABLE", "holdpoint-audit"),
+            due_shards,
+        })
+    }
+}
+
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    tables: Tables,
+}
+
+/// The SDK configuration from the standard environment (region, credentials,
+/// `AWS_ENDPOINT_URL`), with the standard retry mode and a bounded number of attempts.
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(3))
+        .load()
+        .await
+}
+
+fn sdk_error<E, R>(e: SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    let detail = aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string();
+    match &e {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            StoreError::Unavailable(detail)
+        }
+        SdkError::ServiceError(se) => service_error(se.err(), detail),
+        _ => StoreError::Internal(detail),
+    }
+}
+
+/// Throttling and server-side failures are worth retrying later; anything else is a defect.
+fn service_error(e: &impl ProvideErrorMetadata, detail: String) -> StoreError {
+    match e.code() {
+        Some(
+            "ProvisionedThroughputExceededException"
+            | "ThrottlingException"
+            | "RequestLimitExceeded"
+            | "InternalServerError"
+            | "ServiceUnavailable"
+            | "LimitExceededException",
+        ) => StoreError::Unavailable(detail),
+        _ => StoreError::Internal(detail),
+    }
+}
+
+fn failed(reason: &CancellationReason) -> bool {
+    reason.code().is_some_and(|c| c != "None")
+}
+
+/// A conditional Put that returns the stored item when its condition fails.
+fn put(table: &str, item: Item, condition: &str) -> PutBuilder {
+    Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression(condition)
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+}
+
+fn write(put: PutBuilder) -> Result<TransactWriteItem, StoreError> {
+    let put = put
+        .build()
+        .map_err(|e| StoreError::Internal(e.to_string()))?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, tables: Tables) -> DynamoStore {
+        DynamoStore { client, tables }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn tables(&self) -> &Tables {
+        &self.tables
+    }
+
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), Cancelled> {
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| match e {
+                SdkError::ServiceError(se) => match se.into_err() {
+                    TransactWriteItemsError::TransactionCanceledException(c) => {
+                        Cancelled::Reasons(c.cancellation_reasons().to_vec())
+                    }
+                    other => {
+                        let detail = aws_sdk_dynamodb::error::DisplayErrorContext(&other).to_string();
+                        Cancelled::Error(service_error(&other, detail))
+                    }
+                },
+                other => Cancelled::Error(sdk_error(other)),
+            })
+    }
+
+    async fn get_item(&self, pk: String) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.approvals)
+            .key("pk", s(pk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(out.item)
+    }
+
+    /// After a lost race the cancellation reason usually carries the item; when it does not
+    /// (a concurrent transaction), read it once.
+    async fn conflict(&self, reason: &CancellationReason, tenant: &str, id: Uuid) -> StoreError {
+        let item = match reason.item() {
+            Some(item) => Some(item.clone()),
+            None => match self.get_item(item::approval_pk(tenant, id)).await {
+                Ok(item) => item,
+                Err(e) => return e,
+            },
+        };
+        match item.as_ref().map(item::approval_from) {
+            Some(Ok(current)) => StoreError::Conflict {
+                current: Box::new(current),
+            },
+            Some(Err(e)) => e,
+            None => StoreError::NotFound,
+        }
+    }
+}
+
+enum Cancelled {
+    Reasons(Vec<CancellationReason>),
+    Error(StoreError),
+}
+
+#[async_trait]
+impl Store for DynamoStore {
+    async fn create(
+        &self,
+        approval: &Approval,
+        record: &AuditRecord,
+        idempotency: Option<&IdempotencyKey>,
+    ) -> Result<Created, StoreError> {
+        let mut items = vec![
+            write(put(
+                &self.tables.approvals,
+                item::approval_item(approval, self.tables.due_shards)?,
+                "attribute_not_exists(pk)",
+            ))?,
+            write(put(
+                &self.tables.audit,
+                item::record_item(record)?,
+                "attribute_not_exists(approval)",
+            ))?,
+        ];
+        if let Some(k) = idempotency {
+            let key_item = Item::from([
+                ("pk".into(), s(item::idempotency_pk(&approval.tenant, &k.key))),
+                ("request_hash".into(), s(&k.request_hash)),
+                ("approval_id".into(), s(approval.id.to_string())),
+            ]);
+            items.push(write(put(
+                &self.tables.approvals,
+                key_item,
+                "attribute_not_exists(pk)",
+            ))?);
+        }
+        match self.transact(items).await {
+            Ok(()) => Ok(Created::New(approval.clone())),
+            Err(Cancelled::Error(e)) => Err(e),
+            Err(Cancelled::Reasons(reasons)) => {
+                if let (Some(k), Some(reason)) = (idempotency, reasons.get(2))
+                    && failed(reason)
+                {
+                    let seen = match reason.item() {
+                        Some(i) => Some(i.clone()),
+                        None => {
+                            self.get_item(item::idempotency_pk(&approval.tenant, &k.key))
+                                .await?
+                        }
+                    };
+                    let Some(seen) = seen else {
+                        return Err(StoreError::Unavailable("idempotency key in flux".into()));
+                    };
+                    if item::string(&seen, "request_hash").as_deref() != Some(&k.request_hash) {
+                        return Err(StoreError::IdempotencyKeyReused);
+                    }
+                    let id = item::string(&seen, "approval_id")
+                        .and_then(|id| Uuid::try_parse(&id).ok())
+                        .ok_or_else(|| StoreError::Internal("idempotency item has no id".into()))?;
+                    let existing = self.get(&approval.tenant, id).await?;
+                    return existing.map(Created::Existing).ok_or(StoreError::NotFound);
+                }
+                if reasons.first().is_some_and(failed) {
+                    return Err(StoreError::AlreadyExists);
+                }
+                Err(StoreError::Unavailable(format!(
+                    "create cancelled: {:?}",
+                    reasons.iter().map(|r| r.code()).collect::<Vec<_>>()
+                )))
+            }
+        }
+    }
+
+    async fn get(&self, tenant: &str, id: Uuid) -> Result<Option<Approval>, StoreError> {
+        self.get_item(item::approval_pk(tenant, id))
+            .await?
+            .as_ref()
+            .map(item::approval_from)
+            .transpose()
+    }
+
+    async fn list(
+        &self,
+        tenant: &str,
+        filter: &ListFilter,
+        limit: usize,
+        after: Option<&Cursor>,
+        now: DateTime<Utc>,
+    ) -> Result<Page, StoreError> {
+        let mut names = HashMap::new();
+        let mut values = HashMap::new();
+        let mut filters = Vec::new();
+        // Lazy expiry: a pending approval past its deadline is listed as expired.
+        values.insert(":now".to_owned(), s(time::format(&now)));
+        let (index, pk_name, pk_value) = match filter.status {
+            Some(Status::Expired) => {
+                names.insert("#st".into(), "status".into());
+                values.insert(":expired".into(), s("expired"));
+                values.insert(":pending".into(), s("pending"));
+                filters.push(
+                    "(#st = :expired OR (#st = :pending AND expires_at <= :now))".to_owned(),
+                );
+                ("by_tenant", "tenant", tenant.to_owned())
+            }
+            Some(status) => {
+                if status == Status::Pending {
+                    filters.push("expires_at > :now".to_owned());
+                }
+                ("by_status", "tenant_status", item::tenant_status(tenant, status))
+            }
+            None => ("by_tenant", "tenant", tenant.to_owned()),
+        };
+        names.insert("#pk".into(), pk_name.into());
+        values.insert(":pk".into(), s(&pk_value));
+        if let Some(a) = &filter.agent_id {
+            values.insert(":agent".into(), s(a));
+            filters.push("agent_id = :agent".into());
+        }
+        if let Some(c) = &filter.checkpoint_type {
+            values.insert(":checkpoint".into(), s(c));
+            filters.push("checkpoint_type = :checkpoint".into());
+        }
+        if let Some(r) = &filter.reviewer {
+            values.insert(":reviewer".into(), s(r));
+            filters.push("contains(reviewers, :reviewer)".into());
+        }
+        if !values_used_by(&filters, ":now") {
+            values.remove(":now");
+        }
+        let start = after.map(|c| {
+            Item::from([
+                ("pk".into(), s(item::approval_pk(tenant, c.id))),
+                (pk_name.into(), s(&pk_value)),
+                ("created".into(), s(item::created_key(c))),
+            ])
+        });
+        let out = self
+            .client
+            .query()
+            .table_name(&self.tables.approvals)
+            .index_name(index)
+            .key_condition_expression("#pk = :pk")
+            .set_filter_expression((!filters.is_empty()).then(|| filters.join(" AND ")))
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .scan_index_forward(false)
+            .limit(i32::try_from(limit).unwrap_or(100))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        let items = out
+            .items()
+            .iter()
+            .map(item::approval_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = out.last_evaluated_key().and_then(item::cursor_from_key);
+        Ok(Page { items, next })
+    }
+
+    async fn transition(
+        &self,
+        expected_version: u64,
+        next: &Approval,
+        record: &AuditRecord,
+    ) -> Result<(), StoreError> {
+        if next.version != expected_version + 1 {
+            return Err(StoreError::Internal("a transition adds one version".into()));
+        }
+        let state = put(
+            &self.tables.approvals,
+            item::approval_item(next, self.tables.due_shards)?,
+            "#v = :expected",
+        )
+        .expression_attribute_names("#v", "version")
+        .expression_attribute_values(":expected", n(expected_version));
+        let items = vec![
+            write(state)?,
+            write(put(
+                &self.tables.audit,
+                item::record_item(record)?,
+                "attribute_not_exists(approval)",
+            ))?,
+        ];
+        match self.transact(items).await {
+            Ok(()) => Ok(()),
+            Err(Cancelled::Error(e)) => Err(e),
+            Err(Cancelled::Reasons(reasons)) => {
+                let first = reasons.first().cloned().unwrap_or_else(|| {
+                    CancellationReason::builder().code("Unknown").build()
+                });
+                Err(self.conflict(&first, &next.tenant, next.id).await)
+            }
+        }
+    }
+
+    async fn due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Approval>, StoreError> {
+        // `#` sorts before `$`: every deadline at or before `now`, whatever id follows it.
+        let bound = format!("{}$", time::format(&now));
+        let mut due = Vec::new();
+        for shard in 0..self.tables.due_shards {
+            let mut start = None;
+            loop {
+                let remaining = limit.saturating_sub(due.len());
+                if remaining == 0 {
+                    return Ok(due);
+                }
+                let out = self
+                    .client
+                    .query()
+                    .table_name(&self.tables.approvals)
+                    .index_name("due")
+                    .key_condition_expression("due_shard = :shard AND due_at <= :bound")
+                    .expression_attribute_values(":shard", s(shard.to_string()))
+                    .expression_attribute_values(":bound", s(&bound))
+                    .limit(i32::try_from(remaining).unwrap_or(1_000))
+                    .set_exclusive_start_key(start)
+                    .send()
+                    .await
+                    .map_err(sdk_error)?;
+                for i in out.items() {
+                    due.push(item::approval_from(i)?);
+                }
+                start = out.last_evaluated_key;
+                if start.is_none() {
+                    break;
+                }
+            }
+        }
+        Ok(due)
+    }
+
+    async fn audit(&self, tenant: &str, id: Uuid) -> Result<Vec<AuditRecord>, StoreError> {
+        let mut records = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.tables.audit)
+                .key_condition_expression("approval = :a")
+                .expression_attribute_values(":a", s(item::chain_key(tenant, id)))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            for i in out.items() {
+                records.push(item::record_from(i)?);
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(records);
+            }
+        }
+    }
+}
+
+fn values_used_by(filters: &[String], value: &str) -> bool {
+    filters.iter().any(|f| f.contains(value))
+}

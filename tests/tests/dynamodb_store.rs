@@ -1,0 +1,11 @@
+//! The conformance suite on the DynamoDB store, over the wire to a DynamoDB-protocol server.
+
+use std::sync::Arc;
+
+use holdpoint::store::Store;
+
+async fn fresh() -> Arc<dyn Store> {
+    Arc::new(holdpoint_tests::fresh_store().await.0)
+}
+
+holdpoint::conformance_suite!(fresh());
