@@ -9,10 +9,11 @@ pub struct ConfigError(pub String);
 fn number(name: &str, default: u32) -> Result<u32, ConfigError> {
     match std::env::var(name) {
         Err(_) => Ok(default),
-        Ok(v) => v
-            .trim()
-            .parse()
-            .map_err(|_| ConfigError(format!("{name} must be a whole number of seconds, not {v:?}"))),
+        Ok(v) => v.trim().parse().map_err(|_| {
+            ConfigError(format!(
+                "{name} must be a whole number of seconds, not {v:?}"
+            ))
+        }),
     }
 }
 

@@ -124,7 +124,11 @@ pub async fn create_then_get(store: Arc<dyn Store>) {
     let (a, r) = new_approval(&t, now());
     create_new(&*store, &a, &r).await;
     assert_eq!(store.get(&t, a.id).await.unwrap(), Some(a.clone()));
-    assert_eq!(store.get(&tenant(), a.id).await.unwrap(), None, "another tenant sees nothing");
+    assert_eq!(
+        store.get(&tenant(), a.id).await.unwrap(),
+        None,
+        "another tenant sees nothing"
+    );
     assert!(store.audit(&tenant(), a.id).await.unwrap().is_empty());
     assert_eq!(store.get(&t, Uuid::new_v4()).await.unwrap(), None);
 }
@@ -149,13 +153,20 @@ pub async fn idempotency_keys(store: Arc<dyn Store>) {
         request_hash: hash.into(),
     };
     let (a, r) = new_approval(&t, now());
-    assert!(matches!(store.create(&a, &r, Some(&key("h1"))).await, Ok(Created::New(_))));
+    assert!(matches!(
+        store.create(&a, &r, Some(&key("h1"))).await,
+        Ok(Created::New(_))
+    ));
     let (b, rb) = new_approval(&t, now());
     match store.create(&b, &rb, Some(&key("h1"))).await {
         Ok(Created::Existing(existing)) => assert_eq!(existing.id, a.id),
         other => panic!("expected the first approval, got {other:?}"),
     }
-    assert_eq!(store.get(&t, b.id).await.unwrap(), None, "the retry created nothing");
+    assert_eq!(
+        store.get(&t, b.id).await.unwrap(),
+        None,
+        "the retry created nothing"
+    );
     assert!(matches!(
         store.create(&b, &rb, Some(&key("h2"))).await,
         Err(StoreError::IdempotencyKeyReused)
@@ -163,7 +174,10 @@ pub async fn idempotency_keys(store: Arc<dyn Store>) {
     // Keys belong to a tenant: the same key elsewhere is a new request.
     let other = tenant();
     let (c, rc) = new_approval(&other, now());
-    assert!(matches!(store.create(&c, &rc, Some(&key("h1"))).await, Ok(Created::New(_))));
+    assert!(matches!(
+        store.create(&c, &rc, Some(&key("h1"))).await,
+        Ok(Created::New(_))
+    ));
 }
 
 pub async fn transition_is_compare_and_set(store: Arc<dyn Store>) {
@@ -234,7 +248,13 @@ pub async fn list_pages_newest_first(store: Arc<dyn Store>) {
         .unwrap()
         .next;
     let other = store
-        .list(&tenant(), &ListFilter::default(), 3, first_cursor.as_ref(), now())
+        .list(
+            &tenant(),
+            &ListFilter::default(),
+            3,
+            first_cursor.as_ref(),
+            now(),
+        )
         .await
         .unwrap();
     assert!(other.items.is_empty() && other.next.is_none());
@@ -249,9 +269,15 @@ pub async fn list_filters(store: Arc<dyn Store>) {
             .into_approval(&agent, ExpiryBounds::default(), now())
             .unwrap()
     };
-    let (a, ra) = make(&["alice"], json!({"agent_id": "a1", "checkpoint_type": "pre_filing"}));
+    let (a, ra) = make(
+        &["alice"],
+        json!({"agent_id": "a1", "checkpoint_type": "pre_filing"}),
+    );
     let (b, rb) = make(&["bob", "role:sre"], json!({"agent_id": "a2"}));
-    let (c, rc) = make(&["alice"], json!({"agent_id": "a2", "expires_in_seconds": 60}));
+    let (c, rc) = make(
+        &["alice"],
+        json!({"agent_id": "a2", "expires_in_seconds": 60}),
+    );
     for (x, r) in [(&a, &ra), (&b, &rb), (&c, &rc)] {
         create_new(&*store, x, r).await;
     }
@@ -283,7 +309,10 @@ pub async fn list_filters(store: Arc<dyn Store>) {
         ..Default::default()
     };
     assert_eq!(ids(status(Status::Approved), now()).await, vec![a.id]);
-    assert_eq!(ids(status(Status::Pending), now()).await, sorted(vec![b.id, c.id]));
+    assert_eq!(
+        ids(status(Status::Pending), now()).await,
+        sorted(vec![b.id, c.id])
+    );
     let agent_a2 = ListFilter {
         agent_id: Some("a2".into()),
         ..Default::default()
@@ -434,7 +463,10 @@ pub async fn concurrent_quorum_approvals_all_count(store: Arc<dyn Store>) {
         task.await.unwrap().expect("every approval counts");
     }
     let stored = store.get(&t, a.id).await.unwrap().unwrap();
-    assert_eq!((stored.status, stored.approvals.len()), (Status::Approved, 5));
+    assert_eq!(
+        (stored.status, stored.approvals.len()),
+        (Status::Approved, 5)
+    );
     assert_eq!(store.audit(&t, a.id).await.unwrap().len(), 6);
 }
 
@@ -443,12 +475,20 @@ pub async fn lifecycle_end_to_end(store: Arc<dyn Store>) {
     let service = Service::new(store.clone(), Clock::system(), ExpiryBounds::default());
     let agent = principal(&t, "agent");
     let (a, created) = service
-        .create(&agent, request(&["alice".into()], json!({})), Some(("k", b"body")))
+        .create(
+            &agent,
+            request(&["alice".into()], json!({})),
+            Some(("k", b"body")),
+        )
         .await
         .unwrap();
     assert!(created);
     let (again, created) = service
-        .create(&agent, request(&["alice".into()], json!({})), Some(("k", b"body")))
+        .create(
+            &agent,
+            request(&["alice".into()], json!({})),
+            Some(("k", b"body")),
+        )
         .await
         .unwrap();
     assert_eq!((again.id, created), (a.id, false));
@@ -471,16 +511,32 @@ pub async fn lifecycle_end_to_end(store: Arc<dyn Store>) {
     assert_eq!(done.status, Status::Executed);
     assert!(matches!(
         service.apply(&t, a.id, exec).await,
-        Err(ServiceError::Refused(Refusal::Conflict { current_status: Status::Executed, .. }))
+        Err(ServiceError::Refused(Refusal::Conflict {
+            current_status: Status::Executed,
+            ..
+        }))
     ));
     let (records, verification) = service.audit(&agent, a.id).await.unwrap();
     let events: Vec<_> = records.iter().map(|r| r.event).collect();
-    assert_eq!(events, [AuditEvent::Created, AuditEvent::Approved, AuditEvent::Executed]);
+    assert_eq!(
+        events,
+        [
+            AuditEvent::Created,
+            AuditEvent::Approved,
+            AuditEvent::Executed
+        ]
+    );
     assert!(verification.valid);
     // Another tenant cannot see, decide or audit it.
     let stranger = principal(&tenant(), "alice");
-    assert!(matches!(service.get(&stranger, a.id).await, Err(ServiceError::NotFound)));
-    assert!(matches!(service.audit(&stranger, a.id).await, Err(ServiceError::NotFound)));
+    assert!(matches!(
+        service.get(&stranger, a.id).await,
+        Err(ServiceError::NotFound)
+    ));
+    assert!(matches!(
+        service.audit(&stranger, a.id).await,
+        Err(ServiceError::NotFound)
+    ));
 }
 
 pub async fn sweep_expires_due_approvals(store: Arc<dyn Store>) {
@@ -497,7 +553,10 @@ pub async fn sweep_expires_due_approvals(store: Arc<dyn Store>) {
     assert!(report.expired >= 1);
     let stored = store.get(&t, a.id).await.unwrap().unwrap();
     assert_eq!(stored.status, Status::Expired);
-    assert_eq!(store.get(&t, b.id).await.unwrap().unwrap().status, Status::Pending);
+    assert_eq!(
+        store.get(&t, b.id).await.unwrap().unwrap().status,
+        Status::Pending
+    );
     let records = store.audit(&t, a.id).await.unwrap();
     assert_eq!(records.last().map(|r| r.event), Some(AuditEvent::Expired));
     assert!(audit::verify(&records, &stored.audit_head).valid);
@@ -508,7 +567,10 @@ pub async fn lazy_expiry_is_stored_on_write(store: Arc<dyn Store>) {
     let time = ManualClock::default();
     let service = Service::new(store.clone(), time.clock(), ExpiryBounds::default());
     let short = request(&["alice".into()], json!({"expires_in_seconds": 60}));
-    let (a, _) = service.create(&principal(&t, "agent"), short, None).await.unwrap();
+    let (a, _) = service
+        .create(&principal(&t, "agent"), short, None)
+        .await
+        .unwrap();
     time.advance(TimeDelta::seconds(60));
     // Read: expired at once, before any sweep.
     let seen = service.get(&principal(&t, "alice"), a.id).await.unwrap();
@@ -522,7 +584,13 @@ pub async fn lazy_expiry_is_stored_on_write(store: Arc<dyn Store>) {
     };
     assert!(matches!(
         service.apply(&t, a.id, cmd).await,
-        Err(ServiceError::Refused(Refusal::Conflict { current_status: Status::Expired, .. }))
+        Err(ServiceError::Refused(Refusal::Conflict {
+            current_status: Status::Expired,
+            ..
+        }))
     ));
-    assert_eq!(store.get(&t, a.id).await.unwrap().unwrap().status, Status::Expired);
+    assert_eq!(
+        store.get(&t, a.id).await.unwrap().unwrap().status,
+        Status::Expired
+    );
 }

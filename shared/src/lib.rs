@@ -7,6 +7,8 @@
 pub mod approval;
 pub mod audit;
 pub mod canonical;
+#[cfg(feature = "dynamodb")]
+pub mod cloud;
 pub mod config;
 #[cfg(feature = "conformance")]
 pub mod conformance;

@@ -149,7 +149,9 @@ fn decide(
         let repeat = match (&a.decision, verdict) {
             (Some(d), Verdict::Approved) if d.decision == Verdict::Approved => voted,
             (Some(d), Verdict::Modified) => {
-                d.decision == Verdict::Modified && d.by == me && d.modified_output == modified_output
+                d.decision == Verdict::Modified
+                    && d.by == me
+                    && d.modified_output == modified_output
             }
             (Some(d), Verdict::Rejected) => d.decision == Verdict::Rejected && d.by == me,
             _ => false,

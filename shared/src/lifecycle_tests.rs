@@ -87,13 +87,20 @@ fn approve_with_quorum_one_decides() {
     assert_eq!(next.status, Status::Approved);
     assert_eq!(record.event, AuditEvent::Approved);
     let d = next.decision.unwrap();
-    assert_eq!((d.decision, d.by.as_str(), d.at), (Verdict::Approved, "alice", at(1)));
+    assert_eq!(
+        (d.decision, d.by.as_str(), d.at),
+        (Verdict::Approved, "alice", at(1))
+    );
 }
 
 #[test]
 fn a_role_reviewer_may_decide() {
     let a = new_approval(&["role:sre"], None);
-    let (next, _) = changed(&a, decide(&who("carol", &["sre"]), Verdict::Approved), at(1));
+    let (next, _) = changed(
+        &a,
+        decide(&who("carol", &["sre"]), Verdict::Approved),
+        at(1),
+    );
     assert_eq!(next.status, Status::Approved);
     assert_eq!(
         refused(&a, decide(&who("dave", &["dev"]), Verdict::Approved), at(1)),
@@ -166,7 +173,10 @@ fn modify_with_quorum_one_decides_with_the_edits() {
     let (next, record) = changed(&a, modify(&alice, json!({"limit": 5})), at(1));
     assert_eq!(next.status, Status::Modified);
     assert_eq!(record.event, AuditEvent::Modified);
-    assert_eq!(next.decision.as_ref().unwrap().modified_output, Some(json!({"limit": 5})));
+    assert_eq!(
+        next.decision.as_ref().unwrap().modified_output,
+        Some(json!({"limit": 5}))
+    );
     // The same edits again are idempotent; other edits conflict.
     assert_eq!(
         apply(&next, modify(&alice, json!({"limit": 5})), at(2)),
@@ -174,7 +184,10 @@ fn modify_with_quorum_one_decides_with_the_edits() {
     );
     assert!(matches!(
         refused(&next, modify(&alice, json!({"limit": 6})), at(2)),
-        Refusal::Conflict { current_status: Status::Modified, .. }
+        Refusal::Conflict {
+            current_status: Status::Modified,
+            ..
+        }
     ));
 }
 
@@ -210,11 +223,18 @@ fn edits_under_a_quorum_clear_earlier_approvals_and_end_modified() {
     assert_eq!(edited.status, Status::Pending);
     assert_eq!(edited.proposed_output, Some(json!({"x": 1})));
     let voters: Vec<_> = edited.approvals.iter().map(|v| v.by.as_str()).collect();
-    assert_eq!(voters, ["bob"], "alice approved the original, not the edits");
+    assert_eq!(
+        voters,
+        ["bob"],
+        "alice approved the original, not the edits"
+    );
     let (done, record) = changed(&edited, decide(&carol, Verdict::Approved), at(3));
     assert_eq!(done.status, Status::Modified);
     assert_eq!(record.event, AuditEvent::Modified);
-    assert_eq!(done.decision.unwrap().modified_output, Some(json!({"x": 1})));
+    assert_eq!(
+        done.decision.unwrap().modified_output,
+        Some(json!({"x": 1}))
+    );
 }
 
 #[test]
@@ -231,7 +251,10 @@ fn expiry_is_lazy_and_exact() {
     let a = new_approval(&["alice"], None);
     let alice = who("alice", &[]);
     let deadline = a.expires_at;
-    assert_eq!(a.status_at(deadline - TimeDelta::milliseconds(1)), Status::Pending);
+    assert_eq!(
+        a.status_at(deadline - TimeDelta::milliseconds(1)),
+        Status::Pending
+    );
     assert_eq!(a.status_at(deadline), Status::Expired);
     assert_eq!(
         refused(&a, decide(&alice, Verdict::Approved), deadline),
@@ -240,7 +263,14 @@ fn expiry_is_lazy_and_exact() {
             decided_by: Some("holdpoint".into())
         }
     );
-    assert!(apply(&a, decide(&alice, Verdict::Approved), deadline - TimeDelta::milliseconds(1)).is_ok());
+    assert!(
+        apply(
+            &a,
+            decide(&alice, Verdict::Approved),
+            deadline - TimeDelta::milliseconds(1)
+        )
+        .is_ok()
+    );
 }
 
 #[test]
@@ -249,7 +279,10 @@ fn expire_only_when_due_and_pending() {
     assert_eq!(refused(&a, Command::Expire, at(599)), Refusal::NotDue);
     let (next, record) = changed(&a, Command::Expire, at(600));
     assert_eq!(next.status, Status::Expired);
-    assert_eq!((record.event, record.actor.as_str()), (AuditEvent::Expired, "holdpoint"));
+    assert_eq!(
+        (record.event, record.actor.as_str()),
+        (AuditEvent::Expired, "holdpoint")
+    );
     assert_eq!(next.next_deadline(), None);
     assert_eq!(refused(&next, Command::Expire, at(700)), Refusal::NotDue);
 }
@@ -262,12 +295,18 @@ fn cancel_is_for_the_requester_while_pending() {
     let alice = who("alice", &[]);
     assert_eq!(refused(&a, cancel(&alice), at(1)), Refusal::NotRequester);
     let (next, record) = changed(&a, cancel(&agent), at(1));
-    assert_eq!((next.status, record.event), (Status::Cancelled, AuditEvent::Cancelled));
+    assert_eq!(
+        (next.status, record.event),
+        (Status::Cancelled, AuditEvent::Cancelled)
+    );
     assert_eq!(apply(&next, cancel(&agent), at(2)), Ok(Outcome::Unchanged));
     let (approved, _) = changed(&a, decide(&who("alice", &[]), Verdict::Approved), at(1));
     assert!(matches!(
         refused(&approved, cancel(&agent), at(2)),
-        Refusal::Conflict { current_status: Status::Approved, .. }
+        Refusal::Conflict {
+            current_status: Status::Approved,
+            ..
+        }
     ));
     // A cancelled request cannot be decided; the conflict names who cancelled.
     assert_eq!(
@@ -289,27 +328,42 @@ fn execute_once_by_the_requester_with_the_approved_context() {
     };
     assert!(matches!(
         refused(&a, exec(None), at(1)),
-        Refusal::Conflict { current_status: Status::Pending, .. }
+        Refusal::Conflict {
+            current_status: Status::Pending,
+            ..
+        }
     ));
     let (approved, _) = changed(&a, decide(&who("alice", &[]), Verdict::Approved), at(1));
     assert_eq!(
         refused(
             &approved,
-            Command::Execute { by: &who("alice", &[]), context_hash: None },
+            Command::Execute {
+                by: &who("alice", &[]),
+                context_hash: None
+            },
             at(2)
         ),
         Refusal::NotRequester
     );
     let wrong = "0".repeat(64);
-    assert_eq!(refused(&approved, exec(Some(&wrong)), at(2)), Refusal::ContextMismatch);
+    assert_eq!(
+        refused(&approved, exec(Some(&wrong)), at(2)),
+        Refusal::ContextMismatch
+    );
     let right = crate::canonical::digest(&json!({"instance": "i-123"}));
     assert_eq!(approved.context_hash, right);
     let (done, record) = changed(&approved, exec(Some(&right)), at(2));
-    assert_eq!((done.status, done.executed_at), (Status::Executed, Some(at(2))));
+    assert_eq!(
+        (done.status, done.executed_at),
+        (Status::Executed, Some(at(2)))
+    );
     assert_eq!(record.event, AuditEvent::Executed);
     assert!(matches!(
         refused(&done, exec(None), at(3)),
-        Refusal::Conflict { current_status: Status::Executed, .. }
+        Refusal::Conflict {
+            current_status: Status::Executed,
+            ..
+        }
     ));
 }
 
@@ -317,21 +371,36 @@ fn execute_once_by_the_requester_with_the_approved_context() {
 fn execute_after_modify_and_never_after_reject_or_expiry() {
     let a = new_approval(&["alice"], None);
     let agent = who("agent", &[]);
-    let exec = Command::Execute { by: &agent, context_hash: None };
+    let exec = Command::Execute {
+        by: &agent,
+        context_hash: None,
+    };
     let (modified, _) = changed(&a, modify(&who("alice", &[]), json!({"y": 2})), at(1));
     changed(&modified, exec.clone(), at(2));
     let (rejected, _) = changed(&a, decide(&who("alice", &[]), Verdict::Rejected), at(1));
-    assert!(matches!(refused(&rejected, exec.clone(), at(2)), Refusal::Conflict { .. }));
+    assert!(matches!(
+        refused(&rejected, exec.clone(), at(2)),
+        Refusal::Conflict { .. }
+    ));
     let (expired, _) = changed(&a, Command::Expire, at(600));
-    assert!(matches!(refused(&expired, exec, at(601)), Refusal::Conflict { .. }));
+    assert!(matches!(
+        refused(&expired, exec, at(601)),
+        Refusal::Conflict { .. }
+    ));
 }
 
 #[test]
 fn escalation_reassigns_keeps_pending_and_sets_the_next_deadline() {
     let mut req = request(&["alice"], None);
     req.escalation = vec![
-        EscalationLevel { after_seconds: 60, reviewers: vec!["bob".into()] },
-        EscalationLevel { after_seconds: 120, reviewers: vec!["role:oncall".into()] },
+        EscalationLevel {
+            after_seconds: 60,
+            reviewers: vec!["bob".into()],
+        },
+        EscalationLevel {
+            after_seconds: 120,
+            reviewers: vec!["role:oncall".into()],
+        },
     ];
     let (a, _) = req
         .into_approval(&who("agent", &[]), ExpiryBounds::default(), t0())
@@ -361,7 +430,11 @@ fn create_refuses_what_cannot_be_approved() {
     let bounds = ExpiryBounds::default();
     let field = |req: CreateRequest| req.into_approval(&agent, bounds, t0()).unwrap_err().field;
     assert_eq!(field(request(&[], None)), "reviewers");
-    assert_eq!(field(request(&["agent"], None)), "reviewers", "only the requester");
+    assert_eq!(
+        field(request(&["agent"], None)),
+        "reviewers",
+        "only the requester"
+    );
     assert_eq!(field(request(&["alice"], Some(2))), "quorum");
     assert_eq!(field(request(&["alice"], Some(0))), "quorum");
     assert_eq!(field(request(&["alice", "alice"], None)), "reviewers[1]");
@@ -382,5 +455,9 @@ fn create_refuses_what_cannot_be_approved() {
     r.context.insert("big".into(), json!("x".repeat(70_000)));
     assert_eq!(field(r), "context");
     // A role makes the quorum bounded by the hard limit instead.
-    assert!(request(&["role:sre"], Some(5)).into_approval(&agent, bounds, t0()).is_ok());
+    assert!(
+        request(&["role:sre"], Some(5))
+            .into_approval(&agent, bounds, t0())
+            .is_ok()
+    );
 }

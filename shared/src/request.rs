@@ -79,12 +79,20 @@ fn invalid(field: &str, message: impl Into<String>) -> Invalid {
     }
 }
 
-pub fn check_text(field: &str, value: &str, max_chars: usize, required: bool) -> Result<(), Invalid> {
+pub fn check_text(
+    field: &str,
+    value: &str,
+    max_chars: usize,
+    required: bool,
+) -> Result<(), Invalid> {
     if required && value.trim().is_empty() {
         return Err(invalid(field, "must not be empty"));
     }
     if value.chars().count() > max_chars {
-        return Err(invalid(field, format!("must be at most {max_chars} characters")));
+        return Err(invalid(
+            field,
+            format!("must be at most {max_chars} characters"),
+        ));
     }
     Ok(())
 }
@@ -119,7 +127,9 @@ fn check_reviewers(field: &str, reviewers: &[String]) -> Result<(), Invalid> {
     for (i, r) in reviewers.iter().enumerate() {
         let f = format!("{field}[{i}]");
         check_text(&f, r, limits::NAME_CHARS, true)?;
-        if r.strip_prefix(ROLE_PREFIX).is_some_and(|n| n.trim().is_empty()) {
+        if r.strip_prefix(ROLE_PREFIX)
+            .is_some_and(|n| n.trim().is_empty())
+        {
             return Err(invalid(&f, "a role entry is role:NAME"));
         }
         if reviewers[..i].contains(r) {

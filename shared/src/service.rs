@@ -99,7 +99,9 @@ impl Service {
 
     pub async fn get(&self, caller: &Principal, id: Uuid) -> Result<Approval, ServiceError> {
         let found = self.store.get(&caller.tenant, id).await?;
-        Ok(found.ok_or(ServiceError::NotFound)?.seen_at(self.clock.now()))
+        Ok(found
+            .ok_or(ServiceError::NotFound)?
+            .seen_at(self.clock.now()))
     }
 
     pub async fn list(
@@ -151,18 +153,15 @@ impl Service {
             match lifecycle::apply(&current, command.clone(), now) {
                 Ok(Outcome::Unchanged) => return Ok(current.seen_at(now)),
                 Ok(Outcome::Changed(next, record)) => {
-                    match self
-                        .store
-                        .transition(current.version, &next, &record)
-                        .await
-                    {
+                    match self.store.transition(current.version, &next, &record).await {
                         Ok(()) => return Ok(*next),
                         Err(StoreError::Conflict { current: stored }) => current = *stored,
                         Err(e) => return Err(e.into()),
                     }
                 }
                 Err(refusal) => {
-                    if current.status == Status::Pending && current.status_at(now) == Status::Expired
+                    if current.status == Status::Pending
+                        && current.status_at(now) == Status::Expired
                     {
                         // Lazy expiry: store what every reader already sees.
                         self.try_expire(&current).await;

@@ -89,7 +89,11 @@ fn create_body() -> Value {
 }
 
 async fn create(app: &Router) -> Value {
-    let r = send(app, call("POST", "/v1/approvals", Some(AGENT), Some(create_body()))).await;
+    let r = send(
+        app,
+        call("POST", "/v1/approvals", Some(AGENT), Some(create_body())),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     r.body
 }
@@ -112,14 +116,22 @@ async fn create_poll_decide_execute() {
     assert!(a["expires_at"].as_str().unwrap().ends_with('Z'));
     assert!(a["decision"].is_null());
 
-    let got = send(&app, call("GET", &format!("/v1/approvals/{id}"), Some(ALICE), None)).await;
+    let got = send(
+        &app,
+        call("GET", &format!("/v1/approvals/{id}"), Some(ALICE), None),
+    )
+    .await;
     assert_eq!(got.status, StatusCode::OK);
     assert_eq!(got.body, a);
     assert_eq!(got.headers[header::CACHE_CONTROL], "no-store");
 
     let decision = json!({"decision": "approved", "comment": "fine"});
     let uri = format!("/v1/approvals/{id}/decision");
-    let d = send(&app, call("POST", &uri, Some(ALICE), Some(decision.clone()))).await;
+    let d = send(
+        &app,
+        call("POST", &uri, Some(ALICE), Some(decision.clone())),
+    )
+    .await;
     assert_eq!(d.status, StatusCode::OK, "{}", d.body);
     assert_eq!(d.body["status"], "approved");
     assert_eq!(d.body["decision"]["by"], "alice");
@@ -134,7 +146,11 @@ async fn create_poll_decide_execute() {
     let exec = format!("/v1/approvals/{id}/execute");
     let wrong = json!({"context_hash": "ab".repeat(32)});
     let mismatch = send(&app, call("POST", &exec, Some(AGENT), Some(wrong))).await;
-    problem(&mismatch, StatusCode::UNPROCESSABLE_ENTITY, "context_mismatch");
+    problem(
+        &mismatch,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "context_mismatch",
+    );
     let right = json!({"context_hash": a["context_hash"]});
     let done = send(&app, call("POST", &exec, Some(AGENT), Some(right.clone()))).await;
     assert_eq!(done.body["status"], "executed");
@@ -143,7 +159,16 @@ async fn create_poll_decide_execute() {
     problem(&replay, StatusCode::CONFLICT, "conflict");
     assert_eq!(replay.body["current_status"], "executed");
 
-    let audit = send(&app, call("GET", &format!("/v1/approvals/{id}/audit"), Some(AGENT), None)).await;
+    let audit = send(
+        &app,
+        call(
+            "GET",
+            &format!("/v1/approvals/{id}/audit"),
+            Some(AGENT),
+            None,
+        ),
+    )
+    .await;
     assert_eq!(audit.status, StatusCode::OK);
     assert_eq!(audit.body["verification"]["valid"], true);
     let events: Vec<_> = audit.body["records"]
@@ -163,16 +188,41 @@ async fn who_may_decide() {
     let approve = json!({"decision": "approved"});
     let own = send(&app, call("POST", &uri, Some(AGENT), Some(approve.clone()))).await;
     problem(&own, StatusCode::FORBIDDEN, "self_approval");
-    let no_comment = send(&app, call("POST", &uri, Some(BOB), Some(json!({"decision": "rejected"})))).await;
-    problem(&no_comment, StatusCode::UNPROCESSABLE_ENTITY, "comment_required");
+    let no_comment = send(
+        &app,
+        call(
+            "POST",
+            &uri,
+            Some(BOB),
+            Some(json!({"decision": "rejected"})),
+        ),
+    )
+    .await;
+    problem(
+        &no_comment,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "comment_required",
+    );
     // Bob reviews through role:sre.
     let by_role = send(&app, call("POST", &uri, Some(BOB), Some(approve))).await;
     assert_eq!(by_role.body["status"], "approved");
 
     let body = json!({"action": "x", "agent_id": "a", "reviewers": ["carol"]});
     let other = send(&app, call("POST", "/v1/approvals", Some(AGENT), Some(body))).await;
-    let uri = format!("/v1/approvals/{}/decision", other.body["id"].as_str().unwrap());
-    let not_reviewer = send(&app, call("POST", &uri, Some(ALICE), Some(json!({"decision": "approved"})))).await;
+    let uri = format!(
+        "/v1/approvals/{}/decision",
+        other.body["id"].as_str().unwrap()
+    );
+    let not_reviewer = send(
+        &app,
+        call(
+            "POST",
+            &uri,
+            Some(ALICE),
+            Some(json!({"decision": "approved"})),
+        ),
+    )
+    .await;
     problem(&not_reviewer, StatusCode::FORBIDDEN, "not_a_reviewer");
 }
 
@@ -183,13 +233,40 @@ async fn cancel_only_while_pending_and_only_by_the_requester() {
     let uri = format!("/v1/approvals/{id}/cancel");
     let by_alice = send(&app, call("POST", &uri, Some(ALICE), None)).await;
     problem(&by_alice, StatusCode::FORBIDDEN, "not_requester");
-    let ok = send(&app, call("POST", &uri, Some(AGENT), Some(json!({"reason": "not needed"})))).await;
+    let ok = send(
+        &app,
+        call(
+            "POST",
+            &uri,
+            Some(AGENT),
+            Some(json!({"reason": "not needed"})),
+        ),
+    )
+    .await;
     assert_eq!(ok.body["status"], "cancelled");
     let decide = format!("/v1/approvals/{id}/decision");
-    let late = send(&app, call("POST", &decide, Some(ALICE), Some(json!({"decision": "approved"})))).await;
+    let late = send(
+        &app,
+        call(
+            "POST",
+            &decide,
+            Some(ALICE),
+            Some(json!({"decision": "approved"})),
+        ),
+    )
+    .await;
     problem(&late, StatusCode::CONFLICT, "conflict");
     assert_eq!(late.body["current_status"], "cancelled");
-    let exec = send(&app, call("POST", &format!("/v1/approvals/{id}/execute"), Some(AGENT), None)).await;
+    let exec = send(
+        &app,
+        call(
+            "POST",
+            &format!("/v1/approvals/{id}/execute"),
+            Some(AGENT),
+            None,
+        ),
+    )
+    .await;
     problem(&exec, StatusCode::CONFLICT, "conflict");
 }
 
@@ -198,7 +275,8 @@ async fn idempotency_key_returns_the_first_approval() {
     let app = router();
     let req = |body: Value| {
         let mut r = call("POST", "/v1/approvals", Some(AGENT), Some(body));
-        r.headers_mut().insert("idempotency-key", "order-42".parse().unwrap());
+        r.headers_mut()
+            .insert("idempotency-key", "order-42".parse().unwrap());
         r
     };
     let first = send(&app, req(create_body())).await;
@@ -209,7 +287,11 @@ async fn idempotency_key_returns_the_first_approval() {
     let mut other = create_body();
     other["action"] = json!("something else");
     let reused = send(&app, req(other)).await;
-    problem(&reused, StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused");
+    problem(
+        &reused,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "idempotency_key_reused",
+    );
 }
 
 #[tokio::test]
@@ -219,7 +301,11 @@ async fn another_tenant_sees_nothing_anywhere() {
     for (method, path, body) in [
         ("GET", format!("/v1/approvals/{id}"), None),
         ("GET", format!("/v1/approvals/{id}/audit"), None),
-        ("POST", format!("/v1/approvals/{id}/decision"), Some(json!({"decision": "approved"}))),
+        (
+            "POST",
+            format!("/v1/approvals/{id}/decision"),
+            Some(json!({"decision": "approved"})),
+        ),
         ("POST", format!("/v1/approvals/{id}/cancel"), None),
         ("POST", format!("/v1/approvals/{id}/execute"), None),
     ] {
@@ -239,23 +325,51 @@ async fn list_filters_and_pages() {
     }
     ids.reverse();
     let decide = format!("/v1/approvals/{}/decision", ids[0].as_str().unwrap());
-    send(&app, call("POST", &decide, Some(ALICE), Some(json!({"decision": "approved"})))).await;
+    send(
+        &app,
+        call(
+            "POST",
+            &decide,
+            Some(ALICE),
+            Some(json!({"decision": "approved"})),
+        ),
+    )
+    .await;
 
     let mut seen = Vec::new();
     let mut uri = "/v1/approvals?limit=2&agent_id=db-agent".to_owned();
     loop {
         let page = send(&app, call("GET", &uri, Some(AGENT), None)).await;
         assert_eq!(page.status, StatusCode::OK, "{}", page.body);
-        seen.extend(page.body["items"].as_array().unwrap().iter().map(|a| a["id"].clone()));
+        seen.extend(
+            page.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a["id"].clone()),
+        );
         match page.body["next_cursor"].as_str() {
             Some(c) => uri = format!("/v1/approvals?limit=2&agent_id=db-agent&cursor={c}"),
             None => break,
         }
     }
     assert_eq!(seen, ids);
-    let pending = send(&app, call("GET", "/v1/approvals?status=pending&reviewer=role:sre&checkpoint_type=sql_write", Some(AGENT), None)).await;
+    let pending = send(
+        &app,
+        call(
+            "GET",
+            "/v1/approvals?status=pending&reviewer=role:sre&checkpoint_type=sql_write",
+            Some(AGENT),
+            None,
+        ),
+    )
+    .await;
     assert_eq!(pending.body["items"].as_array().unwrap().len(), 4);
-    let none = send(&app, call("GET", "/v1/approvals?agent_id=nobody", Some(AGENT), None)).await;
+    let none = send(
+        &app,
+        call("GET", "/v1/approvals?agent_id=nobody", Some(AGENT), None),
+    )
+    .await;
     assert_eq!(none.body["items"], json!([]));
 
     for (query, code) in [
@@ -266,7 +380,11 @@ async fn list_filters_and_pages() {
         ("sort=asc", "invalid_query"),
         ("cursor=not-a-cursor", "invalid_cursor"),
     ] {
-        let r = send(&app, call("GET", &format!("/v1/approvals?{query}"), Some(AGENT), None)).await;
+        let r = send(
+            &app,
+            call("GET", &format!("/v1/approvals?{query}"), Some(AGENT), None),
+        )
+        .await;
         problem(&r, StatusCode::BAD_REQUEST, code);
     }
 }
@@ -283,18 +401,42 @@ async fn client_mistakes_are_clear_4xx() {
             .body(Body::from(body.to_owned()))
             .unwrap()
     };
-    problem(&send(&app, raw("{not json", "application/json")).await, StatusCode::BAD_REQUEST, "invalid_body");
-    problem(&send(&app, raw("[]", "application/json")).await, StatusCode::BAD_REQUEST, "invalid_body");
-    problem(&send(&app, raw(&create_body().to_string(), "text/plain")).await, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
+    problem(
+        &send(&app, raw("{not json", "application/json")).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_body",
+    );
+    problem(
+        &send(&app, raw("[]", "application/json")).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_body",
+    );
+    problem(
+        &send(&app, raw(&create_body().to_string(), "text/plain")).await,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    );
     let mut unknown = create_body();
     unknown["requested_by"] = json!("alice");
-    problem(&send(&app, raw(&unknown.to_string(), "application/json")).await, StatusCode::BAD_REQUEST, "invalid_body");
+    problem(
+        &send(&app, raw(&unknown.to_string(), "application/json")).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_body",
+    );
     let mut missing = create_body();
     missing.as_object_mut().unwrap().remove("action");
-    problem(&send(&app, raw(&missing.to_string(), "application/json")).await, StatusCode::BAD_REQUEST, "invalid_body");
+    problem(
+        &send(&app, raw(&missing.to_string(), "application/json")).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_body",
+    );
     let mut wrong_type = create_body();
     wrong_type["risk_score"] = json!("high");
-    problem(&send(&app, raw(&wrong_type.to_string(), "application/json")).await, StatusCode::BAD_REQUEST, "invalid_body");
+    problem(
+        &send(&app, raw(&wrong_type.to_string(), "application/json")).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_body",
+    );
     let mut empty_reviewers = create_body();
     empty_reviewers["reviewers"] = json!([]);
     let r = send(&app, raw(&empty_reviewers.to_string(), "application/json")).await;
@@ -302,30 +444,89 @@ async fn client_mistakes_are_clear_4xx() {
     assert_eq!(r.body["field"], "reviewers");
     let mut long = create_body();
     long["action"] = json!("x".repeat(1_001));
-    problem(&send(&app, raw(&long.to_string(), "application/json")).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field");
+    problem(
+        &send(&app, raw(&long.to_string(), "application/json")).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+    );
     let huge = json!({"action": "x", "agent_id": "a", "reviewers": ["alice"], "context": {"blob": "x".repeat(200_000)}});
-    problem(&send(&app, raw(&huge.to_string(), "application/json")).await, StatusCode::PAYLOAD_TOO_LARGE, "body_too_large");
+    problem(
+        &send(&app, raw(&huge.to_string(), "application/json")).await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+    );
     let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
-    problem(&send(&app, raw(&format!("{{\"action\": {deep}}}"), "application/json")).await, StatusCode::BAD_REQUEST, "invalid_body");
+    problem(
+        &send(
+            &app,
+            raw(&format!("{{\"action\": {deep}}}"), "application/json"),
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "invalid_body",
+    );
 
-    problem(&send(&app, call("GET", "/v1/approvals/not-a-uuid", Some(AGENT), None)).await, StatusCode::BAD_REQUEST, "invalid_id");
-    problem(&send(&app, call("GET", "/v1/approvals", None, None)).await, StatusCode::UNAUTHORIZED, "unauthenticated");
-    problem(&send(&app, call("GET", "/v1/approvals", Some("wrong-key-00000000000"), None)).await, StatusCode::FORBIDDEN, "unknown_principal");
-    problem(&send(&app, call("GET", "/nowhere", None, None)).await, StatusCode::NOT_FOUND, "no_route");
-    problem(&send(&app, call("DELETE", "/v1/approvals", Some(AGENT), None)).await, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+    problem(
+        &send(
+            &app,
+            call("GET", "/v1/approvals/not-a-uuid", Some(AGENT), None),
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "invalid_id",
+    );
+    problem(
+        &send(&app, call("GET", "/v1/approvals", None, None)).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    );
+    problem(
+        &send(
+            &app,
+            call("GET", "/v1/approvals", Some("wrong-key-00000000000"), None),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "unknown_principal",
+    );
+    problem(
+        &send(&app, call("GET", "/nowhere", None, None)).await,
+        StatusCode::NOT_FOUND,
+        "no_route",
+    );
+    problem(
+        &send(&app, call("DELETE", "/v1/approvals", Some(AGENT), None)).await,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+    );
     let bad_decision = json!({"decision": "maybe"});
     let id = create(&app).await["id"].as_str().unwrap().to_owned();
     let uri = format!("/v1/approvals/{id}/decision");
-    problem(&send(&app, call("POST", &uri, Some(ALICE), Some(bad_decision))).await, StatusCode::BAD_REQUEST, "invalid_body");
+    problem(
+        &send(&app, call("POST", &uri, Some(ALICE), Some(bad_decision))).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_body",
+    );
     let bad_hash = json!({"context_hash": "xyz"});
     let exec = format!("/v1/approvals/{id}/execute");
-    problem(&send(&app, call("POST", &exec, Some(AGENT), Some(bad_hash))).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field");
+    problem(
+        &send(&app, call("POST", &exec, Some(AGENT), Some(bad_hash))).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+    );
     let missing = format!("/v1/approvals/{}", uuid::Uuid::new_v4());
-    problem(&send(&app, call("GET", &missing, Some(AGENT), None)).await, StatusCode::NOT_FOUND, "not_found");
+    problem(
+        &send(&app, call("GET", &missing, Some(AGENT), None)).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
 }
 
 #[tokio::test]
 async fn health_needs_no_auth() {
     let r = send(&router(), call("GET", "/health", None, None)).await;
-    assert_eq!((r.status, r.body), (StatusCode::OK, json!({"status": "ok"})));
+    assert_eq!(
+        (r.status, r.body),
+        (StatusCode::OK, json!({"status": "ok"}))
+    );
 }

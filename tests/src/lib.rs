@@ -9,6 +9,8 @@ use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
 use holdpoint::store::dynamodb::{DynamoStore, Tables, tables};
 
+pub mod lambda;
+
 /// The endpoint of the local DynamoDB-protocol server. Tests refuse anything but loopback, so a
 /// stray credential can never make them write to a real account.
 pub fn endpoint() -> String {
@@ -93,4 +95,45 @@ pub async fn fresh_store() -> (DynamoStore, RequestCounter) {
         .expect("tables created from template.yaml");
     counter.reset();
     (DynamoStore::new(client, tables), counter)
+}
+
+/// The IAM identities the function tests' fixtures carry: an agent and a reviewer role.
+pub fn iam_principals() -> serde_json::Value {
+    serde_json::json!({
+        "arn:aws:sts::123456789012:assumed-role/agent": {"tenant": "acme", "principal": "agent"},
+        "arn:aws:sts::123456789012:assumed-role/reviewer": {"tenant": "acme", "principal": "reviewer", "roles": ["ops"]},
+    })
+}
+
+/// An approval stored directly, created by `agent` of tenant `acme` at `created_at`.
+pub async fn stored_approval(
+    store: &DynamoStore,
+    created_at: chrono::DateTime<chrono::Utc>,
+    expires_in_seconds: u32,
+) -> holdpoint::approval::Approval {
+    use holdpoint::store::Store;
+    let request: holdpoint::request::CreateRequest = serde_json::from_value(serde_json::json!({
+        "action": "Rotate the database password",
+        "agent_id": "ops-agent",
+        "reviewers": ["reviewer"],
+        "expires_in_seconds": expires_in_seconds,
+    }))
+    .expect("valid request");
+    let agent = holdpoint::identity::Principal {
+        tenant: "acme".into(),
+        principal: "agent".into(),
+        roles: vec![],
+    };
+    let (approval, record) = request
+        .into_approval(
+            &agent,
+            holdpoint::request::ExpiryBounds::default(),
+            created_at,
+        )
+        .expect("valid approval");
+    store
+        .create(&approval, &record, None)
+        .await
+        .expect("stored");
+    approval
 }

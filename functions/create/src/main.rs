@@ -1,1 +1,10 @@
-fn main(){}
+//! The create function: POST /v1/approvals.
+
+use holdpoint::http::Routes;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    lambda_http::tracing::init_default_subscriber();
+    let app = holdpoint::cloud::app_from_env(&[Routes::Create]).await?;
+    lambda_http::run(app).await
+}

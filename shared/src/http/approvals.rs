@@ -149,7 +149,9 @@ pub(super) async fn audit(
 ) -> Result<Response, Problem> {
     let id = approval_id(&id)?;
     let (records, verification) = state.service.audit(&caller, id).await?;
-    Ok(ok(json!({ "records": records, "verification": verification })))
+    Ok(ok(
+        json!({ "records": records, "verification": verification }),
+    ))
 }
 
 #[derive(Deserialize)]

@@ -102,14 +102,20 @@ fn refusal(r: Refusal) -> Problem {
         Refusal::NotAReviewer => Problem::new(S::FORBIDDEN, "not_a_reviewer", detail),
         Refusal::SelfApproval => Problem::new(S::FORBIDDEN, "self_approval", detail),
         Refusal::NotRequester => Problem::new(S::FORBIDDEN, "not_requester", detail),
-        Refusal::CommentRequired => Problem::new(S::UNPROCESSABLE_ENTITY, "comment_required", detail),
+        Refusal::CommentRequired => {
+            Problem::new(S::UNPROCESSABLE_ENTITY, "comment_required", detail)
+        }
         Refusal::ModifiedOutputRequired => {
             Problem::new(S::UNPROCESSABLE_ENTITY, "modified_output_required", detail)
         }
-        Refusal::UnexpectedModifiedOutput => {
-            Problem::new(S::UNPROCESSABLE_ENTITY, "unexpected_modified_output", detail)
+        Refusal::UnexpectedModifiedOutput => Problem::new(
+            S::UNPROCESSABLE_ENTITY,
+            "unexpected_modified_output",
+            detail,
+        ),
+        Refusal::ContextMismatch => {
+            Problem::new(S::UNPROCESSABLE_ENTITY, "context_mismatch", detail)
         }
-        Refusal::ContextMismatch => Problem::new(S::UNPROCESSABLE_ENTITY, "context_mismatch", detail),
         Refusal::Conflict {
             current_status,
             decided_by,

@@ -79,7 +79,8 @@ struct Inner {
 impl Inner {
     /// Makes `entry` durable, then applies it.
     fn commit(&mut self, entry: Entry) -> Result<(), StoreError> {
-        let mut line = serde_json::to_vec(&entry).map_err(|e| StoreError::Internal(e.to_string()))?;
+        let mut line =
+            serde_json::to_vec(&entry).map_err(|e| StoreError::Internal(e.to_string()))?;
         line.push(b'\n');
         self.journal
             .write_all(&line)

@@ -43,7 +43,10 @@ impl ListFilter {
     pub fn matches(&self, a: &Approval, now: DateTime<Utc>) -> bool {
         self.status.is_none_or(|s| a.status_at(now) == s)
             && self.agent_id.as_ref().is_none_or(|v| *v == a.agent_id)
-            && self.reviewer.as_ref().is_none_or(|v| a.reviewers.contains(v))
+            && self
+                .reviewer
+                .as_ref()
+                .is_none_or(|v| a.reviewers.contains(v))
             && self
                 .checkpoint_type
                 .as_ref()

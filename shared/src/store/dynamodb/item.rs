@@ -56,7 +56,10 @@ pub fn approval_item(a: &Approval, shards: u32) -> Result<Item, StoreError> {
         ("pk".into(), s(approval_pk(&a.tenant, a.id))),
         ("tenant".into(), s(&a.tenant)),
         ("created".into(), s(created_key(&Cursor::after(a)))),
-        ("tenant_status".into(), s(tenant_status(&a.tenant, a.status))),
+        (
+            "tenant_status".into(),
+            s(tenant_status(&a.tenant, a.status)),
+        ),
         ("status".into(), s(a.status.as_str())),
         ("version".into(), n(a.version)),
         ("expires_at".into(), s(time::format(&a.expires_at))),

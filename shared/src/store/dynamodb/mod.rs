@@ -142,7 +142,8 @@ impl DynamoStore {
                         Cancelled::Reasons(c.cancellation_reasons().to_vec())
                     }
                     other => {
-                        let detail = aws_sdk_dynamodb::error::DisplayErrorContext(&other).to_string();
+                        let detail =
+                            aws_sdk_dynamodb::error::DisplayErrorContext(&other).to_string();
                         Cancelled::Error(service_error(&other, detail))
                     }
                 },
@@ -210,7 +211,10 @@ impl Store for DynamoStore {
         ];
         if let Some(k) = idempotency {
             let key_item = Item::from([
-                ("pk".into(), s(item::idempotency_pk(&approval.tenant, &k.key))),
+                (
+                    "pk".into(),
+                    s(item::idempotency_pk(&approval.tenant, &k.key)),
+                ),
                 ("request_hash".into(), s(&k.request_hash)),
                 ("approval_id".into(), s(approval.id.to_string())),
             ]);
@@ -283,16 +287,19 @@ impl Store for DynamoStore {
                 names.insert("#st".into(), "status".into());
                 values.insert(":expired".into(), s("expired"));
                 values.insert(":pending".into(), s("pending"));
-                filters.push(
-                    "(#st = :expired OR (#st = :pending AND expires_at <= :now))".to_owned(),
-                );
+                filters
+                    .push("(#st = :expired OR (#st = :pending AND expires_at <= :now))".to_owned());
                 ("by_tenant", "tenant", tenant.to_owned())
             }
             Some(status) => {
                 if status == Status::Pending {
                     filters.push("expires_at > :now".to_owned());
                 }
-                ("by_status", "tenant_status", item::tenant_status(tenant, status))
+                (
+                    "by_status",
+                    "tenant_status",
+                    item::tenant_status(tenant, status),
+                )
             }
             None => ("by_tenant", "tenant", tenant.to_owned()),
         };
@@ -372,9 +379,10 @@ impl Store for DynamoStore {
             Ok(()) => Ok(()),
             Err(Cancelled::Error(e)) => Err(e),
             Err(Cancelled::Reasons(reasons)) => {
-                let first = reasons.first().cloned().unwrap_or_else(|| {
-                    CancellationReason::builder().code("Unknown").build()
-                });
+                let first = reasons
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| CancellationReason::builder().code("Unknown").build());
                 Err(self.conflict(&first, &next.tenant, next.id).await)
             }
         }

@@ -79,7 +79,13 @@ fn keys(keys: &[Key]) -> Result<Vec<KeySchemaElement>, String> {
 
 /// Creates `name` as defined, unless it exists. Answers whether it was created.
 pub async fn create(client: &Client, name: &str, def: &TableDefinition) -> Result<bool, String> {
-    if client.describe_table().table_name(name).send().await.is_ok() {
+    if client
+        .describe_table()
+        .table_name(name)
+        .send()
+        .await
+        .is_ok()
+    {
         return Ok(false);
     }
     let attributes = def
@@ -102,7 +108,9 @@ pub async fn create(client: &Client, name: &str, def: &TableDefinition) -> Resul
                 .set_key_schema(Some(keys(&i.key_schema)?))
                 .projection(
                     Projection::builder()
-                        .projection_type(ProjectionType::from(i.projection.projection_type.as_str()))
+                        .projection_type(ProjectionType::from(
+                            i.projection.projection_type.as_str(),
+                        ))
                         .build(),
                 )
                 .build()
@@ -118,7 +126,12 @@ pub async fn create(client: &Client, name: &str, def: &TableDefinition) -> Resul
         .billing_mode(BillingMode::from(def.billing_mode.as_str()))
         .send()
         .await
-        .map_err(|e| format!("creating {name}: {}", aws_sdk_dynamodb::error::DisplayErrorContext(&e)))?;
+        .map_err(|e| {
+            format!(
+                "creating {name}: {}",
+                aws_sdk_dynamodb::error::DisplayErrorContext(&e)
+            )
+        })?;
     Ok(true)
 }
 
@@ -148,7 +161,11 @@ mod tests {
         assert_eq!(names, ["by_tenant", "by_status", "due"]);
         assert_eq!(approvals.billing_mode, "PAY_PER_REQUEST");
         let audit = definition(TEMPLATE, AUDIT).unwrap();
-        let key: Vec<_> = audit.key_schema.iter().map(|k| k.attribute_name.as_str()).collect();
+        let key: Vec<_> = audit
+            .key_schema
+            .iter()
+            .map(|k| k.attribute_name.as_str())
+            .collect();
         assert_eq!(key, ["approval", "seq"]);
     }
 }

@@ -1,0 +1,76 @@
+//! The create binary, invoked through the Lambda Runtime API with API Gateway HTTP API events.
+
+use std::path::Path;
+
+use holdpoint::store::Store;
+use holdpoint_tests::lambda::{Function, fixture, store_env};
+use serde_json::Value;
+
+fn fixture_path(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn body(response: &Value) -> Value {
+    serde_json::from_str(response["body"].as_str().expect("a body")).expect("a JSON body")
+}
+
+#[tokio::test]
+async fn creates_an_approval_for_the_iam_caller() {
+    let (store, _) = holdpoint_tests::fresh_store().await;
+    let env = store_env(&store, &holdpoint_tests::iam_principals());
+    let function = Function::start(Path::new(env!("CARGO_BIN_EXE_create")), &env).await;
+
+    let event = fixture(&fixture_path("apigw-v2-create.json"), &[("KEY", "retry-1")]);
+    let response = function.invoke(event.clone()).await.expect("a response");
+    assert_eq!(response["statusCode"], 201, "{response}");
+    let created = body(&response);
+    assert_eq!(created["status"], "pending");
+    assert_eq!(
+        created["requested_by"], "agent",
+        "identity from the IAM authorizer"
+    );
+    assert_eq!(created["tenant"], "acme");
+    let id = uuid::Uuid::try_parse(created["id"].as_str().unwrap()).unwrap();
+    let stored = store
+        .get("acme", id)
+        .await
+        .unwrap()
+        .expect("stored in DynamoDB");
+    assert_eq!(
+        stored.action,
+        "Terminate EC2 instance i-0abc123 in eu-west-1"
+    );
+
+    // The same event again (a retry with the same Idempotency-Key) returns the same approval.
+    let again = function.invoke(event).await.expect("a response");
+    assert_eq!(again["statusCode"], 200);
+    assert_eq!(body(&again)["id"], created["id"]);
+}
+
+#[tokio::test]
+async fn refuses_a_caller_it_does_not_know() {
+    let (store, _) = holdpoint_tests::fresh_store().await;
+    let env = store_env(&store, &holdpoint_tests::iam_principals());
+    let function = Function::start(Path::new(env!("CARGO_BIN_EXE_create")), &env).await;
+    let event = fixture(&fixture_path("apigw-v2-create-unknown-caller.json"), &[]);
+    let response = function.invoke(event).await.expect("a response");
+    assert_eq!(response["statusCode"], 403, "{response}");
+    assert_eq!(body(&response)["code"], "unknown_principal");
+}
+
+#[tokio::test]
+async fn will_not_start_without_an_identity_map() {
+    let (store, _) = holdpoint_tests::fresh_store().await;
+    let env: Vec<_> = store_env(&store, &holdpoint_tests::iam_principals())
+        .into_iter()
+        .filter(|(k, _)| *k != "HOLDPOINT_IAM_PRINCIPALS")
+        .collect();
+    let mut function = Function::start(Path::new(env!("CARGO_BIN_EXE_create")), &env).await;
+    let status = function
+        .exit_status()
+        .await
+        .expect("the cold start fails and exits");
+    assert!(!status.success());
+}

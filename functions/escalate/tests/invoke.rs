@@ -1,0 +1,42 @@
+//! The escalate binary, invoked through the Lambda Runtime API with a scheduled EventBridge event.
+
+use std::path::Path;
+
+use chrono::{TimeDelta, Utc};
+use holdpoint::approval::Status;
+use holdpoint::store::Store;
+use holdpoint_tests::lambda::{Function, fixture, store_env};
+
+#[tokio::test]
+async fn the_scheduled_sweep_expires_due_approvals() {
+    let (store, _) = holdpoint_tests::fresh_store().await;
+    let overdue =
+        holdpoint_tests::stored_approval(&store, Utc::now() - TimeDelta::hours(2), 600).await;
+    let current = holdpoint_tests::stored_approval(&store, Utc::now(), 600).await;
+    let env = store_env(&store, &holdpoint_tests::iam_principals());
+    let function = Function::start(Path::new(env!("CARGO_BIN_EXE_escalate")), &env).await;
+
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/eventbridge-schedule.json");
+    let report = function
+        .invoke(fixture(&path, &[]))
+        .await
+        .expect("a response");
+    assert_eq!(report["expired"], 1, "{report}");
+    assert_eq!(report["escalated"], 0);
+    let get = |id| store.get("acme", id);
+    assert_eq!(
+        get(overdue.id).await.unwrap().unwrap().status,
+        Status::Expired
+    );
+    assert_eq!(
+        get(current.id).await.unwrap().unwrap().status,
+        Status::Pending
+    );
+
+    let again = function
+        .invoke(fixture(&path, &[]))
+        .await
+        .expect("a response");
+    assert_eq!(again["expired"], 0, "nothing left to expire");
+}

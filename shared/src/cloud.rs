@@ -1,0 +1,57 @@
+//! What every Lambda function builds once per cold start: the DynamoDB store, the service and
+//! the authenticator, all from the environment. A missing or invalid setting stops the cold
+//! start with a clear error: nothing runs on a default identity map.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::http::{AppState, Authenticator, Routes, app};
+use crate::service::{Service, SweepReport};
+use crate::store::dynamodb::{DynamoStore, Tables, sdk_config};
+use crate::time::Clock;
+
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// The service on the DynamoDB tables the environment names.
+pub async fn service_from_env() -> Result<Service, Error> {
+    let expiry = crate::config::expiry_bounds()?;
+    let tables = Tables::from_env()?;
+    let client = aws_sdk_dynamodb::Client::new(&sdk_config().await);
+    let store = DynamoStore::new(client, tables);
+    Ok(Service::new(Arc::new(store), Clock::system(), expiry))
+}
+
+/// The router serving `groups`, with identities from `HOLDPOINT_IAM_PRINCIPALS` (required).
+pub async fn app_from_env(groups: &[Routes]) -> Result<axum::Router, Error> {
+    let principals = std::env::var("HOLDPOINT_IAM_PRINCIPALS")
+        .map_err(|_| "HOLDPOINT_IAM_PRINCIPALS is not set: no caller could be identified")?;
+    let auth = Authenticator::iam_from_json(&principals)?;
+    let state = AppState {
+        service: service_from_env().await?,
+        auth: Arc::new(auth),
+    };
+    Ok(app(state, groups))
+}
+
+#[derive(Debug, Serialize)]
+pub struct SweepOutcome {
+    pub expired: usize,
+    pub escalated: usize,
+    pub skipped: usize,
+}
+
+/// The scheduled sweep. An error fails the invocation so the scheduler retries it.
+pub async fn sweep(service: &Service) -> Result<SweepOutcome, Error> {
+    let SweepReport {
+        expired,
+        escalated,
+        skipped,
+    } = service.sweep().await?;
+    tracing::info!(expired, escalated, skipped, "sweep done");
+    Ok(SweepOutcome {
+        expired,
+        escalated,
+        skipped,
+    })
+}
