@@ -1,27 +1,7 @@
 #!/usr/bin/env bash
-# The test command: installs and starts what the tests need (a DynamoDB-protocol server on
-# loopback), runs every test of the workspace, and stops what it started.
+# The test command: every test of the workspace, with the servers they need started (and
+# stopped) around them. Extra arguments go to cargo test, e.g. `infra/test.sh -p holdpoint`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-
-venv=${HOLDPOINT_TEST_VENV:-.venv-test}
-if [ ! -x "$venv/bin/moto_server" ]; then
-  echo "installing moto (DynamoDB-protocol server) into $venv"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==5.2.5"
-fi
-
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$venv/bin/moto_server" -H 127.0.0.1 -p "$port" > "${TMPDIR:-/tmp}/holdpoint-moto-$port.log" 2>&1 &
-moto=$!
-trap 'kill $moto 2>/dev/null || true; wait $moto 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do
-  curl -fs "http://127.0.0.1:$port/moto-api/" > /dev/null 2>&1 && break
-  sleep 0.1
-done
-
-export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
-export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
-unset AWS_PROFILE AWS_SESSION_TOKEN
 [ $# -gt 0 ] || set -- --workspace
-cargo test --all-targets "$@"
+exec infra/with-moto.sh cargo test --all-targets "$@"

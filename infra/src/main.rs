@@ -28,7 +28,45 @@ enum Command {
         /// Seconds between two sweeps (expiry and escalation).
         #[arg(long, env = "HOLDPOINT_SWEEP_SECONDS", default_value_t = 5)]
         sweep_seconds: u64,
+        /// Where approvals live: the embedded store in the data directory, or DynamoDB at the
+        /// endpoint the AWS SDK's standard variables name (tables from HOLDPOINT_*_TABLE).
+        #[arg(long, env = "HOLDPOINT_STORE", value_enum, default_value_t = StoreKind::Embedded)]
+        store: StoreKind,
     },
+    /// Manage the DynamoDB tables.
+    Tables {
+        #[command(subcommand)]
+        command: TablesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TablesCommand {
+    /// Create the tables as template.yaml defines them, on the endpoint the AWS SDK's standard
+    /// variables name (e.g. AWS_ENDPOINT_URL=http://127.0.0.1:5005), unless they exist.
+    Create,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum StoreKind {
+    Embedded,
+    Dynamodb,
+}
+
+async fn create_tables() -> Result<(), String> {
+    use holdpoint::store::dynamodb::{Tables, sdk_config, tables};
+    let names = Tables::from_env()?;
+    let client = aws_sdk_dynamodb::Client::new(&sdk_config().await);
+    let created = tables::create_all(&client, &names).await?;
+    for name in [&names.approvals, &names.audit] {
+        let state = if created.contains(name) {
+            "created"
+        } else {
+            "exists"
+        };
+        println!("{name}: {state}");
+    }
+    Ok(())
 }
 
 #[tokio::main]
@@ -45,7 +83,11 @@ async fn main() -> ExitCode {
             addr,
             data_dir,
             sweep_seconds,
-        } => serve::run(addr, &data_dir, sweep_seconds).await,
+            store,
+        } => serve::run(addr, &data_dir, sweep_seconds, store).await,
+        Command::Tables {
+            command: TablesCommand::Create,
+        } => create_tables().await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -7,14 +7,34 @@ use std::time::Duration;
 
 use holdpoint::http::{AppState, Authenticator, Routes, app};
 use holdpoint::service::Service;
+use holdpoint::store::Store;
+use holdpoint::store::dynamodb::{DynamoStore, Tables, sdk_config};
 use holdpoint::store::embedded::EmbeddedStore;
 use holdpoint::time::Clock;
 
+use crate::StoreKind;
 use crate::dev_keys;
 
-pub async fn run(addr: SocketAddr, data_dir: &Path, sweep_seconds: u64) -> Result<(), String> {
+pub async fn run(
+    addr: SocketAddr,
+    data_dir: &Path,
+    sweep_seconds: u64,
+    kind: StoreKind,
+) -> Result<(), String> {
     let expiry = holdpoint::config::expiry_bounds().map_err(|e| e.to_string())?;
-    let store = EmbeddedStore::open(data_dir).map_err(|e| e.to_string())?;
+    let (store, where_): (Arc<dyn Store>, String) = match kind {
+        StoreKind::Embedded => (
+            Arc::new(EmbeddedStore::open(data_dir).map_err(|e| e.to_string())?),
+            format!("embedded, in {}", data_dir.display()),
+        ),
+        StoreKind::Dynamodb => {
+            let tables = Tables::from_env()?;
+            let client = aws_sdk_dynamodb::Client::new(&sdk_config().await);
+            let where_ = format!("DynamoDB tables {} and {}", tables.approvals, tables.audit);
+            (Arc::new(DynamoStore::new(client, tables)), where_)
+        }
+    };
+    std::fs::create_dir_all(data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
     let (auth, dev_keys) = match std::env::var("HOLDPOINT_API_KEYS") {
         Ok(json) => (Authenticator::api_keys_from_json(&json), None),
         Err(_) => {
@@ -23,7 +43,7 @@ pub async fn run(addr: SocketAddr, data_dir: &Path, sweep_seconds: u64) -> Resul
         }
     };
     let auth = auth.map_err(|e| e.to_string())?;
-    let service = Service::new(Arc::new(store), Clock::system(), expiry);
+    let service = Service::new(store, Clock::system(), expiry);
     let state = AppState {
         service: service.clone(),
         auth: Arc::new(auth),
@@ -35,6 +55,7 @@ pub async fn run(addr: SocketAddr, data_dir: &Path, sweep_seconds: u64) -> Resul
 
     println!("Holdpoint is serving http://{local}");
     println!("data directory: {}", data_dir.display());
+    println!("store: {where_}");
     match &dev_keys {
         Some(json) => {
             println!(

@@ -64,7 +64,11 @@ impl Intercept for RequestCounter {
             .unwrap_or("?")
             .to_owned();
         if let Ok(mut m) = self.0.lock() {
-            *m.entry(target).or_default() += 1;
+            *m.entry(target.clone()).or_default() += 1;
+        }
+        // Holdpoint never scans: every test's client refuses to, so any Scan fails its test.
+        if target == "Scan" {
+            return Err("Scan is not allowed in Holdpoint".into());
         }
         Ok(())
     }
@@ -136,4 +140,74 @@ pub async fn stored_approval(
         .await
         .expect("stored");
     approval
+}
+
+/// Writes `approvals` straight into the table (25 per BatchWriteItem): seeding for cost tests
+/// and benchmarks, not a path Holdpoint itself uses.
+pub async fn seed(store: &DynamoStore, approvals: &[holdpoint::approval::Approval]) {
+    use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+    use holdpoint::store::dynamodb::item;
+    for chunk in approvals.chunks(25) {
+        let mut requests: Vec<WriteRequest> = chunk
+            .iter()
+            .map(|a| {
+                let put = PutRequest::builder()
+                    .set_item(Some(
+                        item::approval_item(a, store.tables().due_shards).unwrap(),
+                    ))
+                    .build()
+                    .unwrap();
+                WriteRequest::builder().put_request(put).build()
+            })
+            .collect();
+        while !requests.is_empty() {
+            let out = store
+                .client()
+                .batch_write_item()
+                .request_items(&store.tables().approvals, requests)
+                .send()
+                .await
+                .expect("seeded");
+            requests = out
+                .unprocessed_items
+                .and_then(|mut m| m.remove(&store.tables().approvals))
+                .unwrap_or_default();
+        }
+    }
+}
+
+/// `n` pending approvals of tenant `acme`, of which `due` are past their deadline at `now`.
+pub fn pending_approvals(
+    n: usize,
+    due: usize,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<holdpoint::approval::Approval> {
+    let request: holdpoint::request::CreateRequest = serde_json::from_value(serde_json::json!({
+        "action": "Rotate the database password",
+        "agent_id": "ops-agent",
+        "reviewers": ["reviewer"],
+        "context": {"database": "orders", "environment": "production"},
+        "expires_in_seconds": 3600,
+    }))
+    .expect("valid request");
+    let agent = holdpoint::identity::Principal {
+        tenant: "acme".into(),
+        principal: "agent".into(),
+        roles: vec![],
+    };
+    (0..n)
+        .map(|i| {
+            // Due ones were created two hours ago and expired an hour ago.
+            let created = if i < due {
+                now - chrono::TimeDelta::hours(2)
+            } else {
+                now - chrono::TimeDelta::seconds(i as i64 % 600)
+            };
+            request
+                .clone()
+                .into_approval(&agent, holdpoint::request::ExpiryBounds::default(), created)
+                .expect("valid approval")
+                .0
+        })
+        .collect()
 }

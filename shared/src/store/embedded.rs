@@ -231,7 +231,7 @@ impl Store for EmbeddedStore {
                 .filter(|a| after.as_ref().is_none_or(|c| c.precedes(a)))
                 .filter(|a| filter.matches(a, now))
                 .collect();
-            items.sort_by(|a, b| (b.created_at, b.id).cmp(&(a.created_at, a.id)));
+            items.sort_by_key(|a| std::cmp::Reverse((a.created_at, a.id)));
             let next = (items.len() > limit).then(|| Cursor::after(items[limit - 1]));
             let items = items.into_iter().take(limit).cloned().collect();
             Ok(Page { items, next })

@@ -184,6 +184,52 @@ impl DynamoStore {
     }
 }
 
+impl DynamoStore {
+    /// The due approvals and how many index items DynamoDB read to find them (the sweep's
+    /// cost, which grows with the number due, not with the table).
+    pub async fn due_with_items_read(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<(Vec<Approval>, usize), StoreError> {
+        // `#` sorts before `$`: every deadline at or before `now`, whatever id follows it.
+        let bound = format!("{}$", time::format(&now));
+        let mut due = Vec::new();
+        let mut read = 0;
+        for shard in 0..self.tables.due_shards {
+            let mut start = None;
+            loop {
+                let remaining = limit.saturating_sub(due.len());
+                if remaining == 0 {
+                    return Ok((due, read));
+                }
+                let out = self
+                    .client
+                    .query()
+                    .table_name(&self.tables.approvals)
+                    .index_name("due")
+                    .key_condition_expression("due_shard = :shard AND due_at <= :bound")
+                    .expression_attribute_values(":shard", s(shard.to_string()))
+                    .expression_attribute_values(":bound", s(&bound))
+                    .limit(i32::try_from(remaining).unwrap_or(1_000))
+                    .set_exclusive_start_key(start)
+                    .send()
+                    .await
+                    .map_err(sdk_error)?;
+                read += usize::try_from(out.scanned_count()).unwrap_or(0);
+                for i in out.items() {
+                    due.push(item::approval_from(i)?);
+                }
+                start = out.last_evaluated_key;
+                if start.is_none() {
+                    break;
+                }
+            }
+        }
+        Ok((due, read))
+    }
+}
+
 enum Cancelled {
     Reasons(Vec<CancellationReason>),
     Error(StoreError),
@@ -389,39 +435,7 @@ impl Store for DynamoStore {
     }
 
     async fn due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Approval>, StoreError> {
-        // `#` sorts before `$`: every deadline at or before `now`, whatever id follows it.
-        let bound = format!("{}$", time::format(&now));
-        let mut due = Vec::new();
-        for shard in 0..self.tables.due_shards {
-            let mut start = None;
-            loop {
-                let remaining = limit.saturating_sub(due.len());
-                if remaining == 0 {
-                    return Ok(due);
-                }
-                let out = self
-                    .client
-                    .query()
-                    .table_name(&self.tables.approvals)
-                    .index_name("due")
-                    .key_condition_expression("due_shard = :shard AND due_at <= :bound")
-                    .expression_attribute_values(":shard", s(shard.to_string()))
-                    .expression_attribute_values(":bound", s(&bound))
-                    .limit(i32::try_from(remaining).unwrap_or(1_000))
-                    .set_exclusive_start_key(start)
-                    .send()
-                    .await
-                    .map_err(sdk_error)?;
-                for i in out.items() {
-                    due.push(item::approval_from(i)?);
-                }
-                start = out.last_evaluated_key;
-                if start.is_none() {
-                    break;
-                }
-            }
-        }
-        Ok(due)
+        Ok(self.due_with_items_read(now, limit).await?.0)
     }
 
     async fn audit(&self, tenant: &str, id: Uuid) -> Result<Vec<AuditRecord>, StoreError> {

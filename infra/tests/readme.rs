@@ -1,0 +1,96 @@
+//! The README's walkthrough, run as written against a fresh server (embedded and DynamoDB).
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+
+use support::{Server, free_port};
+
+/// The first ```bash block after "## Walkthrough", pointed at `url`.
+fn walkthrough(url: &str) -> String {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .unwrap();
+    let section = readme
+        .split("## Walkthrough")
+        .nth(1)
+        .expect("a Walkthrough section");
+    let block = section
+        .split("```bash\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("a bash block");
+    assert!(
+        block.contains("URL=http://127.0.0.1:8004\n"),
+        "the walkthrough names the default address"
+    );
+    block.replace("URL=http://127.0.0.1:8004\n", &format!("URL={url}\n"))
+}
+
+fn run(cwd: &Path, script: &str) -> String {
+    let out = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", script])
+        .current_dir(cwd)
+        .output()
+        .expect("bash runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "the walkthrough failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+fn check(output: &str) {
+    assert!(output.contains("\"status\":\"approved\""), "{output}");
+    assert!(output.contains("\"status\":\"executed\""), "{output}");
+    assert!(output.contains("\"valid\":true"), "{output}");
+}
+
+#[tokio::test]
+async fn the_walkthrough_works_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[], free_port()).await;
+    check(&run(
+        dir.path(),
+        &walkthrough(&format!("http://{}", server.addr)),
+    ));
+}
+
+#[tokio::test]
+async fn the_walkthrough_works_on_dynamodb() {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
+    assert!(
+        endpoint.starts_with("http://127.0.0.1:"),
+        "run with infra/test.sh, which starts a local DynamoDB-protocol server"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    let approvals = format!("readme-approvals-{suffix}");
+    let audit = format!("readme-audit-{suffix}");
+    let env = [
+        ("HOLDPOINT_APPROVALS_TABLE", approvals.as_str()),
+        ("HOLDPOINT_AUDIT_TABLE", audit.as_str()),
+    ];
+    let created = Command::new(env!("CARGO_BIN_EXE_holdpoint"))
+        .args(["tables", "create"])
+        .envs(env)
+        .output()
+        .unwrap();
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&created.stdout),
+        format!("{approvals}: created\n{audit}: created\n")
+    );
+    let server = Server::start_with(dir.path(), &env, free_port(), &["--store", "dynamodb"]).await;
+    check(&run(
+        dir.path(),
+        &walkthrough(&format!("http://{}", server.addr)),
+    ));
+}

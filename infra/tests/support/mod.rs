@@ -1,0 +1,107 @@
+//! A `holdpoint serve` process for tests, and a minimal HTTP client for talking to it.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+pub struct Server {
+    pub addr: SocketAddr,
+    child: std::sync::Mutex<Child>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+impl Server {
+    /// Starts `holdpoint serve` in `cwd` with `env`, and waits until it answers.
+    pub async fn start(cwd: &Path, env: &[(&str, &str)], port: u16) -> Server {
+        Server::start_with(cwd, env, port, &[]).await
+    }
+
+    /// Starts `holdpoint serve ARGS…` in `cwd` with `env`, and waits until it answers.
+    pub async fn start_with(cwd: &Path, env: &[(&str, &str)], port: u16, args: &[&str]) -> Server {
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_holdpoint"))
+            .arg("serve")
+            .args(args)
+            .current_dir(cwd)
+            .env("HOLDPOINT_ADDR", addr.to_string())
+            .env("HOLDPOINT_LOG", "warn")
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("holdpoint starts");
+        let server = Server {
+            addr,
+            child: std::sync::Mutex::new(child),
+        };
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(30) {
+            if let Ok((200, _)) = server.call("GET", "/health", None, None).await {
+                return server;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("holdpoint did not start on {addr}");
+    }
+
+    /// SIGKILL: no shutdown, no flush, like a power cut to the process.
+    pub fn kill(&self) {
+        if let Ok(mut child) = self.child.lock() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// One HTTP/1.1 request; the status and the JSON body.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        body: Option<&serde_json::Value>,
+    ) -> std::io::Result<(u16, serde_json::Value)> {
+        let mut stream = tokio::net::TcpStream::connect(self.addr).await?;
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let mut req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
+            self.addr
+        );
+        if let Some(k) = key {
+            req.push_str(&format!("Authorization: Bearer {k}\r\n"));
+        }
+        if !body.is_empty() {
+            req.push_str("Content-Type: application/json\r\n");
+        }
+        req.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+        stream.write_all(req.as_bytes()).await?;
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).await?;
+        let text = String::from_utf8_lossy(&raw);
+        let status = text
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| std::io::Error::other("no status line"))?;
+        let json = text
+            .split_once("\r\n\r\n")
+            .and_then(|(_, b)| serde_json::from_str(b).ok())
+            .unwrap_or(serde_json::Value::Null);
+        Ok((status, json))
+    }
+}
