@@ -319,11 +319,18 @@ async fn another_tenant_sees_nothing_anywhere() {
 #[tokio::test]
 async fn list_filters_and_pages() {
     let app = router();
-    let mut ids = Vec::new();
+    let mut created = Vec::new();
     for _ in 0..5 {
-        ids.push(create(&app).await["id"].clone());
+        let a = create(&app).await;
+        created.push((
+            a["created_at"].as_str().unwrap().to_owned(),
+            a["id"].as_str().unwrap().to_owned(),
+        ));
     }
-    ids.reverse();
+    // Newest first; two created in the same millisecond are ordered by id.
+    created.sort();
+    created.reverse();
+    let ids: Vec<Value> = created.into_iter().map(|(_, id)| json!(id)).collect();
     let decide = format!("/v1/approvals/{}/decision", ids[0].as_str().unwrap());
     send(
         &app,

@@ -9,6 +9,7 @@ use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
 use holdpoint::store::dynamodb::{DynamoStore, Tables, tables};
 
+pub mod fault_proxy;
 pub mod lambda;
 
 /// The endpoint of the local DynamoDB-protocol server. Tests refuse anything but loopback, so a

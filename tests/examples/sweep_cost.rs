@@ -1,4 +1,5 @@
-//! Sweep cost with many pending approvals: `infra/with-moto.sh cargo bench -p holdpoint-tests --bench sweep`.
+//! Sweep cost with many pending approvals (a benchmark, never part of the tests):
+//! `infra/with-moto.sh cargo run --release -p holdpoint-tests --example sweep_cost`.
 //! Prints how many items the due query read to find the due approvals, and how long it took.
 
 use std::time::Instant;

@@ -1,0 +1,127 @@
+//! Keys kept in the data directory (`signing-keys.json`, readable by its owner only), generated
+//! on first run. `rotate` adds a key and makes it current; older keys stay for verification.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::RwLock;
+
+use async_trait::async_trait;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+
+use super::{Key, KeyError, KeyProvider};
+
+pub const FILE: &str = "signing-keys.json";
+
+#[derive(Serialize, Deserialize)]
+struct KeyFile {
+    current: String,
+    /// key id → base64 secret
+    keys: BTreeMap<String, String>,
+}
+
+pub struct LocalKeys {
+    path: PathBuf,
+    keys: RwLock<(Key, BTreeMap<String, Key>)>,
+}
+
+fn new_key() -> (String, String) {
+    let mut secret = [0u8; 32];
+    rand::rng().fill_bytes(&mut secret);
+    let mut id = [0u8; 4];
+    rand::rng().fill_bytes(&mut id);
+    (format!("local-{}", hex::encode(id)), STANDARD.encode(secret))
+}
+
+fn write_private(path: &Path, file: &KeyFile) -> Result<(), KeyError> {
+    let err = |e: std::io::Error| KeyError::Unavailable(format!("{}: {e}", path.display()));
+    let json = serde_json::to_vec_pretty(file).map_err(|e| KeyError::Unusable(e.to_string()))?;
+    let tmp = path.with_extension("json.tmp");
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut f = options.open(&tmp).map_err(err)?;
+    f.write_all(&json).and_then(|()| f.sync_all()).map_err(err)?;
+    std::fs::rename(&tmp, path).map_err(err)
+}
+
+fn parse(file: &KeyFile, path: &Path) -> Result<(Key, BTreeMap<String, Key>), KeyError> {
+    let mut keys = BTreeMap::new();
+    for (id, secret) in &file.keys {
+        let bytes = STANDARD
+            .decode(secret)
+            .map_err(|_| KeyError::Unusable(format!("{}: key {id} is not base64", path.display())))?;
+        keys.insert(id.clone(), Key::new(id.clone(), bytes)?);
+    }
+    let current = keys.get(&file.current).cloned().ok_or_else(|| {
+        KeyError::Unusable(format!("{}: the current key {} is missing", path.display(), file.current))
+    })?;
+    Ok((current, keys))
+}
+
+impl LocalKeys {
+    /// Opens the keys in `dir`, generating the first key if there is none. A file that exists
+    /// but cannot be read or used is an error: never a silent new key.
+    pub fn open_or_create(dir: &Path) -> Result<LocalKeys, KeyError> {
+        let path = dir.join(FILE);
+        let file = match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice::<KeyFile>(&bytes)
+                .map_err(|e| KeyError::Unusable(format!("{}: {e}", path.display())))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| KeyError::Unavailable(format!("{}: {e}", dir.display())))?;
+                let (id, secret) = new_key();
+                let file = KeyFile {
+                    current: id.clone(),
+                    keys: BTreeMap::from([(id, secret)]),
+                };
+                write_private(&path, &file)?;
+                file
+            }
+            Err(e) => return Err(KeyError::Unavailable(format!("{}: {e}", path.display()))),
+        };
+        let keys = parse(&file, &path)?;
+        Ok(LocalKeys {
+            path,
+            keys: RwLock::new(keys),
+        })
+    }
+
+    /// Adds a new key and makes it current; answers its id.
+    pub fn rotate(&self) -> Result<String, KeyError> {
+        let bytes = std::fs::read(&self.path)
+            .map_err(|e| KeyError::Unavailable(format!("{}: {e}", self.path.display())))?;
+        let mut file: KeyFile = serde_json::from_slice(&bytes)
+            .map_err(|e| KeyError::Unusable(format!("{}: {e}", self.path.display())))?;
+        let (id, secret) = new_key();
+        file.keys.insert(id.clone(), secret);
+        file.current = id.clone();
+        write_private(&self.path, &file)?;
+        let parsed = parse(&file, &self.path)?;
+        if let Ok(mut keys) = self.keys.write() {
+            *keys = parsed;
+        }
+        Ok(id)
+    }
+}
+
+#[async_trait]
+impl KeyProvider for LocalKeys {
+    async fn current(&self) -> Result<Key, KeyError> {
+        self.keys
+            .read()
+            .map(|k| k.0.clone())
+            .map_err(|_| KeyError::Unavailable("key lock poisoned".into()))
+    }
+
+    async fn by_id(&self, id: &str) -> Result<Option<Key>, KeyError> {
+        self.keys
+            .read()
+            .map(|k| k.1.get(id).cloned())
+            .map_err(|_| KeyError::Unavailable("key lock poisoned".into()))
+    }
+}
