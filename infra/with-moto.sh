@@ -13,7 +13,7 @@ fi
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 log="${TMPDIR:-/tmp}/holdpoint-moto-$port.log"
-"$venv/bin/moto_server" -H 127.0.0.1 -p "$port" > "$log" 2>&1 &
+"$venv/bin/python" infra/moto_server.py "$port" > "$log" 2>&1 &
 moto=$!
 trap 'kill $moto 2>/dev/null || true; wait $moto 2>/dev/null || true' EXIT
 ready=""

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use holdpoint::http::{AppState, Authenticator, Routes, app};
+use holdpoint::keys::local::LocalKeys;
 use holdpoint::service::Service;
 use holdpoint::store::Store;
 use holdpoint::store::dynamodb::{DynamoStore, Tables, sdk_config};
@@ -43,7 +44,8 @@ pub async fn run(
         }
     };
     let auth = auth.map_err(|e| e.to_string())?;
-    let service = Service::new(store, Clock::system(), expiry);
+    let keys = LocalKeys::open_or_create(data_dir).map_err(|e| e.to_string())?;
+    let service = Service::new(store, Arc::new(keys), Clock::system(), expiry);
     let state = AppState {
         service: service.clone(),
         auth: Arc::new(auth),

@@ -102,6 +102,9 @@ pub struct Decision {
     pub at: DateTime<Utc>,
     pub comment: Option<String>,
     pub modified_output: Option<Value>,
+    /// The signature of the audit record of this decision (see `POST …/verify`).
+    #[serde(default)]
+    pub signature: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,10 +1,12 @@
 //! The audit trail: one hash chain of records per approval.
 //!
 //! A record's hash is the lowercase hex SHA-256 of its canonical line:
-//! `holdpoint-audit-v1\n{approval_id}\n{sequence}\n{event}\n{actor}\n{at}\n{payload_digest}\n{prev_hash}`
+//! `holdpoint-audit-v1\n{tenant}\n{approval_id}\n{sequence}\n{event}\n{actor}\n{at}\n{payload_digest}\n{prev_hash}`
 //! where `at` is RFC 3339 UTC with milliseconds, `payload_digest` is the SHA-256 of the payload's
 //! canonical JSON (see [`crate::canonical`]) and `prev_hash` is the previous record's hash (64
-//! zeros for the first record). The approval holds the chain head, so a removed tail shows.
+//! zeros for the first record). Its `signature` is the lowercase hex HMAC-SHA256 of the ASCII
+//! `hash`, with the key named by `key_id`. The approval holds the chain head, so a removed tail
+//! shows; a changed, removed, reordered or inserted record breaks a link or a signature.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -13,6 +15,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::canonical;
+use crate::keys::Key;
 use crate::time::{self, rfc3339};
 
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -68,6 +71,9 @@ pub struct AuditRecord {
     pub payload_digest: String,
     pub prev_hash: String,
     pub hash: String,
+    /// Empty until [`AuditRecord::sign`]; a stored record is always signed.
+    pub key_id: String,
+    pub signature: String,
 }
 
 impl AuditRecord {
@@ -96,14 +102,31 @@ impl AuditRecord {
             payload,
             prev_hash,
             hash: String::new(),
+            key_id: String::new(),
+            signature: String::new(),
         };
         record.hash = record.computed_hash();
         record
     }
 
+    /// Signs the record's hash with `key`.
+    pub fn sign(&mut self, key: &Key) {
+        self.key_id = key.id.clone();
+        self.signature = key.sign(self.hash.as_bytes());
+    }
+
+    /// Whether the event is the decision of a reviewer (what a decision signature refers to).
+    pub fn is_decision(&self) -> bool {
+        matches!(
+            self.event,
+            AuditEvent::Approved | AuditEvent::Rejected | AuditEvent::Modified
+        )
+    }
+
     pub fn canonical_line(&self) -> String {
         format!(
-            "holdpoint-audit-v1\n{}\n{}\n{}\n{}\n{}\n{}\n{}",
+            "holdpoint-audit-v1\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}",
+            self.tenant,
             self.approval_id,
             self.sequence,
             self.event.as_str(),
@@ -135,8 +158,12 @@ pub struct Verification {
 }
 
 /// Walks `records` (in stored order) and reports the first broken link; `head` is the chain head
-/// the approval item holds, which reveals a truncated tail.
-pub fn verify(records: &[AuditRecord], head: &ChainHead) -> Verification {
+/// the approval item holds, which reveals a truncated tail; `key` finds a key by its id.
+pub fn verify(
+    records: &[AuditRecord],
+    head: &ChainHead,
+    key: impl Fn(&str) -> Option<Key>,
+) -> Verification {
     let broken = |seq: u64, reason: String| Verification {
         valid: false,
         first_invalid_sequence: Some(seq),
@@ -159,6 +186,18 @@ pub fn verify(records: &[AuditRecord], head: &ChainHead) -> Verification {
         }
         if r.hash != r.computed_hash() {
             return broken(r.sequence, "hash does not match the record".into());
+        }
+        match key(&r.key_id) {
+            None => {
+                return broken(
+                    r.sequence,
+                    format!("signed with unknown key {:?}", r.key_id),
+                );
+            }
+            Some(k) if !k.verify(r.hash.as_bytes(), &r.signature) => {
+                return broken(r.sequence, "signature does not verify".into());
+            }
+            Some(_) => {}
         }
         prev_hash = r.hash.clone();
     }
@@ -184,13 +223,21 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn key() -> Key {
+        Key::new("k1", vec![1; 32]).unwrap()
+    }
+
+    fn keys(id: &str) -> Option<Key> {
+        (id == "k1").then(key)
+    }
+
     fn chain(n: usize) -> Vec<AuditRecord> {
         let id = Uuid::new_v4();
         let at = crate::time::truncate_millis(Utc::now());
         let mut out: Vec<AuditRecord> = Vec::new();
         for i in 0..n {
             let head = out.last().map(AuditRecord::head);
-            out.push(AuditRecord::next(
+            let mut r = AuditRecord::next(
                 head.as_ref(),
                 id,
                 "t",
@@ -198,7 +245,9 @@ mod tests {
                 "a",
                 at,
                 json!({"i": i}),
-            ));
+            );
+            r.sign(&key());
+            out.push(r);
         }
         out
     }
@@ -206,7 +255,7 @@ mod tests {
     #[test]
     fn an_untouched_chain_verifies() {
         let c = chain(4);
-        assert!(verify(&c, &c[3].head()).valid);
+        assert!(verify(&c, &c[3].head(), keys).valid);
     }
 
     #[test]
@@ -216,23 +265,52 @@ mod tests {
 
         let mut changed = c.clone();
         changed[1].actor = "mallory".into();
-        assert_eq!(verify(&changed, &head).first_invalid_sequence, Some(2));
+        assert_eq!(
+            verify(&changed, &head, keys).first_invalid_sequence,
+            Some(2)
+        );
 
         let mut payload = c.clone();
         payload[2].payload = json!({"i": 99});
-        assert_eq!(verify(&payload, &head).first_invalid_sequence, Some(3));
+        assert_eq!(
+            verify(&payload, &head, keys).first_invalid_sequence,
+            Some(3)
+        );
 
         let mut deleted = c.clone();
         deleted.remove(1);
-        assert_eq!(verify(&deleted, &head).first_invalid_sequence, Some(2));
+        assert_eq!(
+            verify(&deleted, &head, keys).first_invalid_sequence,
+            Some(2)
+        );
 
         let mut swapped = c.clone();
         swapped.swap(1, 2);
-        assert_eq!(verify(&swapped, &head).first_invalid_sequence, Some(2));
+        assert_eq!(
+            verify(&swapped, &head, keys).first_invalid_sequence,
+            Some(2)
+        );
 
         let truncated = &c[..3];
-        let v = verify(truncated, &head);
+        let v = verify(truncated, &head, keys);
         assert!(!v.valid);
         assert_eq!(v.first_invalid_sequence, Some(4));
+
+        // Re-hashed and re-signed with another key: the signature gives it away.
+        let forger = Key::new("k1", vec![2; 32]).unwrap();
+        let mut resigned = c.clone();
+        resigned[2].actor = "mallory".into();
+        resigned[2].hash = resigned[2].computed_hash();
+        resigned[2].sign(&forger);
+        assert_eq!(
+            verify(&resigned, &head, keys).first_invalid_sequence,
+            Some(3)
+        );
+        let mut unknown = c.clone();
+        unknown[0].key_id = "k9".into();
+        assert_eq!(
+            verify(&unknown, &head, keys).first_invalid_sequence,
+            Some(1)
+        );
     }
 }

@@ -3,23 +3,44 @@
 //! start with a clear error: nothing runs on a default identity map.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::http::{AppState, Authenticator, Routes, app};
+use crate::keys::KeyProvider;
+use crate::keys::secrets_manager::SecretsManagerKeys;
 use crate::service::{Service, SweepReport};
 use crate::store::dynamodb::{DynamoStore, Tables, sdk_config};
 use crate::time::Clock;
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
-/// The service on the DynamoDB tables the environment names.
+/// The service on the DynamoDB tables the environment names, signing with the key in the
+/// secret `HOLDPOINT_SIGNING_SECRET_ID` (required).
 pub async fn service_from_env() -> Result<Service, Error> {
     let expiry = crate::config::expiry_bounds()?;
     let tables = Tables::from_env()?;
-    let client = aws_sdk_dynamodb::Client::new(&sdk_config().await);
-    let store = DynamoStore::new(client, tables);
-    Ok(Service::new(Arc::new(store), Clock::system(), expiry))
+    let secret_id = std::env::var("HOLDPOINT_SIGNING_SECRET_ID")
+        .map_err(|_| "HOLDPOINT_SIGNING_SECRET_ID is not set: nothing could be signed")?;
+    let ttl = crate::config::number("HOLDPOINT_KEY_CACHE_SECONDS", 300)?;
+    let sdk = sdk_config().await;
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), tables);
+    let keys = SecretsManagerKeys::new(
+        aws_sdk_secretsmanager::Client::new(&sdk),
+        secret_id,
+        Duration::from_secs(u64::from(ttl)),
+    );
+    // Read once per cold start; if it fails now, each request retries and answers 503 meanwhile.
+    if let Err(e) = keys.current().await {
+        tracing::error!(error = %e, "signing key not readable at cold start");
+    }
+    Ok(Service::new(
+        Arc::new(store),
+        Arc::new(keys),
+        Clock::system(),
+        expiry,
+    ))
 }
 
 /// The router serving `groups`, with identities from `HOLDPOINT_IAM_PRINCIPALS` (required).

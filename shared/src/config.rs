@@ -6,14 +6,14 @@ use crate::request::ExpiryBounds;
 #[error("configuration: {0}")]
 pub struct ConfigError(pub String);
 
-fn number(name: &str, default: u32) -> Result<u32, ConfigError> {
+/// A whole number from `name`, or `default` when unset.
+pub fn number(name: &str, default: u32) -> Result<u32, ConfigError> {
     match std::env::var(name) {
         Err(_) => Ok(default),
-        Ok(v) => v.trim().parse().map_err(|_| {
-            ConfigError(format!(
-                "{name} must be a whole number of seconds, not {v:?}"
-            ))
-        }),
+        Ok(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| ConfigError(format!("{name} must be a whole number, not {v:?}"))),
     }
 }
 

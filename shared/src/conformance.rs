@@ -14,6 +14,7 @@ use uuid::Uuid;
 use crate::approval::{Approval, Status, Verdict};
 use crate::audit::{self, AuditEvent, AuditRecord};
 use crate::identity::Principal;
+use crate::keys::{Key, KeyProvider, KeyRing};
 use crate::lifecycle::{self, Command, Outcome, Refusal};
 use crate::request::{CreateRequest, ExpiryBounds};
 use crate::service::{Service, ServiceError};
@@ -59,6 +60,20 @@ impl ManualClock {
     }
 }
 
+/// The key the scenarios sign with.
+pub fn test_key() -> Key {
+    Key::new("conformance-key", vec![0x42; 32]).expect("a 32-byte key")
+}
+
+fn test_key_by_id(id: &str) -> Option<Key> {
+    (id == "conformance-key").then(test_key)
+}
+
+/// A key provider holding [`test_key`].
+pub fn test_keys() -> Arc<dyn KeyProvider> {
+    Arc::new(KeyRing::new(test_key(), vec![]))
+}
+
 fn tenant() -> String {
     format!("tenant-{}", Uuid::new_v4())
 }
@@ -89,9 +104,11 @@ fn request(reviewers: &[String], extra: serde_json::Value) -> CreateRequest {
 }
 
 fn new_approval(tenant: &str, at: DateTime<Utc>) -> (Approval, AuditRecord) {
-    request(&["alice".into()], json!({}))
+    let (a, mut r) = request(&["alice".into()], json!({}))
         .into_approval(&principal(tenant, "agent"), ExpiryBounds::default(), at)
-        .expect("valid approval")
+        .expect("valid approval");
+    r.sign(&test_key());
+    (a, r)
 }
 
 fn now() -> DateTime<Utc> {
@@ -107,7 +124,10 @@ fn approve_next(a: &Approval, by: &str, at: DateTime<Utc>) -> (Approval, AuditRe
         modified_output: None,
     };
     match lifecycle::apply(a, cmd, at) {
-        Ok(Outcome::Changed(next, record)) => (*next, *record),
+        Ok(Outcome::Changed(next, mut record)) => {
+            record.sign(&test_key());
+            (*next, *record)
+        }
         other => panic!("expected a change, got {other:?}"),
     }
 }
@@ -210,7 +230,7 @@ pub async fn transition_stores_the_audit_record_with_the_state(store: Arc<dyn St
     let records = store.audit(&t, a.id).await.unwrap();
     assert_eq!(records, vec![r, record]);
     let stored = store.get(&t, a.id).await.unwrap().unwrap();
-    assert!(audit::verify(&records, &stored.audit_head).valid);
+    assert!(audit::verify(&records, &stored.audit_head, test_key_by_id).valid);
 }
 
 pub async fn list_pages_newest_first(store: Arc<dyn Store>) {
@@ -362,7 +382,12 @@ fn reviewers(n: usize) -> Vec<String> {
 
 pub async fn fifty_concurrent_decisions_one_winner(store: Arc<dyn Store>) {
     let t = tenant();
-    let service = Service::new(store.clone(), Clock::system(), ExpiryBounds::default());
+    let service = Service::new(
+        store.clone(),
+        test_keys(),
+        Clock::system(),
+        ExpiryBounds::default(),
+    );
     let agent = principal(&t, "agent");
     let (a, _) = service
         .create(&agent, request(&reviewers(50), json!({})), None)
@@ -407,7 +432,7 @@ pub async fn fifty_concurrent_decisions_one_winner(store: Arc<dyn Store>) {
     assert_eq!((records.len(), decisions), (2, 1));
     let stored = store.get(&t, a.id).await.unwrap().unwrap();
     assert_eq!(stored.version, 2);
-    assert!(audit::verify(&records, &stored.audit_head).valid);
+    assert!(audit::verify(&records, &stored.audit_head, test_key_by_id).valid);
 }
 
 pub async fn fifty_concurrent_store_writes_one_winner(store: Arc<dyn Store>) {
@@ -436,7 +461,12 @@ pub async fn fifty_concurrent_store_writes_one_winner(store: Arc<dyn Store>) {
 
 pub async fn concurrent_quorum_approvals_all_count(store: Arc<dyn Store>) {
     let t = tenant();
-    let service = Service::new(store.clone(), Clock::system(), ExpiryBounds::default());
+    let service = Service::new(
+        store.clone(),
+        test_keys(),
+        Clock::system(),
+        ExpiryBounds::default(),
+    );
     let (a, _) = service
         .create(
             &principal(&t, "agent"),
@@ -472,7 +502,12 @@ pub async fn concurrent_quorum_approvals_all_count(store: Arc<dyn Store>) {
 
 pub async fn lifecycle_end_to_end(store: Arc<dyn Store>) {
     let t = tenant();
-    let service = Service::new(store.clone(), Clock::system(), ExpiryBounds::default());
+    let service = Service::new(
+        store.clone(),
+        test_keys(),
+        Clock::system(),
+        ExpiryBounds::default(),
+    );
     let agent = principal(&t, "agent");
     let (a, created) = service
         .create(
@@ -542,7 +577,12 @@ pub async fn lifecycle_end_to_end(store: Arc<dyn Store>) {
 pub async fn sweep_expires_due_approvals(store: Arc<dyn Store>) {
     let t = tenant();
     let time = ManualClock::default();
-    let service = Service::new(store.clone(), time.clock(), ExpiryBounds::default());
+    let service = Service::new(
+        store.clone(),
+        test_keys(),
+        time.clock(),
+        ExpiryBounds::default(),
+    );
     let agent = principal(&t, "agent");
     let short = request(&["alice".into()], json!({"expires_in_seconds": 60}));
     let (a, _) = service.create(&agent, short, None).await.unwrap();
@@ -559,13 +599,18 @@ pub async fn sweep_expires_due_approvals(store: Arc<dyn Store>) {
     );
     let records = store.audit(&t, a.id).await.unwrap();
     assert_eq!(records.last().map(|r| r.event), Some(AuditEvent::Expired));
-    assert!(audit::verify(&records, &stored.audit_head).valid);
+    assert!(audit::verify(&records, &stored.audit_head, test_key_by_id).valid);
 }
 
 pub async fn lazy_expiry_is_stored_on_write(store: Arc<dyn Store>) {
     let t = tenant();
     let time = ManualClock::default();
-    let service = Service::new(store.clone(), time.clock(), ExpiryBounds::default());
+    let service = Service::new(
+        store.clone(),
+        test_keys(),
+        time.clock(),
+        ExpiryBounds::default(),
+    );
     let short = request(&["alice".into()], json!({"expires_in_seconds": 60}));
     let (a, _) = service
         .create(&principal(&t, "agent"), short, None)

@@ -7,13 +7,14 @@
 pub mod approval;
 pub mod audit;
 pub mod canonical;
-#[cfg(feature = "dynamodb")]
+#[cfg(feature = "aws")]
 pub mod cloud;
 pub mod config;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod http;
 pub mod identity;
+pub mod keys;
 pub mod lifecycle;
 pub mod request;
 pub mod service;

@@ -183,6 +183,7 @@ fn decide(
                 at: now,
                 comment,
                 modified_output: None,
+                signature: None,
             });
             return Ok(changed(a, next, AuditEvent::Rejected, me, now, payload));
         }
@@ -221,6 +222,7 @@ fn decide(
         at: now,
         comment,
         modified_output: next.proposed_output.clone(),
+        signature: None,
     });
     Ok(changed(a, next, event, me, now, payload))
 }

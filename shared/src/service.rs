@@ -8,6 +8,7 @@ use uuid::Uuid;
 use crate::approval::{Approval, Status};
 use crate::audit::{self, AuditRecord, Verification};
 use crate::identity::Principal;
+use crate::keys::{Key, KeyProvider};
 use crate::lifecycle::{self, Command, Outcome, Refusal};
 use crate::request::{CreateRequest, ExpiryBounds, Invalid};
 use crate::store::{Created, Cursor, IdempotencyKey, ListFilter, Page, Store, StoreError};
@@ -30,6 +31,9 @@ pub enum ServiceError {
     IdempotencyKeyReused,
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// No signing key: nothing may change, since nothing could be recorded.
+    #[error("{0}")]
+    KeyUnavailable(String),
     #[error("internal: {0}")]
     Internal(String),
 }
@@ -56,17 +60,136 @@ pub struct SweepReport {
 #[derive(Clone)]
 pub struct Service {
     store: Arc<dyn Store>,
+    keys: Arc<dyn KeyProvider>,
     clock: Clock,
     expiry: ExpiryBounds,
 }
 
+/// What a decision signature check answers.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct DecisionCheck {
+    pub valid: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
 impl Service {
-    pub fn new(store: Arc<dyn Store>, clock: Clock, expiry: ExpiryBounds) -> Service {
+    pub fn new(
+        store: Arc<dyn Store>,
+        keys: Arc<dyn KeyProvider>,
+        clock: Clock,
+        expiry: ExpiryBounds,
+    ) -> Service {
         Service {
             store,
+            keys,
             clock,
             expiry,
         }
+    }
+
+    pub fn keys(&self) -> &Arc<dyn KeyProvider> {
+        &self.keys
+    }
+
+    async fn signing_key(&self) -> Result<Key, ServiceError> {
+        self.keys
+            .current()
+            .await
+            .map_err(|e| ServiceError::KeyUnavailable(e.to_string()))
+    }
+
+    /// Signs `record`; a decision carries its record's signature.
+    async fn seal(
+        &self,
+        next: &mut Approval,
+        record: &mut AuditRecord,
+    ) -> Result<(), ServiceError> {
+        record.sign(&self.signing_key().await?);
+        if record.is_decision()
+            && let Some(d) = &mut next.decision
+        {
+            d.signature = Some(record.signature.clone());
+        }
+        Ok(())
+    }
+
+    /// Every key `records` name, fetched once each.
+    async fn keys_of(&self, records: &[AuditRecord]) -> Result<Vec<Key>, ServiceError> {
+        let mut ids: Vec<&str> = records.iter().map(|r| r.key_id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut keys = Vec::new();
+        for id in ids {
+            let found = self
+                .keys
+                .by_id(id)
+                .await
+                .map_err(|e| ServiceError::KeyUnavailable(e.to_string()))?;
+            keys.extend(found);
+        }
+        Ok(keys)
+    }
+
+    /// Verifies one approval's chain with the keys it names.
+    pub async fn verify_chain(
+        &self,
+        approval: &Approval,
+        records: &[AuditRecord],
+    ) -> Result<Verification, ServiceError> {
+        let keys = self.keys_of(records).await?;
+        Ok(audit::verify(records, &approval.audit_head, |id| {
+            keys.iter().find(|k| k.id == id).cloned()
+        }))
+    }
+
+    /// Whether `signature` is the signature of this approval's decision, and that decision's
+    /// record verifies.
+    pub async fn verify_decision(
+        &self,
+        caller: &Principal,
+        id: Uuid,
+        signature: &str,
+    ) -> Result<DecisionCheck, ServiceError> {
+        use subtle::ConstantTimeEq;
+        let approval = self.get(caller, id).await?;
+        let records = self.store.audit(&caller.tenant, id).await?;
+        let refused = |error: &str| DecisionCheck {
+            valid: false,
+            approval: None,
+            error: Some(error.to_owned()),
+        };
+        let Some(record) = records.iter().rev().find(|r| r.is_decision()) else {
+            return Ok(refused("the approval has no decision"));
+        };
+        let keys = self.keys_of(std::slice::from_ref(record)).await?;
+        let genuine = keys.first().is_some_and(|k| {
+            record.hash == record.computed_hash()
+                && k.verify(record.hash.as_bytes(), &record.signature)
+        });
+        let matches: bool = record
+            .signature
+            .as_bytes()
+            .ct_eq(signature.as_bytes())
+            .into();
+        if !(genuine && matches) {
+            return Ok(refused("invalid signature"));
+        }
+        let decision = approval.decision.as_ref();
+        Ok(DecisionCheck {
+            valid: true,
+            approval: Some(serde_json::json!({
+                "id": approval.id,
+                "status": approval.status,
+                "decision": decision.map(|d| d.decision),
+                "approver": decision.map(|d| d.by.clone()),
+                "decided_at": decision.map(|d| crate::time::format(&d.at)),
+                "expires_at": crate::time::format(&approval.expires_at),
+            })),
+            error: None,
+        })
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -86,7 +209,8 @@ impl Service {
         idempotency_key: Option<(&str, &[u8])>,
     ) -> Result<(Approval, bool), ServiceError> {
         let now = self.clock.now();
-        let (approval, record) = request.into_approval(caller, self.expiry, now)?;
+        let (mut approval, mut record) = request.into_approval(caller, self.expiry, now)?;
+        self.seal(&mut approval, &mut record).await?;
         let key = idempotency_key.map(|(key, body)| IdempotencyKey {
             key: key.to_owned(),
             request_hash: hex::encode(Sha256::digest(body)),
@@ -131,7 +255,7 @@ impl Service {
             .await?
             .ok_or(ServiceError::NotFound)?;
         let records = self.store.audit(&caller.tenant, id).await?;
-        let verification = audit::verify(&records, &approval.audit_head);
+        let verification = self.verify_chain(&approval, &records).await?;
         Ok((records, verification))
     }
 
@@ -152,7 +276,8 @@ impl Service {
             let now = self.clock.now();
             match lifecycle::apply(&current, command.clone(), now) {
                 Ok(Outcome::Unchanged) => return Ok(current.seen_at(now)),
-                Ok(Outcome::Changed(next, record)) => {
+                Ok(Outcome::Changed(mut next, mut record)) => {
+                    self.seal(&mut next, &mut record).await?;
                     match self.store.transition(current.version, &next, &record).await {
                         Ok(()) => return Ok(*next),
                         Err(StoreError::Conflict { current: stored }) => current = *stored,
@@ -176,10 +301,20 @@ impl Service {
     }
 
     async fn try_expire(&self, current: &Approval) {
-        if let Ok(Outcome::Changed(next, record)) =
+        let Ok(Outcome::Changed(mut next, mut record)) =
             lifecycle::apply(current, Command::Expire, self.clock.now())
-            && let Err(e) = self.store.transition(current.version, &next, &record).await
-        {
+        else {
+            return;
+        };
+        let stored = match self.seal(&mut next, &mut record).await {
+            Ok(()) => self
+                .store
+                .transition(current.version, &next, &record)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = stored {
             tracing::debug!(id = %current.id, error = %e, "lazy expiry not stored");
         }
     }
@@ -198,11 +333,13 @@ impl Service {
                 } else {
                     Command::Escalate
                 };
-                let Ok(Outcome::Changed(next, record)) = lifecycle::apply(&a, command.clone(), now)
+                let Ok(Outcome::Changed(mut next, mut record)) =
+                    lifecycle::apply(&a, command.clone(), now)
                 else {
                     report.skipped += 1;
                     continue;
                 };
+                self.seal(&mut next, &mut record).await?;
                 match self.store.transition(a.version, &next, &record).await {
                     Ok(()) if matches!(command, Command::Expire) => report.expired += 1,
                     Ok(()) => report.escalated += 1,

@@ -30,7 +30,12 @@ fn router() -> Router {
         STRANGER: {"tenant": "globex", "principal": "alice"},
     });
     let state = AppState {
-        service: Service::new(store, Clock::system(), ExpiryBounds::default()),
+        service: Service::new(
+            store,
+            holdpoint::conformance::test_keys(),
+            Clock::system(),
+            ExpiryBounds::default(),
+        ),
         auth: Arc::new(Authenticator::api_keys_from_json(&keys.to_string()).unwrap()),
     };
     app(state, &Routes::ALL)
@@ -170,7 +175,7 @@ async fn create_poll_decide_execute() {
     )
     .await;
     assert_eq!(audit.status, StatusCode::OK);
-    assert_eq!(audit.body["verification"]["valid"], true);
+    assert_eq!(audit.body["valid"], true);
     let events: Vec<_> = audit.body["records"]
         .as_array()
         .unwrap()

@@ -56,6 +56,7 @@ async fn every_listed_route_is_really_routed() {
     let state = AppState {
         service: Service::new(
             Arc::new(EmbeddedStore::open(&dir).unwrap()),
+            holdpoint::conformance::test_keys(),
             Clock::system(),
             ExpiryBounds::default(),
         ),

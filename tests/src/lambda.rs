@@ -178,13 +178,14 @@ pub fn fixture(path: &Path, replacements: &[(&str, &str)]) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// The environment a function needs to use `store`'s tables.
-pub fn store_env(
+/// The environment a function needs to use `store`'s tables, with a fresh signing secret.
+pub async fn store_env(
     store: &holdpoint::store::dynamodb::DynamoStore,
     principals: &Value,
 ) -> Vec<(&'static str, String)> {
     let t = store.tables();
     vec![
+        ("HOLDPOINT_SIGNING_SECRET_ID", crate::signing_secret().await),
         ("HOLDPOINT_APPROVALS_TABLE", t.approvals.clone()),
         ("HOLDPOINT_AUDIT_TABLE", t.audit.clone()),
         ("HOLDPOINT_DUE_SHARDS", t.due_shards.to_string()),

@@ -212,3 +212,24 @@ pub fn pending_approvals(
         })
         .collect()
 }
+
+/// A new Secrets Manager secret on the local server holding a 48-character signing key; its name.
+pub async fn signing_secret() -> String {
+    endpoint();
+    let sdk = holdpoint::store::dynamodb::sdk_config().await;
+    let client = aws_sdk_secretsmanager::Client::new(&sdk);
+    let name = format!("holdpoint-signing-{}", uuid::Uuid::new_v4().simple());
+    let key = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        &uuid::Uuid::new_v4().simple().to_string()[..16]
+    );
+    client
+        .create_secret()
+        .name(&name)
+        .secret_string(key)
+        .send()
+        .await
+        .expect("secret created");
+    name
+}

@@ -44,6 +44,7 @@ async fn setup() -> Setup {
     let state = AppState {
         service: Service::new(
             Arc::new(through_proxy),
+            holdpoint::conformance::test_keys(),
             Clock::system(),
             ExpiryBounds::default(),
         ),

@@ -44,7 +44,12 @@ fn once(op: &str) -> BTreeMap<String, usize> {
 async fn each_path_makes_the_fewest_round_trips() {
     let (store, counter) = holdpoint_tests::fresh_store().await;
     let store = Arc::new(store);
-    let service = Service::new(store.clone(), Clock::system(), ExpiryBounds::default());
+    let service = Service::new(
+        store.clone(),
+        holdpoint::conformance::test_keys(),
+        Clock::system(),
+        ExpiryBounds::default(),
+    );
     let (agent, alice) = (who("agent"), who("alice"));
 
     let (a, _) = service.create(&agent, request(), None).await.unwrap();

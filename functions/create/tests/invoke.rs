@@ -19,7 +19,7 @@ fn body(response: &Value) -> Value {
 #[tokio::test]
 async fn creates_an_approval_for_the_iam_caller() {
     let (store, _) = holdpoint_tests::fresh_store().await;
-    let env = store_env(&store, &holdpoint_tests::iam_principals());
+    let env = store_env(&store, &holdpoint_tests::iam_principals()).await;
     let function = Function::start(Path::new(env!("CARGO_BIN_EXE_create")), &env).await;
 
     let event = fixture(&fixture_path("apigw-v2-create.json"), &[("KEY", "retry-1")]);
@@ -52,7 +52,7 @@ async fn creates_an_approval_for_the_iam_caller() {
 #[tokio::test]
 async fn refuses_a_caller_it_does_not_know() {
     let (store, _) = holdpoint_tests::fresh_store().await;
-    let env = store_env(&store, &holdpoint_tests::iam_principals());
+    let env = store_env(&store, &holdpoint_tests::iam_principals()).await;
     let function = Function::start(Path::new(env!("CARGO_BIN_EXE_create")), &env).await;
     let event = fixture(&fixture_path("apigw-v2-create-unknown-caller.json"), &[]);
     let response = function.invoke(event).await.expect("a response");
@@ -64,6 +64,7 @@ async fn refuses_a_caller_it_does_not_know() {
 async fn will_not_start_without_an_identity_map() {
     let (store, _) = holdpoint_tests::fresh_store().await;
     let env: Vec<_> = store_env(&store, &holdpoint_tests::iam_principals())
+        .await
         .into_iter()
         .filter(|(k, _)| *k != "HOLDPOINT_IAM_PRINCIPALS")
         .collect();

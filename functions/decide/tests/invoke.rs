@@ -21,7 +21,7 @@ fn body(response: &Value) -> Value {
 async fn a_reviewer_decides_and_the_requester_cannot() {
     let (store, _) = holdpoint_tests::fresh_store().await;
     let approval = holdpoint_tests::stored_approval(&store, chrono::Utc::now(), 600).await;
-    let env = store_env(&store, &holdpoint_tests::iam_principals());
+    let env = store_env(&store, &holdpoint_tests::iam_principals()).await;
     let function = Function::start(Path::new(env!("CARGO_BIN_EXE_decide")), &env).await;
     let id = approval.id.to_string();
 

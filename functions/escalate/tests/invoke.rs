@@ -13,7 +13,7 @@ async fn the_scheduled_sweep_expires_due_approvals() {
     let overdue =
         holdpoint_tests::stored_approval(&store, Utc::now() - TimeDelta::hours(2), 600).await;
     let current = holdpoint_tests::stored_approval(&store, Utc::now(), 600).await;
-    let env = store_env(&store, &holdpoint_tests::iam_principals());
+    let env = store_env(&store, &holdpoint_tests::iam_principals()).await;
     let function = Function::start(Path::new(env!("CARGO_BIN_EXE_escalate")), &env).await;
 
     let path =

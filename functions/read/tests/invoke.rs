@@ -19,7 +19,7 @@ fn body(response: &Value) -> Value {
 async fn gets_and_lists_from_dynamodb() {
     let (store, _) = holdpoint_tests::fresh_store().await;
     let approval = holdpoint_tests::stored_approval(&store, chrono::Utc::now(), 600).await;
-    let env = store_env(&store, &holdpoint_tests::iam_principals());
+    let env = store_env(&store, &holdpoint_tests::iam_principals()).await;
     let function = Function::start(Path::new(env!("CARGO_BIN_EXE_read")), &env).await;
 
     let id = approval.id.to_string();

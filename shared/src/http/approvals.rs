@@ -148,10 +148,40 @@ pub(super) async fn audit(
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
     let id = approval_id(&id)?;
-    let (records, verification) = state.service.audit(&caller, id).await?;
-    Ok(ok(
-        json!({ "records": records, "verification": verification }),
-    ))
+    let (records, v) = state.service.audit(&caller, id).await?;
+    Ok(ok(json!({
+        "records": records,
+        "valid": v.valid,
+        "first_invalid_sequence": v.first_invalid_sequence,
+        "reason": v.reason,
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct VerifyBody {
+    signature: String,
+}
+
+/// The signed-decision check: is this the signature of the approval's decision?
+pub(super) async fn verify(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    body: JsonBody<VerifyBody>,
+) -> Result<Response, Problem> {
+    let id = approval_id(&id)?;
+    if body.value.signature.len() > 256 {
+        return Err(invalid(request::Invalid {
+            field: "signature".into(),
+            message: "is too long".into(),
+        }));
+    }
+    let check = state
+        .service
+        .verify_decision(&caller, id, &body.value.signature)
+        .await?;
+    Ok(ok(check))
 }
 
 #[derive(Deserialize)]

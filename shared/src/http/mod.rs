@@ -57,6 +57,12 @@ fn table() -> Vec<(Routes, Method, &'static str, MethodRouter<AppState>)> {
             get(approvals::audit),
         ),
         (
+            R::Read,
+            M::POST,
+            "/v1/approvals/{id}/verify",
+            post(approvals::verify),
+        ),
+        (
             R::Decide,
             M::POST,
             "/v1/approvals/{id}/decision",

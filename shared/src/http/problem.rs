@@ -87,6 +87,14 @@ impl From<ServiceError> for Problem {
                     "the service is briefly unavailable; retry",
                 )
             }
+            ServiceError::KeyUnavailable(m) => {
+                tracing::error!(error = %m, "signing key unavailable");
+                Problem::new(
+                    S::SERVICE_UNAVAILABLE,
+                    "key_unavailable",
+                    "the audit signing key is unavailable, so nothing can be changed; retry later",
+                )
+            }
             ServiceError::Internal(m) => {
                 tracing::error!(error = %m, "internal error");
                 Problem::new(S::INTERNAL_SERVER_ERROR, "internal", "internal error")

@@ -33,7 +33,10 @@ fn new_key() -> (String, String) {
     rand::rng().fill_bytes(&mut secret);
     let mut id = [0u8; 4];
     rand::rng().fill_bytes(&mut id);
-    (format!("local-{}", hex::encode(id)), STANDARD.encode(secret))
+    (
+        format!("local-{}", hex::encode(id)),
+        STANDARD.encode(secret),
+    )
 }
 
 fn write_private(path: &Path, file: &KeyFile) -> Result<(), KeyError> {
@@ -45,20 +48,26 @@ fn write_private(path: &Path, file: &KeyFile) -> Result<(), KeyError> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut f = options.open(&tmp).map_err(err)?;
-    f.write_all(&json).and_then(|()| f.sync_all()).map_err(err)?;
+    f.write_all(&json)
+        .and_then(|()| f.sync_all())
+        .map_err(err)?;
     std::fs::rename(&tmp, path).map_err(err)
 }
 
 fn parse(file: &KeyFile, path: &Path) -> Result<(Key, BTreeMap<String, Key>), KeyError> {
     let mut keys = BTreeMap::new();
     for (id, secret) in &file.keys {
-        let bytes = STANDARD
-            .decode(secret)
-            .map_err(|_| KeyError::Unusable(format!("{}: key {id} is not base64", path.display())))?;
+        let bytes = STANDARD.decode(secret).map_err(|_| {
+            KeyError::Unusable(format!("{}: key {id} is not base64", path.display()))
+        })?;
         keys.insert(id.clone(), Key::new(id.clone(), bytes)?);
     }
     let current = keys.get(&file.current).cloned().ok_or_else(|| {
-        KeyError::Unusable(format!("{}: the current key {} is missing", path.display(), file.current))
+        KeyError::Unusable(format!(
+            "{}: the current key {} is missing",
+            path.display(),
+            file.current
+        ))
     })?;
     Ok((current, keys))
 }

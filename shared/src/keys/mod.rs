@@ -22,7 +22,9 @@ pub struct Key {
 
 impl std::fmt::Debug for Key {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Key").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("Key")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -76,6 +78,32 @@ pub trait KeyProvider: Send + Sync + 'static {
 
     /// The key with this id, if it is known (current, previous or older, while it exists).
     async fn by_id(&self, id: &str) -> Result<Option<Key>, KeyError>;
+}
+
+/// A fixed set of keys: the current one signs, all of them verify.
+#[derive(Debug, Clone)]
+pub struct KeyRing {
+    current: Key,
+    all: Vec<Key>,
+}
+
+impl KeyRing {
+    pub fn new(current: Key, older: Vec<Key>) -> KeyRing {
+        let mut all = older;
+        all.push(current.clone());
+        KeyRing { current, all }
+    }
+}
+
+#[async_trait]
+impl KeyProvider for KeyRing {
+    async fn current(&self) -> Result<Key, KeyError> {
+        Ok(self.current.clone())
+    }
+
+    async fn by_id(&self, id: &str) -> Result<Option<Key>, KeyError> {
+        Ok(self.all.iter().find(|k| k.id == id).cloned())
+    }
 }
 
 #[cfg(test)]
