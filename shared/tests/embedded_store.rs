@@ -12,3 +12,10 @@ async fn fresh() -> Arc<dyn Store> {
 }
 
 holdpoint::conformance_suite!(fresh());
+
+#[tokio::test]
+async fn tampering_is_detected() {
+    let dir = tempfile::tempdir().expect("temp dir").keep();
+    let store = Arc::new(EmbeddedStore::open(&dir).expect("open store"));
+    holdpoint::conformance::tampering_is_detected(store.clone(), store).await;
+}

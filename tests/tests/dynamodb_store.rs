@@ -9,3 +9,10 @@ async fn fresh() -> Arc<dyn Store> {
 }
 
 holdpoint::conformance_suite!(fresh());
+
+#[tokio::test]
+async fn tampering_is_detected() {
+    let (store, _) = holdpoint_tests::fresh_store().await;
+    let tamper = Arc::new(holdpoint_tests::Tamperer(store.clone()));
+    holdpoint::conformance::tampering_is_detected(Arc::new(store), tamper).await;
+}

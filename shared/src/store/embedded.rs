@@ -292,3 +292,27 @@ impl Store for EmbeddedStore {
         .await
     }
 }
+
+/// Tampering for the conformance tests: edits the chains the store serves (its in-memory state),
+/// as a hand editing the journal and restarting would. `holdpoint audit verify` is tested on
+/// real journal edits.
+#[cfg(feature = "conformance")]
+#[async_trait]
+impl crate::conformance::Tamper for EmbeddedStore {
+    async fn put_record_at(&self, sequence: u64, record: &AuditRecord) {
+        let mut inner = self.inner.lock().expect("store lock");
+        let chain = inner.state.audit.entry(record.approval_id).or_default();
+        let at = sequence as usize - 1;
+        if at < chain.len() {
+            chain[at] = record.clone();
+        } else {
+            chain.push(record.clone());
+        }
+    }
+
+    async fn delete_record(&self, _tenant: &str, id: Uuid, sequence: u64) {
+        let mut inner = self.inner.lock().expect("store lock");
+        let chain = inner.state.audit.entry(id).or_default();
+        chain.remove(sequence as usize - 1);
+    }
+}
