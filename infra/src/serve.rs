@@ -1,41 +1,21 @@
 //! `holdpoint serve`: the whole router on the embedded store, with the sweep on a timer.
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use holdpoint::http::{AppState, Authenticator, Routes, app};
-use holdpoint::keys::local::LocalKeys;
 use holdpoint::service::Service;
-use holdpoint::store::Store;
-use holdpoint::store::dynamodb::{DynamoStore, Tables, sdk_config};
-use holdpoint::store::embedded::EmbeddedStore;
 use holdpoint::time::Clock;
 
-use crate::StoreKind;
-use crate::dev_keys;
+use crate::{Place, dev_keys, open_keys, open_store};
 
-pub async fn run(
-    addr: SocketAddr,
-    data_dir: &Path,
-    sweep_seconds: u64,
-    kind: StoreKind,
-) -> Result<(), String> {
+pub async fn run(addr: SocketAddr, place: &Place, sweep_seconds: u64) -> Result<(), String> {
+    let data_dir = place.data_dir.as_path();
     let expiry = holdpoint::config::expiry_bounds().map_err(|e| e.to_string())?;
-    let (store, where_): (Arc<dyn Store>, String) = match kind {
-        StoreKind::Embedded => (
-            Arc::new(EmbeddedStore::open(data_dir).map_err(|e| e.to_string())?),
-            format!("embedded, in {}", data_dir.display()),
-        ),
-        StoreKind::Dynamodb => {
-            let tables = Tables::from_env()?;
-            let client = aws_sdk_dynamodb::Client::new(&sdk_config().await);
-            let where_ = format!("DynamoDB tables {} and {}", tables.approvals, tables.audit);
-            (Arc::new(DynamoStore::new(client, tables)), where_)
-        }
-    };
+    let (store, _, where_) = open_store(place).await?;
     std::fs::create_dir_all(data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
+    let (keys, key_source) = open_keys(data_dir, true).await?;
     let (auth, dev_keys) = match std::env::var("HOLDPOINT_API_KEYS") {
         Ok(json) => (Authenticator::api_keys_from_json(&json), None),
         Err(_) => {
@@ -44,8 +24,7 @@ pub async fn run(
         }
     };
     let auth = auth.map_err(|e| e.to_string())?;
-    let keys = LocalKeys::open_or_create(data_dir).map_err(|e| e.to_string())?;
-    let service = Service::new(store, Arc::new(keys), Clock::system(), expiry);
+    let service = Service::new(store, keys, Clock::system(), expiry);
     let state = AppState {
         service: service.clone(),
         auth: Arc::new(auth),
@@ -58,6 +37,7 @@ pub async fn run(
     println!("Holdpoint is serving http://{local}");
     println!("data directory: {}", data_dir.display());
     println!("store: {where_}");
+    println!("signing key: {key_source}");
     match &dev_keys {
         Some(json) => {
             println!(

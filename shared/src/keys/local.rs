@@ -100,6 +100,20 @@ impl LocalKeys {
         })
     }
 
+    /// Opens the keys in `dir`; a missing file is an error (for verifying: never a new key).
+    pub fn open(dir: &Path) -> Result<LocalKeys, KeyError> {
+        let path = dir.join(FILE);
+        let bytes = std::fs::read(&path)
+            .map_err(|e| KeyError::Unavailable(format!("{}: {e}", path.display())))?;
+        let file: KeyFile = serde_json::from_slice(&bytes)
+            .map_err(|e| KeyError::Unusable(format!("{}: {e}", path.display())))?;
+        let keys = parse(&file, &path)?;
+        Ok(LocalKeys {
+            path,
+            keys: RwLock::new(keys),
+        })
+    }
+
     /// Adds a new key and makes it current; answers its id.
     pub fn rotate(&self) -> Result<String, KeyError> {
         let bytes = std::fs::read(&self.path)

@@ -154,6 +154,22 @@ impl EmbeddedStore {
         &self.path
     }
 
+    /// `(tenant, id)` of every approval, for operator tools that walk all chains.
+    pub fn all_approvals(&self) -> Result<Vec<(String, Uuid)>, StoreError> {
+        let inner = self
+            .inner
+            .lock()
+            .map_err(|_| StoreError::Internal("store lock poisoned".into()))?;
+        let mut all: Vec<_> = inner
+            .state
+            .approvals
+            .values()
+            .map(|a| (a.tenant.clone(), a.id))
+            .collect();
+        all.sort();
+        Ok(all)
+    }
+
     /// Runs `f` under the lock on a blocking thread (journal writes sync to disk).
     async fn with<T: Send + 'static>(
         &self,
