@@ -183,12 +183,27 @@ async fn create_poll_decide_execute() {
         .map(|r| r["event"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(events, ["created", "approved", "executed"]);
-    assert!(audit.body["records"].as_array().unwrap().iter().all(|r| r["key_id"] == "conformance-key"));
+    assert!(
+        audit.body["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["key_id"] == "conformance-key")
+    );
 
     // The signed-decision check.
     let signature = d.body["decision"]["signature"].as_str().unwrap().to_owned();
     let verify = format!("/v1/approvals/{id}/verify");
-    let good = send(&app, call("POST", &verify, Some(AGENT), Some(json!({"signature": signature})))).await;
+    let good = send(
+        &app,
+        call(
+            "POST",
+            &verify,
+            Some(AGENT),
+            Some(json!({"signature": signature})),
+        ),
+    )
+    .await;
     assert_eq!(good.status, StatusCode::OK);
     assert_eq!(good.body["valid"], true, "{}", good.body);
     assert_eq!(good.body["approval"]["approver"], "alice");
@@ -196,9 +211,30 @@ async fn create_poll_decide_execute() {
     let mut forged = signature.into_bytes();
     forged[0] = if forged[0] == b'0' { b'1' } else { b'0' };
     let forged = String::from_utf8(forged).unwrap();
-    let bad = send(&app, call("POST", &verify, Some(AGENT), Some(json!({"signature": forged})))).await;
-    assert_eq!(bad.body, json!({"valid": false, "error": "invalid signature"}));
-    let other = send(&app, call("POST", &verify, Some(STRANGER), Some(json!({"signature": "00"})))).await;
+    let bad = send(
+        &app,
+        call(
+            "POST",
+            &verify,
+            Some(AGENT),
+            Some(json!({"signature": forged})),
+        ),
+    )
+    .await;
+    assert_eq!(
+        bad.body,
+        json!({"valid": false, "error": "invalid signature"})
+    );
+    let other = send(
+        &app,
+        call(
+            "POST",
+            &verify,
+            Some(STRANGER),
+            Some(json!({"signature": "00"})),
+        ),
+    )
+    .await;
     problem(&other, StatusCode::NOT_FOUND, "not_found");
 }
 

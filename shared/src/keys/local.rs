@@ -156,22 +156,35 @@ mod tests {
     #[tokio::test]
     async fn created_once_private_and_rotated_without_forgetting() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(LocalKeys::open(dir.path()).is_err(), "no file, no key for verifying");
+        assert!(
+            LocalKeys::open(dir.path()).is_err(),
+            "no file, no key for verifying"
+        );
         let keys = LocalKeys::open_or_create(dir.path()).unwrap();
         let first = keys.current().await.unwrap();
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join(FILE)).unwrap().permissions().mode();
+            let mode = std::fs::metadata(dir.path().join(FILE))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600, "readable by its owner only");
         }
         let again = LocalKeys::open_or_create(dir.path()).unwrap();
-        assert_eq!(again.current().await.unwrap().id, first.id, "reused, not regenerated");
+        assert_eq!(
+            again.current().await.unwrap().id,
+            first.id,
+            "reused, not regenerated"
+        );
         let second = keys.rotate().unwrap();
         assert_ne!(second, first.id);
         let reopened = LocalKeys::open(dir.path()).unwrap();
         assert_eq!(reopened.current().await.unwrap().id, second);
-        assert!(reopened.by_id(&first.id).await.unwrap().is_some(), "the old key still verifies");
+        assert!(
+            reopened.by_id(&first.id).await.unwrap().is_some(),
+            "the old key still verifies"
+        );
     }
 
     #[test]
@@ -179,7 +192,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(FILE), "not json").unwrap();
         assert!(LocalKeys::open_or_create(dir.path()).is_err());
-        std::fs::write(dir.path().join(FILE), r#"{"current": "k", "keys": {"k": "c2hvcnQ="}}"#).unwrap();
-        assert!(LocalKeys::open_or_create(dir.path()).is_err(), "a short key is refused");
+        std::fs::write(
+            dir.path().join(FILE),
+            r#"{"current": "k", "keys": {"k": "c2hvcnQ="}}"#,
+        )
+        .unwrap();
+        assert!(
+            LocalKeys::open_or_create(dir.path()).is_err(),
+            "a short key is refused"
+        );
     }
 }
