@@ -192,3 +192,13 @@ pub async fn store_env(
         ("HOLDPOINT_IAM_PRINCIPALS", principals.to_string()),
     ]
 }
+
+/// `tests/fixtures/NAME` of the crate whose manifest directory is `manifest_dir`.
+pub fn fixture_path(manifest_dir: &str, name: &str) -> std::path::PathBuf {
+    Path::new(manifest_dir).join("tests/fixtures").join(name)
+}
+
+/// The JSON body of an API Gateway response.
+pub fn body(response: &Value) -> Value {
+    serde_json::from_str(response["body"].as_str().expect("a body")).expect("a JSON body")
+}

@@ -124,11 +124,7 @@ pub async fn stored_approval(
         "expires_in_seconds": expires_in_seconds,
     }))
     .expect("valid request");
-    let agent = holdpoint::identity::Principal {
-        tenant: "acme".into(),
-        principal: "agent".into(),
-        roles: vec![],
-    };
+    let agent = acme("agent");
     let (approval, record) = request
         .into_approval(
             &agent,
@@ -191,11 +187,7 @@ pub fn pending_approvals(
         "expires_in_seconds": 3600,
     }))
     .expect("valid request");
-    let agent = holdpoint::identity::Principal {
-        tenant: "acme".into(),
-        principal: "agent".into(),
-        roles: vec![],
-    };
+    let agent = acme("agent");
     (0..n)
         .map(|i| {
             // Due ones were created two hours ago and expired an hour ago.
@@ -267,3 +259,12 @@ impl holdpoint::conformance::Tamper for Tamperer {
 
 /// Raw writes to a DynamoDB store's tables, for tamper tests.
 pub struct Tamperer(pub DynamoStore);
+
+/// A principal of tenant `acme`, the tenant of these tests.
+pub fn acme(name: &str) -> holdpoint::identity::Principal {
+    holdpoint::identity::Principal {
+        tenant: "acme".into(),
+        principal: name.into(),
+        roles: vec![],
+    }
+}

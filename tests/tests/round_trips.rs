@@ -4,21 +4,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use holdpoint::approval::Verdict;
-use holdpoint::identity::Principal;
 use holdpoint::lifecycle::{self, Command, Outcome};
 use holdpoint::request::{CreateRequest, ExpiryBounds};
 use holdpoint::service::Service;
 use holdpoint::store::{ListFilter, Store, StoreError};
 use holdpoint::time::Clock;
 use holdpoint_tests::RequestCounter;
-
-fn who(name: &str) -> Principal {
-    Principal {
-        tenant: "acme".into(),
-        principal: name.into(),
-        roles: vec![],
-    }
-}
+use holdpoint_tests::acme as who;
 
 fn request() -> CreateRequest {
     serde_json::from_value(serde_json::json!({

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use holdpoint::approval::{Status, Verdict};
-use holdpoint::identity::Principal;
 use holdpoint::keys::KeyProvider;
 use holdpoint::keys::secrets_manager::SecretsManagerKeys;
 use holdpoint::lifecycle::Command;
@@ -13,18 +12,11 @@ use holdpoint::request::{CreateRequest, ExpiryBounds};
 use holdpoint::service::{Service, ServiceError};
 use holdpoint::store::Store;
 use holdpoint::time::Clock;
+use holdpoint_tests::acme as who;
 
 async fn client() -> aws_sdk_secretsmanager::Client {
     holdpoint_tests::endpoint();
     aws_sdk_secretsmanager::Client::new(&holdpoint::store::dynamodb::sdk_config().await)
-}
-
-fn who(name: &str) -> Principal {
-    Principal {
-        tenant: "acme".into(),
-        principal: name.into(),
-        roles: vec![],
-    }
 }
 
 fn request() -> CreateRequest {

@@ -4,17 +4,10 @@ use std::path::Path;
 
 use holdpoint::approval::Status;
 use holdpoint::store::Store;
-use holdpoint_tests::lambda::{Function, fixture, store_env};
-use serde_json::Value;
+use holdpoint_tests::lambda::{Function, body, fixture, store_env};
 
 fn fixture_path(name: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
-
-fn body(response: &Value) -> Value {
-    serde_json::from_str(response["body"].as_str().expect("a body")).expect("a JSON body")
+    holdpoint_tests::lambda::fixture_path(env!("CARGO_MANIFEST_DIR"), name)
 }
 
 #[tokio::test]
