@@ -3,12 +3,22 @@
 # stopped) around them. Extra arguments go to cargo test, e.g. `infra/test.sh -p holdpoint`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+CFN_LINT_VERSION=1.58.0
 tools=${HOLDPOINT_TOOLS:-$PWD/.tools}
 if [ ! -x "$tools/bin/cfn-guard" ]; then
   echo "installing cfn-guard (policy-as-code checks of template.yaml) into $tools"
   cargo install --quiet --locked --root "$tools" cfn-guard --version 3.2.1
 fi
 export CFN_GUARD="$tools/bin/cfn-guard"
+
+venv=${HOLDPOINT_TEST_VENV:-.venv-test}
+if [ ! -x "$venv/bin/cfn-lint" ]; then
+  echo "installing cfn-lint into $venv"
+  [ -x "$venv/bin/pip" ] || python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "cfn-lint==$CFN_LINT_VERSION"
+fi
+echo "cfn-lint template.yaml"
+"$venv/bin/cfn-lint" template.yaml
 
 [ $# -gt 0 ] || set -- --workspace
 exec infra/with-moto.sh cargo test --all-targets "$@"
