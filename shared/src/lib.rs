@@ -17,6 +17,7 @@ pub mod identity;
 pub mod keys;
 pub mod lifecycle;
 pub mod request;
+pub mod review_link;
 pub mod service;
 pub mod store;
 pub mod time;

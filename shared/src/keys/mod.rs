@@ -61,7 +61,7 @@ impl Key {
     }
 }
 
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
     /// The key source cannot be reached or read now.
     #[error("signing key unavailable: {0}")]

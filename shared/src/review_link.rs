@@ -1,0 +1,268 @@
+//! Signed review links: a capability for one named reviewer on one approval until a deadline.
+//!
+//! Token: `{payload}.{signature}` where `payload` is the base64url (no padding) of the JSON
+//! `{"a": approval id, "t": tenant, "r": reviewer, "e": deadline (Unix ms), "k": key id}` and
+//! `signature` the hex HMAC-SHA256, with key `k`, of `holdpoint-review-v1\n{payload}`. A link dies
+//! at its deadline (never later than the approval's), when the approval leaves `pending`, or when
+//! an escalation takes the approval away from its reviewer.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::approval::Approval;
+use crate::identity::{Principal, ROLE_PREFIX};
+use crate::keys::{Key, KeyError, KeyProvider};
+
+const DOMAIN: &str = "holdpoint-review-v1\n";
+/// Longest token accepted (a real one is about 250 characters).
+pub const MAX_TOKEN_LEN: usize = 1_024;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Claims {
+    #[serde(rename = "a")]
+    pub approval: Uuid,
+    #[serde(rename = "t")]
+    pub tenant: String,
+    #[serde(rename = "r")]
+    pub reviewer: String,
+    #[serde(rename = "e")]
+    pub expires_ms: i64,
+    #[serde(rename = "k")]
+    pub key_id: String,
+}
+
+impl Claims {
+    /// The principal the link stands for.
+    pub fn principal(&self) -> Principal {
+        Principal {
+            tenant: self.tenant.clone(),
+            principal: self.reviewer.clone(),
+            roles: vec![],
+        }
+    }
+}
+
+/// Why a token was refused. Only `Expired` may be told to its holder; everything else looks the
+/// same from outside (403) and reveals nothing about the approval.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LinkRefusal {
+    #[error("the link is not valid")]
+    Invalid,
+    #[error("the link has expired")]
+    Expired,
+    #[error(transparent)]
+    Key(#[from] KeyError),
+}
+
+fn signed(key: &Key, payload: &str) -> String {
+    key.sign(format!("{DOMAIN}{payload}").as_bytes())
+}
+
+/// A token for `reviewer` on `approval`, valid until the approval's deadline.
+pub fn token(key: &Key, approval: &Approval, reviewer: &str) -> String {
+    let claims = Claims {
+        approval: approval.id,
+        tenant: approval.tenant.clone(),
+        reviewer: reviewer.to_owned(),
+        expires_ms: approval.expires_at.timestamp_millis(),
+        key_id: key.id.clone(),
+    };
+    let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap_or_default());
+    let signature = signed(key, &payload);
+    format!("{payload}.{signature}")
+}
+
+/// The review links of the named reviewers of `approval` (role entries get none: a role's
+/// members are not known to Holdpoint, they decide through the API).
+pub fn links(key: &Key, approval: &Approval, base_url: &str) -> Vec<(String, String)> {
+    approval
+        .reviewers
+        .iter()
+        .filter(|r| !r.starts_with(ROLE_PREFIX) && **r != approval.requested_by)
+        .map(|r| {
+            let url = format!(
+                "{}/review/{}?token={}",
+                base_url.trim_end_matches('/'),
+                approval.id,
+                token(key, approval, r)
+            );
+            (r.clone(), url)
+        })
+        .collect()
+}
+
+/// Checks `token` for approval `id` at `now`: signature (constant time, any known key), the
+/// approval it names and its deadline. Whether the approval still accepts this reviewer is the
+/// caller's next check ([`still_addressed`]).
+pub async fn verify(
+    keys: &dyn KeyProvider,
+    token: &str,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Claims, LinkRefusal> {
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(LinkRefusal::Invalid);
+    }
+    let (payload, signature) = token.split_once('.').ok_or(LinkRefusal::Invalid)?;
+    // One spelling per token: lowercase hex only (hex decoding would also take uppercase).
+    let canonical = signature.len() == 64
+        && signature
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    if !canonical {
+        return Err(LinkRefusal::Invalid);
+    }
+    let bytes = URL_SAFE_NO_PAD
+        .decode(payload)
+        .map_err(|_| LinkRefusal::Invalid)?;
+    let claims: Claims = serde_json::from_slice(&bytes).map_err(|_| LinkRefusal::Invalid)?;
+    let key = keys
+        .by_id(&claims.key_id)
+        .await?
+        .ok_or(LinkRefusal::Invalid)?;
+    if !key.verify(format!("{DOMAIN}{payload}").as_bytes(), signature) {
+        return Err(LinkRefusal::Invalid);
+    }
+    if claims.approval != id {
+        return Err(LinkRefusal::Invalid);
+    }
+    if now.timestamp_millis() >= claims.expires_ms {
+        return Err(LinkRefusal::Expired);
+    }
+    Ok(claims)
+}
+
+/// Whether `approval` still addresses the link's reviewer (an escalation may have moved it on).
+pub fn still_addressed(approval: &Approval, claims: &Claims) -> bool {
+    approval.tenant == claims.tenant && approval.reviewers.contains(&claims.reviewer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::KeyRing;
+    use crate::request::{CreateRequest, ExpiryBounds};
+    use chrono::TimeDelta;
+
+    fn approval(reviewers: &[&str]) -> Approval {
+        let req: CreateRequest = serde_json::from_value(serde_json::json!({
+            "action": "a", "agent_id": "b", "reviewers": reviewers, "expires_in_seconds": 600
+        }))
+        .unwrap();
+        let agent = Principal {
+            tenant: "acme".into(),
+            principal: "agent".into(),
+            roles: vec![],
+        };
+        req.into_approval(&agent, ExpiryBounds::default(), Utc::now())
+            .unwrap()
+            .0
+    }
+
+    fn key(id: &str, byte: u8) -> Key {
+        Key::new(id, vec![byte; 32]).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_valid_token_names_its_reviewer() {
+        let a = approval(&["alice"]);
+        let ring = KeyRing::new(key("k1", 1), vec![]);
+        let t = token(&key("k1", 1), &a, "alice");
+        let claims = verify(&ring, &t, a.id, Utc::now()).await.unwrap();
+        assert_eq!(
+            (claims.reviewer.as_str(), claims.tenant.as_str()),
+            ("alice", "acme")
+        );
+        assert!(still_addressed(&a, &claims));
+    }
+
+    #[tokio::test]
+    async fn every_single_byte_change_is_refused() {
+        let a = approval(&["alice"]);
+        let ring = KeyRing::new(key("k1", 1), vec![]);
+        let t = token(&key("k1", 1), &a, "alice");
+        let bytes = t.as_bytes();
+        for i in 0..bytes.len() {
+            for replacement in [b'A', b'F', b'0', b'-', b'.', b'z', b'_'] {
+                if bytes[i] == replacement {
+                    continue;
+                }
+                let mut changed = bytes.to_vec();
+                changed[i] = replacement;
+                let changed = String::from_utf8(changed).unwrap();
+                assert!(
+                    verify(&ring, &changed, a.id, Utc::now()).await.is_err(),
+                    "byte {i} changed to {} was accepted",
+                    replacement as char
+                );
+            }
+        }
+        let mut truncated = t.clone();
+        truncated.pop();
+        assert!(verify(&ring, &truncated, a.id, Utc::now()).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn another_approval_reviewer_tenant_or_key_is_refused() {
+        let a = approval(&["alice", "bob"]);
+        let b = approval(&["alice"]);
+        let ring = KeyRing::new(key("k1", 1), vec![]);
+        let t = token(&key("k1", 1), &a, "alice");
+        assert_eq!(
+            verify(&ring, &t, b.id, Utc::now()).await,
+            Err(LinkRefusal::Invalid),
+            "another approval"
+        );
+        let claims = verify(&ring, &t, a.id, Utc::now()).await.unwrap();
+        let mut moved = a.clone();
+        moved.reviewers = vec!["bob".into()];
+        assert!(!still_addressed(&moved, &claims), "escalated away");
+        let mut other_tenant = a.clone();
+        other_tenant.tenant = "globex".into();
+        assert!(!still_addressed(&other_tenant, &claims), "another tenant");
+        let forged = token(&key("k1", 2), &a, "alice");
+        assert_eq!(
+            verify(&ring, &forged, a.id, Utc::now()).await,
+            Err(LinkRefusal::Invalid),
+            "signed with another secret under the same key id"
+        );
+    }
+
+    #[tokio::test]
+    async fn expiry_and_rotation() {
+        let a = approval(&["alice"]);
+        let old = key("k1", 1);
+        let t = token(&old, &a, "alice");
+        let rotated = KeyRing::new(key("k2", 2), vec![old]);
+        assert!(
+            verify(&rotated, &t, a.id, Utc::now()).await.is_ok(),
+            "a link signed before a rotation still works"
+        );
+        let late = a.expires_at + TimeDelta::milliseconds(1);
+        assert_eq!(
+            verify(&rotated, &t, a.id, late).await,
+            Err(LinkRefusal::Expired)
+        );
+        let forgotten = KeyRing::new(key("k3", 3), vec![]);
+        assert_eq!(
+            verify(&forgotten, &t, a.id, Utc::now()).await,
+            Err(LinkRefusal::Invalid)
+        );
+    }
+
+    #[test]
+    fn links_go_to_named_reviewers_only() {
+        let a = approval(&["alice", "role:sre", "bob"]);
+        let l = links(&key("k1", 1), &a, "https://hp.example/");
+        let who: Vec<_> = l.iter().map(|(r, _)| r.as_str()).collect();
+        assert_eq!(who, ["alice", "bob"]);
+        assert!(
+            l[0].1
+                .starts_with(&format!("https://hp.example/review/{}?token=", a.id))
+        );
+    }
+}
