@@ -133,6 +133,17 @@ impl Service {
         Ok(keys)
     }
 
+    /// The signed review links of `approval`'s named reviewers, as `(reviewer, url)`. Never part
+    /// of an answer to the agent: links reach reviewers through events and operators only.
+    pub async fn review_links(
+        &self,
+        approval: &Approval,
+        base_url: &str,
+    ) -> Result<Vec<(String, String)>, ServiceError> {
+        let key = self.signing_key().await?;
+        Ok(crate::review_link::links(&key, approval, base_url))
+    }
+
     /// Verifies one approval's chain with the keys it names.
     pub async fn verify_chain(
         &self,

@@ -12,6 +12,8 @@ mod approvals;
 pub mod auth;
 mod extract;
 pub mod problem;
+mod review;
+pub mod review_page;
 
 pub use auth::Authenticator;
 use problem::Problem;
@@ -62,6 +64,8 @@ fn table() -> Vec<(Routes, Method, &'static str, MethodRouter<AppState>)> {
             "/v1/approvals/{id}/verify",
             post(approvals::verify),
         ),
+        (R::Read, M::GET, "/review/{id}", get(review::page)),
+        (R::Decide, M::POST, "/review/{id}", post(review::decide)),
         (
             R::Decide,
             M::POST,

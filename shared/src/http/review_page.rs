@@ -1,0 +1,225 @@
+//! The HTML a reviewer sees. Everything an agent supplied is escaped and isolated (`<bdi>`), the
+//! only style is one inline block allowed by its hash, and there is no script at all.
+
+use std::fmt::Write;
+use std::sync::OnceLock;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use sha2::{Digest, Sha256};
+
+use crate::approval::{Approval, Status};
+use crate::audit::AuditRecord;
+use crate::time;
+
+const STYLE: &str = "body{font:16px/1.5 system-ui,sans-serif;margin:0 auto;max-width:44rem;padding:1rem;color:#1b1b1b}\
+h1{font-size:1.3rem}h2{font-size:1.05rem;margin-top:1.5rem}\
+dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dt{font-weight:600}dd{margin:0}\
+bdi,pre,dd{overflow-wrap:anywhere;unicode-bidi:isolate}\
+pre{background:#f4f4f4;padding:.75rem;overflow-x:auto;white-space:pre-wrap;font-size:.9rem}\
+form{border:1px solid #ccc;border-radius:.5rem;padding:.75rem;margin:.75rem 0}\
+textarea{width:100%;box-sizing:border-box;font:inherit;min-height:5rem}\
+button{font:inherit;padding:.6rem 1.2rem;margin-top:.5rem;border-radius:.4rem;border:1px solid #555;cursor:pointer}\
+.approve{background:#1a7f37;color:#fff}.reject{background:#cf222e;color:#fff}\
+.note{padding:.75rem;border-radius:.5rem;background:#fff8c5}ol{padding-left:1.2rem}\
+@media(max-width:30rem){dl{grid-template-columns:1fr}}";
+
+/// The Content-Security-Policy of every review page: nothing runs, nothing loads, nothing frames.
+pub fn content_security_policy() -> &'static str {
+    static CSP: OnceLock<String> = OnceLock::new();
+    CSP.get_or_init(|| {
+        let hash = STANDARD.encode(Sha256::digest(STYLE.as_bytes()));
+        format!(
+            "default-src 'none'; style-src 'sha256-{hash}'; img-src 'none'; form-action 'self'; \
+             frame-ancestors 'none'; base-uri 'none'"
+        )
+    })
+}
+
+/// Escapes text for HTML content and attribute values.
+pub fn esc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Agent-supplied text: escaped and isolated from the page's own text direction.
+fn agent(text: &str) -> String {
+    format!("<bdi>{}</bdi>", esc(text))
+}
+
+fn pretty(value: &impl serde::Serialize) -> String {
+    esc(&serde_json::to_string_pretty(value).unwrap_or_default())
+}
+
+fn page(title: &str, body: &str) -> String {
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <meta name=\"referrer\" content=\"no-referrer\">\
+         <title>{} · Holdpoint</title><style>{STYLE}</style></head><body>{body}</body></html>",
+        esc(title)
+    )
+}
+
+/// A short page that says one thing (refusals and results).
+pub fn message(title: &str, text: &str) -> String {
+    page(
+        title,
+        &format!("<h1>{}</h1><p class=\"note\">{}</p>", esc(title), esc(text)),
+    )
+}
+
+/// The review page: what the agent wants to do, and the forms to decide.
+pub fn review(a: &Approval, history: &[AuditRecord], reviewer: &str, token: &str) -> String {
+    let mut b = String::new();
+    let _ = write!(
+        b,
+        "<h1>Approval requested</h1><p>Reviewing as <strong>{}</strong>.</p><h2>Action</h2><p>{}</p><dl>",
+        agent(reviewer),
+        agent(&a.action)
+    );
+    let mut row = |name: &str, value: String| {
+        let _ = write!(b, "<dt>{name}</dt><dd>{value}</dd>");
+    };
+    row("Agent", agent(&a.agent_id));
+    row("Requested by", agent(&a.requested_by));
+    if let Some(r) = &a.reason {
+        row("Reason", agent(r));
+    }
+    if let Some(r) = a.risk_score {
+        row("Risk score", format!("{r} / 100"));
+    }
+    if let Some(c) = &a.checkpoint_type {
+        row("Checkpoint", agent(c));
+    }
+    row("Decide by", esc(&time::format(&a.expires_at)));
+    row(
+        "Reviewers",
+        a.reviewers
+            .iter()
+            .map(|r| agent(r))
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    row(
+        "Approvals",
+        format!("{} of {} needed", a.approvals.len(), a.quorum),
+    );
+    b.push_str("</dl>");
+    if let Some(call) = &a.tool_call {
+        let _ = write!(
+            b,
+            "<h2>Tool call: {}</h2><pre>{}</pre>",
+            agent(&call.name),
+            pretty(&call.arguments)
+        );
+    }
+    let _ = write!(b, "<h2>Context</h2><pre>{}</pre>", pretty(&a.context));
+    if let Some(p) = &a.proposed_output {
+        let _ = write!(
+            b,
+            "<h2>Edits proposed by a reviewer</h2><pre>{}</pre>",
+            pretty(p)
+        );
+    }
+    b.push_str("<h2>History</h2><ol>");
+    for r in history {
+        let _ = write!(
+            b,
+            "<li>{} — {} by {}</li>",
+            esc(&time::format(&r.at)),
+            esc(r.event.as_str()),
+            agent(&r.actor)
+        );
+    }
+    b.push_str("</ol>");
+    let action = format!("/review/{}", a.id);
+    let hidden = format!(
+        "<input type=\"hidden\" name=\"token\" value=\"{}\">",
+        esc(token)
+    );
+    let edits = a
+        .proposed_output
+        .clone()
+        .or_else(|| a.tool_call.as_ref().map(|c| c.arguments.clone()))
+        .unwrap_or_else(|| serde_json::Value::Object(a.context.clone()));
+    let _ = write!(
+        b,
+        "<h2>Decide</h2>\
+         <form method=\"post\" action=\"{action}\">{hidden}<input type=\"hidden\" name=\"decision\" value=\"approved\">\
+         <label for=\"approve-comment\">Comment (optional)</label><textarea id=\"approve-comment\" name=\"comment\" maxlength=\"4000\"></textarea>\
+         <button class=\"approve\" type=\"submit\" id=\"approve\">Approve</button></form>\
+         <form method=\"post\" action=\"{action}\">{hidden}<input type=\"hidden\" name=\"decision\" value=\"rejected\">\
+         <label for=\"reject-comment\">Why reject? (required)</label><textarea id=\"reject-comment\" name=\"comment\" required maxlength=\"4000\"></textarea>\
+         <button class=\"reject\" type=\"submit\" id=\"reject\">Reject</button></form>\
+         <form method=\"post\" action=\"{action}\">{hidden}<input type=\"hidden\" name=\"decision\" value=\"modified\">\
+         <label for=\"modified-output\">Approve with edits: the output to use instead (JSON)</label>\
+         <textarea id=\"modified-output\" name=\"modified_output\" required rows=\"8\">{}</textarea>\
+         <label for=\"modify-comment\">Comment (optional)</label><textarea id=\"modify-comment\" name=\"comment\" maxlength=\"4000\"></textarea>\
+         <button type=\"submit\" id=\"modify\">Approve with edits</button></form>",
+        pretty(&edits)
+    );
+    page("Approval requested", &b)
+}
+
+/// What a reviewer sees once the approval is no longer waiting for them.
+pub fn decided(a: &Approval) -> (String, String) {
+    let status = a.status.as_str();
+    match (&a.decision, a.status) {
+        (_, Status::Expired) => (
+            "Expired".into(),
+            format!(
+                "This request expired at {} without a decision.",
+                time::format(&a.expires_at)
+            ),
+        ),
+        (Some(d), _) => (
+            "Already decided".into(),
+            format!(
+                "Already decided: {status} by {} at {}.",
+                d.by,
+                time::format(&d.at)
+            ),
+        ),
+        (None, _) => (
+            "No longer pending".into(),
+            format!(
+                "This request is {status}{}.",
+                a.decided_by()
+                    .map(|by| format!(" by {by}"))
+                    .unwrap_or_default()
+            ),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup_in_text_and_attributes() {
+        assert_eq!(
+            esc(r#"<script>alert("x")</script> & 'y'"#),
+            "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;y&#39;"
+        );
+    }
+
+    #[test]
+    fn the_policy_allows_exactly_the_page_style() {
+        let csp = content_security_policy();
+        assert!(csp.starts_with("default-src 'none'; style-src 'sha256-"));
+        assert!(!csp.contains("unsafe"));
+        assert!(csp.contains("frame-ancestors 'none'") && csp.contains("form-action 'self'"));
+    }
+}

@@ -1,0 +1,313 @@
+//! The review routes through the one router: links, the page's headers and escaping, deciding
+//! from the form, and every way a link is refused.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use chrono::TimeDelta;
+use http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use serde_json::json;
+use tower::ServiceExt;
+
+use holdpoint::approval::{Approval, Status};
+use holdpoint::conformance::{ManualClock, test_keys};
+use holdpoint::http::{AppState, Authenticator, Routes, app};
+use holdpoint::identity::Principal;
+use holdpoint::request::{CreateRequest, ExpiryBounds};
+use holdpoint::service::Service;
+use holdpoint::store::embedded::EmbeddedStore;
+
+struct Fixture {
+    router: Router,
+    service: Service,
+    time: ManualClock,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap().keep();
+    let time = ManualClock::default();
+    let service = Service::new(
+        Arc::new(EmbeddedStore::open(&dir).unwrap()),
+        test_keys(),
+        time.clock(),
+        ExpiryBounds::default(),
+    );
+    let keys = json!({"agent-key-0000000000": {"tenant": "acme", "principal": "agent"}});
+    let state = AppState {
+        service: service.clone(),
+        auth: Arc::new(Authenticator::api_keys_from_json(&keys.to_string()).unwrap()),
+    };
+    Fixture {
+        router: app(state, &Routes::ALL),
+        service,
+        time,
+    }
+}
+
+async fn create(f: &Fixture, body: serde_json::Value) -> Approval {
+    let agent = Principal {
+        tenant: "acme".into(),
+        principal: "agent".into(),
+        roles: vec![],
+    };
+    let request: CreateRequest = serde_json::from_value(body).unwrap();
+    f.service.create(&agent, request, None).await.unwrap().0
+}
+
+fn standard() -> serde_json::Value {
+    json!({
+        "action": "Drop table <b>orders</b> & \"archive\"",
+        "agent_id": "db-agent",
+        "reviewers": ["alice", "bob"],
+        "context": {"table": "orders", "rows": 1200},
+        "tool_call": {"name": "sql.execute", "arguments": {"sql": "DROP TABLE orders"}},
+        "reason": "Cleanup",
+        "risk_score": 90,
+        "expires_in_seconds": 600,
+    })
+}
+
+async fn link(f: &Fixture, a: &Approval, reviewer: &str) -> String {
+    let links = f
+        .service
+        .review_links(a, "http://holdpoint.test")
+        .await
+        .unwrap();
+    let url = &links.iter().find(|(r, _)| r == reviewer).unwrap().1;
+    url.strip_prefix("http://holdpoint.test")
+        .unwrap()
+        .to_owned()
+}
+
+fn token_of(path: &str) -> String {
+    path.split("token=").nth(1).unwrap().to_owned()
+}
+
+struct Page {
+    status: StatusCode,
+    headers: http::HeaderMap,
+    text: String,
+}
+
+async fn send(f: &Fixture, req: Request<Body>) -> Page {
+    let res = f.router.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    Page {
+        status,
+        headers,
+        text: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
+
+async fn get(f: &Fixture, path: &str) -> Page {
+    send(f, Request::get(path).body(Body::empty()).unwrap()).await
+}
+
+async fn post_form(f: &Fixture, id: uuid::Uuid, fields: &[(&str, &str)]) -> Page {
+    let body = serde_urlencoded::to_string(fields).unwrap();
+    let req = Request::post(format!("/review/{id}"))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(body))
+        .unwrap();
+    send(f, req).await
+}
+
+async fn stored(f: &Fixture, a: &Approval) -> Approval {
+    f.service.store().get("acme", a.id).await.unwrap().unwrap()
+}
+
+#[tokio::test]
+async fn the_page_shows_everything_escaped_with_strict_headers_and_changes_nothing() {
+    let f = fixture();
+    let a = create(&f, standard()).await;
+    let path = link(&f, &a, "alice").await;
+    let page = get(&f, &path).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    let h = &page.headers;
+    assert_eq!(h[header::CONTENT_TYPE], "text/html; charset=utf-8");
+    assert_eq!(h[header::REFERRER_POLICY], "no-referrer");
+    assert_eq!(h[header::CACHE_CONTROL], "no-store");
+    assert_eq!(h[header::X_FRAME_OPTIONS], "DENY");
+    let csp = h[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+    assert!(
+        csp.contains("default-src 'none'")
+            && csp.contains("frame-ancestors 'none'")
+            && csp.contains("form-action 'self'")
+    );
+    assert!(!csp.contains("script-src") && !csp.contains("unsafe"));
+    assert!(
+        page.text
+            .contains("Drop table &lt;b&gt;orders&lt;/b&gt; &amp; &quot;archive&quot;")
+    );
+    assert!(!page.text.contains("<b>orders</b>"));
+    assert!(page.text.contains("sql.execute") && page.text.contains("DROP TABLE orders"));
+    assert!(!page.text.contains("<script"), "no script at all");
+    // Looking (twice, as a mail scanner would) changes nothing.
+    get(&f, &path).await;
+    assert_eq!(stored(&f, &a).await.version, 1);
+}
+
+#[tokio::test]
+async fn approve_from_the_form_then_a_second_post_says_who_decided() {
+    let f = fixture();
+    let a = create(&f, standard()).await;
+    let token = token_of(&link(&f, &a, "alice").await);
+    let done = post_form(
+        &f,
+        a.id,
+        &[("token", &token), ("decision", "approved"), ("comment", "")],
+    )
+    .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.text);
+    assert!(done.text.contains("now approved"));
+    let now = stored(&f, &a).await;
+    assert_eq!(
+        (now.status, now.decision.as_ref().unwrap().by.as_str()),
+        (Status::Approved, "alice")
+    );
+
+    let bob = token_of(&link(&f, &a, "bob").await);
+    let again = post_form(
+        &f,
+        a.id,
+        &[("token", &bob), ("decision", "rejected"), ("comment", "no")],
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    assert!(
+        again.text.contains("Already decided: approved by alice at"),
+        "{}",
+        again.text
+    );
+    let page = get(&f, &format!("/review/{}?token={token}", a.id)).await;
+    assert_eq!(
+        page.status,
+        StatusCode::CONFLICT,
+        "a decided approval's link shows the outcome"
+    );
+}
+
+#[tokio::test]
+async fn reject_needs_a_comment_and_edits_must_be_json() {
+    let f = fixture();
+    let a = create(&f, standard()).await;
+    let token = token_of(&link(&f, &a, "alice").await);
+    let bare = post_form(
+        &f,
+        a.id,
+        &[
+            ("token", &token),
+            ("decision", "rejected"),
+            ("comment", " "),
+        ],
+    )
+    .await;
+    assert_eq!(bare.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let bad = post_form(
+        &f,
+        a.id,
+        &[
+            ("token", &token),
+            ("decision", "modified"),
+            ("modified_output", "{not json"),
+        ],
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        stored(&f, &a).await.status,
+        Status::Pending,
+        "nothing decided"
+    );
+    let edits = post_form(
+        &f,
+        a.id,
+        &[
+            ("token", &token),
+            ("decision", "modified"),
+            (
+                "modified_output",
+                r#"{"sql": "DELETE FROM orders WHERE id < 10"}"#,
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(edits.status, StatusCode::OK, "{}", edits.text);
+    let now = stored(&f, &a).await;
+    assert_eq!(now.status, Status::Modified);
+    assert_eq!(
+        now.decision.unwrap().modified_output,
+        Some(json!({"sql": "DELETE FROM orders WHERE id < 10"}))
+    );
+}
+
+#[tokio::test]
+async fn bad_expired_and_reassigned_links_are_refused() {
+    let f = fixture();
+    let mut body = standard();
+    body["escalation"] = json!([{"after_seconds": 60, "reviewers": ["carol"]}]);
+    let a = create(&f, body).await;
+    let path = link(&f, &a, "alice").await;
+    let token = token_of(&path);
+
+    let mut forged = token.clone().into_bytes();
+    let last = forged.len() - 1;
+    forged[last] = if forged[last] == b'0' { b'1' } else { b'0' };
+    let forged = String::from_utf8(forged).unwrap();
+    for bad in [
+        format!("/review/{}?token={forged}", a.id),
+        format!("/review/{}", a.id),
+        format!("/review/{}?token={token}", uuid::Uuid::new_v4()),
+        format!("/review/not-an-id?token={token}"),
+    ] {
+        let page = get(&f, &bad).await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN, "{bad}");
+        assert!(
+            !page.text.contains("orders"),
+            "a refused link reveals nothing"
+        );
+    }
+    let post = post_form(&f, a.id, &[("token", &forged), ("decision", "approved")]).await;
+    assert_eq!(post.status, StatusCode::FORBIDDEN);
+
+    // Escalated away from alice: her link is dead, carol's works.
+    f.time.advance(TimeDelta::seconds(61));
+    f.service.sweep().await.unwrap();
+    assert_eq!(get(&f, &path).await.status, StatusCode::GONE);
+    let escalated = stored(&f, &a).await;
+    let carol = link(&f, &escalated, "carol").await;
+    assert_eq!(get(&f, &carol).await.status, StatusCode::OK);
+
+    // Past the deadline the link itself has expired.
+    f.time.advance(TimeDelta::seconds(600));
+    let page = get(&f, &carol).await;
+    assert_eq!(page.status, StatusCode::GONE);
+    assert!(page.text.contains("expired"));
+    let post = post_form(
+        &f,
+        a.id,
+        &[("token", &token_of(&carol)), ("decision", "approved")],
+    )
+    .await;
+    assert_eq!(post.status, StatusCode::GONE);
+}
+
+#[tokio::test]
+async fn the_form_takes_only_form_posts() {
+    let f = fixture();
+    let a = create(&f, standard()).await;
+    let req = Request::post(format!("/review/{}", a.id))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from("{}"))
+        .unwrap();
+    assert_eq!(
+        send(&f, req).await.status,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE
+    );
+    let garbage = post_form(&f, a.id, &[("decision", "maybe")]).await;
+    assert_eq!(garbage.status, StatusCode::BAD_REQUEST);
+}
