@@ -20,5 +20,13 @@ fi
 echo "cfn-lint template.yaml"
 "$venv/bin/cfn-lint" template.yaml
 
+if [ ! -x "${CHROMEDRIVER:-/usr/bin/chromedriver}" ] || [ ! -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
+  echo "installing chromium and chromium-driver (the review page is tested in a real browser)"
+  as_root=""
+  [ "$(id -u)" -eq 0 ] || as_root=sudo
+  $as_root apt-get update -qq
+  $as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver > /dev/null
+fi
+
 [ $# -gt 0 ] || set -- --workspace
 exec infra/with-moto.sh cargo test --all-targets "$@"

@@ -58,6 +58,19 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Print the signed review links of an approval's named reviewers.
+    Links {
+        /// The approval.
+        id: uuid::Uuid,
+        #[command(flatten)]
+        place: Place,
+        /// Its tenant (required with --store dynamodb).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Base URL of the links; by default the local server's own address.
+        #[arg(long, env = "HOLDPOINT_PUBLIC_BASE_URL")]
+        base_url: Option<String>,
+    },
     /// Manage the local signing keys (on AWS, rotate the Secrets Manager secret instead).
     Keys {
         #[command(subcommand)]
@@ -105,10 +118,16 @@ pub enum StoreKind {
 /// The store a command works on, with the embedded one by name when it is that.
 pub async fn open_store(
     place: &Place,
+    read_only: bool,
 ) -> Result<(Arc<dyn Store>, Option<EmbeddedStore>, String), String> {
     match place.store {
         StoreKind::Embedded => {
-            let store = EmbeddedStore::open(&place.data_dir).map_err(|e| e.to_string())?;
+            let store = if read_only {
+                EmbeddedStore::open_read_only(&place.data_dir)
+            } else {
+                EmbeddedStore::open(&place.data_dir)
+            }
+            .map_err(|e| e.to_string())?;
             let name = format!("embedded, in {}", place.data_dir.display());
             Ok((Arc::new(store.clone()), Some(store), name))
         }
@@ -162,12 +181,50 @@ async fn create_tables() -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
+async fn print_links(
+    id: uuid::Uuid,
+    place: Place,
+    tenant: Option<String>,
+    base_url: Option<String>,
+) -> Result<ExitCode, String> {
+    let (store, embedded, _) = open_store(&place, true).await?;
+    let (keys, _) = open_keys(&place.data_dir, false).await?;
+    let chains = audit::chains(&*store, embedded.as_ref(), tenant.as_deref(), Some(id)).await?;
+    let (tenant, _) = chains.first().ok_or("no such approval")?;
+    let approval = store
+        .get(tenant, id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("no such approval")?;
+    let base = base_url.unwrap_or_else(|| {
+        let addr = std::env::var("HOLDPOINT_ADDR").unwrap_or_else(|_| "127.0.0.1:8004".into());
+        format!("http://{addr}")
+    });
+    let service = holdpoint::service::Service::new(
+        store,
+        keys,
+        holdpoint::time::Clock::system(),
+        Default::default(),
+    );
+    let links = service
+        .review_links(&approval, &base)
+        .await
+        .map_err(|e| e.to_string())?;
+    if links.is_empty() {
+        return Err("this approval names no reviewer by name (roles get no links)".into());
+    }
+    for (reviewer, url) in links {
+        println!("{reviewer} {url}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 async fn verify_audit(
     place: Place,
     tenant: Option<String>,
     approval: Option<uuid::Uuid>,
 ) -> Result<ExitCode, String> {
-    let (store, embedded, _) = open_store(&place).await?;
+    let (store, embedded, _) = open_store(&place, true).await?;
     let (keys, _) = open_keys(&place.data_dir, false).await?;
     let chains = audit::chains(&*store, embedded.as_ref(), tenant.as_deref(), approval).await?;
     if chains.is_empty() && approval.is_some() {
@@ -209,6 +266,12 @@ async fn main() -> ExitCode {
                     approval,
                 },
         } => verify_audit(place, tenant, approval).await,
+        Command::Links {
+            id,
+            place,
+            tenant,
+            base_url,
+        } => print_links(id, place, tenant, base_url).await,
         Command::Keys {
             command: KeysCommand::Rotate { data_dir },
         } => LocalKeys::open(&data_dir)

@@ -13,7 +13,7 @@ use crate::{Place, dev_keys, open_keys, open_store};
 pub async fn run(addr: SocketAddr, place: &Place, sweep_seconds: u64) -> Result<(), String> {
     let data_dir = place.data_dir.as_path();
     let expiry = holdpoint::config::expiry_bounds().map_err(|e| e.to_string())?;
-    let (store, _, where_) = open_store(place).await?;
+    let (store, _, where_) = open_store(place, false).await?;
     std::fs::create_dir_all(data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
     let (keys, key_source) = open_keys(data_dir, true).await?;
     let (auth, dev_keys) = match std::env::var("HOLDPOINT_API_KEYS") {

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod webdriver;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

