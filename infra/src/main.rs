@@ -187,8 +187,9 @@ async fn print_links(
     tenant: Option<String>,
     base_url: Option<String>,
 ) -> Result<ExitCode, String> {
-    let (store, embedded, _) = open_store(&place, true).await?;
+    // The key first: without it nothing can be checked, whatever the store holds.
     let (keys, _) = open_keys(&place.data_dir, false).await?;
+    let (store, embedded, _) = open_store(&place, true).await?;
     let chains = audit::chains(&*store, embedded.as_ref(), tenant.as_deref(), Some(id)).await?;
     let (tenant, _) = chains.first().ok_or("no such approval")?;
     let approval = store
@@ -224,8 +225,9 @@ async fn verify_audit(
     tenant: Option<String>,
     approval: Option<uuid::Uuid>,
 ) -> Result<ExitCode, String> {
-    let (store, embedded, _) = open_store(&place, true).await?;
+    // The key first: without it nothing can be checked, whatever the store holds.
     let (keys, _) = open_keys(&place.data_dir, false).await?;
+    let (store, embedded, _) = open_store(&place, true).await?;
     let chains = audit::chains(&*store, embedded.as_ref(), tenant.as_deref(), approval).await?;
     if chains.is_empty() && approval.is_some() {
         return Err("no such approval".into());
