@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use holdpoint::events::JsonLinesSink;
 use holdpoint::http::{AppState, Authenticator, Routes, app};
 use holdpoint::service::Service;
 use holdpoint::time::Clock;
@@ -24,20 +25,25 @@ pub async fn run(addr: SocketAddr, place: &Place, sweep_seconds: u64) -> Result<
         }
     };
     let auth = auth.map_err(|e| e.to_string())?;
-    let service = Service::new(store, keys, Clock::system(), expiry);
-    let state = AppState {
-        service: service.clone(),
-        auth: Arc::new(auth),
-    };
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
-
+    // Lifecycle events go to events.jsonl, standing in for the bus; review links are printed.
+    let base_url =
+        std::env::var("HOLDPOINT_PUBLIC_BASE_URL").unwrap_or_else(|_| format!("http://{local}"));
+    let events = JsonLinesSink::new(data_dir.join("events.jsonl"), true);
+    let service =
+        Service::new(store, keys, Clock::system(), expiry).with_events(Arc::new(events), base_url);
+    let state = AppState {
+        service: service.clone(),
+        auth: Arc::new(auth),
+    };
     println!("Holdpoint is serving http://{local}");
     println!("data directory: {}", data_dir.display());
     println!("store: {where_}");
     println!("signing key: {key_source}");
+    println!("events: {}", data_dir.join("events.jsonl").display());
     match &dev_keys {
         Some(json) => {
             println!(
@@ -56,8 +62,13 @@ pub async fn run(addr: SocketAddr, place: &Place, sweep_seconds: u64) -> Result<
         loop {
             tick.tick().await;
             match service.sweep().await {
-                Ok(r) if r.expired + r.escalated > 0 => {
-                    tracing::info!(expired = r.expired, escalated = r.escalated, "sweep");
+                Ok(r) if r.expired + r.escalated + r.republished > 0 => {
+                    tracing::info!(
+                        expired = r.expired,
+                        escalated = r.escalated,
+                        republished = r.republished,
+                        "sweep"
+                    );
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "sweep failed"),

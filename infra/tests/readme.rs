@@ -57,6 +57,31 @@ async fn the_walkthrough_works_as_written() {
         dir.path(),
         &walkthrough(&format!("http://{}", server.addr)),
     ));
+
+    // Its events, written to events.jsonl in place of the bus: Requested carries the link.
+    let events = std::fs::read_to_string(dir.path().join(".holdpoint/events.jsonl")).unwrap();
+    let events: Vec<serde_json::Value> = events
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let types: Vec<_> = events
+        .iter()
+        .map(|e| e["detail_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "Approval Requested",
+            "Approval Decided",
+            "Approval Executed"
+        ]
+    );
+    let link = events[0]["detail"]["links"][0]["url"].as_str().unwrap();
+    assert!(
+        link.starts_with(&format!("http://{}/review/", server.addr)),
+        "{link}"
+    );
+    assert_eq!(events[0]["detail"]["links"][0]["reviewer"], "reviewer");
 }
 
 #[tokio::test]

@@ -149,6 +149,10 @@ pub struct Approval {
     pub executed_at: Option<DateTime<Utc>>,
     /// The last audit record written for this approval.
     pub audit_head: ChainHead,
+    /// The sequence of the last audit record whose event was published; newer records are
+    /// events still to publish (the sweep retries them).
+    #[serde(default)]
+    pub published_seq: u64,
 }
 
 impl Approval {
@@ -168,8 +172,17 @@ impl Approval {
         self
     }
 
-    /// The next moment the sweep must look at this approval; `None` once it left `pending`.
+    /// Whether some of this approval's events are not published yet.
+    pub fn unpublished(&self) -> bool {
+        self.audit_head.sequence > self.published_seq
+    }
+
+    /// The next moment the sweep must look at this approval: at once while events wait to be
+    /// published, else its next deadline while pending; `None` when nothing is left to do.
     pub fn next_deadline(&self) -> Option<DateTime<Utc>> {
+        if self.unpublished() {
+            return Some(self.created_at);
+        }
         if self.status != Status::Pending {
             return None;
         }

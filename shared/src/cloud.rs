@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::events::EventBridgeSink;
 use crate::http::{AppState, Authenticator, Routes, app};
 use crate::keys::KeyProvider;
 use crate::keys::secrets_manager::SecretsManagerKeys;
@@ -17,8 +18,15 @@ use crate::time::Clock;
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
 /// The service on the DynamoDB tables the environment names, signing with the key in the
-/// secret `HOLDPOINT_SIGNING_SECRET_ID` (required).
+/// secret `HOLDPOINT_SIGNING_SECRET_ID` (required), publishing lifecycle events to the bus
+/// `HOLDPOINT_EVENT_BUS` (`default`) with review links under `HOLDPOINT_PUBLIC_BASE_URL`
+/// (required).
 pub async fn service_from_env() -> Result<Service, Error> {
+    let base_url = std::env::var("HOLDPOINT_PUBLIC_BASE_URL")
+        .ok()
+        .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
+        .ok_or("HOLDPOINT_PUBLIC_BASE_URL must be the http(s) base URL of the review links")?;
+    let bus = std::env::var("HOLDPOINT_EVENT_BUS").unwrap_or_else(|_| "default".into());
     let expiry = crate::config::expiry_bounds()?;
     let tables = Tables::from_env()?;
     let secret_id = std::env::var("HOLDPOINT_SIGNING_SECRET_ID")
@@ -35,12 +43,11 @@ pub async fn service_from_env() -> Result<Service, Error> {
     if let Err(e) = keys.current().await {
         tracing::error!(error = %e, "signing key not readable at cold start");
     }
-    Ok(Service::new(
-        Arc::new(store),
-        Arc::new(keys),
-        Clock::system(),
-        expiry,
-    ))
+    let events = EventBridgeSink::new(aws_sdk_eventbridge::Client::new(&sdk), bus);
+    Ok(
+        Service::new(Arc::new(store), Arc::new(keys), Clock::system(), expiry)
+            .with_events(Arc::new(events), base_url),
+    )
 }
 
 /// The router serving `groups`, with identities from `HOLDPOINT_IAM_PRINCIPALS` (required).
@@ -59,6 +66,7 @@ pub async fn app_from_env(groups: &[Routes]) -> Result<axum::Router, Error> {
 pub struct SweepOutcome {
     pub expired: usize,
     pub escalated: usize,
+    pub republished: usize,
     pub skipped: usize,
 }
 
@@ -67,12 +75,14 @@ pub async fn sweep(service: &Service) -> Result<SweepOutcome, Error> {
     let SweepReport {
         expired,
         escalated,
+        republished,
         skipped,
     } = service.sweep().await?;
-    tracing::info!(expired, escalated, skipped, "sweep done");
+    tracing::info!(expired, escalated, republished, skipped, "sweep done");
     Ok(SweepOutcome {
         expired,
         escalated,
+        republished,
         skipped,
     })
 }

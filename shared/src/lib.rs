@@ -12,6 +12,7 @@ pub mod cloud;
 pub mod config;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod events;
 pub mod http;
 pub mod identity;
 pub mod keys;

@@ -33,11 +33,14 @@ fn request(reviewers: &[&str], quorum: Option<u32>) -> CreateRequest {
     .unwrap()
 }
 
+/// A new approval with nothing left to publish, so deadlines alone make it due.
 fn new_approval(reviewers: &[&str], quorum: Option<u32>) -> Approval {
-    request(reviewers, quorum)
+    let mut a = request(reviewers, quorum)
         .into_approval(&who("agent", &[]), ExpiryBounds::default(), t0())
         .unwrap()
-        .0
+        .0;
+    a.published_seq = 1;
+    a
 }
 
 fn decide(by: &Principal, verdict: Verdict) -> Command<'_> {
@@ -61,7 +64,9 @@ fn modify(by: &Principal, output: Value) -> Command<'_> {
 /// Applies and unwraps a change, checking the version and chain advance with it.
 fn changed(a: &Approval, cmd: Command<'_>, now: DateTime<Utc>) -> (Approval, AuditRecord) {
     match apply(a, cmd, now) {
-        Ok(Outcome::Changed(next, record)) => {
+        Ok(Outcome::Changed(mut next, record)) => {
+            assert!(next.unpublished(), "a change is an event to publish");
+            next.published_seq = record.sequence;
             assert_eq!(next.version, a.version + 1);
             assert_eq!(record.sequence, a.audit_head.sequence + 1);
             assert_eq!(record.prev_hash, a.audit_head.hash);
@@ -402,9 +407,11 @@ fn escalation_reassigns_keeps_pending_and_sets_the_next_deadline() {
             reviewers: vec!["role:oncall".into()],
         },
     ];
-    let (a, _) = req
+    let (mut a, _) = req
         .into_approval(&who("agent", &[]), ExpiryBounds::default(), t0())
         .unwrap();
+    assert_eq!(a.next_deadline(), Some(t0()), "unpublished: due at once");
+    a.published_seq = 1;
     assert_eq!(a.next_deadline(), Some(at(60)));
     assert_eq!(refused(&a, Command::Escalate, at(59)), Refusal::NotDue);
     let (one, record) = changed(&a, Command::Escalate, at(61));

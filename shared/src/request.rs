@@ -274,6 +274,7 @@ impl CreateRequest {
             escalates_at,
             executed_at: None,
             audit_head: record.head(),
+            published_seq: 0,
         };
         Ok((approval, record))
     }

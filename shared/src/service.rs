@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use crate::approval::{Approval, Status};
 use crate::audit::{self, AuditRecord, Verification};
+use crate::events::{EventSink, LifecycleEvent};
 use crate::identity::Principal;
 use crate::keys::{Key, KeyProvider};
 use crate::lifecycle::{self, Command, Outcome, Refusal};
@@ -53,6 +54,8 @@ impl From<StoreError> for ServiceError {
 pub struct SweepReport {
     pub expired: usize,
     pub escalated: usize,
+    /// Approvals whose unpublished events were published by this sweep.
+    pub republished: usize,
     /// Due approvals another writer changed first; the next sweep sees them again if still due.
     pub skipped: usize,
 }
@@ -63,6 +66,8 @@ pub struct Service {
     keys: Arc<dyn KeyProvider>,
     clock: Clock,
     expiry: ExpiryBounds,
+    /// Where lifecycle events go, and the base URL of the review links they carry.
+    events: Option<(Arc<dyn EventSink>, String)>,
 }
 
 /// What a decision signature check answers.
@@ -87,7 +92,73 @@ impl Service {
             keys,
             clock,
             expiry,
+            events: None,
         }
+    }
+
+    /// Publishes a lifecycle event for every change to `sink`; review links start `base_url`.
+    /// Without it, no events are kept (nothing waits to be published).
+    pub fn with_events(mut self, sink: Arc<dyn EventSink>, base_url: impl Into<String>) -> Service {
+        self.events = Some((sink, base_url.into()));
+        self
+    }
+
+    /// Publishes `approval`'s unpublished events (`fresh` is its newest record, when the caller
+    /// has it, which spares reading the chain) and marks them published. A failure is logged and
+    /// left to the sweep: the write it follows is already stored. Answers the approval as now
+    /// stored.
+    async fn announce(&self, mut approval: Approval, fresh: Option<&AuditRecord>) -> Approval {
+        let Some((sink, base_url)) = &self.events else {
+            return approval;
+        };
+        if !approval.unpublished() {
+            return approval;
+        }
+        let records = match fresh {
+            Some(r) if r.sequence == approval.published_seq + 1 => vec![r.clone()],
+            _ => match self.store.audit(&approval.tenant, approval.id).await {
+                Ok(all) => all
+                    .into_iter()
+                    .filter(|r| r.sequence > approval.published_seq)
+                    .collect(),
+                Err(e) => {
+                    tracing::warn!(id = %approval.id, error = %e, "events not read; the sweep retries");
+                    return approval;
+                }
+            },
+        };
+        let mut events = Vec::with_capacity(records.len());
+        for r in &records {
+            // Links only for the newest record, while the approval still waits for them.
+            let current =
+                r.sequence == approval.audit_head.sequence && approval.status == Status::Pending;
+            let links = if current && LifecycleEvent::addresses_reviewers(r.event) {
+                match self.review_links(&approval, base_url).await {
+                    Ok(links) => links,
+                    Err(e) => {
+                        tracing::warn!(id = %approval.id, error = %e, "no key for links; the sweep retries");
+                        return approval;
+                    }
+                }
+            } else {
+                Vec::new()
+            };
+            events.push(LifecycleEvent::of(&approval, r, links));
+        }
+        if let Err(e) = sink.publish(&events).await {
+            tracing::warn!(id = %approval.id, error = %e, "events not published; the sweep retries");
+            return approval;
+        }
+        let mut marked = approval.clone();
+        marked.published_seq = approval.audit_head.sequence;
+        match self.store.mark_published(&marked).await {
+            Ok(true) => approval = marked,
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(id = %approval.id, error = %e, "published, not marked: may repeat")
+            }
+        }
+        approval
     }
 
     pub fn keys(&self) -> &Arc<dyn KeyProvider> {
@@ -108,6 +179,10 @@ impl Service {
         record: &mut AuditRecord,
     ) -> Result<(), ServiceError> {
         record.sign(&self.signing_key().await?);
+        // Without an event sink nothing waits to be published: say so in the same write.
+        if self.events.is_none() {
+            next.published_seq = record.sequence;
+        }
         if record.is_decision()
             && let Some(d) = &mut next.decision
         {
@@ -227,7 +302,7 @@ impl Service {
             request_hash: hex::encode(Sha256::digest(body)),
         });
         match self.store.create(&approval, &record, key.as_ref()).await? {
-            Created::New(a) => Ok((a, true)),
+            Created::New(a) => Ok((self.announce(a, Some(&record)).await, true)),
             Created::Existing(a) => Ok((a.seen_at(now), false)),
         }
     }
@@ -290,7 +365,7 @@ impl Service {
                 Ok(Outcome::Changed(mut next, mut record)) => {
                     self.seal(&mut next, &mut record).await?;
                     match self.store.transition(current.version, &next, &record).await {
-                        Ok(()) => return Ok(*next),
+                        Ok(()) => return Ok(self.announce(*next, Some(&record)).await),
                         Err(StoreError::Conflict { current: stored }) => current = *stored,
                         Err(e) => return Err(e.into()),
                     }
@@ -325,8 +400,11 @@ impl Service {
                 .map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
         };
-        if let Err(e) = stored {
-            tracing::debug!(id = %current.id, error = %e, "lazy expiry not stored");
+        match stored {
+            Ok(()) => {
+                self.announce(*next, Some(&record)).await;
+            }
+            Err(e) => tracing::debug!(id = %current.id, error = %e, "lazy expiry not stored"),
         }
     }
 
@@ -338,7 +416,18 @@ impl Service {
             let due = self.store.due(now, SWEEP_BATCH).await?;
             let batch = due.len();
             let before = report;
-            for a in due {
+            for mut a in due {
+                if a.unpublished() && self.events.is_some() {
+                    a = self.announce(a, None).await;
+                    if !a.unpublished() {
+                        report.republished += 1;
+                    }
+                }
+                let deadline_passed = a.status == Status::Pending
+                    && (now >= a.expires_at || a.escalates_at.is_some_and(|at| at <= now));
+                if !deadline_passed {
+                    continue;
+                }
                 let command = if now >= a.expires_at {
                     Command::Expire
                 } else {
@@ -352,13 +441,20 @@ impl Service {
                 };
                 self.seal(&mut next, &mut record).await?;
                 match self.store.transition(a.version, &next, &record).await {
-                    Ok(()) if matches!(command, Command::Expire) => report.expired += 1,
-                    Ok(()) => report.escalated += 1,
+                    Ok(()) => {
+                        self.announce(*next, Some(&record)).await;
+                        if matches!(command, Command::Expire) {
+                            report.expired += 1;
+                        } else {
+                            report.escalated += 1;
+                        }
+                    }
                     Err(StoreError::Conflict { .. }) => report.skipped += 1,
                     Err(e) => return Err(e.into()),
                 }
             }
-            let progressed = report.expired + report.escalated > before.expired + before.escalated;
+            let done = |r: &SweepReport| r.expired + r.escalated + r.republished;
+            let progressed = done(&report) > done(&before);
             if batch < SWEEP_BATCH || !progressed {
                 return Ok(report);
             }

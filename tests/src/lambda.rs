@@ -186,6 +186,10 @@ pub async fn store_env(
     let t = store.tables();
     vec![
         ("HOLDPOINT_SIGNING_SECRET_ID", crate::signing_secret().await),
+        (
+            "HOLDPOINT_PUBLIC_BASE_URL",
+            "https://holdpoint.example".to_owned(),
+        ),
         ("HOLDPOINT_APPROVALS_TABLE", t.approvals.clone()),
         ("HOLDPOINT_AUDIT_TABLE", t.audit.clone()),
         ("HOLDPOINT_DUE_SHARDS", t.due_shards.to_string()),

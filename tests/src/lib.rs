@@ -125,13 +125,16 @@ pub async fn stored_approval(
     }))
     .expect("valid request");
     let agent = acme("agent");
-    let (approval, record) = request
+    let (mut approval, mut record) = request
         .into_approval(
             &agent,
             holdpoint::request::ExpiryBounds::default(),
             created_at,
         )
         .expect("valid approval");
+    // As a service without an event sink stores it: signed, nothing left to publish.
+    record.sign(&holdpoint::conformance::test_key());
+    approval.published_seq = record.sequence;
     store
         .create(&approval, &record, None)
         .await
@@ -196,11 +199,13 @@ pub fn pending_approvals(
             } else {
                 now - chrono::TimeDelta::seconds(i as i64 % 600)
             };
-            request
+            let mut a = request
                 .clone()
                 .into_approval(&agent, holdpoint::request::ExpiryBounds::default(), created)
                 .expect("valid approval")
-                .0
+                .0;
+            a.published_seq = 1;
+            a
         })
         .collect()
 }

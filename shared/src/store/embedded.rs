@@ -32,6 +32,11 @@ enum Entry {
         approval: Approval,
         record: AuditRecord,
     },
+    Published {
+        id: Uuid,
+        version: u64,
+        published_seq: u64,
+    },
 }
 
 #[derive(Default)]
@@ -62,6 +67,15 @@ impl State {
             Entry::Transition { approval, record } => {
                 self.audit.entry(approval.id).or_default().push(record);
                 self.approvals.insert(approval.id, approval);
+            }
+            Entry::Published {
+                id,
+                version,
+                published_seq,
+            } => {
+                if let Some(a) = self.approvals.get_mut(&id).filter(|a| a.version == version) {
+                    a.published_seq = a.published_seq.max(published_seq);
+                }
             }
         }
     }
@@ -303,6 +317,28 @@ impl Store for EmbeddedStore {
                 approval: next,
                 record,
             })
+        })
+        .await
+    }
+
+    async fn mark_published(&self, approval: &Approval) -> Result<bool, StoreError> {
+        let (tenant, id, version, published_seq) = (
+            approval.tenant.clone(),
+            approval.id,
+            approval.version,
+            approval.published_seq,
+        );
+        self.with(move |inner| {
+            let current = inner.state.get(&tenant, id).ok_or(StoreError::NotFound)?;
+            if current.version != version {
+                return Ok(false);
+            }
+            inner.commit(Entry::Published {
+                id,
+                version,
+                published_seq,
+            })?;
+            Ok(true)
         })
         .await
     }

@@ -145,8 +145,13 @@ pub trait Store: Send + Sync + 'static {
         record: &AuditRecord,
     ) -> Result<(), StoreError>;
 
-    /// Pending approvals of every tenant whose next deadline is at or before `now`, at most
-    /// `limit` of them.
+    /// Records that `approval`'s events up to `approval.published_seq` are published, if it is
+    /// still at `approval.version` (the version does not change). Answers whether it was stored;
+    /// when it was not, the events are simply published again later.
+    async fn mark_published(&self, approval: &Approval) -> Result<bool, StoreError>;
+
+    /// Approvals of every tenant that the sweep must look at by `now`: pending ones past a
+    /// deadline, and any with events still to publish; at most `limit` of them.
     async fn due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Approval>, StoreError>;
 
     /// The audit chain of one approval of `tenant`, in sequence order.

@@ -434,6 +434,29 @@ impl Store for DynamoStore {
         }
     }
 
+    async fn mark_published(&self, approval: &Approval) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.tables.approvals)
+            .set_item(Some(item::approval_item(approval, self.tables.due_shards)?))
+            .condition_expression("#v = :v")
+            .expression_attribute_names("#v", "version")
+            .expression_attribute_values(":v", n(approval.version))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
+
     async fn due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Approval>, StoreError> {
         Ok(self.due_with_items_read(now, limit).await?.0)
     }

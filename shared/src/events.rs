@@ -1,0 +1,231 @@
+//! Lifecycle events: one per stored transition, built from its audit record, published after the
+//! write and marked published on the approval. The audit chain is the outbox: a record newer than
+//! the approval's `published_seq` is an event still to publish, so the sweep finds and republishes
+//! it when a publish failed. Delivery is at least once; consumers de-duplicate by `event_id`
+//! (`{approval_id}:{version}`).
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::approval::{Approval, Status};
+use crate::audit::{AuditEvent, AuditRecord};
+
+pub const SOURCE: &str = "holdpoint";
+
+/// The EventBridge detail-type of each kind of record.
+pub fn detail_type(event: AuditEvent) -> &'static str {
+    match event {
+        AuditEvent::Created => "Approval Requested",
+        AuditEvent::ApprovalRecorded => "Approval Vote Recorded",
+        AuditEvent::Approved | AuditEvent::Rejected | AuditEvent::Modified => "Approval Decided",
+        AuditEvent::Escalated => "Approval Escalated",
+        AuditEvent::Expired => "Approval Expired",
+        AuditEvent::Cancelled => "Approval Cancelled",
+        AuditEvent::Executed => "Approval Executed",
+    }
+}
+
+fn status_after(event: AuditEvent) -> Status {
+    match event {
+        AuditEvent::Created | AuditEvent::ApprovalRecorded | AuditEvent::Escalated => {
+            Status::Pending
+        }
+        AuditEvent::Approved => Status::Approved,
+        AuditEvent::Rejected => Status::Rejected,
+        AuditEvent::Modified => Status::Modified,
+        AuditEvent::Expired => Status::Expired,
+        AuditEvent::Cancelled => Status::Cancelled,
+        AuditEvent::Executed => Status::Executed,
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReviewLink {
+    pub reviewer: String,
+    pub url: String,
+}
+
+/// The `detail` of an event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventDetail {
+    /// `{approval_id}:{version}`: the same for every delivery of one event.
+    pub event_id: String,
+    pub approval_id: Uuid,
+    pub tenant: String,
+    /// The approval's version after the transition (equal to the audit record's sequence).
+    pub version: u64,
+    pub status: Status,
+    pub event: AuditEvent,
+    pub action: String,
+    pub agent_id: String,
+    pub actor: String,
+    pub at: String,
+    /// For decisions, cancellations and the like: what the audit record says about it.
+    pub payload: Value,
+    /// Requested and Escalated only, while the approval waits for those reviewers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<ReviewLink>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LifecycleEvent {
+    pub source: String,
+    pub detail_type: String,
+    pub detail: EventDetail,
+}
+
+impl LifecycleEvent {
+    /// The event of `record`, one of `approval`'s. `links` go to the reviewers it addresses.
+    pub fn of(approval: &Approval, record: &AuditRecord, links: Vec<(String, String)>) -> Self {
+        LifecycleEvent {
+            source: SOURCE.to_owned(),
+            detail_type: detail_type(record.event).to_owned(),
+            detail: EventDetail {
+                event_id: format!("{}:{}", approval.id, record.sequence),
+                approval_id: approval.id,
+                tenant: approval.tenant.clone(),
+                version: record.sequence,
+                status: status_after(record.event),
+                event: record.event,
+                action: approval.action.clone(),
+                agent_id: approval.agent_id.clone(),
+                actor: record.actor.clone(),
+                at: crate::time::format(&record.at),
+                payload: record.payload.clone(),
+                links: links
+                    .into_iter()
+                    .map(|(reviewer, url)| ReviewLink { reviewer, url })
+                    .collect(),
+            },
+        }
+    }
+
+    /// Whether this kind of event carries review links.
+    pub fn addresses_reviewers(event: AuditEvent) -> bool {
+        matches!(event, AuditEvent::Created | AuditEvent::Escalated)
+    }
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("publishing events failed: {0}")]
+pub struct PublishError(pub String);
+
+/// Where events go: EventBridge on AWS, a JSON-lines file locally.
+#[async_trait]
+pub trait EventSink: Send + Sync + 'static {
+    /// Publishes all of `events` or fails (then every one of them is published again later).
+    async fn publish(&self, events: &[LifecycleEvent]) -> Result<(), PublishError>;
+}
+
+/// Appends events as JSON lines to a file (the local stand-in for the bus) and prints the review
+/// links, so whoever runs `holdpoint serve` can open them.
+pub struct JsonLinesSink {
+    path: std::path::PathBuf,
+    lock: tokio::sync::Mutex<()>,
+    print_links: bool,
+}
+
+impl JsonLinesSink {
+    pub fn new(path: std::path::PathBuf, print_links: bool) -> JsonLinesSink {
+        JsonLinesSink {
+            path,
+            lock: tokio::sync::Mutex::new(()),
+            print_links,
+        }
+    }
+}
+
+#[async_trait]
+impl EventSink for JsonLinesSink {
+    async fn publish(&self, events: &[LifecycleEvent]) -> Result<(), PublishError> {
+        use tokio::io::AsyncWriteExt;
+        let mut lines = Vec::new();
+        for e in events {
+            serde_json::to_writer(&mut lines, e).map_err(|e| PublishError(e.to_string()))?;
+            lines.push(b'\n');
+        }
+        let _guard = self.lock.lock().await;
+        let mut options = tokio::fs::OpenOptions::new();
+        options.create(true).append(true);
+        #[cfg(unix)]
+        options.mode(0o600);
+        let mut file = options
+            .open(&self.path)
+            .await
+            .map_err(|e| PublishError(format!("{}: {e}", self.path.display())))?;
+        file.write_all(&lines)
+            .await
+            .map_err(|e| PublishError(format!("{}: {e}", self.path.display())))?;
+        if self.print_links {
+            for e in events {
+                for link in &e.detail.links {
+                    println!(
+                        "{} {}: review link for {}: {}",
+                        e.detail_type, e.detail.approval_id, link.reviewer, link.url
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// EventBridge `PutEvents`, ten entries per call; any failed entry fails the publish.
+#[cfg(feature = "aws")]
+pub struct EventBridgeSink {
+    client: aws_sdk_eventbridge::Client,
+    bus: String,
+}
+
+#[cfg(feature = "aws")]
+impl EventBridgeSink {
+    pub fn new(client: aws_sdk_eventbridge::Client, bus: impl Into<String>) -> EventBridgeSink {
+        EventBridgeSink {
+            client,
+            bus: bus.into(),
+        }
+    }
+}
+
+#[cfg(feature = "aws")]
+#[async_trait]
+impl EventSink for EventBridgeSink {
+    async fn publish(&self, events: &[LifecycleEvent]) -> Result<(), PublishError> {
+        use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+        for chunk in events.chunks(10) {
+            let entries = chunk
+                .iter()
+                .map(|e| {
+                    let detail = serde_json::to_string(&e.detail)
+                        .map_err(|e| PublishError(e.to_string()))?;
+                    Ok(PutEventsRequestEntry::builder()
+                        .source(&e.source)
+                        .detail_type(&e.detail_type)
+                        .detail(detail)
+                        .event_bus_name(&self.bus)
+                        .resources(format!("holdpoint:approval/{}", e.detail.approval_id))
+                        .build())
+                })
+                .collect::<Result<Vec<_>, PublishError>>()?;
+            let out = self
+                .client
+                .put_events()
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| {
+                    PublishError(aws_sdk_eventbridge::error::DisplayErrorContext(&e).to_string())
+                })?;
+            if out.failed_entry_count() > 0 {
+                return Err(PublishError(format!(
+                    "{} of {} entries failed",
+                    out.failed_entry_count(),
+                    chunk.len()
+                )));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,246 @@
+//! Lifecycle events on EventBridge (the local protocol server), read back from an SQS queue that
+//! a rule targets: every transition's event arrives, and with PutEvents failing the events
+//! arrive after the next sweep, none missing.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::TimeDelta;
+use holdpoint::approval::Verdict;
+use holdpoint::conformance::{ManualClock, test_keys};
+use holdpoint::events::EventBridgeSink;
+use holdpoint::lifecycle::Command;
+use holdpoint::request::{CreateRequest, ExpiryBounds};
+use holdpoint::service::Service;
+use holdpoint_tests::acme;
+use holdpoint_tests::fault_proxy::{Fault, FaultProxy};
+use serde_json::{Value, json};
+
+struct Bus {
+    name: String,
+    sqs: aws_sdk_sqs::Client,
+    queue: String,
+}
+
+/// A fresh bus whose rule sends every `holdpoint` event to a fresh queue.
+async fn bus() -> Bus {
+    let sdk = holdpoint::store::dynamodb::sdk_config().await;
+    holdpoint_tests::endpoint();
+    let events = aws_sdk_eventbridge::Client::new(&sdk);
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    let name = format!("holdpoint-{suffix}");
+    events.create_event_bus().name(&name).send().await.unwrap();
+    let queue = sqs
+        .create_queue()
+        .queue_name(format!("events-{suffix}"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let attrs = sqs
+        .get_queue_attributes()
+        .queue_url(&queue)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap();
+    let arn = attrs.attributes.unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn].clone();
+    events
+        .put_rule()
+        .name("all-holdpoint")
+        .event_bus_name(&name)
+        .event_pattern(json!({"source": ["holdpoint"]}).to_string())
+        .send()
+        .await
+        .unwrap();
+    let target = aws_sdk_eventbridge::types::Target::builder()
+        .id("queue")
+        .arn(arn)
+        .build()
+        .unwrap();
+    events
+        .put_targets()
+        .rule("all-holdpoint")
+        .event_bus_name(&name)
+        .targets(target)
+        .send()
+        .await
+        .unwrap();
+    Bus { name, sqs, queue }
+}
+
+impl Bus {
+    /// `(detail-type, approval id, version)` of every event delivered so far.
+    async fn drain(&self) -> BTreeSet<(String, String, u64)> {
+        let mut seen = BTreeSet::new();
+        let mut empty = 0;
+        while empty < 2 {
+            let out = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue)
+                .max_number_of_messages(10)
+                .wait_time_seconds(0)
+                .send()
+                .await
+                .unwrap();
+            let messages = out.messages.unwrap_or_default();
+            if messages.is_empty() {
+                empty += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+            for m in messages {
+                let event: Value = serde_json::from_str(m.body().unwrap()).unwrap();
+                assert_eq!(event["source"], "holdpoint");
+                let d = &event["detail"];
+                seen.insert((
+                    event["detail-type"].as_str().unwrap().to_owned(),
+                    d["approval_id"].as_str().unwrap().to_owned(),
+                    d["version"].as_u64().unwrap(),
+                ));
+                self.sqs
+                    .delete_message()
+                    .queue_url(&self.queue)
+                    .receipt_handle(m.receipt_handle().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+        seen
+    }
+}
+
+fn request(extra: Value) -> CreateRequest {
+    let mut body = json!({"action": "Pay invoice 2026-118", "agent_id": "ap-agent", "reviewers": ["alice", "bob"]});
+    body.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    serde_json::from_value(body).unwrap()
+}
+
+fn approve(by: &holdpoint::identity::Principal) -> Command<'_> {
+    Command::Decide {
+        by,
+        verdict: Verdict::Approved,
+        comment: None,
+        modified_output: None,
+    }
+}
+
+/// Drives approvals through every kind of transition; the expected events.
+async fn every_transition(
+    service: &Service,
+    time: &ManualClock,
+) -> BTreeSet<(String, String, u64)> {
+    let (agent, alice, bob) = (acme("agent"), acme("alice"), acme("bob"));
+    let mut expected = BTreeSet::new();
+    let mut expect =
+        |t: &str, id: uuid::Uuid, v: u64| expected.insert((t.to_owned(), id.to_string(), v));
+
+    let (a, _) = service
+        .create(&agent, request(json!({"quorum": 2})), None)
+        .await
+        .unwrap();
+    service.apply("acme", a.id, approve(&alice)).await.unwrap();
+    service.apply("acme", a.id, approve(&bob)).await.unwrap();
+    service
+        .apply(
+            "acme",
+            a.id,
+            Command::Execute {
+                by: &agent,
+                context_hash: None,
+            },
+        )
+        .await
+        .unwrap();
+    for (t, v) in [
+        ("Approval Requested", 1),
+        ("Approval Vote Recorded", 2),
+        ("Approval Decided", 3),
+        ("Approval Executed", 4),
+    ] {
+        expect(t, a.id, v);
+    }
+    let (b, _) = service
+        .create(&agent, request(json!({})), None)
+        .await
+        .unwrap();
+    service
+        .apply(
+            "acme",
+            b.id,
+            Command::Cancel {
+                by: &agent,
+                reason: None,
+            },
+        )
+        .await
+        .unwrap();
+    expect("Approval Requested", b.id, 1);
+    expect("Approval Cancelled", b.id, 2);
+    let (c, _) = service
+        .create(&agent, request(json!({"expires_in_seconds": 120, "escalation": [{"after_seconds": 60, "reviewers": ["carol"]}]})), None)
+        .await
+        .unwrap();
+    time.advance(TimeDelta::seconds(61));
+    service.sweep().await.unwrap();
+    time.advance(TimeDelta::seconds(60));
+    service.sweep().await.unwrap();
+    expect("Approval Requested", c.id, 1);
+    expect("Approval Escalated", c.id, 2);
+    expect("Approval Expired", c.id, 3);
+    expected
+}
+
+async fn service(events_endpoint: &str, bus: &str, time: &ManualClock) -> Service {
+    let (store, _) = holdpoint_tests::fresh_store().await;
+    let sdk = holdpoint::store::dynamodb::sdk_config().await;
+    let config = aws_sdk_eventbridge::config::Builder::from(&sdk)
+        .endpoint_url(events_endpoint)
+        .build();
+    let sink = EventBridgeSink::new(aws_sdk_eventbridge::Client::from_conf(config), bus);
+    Service::new(
+        Arc::new(store),
+        test_keys(),
+        time.clock(),
+        ExpiryBounds::default(),
+    )
+    .with_events(Arc::new(sink), "https://holdpoint.example")
+}
+
+#[tokio::test]
+async fn every_transition_arrives_on_the_bus() {
+    let bus = bus().await;
+    let time = ManualClock::default();
+    let service = service(&holdpoint_tests::endpoint(), &bus.name, &time).await;
+    let expected = every_transition(&service, &time).await;
+    assert_eq!(bus.drain().await, expected);
+}
+
+#[tokio::test]
+async fn events_missed_while_put_events_fails_arrive_after_the_sweep() {
+    let bus = bus().await;
+    let proxy = FaultProxy::start(&holdpoint_tests::endpoint()).await;
+    let time = ManualClock::default();
+    let service = service(&proxy.url, &bus.name, &time).await;
+    proxy.fail("PutEvents", Fault::ServerError, usize::MAX);
+    let expected = every_transition(&service, &time).await;
+    assert!(proxy.seen("PutEvents") > 0);
+    assert!(bus.drain().await.is_empty(), "nothing got through");
+
+    proxy.heal();
+    let report = service.sweep().await.unwrap();
+    assert_eq!(report.republished, 3, "{report:?}");
+    assert_eq!(bus.drain().await, expected, "none missing");
+    assert_eq!(
+        service.sweep().await.unwrap().republished,
+        0,
+        "nothing left to publish"
+    );
+}
