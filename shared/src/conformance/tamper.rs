@@ -1,0 +1,150 @@
+//! Tampering with stored audit chains behind the service's back, and its detection.
+
+use super::*;
+
+/// Raw writes behind the service's back, for tamper tests: each backend's own.
+#[async_trait::async_trait]
+pub trait Tamper: Send + Sync {
+    /// Stores `record` at position `sequence` of its chain, replacing what is there.
+    async fn put_record_at(&self, sequence: u64, record: &AuditRecord);
+    /// Removes the record at `sequence`.
+    async fn delete_record(&self, tenant: &str, id: Uuid, sequence: u64);
+}
+
+/// Four records: created, two approvals towards a quorum of 3, approved.
+async fn four_record_chain(service: &Service, t: &str) -> (Uuid, Vec<AuditRecord>) {
+    let reviewers: Vec<String> = ["alice", "bob", "carol"].map(String::from).to_vec();
+    let (a, _) = service
+        .create(
+            &principal(t, "agent"),
+            request(&reviewers, json!({"quorum": 3})),
+            None,
+        )
+        .await
+        .unwrap();
+    for name in &reviewers {
+        let p = principal(t, name);
+        let cmd = Command::Decide {
+            by: &p,
+            verdict: Verdict::Approved,
+            comment: None,
+            modified_output: None,
+        };
+        service.apply(t, a.id, cmd).await.unwrap();
+    }
+    let records = service.store().audit(t, a.id).await.unwrap();
+    assert_eq!(records.len(), 4);
+    (a.id, records)
+}
+
+/// Every kind of tampering shows, at the first record it touched; an untouched chain verifies.
+pub async fn tampering_is_detected(store: Arc<dyn Store>, tamper: Arc<dyn Tamper>) {
+    let t = tenant();
+    let service = Service::new(
+        store.clone(),
+        test_keys(),
+        Clock::system(),
+        ExpiryBounds::default(),
+    );
+    let agent = principal(&t, "agent");
+    let check = |id: Uuid| {
+        let (service, agent) = (service.clone(), agent.clone());
+        async move { service.audit(&agent, id).await.unwrap().1 }
+    };
+
+    let (id, _) = four_record_chain(&service, &t).await;
+    let v = check(id).await;
+    assert!(v.valid, "untouched: {v:?}");
+
+    let (id, r) = four_record_chain(&service, &t).await;
+    let mut changed = r[1].clone();
+    changed.actor = "mallory".into();
+    tamper.put_record_at(2, &changed).await;
+    assert_eq!(
+        check(id).await.first_invalid_sequence,
+        Some(2),
+        "a changed field"
+    );
+
+    let (id, r) = four_record_chain(&service, &t).await;
+    let mut payload = r[3].clone();
+    payload.payload = json!({"decision": "rejected"});
+    tamper.put_record_at(4, &payload).await;
+    assert_eq!(
+        check(id).await.first_invalid_sequence,
+        Some(4),
+        "a changed payload"
+    );
+
+    let (id, _) = four_record_chain(&service, &t).await;
+    tamper.delete_record(&t, id, 2).await;
+    assert_eq!(
+        check(id).await.first_invalid_sequence,
+        Some(2),
+        "a deleted middle record"
+    );
+
+    let (id, _) = four_record_chain(&service, &t).await;
+    tamper.delete_record(&t, id, 4).await;
+    let v = check(id).await;
+    assert_eq!(
+        (v.valid, v.first_invalid_sequence),
+        (false, Some(4)),
+        "a truncated tail"
+    );
+
+    let (id, r) = four_record_chain(&service, &t).await;
+    tamper.put_record_at(2, &r[2]).await;
+    tamper.put_record_at(3, &r[1]).await;
+    assert_eq!(
+        check(id).await.first_invalid_sequence,
+        Some(2),
+        "two records swapped"
+    );
+
+    // Inserted without the key: a well-linked record signed with a guessed key, the rest moved up.
+    let (id, r) = four_record_chain(&service, &t).await;
+    let mut forged = AuditRecord::next(
+        Some(&r[0].head()),
+        id,
+        &t,
+        AuditEvent::Cancelled,
+        "mallory",
+        r[0].at,
+        json!({}),
+    );
+    forged.sign(&Key::new("conformance-key", vec![0x66; 32]).unwrap());
+    for (i, moved) in r[1..].iter().enumerate().rev() {
+        tamper.put_record_at(i as u64 + 3, moved).await;
+    }
+    tamper.put_record_at(2, &forged).await;
+    assert_eq!(
+        check(id).await.first_invalid_sequence,
+        Some(2),
+        "an inserted record"
+    );
+
+    // The whole chain recomputed and re-signed with another key, under the real key id or its own.
+    for key_id in ["conformance-key", "mallory-key"] {
+        let (id, r) = four_record_chain(&service, &t).await;
+        let forger = Key::new(key_id, vec![0x77; 32]).unwrap();
+        let mut prev: Option<AuditRecord> = None;
+        for original in &r {
+            let mut copy = original.clone();
+            copy.actor = format!("{} (edited)", copy.actor);
+            copy.prev_hash = prev
+                .as_ref()
+                .map_or(audit::GENESIS_HASH.to_owned(), |p| p.hash.clone());
+            copy.hash = copy.computed_hash();
+            copy.sign(&forger);
+            tamper.put_record_at(copy.sequence, &copy).await;
+            prev = Some(copy);
+        }
+        let v = check(id).await;
+        assert_eq!(
+            v.first_invalid_sequence,
+            Some(1),
+            "re-signed as {key_id}: {v:?}"
+        );
+    }
+}
