@@ -149,3 +149,43 @@ async fn the_sweep_reads_the_due_approvals_not_the_table() {
     expected.sort();
     assert_eq!(ids, expected);
 }
+
+#[tokio::test]
+async fn with_events_each_change_adds_one_conditional_put_to_mark_them_published() {
+    let (store, counter) = holdpoint_tests::fresh_store().await;
+    let sink = Arc::new(holdpoint::conformance::RecordingSink::default());
+    let service = Service::new(
+        Arc::new(store),
+        holdpoint::conformance::test_keys(),
+        Clock::system(),
+        ExpiryBounds::default(),
+    )
+    .with_events(sink.clone(), "https://holdpoint.example");
+    let (agent, alice) = (who("agent"), who("alice"));
+    let (a, _) = service.create(&agent, request(), None).await.unwrap();
+    assert_eq!(
+        counted(&counter),
+        BTreeMap::from([
+            ("PutItem".to_owned(), 1),
+            ("TransactWriteItems".to_owned(), 1)
+        ]),
+        "create: the transaction, then the published mark"
+    );
+    let decide = Command::Decide {
+        by: &alice,
+        verdict: Verdict::Approved,
+        comment: None,
+        modified_output: None,
+    };
+    service.apply("acme", a.id, decide).await.unwrap();
+    assert_eq!(
+        counted(&counter),
+        BTreeMap::from([
+            ("GetItem".to_owned(), 1),
+            ("PutItem".to_owned(), 1),
+            ("TransactWriteItems".to_owned(), 1)
+        ]),
+        "decide: read, transaction, published mark"
+    );
+    assert_eq!(sink.arrived(a.id).len(), 2);
+}
