@@ -110,8 +110,8 @@ fn every_rule_fails_on_a_template_that_breaks_it() {
     fails(
         edit_after(
             "\n  DecideFunction:",
-            "Action: [dynamodb:PutItem]",
-            "Action: [dynamodb:PutItem, dynamodb:UpdateItem]",
+            "Action: [dynamodb:PutItem, dynamodb:Query]",
+            "Action: [dynamodb:PutItem, dynamodb:Query, dynamodb:UpdateItem]",
         ),
         "functions_grant_no_rewrites",
     );
@@ -126,7 +126,7 @@ fn every_rule_fails_on_a_template_that_breaks_it() {
     fails(
         edit_after(
             "\n  EscalateFunction:",
-            "Action: [dynamodb:PutItem]",
+            "Action: [dynamodb:PutItem, dynamodb:Query]",
             "Action: [\"dynamodb:*\"]",
         ),
         "functions_grant_no_rewrites",
