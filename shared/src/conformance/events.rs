@@ -55,12 +55,7 @@ pub async fn events_are_never_lost(store: Arc<dyn Store>) {
     .with_events(sink.clone(), "https://hp.example");
     let agent = principal(&t, "agent");
     let alice = principal(&t, "alice");
-    let decide = Command::Decide {
-        by: &alice,
-        verdict: Verdict::Approved,
-        comment: None,
-        modified_output: None,
-    };
+    let decide = approve(&alice);
     let execute = Command::Execute {
         by: &agent,
         context_hash: None,

@@ -121,18 +121,23 @@ fn new_approval(tenant: &str, at: DateTime<Utc>) -> (Approval, AuditRecord) {
     (a, r)
 }
 
+/// `by` approves, with no comment.
+pub fn approve(by: &Principal) -> Command<'_> {
+    Command::Decide {
+        by,
+        verdict: Verdict::Approved,
+        comment: None,
+        modified_output: None,
+    }
+}
+
 fn now() -> DateTime<Utc> {
     truncate_millis(Utc::now())
 }
 
 fn approve_next(a: &Approval, by: &str, at: DateTime<Utc>) -> (Approval, AuditRecord) {
     let p = principal(&a.tenant, by);
-    let cmd = Command::Decide {
-        by: &p,
-        verdict: Verdict::Approved,
-        comment: None,
-        modified_output: None,
-    };
+    let cmd = approve(&p);
     match lifecycle::apply(a, cmd, at) {
         Ok(Outcome::Changed(mut next, mut record)) => {
             record.sign(&test_key());

@@ -345,12 +345,7 @@ pub async fn concurrent_quorum_approvals_all_count(store: Arc<dyn Store>) {
         let (service, t) = (service.clone(), t.clone());
         tasks.push(tokio::spawn(async move {
             let p = principal(&t, &name);
-            let cmd = Command::Decide {
-                by: &p,
-                verdict: Verdict::Approved,
-                comment: None,
-                modified_output: None,
-            };
+            let cmd = approve(&p);
             service.apply(&t, a.id, cmd).await
         }));
     }
@@ -486,12 +481,7 @@ pub async fn lazy_expiry_is_stored_on_write(store: Arc<dyn Store>) {
     let seen = service.get(&principal(&t, "alice"), a.id).await.unwrap();
     assert_eq!(seen.status, Status::Expired);
     let alice = principal(&t, "alice");
-    let cmd = Command::Decide {
-        by: &alice,
-        verdict: Verdict::Approved,
-        comment: None,
-        modified_output: None,
-    };
+    let cmd = approve(&alice);
     assert!(matches!(
         service.apply(&t, a.id, cmd).await,
         Err(ServiceError::Refused(Refusal::Conflict {

@@ -24,12 +24,7 @@ async fn four_record_chain(service: &Service, t: &str) -> (Uuid, Vec<AuditRecord
         .unwrap();
     for name in &reviewers {
         let p = principal(t, name);
-        let cmd = Command::Decide {
-            by: &p,
-            verdict: Verdict::Approved,
-            comment: None,
-            modified_output: None,
-        };
+        let cmd = approve(&p);
         service.apply(t, a.id, cmd).await.unwrap();
     }
     let records = service.store().audit(t, a.id).await.unwrap();
