@@ -154,3 +154,11 @@ async fn sigkill_mid_burst_loses_no_acknowledged_decision() {
     );
     assert_eq!(pending + approved, APPROVALS);
 }
+
+#[tokio::test]
+async fn sigterm_stops_the_server_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[], free_port()).await;
+    let status = server.terminate().expect("it exits");
+    assert!(status.success(), "{status:?}");
+}

@@ -70,6 +70,16 @@ impl Server {
         }
     }
 
+    /// SIGTERM, as a service manager stops it; the exit status.
+    pub fn terminate(&self) -> Option<std::process::ExitStatus> {
+        let mut child = self.child.lock().ok()?;
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .ok()?;
+        child.wait().ok()
+    }
+
     /// One HTTP/1.1 request; the status and the JSON body.
     pub async fn call(
         &self,
