@@ -5,14 +5,16 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 command -v wrk > /dev/null || { echo "wrk is needed (apt-get install wrk)" >&2; exit 1; }
 cargo build --release -p holdpoint-local
-bin=${CARGO_TARGET_DIR:-target}/release/holdpoint
+bin=$(realpath "${CARGO_TARGET_DIR:-target}/release/holdpoint")
 dir=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-(cd "$dir" && HOLDPOINT_ADDR=127.0.0.1:$port HOLDPOINT_LOG=warn "$OLDPWD/$bin" serve > /dev/null) &
+(cd "$dir" && HOLDPOINT_ADDR=127.0.0.1:$port HOLDPOINT_LOG=error exec "$bin" serve > /dev/null 2>&1) &
 server=$!
 trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -rf "$dir"' EXIT
 url=http://127.0.0.1:$port
-for _ in $(seq 1 100); do curl -fs "$url/health" > /dev/null && break; sleep 0.1; done
+up=""
+for _ in $(seq 1 100); do curl -fs "$url/health" > /dev/null && { up=1; break; }; sleep 0.1; done
+[ -n "$up" ] || { echo "the server did not start" >&2; exit 1; }
 export AGENT_KEY=$(grep -o 'hp_dev_agent_[0-9a-f]*' "$dir/.holdpoint/api-keys.json")
 export REVIEWER_KEY=$(grep -o 'hp_dev_reviewer_[0-9a-f]*' "$dir/.holdpoint/api-keys.json")
 bench=infra/bench
