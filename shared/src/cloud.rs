@@ -5,8 +5,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Serialize;
-
 use crate::events::EventBridgeSink;
 use crate::http::{AppState, Authenticator, Routes, app};
 use crate::keys::KeyProvider;
@@ -62,27 +60,15 @@ pub async fn app_from_env(groups: &[Routes]) -> Result<axum::Router, Error> {
     Ok(app(state, groups))
 }
 
-#[derive(Debug, Serialize)]
-pub struct SweepOutcome {
-    pub expired: usize,
-    pub escalated: usize,
-    pub republished: usize,
-    pub skipped: usize,
-}
-
 /// The scheduled sweep. An error fails the invocation so the scheduler retries it.
-pub async fn sweep(service: &Service) -> Result<SweepOutcome, Error> {
-    let SweepReport {
-        expired,
-        escalated,
-        republished,
-        skipped,
-    } = service.sweep().await?;
-    tracing::info!(expired, escalated, republished, skipped, "sweep done");
-    Ok(SweepOutcome {
-        expired,
-        escalated,
-        republished,
-        skipped,
-    })
+pub async fn sweep(service: &Service) -> Result<SweepReport, Error> {
+    let r = service.sweep().await?;
+    tracing::info!(
+        expired = r.expired,
+        escalated = r.escalated,
+        republished = r.republished,
+        skipped = r.skipped,
+        "sweep done"
+    );
+    Ok(r)
 }

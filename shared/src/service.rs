@@ -50,7 +50,7 @@ impl From<StoreError> for ServiceError {
     }
 }
 
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct SweepReport {
     pub expired: usize,
     pub escalated: usize,

@@ -327,18 +327,20 @@ impl Store for DynamoStore {
         let mut values = HashMap::new();
         let mut filters = Vec::new();
         // Lazy expiry: a pending approval past its deadline is listed as expired.
-        values.insert(":now".to_owned(), s(time::format(&now)));
+        let now = s(time::format(&now));
         let (index, pk_name, pk_value) = match filter.status {
             Some(Status::Expired) => {
                 names.insert("#st".into(), "status".into());
                 values.insert(":expired".into(), s("expired"));
                 values.insert(":pending".into(), s("pending"));
+                values.insert(":now".into(), now);
                 filters
                     .push("(#st = :expired OR (#st = :pending AND expires_at <= :now))".to_owned());
                 ("by_tenant", "tenant", tenant.to_owned())
             }
             Some(status) => {
                 if status == Status::Pending {
+                    values.insert(":now".into(), now);
                     filters.push("expires_at > :now".to_owned());
                 }
                 (
@@ -362,9 +364,6 @@ impl Store for DynamoStore {
         if let Some(r) = &filter.reviewer {
             values.insert(":reviewer".into(), s(r));
             filters.push("contains(reviewers, :reviewer)".into());
-        }
-        if !values_used_by(&filters, ":now") {
-            values.remove(":now");
         }
         let start = after.map(|c| {
             Item::from([
@@ -485,8 +484,4 @@ impl Store for DynamoStore {
             }
         }
     }
-}
-
-fn values_used_by(filters: &[String], value: &str) -> bool {
-    filters.iter().any(|f| f.contains(value))
 }
