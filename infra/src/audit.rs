@@ -1,20 +1,19 @@
-//! `holdpoint audit verify`: reads the audit store directly, with the key, and names every break.
+//! `holdpoint audit verify`: walks the chains with the key and names every break.
 
-use std::sync::Arc;
-
+use holdpoint::identity::Principal;
 use holdpoint::service::Service;
-use holdpoint::store::{Cursor, ListFilter, Store};
-use holdpoint::time::Clock;
+use holdpoint::store::{Cursor, ListFilter};
 use uuid::Uuid;
+
+use crate::open::Opened;
 
 /// The chains to check: `(tenant, id)`.
 pub async fn chains(
-    store: &dyn Store,
-    embedded: Option<&holdpoint::store::embedded::EmbeddedStore>,
+    opened: &Opened,
     tenant: Option<&str>,
     approval: Option<Uuid>,
 ) -> Result<Vec<(String, Uuid)>, String> {
-    if let Some(e) = embedded {
+    if let Some(e) = &opened.embedded {
         let all = e.all_approvals().map_err(|e| e.to_string())?;
         return Ok(all
             .into_iter()
@@ -26,17 +25,18 @@ pub async fn chains(
     if let Some(id) = approval {
         return Ok(vec![(tenant.to_owned(), id)]);
     }
+    // The operator reads as the tenant: the service answers only that tenant's approvals.
+    let operator = Principal {
+        tenant: tenant.to_owned(),
+        principal: "operator".into(),
+        roles: vec![],
+    };
     let mut out = Vec::new();
     let mut cursor: Option<Cursor> = None;
     loop {
-        let page = store
-            .list(
-                tenant,
-                &ListFilter::default(),
-                100,
-                cursor.as_ref(),
-                chrono::Utc::now(),
-            )
+        let page = opened
+            .service
+            .list(&operator, &ListFilter::default(), 100, cursor.as_ref())
             .await
             .map_err(|e| e.to_string())?;
         out.extend(page.items.iter().map(|a| (tenant.to_owned(), a.id)));
@@ -48,24 +48,18 @@ pub async fn chains(
 }
 
 /// Verifies each chain; prints one line per chain and answers how many are broken.
-pub async fn verify(
-    store: Arc<dyn Store>,
-    keys: Arc<dyn holdpoint::keys::KeyProvider>,
-    chains: &[(String, Uuid)],
-) -> Result<usize, String> {
-    let service = Service::new(store.clone(), keys, Clock::system(), Default::default());
+pub async fn verify(service: &Service, chains: &[(String, Uuid)]) -> Result<usize, String> {
     let mut broken = 0;
     for (tenant, id) in chains {
-        let Some(approval) = store.get(tenant, *id).await.map_err(|e| e.to_string())? else {
+        let Some((records, v)) = service
+            .audit_of(tenant, *id)
+            .await
+            .map_err(|e| e.to_string())?
+        else {
             println!("BROKEN approval {id} (tenant {tenant}): no such approval");
             broken += 1;
             continue;
         };
-        let records = store.audit(tenant, *id).await.map_err(|e| e.to_string())?;
-        let v = service
-            .verify_chain(&approval, &records)
-            .await
-            .map_err(|e| e.to_string())?;
         if v.valid {
             println!(
                 "ok     approval {id} (tenant {tenant}): {} records",

@@ -1,20 +1,22 @@
 //! `holdpoint`: the all-in-one local server and the operator's commands.
+//!
+//! Settings are read once, from the environment, into one `Settings`; a flag given on the
+//! command line overrides its variable.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
-use holdpoint::keys::KeyProvider;
+use holdpoint::config::{ConfigError, Settings, StoreKind};
 use holdpoint::keys::local::LocalKeys;
-use holdpoint::keys::secrets_manager::SecretsManagerKeys;
-use holdpoint::store::Store;
-use holdpoint::store::dynamodb::{DynamoStore, Tables, sdk_config};
-use holdpoint::store::embedded::EmbeddedStore;
+use holdpoint::store::dynamodb::{sdk_config, tables};
 
 mod audit;
 mod dev_keys;
+mod open;
 mod serve;
+
+use open::{Access, open};
 
 #[derive(Parser)]
 #[command(name = "holdpoint", version, about = "Human approval for AI agents")]
@@ -23,28 +25,44 @@ struct Cli {
     command: Command,
 }
 
-/// Where approvals and keys live.
+/// Where approvals and keys live (flags over `HOLDPOINT_DATA_DIR` and `HOLDPOINT_STORE`).
 #[derive(Args, Clone)]
 pub struct Place {
-    /// Where the embedded store, the signing keys and the development API keys live.
-    #[arg(long, env = "HOLDPOINT_DATA_DIR", default_value = "./.holdpoint")]
-    data_dir: PathBuf,
-    /// The embedded store in the data directory, or DynamoDB at the endpoint the AWS SDK's
-    /// standard variables name (tables from HOLDPOINT_APPROVALS_TABLE / HOLDPOINT_AUDIT_TABLE).
-    #[arg(long, env = "HOLDPOINT_STORE", value_enum, default_value_t = StoreKind::Embedded)]
-    store: StoreKind,
+    /// Where the embedded store, the signing keys and the development API keys live
+    /// [default: ./.holdpoint].
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// `embedded` (in the data directory) or `dynamodb` (at the endpoint the AWS SDK's standard
+    /// variables name) [default: embedded].
+    #[arg(long, value_parser = parse_store)]
+    store: Option<StoreKind>,
+}
+
+fn parse_store(s: &str) -> Result<StoreKind, ConfigError> {
+    StoreKind::parse(s)
+}
+
+impl Place {
+    fn apply(self, settings: &mut Settings) {
+        if let Some(d) = self.data_dir {
+            settings.data_dir = d;
+        }
+        if let Some(s) = self.store {
+            settings.store = s;
+        }
+    }
 }
 
 #[derive(Subcommand)]
 enum Command {
     /// Serve every route, and run the sweep every few seconds.
     Serve {
-        /// Address to listen on.
-        #[arg(long, env = "HOLDPOINT_ADDR", default_value = "127.0.0.1:8004")]
-        addr: std::net::SocketAddr,
-        /// Seconds between two sweeps (expiry and escalation).
-        #[arg(long, env = "HOLDPOINT_SWEEP_SECONDS", default_value_t = 5)]
-        sweep_seconds: u64,
+        /// Address to listen on [default: 127.0.0.1:8004].
+        #[arg(long)]
+        addr: Option<std::net::SocketAddr>,
+        /// Seconds between two sweeps (expiry and escalation) [default: 5].
+        #[arg(long)]
+        sweep_seconds: Option<u64>,
         #[command(flatten)]
         place: Place,
     },
@@ -67,8 +85,9 @@ enum Command {
         /// Its tenant (required with --store dynamodb).
         #[arg(long)]
         tenant: Option<String>,
-        /// Base URL of the links; by default the local server's own address.
-        #[arg(long, env = "HOLDPOINT_PUBLIC_BASE_URL")]
+        /// Base URL of the links [default: HOLDPOINT_PUBLIC_BASE_URL, else the local server's
+        /// own address].
+        #[arg(long)]
         base_url: Option<String>,
     },
     /// Manage the local signing keys (on AWS, rotate the Secrets Manager secret instead).
@@ -104,72 +123,16 @@ enum AuditCommand {
 enum KeysCommand {
     /// Add a new local signing key and make it current; older keys keep verifying.
     Rotate {
-        #[arg(long, env = "HOLDPOINT_DATA_DIR", default_value = "./.holdpoint")]
-        data_dir: PathBuf,
+        /// The data directory holding the keys [default: ./.holdpoint].
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
     },
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum StoreKind {
-    Embedded,
-    Dynamodb,
-}
-
-/// The store a command works on, with the embedded one by name when it is that.
-pub async fn open_store(
-    place: &Place,
-    read_only: bool,
-) -> Result<(Arc<dyn Store>, Option<EmbeddedStore>, String), String> {
-    match place.store {
-        StoreKind::Embedded => {
-            let store = if read_only {
-                EmbeddedStore::open_read_only(&place.data_dir)
-            } else {
-                EmbeddedStore::open(&place.data_dir)
-            }
-            .map_err(|e| e.to_string())?;
-            let name = format!("embedded, in {}", place.data_dir.display());
-            Ok((Arc::new(store.clone()), Some(store), name))
-        }
-        StoreKind::Dynamodb => {
-            let tables = Tables::from_env()?;
-            let client = aws_sdk_dynamodb::Client::new(&sdk_config().await);
-            let name = format!("DynamoDB tables {} and {}", tables.approvals, tables.audit);
-            Ok((Arc::new(DynamoStore::new(client, tables)), None, name))
-        }
-    }
-}
-
-/// The signing keys: the Secrets Manager secret `HOLDPOINT_SIGNING_SECRET_ID` when set, else
-/// the key file in the data directory (created on first use only when `create`).
-pub async fn open_keys(
-    data_dir: &Path,
-    create: bool,
-) -> Result<(Arc<dyn KeyProvider>, String), String> {
-    if let Ok(secret) = std::env::var("HOLDPOINT_SIGNING_SECRET_ID") {
-        let client = aws_sdk_secretsmanager::Client::new(&sdk_config().await);
-        let keys = SecretsManagerKeys::new(client, &secret, std::time::Duration::from_secs(300));
-        keys.current().await.map_err(|e| e.to_string())?;
-        return Ok((Arc::new(keys), format!("Secrets Manager secret {secret}")));
-    }
-    let keys = if create {
-        LocalKeys::open_or_create(data_dir)
-    } else {
-        LocalKeys::open(data_dir)
-    }
-    .map_err(|e| e.to_string())?;
-    let name = data_dir
-        .join(holdpoint::keys::local::FILE)
-        .display()
-        .to_string();
-    Ok((Arc::new(keys), name))
-}
-
-async fn create_tables() -> Result<ExitCode, String> {
-    use holdpoint::store::dynamodb::tables;
-    let names = Tables::from_env()?;
+async fn create_tables(settings: &Settings) -> Result<ExitCode, String> {
+    let names = &settings.tables;
     let client = aws_sdk_dynamodb::Client::new(&sdk_config().await);
-    let created = tables::create_all(&client, &names).await?;
+    let created = tables::create_all(&client, names).await?;
     for name in [&names.approvals, &names.audit] {
         let state = if created.contains(name) {
             "created"
@@ -182,33 +145,24 @@ async fn create_tables() -> Result<ExitCode, String> {
 }
 
 async fn print_links(
+    settings: &Settings,
     id: uuid::Uuid,
-    place: Place,
     tenant: Option<String>,
     base_url: Option<String>,
 ) -> Result<ExitCode, String> {
-    // The key first: without it nothing can be checked, whatever the store holds.
-    let (keys, _) = open_keys(&place.data_dir, false).await?;
-    let (store, embedded, _) = open_store(&place, true).await?;
-    let chains = audit::chains(&*store, embedded.as_ref(), tenant.as_deref(), Some(id)).await?;
+    let opened = open(settings, Access::Inspect).await?;
+    let chains = audit::chains(&opened, tenant.as_deref(), Some(id)).await?;
     let (tenant, _) = chains.first().ok_or("no such approval")?;
-    let approval = store
-        .get(tenant, id)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or("no such approval")?;
-    let base = base_url.unwrap_or_else(|| {
-        let addr = std::env::var("HOLDPOINT_ADDR").unwrap_or_else(|_| "127.0.0.1:8004".into());
-        format!("http://{addr}")
-    });
-    let service = holdpoint::service::Service::new(
-        store,
-        keys,
-        holdpoint::time::Clock::system(),
-        Default::default(),
-    );
-    let links = service
-        .review_links(&approval, &base)
+    let base = match base_url {
+        Some(url) => {
+            holdpoint::config::check_base_url(&url).map_err(|e| e.to_string())?;
+            url
+        }
+        None => settings.base_url_or(settings.addr),
+    };
+    let links = opened
+        .service
+        .links_of(tenant, id, &base)
         .await
         .map_err(|e| e.to_string())?;
     if links.is_empty() {
@@ -221,18 +175,16 @@ async fn print_links(
 }
 
 async fn verify_audit(
-    place: Place,
+    settings: &Settings,
     tenant: Option<String>,
     approval: Option<uuid::Uuid>,
 ) -> Result<ExitCode, String> {
-    // The key first: without it nothing can be checked, whatever the store holds.
-    let (keys, _) = open_keys(&place.data_dir, false).await?;
-    let (store, embedded, _) = open_store(&place, true).await?;
-    let chains = audit::chains(&*store, embedded.as_ref(), tenant.as_deref(), approval).await?;
+    let opened = open(settings, Access::Inspect).await?;
+    let chains = audit::chains(&opened, tenant.as_deref(), approval).await?;
     if chains.is_empty() && approval.is_some() {
         return Err("no such approval".into());
     }
-    let broken = audit::verify(store, keys, &chains).await?;
+    let broken = audit::verify(&opened.service, &chains).await?;
     Ok(if broken == 0 {
         ExitCode::SUCCESS
     } else {
@@ -240,26 +192,25 @@ async fn verify_audit(
     })
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("HOLDPOINT_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let result = match Cli::parse().command {
+async fn run(command: Command, mut settings: Settings) -> Result<ExitCode, String> {
+    match command {
         Command::Serve {
             addr,
             sweep_seconds,
             place,
-        } => serve::run(addr, &place, sweep_seconds)
-            .await
-            .map(|()| ExitCode::SUCCESS),
+        } => {
+            place.apply(&mut settings);
+            if let Some(a) = addr {
+                settings.addr = a;
+            }
+            if let Some(s) = sweep_seconds {
+                settings.sweep_every = std::time::Duration::from_secs(s.max(1));
+            }
+            serve::run(&settings).await.map(|()| ExitCode::SUCCESS)
+        }
         Command::Tables {
             command: TablesCommand::Create,
-        } => create_tables().await,
+        } => create_tables(&settings).await,
         Command::Audit {
             command:
                 AuditCommand::Verify {
@@ -267,24 +218,48 @@ async fn main() -> ExitCode {
                     tenant,
                     approval,
                 },
-        } => verify_audit(place, tenant, approval).await,
+        } => {
+            place.apply(&mut settings);
+            verify_audit(&settings, tenant, approval).await
+        }
         Command::Links {
             id,
             place,
             tenant,
             base_url,
-        } => print_links(id, place, tenant, base_url).await,
+        } => {
+            place.apply(&mut settings);
+            print_links(&settings, id, tenant, base_url).await
+        }
         Command::Keys {
             command: KeysCommand::Rotate { data_dir },
-        } => LocalKeys::open(&data_dir)
+        } => LocalKeys::open(&data_dir.unwrap_or(settings.data_dir))
             .and_then(|k| k.rotate())
             .map(|id| {
                 println!("signing with new key {id}; earlier keys still verify");
                 ExitCode::SUCCESS
             })
             .map_err(|e| e.to_string()),
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let command = Cli::parse().command;
+    let settings = match Settings::from_env() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("holdpoint: {e}");
+            return ExitCode::from(2);
+        }
     };
-    result.unwrap_or_else(|e| {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&settings.log).unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    run(command, settings).await.unwrap_or_else(|e| {
         eprintln!("holdpoint: {e}");
         ExitCode::from(2)
     })

@@ -1,48 +1,43 @@
 //! `holdpoint serve`: the whole router on the embedded store, with the sweep on a timer.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
+use holdpoint::config::Settings;
 use holdpoint::events::JsonLinesSink;
 use holdpoint::http::{AppState, Authenticator, Routes, app};
-use holdpoint::service::Service;
-use holdpoint::time::Clock;
 
-use crate::{Place, dev_keys, open_keys, open_store};
+use crate::dev_keys;
+use crate::open::{Access, open};
 
-pub async fn run(addr: SocketAddr, place: &Place, sweep_seconds: u64) -> Result<(), String> {
-    let data_dir = place.data_dir.as_path();
-    let expiry = holdpoint::config::expiry_bounds().map_err(|e| e.to_string())?;
-    let (store, _, where_) = open_store(place, false).await?;
-    std::fs::create_dir_all(data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
-    let (keys, key_source) = open_keys(data_dir, true).await?;
-    let (auth, dev_keys) = match std::env::var("HOLDPOINT_API_KEYS") {
-        Ok(json) => (Authenticator::api_keys_from_json(&json), None),
-        Err(_) => {
+pub async fn run(settings: &Settings) -> Result<(), String> {
+    let data_dir = settings.data_dir.as_path();
+    let opened = open(settings, Access::Serve).await?;
+    let (auth, dev_keys) = match &settings.api_keys {
+        Some(json) => (Authenticator::api_keys_from_json(json), None),
+        None => {
             let (json, _new) = dev_keys::load_or_create(data_dir)?;
             (Authenticator::api_keys_from_json(&json), Some(json))
         }
     };
     let auth = auth.map_err(|e| e.to_string())?;
+    let addr = settings.addr;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     // Lifecycle events go to events.jsonl, standing in for the bus; review links are printed.
-    let base_url =
-        std::env::var("HOLDPOINT_PUBLIC_BASE_URL").unwrap_or_else(|_| format!("http://{local}"));
     let events = JsonLinesSink::new(data_dir.join("events.jsonl"), true);
-    let service =
-        Service::new(store, keys, Clock::system(), expiry).with_events(Arc::new(events), base_url);
+    let service = opened
+        .service
+        .with_events(Arc::new(events), settings.base_url_or(local));
     let state = AppState {
         service: service.clone(),
         auth: Arc::new(auth),
     };
     println!("Holdpoint is serving http://{local}");
     println!("data directory: {}", data_dir.display());
-    println!("store: {where_}");
-    println!("signing key: {key_source}");
+    println!("store: {}", opened.store_name);
+    println!("signing key: {}", opened.key_source);
     println!("events: {}", data_dir.join("events.jsonl").display());
     match &dev_keys {
         Some(json) => {
@@ -54,11 +49,12 @@ pub async fn run(addr: SocketAddr, place: &Place, sweep_seconds: u64) -> Result<
                 println!("  {principal:<9} {key}");
             }
         }
-        None => println!("API keys: from HOLDPOINT_API_KEYS"),
+        None => println!("API keys: from {}", holdpoint::config::API_KEYS),
     }
 
+    let every = settings.sweep_every;
     let sweeper = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(sweep_seconds.max(1)));
+        let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
             match service.sweep().await {

@@ -6,6 +6,8 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::audit::ChainHead;
+use crate::identity::SYSTEM_ACTOR;
+use crate::lifecycle::Command;
 use crate::time::rfc3339;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -156,8 +158,8 @@ pub struct Approval {
 }
 
 impl Approval {
-    /// The status as it is at `now`: a pending approval past its deadline is expired even
-    /// before any sweep has stored that.
+    /// The status as it is at `now`. This is the expiry rule, stated once: a pending approval is
+    /// expired from its `expires_at` on, even before any sweep has stored that.
     pub fn status_at(&self, now: DateTime<Utc>) -> Status {
         if self.status == Status::Pending && now >= self.expires_at {
             Status::Expired
@@ -170,6 +172,22 @@ impl Approval {
     pub fn seen_at(mut self, now: DateTime<Utc>) -> Approval {
         self.status = self.status_at(now);
         self
+    }
+
+    /// The change the service itself owes this approval at `now`, if any: expiry once its
+    /// deadline has passed, else escalation once the current level's time is up and another
+    /// level exists.
+    pub fn due_command(&self, now: DateTime<Utc>) -> Option<Command<'static>> {
+        match self.status_at(now) {
+            Status::Expired if self.status == Status::Pending => Some(Command::Expire),
+            Status::Pending
+                if self.escalates_at.is_some_and(|at| at <= now)
+                    && self.escalation.len() > self.escalation_level as usize =>
+            {
+                Some(Command::Escalate)
+            }
+            _ => None,
+        }
     }
 
     /// Whether some of this approval's events are not published yet.
@@ -199,7 +217,16 @@ impl Approval {
         }
         match self.status {
             Status::Cancelled => self.cancelled_by.as_deref(),
-            Status::Expired => Some("holdpoint"),
+            Status::Expired => Some(SYSTEM_ACTOR),
+            _ => None,
+        }
+    }
+
+    /// When the approval reached its decision, or its deadline when it expired.
+    pub fn decided_at(&self) -> Option<DateTime<Utc>> {
+        match (&self.decision, self.status) {
+            (Some(d), _) => Some(d.at),
+            (None, Status::Expired) => Some(self.expires_at),
             _ => None,
         }
     }

@@ -1,38 +1,350 @@
-//! Settings read from the environment, shared by the Lambda functions and the local server.
+//! Settings: every `HOLDPOINT_*` variable, read once per process into one [`Settings`] with one
+//! error type, by the Lambda functions, `holdpoint serve` and every operator command alike.
+//! [`VARIABLES`] lists them with their defaults; the README's configuration table is generated
+//! from it (a test holds the two together), and no other module names a `HOLDPOINT_` variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::request::ExpiryBounds;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("configuration: {0}")]
 pub struct ConfigError(pub String);
 
-/// A whole number from `name`, or `default` when unset.
-pub fn number(name: &str, default: u32) -> Result<u32, ConfigError> {
-    match std::env::var(name) {
-        Err(_) => Ok(default),
-        Ok(v) => v
-            .trim()
-            .parse()
-            .map_err(|_| ConfigError(format!("{name} must be a whole number, not {v:?}"))),
+/// One environment variable: its name, default, where it is read and what it means.
+#[derive(Debug, Clone, Copy)]
+pub struct Variable {
+    pub name: &'static str,
+    pub default: &'static str,
+    pub used_by: &'static str,
+    pub meaning: &'static str,
+}
+
+const fn var(
+    name: &'static str,
+    default: &'static str,
+    used_by: &'static str,
+    meaning: &'static str,
+) -> Variable {
+    Variable {
+        name,
+        default,
+        used_by,
+        meaning,
     }
 }
 
-/// `HOLDPOINT_DEFAULT_EXPIRY_SECONDS` (3600), `HOLDPOINT_MIN_EXPIRY_SECONDS` (60) and
-/// `HOLDPOINT_MAX_EXPIRY_SECONDS` (2592000), with min ≤ default ≤ max.
-pub fn expiry_bounds() -> Result<ExpiryBounds, ConfigError> {
-    let d = ExpiryBounds::default();
-    let bounds = ExpiryBounds {
-        default_seconds: number("HOLDPOINT_DEFAULT_EXPIRY_SECONDS", d.default_seconds)?,
-        min_seconds: number("HOLDPOINT_MIN_EXPIRY_SECONDS", d.min_seconds)?,
-        max_seconds: number("HOLDPOINT_MAX_EXPIRY_SECONDS", d.max_seconds)?,
-    };
-    if !(1..=bounds.default_seconds).contains(&bounds.min_seconds)
-        || bounds.default_seconds > bounds.max_seconds
-    {
-        return Err(ConfigError(format!(
-            "expiry bounds must satisfy 1 <= min ({}) <= default ({}) <= max ({})",
-            bounds.min_seconds, bounds.default_seconds, bounds.max_seconds
-        )));
+pub const ADDR: &str = "HOLDPOINT_ADDR";
+pub const DATA_DIR: &str = "HOLDPOINT_DATA_DIR";
+pub const API_KEYS: &str = "HOLDPOINT_API_KEYS";
+pub const STORE: &str = "HOLDPOINT_STORE";
+pub const SWEEP_SECONDS: &str = "HOLDPOINT_SWEEP_SECONDS";
+pub const LOG: &str = "HOLDPOINT_LOG";
+pub const IAM_PRINCIPALS: &str = "HOLDPOINT_IAM_PRINCIPALS";
+pub const APPROVALS_TABLE: &str = "HOLDPOINT_APPROVALS_TABLE";
+pub const AUDIT_TABLE: &str = "HOLDPOINT_AUDIT_TABLE";
+pub const DUE_SHARDS: &str = "HOLDPOINT_DUE_SHARDS";
+pub const PUBLIC_BASE_URL: &str = "HOLDPOINT_PUBLIC_BASE_URL";
+pub const EVENT_BUS: &str = "HOLDPOINT_EVENT_BUS";
+pub const SIGNING_SECRET_ID: &str = "HOLDPOINT_SIGNING_SECRET_ID";
+pub const KEY_CACHE_SECONDS: &str = "HOLDPOINT_KEY_CACHE_SECONDS";
+pub const DEFAULT_EXPIRY_SECONDS: &str = "HOLDPOINT_DEFAULT_EXPIRY_SECONDS";
+pub const MIN_EXPIRY_SECONDS: &str = "HOLDPOINT_MIN_EXPIRY_SECONDS";
+pub const MAX_EXPIRY_SECONDS: &str = "HOLDPOINT_MAX_EXPIRY_SECONDS";
+
+/// Every variable Holdpoint reads, in the order the README lists them.
+pub const VARIABLES: &[Variable] = &[
+    var(
+        ADDR,
+        "`127.0.0.1:8004`",
+        "local",
+        "address to listen on (`--addr`)",
+    ),
+    var(
+        DATA_DIR,
+        "`./.holdpoint`",
+        "local",
+        "embedded store, signing keys and development keys (`--data-dir`)",
+    ),
+    var(
+        API_KEYS,
+        "generated dev keys",
+        "local",
+        "`{\"<key>\": {\"tenant\", \"principal\", \"roles\"}}`; keys of 16+ characters",
+    ),
+    var(
+        STORE,
+        "`embedded`",
+        "local",
+        "`embedded` or `dynamodb` (`--store`)",
+    ),
+    var(SWEEP_SECONDS, "`5`", "local", "seconds between sweeps"),
+    var(
+        LOG,
+        "`info`",
+        "local",
+        "log filter (`debug`, `holdpoint=debug`, …)",
+    ),
+    var(
+        IAM_PRINCIPALS,
+        "none: the functions refuse to start",
+        "Lambda",
+        "`{\"<IAM ARN>\": {\"tenant\", \"principal\", \"roles\"}}`; an assumed-role session also matches `arn:aws:sts::ACCOUNT:assumed-role/NAME`",
+    ),
+    var(
+        APPROVALS_TABLE,
+        "`holdpoint-approvals`",
+        "both",
+        "approvals table",
+    ),
+    var(AUDIT_TABLE, "`holdpoint-audit`", "both", "audit table"),
+    var(DUE_SHARDS, "`8`", "both", "shards of the due index (1–64)"),
+    var(
+        PUBLIC_BASE_URL,
+        "local: the server's own address; Lambda: required",
+        "both",
+        "http(s) base URL of review links (`--base-url` for `holdpoint links`)",
+    ),
+    var(
+        EVENT_BUS,
+        "`default`",
+        "Lambda",
+        "EventBridge bus for lifecycle events",
+    ),
+    var(
+        SIGNING_SECRET_ID,
+        "none: the functions refuse to start; locally unset = `signing-keys.json`",
+        "both",
+        "Secrets Manager secret holding the HMAC key",
+    ),
+    var(
+        KEY_CACHE_SECONDS,
+        "`300`",
+        "both",
+        "how long the current key version from Secrets Manager is cached",
+    ),
+    var(
+        DEFAULT_EXPIRY_SECONDS,
+        "`3600`",
+        "both",
+        "expiry when a request names none",
+    ),
+    var(
+        MIN_EXPIRY_SECONDS,
+        "`60`",
+        "both",
+        "shortest expiry accepted",
+    ),
+    var(
+        MAX_EXPIRY_SECONDS,
+        "`2592000`",
+        "both",
+        "longest expiry accepted",
+    ),
+];
+
+/// The Markdown table of [`VARIABLES`], as the README shows it.
+pub fn markdown_table() -> String {
+    let mut out = String::from("| Variable | Default | Used by | Meaning |\n|---|---|---|---|\n");
+    for v in VARIABLES {
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} |\n",
+            v.name, v.default, v.used_by, v.meaning
+        ));
     }
-    Ok(bounds)
+    out
+}
+
+/// Which store a process works on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    Embedded,
+    Dynamodb,
+}
+
+impl StoreKind {
+    pub fn parse(s: &str) -> Result<StoreKind, ConfigError> {
+        match s {
+            "embedded" => Ok(StoreKind::Embedded),
+            "dynamodb" => Ok(StoreKind::Dynamodb),
+            other => Err(ConfigError(format!(
+                "the store is `embedded` or `dynamodb`, not {other:?}"
+            ))),
+        }
+    }
+}
+
+/// Table names and the due index's shard count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tables {
+    pub approvals: String,
+    pub audit: String,
+    pub due_shards: u32,
+}
+
+/// Every setting of a Holdpoint process.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    /// `HOLDPOINT_API_KEYS` as given (JSON); unset means the local development keys.
+    pub api_keys: Option<String>,
+    pub store: StoreKind,
+    pub sweep_every: Duration,
+    pub log: String,
+    /// `HOLDPOINT_IAM_PRINCIPALS` as given (JSON); the Lambda functions require it.
+    pub iam_principals: Option<String>,
+    pub tables: Tables,
+    pub public_base_url: Option<String>,
+    pub event_bus: String,
+    pub signing_secret_id: Option<String>,
+    pub key_cache: Duration,
+    pub expiry: ExpiryBounds,
+}
+
+impl Settings {
+    /// The settings of this process, from its environment.
+    pub fn from_env() -> Result<Settings, ConfigError> {
+        Settings::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// The settings `get` gives (a variable's value by name; `None` when unset).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
+        let text = |name: &str, default: &str| get(name).unwrap_or_else(|| default.to_owned());
+        let number = |name: &str, default: u32| -> Result<u32, ConfigError> {
+            match get(name) {
+                None => Ok(default),
+                Some(v) => v
+                    .trim()
+                    .parse()
+                    .map_err(|_| ConfigError(format!("{name} must be a whole number, not {v:?}"))),
+            }
+        };
+        let addr_text = text(ADDR, "127.0.0.1:8004");
+        let addr = addr_text.parse().map_err(|_| {
+            ConfigError(format!(
+                "{ADDR} must be an address such as 127.0.0.1:8004, not {addr_text:?}"
+            ))
+        })?;
+        let store = StoreKind::parse(&text(STORE, "embedded"))
+            .map_err(|e| ConfigError(format!("{STORE}: {}", e.0)))?;
+        let due_shards = number(DUE_SHARDS, 8)?;
+        if !(1..=64).contains(&due_shards) {
+            return Err(ConfigError(format!(
+                "{DUE_SHARDS} must be 1 to 64, not {due_shards}"
+            )));
+        }
+        let public_base_url = get(PUBLIC_BASE_URL);
+        if let Some(url) = &public_base_url {
+            check_base_url(url)?;
+        }
+        let d = ExpiryBounds::default();
+        let expiry = ExpiryBounds {
+            default_seconds: number(DEFAULT_EXPIRY_SECONDS, d.default_seconds)?,
+            min_seconds: number(MIN_EXPIRY_SECONDS, d.min_seconds)?,
+            max_seconds: number(MAX_EXPIRY_SECONDS, d.max_seconds)?,
+        };
+        if !(1..=expiry.default_seconds).contains(&expiry.min_seconds)
+            || expiry.default_seconds > expiry.max_seconds
+        {
+            return Err(ConfigError(format!(
+                "expiry bounds must satisfy 1 <= min ({}) <= default ({}) <= max ({})",
+                expiry.min_seconds, expiry.default_seconds, expiry.max_seconds
+            )));
+        }
+        Ok(Settings {
+            addr,
+            data_dir: PathBuf::from(text(DATA_DIR, "./.holdpoint")),
+            api_keys: get(API_KEYS),
+            store,
+            sweep_every: Duration::from_secs(u64::from(number(SWEEP_SECONDS, 5)?.max(1))),
+            log: text(LOG, "info"),
+            iam_principals: get(IAM_PRINCIPALS),
+            tables: Tables {
+                approvals: text(APPROVALS_TABLE, "holdpoint-approvals"),
+                audit: text(AUDIT_TABLE, "holdpoint-audit"),
+                due_shards,
+            },
+            public_base_url,
+            event_bus: text(EVENT_BUS, "default"),
+            signing_secret_id: get(SIGNING_SECRET_ID),
+            key_cache: Duration::from_secs(u64::from(number(KEY_CACHE_SECONDS, 300)?)),
+            expiry,
+        })
+    }
+
+    /// The base URL of review links: the configured one, else `http://{local}`.
+    pub fn base_url_or(&self, local: SocketAddr) -> String {
+        self.public_base_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{local}"))
+    }
+
+    /// A required setting, or the error that names it.
+    pub fn required<'a>(
+        value: &'a Option<String>,
+        name: &str,
+        why: &str,
+    ) -> Result<&'a str, ConfigError> {
+        value
+            .as_deref()
+            .ok_or_else(|| ConfigError(format!("{name} is not set: {why}")))
+    }
+}
+
+/// A review link base URL is http(s), so a link is always something a browser opens.
+pub fn check_base_url(url: &str) -> Result<(), ConfigError> {
+    if url.starts_with("https://") || url.starts_with("http://") {
+        Ok(())
+    } else {
+        Err(ConfigError(format!(
+            "{PUBLIC_BASE_URL} must be the http(s) base URL of the review links, not {url:?}"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Settings::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_when_nothing_is_set() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.addr.to_string(), "127.0.0.1:8004");
+        assert_eq!(s.store, StoreKind::Embedded);
+        assert_eq!(s.tables.approvals, "holdpoint-approvals");
+        assert_eq!(s.tables.due_shards, 8);
+        assert_eq!(s.key_cache, Duration::from_secs(300));
+        assert_eq!(s.expiry, ExpiryBounds::default());
+        assert_eq!(s.base_url_or(s.addr), "http://127.0.0.1:8004");
+    }
+
+    #[test]
+    fn every_bad_value_is_one_clear_error_naming_its_variable() {
+        for (name, value) in [
+            (DUE_SHARDS, "0"),
+            (DUE_SHARDS, "65"),
+            (KEY_CACHE_SECONDS, "soon"),
+            (ADDR, "localhost"),
+            (STORE, "postgres"),
+            (PUBLIC_BASE_URL, "ftp://x"),
+            (MIN_EXPIRY_SECONDS, "0"),
+            (DEFAULT_EXPIRY_SECONDS, "99999999"),
+        ] {
+            let e = settings(&[(name, value)]).unwrap_err();
+            let named = e.0.contains(name) || e.0.contains("expiry bounds");
+            assert!(named, "{name}={value}: {e}");
+        }
+    }
 }

@@ -61,6 +61,7 @@ pub enum Refusal {
     Conflict {
         current_status: Status,
         decided_by: Option<String>,
+        decided_at: Option<DateTime<Utc>>,
     },
     #[error("context_hash does not match the approved context")]
     ContextMismatch,
@@ -68,14 +69,16 @@ pub enum Refusal {
     NotDue,
 }
 
-fn conflict(a: &Approval, now: DateTime<Utc>) -> Refusal {
-    Refusal::Conflict {
-        current_status: a.status_at(now),
-        decided_by: if a.status_at(now) == Status::Expired {
-            Some(SYSTEM_ACTOR.to_owned())
-        } else {
-            a.decided_by().map(str::to_owned)
-        },
+impl Refusal {
+    /// The one way a conflict is told: the approval's status as seen at `now`, who brought it
+    /// there and when.
+    pub fn conflict(a: &Approval, now: DateTime<Utc>) -> Refusal {
+        let seen = a.clone().seen_at(now);
+        Refusal::Conflict {
+            current_status: seen.status,
+            decided_by: seen.decided_by().map(str::to_owned),
+            decided_at: seen.decided_at(),
+        }
     }
 }
 
@@ -159,7 +162,7 @@ fn decide(
         return if repeat {
             Ok(Outcome::Unchanged)
         } else {
-            Err(conflict(a, now))
+            Err(Refusal::conflict(a, now))
         };
     }
 
@@ -239,7 +242,7 @@ fn cancel(
     match a.status_at(now) {
         Status::Pending => {}
         Status::Cancelled => return Ok(Outcome::Unchanged),
-        _ => return Err(conflict(a, now)),
+        _ => return Err(Refusal::conflict(a, now)),
     }
     let mut next = a.clone();
     next.status = Status::Cancelled;
@@ -265,7 +268,7 @@ fn execute(
         return Err(Refusal::NotRequester);
     }
     if !matches!(a.status, Status::Approved | Status::Modified) {
-        return Err(conflict(a, now));
+        return Err(Refusal::conflict(a, now));
     }
     if let Some(h) = &context_hash
         && !h.eq_ignore_ascii_case(&a.context_hash)
@@ -287,7 +290,7 @@ fn execute(
 }
 
 fn expire(a: &Approval, now: DateTime<Utc>) -> Result<Outcome, Refusal> {
-    if a.status != Status::Pending || now < a.expires_at {
+    if !matches!(a.due_command(now), Some(Command::Expire)) {
         return Err(Refusal::NotDue);
     }
     let mut next = a.clone();
@@ -305,7 +308,7 @@ fn expire(a: &Approval, now: DateTime<Utc>) -> Result<Outcome, Refusal> {
 
 fn escalate(a: &Approval, now: DateTime<Utc>) -> Result<Outcome, Refusal> {
     let level = a.escalation_level as usize;
-    let due = a.status_at(now) == Status::Pending && a.escalates_at.is_some_and(|at| at <= now);
+    let due = matches!(a.due_command(now), Some(Command::Escalate));
     let Some(target) = a.escalation.get(level).filter(|_| due) else {
         return Err(Refusal::NotDue);
     };

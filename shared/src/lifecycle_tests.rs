@@ -141,7 +141,8 @@ fn quorum_needs_distinct_approvers_and_repeats_are_idempotent() {
         refused(&two, decide(&who("carol", &[]), Verdict::Approved), at(4)),
         Refusal::Conflict {
             current_status: Status::Approved,
-            decided_by: Some("bob".into())
+            decided_by: Some("bob".into()),
+            decided_at: Some(at(3)),
         }
     );
 }
@@ -265,7 +266,8 @@ fn expiry_is_lazy_and_exact() {
         refused(&a, decide(&alice, Verdict::Approved), deadline),
         Refusal::Conflict {
             current_status: Status::Expired,
-            decided_by: Some("holdpoint".into())
+            decided_by: Some("holdpoint".into()),
+            decided_at: Some(deadline),
         }
     );
     assert!(
@@ -318,7 +320,8 @@ fn cancel_is_for_the_requester_while_pending() {
         refused(&next, decide(&who("alice", &[]), Verdict::Approved), at(3)),
         Refusal::Conflict {
             current_status: Status::Cancelled,
-            decided_by: Some("agent".into())
+            decided_by: Some("agent".into()),
+            decided_at: None,
         }
     );
 }

@@ -9,6 +9,7 @@ use crate::approval::{Approval, EscalationLevel, Status, ToolCall};
 use crate::audit::{AuditEvent, AuditRecord};
 use crate::canonical;
 use crate::identity::{Principal, ROLE_PREFIX};
+use crate::lifecycle::Command;
 
 /// Size limits, chosen so that an approval item stays far below DynamoDB's 400 KB.
 pub mod limits {
@@ -112,6 +113,35 @@ pub fn check_document(field: &str, value: &impl serde::Serialize) -> Result<(), 
         ));
     }
     Ok(())
+}
+
+impl Command<'_> {
+    /// The size and form limits of what a caller sent with a command (422 when exceeded),
+    /// checked before anything is read.
+    pub fn check_limits(&self) -> Result<(), Invalid> {
+        match self {
+            Command::Decide {
+                comment,
+                modified_output,
+                ..
+            } => {
+                check_optional("comment", comment, limits::TEXT_CHARS)?;
+                match modified_output {
+                    Some(m) => check_document("modified_output", m),
+                    None => Ok(()),
+                }
+            }
+            Command::Cancel { reason, .. } => check_optional("reason", reason, limits::TEXT_CHARS),
+            Command::Execute {
+                context_hash: Some(h),
+                ..
+            } if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) => Err(invalid(
+                "context_hash",
+                "must be 64 hex characters (SHA-256)",
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 fn check_reviewers(field: &str, reviewers: &[String]) -> Result<(), Invalid> {

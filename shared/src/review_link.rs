@@ -46,7 +46,7 @@ impl Claims {
     }
 }
 
-/// Why a token was refused. Only `Expired` may be told to its holder; everything else looks the
+/// Why a link was refused. Only `Expired` and `Reassigned` may be told to its holder; everything else looks the
 /// same from outside (403) and reveals nothing about the approval.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LinkRefusal {
@@ -54,6 +54,9 @@ pub enum LinkRefusal {
     Invalid,
     #[error("the link has expired")]
     Expired,
+    /// The approval was escalated away from the link's reviewer.
+    #[error("the approval was reassigned; this link no longer decides it")]
+    Reassigned,
     #[error(transparent)]
     Key(#[from] KeyError),
 }

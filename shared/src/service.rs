@@ -1,19 +1,29 @@
-//! The operations of Holdpoint over any store: what every HTTP route and the sweep call.
+//! The operations of Holdpoint over any store: what every HTTP route (API and review link), the
+//! sweep and the operator's commands call. Nothing else reaches the store or the keys.
+//!
+//! Every change takes one path: read the approval, let [`lifecycle`] decide, then [`commit`]
+//! (seal the audit record, store state and record in one compare-and-set, announce the event).
+//!
+//! [`commit`]: Service::commit
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::approval::{Approval, Status};
+use crate::approval::{Approval, Status, Verdict};
 use crate::audit::{self, AuditRecord, Verification};
-use crate::events::{EventSink, LifecycleEvent};
+use crate::events::EventSink;
 use crate::identity::Principal;
 use crate::keys::{Key, KeyProvider};
 use crate::lifecycle::{self, Command, Outcome, Refusal};
 use crate::request::{CreateRequest, ExpiryBounds, Invalid};
+use crate::review_link::{self, Claims, LinkRefusal};
 use crate::store::{Created, Cursor, IdempotencyKey, ListFilter, Page, Store, StoreError};
-use crate::time::Clock;
+use crate::time::{Clock, rfc3339};
+
+mod outbox;
 
 /// How often a transition is retried when another writer got there first.
 const MAX_ATTEMPTS: usize = 8;
@@ -28,6 +38,9 @@ pub enum ServiceError {
     Invalid(#[from] Invalid),
     #[error(transparent)]
     Refused(#[from] Refusal),
+    /// A review link that does not (or no longer) decide its approval.
+    #[error(transparent)]
+    Link(LinkRefusal),
     #[error("the idempotency key was used with a different request")]
     IdempotencyKeyReused,
     #[error("unavailable: {0}")]
@@ -50,6 +63,15 @@ impl From<StoreError> for ServiceError {
     }
 }
 
+impl From<LinkRefusal> for ServiceError {
+    fn from(r: LinkRefusal) -> Self {
+        match r {
+            LinkRefusal::Key(e) => ServiceError::KeyUnavailable(e.to_string()),
+            other => ServiceError::Link(other),
+        }
+    }
+}
+
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct SweepReport {
     pub expired: usize,
@@ -60,6 +82,56 @@ pub struct SweepReport {
     pub skipped: usize,
 }
 
+/// What a decision signature check answers: `valid` with the decision it signs, or why not.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct DecisionCheck {
+    pub valid: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval: Option<SignedDecision>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<&'static str>,
+}
+
+/// The decision a genuine signature stands for.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SignedDecision {
+    pub id: Uuid,
+    pub status: Status,
+    pub decision: Option<Verdict>,
+    pub approver: Option<String>,
+    #[serde(with = "rfc3339::option")]
+    pub decided_at: Option<DateTime<Utc>>,
+    #[serde(with = "rfc3339")]
+    pub expires_at: DateTime<Utc>,
+}
+
+impl DecisionCheck {
+    fn refused(error: &'static str) -> DecisionCheck {
+        DecisionCheck {
+            valid: false,
+            approval: None,
+            error: Some(error),
+        }
+    }
+}
+
+/// A review link opened: the reviewer it stands for and the approval, pending and theirs.
+#[derive(Debug, Clone)]
+pub struct Review {
+    pub claims: Claims,
+    pub approval: Approval,
+}
+
+/// What one compare-and-set attempt came to.
+enum Attempt {
+    /// Stored (and announced): the approval as it now is.
+    Stored(Approval),
+    /// Nothing to store (an idempotent repeat): the approval as seen.
+    Unchanged(Approval),
+    /// Another writer got there first: what is stored now.
+    Lost(Approval),
+}
+
 #[derive(Clone)]
 pub struct Service {
     store: Arc<dyn Store>,
@@ -68,16 +140,6 @@ pub struct Service {
     expiry: ExpiryBounds,
     /// Where lifecycle events go, and the base URL of the review links they carry.
     events: Option<(Arc<dyn EventSink>, String)>,
-}
-
-/// What a decision signature check answers.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct DecisionCheck {
-    pub valid: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub approval: Option<serde_json::Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
 }
 
 impl Service {
@@ -103,209 +165,7 @@ impl Service {
         self
     }
 
-    /// Publishes `approval`'s unpublished events (`fresh` is its newest record, when the caller
-    /// has it, which spares reading the chain) and marks them published. A failure is logged and
-    /// left to the sweep: the write it follows is already stored. Answers the approval as now
-    /// stored.
-    async fn announce(&self, mut approval: Approval, fresh: Option<&AuditRecord>) -> Approval {
-        let Some((sink, base_url)) = &self.events else {
-            return approval;
-        };
-        if !approval.unpublished() {
-            return approval;
-        }
-        let records = match fresh {
-            Some(r) if r.sequence == approval.published_seq + 1 => vec![r.clone()],
-            _ => match self.store.audit(&approval.tenant, approval.id).await {
-                Ok(all) => all
-                    .into_iter()
-                    .filter(|r| r.sequence > approval.published_seq)
-                    .collect(),
-                Err(e) => {
-                    tracing::warn!(id = %approval.id, error = %e, "events not read; the sweep retries");
-                    return approval;
-                }
-            },
-        };
-        let mut events = Vec::with_capacity(records.len());
-        for r in &records {
-            // Links only for the newest record, while the approval still waits for them.
-            let current =
-                r.sequence == approval.audit_head.sequence && approval.status == Status::Pending;
-            let links = if current && LifecycleEvent::addresses_reviewers(r.event) {
-                match self.review_links(&approval, base_url).await {
-                    Ok(links) => links,
-                    Err(e) => {
-                        tracing::warn!(id = %approval.id, error = %e, "no key for links; the sweep retries");
-                        return approval;
-                    }
-                }
-            } else {
-                Vec::new()
-            };
-            events.push(LifecycleEvent::of(&approval, r, links));
-        }
-        if let Err(e) = sink.publish(&events).await {
-            tracing::warn!(id = %approval.id, error = %e, "events not published; the sweep retries");
-            return approval;
-        }
-        let mut marked = approval.clone();
-        marked.published_seq = approval.audit_head.sequence;
-        match self.store.mark_published(&marked).await {
-            Ok(true) => approval = marked,
-            Ok(false) => {}
-            Err(e) => {
-                tracing::warn!(id = %approval.id, error = %e, "published, not marked: may repeat")
-            }
-        }
-        approval
-    }
-
-    pub fn keys(&self) -> &Arc<dyn KeyProvider> {
-        &self.keys
-    }
-
-    async fn signing_key(&self) -> Result<Key, ServiceError> {
-        self.keys
-            .current()
-            .await
-            .map_err(|e| ServiceError::KeyUnavailable(e.to_string()))
-    }
-
-    /// Signs `record`; a decision carries its record's signature.
-    async fn seal(
-        &self,
-        next: &mut Approval,
-        record: &mut AuditRecord,
-    ) -> Result<(), ServiceError> {
-        record.sign(&self.signing_key().await?);
-        // Without an event sink nothing waits to be published: say so in the same write.
-        if self.events.is_none() {
-            next.published_seq = record.sequence;
-        }
-        if record.is_decision()
-            && let Some(d) = &mut next.decision
-        {
-            d.signature = Some(record.signature.clone());
-        }
-        Ok(())
-    }
-
-    /// Every key `records` name, fetched once each.
-    async fn keys_of(&self, records: &[AuditRecord]) -> Result<Vec<Key>, ServiceError> {
-        let mut ids: Vec<&str> = records.iter().map(|r| r.key_id.as_str()).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let mut keys = Vec::new();
-        for id in ids {
-            let found = self
-                .keys
-                .by_id(id)
-                .await
-                .map_err(|e| ServiceError::KeyUnavailable(e.to_string()))?;
-            keys.extend(found);
-        }
-        Ok(keys)
-    }
-
-    /// The signed review links of `approval`'s named reviewers, as `(reviewer, url)`. Never part
-    /// of an answer to the agent: links reach reviewers through events and operators only.
-    pub async fn review_links(
-        &self,
-        approval: &Approval,
-        base_url: &str,
-    ) -> Result<Vec<(String, String)>, ServiceError> {
-        let key = self.signing_key().await?;
-        Ok(crate::review_link::links(&key, approval, base_url))
-    }
-
-    /// Verifies one approval's chain with the keys it names.
-    pub async fn verify_chain(
-        &self,
-        approval: &Approval,
-        records: &[AuditRecord],
-    ) -> Result<Verification, ServiceError> {
-        let keys = self.keys_of(records).await?;
-        Ok(audit::verify(records, &approval.audit_head, |id| {
-            keys.iter().find(|k| k.id == id).cloned()
-        }))
-    }
-
-    /// Whether `signature` is the signature of this approval's decision, and that decision's
-    /// record verifies.
-    pub async fn verify_decision(
-        &self,
-        caller: &Principal,
-        id: Uuid,
-        signature: &str,
-    ) -> Result<DecisionCheck, ServiceError> {
-        use subtle::ConstantTimeEq;
-        let approval = self.get(caller, id).await?;
-        let records = self.store.audit(&caller.tenant, id).await?;
-        let refused = |error: &str| DecisionCheck {
-            valid: false,
-            approval: None,
-            error: Some(error.to_owned()),
-        };
-        let Some(record) = records.iter().rev().find(|r| r.is_decision()) else {
-            return Ok(refused("the approval has no decision"));
-        };
-        let keys = self.keys_of(std::slice::from_ref(record)).await?;
-        let genuine = keys.first().is_some_and(|k| {
-            record.hash == record.computed_hash()
-                && k.verify(record.hash.as_bytes(), &record.signature)
-        });
-        let matches: bool = record
-            .signature
-            .as_bytes()
-            .ct_eq(signature.as_bytes())
-            .into();
-        if !(genuine && matches) {
-            return Ok(refused("invalid signature"));
-        }
-        let decision = approval.decision.as_ref();
-        Ok(DecisionCheck {
-            valid: true,
-            approval: Some(serde_json::json!({
-                "id": approval.id,
-                "status": approval.status,
-                "decision": decision.map(|d| d.decision),
-                "approver": decision.map(|d| d.by.clone()),
-                "decided_at": decision.map(|d| crate::time::format(&d.at)),
-                "expires_at": crate::time::format(&approval.expires_at),
-            })),
-            error: None,
-        })
-    }
-
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
-    }
-
-    pub fn clock(&self) -> &Clock {
-        &self.clock
-    }
-
-    /// Creates an approval. `idempotency_key` with the raw body makes a retry return the first
-    /// approval (`false` = not newly created).
-    pub async fn create(
-        &self,
-        caller: &Principal,
-        request: CreateRequest,
-        idempotency_key: Option<(&str, &[u8])>,
-    ) -> Result<(Approval, bool), ServiceError> {
-        let now = self.clock.now();
-        let (mut approval, mut record) = request.into_approval(caller, self.expiry, now)?;
-        self.seal(&mut approval, &mut record).await?;
-        let key = idempotency_key.map(|(key, body)| IdempotencyKey {
-            key: key.to_owned(),
-            request_hash: hex::encode(Sha256::digest(body)),
-        });
-        match self.store.create(&approval, &record, key.as_ref()).await? {
-            Created::New(a) => Ok((self.announce(a, Some(&record)).await, true)),
-            Created::Existing(a) => Ok((a.seen_at(now), false)),
-        }
-    }
+    // ---- Reads -------------------------------------------------------------------------------
 
     pub async fn get(&self, caller: &Principal, id: Uuid) -> Result<Approval, ServiceError> {
         let found = self.store.get(&caller.tenant, id).await?;
@@ -330,19 +190,107 @@ impl Service {
         Ok(page)
     }
 
+    /// One approval's audit records and whether its chain verifies.
     pub async fn audit(
         &self,
         caller: &Principal,
         id: Uuid,
     ) -> Result<(Vec<AuditRecord>, Verification), ServiceError> {
-        let approval = self
-            .store
-            .get(&caller.tenant, id)
+        self.audit_of(&caller.tenant, id)
             .await?
-            .ok_or(ServiceError::NotFound)?;
-        let records = self.store.audit(&caller.tenant, id).await?;
+            .ok_or(ServiceError::NotFound)
+    }
+
+    /// As [`Service::audit`], for an operator who names the tenant; `None` when no such
+    /// approval is stored.
+    pub async fn audit_of(
+        &self,
+        tenant: &str,
+        id: Uuid,
+    ) -> Result<Option<(Vec<AuditRecord>, Verification)>, ServiceError> {
+        let Some(approval) = self.store.get(tenant, id).await? else {
+            return Ok(None);
+        };
+        let records = self.store.audit(tenant, id).await?;
         let verification = self.verify_chain(&approval, &records).await?;
-        Ok((records, verification))
+        Ok(Some((records, verification)))
+    }
+
+    /// Verifies one approval's chain with the keys it names.
+    pub async fn verify_chain(
+        &self,
+        approval: &Approval,
+        records: &[AuditRecord],
+    ) -> Result<Verification, ServiceError> {
+        let keys = self.keys_of(records).await?;
+        Ok(audit::verify(records, &approval.audit_head, |id| {
+            keys.iter().find(|k| k.id == id).cloned()
+        }))
+    }
+
+    /// Whether `signature` is the signature of this approval's decision, and that decision's
+    /// record verifies. The signature is compared in constant time.
+    pub async fn verify_decision(
+        &self,
+        caller: &Principal,
+        id: Uuid,
+        signature: &str,
+    ) -> Result<DecisionCheck, ServiceError> {
+        use subtle::ConstantTimeEq;
+        let approval = self.get(caller, id).await?;
+        let records = self.store.audit(&caller.tenant, id).await?;
+        let Some(record) = records.iter().rev().find(|r| r.is_decision()) else {
+            return Ok(DecisionCheck::refused("the approval has no decision"));
+        };
+        let keys = self.keys_of(std::slice::from_ref(record)).await?;
+        let genuine = keys.first().is_some_and(|k| {
+            record.hash == record.computed_hash()
+                && k.verify(record.hash.as_bytes(), &record.signature)
+        });
+        let matches: bool = record
+            .signature
+            .as_bytes()
+            .ct_eq(signature.as_bytes())
+            .into();
+        if !(genuine && matches) {
+            return Ok(DecisionCheck::refused("invalid signature"));
+        }
+        let decision = approval.decision.as_ref();
+        Ok(DecisionCheck {
+            valid: true,
+            approval: Some(SignedDecision {
+                id: approval.id,
+                status: approval.status,
+                decision: decision.map(|d| d.decision),
+                approver: decision.map(|d| d.by.clone()),
+                decided_at: decision.map(|d| d.at),
+                expires_at: approval.expires_at,
+            }),
+            error: None,
+        })
+    }
+
+    // ---- Changes -----------------------------------------------------------------------------
+
+    /// Creates an approval. `idempotency_key` with the raw body makes a retry return the first
+    /// approval (`false` = not newly created).
+    pub async fn create(
+        &self,
+        caller: &Principal,
+        request: CreateRequest,
+        idempotency_key: Option<(&str, &[u8])>,
+    ) -> Result<(Approval, bool), ServiceError> {
+        let now = self.clock.now();
+        let (mut approval, mut record) = request.into_approval(caller, self.expiry, now)?;
+        self.seal(&mut approval, &mut record).await?;
+        let key = idempotency_key.map(|(key, body)| IdempotencyKey {
+            key: key.to_owned(),
+            request_hash: hex::encode(Sha256::digest(body)),
+        });
+        match self.store.create(&approval, &record, key.as_ref()).await? {
+            Created::New(a) => Ok((self.announce(a, Some(&record)).await, true)),
+            Created::Existing(a) => Ok((a.seen_at(now), false)),
+        }
     }
 
     /// Applies `command` to approval `id` of `tenant` with optimistic concurrency: read, decide
@@ -353,6 +301,7 @@ impl Service {
         id: Uuid,
         command: Command<'_>,
     ) -> Result<Approval, ServiceError> {
+        command.check_limits()?;
         let mut current = self
             .store
             .get(tenant, id)
@@ -360,25 +309,19 @@ impl Service {
             .ok_or(ServiceError::NotFound)?;
         for _ in 0..MAX_ATTEMPTS {
             let now = self.clock.now();
-            match lifecycle::apply(&current, command.clone(), now) {
-                Ok(Outcome::Unchanged) => return Ok(current.seen_at(now)),
-                Ok(Outcome::Changed(mut next, mut record)) => {
-                    self.seal(&mut next, &mut record).await?;
-                    match self.store.transition(current.version, &next, &record).await {
-                        Ok(()) => return Ok(self.announce(*next, Some(&record)).await),
-                        Err(StoreError::Conflict { current: stored }) => current = *stored,
-                        Err(e) => return Err(e.into()),
-                    }
-                }
-                Err(refusal) => {
-                    if current.status == Status::Pending
-                        && current.status_at(now) == Status::Expired
+            match self.attempt(&current, command.clone(), now).await {
+                Ok(Attempt::Stored(a) | Attempt::Unchanged(a)) => return Ok(a),
+                Ok(Attempt::Lost(stored)) => current = stored,
+                Err(ServiceError::Refused(refusal)) => {
+                    // Lazy expiry: store what every reader already sees.
+                    if let Some(due @ Command::Expire) = current.due_command(now)
+                        && let Err(e) = self.attempt(&current, due, now).await
                     {
-                        // Lazy expiry: store what every reader already sees.
-                        self.try_expire(&current).await;
+                        tracing::debug!(%id, error = %e, "lazy expiry not stored");
                     }
                     return Err(refusal.into());
                 }
+                Err(e) => return Err(e),
             }
         }
         Err(ServiceError::Unavailable(
@@ -386,29 +329,8 @@ impl Service {
         ))
     }
 
-    async fn try_expire(&self, current: &Approval) {
-        let Ok(Outcome::Changed(mut next, mut record)) =
-            lifecycle::apply(current, Command::Expire, self.clock.now())
-        else {
-            return;
-        };
-        let stored = match self.seal(&mut next, &mut record).await {
-            Ok(()) => self
-                .store
-                .transition(current.version, &next, &record)
-                .await
-                .map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
-        match stored {
-            Ok(()) => {
-                self.announce(*next, Some(&record)).await;
-            }
-            Err(e) => tracing::debug!(id = %current.id, error = %e, "lazy expiry not stored"),
-        }
-    }
-
-    /// Expires and escalates every due approval, batch by batch, until none is due.
+    /// Expires and escalates every due approval, batch by batch, until none is due, and
+    /// publishes what earlier publishes missed.
     pub async fn sweep(&self) -> Result<SweepReport, ServiceError> {
         let mut report = SweepReport::default();
         loop {
@@ -417,40 +339,19 @@ impl Service {
             let batch = due.len();
             let before = report;
             for mut a in due {
-                if a.unpublished() && self.events.is_some() {
-                    a = self.announce(a, None).await;
-                    if !a.unpublished() {
-                        report.republished += 1;
-                    }
+                if self.republish(&mut a).await {
+                    report.republished += 1;
                 }
-                let deadline_passed = a.status == Status::Pending
-                    && (now >= a.expires_at || a.escalates_at.is_some_and(|at| at <= now));
-                if !deadline_passed {
-                    continue;
-                }
-                let command = if now >= a.expires_at {
-                    Command::Expire
-                } else {
-                    Command::Escalate
-                };
-                let Ok(Outcome::Changed(mut next, mut record)) =
-                    lifecycle::apply(&a, command.clone(), now)
-                else {
-                    report.skipped += 1;
+                let Some(command) = a.due_command(now) else {
                     continue;
                 };
-                self.seal(&mut next, &mut record).await?;
-                match self.store.transition(a.version, &next, &record).await {
-                    Ok(()) => {
-                        self.announce(*next, Some(&record)).await;
-                        if matches!(command, Command::Expire) {
-                            report.expired += 1;
-                        } else {
-                            report.escalated += 1;
-                        }
-                    }
-                    Err(StoreError::Conflict { .. }) => report.skipped += 1,
-                    Err(e) => return Err(e.into()),
+                let expiry = matches!(command, Command::Expire);
+                match self.attempt(&a, command, now).await {
+                    Ok(Attempt::Stored(_)) if expiry => report.expired += 1,
+                    Ok(Attempt::Stored(_)) => report.escalated += 1,
+                    Ok(Attempt::Unchanged(_) | Attempt::Lost(_))
+                    | Err(ServiceError::Refused(_)) => report.skipped += 1,
+                    Err(e) => return Err(e),
                 }
             }
             let done = |r: &SweepReport| r.expired + r.escalated + r.republished;
@@ -459,5 +360,155 @@ impl Service {
                 return Ok(report);
             }
         }
+    }
+
+    // ---- Review links ------------------------------------------------------------------------
+
+    /// The signed review links of `approval`'s named reviewers, as `(reviewer, url)`. Never part
+    /// of an answer to the agent: links reach reviewers through events and operators only.
+    pub async fn review_links(
+        &self,
+        approval: &Approval,
+        base_url: &str,
+    ) -> Result<Vec<(String, String)>, ServiceError> {
+        let key = self.signing_key().await?;
+        Ok(review_link::links(&key, approval, base_url))
+    }
+
+    /// The review links of approval `id` of `tenant`, for an operator to hand out.
+    pub async fn links_of(
+        &self,
+        tenant: &str,
+        id: Uuid,
+        base_url: &str,
+    ) -> Result<Vec<(String, String)>, ServiceError> {
+        let approval = self
+            .store
+            .get(tenant, id)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        self.review_links(&approval, base_url).await
+    }
+
+    /// Opens a review link (one read): the approval it decides, while it is pending and still
+    /// addressed to the link's reviewer. A decided or expired approval is the conflict refusal.
+    pub async fn open_review(&self, id: Uuid, token: &str) -> Result<Review, ServiceError> {
+        let now = self.clock.now();
+        let claims = review_link::verify(&*self.keys, token, id, now).await?;
+        let approval = self
+            .store
+            .get(&claims.tenant, id)
+            .await?
+            .ok_or(ServiceError::Link(LinkRefusal::Invalid))?;
+        if !review_link::still_addressed(&approval, &claims) {
+            return Err(ServiceError::Link(LinkRefusal::Reassigned));
+        }
+        if approval.status_at(now) != Status::Pending {
+            return Err(Refusal::conflict(&approval, now).into());
+        }
+        Ok(Review {
+            claims,
+            approval: approval.seen_at(now),
+        })
+    }
+
+    /// Decides as the holder of a review link (one read and one write, as on the API path).
+    pub async fn decide_by_link(
+        &self,
+        id: Uuid,
+        token: &str,
+        verdict: Verdict,
+        comment: Option<String>,
+        modified_output: Option<serde_json::Value>,
+    ) -> Result<Approval, ServiceError> {
+        // The link first: a refused link reveals nothing, not even what was wrong with the form.
+        let claims = review_link::verify(&*self.keys, token, id, self.clock.now()).await?;
+        let by = claims.principal();
+        let command = Command::Decide {
+            by: &by,
+            verdict,
+            comment,
+            modified_output,
+        };
+        match self.apply(&claims.tenant, id, command).await {
+            // A link stands for its named reviewer alone (no roles): once that name is no longer
+            // among the reviewers, an escalation has taken the approval away from it.
+            Err(ServiceError::Refused(Refusal::NotAReviewer)) => {
+                Err(ServiceError::Link(LinkRefusal::Reassigned))
+            }
+            Err(ServiceError::NotFound) => Err(ServiceError::Link(LinkRefusal::Invalid)),
+            other => other,
+        }
+    }
+
+    // ---- The one path of a change ------------------------------------------------------------
+
+    /// Decides `command` on `current` by the rules and, when it changes something, commits it.
+    async fn attempt(
+        &self,
+        current: &Approval,
+        command: Command<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Attempt, ServiceError> {
+        match lifecycle::apply(current, command, now)? {
+            Outcome::Unchanged => Ok(Attempt::Unchanged(current.clone().seen_at(now))),
+            Outcome::Changed(next, record) => self.commit(current, *next, *record).await,
+        }
+    }
+
+    /// Seals `record`, stores `next` with it if `current` is still what is stored, and
+    /// announces the change.
+    async fn commit(
+        &self,
+        current: &Approval,
+        mut next: Approval,
+        mut record: AuditRecord,
+    ) -> Result<Attempt, ServiceError> {
+        self.seal(&mut next, &mut record).await?;
+        match self.store.transition(current.version, &next, &record).await {
+            Ok(()) => Ok(Attempt::Stored(self.announce(next, Some(&record)).await)),
+            Err(StoreError::Conflict { current: stored }) => Ok(Attempt::Lost(*stored)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Signs `record`; a decision carries its record's signature.
+    async fn seal(
+        &self,
+        next: &mut Approval,
+        record: &mut AuditRecord,
+    ) -> Result<(), ServiceError> {
+        record.sign(&self.signing_key().await?);
+        self.note_outbox(next, record);
+        if record.is_decision()
+            && let Some(d) = &mut next.decision
+        {
+            d.signature = Some(record.signature.clone());
+        }
+        Ok(())
+    }
+
+    async fn signing_key(&self) -> Result<Key, ServiceError> {
+        self.keys
+            .current()
+            .await
+            .map_err(|e| ServiceError::KeyUnavailable(e.to_string()))
+    }
+
+    /// Every key `records` name, fetched once each.
+    async fn keys_of(&self, records: &[AuditRecord]) -> Result<Vec<Key>, ServiceError> {
+        let mut ids: Vec<&str> = records.iter().map(|r| r.key_id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut keys = Vec::new();
+        for id in ids {
+            let found = self
+                .keys
+                .by_id(id)
+                .await
+                .map_err(|e| ServiceError::KeyUnavailable(e.to_string()))?;
+            keys.extend(found);
+        }
+        Ok(keys)
     }
 }

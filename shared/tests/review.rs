@@ -17,19 +17,22 @@ use holdpoint::http::{AppState, Authenticator, Routes, app};
 use holdpoint::identity::Principal;
 use holdpoint::request::{CreateRequest, ExpiryBounds};
 use holdpoint::service::Service;
+use holdpoint::store::Store;
 use holdpoint::store::embedded::EmbeddedStore;
 
 struct Fixture {
     router: Router,
     service: Service,
+    store: Arc<dyn Store>,
     time: ManualClock,
 }
 
 fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap().keep();
     let time = ManualClock::default();
+    let store: Arc<dyn Store> = Arc::new(EmbeddedStore::open(&dir).unwrap());
     let service = Service::new(
-        Arc::new(EmbeddedStore::open(&dir).unwrap()),
+        store.clone(),
         test_keys(),
         time.clock(),
         ExpiryBounds::default(),
@@ -42,6 +45,7 @@ fn fixture() -> Fixture {
     Fixture {
         router: app(state, &Routes::ALL),
         service,
+        store,
         time,
     }
 }
@@ -117,7 +121,7 @@ async fn post_form(f: &Fixture, id: uuid::Uuid, fields: &[(&str, &str)]) -> Page
 }
 
 async fn stored(f: &Fixture, a: &Approval) -> Approval {
-    f.service.store().get("acme", a.id).await.unwrap().unwrap()
+    f.store.get("acme", a.id).await.unwrap().unwrap()
 }
 
 #[tokio::test]

@@ -231,40 +231,6 @@ pub async fn signing_secret() -> String {
     name
 }
 
-/// Tampering on DynamoDB: raw PutItem and DeleteItem on the audit table, past the service.
-#[async_trait::async_trait]
-impl holdpoint::conformance::Tamper for Tamperer {
-    async fn put_record_at(&self, sequence: u64, record: &holdpoint::audit::AuditRecord) {
-        use holdpoint::store::dynamodb::item;
-        let mut raw = item::record_item(record).expect("encodes");
-        raw.insert("seq".into(), item::n(sequence));
-        self.0
-            .client()
-            .put_item()
-            .table_name(&self.0.tables().audit)
-            .set_item(Some(raw))
-            .send()
-            .await
-            .expect("raw put");
-    }
-
-    async fn delete_record(&self, tenant: &str, id: uuid::Uuid, sequence: u64) {
-        use holdpoint::store::dynamodb::item;
-        self.0
-            .client()
-            .delete_item()
-            .table_name(&self.0.tables().audit)
-            .key("approval", item::s(item::chain_key(tenant, id)))
-            .key("seq", item::n(sequence))
-            .send()
-            .await
-            .expect("raw delete");
-    }
-}
-
-/// Raw writes to a DynamoDB store's tables, for tamper tests.
-pub struct Tamperer(pub DynamoStore);
-
 /// A principal of tenant `acme`, the tenant of these tests.
 pub fn acme(name: &str) -> holdpoint::identity::Principal {
     holdpoint::identity::Principal {

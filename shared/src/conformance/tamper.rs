@@ -2,7 +2,8 @@
 
 use super::*;
 
-/// Raw writes behind the service's back, for tamper tests: each backend's own.
+/// Raw writes behind the service's back, for tamper tests: each backend's own, all of them here,
+/// behind the `conformance` feature and out of the production path.
 #[async_trait::async_trait]
 pub trait Tamper: Send + Sync {
     /// Stores `record` at position `sequence` of its chain, replacing what is there.
@@ -11,8 +12,63 @@ pub trait Tamper: Send + Sync {
     async fn delete_record(&self, tenant: &str, id: Uuid, sequence: u64);
 }
 
+#[cfg(feature = "embedded")]
+#[async_trait::async_trait]
+impl Tamper for crate::store::embedded::EmbeddedStore {
+    async fn put_record_at(&self, sequence: u64, record: &AuditRecord) {
+        self.edit_chain(record.approval_id, |chain| {
+            let at = sequence as usize - 1;
+            if at < chain.len() {
+                chain[at] = record.clone();
+            } else {
+                chain.push(record.clone());
+            }
+        });
+    }
+
+    async fn delete_record(&self, _tenant: &str, id: Uuid, sequence: u64) {
+        self.edit_chain(id, |chain| {
+            chain.remove(sequence as usize - 1);
+        });
+    }
+}
+
+/// On DynamoDB: raw PutItem and DeleteItem on the audit table, past the service.
+#[cfg(feature = "dynamodb")]
+#[async_trait::async_trait]
+impl Tamper for crate::store::dynamodb::DynamoStore {
+    async fn put_record_at(&self, sequence: u64, record: &AuditRecord) {
+        use crate::store::dynamodb::item;
+        let mut raw = item::record_item(record).expect("encodes");
+        raw.insert("seq".into(), item::n(sequence));
+        self.client()
+            .put_item()
+            .table_name(&self.tables().audit)
+            .set_item(Some(raw))
+            .send()
+            .await
+            .expect("raw put");
+    }
+
+    async fn delete_record(&self, tenant: &str, id: Uuid, sequence: u64) {
+        use crate::store::dynamodb::item;
+        self.client()
+            .delete_item()
+            .table_name(&self.tables().audit)
+            .key("approval", item::s(item::chain_key(tenant, id)))
+            .key("seq", item::n(sequence))
+            .send()
+            .await
+            .expect("raw delete");
+    }
+}
+
 /// Four records: created, two approvals towards a quorum of 3, approved.
-async fn four_record_chain(service: &Service, t: &str) -> (Uuid, Vec<AuditRecord>) {
+async fn four_record_chain(
+    store: &dyn Store,
+    service: &Service,
+    t: &str,
+) -> (Uuid, Vec<AuditRecord>) {
     let reviewers: Vec<String> = ["alice", "bob", "carol"].map(String::from).to_vec();
     let (a, _) = service
         .create(
@@ -27,7 +83,7 @@ async fn four_record_chain(service: &Service, t: &str) -> (Uuid, Vec<AuditRecord
         let cmd = approve(&p);
         service.apply(t, a.id, cmd).await.unwrap();
     }
-    let records = service.store().audit(t, a.id).await.unwrap();
+    let records = store.audit(t, a.id).await.unwrap();
     assert_eq!(records.len(), 4);
     (a.id, records)
 }
@@ -47,11 +103,11 @@ pub async fn tampering_is_detected(store: Arc<dyn Store>, tamper: Arc<dyn Tamper
         async move { service.audit(&agent, id).await.unwrap().1 }
     };
 
-    let (id, _) = four_record_chain(&service, &t).await;
+    let (id, _) = four_record_chain(&*store, &service, &t).await;
     let v = check(id).await;
     assert!(v.valid, "untouched: {v:?}");
 
-    let (id, r) = four_record_chain(&service, &t).await;
+    let (id, r) = four_record_chain(&*store, &service, &t).await;
     let mut changed = r[1].clone();
     changed.actor = "mallory".into();
     tamper.put_record_at(2, &changed).await;
@@ -61,7 +117,7 @@ pub async fn tampering_is_detected(store: Arc<dyn Store>, tamper: Arc<dyn Tamper
         "a changed field"
     );
 
-    let (id, r) = four_record_chain(&service, &t).await;
+    let (id, r) = four_record_chain(&*store, &service, &t).await;
     let mut payload = r[3].clone();
     payload.payload = json!({"decision": "rejected"});
     tamper.put_record_at(4, &payload).await;
@@ -71,7 +127,7 @@ pub async fn tampering_is_detected(store: Arc<dyn Store>, tamper: Arc<dyn Tamper
         "a changed payload"
     );
 
-    let (id, _) = four_record_chain(&service, &t).await;
+    let (id, _) = four_record_chain(&*store, &service, &t).await;
     tamper.delete_record(&t, id, 2).await;
     assert_eq!(
         check(id).await.first_invalid_sequence,
@@ -79,7 +135,7 @@ pub async fn tampering_is_detected(store: Arc<dyn Store>, tamper: Arc<dyn Tamper
         "a deleted middle record"
     );
 
-    let (id, _) = four_record_chain(&service, &t).await;
+    let (id, _) = four_record_chain(&*store, &service, &t).await;
     tamper.delete_record(&t, id, 4).await;
     let v = check(id).await;
     assert_eq!(
@@ -88,7 +144,7 @@ pub async fn tampering_is_detected(store: Arc<dyn Store>, tamper: Arc<dyn Tamper
         "a truncated tail"
     );
 
-    let (id, r) = four_record_chain(&service, &t).await;
+    let (id, r) = four_record_chain(&*store, &service, &t).await;
     tamper.put_record_at(2, &r[2]).await;
     tamper.put_record_at(3, &r[1]).await;
     assert_eq!(
@@ -98,7 +154,7 @@ pub async fn tampering_is_detected(store: Arc<dyn Store>, tamper: Arc<dyn Tamper
     );
 
     // Inserted without the key: a well-linked record signed with a guessed key, the rest moved up.
-    let (id, r) = four_record_chain(&service, &t).await;
+    let (id, r) = four_record_chain(&*store, &service, &t).await;
     let mut forged = AuditRecord::next(
         Some(&r[0].head()),
         id,
@@ -121,7 +177,7 @@ pub async fn tampering_is_detected(store: Arc<dyn Store>, tamper: Arc<dyn Tamper
 
     // The whole chain recomputed and re-signed with another key, under the real key id or its own.
     for key_id in ["conformance-key", "mallory-key"] {
-        let (id, r) = four_record_chain(&service, &t).await;
+        let (id, r) = four_record_chain(&*store, &service, &t).await;
         let forger = Key::new(key_id, vec![0x77; 32]).unwrap();
         let mut prev: Option<AuditRecord> = None;
         for original in &r {

@@ -200,12 +200,6 @@ pub(super) async fn decide(
 ) -> Result<Response, Problem> {
     let id = approval_id(&id)?;
     let b = body.value;
-    if let Some(c) = &b.comment {
-        request::check_text("comment", c, limits::TEXT_CHARS, false).map_err(invalid)?;
-    }
-    if let Some(m) = &b.modified_output {
-        request::check_document("modified_output", m).map_err(invalid)?;
-    }
     let command = Command::Decide {
         by: &caller,
         verdict: b.decision,
@@ -228,9 +222,6 @@ pub(super) async fn cancel(
     body: JsonBody<CancelBody>,
 ) -> Result<Response, Problem> {
     let id = approval_id(&id)?;
-    if let Some(r) = &body.value.reason {
-        request::check_text("reason", r, limits::TEXT_CHARS, false).map_err(invalid)?;
-    }
     let command = Command::Cancel {
         by: &caller,
         reason: body.value.reason,
@@ -251,14 +242,6 @@ pub(super) async fn execute(
     body: JsonBody<ExecuteBody>,
 ) -> Result<Response, Problem> {
     let id = approval_id(&id)?;
-    if let Some(h) = &body.value.context_hash
-        && (h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()))
-    {
-        return Err(invalid(request::Invalid {
-            field: "context_hash".into(),
-            message: "must be 64 hex characters (SHA-256)".into(),
-        }));
-    }
     let command = Command::Execute {
         by: &caller,
         context_hash: body.value.context_hash,

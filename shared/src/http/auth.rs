@@ -12,6 +12,7 @@ use lambda_http::request::RequestContext;
 use sha2::{Digest, Sha256};
 
 use super::problem::Problem;
+use crate::config::{API_KEYS, ConfigError, IAM_PRINCIPALS};
 use crate::identity::Principal;
 
 #[derive(Debug, Clone)]
@@ -23,17 +24,13 @@ pub enum Authenticator {
     Iam(HashMap<String, Principal>),
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct ConfigError(pub String);
-
 impl Authenticator {
     /// From `{"<key>": {"tenant": "…", "principal": "…", "roles": […]}}`.
     pub fn api_keys_from_json(json: &str) -> Result<Authenticator, ConfigError> {
         let keys: HashMap<String, Principal> = serde_json::from_str(json)
-            .map_err(|e| ConfigError(format!("HOLDPOINT_API_KEYS is not valid: {e}")))?;
+            .map_err(|e| ConfigError(format!("{API_KEYS} is not valid: {e}")))?;
         if keys.is_empty() {
-            return Err(ConfigError("HOLDPOINT_API_KEYS names no key".into()));
+            return Err(ConfigError(format!("{API_KEYS} names no key")));
         }
         let mut hashed = HashMap::new();
         for (key, principal) in keys {
@@ -52,7 +49,7 @@ impl Authenticator {
     pub fn iam_from_json(json: &str) -> Result<Authenticator, ConfigError> {
         serde_json::from_str(json)
             .map(Authenticator::Iam)
-            .map_err(|e| ConfigError(format!("HOLDPOINT_IAM_PRINCIPALS is not valid: {e}")))
+            .map_err(|e| ConfigError(format!("{IAM_PRINCIPALS} is not valid: {e}")))
     }
 
     pub fn authenticate(&self, parts: &Parts) -> Result<Principal, Problem> {

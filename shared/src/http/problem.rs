@@ -79,6 +79,9 @@ impl From<ServiceError> for Problem {
                 "this Idempotency-Key was used with a different request body",
             ),
             ServiceError::Refused(r) => refusal(r),
+            // Links are served by the review routes, which render their own pages; an API caller
+            // never holds one, but the answer stays as reticent as the page's.
+            ServiceError::Link(r) => Problem::new(S::FORBIDDEN, "invalid_link", r.to_string()),
             ServiceError::Unavailable(m) => {
                 tracing::warn!(error = %m, "unavailable");
                 Problem::new(
@@ -127,6 +130,7 @@ fn refusal(r: Refusal) -> Problem {
         Refusal::Conflict {
             current_status,
             decided_by,
+            decided_at: _,
         } => Problem::new(
             S::CONFLICT,
             "conflict",

@@ -1,6 +1,7 @@
 //! The review routes, authorised by a signed link alone: `GET /review/{id}?token=…` shows the
 //! page (and never changes anything: mail scanners prefetch links), `POST /review/{id}` decides
-//! through the same transition as the API.
+//! through the same transition as the API. The service opens the link and decides; this module
+//! only parses the request and renders the answer.
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -11,10 +12,10 @@ use uuid::Uuid;
 
 use super::AppState;
 use super::review_page::{self, content_security_policy, message};
-use crate::approval::{Approval, Status, Verdict};
-use crate::lifecycle::{Command, Refusal};
-use crate::request::{self, limits};
-use crate::review_link::{self, Claims, LinkRefusal};
+use crate::approval::{Status, Verdict};
+use crate::lifecycle::Refusal;
+use crate::request::limits;
+use crate::review_link::LinkRefusal;
 use crate::service::ServiceError;
 
 fn html(status: StatusCode, body: String) -> Response {
@@ -35,21 +36,6 @@ fn html(status: StatusCode, body: String) -> Response {
     res
 }
 
-/// A refused or dead link: says no more than it must.
-fn refused(r: LinkRefusal) -> Response {
-    match r {
-        LinkRefusal::Expired => html(
-            StatusCode::GONE,
-            message("Link expired", "This review link has expired."),
-        ),
-        LinkRefusal::Invalid => forbidden(),
-        LinkRefusal::Key(e) => {
-            tracing::error!(error = %e, "signing key unavailable for a review link");
-            unavailable()
-        }
-    }
-}
-
 fn forbidden() -> Response {
     html(
         StatusCode::FORBIDDEN,
@@ -67,43 +53,64 @@ fn unavailable() -> Response {
     )
 }
 
-/// Where a link leads once its approval no longer waits for this reviewer.
-fn no_longer_pending(a: &Approval) -> Response {
-    let (title, text) = review_page::decided(a);
-    let status = if a.status == Status::Expired {
-        StatusCode::GONE
-    } else {
-        StatusCode::CONFLICT
-    };
-    html(status, message(&title, &text))
+fn unprocessable(text: &str) -> Response {
+    html(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        message(
+            "Not sent",
+            &format!("{text} Go back, correct it and send again."),
+        ),
+    )
 }
 
-/// Checks the link and loads its approval (as seen now). `Err` is the page to answer.
-async fn open(state: &AppState, id: &str, token: &str) -> Result<(Claims, Approval), Response> {
-    let id = Uuid::try_parse(id).map_err(|_| forbidden())?;
-    let service = &state.service;
-    let now = service.clock().now();
-    let claims = review_link::verify(&**service.keys(), token, id, now)
-        .await
-        .map_err(refused)?;
-    let approval = match service.store().get(&claims.tenant, id).await {
-        Ok(Some(a)) => a.seen_at(now),
-        Ok(None) => return Err(forbidden()),
-        Err(e) => {
-            tracing::warn!(error = %e, "review page store read failed");
-            return Err(unavailable());
-        }
-    };
-    if !review_link::still_addressed(&approval, &claims) {
-        return Err(html(
+/// The page for every way a link does not lead to a decision; says no more than it must.
+fn refused(e: ServiceError) -> Response {
+    match e {
+        ServiceError::Link(LinkRefusal::Expired) => html(
+            StatusCode::GONE,
+            message("Link expired", "This review link has expired."),
+        ),
+        ServiceError::Link(LinkRefusal::Reassigned) => html(
             StatusCode::GONE,
             message(
                 "Link no longer active",
                 "This request was reassigned; this link no longer decides it.",
             ),
-        ));
+        ),
+        ServiceError::Refused(Refusal::Conflict {
+            current_status,
+            decided_by,
+            decided_at,
+        }) => {
+            let (title, text) =
+                review_page::decided(current_status, decided_by.as_deref(), decided_at);
+            let status = if current_status == Status::Expired {
+                StatusCode::GONE
+            } else {
+                StatusCode::CONFLICT
+            };
+            html(status, message(&title, &text))
+        }
+        ServiceError::Invalid(i) if i.field == "comment" => {
+            unprocessable("The comment is too long.")
+        }
+        ServiceError::Invalid(_) => unprocessable("The edited output is too large."),
+        ServiceError::Refused(Refusal::CommentRequired) => {
+            unprocessable("A rejection needs a comment.")
+        }
+        ServiceError::Refused(Refusal::ModifiedOutputRequired) => {
+            unprocessable("Approving with edits needs the edited output.")
+        }
+        ServiceError::Link(_) | ServiceError::Refused(_) | ServiceError::NotFound => forbidden(),
+        e => {
+            tracing::warn!(error = %e, "review link not served");
+            unavailable()
+        }
     }
-    Ok((claims, approval))
+}
+
+fn link_id(id: &str) -> Result<Uuid, Response> {
+    Uuid::try_parse(id).map_err(|_| forbidden())
 }
 
 #[derive(Deserialize)]
@@ -119,26 +126,17 @@ pub(super) async fn page(
     let Some(token) = query.ok().and_then(|Query(q)| q.token) else {
         return forbidden();
     };
-    let (claims, approval) = match open(&state, &id, &token).await {
-        Ok(found) => found,
+    let id = match link_id(&id) {
+        Ok(id) => id,
         Err(page) => return page,
     };
-    if approval.status != Status::Pending {
-        return no_longer_pending(&approval);
+    match state.service.open_review(id, &token).await {
+        Ok(r) => html(
+            StatusCode::OK,
+            review_page::review(&r.approval, &r.claims.reviewer, &token),
+        ),
+        Err(e) => refused(e),
     }
-    let history = match state
-        .service
-        .store()
-        .audit(&approval.tenant, approval.id)
-        .await
-    {
-        Ok(h) => h,
-        Err(_) => return unavailable(),
-    };
-    html(
-        StatusCode::OK,
-        review_page::review(&approval, &history, &claims.reviewer, &token),
-    )
 }
 
 #[derive(Deserialize)]
@@ -148,16 +146,6 @@ struct DecisionForm {
     #[serde(default)]
     comment: String,
     modified_output: Option<String>,
-}
-
-fn unprocessable(text: &str) -> Response {
-    html(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        message(
-            "Not sent",
-            &format!("{text} Go back, correct it and send again."),
-        ),
-    )
 }
 
 pub(super) async fn decide(
@@ -188,66 +176,34 @@ pub(super) async fn decide(
             message("Not sent", "The form was not understood."),
         );
     };
-    let (claims, approval) = match open(&state, &id, &form.token).await {
-        Ok(found) => found,
+    let id = match link_id(&id) {
+        Ok(id) => id,
         Err(page) => return page,
     };
-    if request::check_text("comment", &form.comment, limits::TEXT_CHARS, false).is_err() {
-        return unprocessable("The comment is too long.");
-    }
     let modified_output = match (form.decision, form.modified_output.as_deref()) {
         (Verdict::Modified, Some(text)) => match serde_json::from_str::<serde_json::Value>(text) {
-            Ok(v) if request::check_document("modified_output", &v).is_ok() => Some(v),
-            Ok(_) => return unprocessable("The edited output is too large."),
+            Ok(v) => Some(v),
             Err(e) => return unprocessable(&format!("The edited output is not valid JSON ({e}).")),
         },
         _ => None,
     };
-    let by = claims.principal();
-    let command = Command::Decide {
-        by: &by,
-        verdict: form.decision,
-        comment: Some(form.comment).filter(|c| !c.trim().is_empty()),
-        modified_output,
-    };
-    match state
+    let comment = Some(form.comment).filter(|c| !c.trim().is_empty());
+    let decided = state
         .service
-        .apply(&approval.tenant, approval.id, command)
-        .await
-    {
+        .decide_by_link(id, &form.token, form.decision, comment, modified_output)
+        .await;
+    match decided {
         Ok(done) => {
-            let text = match (done.status, form.decision) {
-                (Status::Pending, _) => format!(
+            let text = match done.status {
+                Status::Pending => format!(
                     "Your approval is recorded: {} of {} needed.",
                     done.approvals.len(),
                     done.quorum
                 ),
-                (status, _) => format!("Thank you. The request is now {}.", status.as_str()),
+                status => format!("Thank you. The request is now {}.", status.as_str()),
             };
             html(StatusCode::OK, message("Decision recorded", &text))
         }
-        Err(ServiceError::Refused(Refusal::Conflict { .. })) => {
-            match state
-                .service
-                .store()
-                .get(&approval.tenant, approval.id)
-                .await
-            {
-                Ok(Some(now)) => no_longer_pending(&now.seen_at(state.service.clock().now())),
-                _ => unavailable(),
-            }
-        }
-        Err(ServiceError::Refused(Refusal::CommentRequired)) => {
-            unprocessable("A rejection needs a comment.")
-        }
-        Err(ServiceError::Refused(Refusal::ModifiedOutputRequired)) => {
-            unprocessable("Approving with edits needs the edited output.")
-        }
-        Err(ServiceError::Refused(_)) => forbidden(),
-        Err(ServiceError::NotFound) => forbidden(),
-        Err(e) => {
-            tracing::warn!(error = %e, "review decision failed");
-            unavailable()
-        }
+        Err(e) => refused(e),
     }
 }

@@ -8,8 +8,9 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use sha2::{Digest, Sha256};
 
+use chrono::{DateTime, Utc};
+
 use crate::approval::{Approval, Status};
-use crate::audit::AuditRecord;
 use crate::time;
 
 const STYLE: &str = "body{font:16px/1.5 system-ui,sans-serif;margin:0 auto;max-width:44rem;padding:1rem;color:#1b1b1b}\
@@ -80,7 +81,7 @@ pub fn message(title: &str, text: &str) -> String {
 }
 
 /// The review page: what the agent wants to do, and the forms to decide.
-pub fn review(a: &Approval, history: &[AuditRecord], reviewer: &str, token: &str) -> String {
+pub fn review(a: &Approval, reviewer: &str, token: &str) -> String {
     let mut b = String::new();
     let _ = write!(
         b,
@@ -133,13 +134,21 @@ pub fn review(a: &Approval, history: &[AuditRecord], reviewer: &str, token: &str
         );
     }
     b.push_str("<h2>History</h2><ol>");
-    for r in history {
+    let _ = write!(
+        b,
+        "<li>{} — requested by {}</li>",
+        esc(&time::format(&a.created_at)),
+        agent(&a.requested_by)
+    );
+    if a.escalation_level > 0 {
+        let _ = write!(b, "<li>escalated to level {}</li>", a.escalation_level);
+    }
+    for v in &a.approvals {
         let _ = write!(
             b,
-            "<li>{} — {} by {}</li>",
-            esc(&time::format(&r.at)),
-            esc(r.event.as_str()),
-            agent(&r.actor)
+            "<li>{} — approved by {}</li>",
+            esc(&time::format(&v.at)),
+            agent(&v.by)
         );
     }
     b.push_str("</ol>");
@@ -172,32 +181,32 @@ pub fn review(a: &Approval, history: &[AuditRecord], reviewer: &str, token: &str
     page("Approval requested", &b)
 }
 
-/// What a reviewer sees once the approval is no longer waiting for them.
-pub fn decided(a: &Approval) -> (String, String) {
-    let status = a.status.as_str();
-    match (&a.decision, a.status) {
-        (_, Status::Expired) => (
+/// What a reviewer sees once the approval is no longer waiting: its status, who brought it
+/// there and when (as a conflict tells them).
+pub fn decided(status: Status, by: Option<&str>, at: Option<DateTime<Utc>>) -> (String, String) {
+    let when = |t: DateTime<Utc>| time::format(&t);
+    match (status, by, at) {
+        (Status::Expired, _, at) => (
             "Expired".into(),
             format!(
-                "This request expired at {} without a decision.",
-                time::format(&a.expires_at)
+                "This request expired{} without a decision.",
+                at.map(|t| format!(" at {}", when(t))).unwrap_or_default()
             ),
         ),
-        (Some(d), _) => (
+        (_, Some(by), Some(at)) => (
             "Already decided".into(),
             format!(
-                "Already decided: {status} by {} at {}.",
-                d.by,
-                time::format(&d.at)
+                "Already decided: {} by {by} at {}.",
+                status.as_str(),
+                when(at)
             ),
         ),
-        (None, _) => (
+        (_, by, _) => (
             "No longer pending".into(),
             format!(
-                "This request is {status}{}.",
-                a.decided_by()
-                    .map(|by| format!(" by {by}"))
-                    .unwrap_or_default()
+                "This request is {}{}.",
+                status.as_str(),
+                by.map(|by| format!(" by {by}")).unwrap_or_default()
             ),
         ),
     }

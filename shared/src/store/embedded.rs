@@ -369,26 +369,13 @@ impl Store for EmbeddedStore {
     }
 }
 
-/// Tampering for the conformance tests: edits the chains the store serves (its in-memory state),
-/// as a hand editing the journal and restarting would. `holdpoint audit verify` is tested on
-/// real journal edits.
+/// The seam of the conformance tamper tests (`conformance::Tamper`): edits the chain the store
+/// serves (its in-memory state), as a hand editing the journal and restarting would.
 #[cfg(feature = "conformance")]
-#[async_trait]
-impl crate::conformance::Tamper for EmbeddedStore {
-    async fn put_record_at(&self, sequence: u64, record: &AuditRecord) {
-        let mut inner = self.inner.lock().expect("store lock");
-        let chain = inner.state.audit.entry(record.approval_id).or_default();
-        let at = sequence as usize - 1;
-        if at < chain.len() {
-            chain[at] = record.clone();
-        } else {
-            chain.push(record.clone());
+impl EmbeddedStore {
+    pub(crate) fn edit_chain(&self, id: Uuid, edit: impl FnOnce(&mut Vec<AuditRecord>)) {
+        if let Ok(mut inner) = self.inner.lock() {
+            edit(inner.state.audit.entry(id).or_default());
         }
-    }
-
-    async fn delete_record(&self, _tenant: &str, id: Uuid, sequence: u64) {
-        let mut inner = self.inner.lock().expect("store lock");
-        let chain = inner.state.audit.entry(id).or_default();
-        chain.remove(sequence as usize - 1);
     }
 }

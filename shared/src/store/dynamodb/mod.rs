@@ -24,32 +24,7 @@ pub mod tables;
 
 use item::{Item, n, s};
 
-/// Table names and the due index's shard count.
-#[derive(Debug, Clone)]
-pub struct Tables {
-    pub approvals: String,
-    pub audit: String,
-    pub due_shards: u32,
-}
-
-impl Tables {
-    /// `HOLDPOINT_APPROVALS_TABLE` (holdpoint-approvals), `HOLDPOINT_AUDIT_TABLE`
-    /// (holdpoint-audit), `HOLDPOINT_DUE_SHARDS` (8).
-    pub fn from_env() -> Result<Tables, String> {
-        let var = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_owned());
-        let shards = var("HOLDPOINT_DUE_SHARDS", "8");
-        let due_shards = shards
-            .parse()
-            .ok()
-            .filter(|n| (1..=64).contains(n))
-            .ok_or_else(|| format!("HOLDPOINT_DUE_SHARDS must be 1 to 64, not {shards:?}"))?;
-        Ok(Tables {
-            approvals: var("HOLDPOINT_APPROVALS_TABLE", "holdpoint-approvals"),
-            audit: var("HOLDPOINT_AUDIT_TABLE", "holdpoint-audit"),
-            due_shards,
-        })
-    }
-}
+pub use crate::config::Tables;
 
 #[derive(Clone)]
 pub struct DynamoStore {
