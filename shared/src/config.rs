@@ -154,6 +154,11 @@ pub fn markdown_table() -> String {
             v.name, v.default, v.used_by, v.meaning
         ));
     }
+    // Not Holdpoint's to read, but part of configuring it.
+    out.push_str(
+        "| `AWS_REGION`, `AWS_ENDPOINT_URL`, … | SDK defaults | both | the AWS SDK's own variables; nothing in the code special-cases an emulator |\n\
+         | `AWS_LAMBDA_LOG_FORMAT`, `AWS_LAMBDA_LOG_LEVEL` | `JSON` (template), `INFO` | Lambda | the runtime's log format and level |\n",
+    );
     out
 }
 

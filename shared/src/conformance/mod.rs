@@ -36,7 +36,8 @@ macro_rules! conformance_suite {
     ($make:expr) => {
         $crate::conformance_suite!(@tests $make;
             create_then_get, create_is_create_if_absent, idempotency_keys,
-            transition_is_compare_and_set, transition_stores_the_audit_record_with_the_state,
+            transition_is_compare_and_set, transition_versions_and_sequences,
+            transition_stores_the_audit_record_with_the_state,
             list_pages_newest_first, list_filters, due_holds_only_pending_past_deadline,
             fifty_concurrent_decisions_one_winner, fifty_concurrent_store_writes_one_winner,
             concurrent_quorum_approvals_all_count, lifecycle_end_to_end, sweep_expires_due_approvals,

@@ -84,6 +84,43 @@ pub async fn transition_is_compare_and_set(store: Arc<dyn Store>) {
     assert_eq!(store.get(&t, a.id).await.unwrap(), Some(next));
 }
 
+/// Both stores answer a stale version with `Conflict` and the stored approval, and refuse a
+/// malformed transition (a skipped version, a record out of sequence or not the head the state
+/// names) with `Internal`, before anything is written.
+pub async fn transition_versions_and_sequences(store: Arc<dyn Store>) {
+    let t = tenant();
+    let (a, r) = new_approval(&t, now());
+    create_new(&*store, &a, &r).await;
+    let (next, record) = approve_next(&a, "alice", now());
+    let mut skipped = next.clone();
+    skipped.version = 3;
+    let mut ahead = record.clone();
+    ahead.sequence = 3;
+    let mut headless = next.clone();
+    headless.audit_head.hash = "0".repeat(64);
+    for (what, n, rec) in [
+        ("a skipped version", &skipped, &record),
+        ("a record ahead of the chain", &next, &ahead),
+        ("a record that is not the state's head", &headless, &record),
+    ] {
+        match store.transition(1, n, rec).await {
+            Err(StoreError::Internal(_)) => {}
+            other => panic!("{what}: expected Internal, got {other:?}"),
+        }
+    }
+    assert_eq!(store.get(&t, a.id).await.unwrap(), Some(a.clone()));
+    assert_eq!(store.audit(&t, a.id).await.unwrap(), vec![r.clone()]);
+
+    store.transition(1, &next, &record).await.unwrap();
+    // Well-formed, but from version 1, which is no longer stored.
+    let (stale, stale_record) = approve_next(&a, "alice", now());
+    match store.transition(1, &stale, &stale_record).await {
+        Err(StoreError::Conflict { current }) => assert_eq!(*current, next),
+        other => panic!("a stale version: expected Conflict, got {other:?}"),
+    }
+    assert_eq!(store.audit(&t, a.id).await.unwrap(), vec![r, record]);
+}
+
 pub async fn transition_stores_the_audit_record_with_the_state(store: Arc<dyn Store>) {
     let t = tenant();
     let (a, r) = new_approval(&t, now());

@@ -299,6 +299,7 @@ impl Store for EmbeddedStore {
         next: &Approval,
         record: &AuditRecord,
     ) -> Result<(), StoreError> {
+        super::check_transition(expected_version, next, record)?;
         let (next, record) = (next.clone(), record.clone());
         self.with(move |inner| {
             let current = inner
@@ -306,7 +307,6 @@ impl Store for EmbeddedStore {
                 .get(&next.tenant, next.id)
                 .ok_or(StoreError::NotFound)?;
             if current.version != expected_version
-                || next.version != expected_version + 1
                 || record.sequence != current.audit_head.sequence + 1
             {
                 return Err(StoreError::Conflict {

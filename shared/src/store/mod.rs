@@ -112,6 +112,37 @@ pub enum StoreError {
     Internal(String),
 }
 
+/// The shape of every transition, checked by every backend before it writes anything: `next` is
+/// one version on from `expected_version`, and `record` is the next link of its chain (each
+/// change writes one record, so a record's sequence is the version it produced) and the head
+/// `next` names. Anything else is the caller's defect, refused as `Internal` with nothing
+/// written; a well-formed transition from a version no longer stored is a `Conflict`.
+pub fn check_transition(
+    expected_version: u64,
+    next: &Approval,
+    record: &AuditRecord,
+) -> Result<(), StoreError> {
+    if next.version != expected_version + 1 {
+        return Err(StoreError::Internal(format!(
+            "a transition from version {expected_version} must store version {}, not {}",
+            expected_version + 1,
+            next.version
+        )));
+    }
+    if record.sequence != next.version || next.audit_head != record.head() {
+        return Err(StoreError::Internal(format!(
+            "the record of version {} must be sequence {} and the approval's head (got {})",
+            next.version, next.version, record.sequence
+        )));
+    }
+    if record.approval_id != next.id || record.tenant != next.tenant {
+        return Err(StoreError::Internal(
+            "the record belongs to another approval".into(),
+        ));
+    }
+    Ok(())
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Stores a new approval with the first record of its chain, and the idempotency key when
@@ -137,7 +168,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Page, StoreError>;
 
     /// Replaces the approval stored at `expected_version` by `next` (version + 1) and appends
-    /// `record` to its chain, atomically. Anything else stored answers `Conflict`.
+    /// `record` to its chain, atomically. Anything else stored answers `Conflict`; a transition
+    /// that fails [`check_transition`] answers `Internal`. Either way nothing is written.
     async fn transition(
         &self,
         expected_version: u64,

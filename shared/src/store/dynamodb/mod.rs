@@ -301,29 +301,21 @@ impl Store for DynamoStore {
         let mut names = HashMap::new();
         let mut values = HashMap::new();
         let mut filters = Vec::new();
-        // Lazy expiry: a pending approval past its deadline is listed as expired.
-        let now = s(time::format(&now));
+        // Status as seen at `now` depends on the clock (lazy expiry), which only the domain
+        // knows: the query narrows by stored status, and `ListFilter::matches` decides below.
         let (index, pk_name, pk_value) = match filter.status {
             Some(Status::Expired) => {
                 names.insert("#st".into(), "status".into());
                 values.insert(":expired".into(), s("expired"));
                 values.insert(":pending".into(), s("pending"));
-                values.insert(":now".into(), now);
-                filters
-                    .push("(#st = :expired OR (#st = :pending AND expires_at <= :now))".to_owned());
+                filters.push("#st IN (:expired, :pending)".to_owned());
                 ("by_tenant", "tenant", tenant.to_owned())
             }
-            Some(status) => {
-                if status == Status::Pending {
-                    values.insert(":now".into(), now);
-                    filters.push("expires_at > :now".to_owned());
-                }
-                (
-                    "by_status",
-                    "tenant_status",
-                    item::tenant_status(tenant, status),
-                )
-            }
+            Some(status) => (
+                "by_status",
+                "tenant_status",
+                item::tenant_status(tenant, status),
+            ),
             None => ("by_tenant", "tenant", tenant.to_owned()),
         };
         names.insert("#pk".into(), pk_name.into());
@@ -362,11 +354,13 @@ impl Store for DynamoStore {
             .send()
             .await
             .map_err(sdk_error)?;
-        let items = out
+        let mut items = out
             .items()
             .iter()
             .map(item::approval_from)
             .collect::<Result<Vec<_>, _>>()?;
+        // Like a FilterExpression, this filters after `Limit`: a page may hold fewer items.
+        items.retain(|a| filter.matches(a, now));
         let next = out.last_evaluated_key().and_then(item::cursor_from_key);
         Ok(Page { items, next })
     }
@@ -377,9 +371,7 @@ impl Store for DynamoStore {
         next: &Approval,
         record: &AuditRecord,
     ) -> Result<(), StoreError> {
-        if next.version != expected_version + 1 {
-            return Err(StoreError::Internal("a transition adds one version".into()));
-        }
+        super::check_transition(expected_version, next, record)?;
         let state = put(
             &self.tables.approvals,
             item::approval_item(next, self.tables.due_shards)?,
