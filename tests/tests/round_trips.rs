@@ -189,3 +189,63 @@ async fn with_events_each_change_adds_one_conditional_put_to_mark_them_published
     );
     assert_eq!(sink.arrived(a.id).len(), 2);
 }
+
+#[tokio::test]
+async fn a_review_link_opens_in_one_read_and_decides_in_one_read_and_one_write() {
+    let (store, counter) = holdpoint_tests::fresh_store().await;
+    let service = Service::new(
+        Arc::new(store),
+        holdpoint::conformance::test_keys(),
+        Clock::system(),
+        ExpiryBounds::default(),
+    );
+    let (a, _) = service
+        .create(&who("agent"), request(), None)
+        .await
+        .unwrap();
+    let links = service.review_links(&a, "https://hp.test").await.unwrap();
+    let token = |reviewer: &str| {
+        let url = &links.iter().find(|(r, _)| r == reviewer).unwrap().1;
+        url.split("token=").nth(1).unwrap().to_owned()
+    };
+    counter.reset();
+
+    let opened = service.open_review(a.id, &token("alice")).await.unwrap();
+    assert_eq!(opened.claims.reviewer, "alice");
+    assert_eq!(counted(&counter), once("GetItem"), "a page view");
+
+    let done = service
+        .decide_by_link(a.id, &token("alice"), Verdict::Approved, None, None)
+        .await
+        .unwrap();
+    assert_eq!(done.decided_by(), Some("alice"));
+    assert_eq!(
+        counted(&counter),
+        BTreeMap::from([
+            ("GetItem".to_owned(), 1),
+            ("TransactWriteItems".to_owned(), 1)
+        ]),
+        "a decision by link, as on the API path"
+    );
+
+    // Bob comes too late: the refusal says who decided and when, with no further read.
+    let late = service
+        .decide_by_link(a.id, &token("bob"), Verdict::Approved, None, None)
+        .await;
+    match late {
+        Err(holdpoint::service::ServiceError::Refused(lifecycle::Refusal::Conflict {
+            decided_by,
+            decided_at,
+            ..
+        })) => {
+            assert_eq!(decided_by.as_deref(), Some("alice"));
+            assert!(decided_at.is_some());
+        }
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert_eq!(
+        counted(&counter),
+        once("GetItem"),
+        "a late decision by link"
+    );
+}

@@ -1,4 +1,4 @@
-//! The create function: POST /v1/approvals.
+//! The create function: POST /v1/approvals, and GET /health.
 
 use holdpoint::http::Routes;
 

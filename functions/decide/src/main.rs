@@ -1,4 +1,5 @@
-//! The decide function: POST /v1/approvals/{id}/decision, /cancel and /execute.
+//! The decide function: POST /v1/approvals/{id}/decision, /cancel and /execute, the review
+//! form POST /review/{id}, and GET /health.
 
 use holdpoint::http::Routes;
 

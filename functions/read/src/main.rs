@@ -1,4 +1,5 @@
-//! The read function: GET /v1/approvals, GET /v1/approvals/{id}, GET /v1/approvals/{id}/audit, GET /health.
+//! The read function: GET /v1/approvals, /v1/approvals/{id}, /v1/approvals/{id}/audit, the
+//! review page GET /review/{id}, POST /v1/approvals/{id}/verify, and GET /health.
 
 use holdpoint::http::Routes;
 

@@ -109,10 +109,6 @@ fn refused(e: ServiceError) -> Response {
     }
 }
 
-fn link_id(id: &str) -> Result<Uuid, Response> {
-    Uuid::try_parse(id).map_err(|_| forbidden())
-}
-
 #[derive(Deserialize)]
 pub(super) struct PageQuery {
     token: Option<String>,
@@ -126,9 +122,8 @@ pub(super) async fn page(
     let Some(token) = query.ok().and_then(|Query(q)| q.token) else {
         return forbidden();
     };
-    let id = match link_id(&id) {
-        Ok(id) => id,
-        Err(page) => return page,
+    let Ok(id) = Uuid::try_parse(&id) else {
+        return forbidden();
     };
     match state.service.open_review(id, &token).await {
         Ok(r) => html(
@@ -176,9 +171,8 @@ pub(super) async fn decide(
             message("Not sent", "The form was not understood."),
         );
     };
-    let id = match link_id(&id) {
-        Ok(id) => id,
-        Err(page) => return page,
+    let Ok(id) = Uuid::try_parse(&id) else {
+        return forbidden();
     };
     let modified_output = match (form.decision, form.modified_output.as_deref()) {
         (Verdict::Modified, Some(text)) => match serde_json::from_str::<serde_json::Value>(text) {
