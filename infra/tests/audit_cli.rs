@@ -113,6 +113,65 @@ async fn a_hand_edited_journal_fails_verification_by_name() {
 }
 
 #[tokio::test]
+async fn a_hand_edited_approval_state_is_named_and_nothing_runs_on_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = keys();
+    let env = [("HOLDPOINT_API_KEYS", keys.as_str())];
+    let server = Server::start(dir.path(), &env, free_port()).await;
+    let id = decided_approval(&server).await;
+    server.kill();
+
+    // Turn the stored comment of the approving vote into another one, in the approval only.
+    let journal = dir.path().join(".holdpoint/journal.jsonl");
+    let text = std::fs::read_to_string(&journal).unwrap();
+    let tampered: Vec<String> = text
+        .lines()
+        .map(|line| {
+            if line.contains(&id) && line.contains("\"op\":\"transition\"") {
+                line.replacen("\"comment\":\"ok\"", "\"comment\":\"ok, ship it\"", 1)
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect();
+    assert_ne!(
+        tampered.join("\n") + "\n",
+        text,
+        "the edit changed the journal"
+    );
+    std::fs::write(&journal, tampered.join("\n") + "\n").unwrap();
+
+    let broken = holdpoint(dir.path(), &["audit", "verify"], &[]);
+    let stdout = String::from_utf8_lossy(&broken.stdout);
+    assert_eq!(broken.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains(&format!("BROKEN approval {id} (tenant t) at sequence 2"))
+            && stdout.contains("(approvals)"),
+        "names the approval and the field: {stdout}"
+    );
+
+    let server = Server::start(dir.path(), &env, free_port()).await;
+    let (status, shown) = server
+        .call("GET", &format!("/v1/approvals/{id}"), Some(AGENT), None)
+        .await
+        .unwrap();
+    assert_eq!((status, shown["integrity"].as_str()), (200, Some("broken")));
+    let (status, problem) = server
+        .call(
+            "POST",
+            &format!("/v1/approvals/{id}/execute"),
+            Some(AGENT),
+            Some(&json!({})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (500, Some("integrity_violation"))
+    );
+}
+
+#[tokio::test]
 async fn verification_refuses_to_run_without_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let out = holdpoint(dir.path(), &["audit", "verify"], &[]);

@@ -21,7 +21,8 @@ fn main() {
             "reviewer",
             at,
             payload,
-        );
+        )
+        .with_state("0".repeat(64));
         r.sign(&key);
         chain.push(r);
     }

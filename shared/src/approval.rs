@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use crate::audit::ChainHead;
 use crate::identity::SYSTEM_ACTOR;
+use crate::integrity::{Integrity, Seal};
 use crate::lifecycle::Command;
 use crate::time::rfc3339;
 
@@ -155,6 +156,13 @@ pub struct Approval {
     /// events still to publish (the sweep retries them).
     #[serde(default)]
     pub published_seq: u64,
+    /// The digest of each state field and an HMAC binding them to the chain head (see
+    /// [`crate::integrity`]).
+    #[serde(default)]
+    pub seal: Seal,
+    /// Set on reads when the stored state does not match its signed head; never stored.
+    #[serde(default, skip_serializing_if = "Integrity::is_ok")]
+    pub integrity: Integrity,
 }
 
 impl Approval {

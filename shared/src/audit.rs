@@ -1,9 +1,11 @@
 //! The audit trail: one hash chain of records per approval.
 //!
 //! A record's hash is the lowercase hex SHA-256 of its canonical line:
-//! `holdpoint-audit-v1\n{tenant}\n{approval_id}\n{sequence}\n{event}\n{actor}\n{at}\n{payload_digest}\n{prev_hash}`
-//! where `at` is RFC 3339 UTC with milliseconds, `payload_digest` is the SHA-256 of the payload's
-//! canonical JSON (see [`crate::canonical`]) and `prev_hash` is the previous record's hash (64
+//! `holdpoint-audit-v2\n{tenant}\n{approval_id}\n{sequence}\n{event}\n{actor}\n{at}\n{payload_digest}\n{state_digest}\n{prev_hash}`
+//! (records from before states were bound, with no `state_digest`, use `holdpoint-audit-v1` and
+//! leave that line out) where `at` is RFC 3339 UTC with milliseconds, `payload_digest` is the SHA-256 of the payload's
+//! canonical JSON (see [`crate::canonical`]), `state_digest` the digest of the approval state the
+//! record produced (see [`crate::integrity`]) and `prev_hash` is the previous record's hash (64
 //! zeros for the first record). Its `signature` is the lowercase hex HMAC-SHA256 of the ASCII
 //! `hash`, with the key named by `key_id`. The approval holds the chain head, so a removed tail
 //! shows; a changed, removed, reordered or inserted record breaks a link or a signature.
@@ -69,6 +71,10 @@ pub struct AuditRecord {
     pub at: DateTime<Utc>,
     pub payload: Value,
     pub payload_digest: String,
+    /// The digest of the approval state this record produced (see [`crate::integrity`]);
+    /// empty only in records written before states were bound to their chain.
+    #[serde(default)]
+    pub state_digest: String,
     pub prev_hash: String,
     pub hash: String,
     /// Empty until [`AuditRecord::sign`]; a stored record is always signed.
@@ -100,6 +106,7 @@ impl AuditRecord {
             at,
             payload_digest: canonical::digest(&payload),
             payload,
+            state_digest: String::new(),
             prev_hash,
             hash: String::new(),
             key_id: String::new(),
@@ -107,6 +114,13 @@ impl AuditRecord {
         };
         record.hash = record.computed_hash();
         record
+    }
+
+    /// The record, signing `state_digest`: the digest of the approval state it produced.
+    pub fn with_state(mut self, state_digest: String) -> AuditRecord {
+        self.state_digest = state_digest;
+        self.hash = self.computed_hash();
+        self
     }
 
     /// Signs the record's hash with `key`.
@@ -124,8 +138,8 @@ impl AuditRecord {
     }
 
     pub fn canonical_line(&self) -> String {
-        format!(
-            "holdpoint-audit-v1\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}",
+        let head = format!(
+            "{}\n{}\n{}\n{}\n{}\n{}\n{}",
             self.tenant,
             self.approval_id,
             self.sequence,
@@ -133,8 +147,15 @@ impl AuditRecord {
             self.actor,
             time::format(&self.at),
             self.payload_digest,
-            self.prev_hash
-        )
+        );
+        if self.state_digest.is_empty() {
+            format!("holdpoint-audit-v1\n{head}\n{}", self.prev_hash)
+        } else {
+            format!(
+                "holdpoint-audit-v2\n{head}\n{}\n{}",
+                self.state_digest, self.prev_hash
+            )
+        }
     }
 
     pub fn computed_hash(&self) -> String {

@@ -14,6 +14,9 @@ use crate::audit::{AuditEvent, AuditRecord};
 
 pub const SOURCE: &str = "holdpoint";
 
+/// The detail-type of the event that tells a change was refused on a tampered approval.
+pub const INTEGRITY_VIOLATION: &str = "Approval Integrity Violation";
+
 /// The EventBridge detail-type of each kind of record.
 pub fn detail_type(event: AuditEvent) -> &'static str {
     match event {
@@ -98,6 +101,32 @@ impl LifecycleEvent {
                     .into_iter()
                     .map(|(reviewer, url)| ReviewLink { reviewer, url })
                     .collect(),
+            },
+        }
+    }
+
+    /// `Approval Integrity Violation`: a change was refused because the stored approval is not
+    /// the state its signed audit head produced. `event` and `status` are what is stored.
+    pub fn integrity_violation(approval: &Approval, breach: &crate::integrity::Breach) -> Self {
+        LifecycleEvent {
+            source: SOURCE.to_owned(),
+            detail_type: INTEGRITY_VIOLATION.to_owned(),
+            detail: EventDetail {
+                event_id: format!("{}:{}:integrity", approval.id, approval.version),
+                approval_id: approval.id,
+                tenant: approval.tenant.clone(),
+                version: approval.version,
+                status: approval.status,
+                event: AuditEvent::Created,
+                action: approval.action.clone(),
+                agent_id: approval.agent_id.clone(),
+                actor: crate::identity::SYSTEM_ACTOR.to_owned(),
+                at: crate::time::format(&chrono::Utc::now()),
+                payload: serde_json::json!({
+                    "fields": breach.fields,
+                    "reason": breach.reason,
+                }),
+                links: Vec::new(),
             },
         }
     }

@@ -1,6 +1,7 @@
 //! Holdpoint: human approval for AI agents' sensitive actions.
 //!
-//! The domain ([`approval`], [`lifecycle`], [`request`]), the audit chain ([`audit`]), the storage
+//! The domain ([`approval`], [`lifecycle`], [`request`]), the audit chain ([`audit`]) and the
+//! approval state bound to it ([`integrity`]), the storage
 //! contract and its backends ([`store`]), the operations over them ([`service`]) and the one HTTP
 //! router every function mounts ([`http`]).
 
@@ -15,6 +16,7 @@ pub mod conformance;
 pub mod events;
 pub mod http;
 pub mod identity;
+pub mod integrity;
 pub mod keys;
 pub mod lifecycle;
 pub mod request;

@@ -106,6 +106,7 @@ fn changed(
     now: DateTime<Utc>,
     payload: Value,
 ) -> Outcome {
+    next.version = current.version + 1;
     let record = AuditRecord::next(
         Some(&current.audit_head),
         current.id,
@@ -114,8 +115,8 @@ fn changed(
         actor,
         now,
         payload,
-    );
-    next.version = current.version + 1;
+    )
+    .with_state(crate::integrity::state_digest(&next));
     next.audit_head = record.head();
     Outcome::Changed(Box::new(next), Box::new(record))
 }

@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use crate::approval::{Approval, EscalationLevel, Status, ToolCall};
-use crate::audit::{AuditEvent, AuditRecord};
+use crate::audit::{AuditEvent, AuditRecord, ChainHead};
 use crate::canonical;
 use crate::identity::{Principal, ROLE_PREFIX};
 use crate::lifecycle::Command;
@@ -265,16 +265,7 @@ impl CreateRequest {
             "expires_at": crate::time::format(&expires_at),
             "escalation": self.escalation,
         });
-        let record = AuditRecord::next(
-            None,
-            id,
-            &caller.tenant,
-            AuditEvent::Created,
-            &caller.principal,
-            now,
-            payload,
-        );
-        let approval = Approval {
+        let mut approval = Approval {
             id,
             tenant: caller.tenant.clone(),
             status: Status::Pending,
@@ -303,9 +294,25 @@ impl CreateRequest {
             expires_at,
             escalates_at,
             executed_at: None,
-            audit_head: record.head(),
+            audit_head: ChainHead {
+                sequence: 0,
+                hash: String::new(),
+            },
             published_seq: 0,
+            seal: Default::default(),
+            integrity: Default::default(),
         };
+        let record = AuditRecord::next(
+            None,
+            id,
+            &caller.tenant,
+            AuditEvent::Created,
+            &caller.principal,
+            now,
+            payload,
+        )
+        .with_state(crate::integrity::state_digest(&approval));
+        approval.audit_head = record.head();
         Ok((approval, record))
     }
 }

@@ -16,6 +16,7 @@ use crate::approval::{Approval, Status, Verdict};
 use crate::audit::{self, AuditRecord, Verification};
 use crate::events::EventSink;
 use crate::identity::Principal;
+use crate::integrity::{self, Breach};
 use crate::keys::{Key, KeyProvider};
 use crate::lifecycle::{self, Command, Outcome, Refusal};
 use crate::request::{CreateRequest, ExpiryBounds, Invalid};
@@ -24,6 +25,7 @@ use crate::store::{Created, Cursor, IdempotencyKey, ListFilter, Page, Store, Sto
 use crate::time::{Clock, rfc3339};
 
 mod outbox;
+mod state_check;
 
 /// How often a transition is retried when another writer got there first.
 const MAX_ATTEMPTS: usize = 8;
@@ -48,6 +50,10 @@ pub enum ServiceError {
     /// No signing key: nothing may change, since nothing could be recorded.
     #[error("{0}")]
     KeyUnavailable(String),
+    /// The stored approval is not the state its signed audit chain produced: nothing may
+    /// change it.
+    #[error(transparent)]
+    IntegrityViolation(#[from] Breach),
     #[error("internal: {0}")]
     Internal(String),
 }
@@ -58,6 +64,11 @@ impl From<StoreError> for ServiceError {
             StoreError::NotFound => ServiceError::NotFound,
             StoreError::IdempotencyKeyReused => ServiceError::IdempotencyKeyReused,
             StoreError::Unavailable(m) => ServiceError::Unavailable(m),
+            StoreError::Integrity { id, reason } => ServiceError::IntegrityViolation(Breach {
+                approval: id,
+                fields: Vec::new(),
+                reason,
+            }),
             other => ServiceError::Internal(other.to_string()),
         }
     }
@@ -169,9 +180,10 @@ impl Service {
 
     pub async fn get(&self, caller: &Principal, id: Uuid) -> Result<Approval, ServiceError> {
         let found = self.store.get(&caller.tenant, id).await?;
-        Ok(found
+        let seen = found
             .ok_or(ServiceError::NotFound)?
-            .seen_at(self.clock.now()))
+            .seen_at(self.clock.now());
+        self.marked(seen).await
     }
 
     pub async fn list(
@@ -186,7 +198,11 @@ impl Service {
             .store
             .list(&caller.tenant, filter, limit, after, now)
             .await?;
-        page.items = page.items.into_iter().map(|a| a.seen_at(now)).collect();
+        let mut items = Vec::with_capacity(page.items.len());
+        for a in page.items {
+            items.push(self.marked(a.seen_at(now)).await?);
+        }
+        page.items = items;
         Ok(page)
     }
 
@@ -216,16 +232,17 @@ impl Service {
         Ok(Some((records, verification)))
     }
 
-    /// Verifies one approval's chain with the keys it names.
+    /// Verifies one approval's chain with the keys it names, and its state against the chain.
     pub async fn verify_chain(
         &self,
         approval: &Approval,
         records: &[AuditRecord],
     ) -> Result<Verification, ServiceError> {
         let keys = self.keys_of(records).await?;
-        Ok(audit::verify(records, &approval.audit_head, |id| {
+        let chain = audit::verify(records, &approval.audit_head, |id| {
             keys.iter().find(|k| k.id == id).cloned()
-        }))
+        });
+        self.verify_state(approval, records, chain).await
     }
 
     /// Whether `signature` is the signature of this approval's decision, and that decision's
@@ -289,7 +306,7 @@ impl Service {
         });
         match self.store.create(&approval, &record, key.as_ref()).await? {
             Created::New(a) => Ok((self.announce(a, Some(&record)).await, true)),
-            Created::Existing(a) => Ok((a.seen_at(now), false)),
+            Created::Existing(a) => Ok((self.marked(a.seen_at(now)).await?, false)),
         }
     }
 
@@ -400,6 +417,7 @@ impl Service {
             .get(&claims.tenant, id)
             .await?
             .ok_or(ServiceError::Link(LinkRefusal::Invalid))?;
+        self.check_integrity(&approval).await?;
         if !review_link::still_addressed(&approval, &claims) {
             return Err(ServiceError::Link(LinkRefusal::Reassigned));
         }
@@ -450,6 +468,7 @@ impl Service {
         command: Command<'_>,
         now: DateTime<Utc>,
     ) -> Result<Attempt, ServiceError> {
+        self.check_integrity(current).await?;
         match lifecycle::apply(current, command, now)? {
             Outcome::Unchanged => Ok(Attempt::Unchanged(current.clone().seen_at(now))),
             Outcome::Changed(next, record) => self.commit(current, *next, *record).await,
@@ -468,23 +487,32 @@ impl Service {
         match self.store.transition(current.version, &next, &record).await {
             Ok(()) => Ok(Attempt::Stored(self.announce(next, Some(&record)).await)),
             Err(StoreError::Conflict { current: stored }) => Ok(Attempt::Lost(*stored)),
+            Err(e @ StoreError::Integrity { .. }) => {
+                let e = ServiceError::from(e);
+                if let ServiceError::IntegrityViolation(breach) = &e {
+                    self.report(current, breach).await;
+                }
+                Err(e)
+            }
             Err(e) => Err(e.into()),
         }
     }
 
-    /// Signs `record`; a decision carries its record's signature.
+    /// Signs `record` and seals `next` to it; a decision carries its record's signature.
     async fn seal(
         &self,
         next: &mut Approval,
         record: &mut AuditRecord,
     ) -> Result<(), ServiceError> {
-        record.sign(&self.signing_key().await?);
+        let key = self.signing_key().await?;
+        record.sign(&key);
         self.note_outbox(next, record);
         if record.is_decision()
             && let Some(d) = &mut next.decision
         {
             d.signature = Some(record.signature.clone());
         }
+        integrity::seal(next, &key);
         Ok(())
     }
 

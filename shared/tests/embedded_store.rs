@@ -19,3 +19,10 @@ async fn tampering_is_detected() {
     let store = Arc::new(EmbeddedStore::open(&dir).expect("open store"));
     holdpoint::conformance::tampering_is_detected(store.clone(), store).await;
 }
+
+#[tokio::test]
+async fn state_tampering_is_detected() {
+    let dir = tempfile::tempdir().expect("temp dir").keep();
+    let store = Arc::new(EmbeddedStore::open(&dir).expect("open store"));
+    holdpoint::conformance::state_tampering_is_detected(store.clone(), store).await;
+}

@@ -16,3 +16,9 @@ async fn tampering_is_detected() {
     let store = Arc::new(store);
     holdpoint::conformance::tampering_is_detected(store.clone(), store).await;
 }
+
+#[tokio::test]
+async fn state_tampering_is_detected() {
+    let store = Arc::new(holdpoint_tests::fresh_store().await.0);
+    holdpoint::conformance::state_tampering_is_detected(store.clone(), store).await;
+}

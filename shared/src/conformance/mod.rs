@@ -22,10 +22,12 @@ use crate::store::{Created, IdempotencyKey, ListFilter, Store, StoreError};
 use crate::time::{Clock, truncate_millis};
 
 mod events;
+mod state;
 mod store;
 mod tamper;
 
 pub use events::*;
+pub use state::*;
 pub use store::*;
 pub use tamper::*;
 

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::AppState;
 use super::extract::{Caller, JsonBody};
 use super::problem::Problem;
-use crate::approval::{Status, Verdict};
+use crate::approval::{Approval, Status, Verdict};
 use crate::lifecycle::Command;
 use crate::request::{self, CreateRequest, limits};
 use crate::store::{Cursor, ListFilter};
@@ -25,8 +25,17 @@ fn approval_id(raw: &str) -> Result<Uuid, Problem> {
         .map_err(|_| Problem::bad_request("invalid_id", "the approval id must be a UUID"))
 }
 
-fn ok(approval: impl serde::Serialize) -> Response {
-    Json(approval).into_response()
+fn ok(body: impl serde::Serialize) -> Response {
+    Json(body).into_response()
+}
+
+/// An approval as callers see it: without its seal, which only the service checks.
+fn shown(a: &Approval) -> Value {
+    let mut v = serde_json::to_value(a).unwrap_or(Value::Null);
+    if let Value::Object(m) = &mut v {
+        m.remove("seal");
+    }
+    v
 }
 
 pub(super) async fn create(
@@ -59,7 +68,12 @@ pub(super) async fn create(
         StatusCode::OK
     };
     let location = format!("/v1/approvals/{}", approval.id);
-    Ok((status, [(header::LOCATION, location)], Json(approval)).into_response())
+    Ok((
+        status,
+        [(header::LOCATION, location)],
+        Json(shown(&approval)),
+    )
+        .into_response())
 }
 
 pub(super) async fn get_one(
@@ -68,7 +82,7 @@ pub(super) async fn get_one(
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
     let id = approval_id(&id)?;
-    Ok(ok(state.service.get(&caller, id).await?))
+    Ok(ok(shown(&state.service.get(&caller, id).await?)))
 }
 
 #[derive(Deserialize)]
@@ -137,7 +151,7 @@ pub(super) async fn list(
         .list(&caller, &filter, limit, cursor.as_ref())
         .await?;
     Ok(ok(json!({
-        "items": page.items,
+        "items": page.items.iter().map(shown).collect::<Vec<_>>(),
         "next_cursor": page.next.map(|c| c.encode()),
     })))
 }
@@ -206,7 +220,9 @@ pub(super) async fn decide(
         comment: b.comment,
         modified_output: b.modified_output,
     };
-    Ok(ok(state.service.apply(&caller.tenant, id, command).await?))
+    Ok(ok(shown(
+        &state.service.apply(&caller.tenant, id, command).await?,
+    )))
 }
 
 #[derive(Deserialize)]
@@ -226,7 +242,9 @@ pub(super) async fn cancel(
         by: &caller,
         reason: body.value.reason,
     };
-    Ok(ok(state.service.apply(&caller.tenant, id, command).await?))
+    Ok(ok(shown(
+        &state.service.apply(&caller.tenant, id, command).await?,
+    )))
 }
 
 #[derive(Deserialize)]
@@ -246,7 +264,9 @@ pub(super) async fn execute(
         by: &caller,
         context_hash: body.value.context_hash,
     };
-    Ok(ok(state.service.apply(&caller.tenant, id, command).await?))
+    Ok(ok(shown(
+        &state.service.apply(&caller.tenant, id, command).await?,
+    )))
 }
 
 fn invalid(i: request::Invalid) -> Problem {

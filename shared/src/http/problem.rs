@@ -98,6 +98,14 @@ impl From<ServiceError> for Problem {
                     "the audit signing key is unavailable, so nothing can be changed; retry later",
                 )
             }
+            ServiceError::IntegrityViolation(b) => {
+                tracing::error!(approval = %b.approval, fields = ?b.fields, reason = %b.reason, "integrity violation");
+                Problem::new(
+                    S::INTERNAL_SERVER_ERROR,
+                    "integrity_violation",
+                    "this approval's stored state does not match its signed audit trail; nothing was changed",
+                )
+            }
             ServiceError::Internal(m) => {
                 tracing::error!(error = %m, "internal error");
                 Problem::new(S::INTERNAL_SERVER_ERROR, "internal", "internal error")

@@ -313,6 +313,16 @@ impl Store for EmbeddedStore {
                     current: Box::new(current.clone()),
                 });
             }
+            let chain = inner.state.audit.get(&next.id).map_or(0, Vec::len) as u64;
+            if chain != current.audit_head.sequence {
+                return Err(StoreError::Integrity {
+                    id: next.id,
+                    reason: format!(
+                        "the audit chain holds {chain} records, the approval's head is {}",
+                        current.audit_head.sequence
+                    ),
+                });
+            }
             inner.commit(Entry::Transition {
                 approval: next,
                 record,
@@ -376,6 +386,12 @@ impl EmbeddedStore {
     pub(crate) fn edit_chain(&self, id: Uuid, edit: impl FnOnce(&mut Vec<AuditRecord>)) {
         if let Ok(mut inner) = self.inner.lock() {
             edit(inner.state.audit.entry(id).or_default());
+        }
+    }
+
+    pub(crate) fn edit_approval(&self, id: Uuid, approval: Approval) {
+        if let Ok(mut inner) = self.inner.lock() {
+            inner.state.approvals.insert(id, approval);
         }
     }
 }

@@ -105,6 +105,10 @@ pub enum StoreError {
     IdempotencyKeyReused,
     #[error("an approval with this id exists")]
     AlreadyExists,
+    /// What is stored contradicts itself (an approval behind its own audit chain): nothing may
+    /// change it.
+    #[error("approval {id}: {reason}")]
+    Integrity { id: Uuid, reason: String },
     /// The backend is unreachable or refused for now (throttled, down): worth retrying later.
     #[error("store unavailable: {0}")]
     Unavailable(String),

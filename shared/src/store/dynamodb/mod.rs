@@ -395,6 +395,17 @@ impl Store for DynamoStore {
                     .first()
                     .cloned()
                     .unwrap_or_else(|| CancellationReason::builder().code("Unknown").build());
+                if !failed(&first) && reasons.get(1).is_some_and(failed) {
+                    // The approval is at the version expected, yet its next record exists: the
+                    // stored approval was rolled back behind its chain.
+                    return Err(StoreError::Integrity {
+                        id: next.id,
+                        reason: format!(
+                            "the audit chain already holds record {} of a state that is not stored",
+                            record.sequence
+                        ),
+                    });
+                }
                 Err(self.conflict(&first, &next.tenant, next.id).await)
             }
         }

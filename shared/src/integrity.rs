@@ -1,0 +1,147 @@
+//! The approval's state, bound to its signed audit chain.
+//!
+//! Every audit record signs the digest of the approval state it produced (`state_digest`, part of
+//! its hash; see [`crate::audit`]). The approval itself carries a [`Seal`]: the digest of each of
+//! its state fields and an HMAC, with the audit key, over the chain head and the state digest. So
+//! the state can be checked on every read and before every change without reading the chain, and
+//! whoever edits a stored approval without the key (turns a rejection into an approval, changes
+//! who decided, the comment or the edits, or rolls a decision back) is caught.
+//!
+//! **Canonical form.** The state is the approval as JSON without `audit_head`, `published_seq`,
+//! `seal` and `decision.signature` (they follow from the record, or change without one). Each
+//! remaining top-level field's digest is the SHA-256 of its canonical JSON
+//! ([`crate::canonical`]); the **state digest** is the SHA-256 of the canonical JSON of the
+//! object `{field: digest}`. The seal's signature is the lowercase hex HMAC-SHA256 of
+//! `holdpoint-state-v1\n{tenant}\n{approval_id}\n{head_sequence}\n{head_hash}\n{state_digest}`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::approval::Approval;
+use crate::canonical;
+use crate::keys::Key;
+
+/// Fields that are not state: they follow from the audit record or change without one.
+const NOT_STATE: [&str; 4] = ["audit_head", "published_seq", "seal", "integrity"];
+
+/// What the stored approval carries to prove its state is the one its chain head signed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Seal {
+    /// The digest of each state field, to name what differs.
+    pub fields: BTreeMap<String, String>,
+    pub key_id: String,
+    pub signature: String,
+}
+
+/// Whether a stored approval's state matches its signed head, as readers are told.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Integrity {
+    #[default]
+    Ok,
+    Broken,
+}
+
+impl Integrity {
+    pub fn is_ok(&self) -> bool {
+        *self == Integrity::Ok
+    }
+}
+
+/// How a stored approval differs from what its chain head signed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("approval {approval}: {reason}")]
+pub struct Breach {
+    pub approval: uuid::Uuid,
+    /// The state fields whose value is not the one signed (empty when the seal itself is what
+    /// was changed, or the chain is ahead of the approval).
+    pub fields: Vec<String>,
+    pub reason: String,
+}
+
+/// The digest of each state field of `a`.
+pub fn state_fields(a: &Approval) -> BTreeMap<String, String> {
+    let Ok(Value::Object(mut doc)) = serde_json::to_value(a) else {
+        return BTreeMap::new();
+    };
+    for name in NOT_STATE {
+        doc.remove(name);
+    }
+    if let Some(Value::Object(d)) = doc.get_mut("decision") {
+        d.remove("signature");
+    }
+    doc.into_iter()
+        .map(|(name, value)| (name, canonical::digest(&value)))
+        .collect()
+}
+
+/// The state digest of a field digest map.
+pub fn digest_of(fields: &BTreeMap<String, String>) -> String {
+    let object: serde_json::Map<String, Value> = fields
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    canonical::digest(&Value::Object(object))
+}
+
+/// The state digest of `a`: what its audit record signs.
+pub fn state_digest(a: &Approval) -> String {
+    digest_of(&state_fields(a))
+}
+
+fn message(a: &Approval, state_digest: &str) -> String {
+    format!(
+        "holdpoint-state-v1\n{}\n{}\n{}\n{}\n{}",
+        a.tenant, a.id, a.audit_head.sequence, a.audit_head.hash, state_digest
+    )
+}
+
+/// Seals `a` (its head already set) with `key`.
+pub fn seal(a: &mut Approval, key: &Key) {
+    let fields = state_fields(a);
+    let signature = key.sign(message(a, &digest_of(&fields)).as_bytes());
+    a.seal = Seal {
+        fields,
+        key_id: key.id.clone(),
+        signature,
+    };
+}
+
+/// Checks `a`'s state against its seal; `key` finds a key by its id.
+pub fn check(a: &Approval, key: impl Fn(&str) -> Option<Key>) -> Result<(), Breach> {
+    let breach = |fields: Vec<String>, reason: &str| Breach {
+        approval: a.id,
+        fields,
+        reason: reason.to_owned(),
+    };
+    let now = state_fields(a);
+    let mut changed: Vec<String> = now
+        .iter()
+        .filter(|(name, digest)| a.seal.fields.get(*name) != Some(digest))
+        .map(|(name, _)| name.clone())
+        .collect();
+    changed.extend(
+        a.seal
+            .fields
+            .keys()
+            .filter(|name| !now.contains_key(*name))
+            .cloned(),
+    );
+    if !changed.is_empty() {
+        return Err(breach(
+            changed,
+            "the stored state is not the state its audit head signed",
+        ));
+    }
+    let genuine = key(&a.seal.key_id)
+        .is_some_and(|k| k.verify(message(a, &digest_of(&now)).as_bytes(), &a.seal.signature));
+    if !genuine {
+        return Err(breach(
+            Vec::new(),
+            "the state's seal does not verify against its audit head",
+        ));
+    }
+    Ok(())
+}
