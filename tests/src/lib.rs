@@ -113,10 +113,10 @@ pub fn iam_principals() -> serde_json::Value {
 /// An approval stored directly, created by `agent` of tenant `acme` at `created_at`.
 pub async fn stored_approval(
     store: &DynamoStore,
+    env: &[(&str, String)],
     created_at: chrono::DateTime<chrono::Utc>,
     expires_in_seconds: u32,
 ) -> holdpoint::approval::Approval {
-    use holdpoint::store::Store;
     let request: holdpoint::request::CreateRequest = serde_json::from_value(serde_json::json!({
         "action": "Rotate the database password",
         "agent_id": "ops-agent",
@@ -124,22 +124,30 @@ pub async fn stored_approval(
         "expires_in_seconds": expires_in_seconds,
     }))
     .expect("valid request");
-    let agent = acme("agent");
-    let (mut approval, mut record) = request
-        .into_approval(
-            &agent,
-            holdpoint::request::ExpiryBounds::default(),
-            created_at,
-        )
-        .expect("valid approval");
-    // As a service without an event sink stores it: signed, nothing left to publish.
-    record.sign(&holdpoint::conformance::test_key());
-    approval.published_seq = record.sequence;
-    store
-        .create(&approval, &record, None)
+    // Created as the functions' own service would, signed and sealed with their key, at
+    // `created_at`, and with nothing left to publish.
+    let secret = env
+        .iter()
+        .find(|(k, _)| *k == "HOLDPOINT_SIGNING_SECRET_ID")
+        .map(|(_, v)| v.clone())
+        .expect("the environment names the signing secret");
+    let sdk = holdpoint::store::dynamodb::sdk_config().await;
+    let keys = holdpoint::keys::secrets_manager::SecretsManagerKeys::new(
+        aws_sdk_secretsmanager::Client::new(&sdk),
+        secret,
+        std::time::Duration::from_secs(60),
+    );
+    let service = holdpoint::service::Service::new(
+        std::sync::Arc::new(store.clone()),
+        std::sync::Arc::new(keys),
+        holdpoint::time::Clock::from_fn(move || created_at),
+        holdpoint::request::ExpiryBounds::default(),
+    );
+    service
+        .create(&acme("agent"), request, None)
         .await
-        .expect("stored");
-    approval
+        .expect("stored")
+        .0
 }
 
 /// Writes `approvals` straight into the table (25 per BatchWriteItem): seeding for cost tests

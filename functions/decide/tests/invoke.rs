@@ -13,8 +13,8 @@ fn fixture_path(name: &str) -> std::path::PathBuf {
 #[tokio::test]
 async fn a_reviewer_decides_and_the_requester_cannot() {
     let (store, _) = holdpoint_tests::fresh_store().await;
-    let approval = holdpoint_tests::stored_approval(&store, chrono::Utc::now(), 600).await;
     let env = store_env(&store, &holdpoint_tests::iam_principals()).await;
+    let approval = holdpoint_tests::stored_approval(&store, &env, chrono::Utc::now(), 600).await;
     let function = Function::start(Path::new(env!("CARGO_BIN_EXE_decide")), &env).await;
     let id = approval.id.to_string();
 

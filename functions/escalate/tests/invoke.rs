@@ -10,10 +10,10 @@ use holdpoint_tests::lambda::{Function, fixture, store_env};
 #[tokio::test]
 async fn the_scheduled_sweep_expires_due_approvals() {
     let (store, _) = holdpoint_tests::fresh_store().await;
-    let overdue =
-        holdpoint_tests::stored_approval(&store, Utc::now() - TimeDelta::hours(2), 600).await;
-    let current = holdpoint_tests::stored_approval(&store, Utc::now(), 600).await;
     let env = store_env(&store, &holdpoint_tests::iam_principals()).await;
+    let overdue =
+        holdpoint_tests::stored_approval(&store, &env, Utc::now() - TimeDelta::hours(2), 600).await;
+    let current = holdpoint_tests::stored_approval(&store, &env, Utc::now(), 600).await;
     let function = Function::start(Path::new(env!("CARGO_BIN_EXE_escalate")), &env).await;
 
     let path =

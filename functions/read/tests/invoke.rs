@@ -11,8 +11,8 @@ fn fixture_path(name: &str) -> std::path::PathBuf {
 #[tokio::test]
 async fn gets_and_lists_from_dynamodb() {
     let (store, _) = holdpoint_tests::fresh_store().await;
-    let approval = holdpoint_tests::stored_approval(&store, chrono::Utc::now(), 600).await;
     let env = store_env(&store, &holdpoint_tests::iam_principals()).await;
+    let approval = holdpoint_tests::stored_approval(&store, &env, chrono::Utc::now(), 600).await;
     let function = Function::start(Path::new(env!("CARGO_BIN_EXE_read")), &env).await;
 
     let id = approval.id.to_string();
