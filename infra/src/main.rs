@@ -13,6 +13,7 @@ use holdpoint::store::dynamodb::{sdk_config, tables};
 
 mod audit;
 mod dev_keys;
+mod listener;
 mod open;
 mod serve;
 

@@ -71,8 +71,7 @@ pub async fn run(settings: &Settings) -> Result<(), String> {
             }
         }
     });
-    let served = axum::serve(listener, app(state, &Routes::ALL))
-        .with_graceful_shutdown(shutdown())
+    let served = crate::listener::serve(listener, app(state, &Routes::ALL), shutdown())
         .await
         .map_err(|e| e.to_string());
     sweeper.abort();

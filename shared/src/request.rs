@@ -13,8 +13,12 @@ use crate::lifecycle::Command;
 
 /// Size limits, chosen so that an approval item stays far below DynamoDB's 400 KB.
 pub mod limits {
-    /// Largest request body accepted, in bytes (413 above it).
+    /// Largest request body accepted by create and decide, in bytes (413 above it).
     pub const BODY_BYTES: usize = 128 * 1024;
+    /// Largest body of cancel, execute and verify, in bytes (413 above it).
+    pub const SMALL_BODY_BYTES: usize = 32 * 1024;
+    /// Largest review form, in bytes (413 above it; read before the link is checked).
+    pub const FORM_BYTES: usize = 64 * 1024;
     /// Largest `context`, `state_snapshot`, `tool_call` or `modified_output`, as JSON bytes.
     pub const DOCUMENT_BYTES: usize = 64 * 1024;
     pub const ACTION_CHARS: usize = 1_000;

@@ -545,15 +545,17 @@ async fn client_mistakes_are_clear_4xx() {
         StatusCode::UNAUTHORIZED,
         "unauthenticated",
     );
-    problem(
-        &send(
-            &app,
-            call("GET", "/v1/approvals", Some("wrong-key-00000000000"), None),
-        )
-        .await,
-        StatusCode::FORBIDDEN,
-        "unknown_principal",
+    let unknown = send(
+        &app,
+        call("GET", "/v1/approvals", Some("wrong-key-00000000000"), None),
+    )
+    .await;
+    assert_eq!(
+        unknown.headers[http::header::WWW_AUTHENTICATE],
+        "Bearer realm=\"holdpoint\", error=\"invalid_token\"",
+        "an unknown credential is 401 with a challenge (RFC 9110)"
     );
+    problem(&unknown, StatusCode::UNAUTHORIZED, "invalid_credential");
     problem(
         &send(&app, call("GET", "/nowhere", None, None)).await,
         StatusCode::NOT_FOUND,

@@ -182,7 +182,7 @@ pub(super) async fn verify(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(id): Path<String>,
-    body: JsonBody<VerifyBody>,
+    body: JsonBody<VerifyBody, { limits::SMALL_BODY_BYTES }>,
 ) -> Result<Response, Problem> {
     let id = approval_id(&id)?;
     if body.value.signature.len() > 256 {
@@ -235,7 +235,7 @@ pub(super) async fn cancel(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(id): Path<String>,
-    body: JsonBody<CancelBody>,
+    body: JsonBody<CancelBody, { limits::SMALL_BODY_BYTES }>,
 ) -> Result<Response, Problem> {
     let id = approval_id(&id)?;
     let command = Command::Cancel {
@@ -257,7 +257,7 @@ pub(super) async fn execute(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(id): Path<String>,
-    body: JsonBody<ExecuteBody>,
+    body: JsonBody<ExecuteBody, { limits::SMALL_BODY_BYTES }>,
 ) -> Result<Response, Problem> {
     let id = approval_id(&id)?;
     let command = Command::Execute {

@@ -52,33 +52,46 @@ impl Authenticator {
             .map_err(|e| ConfigError(format!("{IAM_PRINCIPALS} is not valid: {e}")))
     }
 
+    /// The caller of `parts`. No or an unknown API key is 401 with a `Bearer` challenge; an IAM
+    /// caller that API Gateway authenticated but Holdpoint does not know is 403 (the credential
+    /// is valid; the principal may not use Holdpoint).
     pub fn authenticate(&self, parts: &Parts) -> Result<Principal, Problem> {
-        let unauthenticated = || {
-            Problem::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthenticated",
-                "authentication is required",
-            )
-        };
-        let unknown = || {
-            Problem::new(
-                StatusCode::FORBIDDEN,
-                "unknown_principal",
-                "these credentials are not allowed to use Holdpoint",
-            )
-        };
         match self {
             Authenticator::ApiKeys(keys) => {
-                let key = parts
-                    .headers
-                    .get(header::AUTHORIZATION)
-                    .and_then(|v| v.to_str().ok())
+                let challenge = |code: &'static str, detail: &str, error: bool| {
+                    let mut p = Problem::new(StatusCode::UNAUTHORIZED, code, detail);
+                    p.challenge = Some(if error {
+                        "Bearer realm=\"holdpoint\", error=\"invalid_token\""
+                    } else {
+                        "Bearer realm=\"holdpoint\""
+                    });
+                    p
+                };
+                let header = parts.headers.get(header::AUTHORIZATION);
+                let Some(header) = header else {
+                    return Err(challenge(
+                        "unauthenticated",
+                        "authentication is required: Authorization: Bearer <API key>",
+                        false,
+                    ));
+                };
+                let key = header
+                    .to_str()
+                    .ok()
                     .and_then(|v| v.strip_prefix("Bearer "))
                     .map(str::trim)
                     .filter(|k| !k.is_empty())
-                    .ok_or_else(unauthenticated)?;
+                    .ok_or_else(|| {
+                        challenge(
+                            "invalid_credential",
+                            "the Authorization header must be Bearer <API key>",
+                            true,
+                        )
+                    })?;
                 // Looking up a SHA-256 of the key reveals nothing about the key through timing.
-                keys.get(&key_hash(key)).cloned().ok_or_else(unknown)
+                keys.get(&key_hash(key)).cloned().ok_or_else(|| {
+                    challenge("invalid_credential", "this API key is not known", true)
+                })
             }
             Authenticator::Iam(arns) => {
                 let arn = match parts.extensions.get::<RequestContext>() {
@@ -89,11 +102,25 @@ impl Authenticator {
                         .and_then(|iam| iam.user_arn.clone()),
                     _ => None,
                 }
-                .ok_or_else(unauthenticated)?;
+                .ok_or_else(|| {
+                    let mut p = Problem::new(
+                        StatusCode::UNAUTHORIZED,
+                        "unauthenticated",
+                        "authentication is required: sign the request with AWS SigV4",
+                    );
+                    p.challenge = Some("AWS4-HMAC-SHA256");
+                    p
+                })?;
                 arns.get(&arn)
                     .or_else(|| arns.get(assumed_role(&arn)?))
                     .cloned()
-                    .ok_or_else(unknown)
+                    .ok_or_else(|| {
+                        Problem::new(
+                            StatusCode::FORBIDDEN,
+                            "unknown_principal",
+                            "these credentials are not allowed to use Holdpoint",
+                        )
+                    })
             }
         }
     }

@@ -1,5 +1,6 @@
 //! Request extractors that answer every client mistake with a problem, never a bare rejection.
 
+use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use http::request::Parts;
 use http::{StatusCode, header};
@@ -21,14 +22,32 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-/// A JSON body of at most [`limits::BODY_BYTES`], with its raw bytes. An empty body is read as
-/// `{}` where `T` allows it (cancel, execute).
-pub struct JsonBody<T> {
-    pub value: T,
-    pub raw: axum::body::Bytes,
+/// Reads a body of at most `limit` bytes: a declared `Content-Length` above it is refused before
+/// anything is read, and reading stops at the limit (a chunked body is cut off there too).
+pub async fn read_body(req: Request, limit: usize) -> Result<Bytes, usize> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(limit);
+    }
+    axum::body::to_bytes(req.into_body(), limit)
+        .await
+        .map_err(|_| limit)
 }
 
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+/// A JSON body of at most `LIMIT` bytes (the route's own limit), with its raw bytes. An empty
+/// body is read as `{}` where `T` allows it (cancel, execute).
+pub struct JsonBody<T, const LIMIT: usize = { limits::BODY_BYTES }> {
+    pub value: T,
+    pub raw: Bytes,
+}
+
+impl<T: DeserializeOwned, S: Send + Sync, const LIMIT: usize> FromRequest<S>
+    for JsonBody<T, LIMIT>
+{
     type Rejection = Problem;
 
     async fn from_request(req: Request, _state: &S) -> Result<Self, Problem> {
@@ -46,15 +65,13 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
             .is_some_and(|m| {
                 m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
             });
-        let raw = axum::body::to_bytes(req.into_body(), limits::BODY_BYTES)
-            .await
-            .map_err(|_| {
-                Problem::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "body_too_large",
-                    format!("the body must be at most {} bytes", limits::BODY_BYTES),
-                )
-            })?;
+        let raw = read_body(req, LIMIT).await.map_err(|limit| {
+            Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!("the body must be at most {limit} bytes"),
+            )
+        })?;
         let text: &[u8] = if raw.is_empty() {
             b"{}"
         } else if !is_json {

@@ -13,6 +13,8 @@ pub struct Problem {
     pub code: &'static str,
     pub detail: String,
     pub extra: Map<String, Value>,
+    /// The `WWW-Authenticate` challenge of a 401 (RFC 9110): how to authenticate.
+    pub challenge: Option<&'static str>,
 }
 
 impl Problem {
@@ -22,6 +24,7 @@ impl Problem {
             code,
             detail: detail.into(),
             extra: Map::new(),
+            challenge: None,
         }
     }
 
@@ -56,6 +59,10 @@ impl IntoResponse for Problem {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let Some(c) = self.challenge {
+            res.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(c));
+        }
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             res.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

@@ -3,14 +3,14 @@
 //! through the same transition as the API. The service opens the link and decides; this module
 //! only parses the request and renders the answer.
 
-use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::response::{IntoResponse, Response};
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http::{HeaderValue, StatusCode, header};
 use serde::Deserialize;
 use uuid::Uuid;
 
 use super::AppState;
+use super::extract::read_body;
 use super::review_page::{self, content_security_policy, message};
 use crate::approval::{Status, Verdict};
 use crate::lifecycle::Refusal;
@@ -146,10 +146,10 @@ struct DecisionForm {
 pub(super) async fn decide(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    request: Request,
 ) -> Response {
-    let is_form = headers
+    let is_form = request
+        .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
@@ -159,12 +159,12 @@ pub(super) async fn decide(
             message("Not sent", "Send the review form."),
         );
     }
-    if body.len() > limits::BODY_BYTES {
+    let Ok(body) = read_body(request, limits::FORM_BYTES).await else {
         return html(
             StatusCode::PAYLOAD_TOO_LARGE,
             message("Not sent", "The form is too large."),
         );
-    }
+    };
     let Ok(form) = serde_urlencoded::from_bytes::<DecisionForm>(&body) else {
         return html(
             StatusCode::BAD_REQUEST,

@@ -1,0 +1,224 @@
+//! The local server's HTTP/1.1 front: bounded in time and size, so a hostile client cannot hold
+//! it, and every answer it gives itself is a problem document like the application's own.
+//!
+//! - A client must send a request's headers within [`HEADER_SECONDS`] of connecting or of its
+//!   previous answer (this also ends idle keep-alive connections), and headers of at most
+//!   [`MAX_HEADER_BYTES`]; a whole request, body included, must be answered within
+//!   [`REQUEST_SECONDS`] (408 otherwise).
+//! - Bodies are bounded per route by the application, before they are read.
+//! - What hyper answers by itself (malformed HTTP 400, 414, 431) goes out as
+//!   `application/problem+json`: [`ProblemIo`] rewrites those bodiless answers on the way out.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::response::IntoResponse;
+use holdpoint::http::problem::Problem;
+use http::StatusCode;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpListener;
+use tower::ServiceExt;
+
+pub const HEADER_SECONDS: u64 = 10;
+pub const REQUEST_SECONDS: u64 = 30;
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+
+/// Serves `app` on `listener` until `shutdown` completes, then lets open requests finish.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(c) => c,
+                Err(e) => {
+                    // Out of descriptors and the like: wait a moment rather than spin.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let app = app.clone();
+        let service =
+            hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                let app = app.clone();
+                async move {
+                    let answer = tokio::time::timeout(
+                        Duration::from_secs(REQUEST_SECONDS),
+                        app.oneshot(req.map(Body::new)),
+                    )
+                    .await;
+                    Ok::<_, std::convert::Infallible>(match answer {
+                        Ok(Ok(res)) => res,
+                        Ok(Err(never)) => match never {},
+                        Err(_) => Problem::new(
+                            StatusCode::REQUEST_TIMEOUT,
+                            "request_timeout",
+                            format!("the request was not complete within {REQUEST_SECONDS} s"),
+                        )
+                        .into_response(),
+                    })
+                }
+            });
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.timer(TokioTimer::new())
+            .header_read_timeout(Duration::from_secs(HEADER_SECONDS))
+            .max_header_size(MAX_HEADER_BYTES)
+            .writev(false);
+        let connection = http.serve_connection(TokioIo::new(ProblemIo::new(stream)), service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "connection ended");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// A connection whose bodiless error answers (hyper's own, for requests it could not parse) are
+/// replaced by problem documents. Every answer of the application has a `content-type`, so a
+/// 4xx/5xx head with none and `content-length: 0` can only be hyper's.
+pub struct ProblemIo<S> {
+    inner: S,
+    /// A replacement being written, how much of it is out, and the length hyper wrote.
+    pending: Option<(Vec<u8>, usize, usize)>,
+}
+
+impl<S> ProblemIo<S> {
+    pub fn new(inner: S) -> ProblemIo<S> {
+        ProblemIo {
+            inner,
+            pending: None,
+        }
+    }
+}
+
+/// The problem document that stands in for hyper's bodiless error answer `head`, if it is one.
+fn replacement(head: &[u8]) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(head).ok()?;
+    let (status_line, rest) = text.split_once("\r\n")?;
+    let code: u16 = status_line
+        .strip_prefix("HTTP/1.1 ")?
+        .get(..3)?
+        .parse()
+        .ok()?;
+    let lower = rest.to_ascii_lowercase();
+    let bare = code >= 400
+        && lower.ends_with("\r\n\r\n")
+        && lower.contains("content-length: 0\r\n")
+        && !lower.contains("content-type:");
+    if !bare {
+        return None;
+    }
+    let status = StatusCode::from_u16(code).ok()?;
+    let (problem, detail) = match code {
+        400 => ("malformed_request", "the request is not valid HTTP/1.1"),
+        414 => ("uri_too_long", "the request target is too long"),
+        431 => ("headers_too_large", "the request headers are too large"),
+        _ => ("http_error", "the request could not be served"),
+    };
+    let body = serde_json::json!({
+        "type": format!("https://holdpoint.dev/problems/{problem}"),
+        "title": status.canonical_reason().unwrap_or("Error"),
+        "status": code,
+        "code": problem,
+        "detail": detail,
+    })
+    .to_string();
+    Some(
+        format!(
+            "HTTP/1.1 {code} {}\r\ncontent-type: application/problem+json\r\n\
+             content-length: {}\r\ncache-control: no-store\r\nx-content-type-options: nosniff\r\n\
+             connection: close\r\n\r\n{body}",
+            status.canonical_reason().unwrap_or("Error"),
+            body.len()
+        )
+        .into_bytes(),
+    )
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for ProblemIo<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for ProblemIo<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        if this.pending.is_none() {
+            match replacement(buf) {
+                Some(bytes) => this.pending = Some((bytes, 0, buf.len())),
+                None => return Pin::new(&mut this.inner).poll_write(cx, buf),
+            }
+        }
+        while let Some((bytes, written, claimed)) = &mut this.pending {
+            if *written == bytes.len() {
+                let claimed = *claimed;
+                this.pending = None;
+                return Poll::Ready(Ok(claimed));
+            }
+            let n = ready!(Pin::new(&mut this.inner).poll_write(cx, &bytes[*written..]))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            *written += n;
+        }
+        Poll::Ready(Ok(0))
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::replacement;
+
+    #[test]
+    fn only_bodiless_error_heads_are_replaced() {
+        let hyper_431 =
+            b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\ndate: x\r\n\r\n";
+        let out = String::from_utf8(replacement(hyper_431).unwrap()).unwrap();
+        assert!(out.starts_with("HTTP/1.1 431 "));
+        assert!(out.contains("content-type: application/problem+json"));
+        assert!(out.ends_with("\"status\":431,\"title\":\"Request Header Fields Too Large\",\"type\":\"https://holdpoint.dev/problems/headers_too_large\"}"));
+        let app = b"HTTP/1.1 404 Not Found\r\ncontent-type: application/problem+json\r\ncontent-length: 0\r\n\r\n";
+        assert!(
+            replacement(app).is_none(),
+            "the application's own answers pass"
+        );
+        let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+        assert!(replacement(ok).is_none());
+        assert!(replacement(b"{\"partial\": \"body bytes\"}").is_none());
+    }
+}
