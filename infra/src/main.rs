@@ -91,6 +91,12 @@ enum Command {
         #[arg(long)]
         base_url: Option<String>,
     },
+    /// Check the embedded store's journal line by line, and say how to recover from a line
+    /// that cannot be read (the server refuses to start on one).
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
     /// Manage the local signing keys (on AWS, rotate the Secrets Manager secret instead).
     Keys {
         #[command(subcommand)]
@@ -117,6 +123,16 @@ enum AuditCommand {
         /// Only this approval.
         #[arg(long)]
         approval: Option<uuid::Uuid>,
+    },
+}
+
+#[derive(Subcommand)]
+enum StoreCommand {
+    /// Read every line of the journal; exits 1 naming each line that cannot be read.
+    Check {
+        /// The data directory [default: ./.holdpoint].
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
     },
 }
 
@@ -193,6 +209,34 @@ async fn verify_audit(
     })
 }
 
+fn check_store(dir: &std::path::Path) -> Result<ExitCode, String> {
+    use holdpoint::store::embedded::EmbeddedStore;
+    let check = EmbeddedStore::check_journal(dir).map_err(|e| e.to_string())?;
+    let journal = dir.join("journal.jsonl");
+    println!("{}: {} lines read", journal.display(), check.readable);
+    if check.torn_tail {
+        println!(
+            "the last line is incomplete: a write cut off by a crash, never acknowledged; the server drops it on start"
+        );
+    }
+    if check.unreadable.is_empty() {
+        println!("every line can be read");
+        return Ok(ExitCode::SUCCESS);
+    }
+    for (line, why) in &check.unreadable {
+        println!("line {line} cannot be read: {why}");
+    }
+    println!(
+        "recovery: stop the server and keep a copy of the data directory. A line that cannot be \
+         read was written by another version or changed by hand: restore it from the copy or a \
+         backup if you have one, or move it out of {} into a file beside it (the approval it \
+         belongs to then stands at its previous change, and `holdpoint audit verify` names it). \
+         Run this check again until every line reads, then start the server.",
+        journal.display()
+    );
+    Ok(ExitCode::FAILURE)
+}
+
 async fn run(command: Command, mut settings: Settings) -> Result<ExitCode, String> {
     match command {
         Command::Serve {
@@ -232,6 +276,9 @@ async fn run(command: Command, mut settings: Settings) -> Result<ExitCode, Strin
             place.apply(&mut settings);
             print_links(&settings, id, tenant, base_url).await
         }
+        Command::Store {
+            command: StoreCommand::Check { data_dir },
+        } => check_store(&data_dir.unwrap_or(settings.data_dir)),
         Command::Keys {
             command: KeysCommand::Rotate { data_dir },
         } => LocalKeys::open(&data_dir.unwrap_or(settings.data_dir))

@@ -211,11 +211,16 @@ async fn hostile_input_shows_as_text_and_runs_nothing() {
     let corpus = hostile();
     assert!(corpus.len() >= 30);
     for payload in &corpus {
+        // Names refuse invisible formatting characters; such payloads go in the free text.
+        let agent_id = match holdpoint::request::check_name("agent_id", payload) {
+            Ok(()) => payload.as_str(),
+            Err(_) => "hostile-agent",
+        };
         let id = create(
             &server,
             &json!({
                 "action": payload,
-                "agent_id": payload,
+                "agent_id": agent_id,
                 "reason": payload,
                 "reviewers": ["alice"],
                 "context": {"note": payload, payload.as_str(): "key"},

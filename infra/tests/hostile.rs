@@ -108,7 +108,10 @@ async fn bodies_are_refused_before_they_are_read_and_memory_stays_small() {
         let mut head = [0u8; 200];
         s.read_exact(&mut head).unwrap();
         let head = String::from_utf8_lossy(&head);
-        assert!(head.starts_with("HTTP/1.1 403"), "a form with a bad link is refused: {head}");
+        assert!(
+            head.starts_with("HTTP/1.1 403"),
+            "a form with a bad link is refused: {head}"
+        );
         peak = peak.max(server.rss_kib());
     }
     println!(

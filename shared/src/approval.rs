@@ -165,6 +165,24 @@ pub struct Approval {
     pub integrity: Integrity,
 }
 
+/// See [`Approval::bound_hash`].
+pub fn bound_hash(
+    action: &str,
+    tool_call: Option<&ToolCall>,
+    context: &Map<String, Value>,
+    modified_output: Option<&Value>,
+) -> String {
+    let mut bound = serde_json::json!({
+        "action": action,
+        "context": context,
+        "tool_call": tool_call,
+    });
+    if let (Some(out), Value::Object(m)) = (modified_output, &mut bound) {
+        m.insert("modified_output".into(), out.clone());
+    }
+    crate::canonical::digest(&bound)
+}
+
 impl Approval {
     /// The status as it is at `now`. This is the expiry rule, stated once: a pending approval is
     /// expired from its `expires_at` on, even before any sweep has stored that.
@@ -196,6 +214,17 @@ impl Approval {
             }
             _ => None,
         }
+    }
+
+    /// What `context_hash` binds, so that what runs is what was approved: the hex SHA-256 of
+    /// the canonical JSON of `{"action", "context", "tool_call"}` (`tool_call` null when there
+    /// is none) and, once a reviewer approved with edits, `"modified_output"` too.
+    pub fn bound_hash(&self) -> String {
+        let edited = match (&self.decision, self.status) {
+            (Some(d), Status::Modified | Status::Executed) => d.modified_output.as_ref(),
+            _ => None,
+        };
+        bound_hash(&self.action, self.tool_call.as_ref(), &self.context, edited)
     }
 
     /// Whether some of this approval's events are not published yet.

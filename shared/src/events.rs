@@ -192,7 +192,10 @@ impl EventSink for JsonLinesSink {
                 for link in &e.detail.links {
                     println!(
                         "{} {}: review link for {}: {}",
-                        e.detail_type, e.detail.approval_id, link.reviewer, link.url
+                        e.detail_type,
+                        e.detail.approval_id,
+                        link.reviewer.escape_debug(),
+                        link.url.escape_debug()
                     );
                 }
             }

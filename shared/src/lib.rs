@@ -23,4 +23,5 @@ pub mod request;
 pub mod review_link;
 pub mod service;
 pub mod store;
+pub mod strict_json;
 pub mod time;

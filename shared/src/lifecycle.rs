@@ -228,6 +228,8 @@ fn decide(
         modified_output: next.proposed_output.clone(),
         signature: None,
     });
+    // With edits, what may run is the edited output: the hash binds it.
+    next.context_hash = next.bound_hash();
     Ok(changed(a, next, event, me, now, payload))
 }
 

@@ -358,7 +358,12 @@ fn execute_once_by_the_requester_with_the_approved_context() {
         refused(&approved, exec(Some(&wrong)), at(2)),
         Refusal::ContextMismatch
     );
-    let right = crate::canonical::digest(&json!({"instance": "i-123"}));
+    // The hash binds the action, the tool call and the context.
+    let right = crate::canonical::digest(&json!({
+        "action": approved.action,
+        "tool_call": approved.tool_call,
+        "context": {"instance": "i-123"},
+    }));
     assert_eq!(approved.context_hash, right);
     let (done, record) = changed(&approved, exec(Some(&right)), at(2));
     assert_eq!(

@@ -7,7 +7,6 @@ use uuid::Uuid;
 
 use crate::approval::{Approval, EscalationLevel, Status, ToolCall};
 use crate::audit::{AuditEvent, AuditRecord, ChainHead};
-use crate::canonical;
 use crate::identity::{Principal, ROLE_PREFIX};
 use crate::lifecycle::Command;
 
@@ -102,6 +101,42 @@ pub fn check_text(
     Ok(())
 }
 
+/// Whether `c` may not stand in a name: control characters and line or paragraph separators
+/// (a name could forge a log or console line) and invisible formatting characters (bidi
+/// overrides, zero-width characters: a name could pose as another).
+fn forbidden_in_name(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{061C}'
+                | '\u{180E}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{2028}'..='\u{202E}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{206F}'
+                | '\u{FEFF}'
+                | '\u{FFF9}'..='\u{FFFB}'
+        )
+}
+
+/// A principal name (reviewer, `role:NAME`, agent id) or an identifier (checkpoint type,
+/// execution and session ids): 1 to 200 characters, no leading or trailing space, none of the
+/// characters [`forbidden_in_name`] lists.
+pub fn check_name(field: &str, value: &str) -> Result<(), Invalid> {
+    check_text(field, value, limits::NAME_CHARS, true)?;
+    if value.trim() != value {
+        return Err(invalid(field, "must not start or end with white space"));
+    }
+    if value.chars().any(forbidden_in_name) {
+        return Err(invalid(
+            field,
+            "must not hold control characters, line breaks or invisible formatting characters",
+        ));
+    }
+    Ok(())
+}
+
 fn check_optional(field: &str, value: &Option<String>, max_chars: usize) -> Result<(), Invalid> {
     value
         .as_deref()
@@ -160,7 +195,7 @@ fn check_reviewers(field: &str, reviewers: &[String]) -> Result<(), Invalid> {
     }
     for (i, r) in reviewers.iter().enumerate() {
         let f = format!("{field}[{i}]");
-        check_text(&f, r, limits::NAME_CHARS, true)?;
+        check_name(&f, r)?;
         if r.strip_prefix(ROLE_PREFIX)
             .is_some_and(|n| n.trim().is_empty())
         {
@@ -190,11 +225,17 @@ impl CreateRequest {
         now: DateTime<Utc>,
     ) -> Result<(Approval, AuditRecord), Invalid> {
         check_text("action", &self.action, limits::ACTION_CHARS, true)?;
-        check_text("agent_id", &self.agent_id, limits::NAME_CHARS, true)?;
+        check_name("agent_id", &self.agent_id)?;
         check_optional("reason", &self.reason, limits::TEXT_CHARS)?;
-        check_optional("checkpoint_type", &self.checkpoint_type, limits::NAME_CHARS)?;
-        check_optional("execution_id", &self.execution_id, limits::NAME_CHARS)?;
-        check_optional("session_id", &self.session_id, limits::NAME_CHARS)?;
+        for (field, value) in [
+            ("checkpoint_type", &self.checkpoint_type),
+            ("execution_id", &self.execution_id),
+            ("session_id", &self.session_id),
+        ] {
+            if let Some(v) = value {
+                check_name(field, v)?;
+            }
+        }
         check_document("context", &self.context)?;
         check_document("state_snapshot", &self.state_snapshot)?;
         if let Some(call) = &self.tool_call {
@@ -252,7 +293,8 @@ impl CreateRequest {
         }
 
         let id = Uuid::new_v4();
-        let context_hash = canonical::digest(&Value::Object(self.context.clone()));
+        let context_hash =
+            crate::approval::bound_hash(&self.action, self.tool_call.as_ref(), &self.context, None);
         let expires_at = now + TimeDelta::seconds(i64::from(expires_in));
         let escalates_at = self
             .escalation

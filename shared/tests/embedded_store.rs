@@ -26,3 +26,36 @@ async fn state_tampering_is_detected() {
     let store = Arc::new(EmbeddedStore::open(&dir).expect("open store"));
     holdpoint::conformance::state_tampering_is_detected(store.clone(), store).await;
 }
+
+#[tokio::test]
+async fn accepted_documents_survive_a_restart() {
+    use holdpoint::identity::Principal;
+    use holdpoint::request::{CreateRequest, ExpiryBounds};
+    use holdpoint::service::Service;
+    use holdpoint::time::Clock;
+    let dir = tempfile::tempdir().expect("temp dir").keep();
+    let agent = Principal {
+        tenant: "t".into(),
+        principal: "agent".into(),
+        roles: vec![],
+    };
+    let mut created = Vec::new();
+    {
+        let store = Arc::new(EmbeddedStore::open(&dir).expect("open store"));
+        let service = Service::new(
+            store.clone(),
+            holdpoint::conformance::test_keys(),
+            Clock::system(),
+            ExpiryBounds::default(),
+        );
+        for body in holdpoint::conformance::generated_bodies(11, 40) {
+            let request: CreateRequest = serde_json::from_str(&body).unwrap();
+            let (a, _) = service.create(&agent, request, None).await.unwrap();
+            created.push(store.get("t", a.id).await.unwrap().unwrap());
+        }
+    }
+    let reopened = EmbeddedStore::open(&dir).expect("every accepted line replays");
+    for a in created {
+        assert_eq!(reopened.get("t", a.id).await.unwrap(), Some(a));
+    }
+}

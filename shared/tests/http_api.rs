@@ -527,8 +527,8 @@ async fn client_mistakes_are_clear_4xx() {
             raw(&format!("{{\"action\": {deep}}}"), "application/json"),
         )
         .await,
-        StatusCode::BAD_REQUEST,
-        "invalid_body",
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
     );
 
     problem(

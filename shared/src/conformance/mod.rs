@@ -21,11 +21,13 @@ use crate::service::{Service, ServiceError};
 use crate::store::{Created, IdempotencyKey, ListFilter, Store, StoreError};
 use crate::time::{Clock, truncate_millis};
 
+mod documents;
 mod events;
 mod state;
 mod store;
 mod tamper;
 
+pub use documents::*;
 pub use events::*;
 pub use state::*;
 pub use store::*;
@@ -43,7 +45,8 @@ macro_rules! conformance_suite {
             list_pages_newest_first, list_filters, due_holds_only_pending_past_deadline,
             fifty_concurrent_decisions_one_winner, fifty_concurrent_store_writes_one_winner,
             concurrent_quorum_approvals_all_count, lifecycle_end_to_end, sweep_expires_due_approvals,
-            lazy_expiry_is_stored_on_write, events_are_never_lost);
+            lazy_expiry_is_stored_on_write, events_are_never_lost,
+            accepted_documents_survive_the_store);
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {
         $(

@@ -83,6 +83,8 @@ impl<T: DeserializeOwned, S: Send + Sync, const LIMIT: usize> FromRequest<S>
         } else {
             &raw
         };
+        crate::strict_json::check(text)
+            .map_err(|i| Problem::from(crate::service::ServiceError::Invalid(i)))?;
         let value = serde_json::from_slice(text)
             .map_err(|e| Problem::bad_request("invalid_body", format!("invalid JSON body: {e}")))?;
         Ok(JsonBody { value, raw })

@@ -175,7 +175,11 @@ pub(super) async fn decide(
         return forbidden();
     };
     let modified_output = match (form.decision, form.modified_output.as_deref()) {
-        (Verdict::Modified, Some(text)) => match serde_json::from_str::<serde_json::Value>(text) {
+        (Verdict::Modified, Some(text)) => match crate::strict_json::check(text.as_bytes())
+            .map_err(|i| i.to_string())
+            .and_then(|()| {
+                serde_json::from_str::<serde_json::Value>(text).map_err(|e| e.to_string())
+            }) {
             Ok(v) => Some(v),
             Err(e) => return unprocessable(&format!("The edited output is not valid JSON ({e}).")),
         },
