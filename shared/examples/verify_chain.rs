@@ -20,7 +20,7 @@ fn main() {
             AuditEvent::ApprovalRecorded,
             "reviewer",
             at,
-            payload,
+            payload.into(),
         )
         .with_state("0".repeat(64));
         r.sign(&key);

@@ -1,8 +1,8 @@
 //! The approval: what an agent asked for, who may decide it, and where it stands.
 
+use crate::document::Document;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::audit::ChainHead;
@@ -75,7 +75,7 @@ impl Verdict {
 pub struct ToolCall {
     pub name: String,
     #[serde(default)]
-    pub arguments: Value,
+    pub arguments: Document,
 }
 
 /// One escalation level: when the current level has not decided `after_seconds` after it started,
@@ -104,7 +104,7 @@ pub struct Decision {
     #[serde(with = "rfc3339")]
     pub at: DateTime<Utc>,
     pub comment: Option<String>,
-    pub modified_output: Option<Value>,
+    pub modified_output: Option<Document>,
     /// The signature of the audit record of this decision (see `POST …/verify`).
     #[serde(default)]
     pub signature: Option<String>,
@@ -123,7 +123,8 @@ pub struct Approval {
     /// The reviewers of the current escalation level: principals and `role:NAME` entries.
     pub reviewers: Vec<String>,
     pub quorum: u32,
-    pub context: Map<String, Value>,
+    /// A JSON object, kept as sent.
+    pub context: Document,
     pub context_hash: String,
     pub reason: Option<String>,
     pub tool_call: Option<ToolCall>,
@@ -131,14 +132,14 @@ pub struct Approval {
     pub checkpoint_type: Option<String>,
     pub execution_id: Option<String>,
     pub session_id: Option<String>,
-    pub state_snapshot: Option<Map<String, Value>>,
+    pub state_snapshot: Option<Document>,
     pub escalation: Vec<EscalationLevel>,
     /// How many escalation levels have been applied (0 = the original reviewers).
     pub escalation_level: u32,
     /// Approvals recorded so far towards the quorum (of `proposed_output`, when one is set).
     pub approvals: Vec<Vote>,
     /// Edits proposed by a reviewer while a quorum above 1 is still being gathered.
-    pub proposed_output: Option<Value>,
+    pub proposed_output: Option<Document>,
     pub decision: Option<Decision>,
     pub cancelled_by: Option<String>,
     #[serde(with = "rfc3339")]
@@ -169,18 +170,23 @@ pub struct Approval {
 pub fn bound_hash(
     action: &str,
     tool_call: Option<&ToolCall>,
-    context: &Map<String, Value>,
-    modified_output: Option<&Value>,
+    context: &Document,
+    modified_output: Option<&Document>,
 ) -> String {
-    let mut bound = serde_json::json!({
-        "action": action,
-        "context": context,
-        "tool_call": tool_call,
-    });
-    if let (Some(out), Value::Object(m)) = (modified_output, &mut bound) {
-        m.insert("modified_output".into(), out.clone());
+    #[derive(Serialize)]
+    struct Bound<'a> {
+        action: &'a str,
+        context: &'a Document,
+        tool_call: Option<&'a ToolCall>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        modified_output: Option<&'a Document>,
     }
-    crate::canonical::digest(&bound)
+    crate::canonical::digest_of(&Bound {
+        action,
+        context,
+        tool_call,
+        modified_output,
+    })
 }
 
 impl Approval {

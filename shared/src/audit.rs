@@ -12,11 +12,10 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::canonical;
+use crate::document::Document;
 use crate::keys::Key;
 use crate::time::{self, rfc3339};
 
@@ -69,7 +68,7 @@ pub struct AuditRecord {
     pub actor: String,
     #[serde(with = "rfc3339")]
     pub at: DateTime<Utc>,
-    pub payload: Value,
+    pub payload: Document,
     pub payload_digest: String,
     /// The digest of the approval state this record produced (see [`crate::integrity`]);
     /// empty only in records written before states were bound to their chain.
@@ -91,7 +90,7 @@ impl AuditRecord {
         event: AuditEvent,
         actor: &str,
         at: DateTime<Utc>,
-        payload: Value,
+        payload: Document,
     ) -> AuditRecord {
         let (sequence, prev_hash) = match prev {
             Some(head) => (head.sequence + 1, head.hash.clone()),
@@ -104,7 +103,7 @@ impl AuditRecord {
             event,
             actor: actor.to_owned(),
             at,
-            payload_digest: canonical::digest(&payload),
+            payload_digest: payload.digest(),
             payload,
             state_digest: String::new(),
             prev_hash,
@@ -199,7 +198,7 @@ pub fn verify(
                 format!("expected sequence {expected_seq}, found {}", r.sequence),
             );
         }
-        if r.payload_digest != canonical::digest(&r.payload) {
+        if r.payload_digest != r.payload.digest() {
             return broken(r.sequence, "payload does not match its digest".into());
         }
         if r.prev_hash != prev_hash {
@@ -265,7 +264,7 @@ mod tests {
                 AuditEvent::Created,
                 "a",
                 at,
-                json!({"i": i}),
+                json!({"i": i}).into(),
             );
             r.sign(&key());
             out.push(r);
@@ -292,7 +291,7 @@ mod tests {
         );
 
         let mut payload = c.clone();
-        payload[2].payload = json!({"i": 99});
+        payload[2].payload = json!({"i": 99}).into();
         assert_eq!(
             verify(&payload, &head, keys).first_invalid_sequence,
             Some(3)

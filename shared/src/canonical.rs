@@ -1,59 +1,230 @@
-//! The canonical JSON form that `context_hash` and audit digests are computed over.
+//! The canonical JSON form that `context_hash`, the state digest and audit digests are
+//! computed over, and the other forms an agent's document is written in.
 //!
 //! Canonical form: UTF-8 JSON with no whitespace; object members sorted by the bytes of their
 //! keys; strings escaped as JSON requires and nothing more (`"` `\\` and control characters,
-//! which use `\n`, `\t`, ... or `\u00XX`); numbers written as given (integers as integers,
-//! other numbers in their shortest round-trip form). `context_hash` is the lowercase hex
-//! SHA-256 of those bytes.
+//! which use `\n`, `\t`, ... or `\u00XX`); numbers written exactly as the agent wrote them.
+//! `context_hash` is the lowercase hex SHA-256 of those bytes.
+//!
+//! The forms work on JSON text, not on parsed values, so a number is never re-spelled: `1e2`
+//! stays `1e2`, `18446744073709551616` stays that.
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-pub fn to_canonical(value: &Value) -> Vec<u8> {
-    let mut out = Vec::new();
-    write(value, &mut out);
-    out
+/// A parsed JSON text whose scalars keep their spelling.
+enum Node<'a> {
+    /// A number, `true`, `false` or `null`, as written.
+    Literal(&'a str),
+    Str(String),
+    Array(Vec<Node<'a>>),
+    Object(Vec<(String, Node<'a>)>),
 }
 
-fn write(value: &Value, out: &mut Vec<u8>) {
-    match value {
-        Value::Object(map) => {
-            let mut members: Vec<_> = map.iter().collect();
-            members.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-            out.push(b'{');
-            for (i, (k, v)) in members.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
+struct Parser<'a> {
+    text: &'a str,
+    at: usize,
+}
+
+impl<'a> Parser<'a> {
+    fn skip_space(&mut self) {
+        let rest = &self.text[self.at..];
+        self.at += rest.len() - rest.trim_start_matches([' ', '\t', '\n', '\r']).len();
+    }
+
+    fn peek(&mut self) -> Option<u8> {
+        self.skip_space();
+        self.text.as_bytes().get(self.at).copied()
+    }
+
+    fn eat(&mut self, byte: u8) -> Option<()> {
+        (self.peek()? == byte).then(|| self.at += 1)
+    }
+
+    fn node(&mut self) -> Option<Node<'a>> {
+        match self.peek()? {
+            b'{' => {
+                self.at += 1;
+                let mut members = Vec::new();
+                if self.eat(b'}').is_some() {
+                    return Some(Node::Object(members));
                 }
-                write_str(k, out);
-                out.push(b':');
-                write(v, out);
-            }
-            out.push(b'}');
-        }
-        Value::Array(items) => {
-            out.push(b'[');
-            for (i, v) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
+                loop {
+                    let key = self.string()?;
+                    self.eat(b':')?;
+                    members.push((key, self.node()?));
+                    if self.eat(b',').is_none() {
+                        self.eat(b'}')?;
+                        return Some(Node::Object(members));
+                    }
                 }
-                write(v, out);
             }
-            out.push(b']');
+            b'[' => {
+                self.at += 1;
+                let mut items = Vec::new();
+                if self.eat(b']').is_some() {
+                    return Some(Node::Array(items));
+                }
+                loop {
+                    items.push(self.node()?);
+                    if self.eat(b',').is_none() {
+                        self.eat(b']')?;
+                        return Some(Node::Array(items));
+                    }
+                }
+            }
+            b'"' => self.string().map(Node::Str),
+            _ => {
+                let start = self.at;
+                let rest = &self.text.as_bytes()[start..];
+                let len = rest
+                    .iter()
+                    .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'+' | b'.'))
+                    .count();
+                self.at += len;
+                (len > 0).then(|| Node::Literal(&self.text[start..start + len]))
+            }
         }
-        Value::String(s) => write_str(s, out),
-        other => out.extend_from_slice(other.to_string().as_bytes()),
+    }
+
+    fn string(&mut self) -> Option<String> {
+        if self.peek()? != b'"' {
+            return None;
+        }
+        let start = self.at;
+        let bytes = self.text.as_bytes();
+        self.at += 1;
+        loop {
+            match bytes.get(self.at)? {
+                b'\\' => self.at += 2,
+                b'"' => {
+                    self.at += 1;
+                    break;
+                }
+                _ => self.at += 1,
+            }
+        }
+        serde_json::from_str(&self.text[start..self.at]).ok()
     }
 }
 
-fn write_str(s: &str, out: &mut Vec<u8>) {
-    // serde_json escapes exactly the characters JSON requires.
-    out.extend_from_slice(Value::String(s.to_owned()).to_string().as_bytes());
+fn parse(text: &str) -> Option<Node<'_>> {
+    let mut p = Parser { text, at: 0 };
+    let node = p.node()?;
+    p.skip_space();
+    (p.at == text.len()).then_some(node)
 }
 
-/// Lowercase hex SHA-256 of the canonical form.
+fn write_str(s: &str, out: &mut String) {
+    // serde_json escapes exactly the characters JSON requires.
+    out.push_str(&Value::String(s.to_owned()).to_string());
+}
+
+/// How members are ordered and whether lines are indented.
+#[derive(Clone, Copy)]
+enum Form {
+    /// Members as written, no whitespace.
+    Compact,
+    /// Members sorted by key bytes, no whitespace.
+    Canonical,
+    /// Members as written, two-space indentation.
+    Pretty,
+}
+
+fn write(node: &Node<'_>, form: Form, depth: usize, out: &mut String) {
+    let indent = |out: &mut String, depth: usize| {
+        if let Form::Pretty = form {
+            out.push('\n');
+            out.push_str(&"  ".repeat(depth));
+        }
+    };
+    match node {
+        Node::Literal(l) => out.push_str(l),
+        Node::Str(s) => write_str(s, out),
+        Node::Array(items) if items.is_empty() => out.push_str("[]"),
+        Node::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                indent(out, depth + 1);
+                write(item, form, depth + 1, out);
+            }
+            indent(out, depth);
+            out.push(']');
+        }
+        Node::Object(members) if members.is_empty() => out.push_str("{}"),
+        Node::Object(members) => {
+            let mut members: Vec<&(String, Node<'_>)> = members.iter().collect();
+            if let Form::Canonical = form {
+                members.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+            }
+            out.push('{');
+            for (i, (k, v)) in members.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                indent(out, depth + 1);
+                write_str(k, out);
+                out.push(':');
+                if let Form::Pretty = form {
+                    out.push(' ');
+                }
+                write(v, form, depth + 1, out);
+            }
+            indent(out, depth);
+            out.push('}');
+        }
+    }
+}
+
+fn rewrite(text: &str, form: Form) -> Option<String> {
+    let node = parse(text)?;
+    let mut out = String::with_capacity(text.len());
+    write(&node, form, 0, &mut out);
+    Some(out)
+}
+
+/// `text` (valid JSON) without insignificant whitespace, members in the order written, numbers
+/// as written, strings escaped only where JSON requires.
+pub fn compact(text: &str) -> Option<String> {
+    rewrite(text, Form::Compact)
+}
+
+/// `text` (valid JSON) indented for people, numbers as written.
+pub fn pretty(text: &str) -> Option<String> {
+    rewrite(text, Form::Pretty)
+}
+
+/// The canonical form of JSON text.
+pub fn canonical_text(text: &str) -> Option<String> {
+    rewrite(text, Form::Canonical)
+}
+
+/// The canonical form of `value`.
+pub fn to_canonical(value: &Value) -> Vec<u8> {
+    canonical_text(&value.to_string())
+        .unwrap_or_default()
+        .into_bytes()
+}
+
+/// Lowercase hex SHA-256 of the canonical form of `value`.
 pub fn digest(value: &Value) -> String {
     hex::encode(Sha256::digest(to_canonical(value)))
+}
+
+/// Lowercase hex SHA-256 of the canonical form of JSON text.
+pub fn digest_text(text: &str) -> String {
+    hex::encode(Sha256::digest(
+        canonical_text(text).unwrap_or_default().as_bytes(),
+    ))
+}
+
+/// Lowercase hex SHA-256 of the canonical form of what `value` serialises to (documents inside
+/// it keep their numbers as written).
+pub fn digest_of(value: &impl serde::Serialize) -> String {
+    digest_text(&serde_json::to_string(value).unwrap_or_default())
 }
 
 #[cfg(test)]
@@ -84,6 +255,23 @@ mod tests {
         assert_eq!(
             digest(&json!({})),
             "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
+        );
+    }
+
+    #[test]
+    fn numbers_keep_their_spelling_in_every_form() {
+        let text = "{ \"b\": [1e2, 18446744073709551616, 1.50, -0],\n \"a\": \"\\u0061\" }";
+        assert_eq!(
+            canonical_text(text).unwrap(),
+            r#"{"a":"a","b":[1e2,18446744073709551616,1.50,-0]}"#
+        );
+        assert_eq!(
+            compact(text).unwrap(),
+            r#"{"b":[1e2,18446744073709551616,1.50,-0],"a":"a"}"#
+        );
+        assert_eq!(
+            pretty(r#"{"a":[1e2,{}],"b":{"c":null}}"#).unwrap(),
+            "{\n  \"a\": [\n    1e2,\n    {}\n  ],\n  \"b\": {\n    \"c\": null\n  }\n}"
         );
     }
 }

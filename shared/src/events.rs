@@ -6,11 +6,11 @@
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use uuid::Uuid;
 
 use crate::approval::{Approval, Status};
 use crate::audit::{AuditEvent, AuditRecord};
+use crate::document::Document;
 
 pub const SOURCE: &str = "holdpoint";
 
@@ -66,7 +66,7 @@ pub struct EventDetail {
     pub actor: String,
     pub at: String,
     /// For decisions, cancellations and the like: what the audit record says about it.
-    pub payload: Value,
+    pub payload: Document,
     /// Requested and Escalated only, while the approval waits for those reviewers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<ReviewLink>,
@@ -125,7 +125,8 @@ impl LifecycleEvent {
                 payload: serde_json::json!({
                     "fields": breach.fields,
                     "reason": breach.reason,
-                }),
+                })
+                .into(),
                 links: Vec::new(),
             },
         }

@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::approval::Approval;
 use crate::canonical;
@@ -63,18 +64,32 @@ pub struct Breach {
 
 /// The digest of each state field of `a`.
 pub fn state_fields(a: &Approval) -> BTreeMap<String, String> {
-    let Ok(Value::Object(mut doc)) = serde_json::to_value(a) else {
+    // From the stored text, so documents are digested with their numbers as written.
+    let Some(mut doc) = doc_of(a) else {
         return BTreeMap::new();
     };
     for name in NOT_STATE {
         doc.remove(name);
     }
-    if let Some(Value::Object(d)) = doc.get_mut("decision") {
-        d.remove("signature");
+    let mut fields: BTreeMap<String, String> = doc
+        .into_iter()
+        .map(|(name, raw)| (name, canonical::digest_text(raw.get())))
+        .collect();
+    if let Some(decision) = doc_of(&a.decision) {
+        // The decision's signature is the signature of the record that signs this state.
+        let mut members = decision;
+        members.remove("signature");
+        let text = serde_json::to_string(&members).unwrap_or_default();
+        fields.insert("decision".into(), canonical::digest_text(&text));
     }
-    doc.into_iter()
-        .map(|(name, value)| (name, canonical::digest(&value)))
-        .collect()
+    fields
+}
+
+/// The members of `value` when it serialises to an object, each as its text.
+fn doc_of(value: &impl Serialize) -> Option<BTreeMap<String, Box<RawValue>>> {
+    serde_json::to_string(value)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
 }
 
 /// The state digest of a field digest map.

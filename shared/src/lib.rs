@@ -13,6 +13,7 @@ pub mod cloud;
 pub mod config;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod document;
 pub mod events;
 pub mod http;
 pub mod identity;

@@ -8,7 +8,9 @@
 //! One rejection rejects, whatever the quorum.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use serde_json::{Value, json};
+use serde_json::json;
+
+use crate::document::Document;
 
 use crate::approval::{Approval, Decision, Status, Verdict, Vote};
 use crate::audit::{AuditEvent, AuditRecord};
@@ -21,7 +23,7 @@ pub enum Command<'a> {
         by: &'a Principal,
         verdict: Verdict,
         comment: Option<String>,
-        modified_output: Option<Value>,
+        modified_output: Option<Document>,
     },
     Cancel {
         by: &'a Principal,
@@ -104,7 +106,7 @@ fn changed(
     event: AuditEvent,
     actor: &str,
     now: DateTime<Utc>,
-    payload: Value,
+    payload: Document,
 ) -> Outcome {
     next.version = current.version + 1;
     let record = AuditRecord::next(
@@ -126,7 +128,7 @@ fn decide(
     by: &Principal,
     verdict: Verdict,
     comment: Option<String>,
-    modified_output: Option<Value>,
+    modified_output: Option<Document>,
     now: DateTime<Utc>,
 ) -> Result<Outcome, Refusal> {
     if by.principal == a.requested_by {
@@ -138,7 +140,7 @@ fn decide(
     let comment = comment.filter(|c| !c.trim().is_empty());
     match verdict {
         Verdict::Rejected if comment.is_none() => return Err(Refusal::CommentRequired),
-        Verdict::Modified if modified_output.as_ref().is_none_or(Value::is_null) => {
+        Verdict::Modified if modified_output.as_ref().is_none_or(Document::is_null) => {
             return Err(Refusal::ModifiedOutputRequired);
         }
         Verdict::Approved | Verdict::Rejected if modified_output.is_some() => {
@@ -173,10 +175,16 @@ fn decide(
         at: now,
         comment: comment.clone(),
     };
-    let payload = json!({
-        "decision": verdict.as_str(),
-        "comment": comment,
-        "modified_output": modified_output,
+    #[derive(serde::Serialize)]
+    struct Decided<'a> {
+        decision: &'a str,
+        comment: &'a Option<String>,
+        modified_output: &'a Option<Document>,
+    }
+    let payload = Document::of(&Decided {
+        decision: verdict.as_str(),
+        comment: &comment,
+        modified_output: &modified_output,
     });
     match verdict {
         Verdict::Rejected => {
@@ -250,7 +258,7 @@ fn cancel(
     let mut next = a.clone();
     next.status = Status::Cancelled;
     next.cancelled_by = Some(by.principal.clone());
-    let payload = json!({ "reason": reason });
+    let payload = json!({ "reason": reason }).into();
     Ok(changed(
         a,
         next,
@@ -281,7 +289,7 @@ fn execute(
     let mut next = a.clone();
     next.status = Status::Executed;
     next.executed_at = Some(now);
-    let payload = json!({ "context_hash_checked": context_hash.is_some() });
+    let payload = json!({ "context_hash_checked": context_hash.is_some() }).into();
     Ok(changed(
         a,
         next,
@@ -298,7 +306,7 @@ fn expire(a: &Approval, now: DateTime<Utc>) -> Result<Outcome, Refusal> {
     }
     let mut next = a.clone();
     next.status = Status::Expired;
-    let payload = json!({ "expires_at": crate::time::format(&a.expires_at) });
+    let payload = json!({ "expires_at": crate::time::format(&a.expires_at) }).into();
     Ok(changed(
         a,
         next,
@@ -324,7 +332,7 @@ fn escalate(a: &Approval, now: DateTime<Utc>) -> Result<Outcome, Refusal> {
         .escalation
         .get(level + 1)
         .map(|l| now + TimeDelta::seconds(i64::from(l.after_seconds)));
-    let payload = json!({ "level": next.escalation_level, "reviewers": next.reviewers });
+    let payload = json!({ "level": next.escalation_level, "reviewers": next.reviewers }).into();
     Ok(changed(
         a,
         next,

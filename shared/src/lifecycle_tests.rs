@@ -52,12 +52,12 @@ fn decide(by: &Principal, verdict: Verdict) -> Command<'_> {
     }
 }
 
-fn modify(by: &Principal, output: Value) -> Command<'_> {
+fn modify(by: &Principal, output: serde_json::Value) -> Command<'_> {
     Command::Decide {
         by,
         verdict: Verdict::Modified,
         comment: None,
-        modified_output: Some(output),
+        modified_output: Some(output.into()),
     }
 }
 
@@ -181,7 +181,7 @@ fn modify_with_quorum_one_decides_with_the_edits() {
     assert_eq!(record.event, AuditEvent::Modified);
     assert_eq!(
         next.decision.as_ref().unwrap().modified_output,
-        Some(json!({"limit": 5}))
+        Some(json!({"limit": 5}).into())
     );
     // The same edits again are idempotent; other edits conflict.
     assert_eq!(
@@ -201,7 +201,7 @@ fn modify_with_quorum_one_decides_with_the_edits() {
 fn modify_needs_an_output_and_approve_takes_none() {
     let a = new_approval(&["alice"], None);
     let alice = who("alice", &[]);
-    for output in [None, Some(Value::Null)] {
+    for output in [None, Some(crate::document::Document::null())] {
         let cmd = Command::Decide {
             by: &alice,
             verdict: Verdict::Modified,
@@ -214,7 +214,7 @@ fn modify_needs_an_output_and_approve_takes_none() {
         by: &alice,
         verdict: Verdict::Approved,
         comment: None,
-        modified_output: Some(json!({})),
+        modified_output: Some(json!({}).into()),
     };
     assert_eq!(refused(&a, cmd, at(1)), Refusal::UnexpectedModifiedOutput);
 }
@@ -227,7 +227,7 @@ fn edits_under_a_quorum_clear_earlier_approvals_and_end_modified() {
     let (edited, record) = changed(&one, modify(&bob, json!({"x": 1})), at(2));
     assert_eq!(record.event, AuditEvent::ApprovalRecorded);
     assert_eq!(edited.status, Status::Pending);
-    assert_eq!(edited.proposed_output, Some(json!({"x": 1})));
+    assert_eq!(edited.proposed_output, Some(json!({"x": 1}).into()));
     let voters: Vec<_> = edited.approvals.iter().map(|v| v.by.as_str()).collect();
     assert_eq!(
         voters,
@@ -239,7 +239,7 @@ fn edits_under_a_quorum_clear_earlier_approvals_and_end_modified() {
     assert_eq!(record.event, AuditEvent::Modified);
     assert_eq!(
         done.decision.unwrap().modified_output,
-        Some(json!({"x": 1}))
+        Some(json!({"x": 1}).into())
     );
 }
 
@@ -467,7 +467,7 @@ fn create_refuses_what_cannot_be_approved() {
     r.risk_score = Some(101);
     assert_eq!(field(r), "risk_score");
     let mut r = request(&["alice"], None);
-    r.context.insert("big".into(), json!("x".repeat(70_000)));
+    r.context = json!({"big": "x".repeat(70_000)}).into();
     assert_eq!(field(r), "context");
     // A role makes the quorum bounded by the hard limit instead.
     assert!(

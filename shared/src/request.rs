@@ -2,11 +2,11 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use crate::approval::{Approval, EscalationLevel, Status, ToolCall};
 use crate::audit::{AuditEvent, AuditRecord, ChainHead};
+use crate::document::Document;
 use crate::identity::{Principal, ROLE_PREFIX};
 use crate::lifecycle::Command;
 
@@ -54,15 +54,15 @@ pub struct CreateRequest {
     pub agent_id: String,
     pub reviewers: Vec<String>,
     pub quorum: Option<u32>,
-    #[serde(default)]
-    pub context: Map<String, Value>,
+    #[serde(default = "Document::empty_object")]
+    pub context: Document,
     pub reason: Option<String>,
     pub tool_call: Option<ToolCall>,
     pub risk_score: Option<u8>,
     pub checkpoint_type: Option<String>,
     pub execution_id: Option<String>,
     pub session_id: Option<String>,
-    pub state_snapshot: Option<Map<String, Value>>,
+    pub state_snapshot: Option<Document>,
     pub expires_in_seconds: Option<u32>,
     #[serde(default)]
     pub escalation: Vec<EscalationLevel>,
@@ -238,6 +238,12 @@ impl CreateRequest {
         }
         check_document("context", &self.context)?;
         check_document("state_snapshot", &self.state_snapshot)?;
+        if !self.context.is_object() {
+            return Err(invalid("context", "must be a JSON object"));
+        }
+        if self.state_snapshot.as_ref().is_some_and(|s| !s.is_object()) {
+            return Err(invalid("state_snapshot", "must be a JSON object"));
+        }
         if let Some(call) = &self.tool_call {
             check_text("tool_call.name", &call.name, limits::NAME_CHARS, true)?;
             check_document("tool_call", call)?;
@@ -300,16 +306,28 @@ impl CreateRequest {
             .escalation
             .first()
             .map(|l| now + TimeDelta::seconds(i64::from(l.after_seconds)));
-        let payload = json!({
-            "action": self.action,
-            "agent_id": self.agent_id,
-            "requested_by": caller.principal,
-            "reviewers": self.reviewers,
-            "quorum": quorum,
-            "context_hash": context_hash,
-            "tool_call": self.tool_call,
-            "expires_at": crate::time::format(&expires_at),
-            "escalation": self.escalation,
+        #[derive(serde::Serialize)]
+        struct Created<'a> {
+            action: &'a str,
+            agent_id: &'a str,
+            requested_by: &'a str,
+            reviewers: &'a [String],
+            quorum: u32,
+            context_hash: &'a str,
+            tool_call: Option<&'a ToolCall>,
+            expires_at: String,
+            escalation: &'a [EscalationLevel],
+        }
+        let payload = Document::of(&Created {
+            action: &self.action,
+            agent_id: &self.agent_id,
+            requested_by: &caller.principal,
+            reviewers: &self.reviewers,
+            quorum,
+            context_hash: &context_hash,
+            tool_call: self.tool_call.as_ref(),
+            expires_at: crate::time::format(&expires_at),
+            escalation: &self.escalation,
         });
         let mut approval = Approval {
             id,

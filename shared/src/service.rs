@@ -437,7 +437,7 @@ impl Service {
         token: &str,
         verdict: Verdict,
         comment: Option<String>,
-        modified_output: Option<serde_json::Value>,
+        modified_output: Option<crate::document::Document>,
     ) -> Result<Approval, ServiceError> {
         // The link first: a refused link reveals nothing, not even what was wrong with the form.
         let claims = review_link::verify(&*self.keys, token, id, self.clock.now()).await?;

@@ -240,7 +240,7 @@ fn any_change_to_a_signed_field_breaks_the_chain_there() {
                 AuditEvent::ApprovalRecorded,
                 &format!("reviewer-{}", rng.random::<u16>()),
                 holdpoint::time::truncate_millis(chrono::Utc::now()),
-                json!({"i": i, "note": rng.random::<u32>()}),
+                json!({"i": i, "note": rng.random::<u32>()}).into(),
             )
             .with_state(format!("{:064x}", rng.random::<u128>()));
             r.sign(&key);
@@ -253,7 +253,7 @@ fn any_change_to_a_signed_field_breaks_the_chain_there() {
         let r = &mut broken[at];
         match rng.random_range(0..6) {
             0 => r.actor.push('x'),
-            1 => r.payload = json!({"i": -1}),
+            1 => r.payload = json!({"i": -1}).into(),
             2 => r.state_digest = "0".repeat(64),
             3 => r.at += chrono::TimeDelta::milliseconds(1),
             4 => r.tenant.push('x'),

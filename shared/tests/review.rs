@@ -245,7 +245,7 @@ async fn reject_needs_a_comment_and_edits_must_be_json() {
     assert_eq!(now.status, Status::Modified);
     assert_eq!(
         now.decision.unwrap().modified_output,
-        Some(json!({"sql": "DELETE FROM orders WHERE id < 10"}))
+        Some(json!({"sql": "DELETE FROM orders WHERE id < 10"}).into())
     );
 }
 

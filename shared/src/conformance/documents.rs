@@ -16,17 +16,38 @@ fn text(rng: &mut StdRng) -> String {
         .collect()
 }
 
+/// Numbers as agents spell them, none in the form serde_json would print.
+const SPELLED: [&str; 10] = [
+    "1e2",
+    "1.50",
+    "-0",
+    "18446744073709551616",
+    "1E+300",
+    "0.000001000",
+    "-1.0e-7",
+    "123456789012345678901234567890",
+    "2.50E3",
+    "0.1",
+];
+
 fn number(rng: &mut StdRng) -> Value {
-    match rng.random_range(0..5) {
+    match rng.random_range(0..6) {
         0 => Value::from(rng.random::<i64>()),
         1 => Value::from(u64::MAX - rng.random_range(0..3)),
         2 => Value::from(rng.random_range(-1000..1000)),
-        // Floats in the form they are kept (the door refuses any other).
-        3 => serde_json::Number::from_f64(rng.random::<f64>() * 1e6)
+        3 => serde_json::Number::from_f64(rng.random::<f64>() * 1e-300)
             .map_or(Value::Null, Value::Number),
-        _ => serde_json::Number::from_f64(rng.random::<f64>() * 1e-300)
-            .map_or(Value::Null, Value::Number),
+        // A marker the body's text replaces by a spelled number.
+        _ => Value::String(format!("#N{}#", rng.random_range(0..SPELLED.len()))),
     }
+}
+
+/// `text` with every number marker replaced by its spelling.
+fn spell(mut text: String) -> String {
+    for (i, spelling) in SPELLED.iter().enumerate() {
+        text = text.replace(&format!("\"#N{i}#\""), spelling);
+    }
+    text
 }
 
 /// A JSON value nested at most `depth` more levels.
@@ -80,6 +101,7 @@ pub fn generated_bodies(seed: u64, n: usize) -> Vec<String> {
             })
             .to_string()
         })
+        .map(spell)
         .collect()
 }
 
@@ -98,31 +120,37 @@ pub async fn accepted_documents_survive_the_store(store: Arc<dyn Store>) {
     for body in &bodies {
         crate::strict_json::check(body.as_bytes())
             .unwrap_or_else(|e| panic!("the door refused a generated body: {e}\n{body}"));
-        let sent: Value = serde_json::from_str(body).unwrap();
+        let sent: std::collections::BTreeMap<String, Box<serde_json::value::RawValue>> =
+            serde_json::from_str(body).unwrap();
         let request: CreateRequest = serde_json::from_str(body).unwrap();
         let (a, _) = service.create(&agent, request, None).await.unwrap();
         let stored = store.get(&t, a.id).await.unwrap().unwrap();
-        assert_eq!(Value::Object(stored.context.clone()), sent["context"]);
+        // Exactly as sent: the same text, numbers spelled as the agent spelled them.
+        let compact = |raw: &serde_json::value::RawValue| crate::canonical::compact(raw.get());
         assert_eq!(
-            stored.tool_call.as_ref().map(|c| c.arguments.clone()),
-            Some(sent["tool_call"]["arguments"].clone())
+            Some(stored.context.text().to_owned()),
+            compact(&sent["context"])
         );
         assert_eq!(
-            stored.state_snapshot.clone().map(Value::Object),
-            Some(sent["state_snapshot"].clone())
+            stored.state_snapshot.as_ref().map(|d| d.text().to_owned()),
+            compact(&sent["state_snapshot"])
         );
-        // What an agent computes from what it sent.
-        let bound = crate::canonical::digest(&json!({
-            "action": sent["action"],
-            "context": sent["context"],
-            "tool_call": sent["tool_call"],
-        }));
-        assert_eq!(stored.context_hash, bound);
-        // Every number reads back in the very form it was sent.
-        let text = serde_json::to_string(&Value::Object(stored.context)).unwrap();
+        let call: std::collections::BTreeMap<String, Box<serde_json::value::RawValue>> =
+            serde_json::from_str(sent["tool_call"].get()).unwrap();
         assert_eq!(
-            crate::canonical::to_canonical(&serde_json::from_str(&text).unwrap()),
-            crate::canonical::to_canonical(&sent["context"])
+            stored
+                .tool_call
+                .as_ref()
+                .map(|c| c.arguments.text().to_owned()),
+            compact(&call["arguments"])
         );
+        // What an agent computes from what it sent, in canonical form.
+        let bound = format!(
+            "{{\"action\":{},\"context\":{},\"tool_call\":{}}}",
+            sent["action"].get(),
+            sent["context"].get(),
+            sent["tool_call"].get()
+        );
+        assert_eq!(stored.context_hash, crate::canonical::digest_text(&bound));
     }
 }

@@ -112,7 +112,7 @@ pub async fn state_tampering_is_detected(store: Arc<dyn Store>, tamper: Arc<dyn 
                 by: &bob,
                 verdict: Verdict::Modified,
                 comment: None,
-                modified_output: Some(json!({"x": 1})),
+                modified_output: Some(json!({"x": 1}).into()),
             },
             Command::Cancel {
                 by: &agent,

@@ -138,7 +138,7 @@ pub async fn tampering_is_detected(store: Arc<dyn Store>, tamper: Arc<dyn Tamper
 
     let (id, r) = four_record_chain(&*store, &service, &t).await;
     let mut payload = r[3].clone();
-    payload.payload = json!({"decision": "rejected"});
+    payload.payload = json!({"decision": "rejected"}).into();
     tamper.put_record_at(4, &payload).await;
     assert_eq!(
         check(id).await.first_invalid_sequence,
@@ -181,7 +181,7 @@ pub async fn tampering_is_detected(store: Arc<dyn Store>, tamper: Arc<dyn Tamper
         AuditEvent::Cancelled,
         "mallory",
         r[0].at,
-        json!({}),
+        json!({}).into(),
     );
     forged.sign(&Key::new("conformance-key", vec![0x66; 32]).unwrap());
     for (i, moved) in r[1..].iter().enumerate().rev() {

@@ -12,6 +12,7 @@ use super::AppState;
 use super::extract::{Caller, JsonBody};
 use super::problem::Problem;
 use crate::approval::{Approval, Status, Verdict};
+use crate::document::Document;
 use crate::lifecycle::Command;
 use crate::request::{self, CreateRequest, limits};
 use crate::store::{Cursor, ListFilter};
@@ -203,7 +204,7 @@ pub(super) async fn verify(
 pub(super) struct DecisionBody {
     decision: Verdict,
     comment: Option<String>,
-    modified_output: Option<Value>,
+    modified_output: Option<Document>,
 }
 
 pub(super) async fn decide(

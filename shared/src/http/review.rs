@@ -178,7 +178,7 @@ pub(super) async fn decide(
         (Verdict::Modified, Some(text)) => match crate::strict_json::check(text.as_bytes())
             .map_err(|i| i.to_string())
             .and_then(|()| {
-                serde_json::from_str::<serde_json::Value>(text).map_err(|e| e.to_string())
+                serde_json::from_str::<crate::document::Document>(text).map_err(|e| e.to_string())
             }) {
             Ok(v) => Some(v),
             Err(e) => return unprocessable(&format!("The edited output is not valid JSON ({e}).")),

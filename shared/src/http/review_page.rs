@@ -58,8 +58,9 @@ fn agent(text: &str) -> String {
     format!("<bdi>{}</bdi>", esc(text))
 }
 
-fn pretty(value: &impl serde::Serialize) -> String {
-    esc(&serde_json::to_string_pretty(value).unwrap_or_default())
+/// An agent's document, indented, escaped, its numbers as sent.
+fn pretty(doc: &crate::document::Document) -> String {
+    esc(&doc.pretty())
 }
 
 fn page(title: &str, body: &str) -> String {
@@ -161,7 +162,7 @@ pub fn review(a: &Approval, reviewer: &str, token: &str) -> String {
         .proposed_output
         .clone()
         .or_else(|| a.tool_call.as_ref().map(|c| c.arguments.clone()))
-        .unwrap_or_else(|| serde_json::Value::Object(a.context.clone()));
+        .unwrap_or_else(|| a.context.clone());
     let _ = write!(
         b,
         "<h2>Decide</h2>\

@@ -20,7 +20,7 @@ use crate::audit::AuditRecord;
 
 const JOURNAL: &str = "journal.jsonl";
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 enum Entry {
     Create {
@@ -37,6 +37,60 @@ enum Entry {
         version: u64,
         published_seq: u64,
     },
+}
+
+impl Entry {
+    /// One journal line. Read in two steps (the `op`, then that entry's fields) rather than as
+    /// an internally tagged enum, which would buffer the line and lose the documents' text.
+    fn parse(line: &[u8]) -> Result<Entry, serde_json::Error> {
+        #[derive(Deserialize)]
+        struct Op {
+            op: String,
+        }
+        #[derive(Deserialize)]
+        struct Change {
+            approval: Approval,
+            record: AuditRecord,
+            #[serde(default)]
+            idempotency: Option<IdempotencyKey>,
+        }
+        #[derive(Deserialize)]
+        struct Published {
+            id: Uuid,
+            version: u64,
+            published_seq: u64,
+        }
+        Ok(match serde_json::from_slice::<Op>(line)?.op.as_str() {
+            "create" => {
+                let c: Change = serde_json::from_slice(line)?;
+                Entry::Create {
+                    approval: c.approval,
+                    record: c.record,
+                    idempotency: c.idempotency,
+                }
+            }
+            "transition" => {
+                let c: Change = serde_json::from_slice(line)?;
+                Entry::Transition {
+                    approval: c.approval,
+                    record: c.record,
+                }
+            }
+            "published" => {
+                let p: Published = serde_json::from_slice(line)?;
+                Entry::Published {
+                    id: p.id,
+                    version: p.version,
+                    published_seq: p.published_seq,
+                }
+            }
+            other => {
+                return Err(serde::de::Error::custom(format!(
+                    "unknown journal entry {other:?}"
+                )));
+            }
+        })
+    }
 }
 
 #[derive(Default)]
@@ -157,7 +211,7 @@ impl EmbeddedStore {
             }
             line_no += 1;
             let complete = line.ends_with(b"\n");
-            match serde_json::from_slice::<Entry>(&line) {
+            match Entry::parse(&line) {
                 Ok(entry) if complete => {
                     state.apply(entry);
                     good_len += n as u64;
@@ -214,7 +268,7 @@ impl EmbeddedStore {
                 check.torn_tail = true;
                 break;
             }
-            match serde_json::from_slice::<Entry>(line) {
+            match Entry::parse(line) {
                 Ok(_) => check.readable += 1,
                 Err(e) => check.unreadable.push((i + 1, e.to_string())),
             }
