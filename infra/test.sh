@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CFN_LINT_VERSION=1.58.0
+SCHEMATHESIS_VERSION=4.32.5
 tools=${HOLDPOINT_TOOLS:-$PWD/.tools}
 if [ ! -x "$tools/bin/cfn-guard" ]; then
   echo "installing cfn-guard (policy-as-code checks of template.yaml) into $tools"
@@ -17,6 +18,11 @@ if [ ! -x "$venv/bin/cfn-lint" ]; then
   [ -x "$venv/bin/pip" ] || python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check "cfn-lint==$CFN_LINT_VERSION"
 fi
+if [ ! -x "$venv/bin/schemathesis" ]; then
+  echo "installing schemathesis into $venv"
+  [ -x "$venv/bin/pip" ] || python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+fi
 echo "cfn-lint template.yaml"
 "$venv/bin/cfn-lint" template.yaml
 
@@ -29,4 +35,7 @@ if [ ! -x "${CHROMEDRIVER:-/usr/bin/chromedriver}" ] || [ ! -x "${CHROMIUM:-/usr
 fi
 
 [ $# -gt 0 ] || set -- --workspace
-exec infra/with-moto.sh cargo test --all-targets "$@"
+infra/with-moto.sh cargo test --all-targets "$@"
+# The spec held to the server by an outside tool (uses the holdpoint binary the tests built).
+cargo build --quiet -p holdpoint-local
+infra/schemathesis.sh

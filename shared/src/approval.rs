@@ -83,6 +83,7 @@ pub struct ToolCall {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EscalationLevel {
+    #[serde(deserialize_with = "crate::request::whole::required")]
     pub after_seconds: u32,
     pub reviewers: Vec<String>,
 }

@@ -15,7 +15,7 @@ pub mod limits {
     /// Largest request body accepted by create and decide, in bytes (413 above it).
     pub const BODY_BYTES: usize = 128 * 1024;
     /// Largest body of cancel, execute and verify, in bytes (413 above it).
-    pub const SMALL_BODY_BYTES: usize = 32 * 1024;
+    pub const SMALL_BODY_BYTES: usize = 64 * 1024;
     /// Largest review form, in bytes (413 above it; read before the link is checked).
     pub const FORM_BYTES: usize = 64 * 1024;
     /// Largest `context`, `state_snapshot`, `tool_call` or `modified_output`, as JSON bytes.
@@ -53,16 +53,19 @@ pub struct CreateRequest {
     pub action: String,
     pub agent_id: String,
     pub reviewers: Vec<String>,
+    #[serde(default, deserialize_with = "whole::option")]
     pub quorum: Option<u32>,
     #[serde(default = "Document::empty_object")]
     pub context: Document,
     pub reason: Option<String>,
     pub tool_call: Option<ToolCall>,
+    #[serde(default, deserialize_with = "whole::option")]
     pub risk_score: Option<u8>,
     pub checkpoint_type: Option<String>,
     pub execution_id: Option<String>,
     pub session_id: Option<String>,
     pub state_snapshot: Option<Document>,
+    #[serde(default, deserialize_with = "whole::option")]
     pub expires_in_seconds: Option<u32>,
     #[serde(default)]
     pub escalation: Vec<EscalationLevel>,
@@ -83,13 +86,31 @@ fn invalid(field: &str, message: impl Into<String>) -> Invalid {
     }
 }
 
+/// Nothing but white space, as JSON Schema's (ECMAScript's) `\s` has it, so that the
+/// `\S` pattern of openapi.yaml and this check agree on every character.
+pub fn is_blank(value: &str) -> bool {
+    value.chars().all(|c| {
+        matches!(
+            c,
+            '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' | ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'
+                ..='\u{200a}'
+                    | '\u{2028}'
+                    | '\u{2029}'
+                    | '\u{202f}'
+                    | '\u{205f}'
+                    | '\u{3000}'
+                    | '\u{feff}'
+        )
+    })
+}
+
 pub fn check_text(
     field: &str,
     value: &str,
     max_chars: usize,
     required: bool,
 ) -> Result<(), Invalid> {
-    if required && value.trim().is_empty() {
+    if required && is_blank(value) {
         return Err(invalid(field, "must not be empty"));
     }
     if value.chars().count() > max_chars {
@@ -378,5 +399,34 @@ impl CreateRequest {
         .with_state(crate::integrity::state_digest(&approval));
         approval.audit_head = record.head();
         Ok((approval, record))
+    }
+}
+
+/// Whole numbers as JSON Schema's `integer` has them: `3` or `3.0`, never `3.5`.
+pub mod whole {
+    use serde::{Deserialize, Deserializer, de::Error};
+
+    fn of<'de, D: Deserializer<'de>, T: TryFrom<u64>>(
+        n: serde_json::Number,
+    ) -> Result<T, D::Error> {
+        let whole = n.as_u64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= u64::MAX as f64)
+                .map(|f| f as u64)
+        });
+        whole
+            .and_then(|w| T::try_from(w).ok())
+            .ok_or_else(|| D::Error::custom(format!("{n} is not a whole number in range")))
+    }
+
+    pub fn option<'de, D: Deserializer<'de>, T: TryFrom<u64>>(d: D) -> Result<Option<T>, D::Error> {
+        match Option::<serde_json::Number>::deserialize(d)? {
+            None => Ok(None),
+            Some(n) => of::<D, T>(n).map(Some),
+        }
+    }
+
+    pub fn required<'de, D: Deserializer<'de>, T: TryFrom<u64>>(d: D) -> Result<T, D::Error> {
+        of::<D, T>(serde_json::Number::deserialize(d)?)
     }
 }

@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::approval::{Approval, Status, Verdict};
 use crate::audit::{self, AuditRecord, Verification};
+use crate::canonical;
 use crate::events::EventSink;
 use crate::identity::Principal;
 use crate::integrity::{self, Breach};
@@ -300,9 +301,16 @@ impl Service {
         let now = self.clock.now();
         let (mut approval, mut record) = request.into_approval(caller, self.expiry, now)?;
         self.seal(&mut approval, &mut record).await?;
+        // The same request is the same JSON, whatever its members' order or spacing.
         let key = idempotency_key.map(|(key, body)| IdempotencyKey {
             key: key.to_owned(),
-            request_hash: hex::encode(Sha256::digest(body)),
+            request_hash: match std::str::from_utf8(body)
+                .ok()
+                .and_then(canonical::canonical_text)
+            {
+                Some(canonical) => hex::encode(Sha256::digest(canonical.as_bytes())),
+                None => hex::encode(Sha256::digest(body)),
+            },
         });
         match self.store.create(&approval, &record, key.as_ref()).await? {
             Created::New(a) => Ok((self.announce(a, Some(&record)).await, true)),
@@ -428,6 +436,13 @@ impl Service {
             claims,
             approval: approval.seen_at(now),
         })
+    }
+
+    /// Whether `token` is a live link to approval `id` (no read): what the review form checks
+    /// before it looks at anything else the holder sent.
+    pub async fn check_link(&self, id: Uuid, token: &str) -> Result<(), ServiceError> {
+        review_link::verify(&*self.keys, token, id, self.clock.now()).await?;
+        Ok(())
     }
 
     /// Decides as the holder of a review link (one read and one write, as on the API path).

@@ -50,7 +50,10 @@ pub(super) async fn create(
         Some(v) => Some(
             v.to_str()
                 .ok()
-                .filter(|k| !k.is_empty() && k.len() <= limits::NAME_CHARS)
+                .filter(|k| {
+                    (1..=limits::NAME_CHARS).contains(&k.len())
+                        && k.bytes().all(|b| (0x21..=0x7e).contains(&b))
+                })
                 .ok_or_else(|| {
                     Problem::bad_request(
                         "invalid_idempotency_key",
@@ -134,7 +137,10 @@ pub(super) async fn list(
         ("reviewer", &p.reviewer),
         ("checkpoint_type", &p.checkpoint_type),
     ] {
-        if value.as_ref().is_some_and(|v| v.len() > limits::NAME_CHARS) {
+        if value
+            .as_ref()
+            .is_some_and(|v| v.chars().count() > limits::NAME_CHARS)
+        {
             return Err(Problem::bad_request(
                 "invalid_query",
                 format!("{name} is too long"),
@@ -186,7 +192,7 @@ pub(super) async fn verify(
     body: JsonBody<VerifyBody, { limits::SMALL_BODY_BYTES }>,
 ) -> Result<Response, Problem> {
     let id = approval_id(&id)?;
-    if body.value.signature.len() > 256 {
+    if body.value.signature.chars().count() > 256 {
         return Err(invalid(request::Invalid {
             field: "signature".into(),
             message: "is too long".into(),

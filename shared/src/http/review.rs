@@ -174,6 +174,10 @@ pub(super) async fn decide(
     let Ok(id) = Uuid::try_parse(&id) else {
         return forbidden();
     };
+    // The link first: a refused link reveals nothing, not even what was wrong with the form.
+    if let Err(e) = state.service.check_link(id, &form.token).await {
+        return refused(e);
+    }
     let modified_output = match (form.decision, form.modified_output.as_deref()) {
         (Verdict::Modified, Some(text)) => match crate::strict_json::check(text.as_bytes())
             .map_err(|i| i.to_string())

@@ -2,8 +2,6 @@
 //! transitions that store their audit record in the same atomic step, and the due query.
 
 use async_trait::async_trait;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -72,13 +70,29 @@ impl Cursor {
         }
     }
 
+    /// `{created_at in Unix ms, 13 digits}-{id, 32 hex digits}`: a position, nothing else.
     pub fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
+        format!(
+            "{:013}-{}",
+            self.created_at.timestamp_millis().max(0),
+            self.id.simple()
+        )
     }
 
     pub fn decode(s: &str) -> Option<Cursor> {
-        let bytes = URL_SAFE_NO_PAD.decode(s).ok()?;
-        serde_json::from_slice(&bytes).ok()
+        let (ms, id) = s.split_once('-')?;
+        let digits = |t: &str, n: usize, hex: bool| {
+            t.len() == n
+                && t.bytes()
+                    .all(|b| b.is_ascii_digit() || (hex && (b'a'..=b'f').contains(&b)))
+        };
+        if !digits(ms, 13, false) || !digits(id, 32, true) {
+            return None;
+        }
+        Some(Cursor {
+            created_at: DateTime::from_timestamp_millis(ms.parse().ok()?)?,
+            id: Uuid::try_parse(id).ok()?,
+        })
     }
 
     /// Newest-first order: is `a` after this position?
