@@ -29,6 +29,25 @@ fn holdpoint(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
         .expect("holdpoint runs")
 }
 
+/// Rewrites, by hand, every journal line that records a transition of approval `id`.
+fn edit_transitions(dir: &Path, id: &str, edit: impl Fn(&str) -> String) {
+    let journal = dir.join(".holdpoint/journal.jsonl");
+    let text = std::fs::read_to_string(&journal).unwrap();
+    let tampered: Vec<String> = text
+        .lines()
+        .map(|line| {
+            if line.contains(id) && line.contains("\"op\":\"transition\"") {
+                edit(line)
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect();
+    let tampered = tampered.join("\n") + "\n";
+    assert_ne!(tampered, text, "the edit changed the journal");
+    std::fs::write(&journal, tampered).unwrap();
+}
+
 /// Creates an approval and approves it; its id.
 async fn decided_approval(server: &Server) -> String {
     let body =
@@ -73,24 +92,9 @@ async fn a_hand_edited_journal_fails_verification_by_name() {
     assert!(stdout.contains("2 chains verified, 0 broken"), "{stdout}");
 
     // Change who decided, in the decision's record, by hand.
-    let journal = dir.path().join(".holdpoint/journal.jsonl");
-    let text = std::fs::read_to_string(&journal).unwrap();
-    let tampered: Vec<String> = text
-        .lines()
-        .map(|line| {
-            if line.contains(&id) && line.contains("\"op\":\"transition\"") {
-                line.replace("\"actor\":\"reviewer\"", "\"actor\":\"someone-else\"")
-            } else {
-                line.to_owned()
-            }
-        })
-        .collect();
-    assert_ne!(
-        tampered.join("\n") + "\n",
-        text,
-        "the edit changed the journal"
-    );
-    std::fs::write(&journal, tampered.join("\n") + "\n").unwrap();
+    edit_transitions(dir.path(), &id, |line| {
+        line.replace("\"actor\":\"reviewer\"", "\"actor\":\"someone-else\"")
+    });
 
     let broken = holdpoint(dir.path(), &["audit", "verify"], &[]);
     let stdout = String::from_utf8_lossy(&broken.stdout);
@@ -122,24 +126,9 @@ async fn a_hand_edited_approval_state_is_named_and_nothing_runs_on_it() {
     server.kill();
 
     // Turn the stored comment of the approving vote into another one, in the approval only.
-    let journal = dir.path().join(".holdpoint/journal.jsonl");
-    let text = std::fs::read_to_string(&journal).unwrap();
-    let tampered: Vec<String> = text
-        .lines()
-        .map(|line| {
-            if line.contains(&id) && line.contains("\"op\":\"transition\"") {
-                line.replacen("\"comment\":\"ok\"", "\"comment\":\"ok, ship it\"", 1)
-            } else {
-                line.to_owned()
-            }
-        })
-        .collect();
-    assert_ne!(
-        tampered.join("\n") + "\n",
-        text,
-        "the edit changed the journal"
-    );
-    std::fs::write(&journal, tampered.join("\n") + "\n").unwrap();
+    edit_transitions(dir.path(), &id, |line| {
+        line.replacen("\"comment\":\"ok\"", "\"comment\":\"ok, ship it\"", 1)
+    });
 
     let broken = holdpoint(dir.path(), &["audit", "verify"], &[]);
     let stdout = String::from_utf8_lossy(&broken.stdout);

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::approval::{Approval, Status, Verdict};
+use crate::approval::Approval;
 use crate::audit::{self, AuditRecord, Verification};
 use crate::canonical;
 use crate::events::EventSink;
@@ -21,12 +21,17 @@ use crate::integrity::{self, Breach};
 use crate::keys::{Key, KeyProvider};
 use crate::lifecycle::{self, Command, Outcome, Refusal};
 use crate::request::{CreateRequest, ExpiryBounds, Invalid};
-use crate::review_link::{self, Claims, LinkRefusal};
+use crate::review_link::LinkRefusal;
 use crate::store::{Created, Cursor, IdempotencyKey, ListFilter, Page, Store, StoreError};
-use crate::time::{Clock, rfc3339};
+use crate::time::Clock;
 
+mod decision_check;
 mod outbox;
+mod review_links;
 mod state_check;
+
+pub use decision_check::{DecisionCheck, SignedDecision};
+pub use review_links::Review;
 
 /// How often a transition is retried when another writer got there first.
 const MAX_ATTEMPTS: usize = 8;
@@ -92,46 +97,6 @@ pub struct SweepReport {
     pub republished: usize,
     /// Due approvals another writer changed first; the next sweep sees them again if still due.
     pub skipped: usize,
-}
-
-/// What a decision signature check answers: `valid` with the decision it signs, or why not.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct DecisionCheck {
-    pub valid: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub approval: Option<SignedDecision>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<&'static str>,
-}
-
-/// The decision a genuine signature stands for.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct SignedDecision {
-    pub id: Uuid,
-    pub status: Status,
-    pub decision: Option<Verdict>,
-    pub approver: Option<String>,
-    #[serde(with = "rfc3339::option")]
-    pub decided_at: Option<DateTime<Utc>>,
-    #[serde(with = "rfc3339")]
-    pub expires_at: DateTime<Utc>,
-}
-
-impl DecisionCheck {
-    fn refused(error: &'static str) -> DecisionCheck {
-        DecisionCheck {
-            valid: false,
-            approval: None,
-            error: Some(error),
-        }
-    }
-}
-
-/// A review link opened: the reviewer it stands for and the approval, pending and theirs.
-#[derive(Debug, Clone)]
-pub struct Review {
-    pub claims: Claims,
-    pub approval: Approval,
 }
 
 /// What one compare-and-set attempt came to.
@@ -246,48 +211,6 @@ impl Service {
         self.verify_state(approval, records, chain).await
     }
 
-    /// Whether `signature` is the signature of this approval's decision, and that decision's
-    /// record verifies. The signature is compared in constant time.
-    pub async fn verify_decision(
-        &self,
-        caller: &Principal,
-        id: Uuid,
-        signature: &str,
-    ) -> Result<DecisionCheck, ServiceError> {
-        use subtle::ConstantTimeEq;
-        let approval = self.get(caller, id).await?;
-        let records = self.store.audit(&caller.tenant, id).await?;
-        let Some(record) = records.iter().rev().find(|r| r.is_decision()) else {
-            return Ok(DecisionCheck::refused("the approval has no decision"));
-        };
-        let keys = self.keys_of(std::slice::from_ref(record)).await?;
-        let genuine = keys.first().is_some_and(|k| {
-            record.hash == record.computed_hash()
-                && k.verify(record.hash.as_bytes(), &record.signature)
-        });
-        let matches: bool = record
-            .signature
-            .as_bytes()
-            .ct_eq(signature.as_bytes())
-            .into();
-        if !(genuine && matches) {
-            return Ok(DecisionCheck::refused("invalid signature"));
-        }
-        let decision = approval.decision.as_ref();
-        Ok(DecisionCheck {
-            valid: true,
-            approval: Some(SignedDecision {
-                id: approval.id,
-                status: approval.status,
-                decision: decision.map(|d| d.decision),
-                approver: decision.map(|d| d.by.clone()),
-                decided_at: decision.map(|d| d.at),
-                expires_at: approval.expires_at,
-            }),
-            error: None,
-        })
-    }
-
     // ---- Changes -----------------------------------------------------------------------------
 
     /// Creates an approval. `idempotency_key` with the raw body makes a retry return the first
@@ -384,93 +307,6 @@ impl Service {
             if batch < SWEEP_BATCH || !progressed {
                 return Ok(report);
             }
-        }
-    }
-
-    // ---- Review links ------------------------------------------------------------------------
-
-    /// The signed review links of `approval`'s named reviewers, as `(reviewer, url)`. Never part
-    /// of an answer to the agent: links reach reviewers through events and operators only.
-    pub async fn review_links(
-        &self,
-        approval: &Approval,
-        base_url: &str,
-    ) -> Result<Vec<(String, String)>, ServiceError> {
-        let key = self.signing_key().await?;
-        Ok(review_link::links(&key, approval, base_url))
-    }
-
-    /// The review links of approval `id` of `tenant`, for an operator to hand out.
-    pub async fn links_of(
-        &self,
-        tenant: &str,
-        id: Uuid,
-        base_url: &str,
-    ) -> Result<Vec<(String, String)>, ServiceError> {
-        let approval = self
-            .store
-            .get(tenant, id)
-            .await?
-            .ok_or(ServiceError::NotFound)?;
-        self.review_links(&approval, base_url).await
-    }
-
-    /// Opens a review link (one read): the approval it decides, while it is pending and still
-    /// addressed to the link's reviewer. A decided or expired approval is the conflict refusal.
-    pub async fn open_review(&self, id: Uuid, token: &str) -> Result<Review, ServiceError> {
-        let now = self.clock.now();
-        let claims = review_link::verify(&*self.keys, token, id, now).await?;
-        let approval = self
-            .store
-            .get(&claims.tenant, id)
-            .await?
-            .ok_or(ServiceError::Link(LinkRefusal::Invalid))?;
-        self.check_integrity(&approval).await?;
-        if !review_link::still_addressed(&approval, &claims) {
-            return Err(ServiceError::Link(LinkRefusal::Reassigned));
-        }
-        if approval.status_at(now) != Status::Pending {
-            return Err(Refusal::conflict(&approval, now).into());
-        }
-        Ok(Review {
-            claims,
-            approval: approval.seen_at(now),
-        })
-    }
-
-    /// Whether `token` is a live link to approval `id` (no read): what the review form checks
-    /// before it looks at anything else the holder sent.
-    pub async fn check_link(&self, id: Uuid, token: &str) -> Result<(), ServiceError> {
-        review_link::verify(&*self.keys, token, id, self.clock.now()).await?;
-        Ok(())
-    }
-
-    /// Decides as the holder of a review link (one read and one write, as on the API path).
-    pub async fn decide_by_link(
-        &self,
-        id: Uuid,
-        token: &str,
-        verdict: Verdict,
-        comment: Option<String>,
-        modified_output: Option<crate::document::Document>,
-    ) -> Result<Approval, ServiceError> {
-        // The link first: a refused link reveals nothing, not even what was wrong with the form.
-        let claims = review_link::verify(&*self.keys, token, id, self.clock.now()).await?;
-        let by = claims.principal();
-        let command = Command::Decide {
-            by: &by,
-            verdict,
-            comment,
-            modified_output,
-        };
-        match self.apply(&claims.tenant, id, command).await {
-            // A link stands for its named reviewer alone (no roles): once that name is no longer
-            // among the reviewers, an escalation has taken the approval away from it.
-            Err(ServiceError::Refused(Refusal::NotAReviewer)) => {
-                Err(ServiceError::Link(LinkRefusal::Reassigned))
-            }
-            Err(ServiceError::NotFound) => Err(ServiceError::Link(LinkRefusal::Invalid)),
-            other => other,
         }
     }
 

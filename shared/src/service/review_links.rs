@@ -1,0 +1,104 @@
+//! Review links: a signed capability for one named reviewer on one approval. Opening a link is
+//! one read; deciding by link takes the same path as every change (one read, one write).
+
+use uuid::Uuid;
+
+use super::{Service, ServiceError};
+use crate::approval::{Approval, Status, Verdict};
+use crate::document::Document;
+use crate::lifecycle::{Command, Refusal};
+use crate::review_link::{self, Claims, LinkRefusal};
+
+/// A review link opened: the reviewer it stands for and the approval, pending and theirs.
+#[derive(Debug, Clone)]
+pub struct Review {
+    pub claims: Claims,
+    pub approval: Approval,
+}
+
+impl Service {
+    /// The signed review links of `approval`'s named reviewers, as `(reviewer, url)`. Never part
+    /// of an answer to the agent: links reach reviewers through events and operators only.
+    pub async fn review_links(
+        &self,
+        approval: &Approval,
+        base_url: &str,
+    ) -> Result<Vec<(String, String)>, ServiceError> {
+        let key = self.signing_key().await?;
+        Ok(review_link::links(&key, approval, base_url))
+    }
+
+    /// The review links of approval `id` of `tenant`, for an operator to hand out.
+    pub async fn links_of(
+        &self,
+        tenant: &str,
+        id: Uuid,
+        base_url: &str,
+    ) -> Result<Vec<(String, String)>, ServiceError> {
+        let approval = self
+            .store
+            .get(tenant, id)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        self.review_links(&approval, base_url).await
+    }
+
+    /// Opens a review link (one read): the approval it decides, while it is pending and still
+    /// addressed to the link's reviewer. A decided or expired approval is the conflict refusal.
+    pub async fn open_review(&self, id: Uuid, token: &str) -> Result<Review, ServiceError> {
+        let now = self.clock.now();
+        let claims = review_link::verify(&*self.keys, token, id, now).await?;
+        let approval = self
+            .store
+            .get(&claims.tenant, id)
+            .await?
+            .ok_or(ServiceError::Link(LinkRefusal::Invalid))?;
+        self.check_integrity(&approval).await?;
+        if !review_link::still_addressed(&approval, &claims) {
+            return Err(ServiceError::Link(LinkRefusal::Reassigned));
+        }
+        if approval.status_at(now) != Status::Pending {
+            return Err(Refusal::conflict(&approval, now).into());
+        }
+        Ok(Review {
+            claims,
+            approval: approval.seen_at(now),
+        })
+    }
+
+    /// Whether `token` is a live link to approval `id` (no read): what the review form checks
+    /// before it looks at anything else the holder sent.
+    pub async fn check_link(&self, id: Uuid, token: &str) -> Result<(), ServiceError> {
+        review_link::verify(&*self.keys, token, id, self.clock.now()).await?;
+        Ok(())
+    }
+
+    /// Decides as the holder of a review link (one read and one write, as on the API path).
+    pub async fn decide_by_link(
+        &self,
+        id: Uuid,
+        token: &str,
+        verdict: Verdict,
+        comment: Option<String>,
+        modified_output: Option<Document>,
+    ) -> Result<Approval, ServiceError> {
+        // The link first: a refused link reveals nothing, not even what was wrong with the form.
+        let claims = review_link::verify(&*self.keys, token, id, self.clock.now()).await?;
+        let by = claims.principal();
+        let command = Command::Decide {
+            by: &by,
+            verdict,
+            comment,
+            modified_output,
+        };
+        match self.apply(&claims.tenant, id, command).await {
+            // A link stands for its named reviewer alone (no roles): once that name is no longer
+            // among the reviewers, an escalation has taken the approval away from it.
+            Err(ServiceError::Refused(Refusal::NotAReviewer)) => {
+                Err(ServiceError::Link(LinkRefusal::Reassigned))
+            }
+            Err(ServiceError::NotFound) => Err(ServiceError::Link(LinkRefusal::Invalid)),
+            other => other,
+        }
+    }
+}
