@@ -161,6 +161,47 @@ async fn a_hand_edited_approval_state_is_named_and_nothing_runs_on_it() {
 }
 
 #[tokio::test]
+async fn a_journal_line_that_cannot_be_read_stops_the_server_by_name_and_store_check_explains() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = keys();
+    let env = [("HOLDPOINT_API_KEYS", keys.as_str())];
+    let server = Server::start(dir.path(), &env, free_port()).await;
+    let id = decided_approval(&server).await;
+    server.kill();
+    edit_transitions(dir.path(), &id, |line| {
+        line.replacen("\"version\":2", "\"version\":\"two\"", 1)
+    });
+
+    let start = Command::new(env!("CARGO_BIN_EXE_holdpoint"))
+        .arg("serve")
+        .current_dir(dir.path())
+        .envs(env)
+        .env("HOLDPOINT_ADDR", format!("127.0.0.1:{}", free_port()))
+        .output()
+        .expect("holdpoint runs");
+    let stderr = String::from_utf8_lossy(&start.stderr);
+    assert_eq!(start.status.code(), Some(2), "{stderr}");
+    // The line of the edited transition, named by the server and by the check alike.
+    let journal = std::fs::read_to_string(dir.path().join(".holdpoint/journal.jsonl")).unwrap();
+    let line = journal
+        .lines()
+        .position(|l| l.contains("\"version\":\"two\""))
+        .unwrap()
+        + 1;
+    let named = format!("line {line} cannot be read");
+    assert!(
+        stderr.contains(&named) && stderr.contains("holdpoint store check"),
+        "{stderr}"
+    );
+
+    let check = holdpoint(dir.path(), &["store", "check"], &[]);
+    let stdout = String::from_utf8_lossy(&check.stdout);
+    assert_eq!(check.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains(&named), "{stdout}");
+    assert!(stdout.contains("recovery:"), "{stdout}");
+}
+
+#[tokio::test]
 async fn verification_refuses_to_run_without_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let out = holdpoint(dir.path(), &["audit", "verify"], &[]);
