@@ -37,21 +37,18 @@ fn main() {
     let check = started.elapsed() / runs;
     let started = Instant::now();
     for _ in 0..runs {
+        // What every change does: take the state down once (its digest goes in the record),
+        // then seal it to the new head.
+        std::hint::black_box(integrity::take_state(&mut a));
         integrity::seal(&mut a, &key);
     }
     let seal = started.elapsed() / runs;
-    let started = Instant::now();
-    for _ in 0..runs {
-        std::hint::black_box(integrity::state_digest(&a));
-    }
-    let digest = started.elapsed() / runs;
     let seal_bytes = serde_json::to_vec(&a.seal).map_or(0, |v| v.len());
     println!(
-        "state check {:.1} µs, seal {:.1} µs, state digest (signed by the record) {:.1} µs: \
-         {:.1} µs per transition; seal adds {seal_bytes} bytes to the stored approval (mean of {runs})",
+        "state check {:.1} µs, state taken down and sealed {:.1} µs: {:.1} µs per transition; \
+         seal adds {seal_bytes} bytes to the stored approval (mean of {runs})",
         check.as_secs_f64() * 1e6,
         seal.as_secs_f64() * 1e6,
-        digest.as_secs_f64() * 1e6,
-        (check + seal + digest).as_secs_f64() * 1e6,
+        (check + seal).as_secs_f64() * 1e6,
     );
 }

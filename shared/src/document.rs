@@ -64,20 +64,6 @@ impl Document {
     pub fn pretty(&self) -> String {
         canonical::pretty(self.text()).unwrap_or_else(|| self.text().to_owned())
     }
-
-    /// The document as a parsed value: for looking into its structure only, since parsing may
-    /// re-spell numbers.
-    pub fn to_value(&self) -> Value {
-        serde_json::from_str(self.text()).unwrap_or(Value::Null)
-    }
-
-    /// The member `name` of an object document, as a parsed value.
-    pub fn get(&self, name: &str) -> Option<Value> {
-        match self.to_value() {
-            Value::Object(mut m) => m.remove(name),
-            _ => None,
-        }
-    }
 }
 
 impl Default for Document {

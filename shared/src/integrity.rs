@@ -113,15 +113,29 @@ fn message(a: &Approval, state_digest: &str) -> String {
     )
 }
 
-/// Seals `a` (its head already set) with `key`.
-pub fn seal(a: &mut Approval, key: &Key) {
+/// Takes down the state of `a` in its seal's field digests, once per change, and answers the
+/// state digest its audit record signs.
+pub fn take_state(a: &mut Approval) -> String {
     let fields = state_fields(a);
-    let signature = key.sign(message(a, &digest_of(&fields)).as_bytes());
+    let digest = digest_of(&fields);
     a.seal = Seal {
         fields,
-        key_id: key.id.clone(),
-        signature,
+        ..Seal::default()
     };
+    digest
+}
+
+/// Seals `a` with `key`: its state as [`take_state`] took it down, and its head (set since).
+/// Nothing that changes the state may happen between the two.
+pub fn seal(a: &mut Approval, key: &Key) {
+    debug_assert_eq!(
+        a.seal.fields,
+        state_fields(a),
+        "the state changed after take_state"
+    );
+    let signature = key.sign(message(a, &digest_of(&a.seal.fields)).as_bytes());
+    a.seal.key_id = key.id.clone();
+    a.seal.signature = signature;
 }
 
 /// Checks `a`'s state against its seal; `key` finds a key by its id.

@@ -109,6 +109,7 @@ fn changed(
     payload: Document,
 ) -> Outcome {
     next.version = current.version + 1;
+    let state_digest = crate::integrity::take_state(&mut next);
     let record = AuditRecord::next(
         Some(&current.audit_head),
         current.id,
@@ -118,7 +119,7 @@ fn changed(
         now,
         payload,
     )
-    .with_state(crate::integrity::state_digest(&next));
+    .with_state(state_digest);
     next.audit_head = record.head();
     Outcome::Changed(Box::new(next), Box::new(record))
 }

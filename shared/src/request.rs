@@ -387,6 +387,7 @@ impl CreateRequest {
             seal: Default::default(),
             integrity: Default::default(),
         };
+        let state_digest = crate::integrity::take_state(&mut approval);
         let record = AuditRecord::next(
             None,
             id,
@@ -396,7 +397,7 @@ impl CreateRequest {
             now,
             payload,
         )
-        .with_state(crate::integrity::state_digest(&approval));
+        .with_state(state_digest);
         approval.audit_head = record.head();
         Ok((approval, record))
     }

@@ -109,12 +109,7 @@ pub fn generated_bodies(seed: u64, n: usize) -> Vec<String> {
 /// store exactly as sent, with the context hash an agent computes itself.
 pub async fn accepted_documents_survive_the_store(store: Arc<dyn Store>) {
     let t = tenant();
-    let service = Service::new(
-        store.clone(),
-        test_keys(),
-        Clock::system(),
-        ExpiryBounds::default(),
-    );
+    let service = service_on(&store, Clock::system());
     let agent = principal(&t, "agent");
     let bodies = generated_bodies(7, 60);
     for body in &bodies {

@@ -46,13 +46,8 @@ pub async fn events_are_never_lost(store: Arc<dyn Store>) {
     use crate::audit::AuditEvent as E;
     let t = tenant();
     let sink = Arc::new(RecordingSink::default());
-    let service = Service::new(
-        store.clone(),
-        test_keys(),
-        Clock::system(),
-        ExpiryBounds::default(),
-    )
-    .with_events(sink.clone(), "https://hp.example");
+    let service =
+        service_on(&store, Clock::system()).with_events(sink.clone(), "https://hp.example");
     let agent = principal(&t, "agent");
     let alice = principal(&t, "alice");
     let decide = approve(&alice);

@@ -88,6 +88,11 @@ pub fn test_keys() -> Arc<dyn KeyProvider> {
     Arc::new(KeyRing::new(test_key(), vec![]))
 }
 
+/// The service the scenarios run: `store`, the test key, `clock`, default expiry bounds.
+fn service_on(store: &Arc<dyn Store>, clock: Clock) -> Service {
+    Service::new(store.clone(), test_keys(), clock, ExpiryBounds::default())
+}
+
 fn tenant() -> String {
     format!("tenant-{}", Uuid::new_v4())
 }

@@ -55,13 +55,7 @@ fn is_integrity_violation(r: &Result<Approval, ServiceError>) -> bool {
 pub async fn state_tampering_is_detected(store: Arc<dyn Store>, tamper: Arc<dyn Tamper>) {
     let t = tenant();
     let sink = Arc::new(RecordingSink::default());
-    let service = Service::new(
-        store.clone(),
-        test_keys(),
-        Clock::system(),
-        ExpiryBounds::default(),
-    )
-    .with_events(sink.clone(), "https://hp.test");
+    let service = service_on(&store, Clock::system()).with_events(sink.clone(), "https://hp.test");
     let (agent, bob) = (principal(&t, "agent"), principal(&t, "bob"));
     let reviewers: Vec<String> = ["alice", "bob", "carol"].map(String::from).to_vec();
     let extra = json!({

@@ -284,12 +284,7 @@ fn reviewers(n: usize) -> Vec<String> {
 
 pub async fn fifty_concurrent_decisions_one_winner(store: Arc<dyn Store>) {
     let t = tenant();
-    let service = Service::new(
-        store.clone(),
-        test_keys(),
-        Clock::system(),
-        ExpiryBounds::default(),
-    );
+    let service = service_on(&store, Clock::system());
     let agent = principal(&t, "agent");
     let (a, _) = service
         .create(&agent, request(&reviewers(50), json!({})), None)
@@ -363,12 +358,7 @@ pub async fn fifty_concurrent_store_writes_one_winner(store: Arc<dyn Store>) {
 
 pub async fn concurrent_quorum_approvals_all_count(store: Arc<dyn Store>) {
     let t = tenant();
-    let service = Service::new(
-        store.clone(),
-        test_keys(),
-        Clock::system(),
-        ExpiryBounds::default(),
-    );
+    let service = service_on(&store, Clock::system());
     let (a, _) = service
         .create(
             &principal(&t, "agent"),
@@ -399,12 +389,7 @@ pub async fn concurrent_quorum_approvals_all_count(store: Arc<dyn Store>) {
 
 pub async fn lifecycle_end_to_end(store: Arc<dyn Store>) {
     let t = tenant();
-    let service = Service::new(
-        store.clone(),
-        test_keys(),
-        Clock::system(),
-        ExpiryBounds::default(),
-    );
+    let service = service_on(&store, Clock::system());
     let agent = principal(&t, "agent");
     let (a, created) = service
         .create(
@@ -474,12 +459,7 @@ pub async fn lifecycle_end_to_end(store: Arc<dyn Store>) {
 pub async fn sweep_expires_due_approvals(store: Arc<dyn Store>) {
     let t = tenant();
     let time = ManualClock::default();
-    let service = Service::new(
-        store.clone(),
-        test_keys(),
-        time.clock(),
-        ExpiryBounds::default(),
-    );
+    let service = service_on(&store, time.clock());
     let agent = principal(&t, "agent");
     let short = request(&["alice".into()], json!({"expires_in_seconds": 60}));
     let (a, _) = service.create(&agent, short, None).await.unwrap();
@@ -502,12 +482,7 @@ pub async fn sweep_expires_due_approvals(store: Arc<dyn Store>) {
 pub async fn lazy_expiry_is_stored_on_write(store: Arc<dyn Store>) {
     let t = tenant();
     let time = ManualClock::default();
-    let service = Service::new(
-        store.clone(),
-        test_keys(),
-        time.clock(),
-        ExpiryBounds::default(),
-    );
+    let service = service_on(&store, time.clock());
     let short = request(&["alice".into()], json!({"expires_in_seconds": 60}));
     let (a, _) = service
         .create(&principal(&t, "agent"), short, None)

@@ -110,12 +110,7 @@ async fn four_record_chain(
 /// Every kind of tampering shows, at the first record it touched; an untouched chain verifies.
 pub async fn tampering_is_detected(store: Arc<dyn Store>, tamper: Arc<dyn Tamper>) {
     let t = tenant();
-    let service = Service::new(
-        store.clone(),
-        test_keys(),
-        Clock::system(),
-        ExpiryBounds::default(),
-    );
+    let service = service_on(&store, Clock::system());
     let agent = principal(&t, "agent");
     let check = |id: Uuid| {
         let (service, agent) = (service.clone(), agent.clone());

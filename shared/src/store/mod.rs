@@ -54,11 +54,9 @@ impl ListFilter {
 
 /// A position in a tenant's approvals, newest first. It carries no tenant: the tenant of a page
 /// is always the caller's, so an edited cursor can only move within the caller's own data.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cursor {
-    #[serde(rename = "c", with = "crate::time::rfc3339")]
     pub created_at: DateTime<Utc>,
-    #[serde(rename = "i")]
     pub id: Uuid,
 }
 
