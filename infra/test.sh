@@ -39,3 +39,5 @@ infra/with-moto.sh cargo test --all-targets "$@"
 # The spec held to the server by an outside tool (uses the holdpoint binary the tests built).
 cargo build --quiet -p holdpoint-local
 infra/schemathesis.sh
+# The deploy as users build it: sam validate --lint, the arm64 bootstraps, sam build.
+infra/sam-build.sh

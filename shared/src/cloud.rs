@@ -3,12 +3,18 @@
 //! start with a clear error: nothing runs on a default identity map.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use lambda_http::RequestExt;
+use lambda_http::request::RequestContext;
+use tower::util::MapRequestLayer;
 
 use crate::config::{self, Settings};
 use crate::events::EventBridgeSink;
 use crate::http::{AppState, Authenticator, Routes, app};
-use crate::keys::KeyProvider;
 use crate::keys::secrets_manager::SecretsManagerKeys;
+use crate::metrics;
+use crate::review_link::BaseUrl;
 use crate::service::{Service, SweepReport};
 use crate::store::dynamodb::{DynamoStore, sdk_config};
 use crate::time::Clock;
@@ -17,18 +23,19 @@ pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
 /// The service on the DynamoDB tables `settings` name, signing with the key in the secret
 /// `HOLDPOINT_SIGNING_SECRET_ID` (required), publishing lifecycle events to the bus
-/// `HOLDPOINT_EVENT_BUS` with review links under `HOLDPOINT_PUBLIC_BASE_URL` (required).
-pub async fn service(settings: &Settings) -> Result<Service, Error> {
-    let base_url = Settings::required(
-        &settings.public_base_url,
-        config::PUBLIC_BASE_URL,
-        "review links need their base URL",
-    )?;
+/// `HOLDPOINT_EVENT_BUS` with review links under `base_url`.
+///
+/// Nothing is fetched here: the key is read when a request first needs it (a signature to make
+/// or check) and cached; until it can be read, such requests answer 503, nothing is signed
+/// with anything else. A cold start that serves only reads of unsigned data, or health, never
+/// waits for Secrets Manager.
+pub async fn service(settings: &Settings, base_url: BaseUrl) -> Result<Service, Error> {
     let secret_id = Settings::required(
         &settings.signing_secret_id,
         config::SIGNING_SECRET_ID,
         "nothing could be signed",
     )?;
+    metrics::emit_to_stdout();
     let sdk = sdk_config().await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), settings.tables.clone());
     let keys = SecretsManagerKeys::new(
@@ -36,10 +43,6 @@ pub async fn service(settings: &Settings) -> Result<Service, Error> {
         secret_id,
         settings.key_cache,
     );
-    // Read once per cold start; if it fails now, each request retries and answers 503 meanwhile.
-    if let Err(e) = keys.current().await {
-        tracing::error!(error = %e, "signing key not readable at cold start");
-    }
     let events = EventBridgeSink::new(
         aws_sdk_eventbridge::Client::new(&sdk),
         settings.event_bus.clone(),
@@ -53,13 +56,22 @@ pub async fn service(settings: &Settings) -> Result<Service, Error> {
     .with_events(Arc::new(events), base_url))
 }
 
-/// The service of a function that serves no route (the sweep), from the environment.
+/// The service of the sweep, from the environment: it serves no request to learn the API's
+/// domain from, so `HOLDPOINT_PUBLIC_BASE_URL` is required (the template sets it).
 pub async fn service_from_env() -> Result<Service, Error> {
-    service(&Settings::from_env()?).await
+    let settings = Settings::from_env()?;
+    let base_url = Settings::required(
+        &settings.public_base_url,
+        config::PUBLIC_BASE_URL,
+        "escalations need the base URL of their review links",
+    )?;
+    service(&settings, BaseUrl::fixed(base_url)).await
 }
 
 /// The router serving `groups`, with settings read once from the environment and identities
-/// from `HOLDPOINT_IAM_PRINCIPALS` (required).
+/// from `HOLDPOINT_IAM_PRINCIPALS` (required). Review links start at
+/// `HOLDPOINT_PUBLIC_BASE_URL` when it is set, else at the domain API Gateway says the API was
+/// called on.
 pub async fn app_from_env(groups: &[Routes]) -> Result<axum::Router, Error> {
     let settings = Settings::from_env()?;
     let principals = Settings::required(
@@ -68,22 +80,47 @@ pub async fn app_from_env(groups: &[Routes]) -> Result<axum::Router, Error> {
         "no caller could be identified",
     )?;
     let auth = Authenticator::iam_from_json(principals)?;
+    let base_url = match &settings.public_base_url {
+        Some(url) => BaseUrl::fixed(url.as_str()),
+        None => BaseUrl::learned(),
+    };
     let state = AppState {
-        service: service(&settings).await?,
+        service: service(&settings, base_url.clone()).await?,
         auth: Arc::new(auth),
     };
-    Ok(app(state, groups))
+    let learn = MapRequestLayer::new(move |request: axum::extract::Request| {
+        if let Some(RequestContext::ApiGatewayV2(context)) = request.request_context_ref()
+            && let Some(domain) = &context.domain_name
+        {
+            base_url.learn(domain);
+        }
+        request
+    });
+    Ok(app(state, groups).layer(learn))
 }
 
-/// The scheduled sweep. An error fails the invocation so the scheduler retries it.
-pub async fn sweep(service: &Service) -> Result<SweepReport, Error> {
-    let r = service.sweep().await?;
+/// How long before the invocation's deadline the sweep stops taking new batches.
+const SWEEP_MARGIN: Duration = Duration::from_secs(10);
+
+/// The scheduled sweep, stopping [`SWEEP_MARGIN`] before `deadline_ms` (the invocation's
+/// deadline, Unix ms) and leaving the rest to the next run. A failed due query fails the
+/// invocation so the scheduler retries it; what it did is logged and counted (metrics).
+pub async fn sweep(service: &Service, deadline_ms: u64) -> Result<SweepReport, Error> {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
+    let stop = Instant::now() + left.saturating_sub(SWEEP_MARGIN);
+    let r = service.sweep_until(Some(stop)).await?;
     tracing::info!(
         expired = r.expired,
         escalated = r.escalated,
         republished = r.republished,
         skipped = r.skipped,
+        failed = r.failed,
+        unfinished = r.unfinished,
         "sweep done"
     );
+    metrics::sweep(&r);
     Ok(r)
 }

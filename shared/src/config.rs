@@ -103,7 +103,7 @@ pub const VARIABLES: &[Variable] = &[
     var(DUE_SHARDS, "`8`", "both", "shards of the due index (1–64)"),
     var(
         PUBLIC_BASE_URL,
-        "local: the server's own address; Lambda: required",
+        "local: the server's own address; API functions: the domain API Gateway was called on; the sweep: required (the template sets it)",
         "both",
         "http(s) base URL of review links (`--base-url` for `holdpoint links`)",
     ),
@@ -215,8 +215,10 @@ impl Settings {
         Settings::from_lookup(|name| std::env::var(name).ok())
     }
 
-    /// The settings `get` gives (a variable's value by name; `None` when unset).
+    /// The settings `get` gives (a variable's value by name; `None` when unset). A variable set
+    /// to nothing but spaces counts as unset (a template parameter left empty).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
+        let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
         let text = |name: &str, default: &str| get(name).unwrap_or_else(|| default.to_owned());
         let number = |name: &str, default: u32| -> Result<u32, ConfigError> {
             match get(name) {

@@ -20,6 +20,7 @@ pub mod identity;
 pub mod integrity;
 pub mod keys;
 pub mod lifecycle;
+pub mod metrics;
 pub mod request;
 pub mod review_link;
 pub mod service;

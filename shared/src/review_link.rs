@@ -6,6 +6,8 @@
 //! at its deadline (never later than the approval's), when the approval leaves `pending`, or when
 //! an escalation takes the approval away from its reviewer.
 
+use std::sync::{Arc, OnceLock};
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
@@ -77,6 +79,56 @@ pub fn token(key: &Key, approval: &Approval, reviewer: &str) -> String {
     let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap_or_default());
     let signature = signed(key, &payload);
     format!("{payload}.{signature}")
+}
+
+/// Where review links start: configured (a custom domain, the local server's address), or
+/// learned from the first request API Gateway hands a function (the domain the API was called
+/// on), so a first deploy needs no URL it cannot know yet.
+#[derive(Debug, Clone, Default)]
+pub struct BaseUrl(Arc<OnceLock<String>>);
+
+impl BaseUrl {
+    pub fn fixed(url: impl Into<String>) -> BaseUrl {
+        let base = BaseUrl::default();
+        let _ = base.0.set(url.into().trim_end_matches('/').to_owned());
+        base
+    }
+
+    /// None yet: set by [`BaseUrl::learn`].
+    pub fn learned() -> BaseUrl {
+        BaseUrl::default()
+    }
+
+    /// Takes `https://{domain}` as the base, once, if `domain` is a host name (API Gateway's
+    /// `requestContext.domainName`); a set base never changes.
+    pub fn learn(&self, domain: &str) {
+        let host = !domain.is_empty()
+            && domain.len() <= 253
+            && domain
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+        if host && self.0.get().is_none() {
+            let _ = self
+                .0
+                .set(format!("https://{}", domain.to_ascii_lowercase()));
+        }
+    }
+
+    pub fn get(&self) -> Option<&str> {
+        self.0.get().map(String::as_str)
+    }
+}
+
+impl From<&str> for BaseUrl {
+    fn from(url: &str) -> BaseUrl {
+        BaseUrl::fixed(url)
+    }
+}
+
+impl From<String> for BaseUrl {
+    fn from(url: String) -> BaseUrl {
+        BaseUrl::fixed(url)
+    }
 }
 
 /// The review links of the named reviewers of `approval` (role entries get none: a role's
@@ -267,5 +319,28 @@ mod tests {
             l[0].1
                 .starts_with(&format!("https://hp.example/review/{}?token=", a.id))
         );
+    }
+}
+
+#[cfg(test)]
+mod base_url_tests {
+    use super::BaseUrl;
+
+    #[test]
+    fn a_learned_base_is_the_first_host_name_and_never_changes() {
+        let base = BaseUrl::learned();
+        assert_eq!(base.get(), None);
+        base.learn("evil.example/path");
+        base.learn("");
+        assert_eq!(base.get(), None, "only a host name is learned");
+        base.learn("Abc123.execute-api.us-east-1.amazonaws.com");
+        base.learn("other.example");
+        assert_eq!(
+            base.get(),
+            Some("https://abc123.execute-api.us-east-1.amazonaws.com")
+        );
+        let fixed = BaseUrl::fixed("https://approvals.example.com/");
+        fixed.learn("other.example");
+        assert_eq!(fixed.get(), Some("https://approvals.example.com"));
     }
 }

@@ -7,8 +7,11 @@
 //! [`commit`]: Service::commit
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 
 use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -20,8 +23,9 @@ use crate::identity::Principal;
 use crate::integrity::{self, Breach};
 use crate::keys::{Key, KeyProvider};
 use crate::lifecycle::{self, Command, Outcome, Refusal};
+use crate::metrics;
 use crate::request::{CreateRequest, ExpiryBounds, Invalid};
-use crate::review_link::LinkRefusal;
+use crate::review_link::{BaseUrl, LinkRefusal};
 use crate::store::{Created, Cursor, IdempotencyKey, ListFilter, Page, Store, StoreError};
 use crate::time::Clock;
 
@@ -35,8 +39,11 @@ pub use review_links::Review;
 
 /// How often a transition is retried when another writer got there first.
 const MAX_ATTEMPTS: usize = 8;
-/// How many due approvals the sweep takes per query.
-const SWEEP_BATCH: usize = 100;
+/// How many due approvals the sweep takes per due query (on DynamoDB, one query per shard at
+/// once, each for its share).
+const SWEEP_BATCH: usize = 400;
+/// How many due approvals the sweep changes at once (each change is a few store round trips).
+pub const SWEEP_CONCURRENCY: usize = 16;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -97,6 +104,43 @@ pub struct SweepReport {
     pub republished: usize,
     /// Due approvals another writer changed first; the next sweep sees them again if still due.
     pub skipped: usize,
+    /// Due approvals that could not change (logged each); the next sweep tries again.
+    pub failed: usize,
+    /// Stopped at its deadline with approvals perhaps still due: the next sweep goes on.
+    pub unfinished: bool,
+}
+
+impl SweepReport {
+    fn progress(&self) -> usize {
+        self.expired + self.escalated + self.republished
+    }
+
+    fn add(&mut self, swept: Swept) {
+        self.republished += usize::from(swept.republished);
+        match swept.change {
+            None => {}
+            Some(Change::Expired) => self.expired += 1,
+            Some(Change::Escalated) => self.escalated += 1,
+            Some(Change::Skipped | Change::Lost) => self.skipped += 1,
+            Some(Change::Failed) => self.failed += 1,
+        }
+    }
+}
+
+/// What the sweep did to one due approval.
+struct Swept {
+    republished: bool,
+    change: Option<Change>,
+}
+
+enum Change {
+    Expired,
+    Escalated,
+    /// Nothing to do after all (refused by the rules, or already so).
+    Skipped,
+    /// Another writer changed it first.
+    Lost,
+    Failed,
 }
 
 /// What one compare-and-set attempt came to.
@@ -116,7 +160,7 @@ pub struct Service {
     clock: Clock,
     expiry: ExpiryBounds,
     /// Where lifecycle events go, and the base URL of the review links they carry.
-    events: Option<(Arc<dyn EventSink>, String)>,
+    events: Option<(Arc<dyn EventSink>, BaseUrl)>,
 }
 
 impl Service {
@@ -137,7 +181,11 @@ impl Service {
 
     /// Publishes a lifecycle event for every change to `sink`; review links start `base_url`.
     /// Without it, no events are kept (nothing waits to be published).
-    pub fn with_events(mut self, sink: Arc<dyn EventSink>, base_url: impl Into<String>) -> Service {
+    pub fn with_events(
+        mut self,
+        sink: Arc<dyn EventSink>,
+        base_url: impl Into<BaseUrl>,
+    ) -> Service {
         self.events = Some((sink, base_url.into()));
         self
     }
@@ -236,7 +284,10 @@ impl Service {
             },
         });
         match self.store.create(&approval, &record, key.as_ref()).await? {
-            Created::New(a) => Ok((self.announce(a, Some(&record)).await, true)),
+            Created::New(a) => {
+                metrics::transition(&a, &record);
+                Ok((self.announce(a, Some(&record)).await, true))
+            }
             Created::Existing(a) => Ok((self.marked(a.seen_at(now)).await?, false)),
         }
     }
@@ -280,33 +331,74 @@ impl Service {
     /// Expires and escalates every due approval, batch by batch, until none is due, and
     /// publishes what earlier publishes missed.
     pub async fn sweep(&self) -> Result<SweepReport, ServiceError> {
+        self.sweep_until(None).await
+    }
+
+    /// As [`Service::sweep`], taking no new batch once `deadline` has passed: what is left is
+    /// due still, and the next sweep takes it (`report.unfinished` says so). Within a batch,
+    /// [`SWEEP_CONCURRENCY`] approvals change at once. One approval that cannot change (its
+    /// state broken, its write refused by the store) is counted in `failed` and logged; the
+    /// others still change. Only a failed due query fails the sweep.
+    pub async fn sweep_until(
+        &self,
+        deadline: Option<Instant>,
+    ) -> Result<SweepReport, ServiceError> {
         let mut report = SweepReport::default();
         loop {
-            let now = self.clock.now();
-            let due = self.store.due(now, SWEEP_BATCH).await?;
-            let batch = due.len();
-            let before = report;
-            for mut a in due {
-                if self.republish(&mut a).await {
-                    report.republished += 1;
-                }
-                let Some(command) = a.due_command(now) else {
-                    continue;
-                };
-                let expiry = matches!(command, Command::Expire);
-                match self.attempt(&a, command, now).await {
-                    Ok(Attempt::Stored(_)) if expiry => report.expired += 1,
-                    Ok(Attempt::Stored(_)) => report.escalated += 1,
-                    Ok(Attempt::Unchanged(_) | Attempt::Lost(_))
-                    | Err(ServiceError::Refused(_)) => report.skipped += 1,
-                    Err(e) => return Err(e),
-                }
-            }
-            let done = |r: &SweepReport| r.expired + r.escalated + r.republished;
-            let progressed = done(&report) > done(&before);
-            if batch < SWEEP_BATCH || !progressed {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                report.unfinished = true;
                 return Ok(report);
             }
+            let now = self.clock.now();
+            let due = self.store.due(now, SWEEP_BATCH).await?;
+            if due.is_empty() {
+                return Ok(report);
+            }
+            let before = report.progress();
+            // After a lost race another sweep is working through the same approvals: take no
+            // more of this batch, ask again for what is still due.
+            let contended = AtomicBool::new(false);
+            let mut swept = futures_util::stream::iter(due)
+                .take_while(|_| std::future::ready(!contended.load(Ordering::Relaxed)))
+                .map(|a| self.sweep_one(a, now))
+                .buffer_unordered(SWEEP_CONCURRENCY);
+            while let Some(outcome) = swept.next().await {
+                if matches!(outcome.change, Some(Change::Lost)) {
+                    contended.store(true, Ordering::Relaxed);
+                }
+                report.add(outcome);
+            }
+            drop(swept);
+            // What is still due but could not change (refused, failed) would be read again and
+            // again: stop, the next sweep looks again. Lost races are other writers' progress.
+            if report.progress() == before && !contended.load(Ordering::Relaxed) {
+                return Ok(report);
+            }
+        }
+    }
+
+    /// Publishes what `a` still has to publish, then expires or escalates it if it is due.
+    async fn sweep_one(&self, mut a: Approval, now: DateTime<Utc>) -> Swept {
+        let republished = self.republish(&mut a).await;
+        let change = match a.due_command(now) {
+            None => None,
+            Some(command) => {
+                let expiry = matches!(command, Command::Expire);
+                Some(match self.attempt(&a, command, now).await {
+                    Ok(Attempt::Stored(_)) if expiry => Change::Expired,
+                    Ok(Attempt::Stored(_)) => Change::Escalated,
+                    Ok(Attempt::Lost(_)) => Change::Lost,
+                    Ok(Attempt::Unchanged(_)) | Err(ServiceError::Refused(_)) => Change::Skipped,
+                    Err(e) => {
+                        tracing::error!(approval = %a.id, tenant = %a.tenant, error = %e, "sweep could not change a due approval");
+                        Change::Failed
+                    }
+                })
+            }
+        };
+        Swept {
+            republished,
+            change,
         }
     }
 
@@ -336,7 +428,10 @@ impl Service {
     ) -> Result<Attempt, ServiceError> {
         self.seal(&mut next, &mut record).await?;
         match self.store.transition(current.version, &next, &record).await {
-            Ok(()) => Ok(Attempt::Stored(self.announce(next, Some(&record)).await)),
+            Ok(()) => {
+                metrics::transition(&next, &record);
+                Ok(Attempt::Stored(self.announce(next, Some(&record)).await))
+            }
             Err(StoreError::Conflict { current: stored }) => Ok(Attempt::Lost(*stored)),
             Err(e @ StoreError::Integrity { .. }) => {
                 let e = ServiceError::from(e);

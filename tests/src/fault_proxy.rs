@@ -1,5 +1,6 @@
 //! A loopback proxy in front of the DynamoDB-protocol server that fails chosen operations on
-//! demand (throttling, 5xx): the faults a real server cannot produce when a test needs them.
+//! demand (throttling, 5xx), or slows every call down: the faults a real server cannot produce
+//! when a test needs them.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -26,6 +27,8 @@ struct Plan {
     faults: HashMap<String, (Fault, usize)>,
     /// operation → requests seen (forwarded or failed)
     seen: HashMap<String, usize>,
+    /// Added to every request before it is forwarded.
+    delay: std::time::Duration,
 }
 
 #[derive(Clone)]
@@ -74,6 +77,11 @@ impl FaultProxy {
             .insert(operation.to_owned(), (fault, times));
     }
 
+    /// Holds every request `delay` before forwarding it: a store that far away.
+    pub fn delay(&self, delay: std::time::Duration) {
+        self.plan.lock().unwrap().delay = delay;
+    }
+
     pub fn heal(&self) {
         self.plan.lock().unwrap().faults.clear();
     }
@@ -98,17 +106,21 @@ async fn forward(State(p): State<Proxy>, req: Request) -> Response {
         .and_then(|v| v.rsplit('.').next())
         .unwrap_or("")
         .to_owned();
-    let fault = {
+    let (fault, delay) = {
         let mut plan = p.plan.lock().unwrap();
         *plan.seen.entry(op.clone()).or_default() += 1;
-        match plan.faults.get_mut(&op) {
+        let fault = match plan.faults.get_mut(&op) {
             Some((fault, left)) if *left > 0 => {
                 *left = left.saturating_sub(1);
                 Some(*fault)
             }
             _ => None,
-        }
+        };
+        (fault, plan.delay)
     };
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     if let Some(fault) = fault {
         let (status, kind, message) = match fault {
             Fault::Throttle => (

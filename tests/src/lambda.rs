@@ -18,7 +18,8 @@ type Reply = Result<Value, Value>;
 
 #[derive(Default)]
 struct Shared {
-    queue: Mutex<VecDeque<(String, Value)>>,
+    /// (request id, event, time the invocation has)
+    queue: Mutex<VecDeque<(String, Value, Duration)>>,
     waiting: Mutex<HashMap<String, oneshot::Sender<Reply>>>,
     init_error: Mutex<Option<Value>>,
     arrived: Notify,
@@ -27,6 +28,8 @@ struct Shared {
 /// A running function binary and the Runtime API it polls. Both stop when this is dropped.
 pub struct Function {
     shared: Arc<Shared>,
+    /// What the binary wrote to standard output, line by line (its logs and metrics).
+    stdout: Arc<Mutex<Vec<String>>>,
     child: tokio::process::Child,
     server: tokio::task::JoinHandle<()>,
 }
@@ -65,14 +68,53 @@ impl Function {
             .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
             .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}"))
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdout(std::process::Stdio::piped())
             .kill_on_drop(true)
             .spawn()
             .expect("function binary starts");
+        let mut child = child;
+        let stdout = Arc::new(Mutex::new(Vec::new()));
+        if let Some(out) = child.stdout.take() {
+            let lines = stdout.clone();
+            tokio::spawn(async move {
+                use tokio::io::AsyncBufReadExt;
+                let mut reader = tokio::io::BufReader::new(out).lines();
+                while let Ok(Some(line)) = reader.next_line().await {
+                    eprintln!("{line}");
+                    lines.lock().unwrap().push(line);
+                }
+            });
+        }
         Function {
             shared,
+            stdout,
             child,
             server,
         }
+    }
+
+    /// The lines the binary has written to standard output so far.
+    pub fn stdout(&self) -> Vec<String> {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    /// The Embedded Metric Format documents among them (lines with `_aws`), once the binary has
+    /// written nothing new for 200 ms (at most 5 s): what it wrote while answering has arrived.
+    pub async fn metrics(&self) -> Vec<Value> {
+        let mut seen = usize::MAX;
+        for _ in 0..25 {
+            let now = self.stdout.lock().unwrap().len();
+            if now == seen {
+                break;
+            }
+            seen = now;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        self.stdout()
+            .iter()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|v| v.get("_aws").is_some())
+            .collect()
     }
 
     /// Waits up to 30 s for the binary to exit (a failed cold start exits before polling).
@@ -85,10 +127,19 @@ impl Function {
 
     /// Invokes the function with `event`: `Ok` with its response, `Err` with its error report.
     pub async fn invoke(&self, event: Value) -> Reply {
+        self.invoke_within(event, Duration::from_secs(30)).await
+    }
+
+    /// As [`Function::invoke`], with the invocation's deadline `budget` from now.
+    pub async fn invoke_within(&self, event: Value, budget: Duration) -> Reply {
         let id = uuid::Uuid::new_v4().to_string();
         let (tx, rx) = oneshot::channel();
         self.shared.waiting.lock().unwrap().insert(id.clone(), tx);
-        self.shared.queue.lock().unwrap().push_back((id, event));
+        self.shared
+            .queue
+            .lock()
+            .unwrap()
+            .push_back((id, event, budget));
         self.shared.arrived.notify_waiters();
         self.shared.arrived.notify_one();
         match tokio::time::timeout(Duration::from_secs(30), rx).await {
@@ -107,9 +158,8 @@ impl Function {
 async fn next(State(s): State<Arc<Shared>>) -> Response {
     loop {
         let notified = s.arrived.notified();
-        if let Some((id, event)) = s.queue.lock().unwrap().pop_front() {
-            let deadline =
-                SystemTime::now().duration_since(UNIX_EPOCH).unwrap() + Duration::from_secs(30);
+        if let Some((id, event, budget)) = s.queue.lock().unwrap().pop_front() {
+            let deadline = SystemTime::now().duration_since(UNIX_EPOCH).unwrap() + budget;
             return (
                 [
                     ("lambda-runtime-aws-request-id", id),

@@ -9,6 +9,7 @@ use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
 use holdpoint::store::dynamodb::{DynamoStore, Tables, tables};
 
+pub mod bus;
 pub mod fault_proxy;
 pub mod lambda;
 
@@ -182,6 +183,78 @@ pub async fn seed(store: &DynamoStore, approvals: &[holdpoint::approval::Approva
                 .unwrap_or_default();
         }
     }
+}
+
+/// Stores `n` approvals of tenant `acme` created at `created_at` and expiring an hour later, as
+/// the service would (signed audit record, sealed state, nothing left to publish), 25 per
+/// BatchWriteItem: many approvals in seconds for the sweep's scale test.
+pub async fn seed_created(
+    store: &DynamoStore,
+    key: &holdpoint::keys::Key,
+    n: usize,
+    created_at: chrono::DateTime<chrono::Utc>,
+) -> Vec<uuid::Uuid> {
+    use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+    use holdpoint::store::dynamodb::item;
+    let request: holdpoint::request::CreateRequest = serde_json::from_value(serde_json::json!({
+        "action": "Rotate the database password",
+        "agent_id": "ops-agent",
+        "reviewers": ["reviewer"],
+        "expires_in_seconds": 3600,
+    }))
+    .expect("valid request");
+    let mut approvals = Vec::with_capacity(n);
+    let mut records = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (mut a, mut record) = request
+            .clone()
+            .into_approval(
+                &acme("agent"),
+                holdpoint::request::ExpiryBounds::default(),
+                created_at,
+            )
+            .expect("valid approval");
+        record.sign(key);
+        a.published_seq = record.sequence;
+        holdpoint::integrity::seal(&mut a, key);
+        records.push(item::record_item(&record).unwrap());
+        approvals.push(a);
+    }
+    let puts = |items: Vec<_>| -> Vec<WriteRequest> {
+        items
+            .into_iter()
+            .map(|i| {
+                let put = PutRequest::builder().set_item(Some(i)).build().unwrap();
+                WriteRequest::builder().put_request(put).build()
+            })
+            .collect()
+    };
+    let approval_items: Vec<_> = approvals
+        .iter()
+        .map(|a| item::approval_item(a, store.tables().due_shards).unwrap())
+        .collect();
+    for (table, items) in [
+        (&store.tables().approvals, approval_items),
+        (&store.tables().audit, records),
+    ] {
+        for chunk in items.chunks(25) {
+            let mut requests = puts(chunk.to_vec());
+            while !requests.is_empty() {
+                let out = store
+                    .client()
+                    .batch_write_item()
+                    .request_items(table, requests)
+                    .send()
+                    .await
+                    .expect("seeded");
+                requests = out
+                    .unprocessed_items
+                    .and_then(|mut m| m.remove(table))
+                    .unwrap_or_default();
+            }
+        }
+    }
+    approvals.iter().map(|a| a.id).collect()
 }
 
 /// `n` pending approvals of tenant `acme`, of which `due` are past their deadline at `now`.

@@ -4,7 +4,6 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::TimeDelta;
 use holdpoint::approval::Verdict;
@@ -14,105 +13,24 @@ use holdpoint::lifecycle::Command;
 use holdpoint::request::{CreateRequest, ExpiryBounds};
 use holdpoint::service::Service;
 use holdpoint_tests::acme;
+use holdpoint_tests::bus::{Bus, bus};
 use holdpoint_tests::fault_proxy::{Fault, FaultProxy};
 use serde_json::{Value, json};
 
-struct Bus {
-    name: String,
-    sqs: aws_sdk_sqs::Client,
-    queue: String,
-}
-
-/// A fresh bus whose rule sends every `holdpoint` event to a fresh queue.
-async fn bus() -> Bus {
-    let sdk = holdpoint::store::dynamodb::sdk_config().await;
-    holdpoint_tests::endpoint();
-    let events = aws_sdk_eventbridge::Client::new(&sdk);
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let suffix = uuid::Uuid::new_v4().simple().to_string();
-    let name = format!("holdpoint-{suffix}");
-    events.create_event_bus().name(&name).send().await.unwrap();
-    let queue = sqs
-        .create_queue()
-        .queue_name(format!("events-{suffix}"))
-        .send()
+/// `(detail-type, approval id, version)` of every event delivered so far.
+async fn drain(bus: &Bus) -> BTreeSet<(String, String, u64)> {
+    bus.drain()
         .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    let attrs = sqs
-        .get_queue_attributes()
-        .queue_url(&queue)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap();
-    let arn = attrs.attributes.unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn].clone();
-    events
-        .put_rule()
-        .name("all-holdpoint")
-        .event_bus_name(&name)
-        .event_pattern(json!({"source": ["holdpoint"]}).to_string())
-        .send()
-        .await
-        .unwrap();
-    let target = aws_sdk_eventbridge::types::Target::builder()
-        .id("queue")
-        .arn(arn)
-        .build()
-        .unwrap();
-    events
-        .put_targets()
-        .rule("all-holdpoint")
-        .event_bus_name(&name)
-        .targets(target)
-        .send()
-        .await
-        .unwrap();
-    Bus { name, sqs, queue }
-}
-
-impl Bus {
-    /// `(detail-type, approval id, version)` of every event delivered so far.
-    async fn drain(&self) -> BTreeSet<(String, String, u64)> {
-        let mut seen = BTreeSet::new();
-        let mut empty = 0;
-        while empty < 2 {
-            let out = self
-                .sqs
-                .receive_message()
-                .queue_url(&self.queue)
-                .max_number_of_messages(10)
-                .wait_time_seconds(0)
-                .send()
-                .await
-                .unwrap();
-            let messages = out.messages.unwrap_or_default();
-            if messages.is_empty() {
-                empty += 1;
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-            for m in messages {
-                let event: Value = serde_json::from_str(m.body().unwrap()).unwrap();
-                assert_eq!(event["source"], "holdpoint");
-                let d = &event["detail"];
-                seen.insert((
-                    event["detail-type"].as_str().unwrap().to_owned(),
-                    d["approval_id"].as_str().unwrap().to_owned(),
-                    d["version"].as_u64().unwrap(),
-                ));
-                self.sqs
-                    .delete_message()
-                    .queue_url(&self.queue)
-                    .receipt_handle(m.receipt_handle().unwrap())
-                    .send()
-                    .await
-                    .unwrap();
-            }
-        }
-        seen
-    }
+        .iter()
+        .map(|event| {
+            let d = &event["detail"];
+            (
+                event["detail-type"].as_str().unwrap().to_owned(),
+                d["approval_id"].as_str().unwrap().to_owned(),
+                d["version"].as_u64().unwrap(),
+            )
+        })
+        .collect()
 }
 
 fn request(extra: Value) -> CreateRequest {
@@ -220,7 +138,7 @@ async fn every_transition_arrives_on_the_bus() {
     let time = ManualClock::default();
     let service = service(&holdpoint_tests::endpoint(), &bus.name, &time).await;
     let expected = every_transition(&service, &time).await;
-    assert_eq!(bus.drain().await, expected);
+    assert_eq!(drain(&bus).await, expected);
 }
 
 #[tokio::test]
@@ -232,12 +150,12 @@ async fn events_missed_while_put_events_fails_arrive_after_the_sweep() {
     proxy.fail("PutEvents", Fault::ServerError, usize::MAX);
     let expected = every_transition(&service, &time).await;
     assert!(proxy.seen("PutEvents") > 0);
-    assert!(bus.drain().await.is_empty(), "nothing got through");
+    assert!(drain(&bus).await.is_empty(), "nothing got through");
 
     proxy.heal();
     let report = service.sweep().await.unwrap();
     assert_eq!(report.republished, 3, "{report:?}");
-    assert_eq!(bus.drain().await, expected, "none missing");
+    assert_eq!(drain(&bus).await, expected, "none missing");
     assert_eq!(
         service.sweep().await.unwrap().republished,
         0,

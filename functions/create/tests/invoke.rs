@@ -68,3 +68,48 @@ async fn will_not_start_without_an_identity_map() {
         .expect("the cold start fails and exits");
     assert!(!status.success());
 }
+
+#[tokio::test]
+async fn review_links_start_at_the_domain_api_gateway_was_called_on_and_metrics_are_logged() {
+    let (store, _) = holdpoint_tests::fresh_store().await;
+    let bus = holdpoint_tests::bus::bus().await;
+    // A first deploy: no public base URL configured.
+    let mut env: Vec<_> = store_env(&store, &holdpoint_tests::iam_principals())
+        .await
+        .into_iter()
+        .filter(|(k, _)| *k != "HOLDPOINT_PUBLIC_BASE_URL")
+        .collect();
+    env.push(("HOLDPOINT_EVENT_BUS", bus.name.clone()));
+    let function = Function::start(Path::new(env!("CARGO_BIN_EXE_create")), &env).await;
+
+    let event = fixture(&fixture_path("apigw-v2-create.json"), &[("KEY", "links-1")]);
+    let response = function.invoke(event).await.expect("a response");
+    assert_eq!(response["statusCode"], 201, "{response}");
+
+    let events = bus.drain().await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    let links = events[0]["detail"]["links"]
+        .as_array()
+        .expect("review links")
+        .clone();
+    assert!(!links.is_empty());
+    for link in links {
+        let url = link["url"].as_str().unwrap();
+        assert!(
+            url.starts_with("https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/review/"),
+            "the fixture's requestContext.domainName: {url}"
+        );
+    }
+
+    let requested: Vec<_> = function
+        .metrics()
+        .await
+        .into_iter()
+        .filter(|m| m["ApprovalsRequested"] == 1.0)
+        .collect();
+    assert_eq!(requested.len(), 1, "{:?}", function.stdout());
+    assert_eq!(
+        requested[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+        "Holdpoint"
+    );
+}

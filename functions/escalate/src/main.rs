@@ -1,5 +1,5 @@
-//! The escalate function: on each scheduled EventBridge event, expires and escalates every due
-//! approval.
+//! The escalate function: on each scheduled EventBridge event, expires and escalates due
+//! approvals until none is due or the invocation's deadline draws near (the next run goes on).
 
 use lambda_http::aws_lambda_events::eventbridge::EventBridgeEvent;
 use lambda_http::{LambdaEvent, service_fn};
@@ -12,7 +12,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     lambda_http::lambda_runtime::run(service_fn(
         move |event: LambdaEvent<EventBridgeEvent>| async move {
             tracing::info!(id = ?event.payload.id, "scheduled sweep");
-            holdpoint::cloud::sweep(service).await
+            holdpoint::cloud::sweep(service, event.context.deadline).await
         },
     ))
     .await

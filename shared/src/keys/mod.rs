@@ -3,7 +3,7 @@
 //! so a rotation never invalidates what was signed before it. No key, no service.
 
 use async_trait::async_trait;
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
 pub mod local;
@@ -40,7 +40,7 @@ impl Key {
     }
 
     fn mac(&self) -> Hmac<Sha256> {
-        <Hmac<Sha256> as Mac>::new_from_slice(&self.secret).expect("HMAC takes any key length")
+        <Hmac<Sha256> as KeyInit>::new_from_slice(&self.secret).expect("HMAC takes any key length")
     }
 
     /// Lowercase hex HMAC-SHA256 of `message`.

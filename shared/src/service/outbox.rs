@@ -58,6 +58,10 @@ impl Service {
             let current =
                 r.sequence == approval.audit_head.sequence && approval.status == Status::Pending;
             let links = if current && LifecycleEvent::addresses_reviewers(r.event) {
+                let Some(base_url) = base_url.get() else {
+                    tracing::warn!(id = %approval.id, "no base URL for links yet; the sweep retries");
+                    return approval;
+                };
                 match self.review_links(&approval, base_url).await {
                     Ok(links) => links,
                     Err(e) => {
@@ -71,6 +75,7 @@ impl Service {
             events.push(LifecycleEvent::of(&approval, r, links));
         }
         if let Err(e) = sink.publish(&events).await {
+            crate::metrics::publish_failed();
             tracing::warn!(id = %approval.id, error = %e, "events not published; the sweep retries");
             return approval;
         }
