@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# The deploy as a user builds it, offline: `sam validate --lint`, the four arm64 bootstraps
-# through cargo-lambda, then `sam build` (BuildMethod rust-cargolambda) into .aws-sam/.
+# The deploy as a user builds it, offline: `sam validate --lint`, then `sam build`, which builds
+# each function's arm64 bootstrap with `cargo lambda build --release --arm64` (BuildMethod
+# rust-cargolambda; it adds target-cpu=neoverse-n1 and panic=abort, so a separate cargo-lambda
+# build beforehand would share nothing with it). Built into a scratch directory, checked to be
+# AArch64 ELF files.
 # Installs cargo-lambda and the SAM CLI into the test venv and the aarch64 standard library on
 # first use. Prints each bootstrap's size.
 set -euo pipefail
@@ -27,13 +30,6 @@ echo "sam validate --lint"
 sam validate --lint
 
 functions=(create read decide escalate)
-packages=()
-for f in "${functions[@]}"; do packages+=(-p "holdpoint-$f"); done
-echo "cargo lambda build --release --arm64 ${packages[*]}"
-cargo lambda build --quiet --release --arm64 "${packages[@]}"
-
-# sam build runs cargo lambda once per function; with the bootstraps above built, each is a
-# cache hit. Built into a scratch directory so the checkout stays as it was.
 build_dir=$(mktemp -d)
 trap 'rm -rf "$build_dir"' EXIT
 echo "sam build"
