@@ -113,3 +113,46 @@ async fn review_links_start_at_the_domain_api_gateway_was_called_on_and_metrics_
         "Holdpoint"
     );
 }
+
+#[tokio::test]
+async fn without_a_readable_key_it_starts_answers_health_and_refuses_to_create() {
+    let (store, _) = holdpoint_tests::fresh_store().await;
+    // The secret the environment names does not exist: nothing can be signed.
+    let env: Vec<_> = store_env(&store, &holdpoint_tests::iam_principals())
+        .await
+        .into_iter()
+        .map(|(k, v)| match k {
+            "HOLDPOINT_SIGNING_SECRET_ID" => (k, "holdpoint-no-such-secret".to_owned()),
+            _ => (k, v),
+        })
+        .collect();
+    let function = Function::start(Path::new(env!("CARGO_BIN_EXE_create")), &env).await;
+
+    let mut health = fixture(&fixture_path("apigw-v2-create.json"), &[("KEY", "h")]);
+    health["rawPath"] = "/health".into();
+    health["routeKey"] = "GET /health".into();
+    health["requestContext"]["http"]["method"] = "GET".into();
+    health["requestContext"]["http"]["path"] = "/health".into();
+    health["body"] = serde_json::Value::Null;
+    let response = function.invoke(health).await.expect("a response");
+    assert_eq!(response["statusCode"], 200, "{response}");
+
+    let event = fixture(
+        &fixture_path("apigw-v2-create.json"),
+        &[("KEY", "no-key-1")],
+    );
+    let response = function.invoke(event).await.expect("a response");
+    assert_eq!(response["statusCode"], 503, "{response}");
+    assert_eq!(body(&response)["code"], "key_unavailable");
+    let stored = store
+        .list(
+            "acme",
+            &holdpoint::store::ListFilter::default(),
+            10,
+            None,
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    assert!(stored.items.is_empty(), "nothing stored");
+}
