@@ -27,8 +27,8 @@ pub type Error = Box<dyn std::error::Error + Send + Sync>;
 ///
 /// Nothing is fetched here: the key is read when a request first needs it (a signature to make
 /// or check) and cached; until it can be read, such requests answer 503, nothing is signed
-/// with anything else. A cold start that serves only reads of unsigned data, or health, never
-/// waits for Secrets Manager.
+/// with anything else. A cold start that answers health or refuses a request never waits for
+/// Secrets Manager (reads need the key too: they check each approval's seal).
 pub async fn service(settings: &Settings, base_url: BaseUrl) -> Result<Service, Error> {
     let secret_id = Settings::required(
         &settings.signing_secret_id,

@@ -77,6 +77,21 @@ impl FaultProxy {
             .insert(operation.to_owned(), (fault, times));
     }
 
+    /// A store on the same tables as `direct`, reached through this proxy.
+    pub async fn store_like(
+        &self,
+        direct: &holdpoint::store::dynamodb::DynamoStore,
+    ) -> holdpoint::store::dynamodb::DynamoStore {
+        let sdk = holdpoint::store::dynamodb::sdk_config().await;
+        let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .endpoint_url(&self.url)
+            .build();
+        holdpoint::store::dynamodb::DynamoStore::new(
+            aws_sdk_dynamodb::Client::from_conf(config),
+            direct.tables().clone(),
+        )
+    }
+
     /// Holds every request `delay` before forwarding it: a store that far away.
     pub fn delay(&self, delay: std::time::Duration) {
         self.plan.lock().unwrap().delay = delay;

@@ -29,14 +29,7 @@ struct Setup {
 async fn setup() -> Setup {
     let (direct, _) = holdpoint_tests::fresh_store().await;
     let proxy = FaultProxy::start(&holdpoint_tests::endpoint()).await;
-    let sdk = holdpoint::store::dynamodb::sdk_config().await;
-    let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
-        .endpoint_url(&proxy.url)
-        .build();
-    let through_proxy = DynamoStore::new(
-        aws_sdk_dynamodb::Client::from_conf(config),
-        direct.tables().clone(),
-    );
+    let through_proxy = proxy.store_like(&direct).await;
     let keys = json!({
         AGENT: {"tenant": "acme", "principal": "agent"},
         REVIEWER: {"tenant": "acme", "principal": "reviewer"},

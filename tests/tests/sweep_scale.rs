@@ -12,7 +12,6 @@ use holdpoint::audit::AuditEvent;
 use holdpoint::keys::{Key, KeyRing};
 use holdpoint::request::ExpiryBounds;
 use holdpoint::service::{SWEEP_CONCURRENCY, Service};
-use holdpoint::store::dynamodb::DynamoStore;
 use holdpoint::store::{ListFilter, Store};
 use holdpoint::time::Clock;
 use holdpoint_tests::fault_proxy::FaultProxy;
@@ -33,14 +32,7 @@ async fn two_sweeps_at_once_transition_each_of_2000_due_approvals_once_through_a
 
     let proxy = FaultProxy::start(&holdpoint_tests::endpoint()).await;
     proxy.delay(LATENCY);
-    let sdk = holdpoint::store::dynamodb::sdk_config().await;
-    let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
-        .endpoint_url(&proxy.url)
-        .build();
-    let slow = DynamoStore::new(
-        aws_sdk_dynamodb::Client::from_conf(config),
-        direct.tables().clone(),
-    );
+    let slow = proxy.store_like(&direct).await;
     let sweeper = Service::new(
         Arc::new(slow),
         Arc::new(KeyRing::new(key, vec![])),
