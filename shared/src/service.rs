@@ -7,11 +7,8 @@
 //! [`commit`]: Service::commit
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -33,18 +30,14 @@ mod decision_check;
 mod outbox;
 mod review_links;
 mod state_check;
+mod sweep;
 
 pub use decision_check::{DecisionCheck, SignedDecision};
 pub use review_links::Review;
+pub use sweep::{SWEEP_CONCURRENCY, SweepReport};
 
 /// How often a transition is retried when another writer got there first.
 const MAX_ATTEMPTS: usize = 8;
-/// How many due approvals the sweep takes per due query (on DynamoDB, one query per shard at
-/// once, each for its share).
-const SWEEP_BATCH: usize = 400;
-/// How many due approvals the sweep changes at once (each change is a few store round trips).
-pub const SWEEP_CONCURRENCY: usize = 16;
-
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
     #[error("not found")]
@@ -94,53 +87,6 @@ impl From<LinkRefusal> for ServiceError {
             other => ServiceError::Link(other),
         }
     }
-}
-
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub struct SweepReport {
-    pub expired: usize,
-    pub escalated: usize,
-    /// Approvals whose unpublished events were published by this sweep.
-    pub republished: usize,
-    /// Due approvals another writer changed first; the next sweep sees them again if still due.
-    pub skipped: usize,
-    /// Due approvals that could not change (logged each); the next sweep tries again.
-    pub failed: usize,
-    /// Stopped at its deadline with approvals perhaps still due: the next sweep goes on.
-    pub unfinished: bool,
-}
-
-impl SweepReport {
-    fn progress(&self) -> usize {
-        self.expired + self.escalated + self.republished
-    }
-
-    fn add(&mut self, swept: Swept) {
-        self.republished += usize::from(swept.republished);
-        match swept.change {
-            None => {}
-            Some(Change::Expired) => self.expired += 1,
-            Some(Change::Escalated) => self.escalated += 1,
-            Some(Change::Skipped | Change::Lost) => self.skipped += 1,
-            Some(Change::Failed) => self.failed += 1,
-        }
-    }
-}
-
-/// What the sweep did to one due approval.
-struct Swept {
-    republished: bool,
-    change: Option<Change>,
-}
-
-enum Change {
-    Expired,
-    Escalated,
-    /// Nothing to do after all (refused by the rules, or already so).
-    Skipped,
-    /// Another writer changed it first.
-    Lost,
-    Failed,
 }
 
 /// What one compare-and-set attempt came to.
@@ -326,80 +272,6 @@ impl Service {
         Err(ServiceError::Unavailable(
             "too many concurrent changes to this approval; retry".into(),
         ))
-    }
-
-    /// Expires and escalates every due approval, batch by batch, until none is due, and
-    /// publishes what earlier publishes missed.
-    pub async fn sweep(&self) -> Result<SweepReport, ServiceError> {
-        self.sweep_until(None).await
-    }
-
-    /// As [`Service::sweep`], taking no new batch once `deadline` has passed: what is left is
-    /// due still, and the next sweep takes it (`report.unfinished` says so). Within a batch,
-    /// [`SWEEP_CONCURRENCY`] approvals change at once. One approval that cannot change (its
-    /// state broken, its write refused by the store) is counted in `failed` and logged; the
-    /// others still change. Only a failed due query fails the sweep.
-    pub async fn sweep_until(
-        &self,
-        deadline: Option<Instant>,
-    ) -> Result<SweepReport, ServiceError> {
-        let mut report = SweepReport::default();
-        loop {
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                report.unfinished = true;
-                return Ok(report);
-            }
-            let now = self.clock.now();
-            let due = self.store.due(now, SWEEP_BATCH).await?;
-            if due.is_empty() {
-                return Ok(report);
-            }
-            let before = report.progress();
-            // After a lost race another sweep is working through the same approvals: take no
-            // more of this batch, ask again for what is still due.
-            let contended = AtomicBool::new(false);
-            let mut swept = futures_util::stream::iter(due)
-                .take_while(|_| std::future::ready(!contended.load(Ordering::Relaxed)))
-                .map(|a| self.sweep_one(a, now))
-                .buffer_unordered(SWEEP_CONCURRENCY);
-            while let Some(outcome) = swept.next().await {
-                if matches!(outcome.change, Some(Change::Lost)) {
-                    contended.store(true, Ordering::Relaxed);
-                }
-                report.add(outcome);
-            }
-            drop(swept);
-            // What is still due but could not change (refused, failed) would be read again and
-            // again: stop, the next sweep looks again. Lost races are other writers' progress.
-            if report.progress() == before && !contended.load(Ordering::Relaxed) {
-                return Ok(report);
-            }
-        }
-    }
-
-    /// Publishes what `a` still has to publish, then expires or escalates it if it is due.
-    async fn sweep_one(&self, mut a: Approval, now: DateTime<Utc>) -> Swept {
-        let republished = self.republish(&mut a).await;
-        let change = match a.due_command(now) {
-            None => None,
-            Some(command) => {
-                let expiry = matches!(command, Command::Expire);
-                Some(match self.attempt(&a, command, now).await {
-                    Ok(Attempt::Stored(_)) if expiry => Change::Expired,
-                    Ok(Attempt::Stored(_)) => Change::Escalated,
-                    Ok(Attempt::Lost(_)) => Change::Lost,
-                    Ok(Attempt::Unchanged(_)) | Err(ServiceError::Refused(_)) => Change::Skipped,
-                    Err(e) => {
-                        tracing::error!(approval = %a.id, tenant = %a.tenant, error = %e, "sweep could not change a due approval");
-                        Change::Failed
-                    }
-                })
-            }
-        };
-        Swept {
-            republished,
-            change,
-        }
     }
 
     // ---- The one path of a change ------------------------------------------------------------
