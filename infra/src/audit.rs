@@ -14,7 +14,7 @@ pub async fn chains(
     approval: Option<Uuid>,
 ) -> Result<Vec<(String, Uuid)>, String> {
     if let Some(e) = &opened.embedded {
-        let all = e.all_approvals().map_err(|e| e.to_string())?;
+        let all = e.all_approvals().await.map_err(|e| e.to_string())?;
         return Ok(all
             .into_iter()
             .filter(|(t, id)| tenant.is_none_or(|x| x == t) && approval.is_none_or(|x| x == *id))

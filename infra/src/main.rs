@@ -91,11 +91,20 @@ enum Command {
         #[arg(long)]
         base_url: Option<String>,
     },
-    /// Check the embedded store's journal line by line, and say how to recover from a line
-    /// that cannot be read (the server refuses to start on one).
+    /// Check the embedded store: SQLite's integrity check, and a journal of an earlier version
+    /// still waiting to be imported, line by line.
     Store {
         #[command(subcommand)]
         command: StoreCommand,
+    },
+    /// Copy the embedded store to FILE while the server runs (SQLite's online backup); to
+    /// restore, stop the server and put the copy in place of `holdpoint.db`.
+    Backup {
+        /// Where the copy goes; it must not exist yet.
+        file: PathBuf,
+        /// The data directory [default: ./.holdpoint].
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
     },
     /// Manage the local signing keys (on AWS, rotate the Secrets Manager secret instead).
     Keys {
@@ -128,7 +137,8 @@ enum AuditCommand {
 
 #[derive(Subcommand)]
 enum StoreCommand {
-    /// Read every line of the journal; exits 1 naming each line that cannot be read.
+    /// Exits 1 naming what is unsound: a damaged page or index, or a journal line that cannot
+    /// be read (the server refuses to start on one), with how to recover.
     Check {
         /// The data directory [default: ./.holdpoint].
         #[arg(long)]
@@ -209,19 +219,62 @@ async fn verify_audit(
     })
 }
 
-fn check_store(dir: &std::path::Path) -> Result<ExitCode, String> {
-    use holdpoint::store::embedded::EmbeddedStore;
-    let check = EmbeddedStore::check_journal(dir).map_err(|e| e.to_string())?;
-    let journal = dir.join("journal.jsonl");
-    println!("{}: {} lines read", journal.display(), check.readable);
+async fn check_store(dir: &std::path::Path) -> Result<ExitCode, String> {
+    use holdpoint::store::embedded::{self, EmbeddedStore};
+    let mut sound = true;
+    let db = dir.join(embedded::FILE);
+    if db.exists() {
+        let store = EmbeddedStore::open_read_only(dir).map_err(|e| e.to_string())?;
+        let problems = store.integrity_check().await.map_err(|e| e.to_string())?;
+        if problems.is_empty() {
+            println!(
+                "{}: SQLite's integrity check finds nothing wrong",
+                db.display()
+            );
+        } else {
+            sound = false;
+            for p in &problems {
+                println!("{}: {p}", db.display());
+            }
+            println!(
+                "recovery: stop the server, keep a copy of the data directory, and restore the \
+                 latest `holdpoint backup` in place of {} (or try sqlite3's `.recover`); then run \
+                 `holdpoint audit verify`.",
+                db.display()
+            );
+        }
+    }
+    let journal = dir.join(embedded::JOURNAL);
+    if journal.exists() {
+        sound &= check_journal(dir, &journal)?;
+    }
+    if !db.exists() && !journal.exists() {
+        return Err(format!("{}: no embedded store here", dir.display()));
+    }
+    Ok(if sound {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// A journal of an earlier version, waiting for the server to import it: whether every line
+/// reads.
+fn check_journal(dir: &std::path::Path, journal: &std::path::Path) -> Result<bool, String> {
+    let check = holdpoint::store::embedded::check_journal(dir).map_err(|e| e.to_string())?;
+    println!(
+        "{}: {} lines read (a journal of an earlier version: the server imports it on start)",
+        journal.display(),
+        check.readable
+    );
     if check.torn_tail {
         println!(
-            "the last line is incomplete: a write cut off by a crash, never acknowledged; the server drops it on start"
+            "the last line is incomplete: a write cut off by a crash, never acknowledged; the import drops it"
         );
     }
     if check.unreadable.is_empty() {
         println!("every line can be read");
-        return Ok(ExitCode::SUCCESS);
+        return Ok(true);
     }
     for (line, why) in &check.unreadable {
         println!("line {line} cannot be read: {why}");
@@ -234,7 +287,24 @@ fn check_store(dir: &std::path::Path) -> Result<ExitCode, String> {
          Run this check again until every line reads, then start the server.",
         journal.display()
     );
-    Ok(ExitCode::FAILURE)
+    Ok(false)
+}
+
+async fn backup(dir: &std::path::Path, to: &std::path::Path) -> Result<ExitCode, String> {
+    use holdpoint::store::embedded::EmbeddedStore;
+    if to.exists() {
+        return Err(format!("{}: exists; choose a new file", to.display()));
+    }
+    let store = EmbeddedStore::open_read_only(dir).map_err(|e| e.to_string())?;
+    store.backup(to).await.map_err(|e| e.to_string())?;
+    let copy = EmbeddedStore::open_file_read_only(to).map_err(|e| e.to_string())?;
+    let n = copy.all_approvals().await.map_err(|e| e.to_string())?.len();
+    println!(
+        "{}: {n} approvals copied from {}",
+        to.display(),
+        store.path().display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn run(command: Command, mut settings: Settings) -> Result<ExitCode, String> {
@@ -278,7 +348,10 @@ async fn run(command: Command, mut settings: Settings) -> Result<ExitCode, Strin
         }
         Command::Store {
             command: StoreCommand::Check { data_dir },
-        } => check_store(&data_dir.unwrap_or(settings.data_dir)),
+        } => check_store(&data_dir.unwrap_or(settings.data_dir)).await,
+        Command::Backup { file, data_dir } => {
+            backup(&data_dir.unwrap_or(settings.data_dir), &file).await
+        }
         Command::Keys {
             command: KeysCommand::Rotate { data_dir },
         } => LocalKeys::open(&data_dir.unwrap_or(settings.data_dir))

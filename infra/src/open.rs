@@ -45,6 +45,13 @@ pub async fn open(settings: &Settings, access: Access) -> Result<Opened, String>
                 Access::Inspect => EmbeddedStore::open_read_only(dir),
             }
             .map_err(|e| e.to_string())?;
+            if access == Access::Serve {
+                // A journal of an earlier version: imported once, chains verified first.
+                store
+                    .import_journal(keys.as_ref())
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
             let name = format!("embedded, in {}", dir.display());
             (Arc::new(store.clone()), Some(store), name)
         }

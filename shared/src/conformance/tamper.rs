@@ -18,24 +18,15 @@ pub trait Tamper: Send + Sync {
 #[async_trait::async_trait]
 impl Tamper for crate::store::embedded::EmbeddedStore {
     async fn put_record_at(&self, sequence: u64, record: &AuditRecord) {
-        self.edit_chain(record.approval_id, |chain| {
-            let at = sequence as usize - 1;
-            if at < chain.len() {
-                chain[at] = record.clone();
-            } else {
-                chain.push(record.clone());
-            }
-        });
+        self.tamper_record(sequence, record);
     }
 
     async fn delete_record(&self, _tenant: &str, id: Uuid, sequence: u64) {
-        self.edit_chain(id, |chain| {
-            chain.remove(sequence as usize - 1);
-        });
+        self.tamper_delete_record(id, sequence);
     }
 
     async fn put_approval(&self, _tenant: &str, id: Uuid, approval: &Approval) {
-        self.edit_approval(id, approval.clone());
+        self.tamper_approval(id, approval);
     }
 }
 

@@ -1,0 +1,443 @@
+//! The embedded store: SQLite in the data directory (`holdpoint.db`, WAL, synced on every
+//! commit). Writes go through one writing thread that commits whatever is queued together
+//! ([`writer`]); reads use a small pool of read-only connections, so they never wait for a sync.
+//! Memory stays bounded whatever the number of approvals: SQLite keeps them on disk.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rusqlite::Connection;
+use tokio::sync::Semaphore;
+use uuid::Uuid;
+
+use super::{Created, Cursor, IdempotencyKey, ListFilter, Page, Store, StoreError};
+use crate::approval::{Approval, Status};
+use crate::audit::AuditRecord;
+
+mod journal;
+mod schema;
+mod writer;
+
+pub use journal::{JOURNAL, JournalCheck, check_journal};
+pub use schema::FILE;
+use schema::{ApprovalRow, RecordRow, decode, failed};
+use writer::{Answer, Write, Writer};
+
+/// Read connections kept open; more readers than this wait for one (two cores read no faster
+/// with more).
+const READERS: usize = 8;
+
+/// A store in one data directory. Cheap to clone; clones share the writer and the readers.
+#[derive(Clone)]
+pub struct EmbeddedStore {
+    writer: Option<Writer>,
+    readers: Arc<Readers>,
+    /// The database file.
+    path: PathBuf,
+}
+
+struct Readers {
+    idle: Mutex<Vec<Connection>>,
+    permits: Semaphore,
+    path: PathBuf,
+}
+
+impl EmbeddedStore {
+    /// Opens (or creates) the store in `dir`.
+    pub fn open(dir: &Path) -> Result<EmbeddedStore, StoreError> {
+        let path = dir.join(FILE);
+        let conn = schema::open_writer(&path)?;
+        let store = EmbeddedStore::with_writer(&path, Some(Writer::start(conn)?));
+        // A first reader now, so a store that cannot be read fails here, not on a request.
+        store.readers.put(schema::open_reader(&path)?);
+        Ok(store)
+    }
+
+    /// Opens the store in `dir` for reading only, beside a server that may be writing it: it
+    /// creates nothing and refuses every write.
+    pub fn open_read_only(dir: &Path) -> Result<EmbeddedStore, StoreError> {
+        EmbeddedStore::open_file_read_only(&dir.join(FILE))
+    }
+
+    /// Opens one database file for reading only: a backup, say.
+    pub fn open_file_read_only(path: &Path) -> Result<EmbeddedStore, StoreError> {
+        let store = EmbeddedStore::with_writer(path, None);
+        store.readers.put(schema::open_reader(path)?);
+        Ok(store)
+    }
+
+    fn with_writer(path: &Path, writer: Option<Writer>) -> EmbeddedStore {
+        EmbeddedStore {
+            writer,
+            readers: Arc::new(Readers {
+                idle: Mutex::new(Vec::new()),
+                permits: Semaphore::new(READERS),
+                path: path.to_owned(),
+            }),
+            path: path.to_owned(),
+        }
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The data directory.
+    fn dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new("."))
+    }
+
+    async fn write(&self, write: Write) -> Result<Answer, StoreError> {
+        match &self.writer {
+            Some(w) => w.write(write).await,
+            None => Err(StoreError::Internal(
+                "this store was opened read-only".into(),
+            )),
+        }
+    }
+
+    /// Runs `f` on a read connection, on a blocking thread.
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let _permit = self
+            .readers
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| StoreError::Internal("store closed".into()))?;
+        let readers = self.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = match readers.take() {
+                Some(c) => c,
+                None => schema::open_reader(&readers.path)?,
+            };
+            let out = f(&conn);
+            readers.put(conn);
+            out
+        })
+        .await
+        .map_err(|e| StoreError::Internal(e.to_string()))?
+    }
+
+    /// `(tenant, id)` of every approval, for operator tools that walk all chains.
+    pub async fn all_approvals(&self) -> Result<Vec<(String, Uuid)>, StoreError> {
+        self.read(|conn| {
+            let mut s = conn
+                .prepare("SELECT tenant, id FROM approvals ORDER BY tenant, id")
+                .map_err(failed)?;
+            let rows = s
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+                .map_err(failed)?;
+            rows.map(|r| {
+                let (tenant, id) = r.map_err(failed)?;
+                let id = Uuid::parse_str(&id).map_err(|e| StoreError::Internal(e.to_string()))?;
+                Ok((tenant, id))
+            })
+            .collect()
+        })
+        .await
+    }
+
+    /// Writes a consistent copy of the whole store to `to` (SQLite's online backup: the server
+    /// may keep writing meanwhile). Starting a server on the copy restores it.
+    pub async fn backup(&self, to: &Path) -> Result<(), StoreError> {
+        let to = to.to_owned();
+        self.read(move |conn| {
+            let mut copy = Connection::open(&to)
+                .map_err(|e| StoreError::Internal(format!("{}: {e}", to.display())))?;
+            let backup = rusqlite::backup::Backup::new(conn, &mut copy).map_err(failed)?;
+            // All pages in one step: one read transaction, one consistent snapshot.
+            backup.step(-1).map_err(failed)?;
+            drop(backup);
+            copy.execute_batch("PRAGMA journal_mode = WAL;")
+                .map_err(failed)
+        })
+        .await
+    }
+
+    /// `PRAGMA integrity_check`: SQLite's own check of every page and index; empty when sound.
+    pub async fn integrity_check(&self) -> Result<Vec<String>, StoreError> {
+        self.read(|conn| {
+            let mut s = conn.prepare("PRAGMA integrity_check").map_err(failed)?;
+            let rows = s.query_map([], |r| r.get::<_, String>(0)).map_err(failed)?;
+            let found: Vec<String> = rows.collect::<Result<_, _>>().map_err(failed)?;
+            Ok(found.into_iter().filter(|l| l != "ok").collect())
+        })
+        .await
+    }
+}
+
+impl Readers {
+    fn take(&self) -> Option<Connection> {
+        self.idle.lock().ok()?.pop()
+    }
+
+    fn put(&self, conn: Connection) {
+        if let Ok(mut idle) = self.idle.lock()
+            && idle.len() < READERS
+        {
+            idle.push(conn);
+        }
+    }
+}
+
+/// The stored statuses a filter on `status` can match: a stored pending approval reads as
+/// expired once past its deadline.
+fn stored_statuses(status: Status) -> Vec<&'static str> {
+    match status {
+        Status::Expired => vec!["expired", "pending"],
+        s => vec![s.as_str()],
+    }
+}
+
+/// A page of one tenant's approvals, newest first: the narrowest index finds the candidates in
+/// order, and [`ListFilter::matches`] has the last word (lazy expiry, exact matches).
+fn list_page(
+    conn: &Connection,
+    tenant: &str,
+    filter: &ListFilter,
+    limit: usize,
+    after: Option<&Cursor>,
+    now: DateTime<Utc>,
+) -> Result<Page, StoreError> {
+    use rusqlite::types::Value;
+    let (mut sql, mut args): (String, Vec<Value>) = match &filter.reviewer {
+        Some(r) => (
+            "SELECT a.body FROM reviewers r JOIN approvals a ON a.id = r.approval_id \
+             WHERE r.tenant = ? AND r.reviewer = ?"
+                .into(),
+            vec![tenant.to_owned().into(), r.clone().into()],
+        ),
+        None => (
+            "SELECT a.body FROM approvals a WHERE a.tenant = ?".into(),
+            vec![tenant.to_owned().into()],
+        ),
+    };
+    let order = if filter.reviewer.is_some() { "r" } else { "a" };
+    if let Some(c) = after {
+        sql.push_str(&format!(
+            " AND ({order}.created_at, {order}.{}) < (?, ?)",
+            if order == "r" { "approval_id" } else { "id" }
+        ));
+        args.push(schema::ms(c.created_at).into());
+        args.push(schema::id(c.id).into());
+    }
+    if filter.reviewer.is_some() {
+        sql.push_str(" AND a.tenant = r.tenant");
+    }
+    if let Some(s) = filter.status {
+        let stored = stored_statuses(s);
+        sql.push_str(&format!(
+            " AND a.status IN ({})",
+            vec!["?"; stored.len()].join(", ")
+        ));
+        args.extend(stored.iter().map(|s| Value::from(s.to_string())));
+        match s {
+            Status::Pending => {
+                sql.push_str(" AND a.expires_at > ?");
+                args.push(schema::ms(now).into());
+            }
+            Status::Expired => {
+                sql.push_str(" AND (a.status = 'expired' OR a.expires_at <= ?)");
+                args.push(schema::ms(now).into());
+            }
+            _ => {}
+        }
+    }
+    if let Some(agent) = &filter.agent_id {
+        sql.push_str(" AND a.agent_id = ?");
+        args.push(agent.clone().into());
+    }
+    if let Some(t) = &filter.checkpoint_type {
+        sql.push_str(" AND a.checkpoint_type = ?");
+        args.push(t.clone().into());
+    }
+    sql.push_str(&format!(
+        " ORDER BY {order}.created_at DESC, {order}.{} DESC",
+        if order == "r" { "approval_id" } else { "id" }
+    ));
+    let mut stmt = conn.prepare_cached(&sql).map_err(failed)?;
+    let mut rows = stmt
+        .query(rusqlite::params_from_iter(args))
+        .map_err(failed)?;
+    let mut items = Vec::with_capacity(limit.min(256) + 1);
+    while let Some(row) = rows.next().map_err(failed)? {
+        let a: Approval = decode(
+            &row.get_ref(0)
+                .map_err(failed)?
+                .as_str()
+                .map_err(|e| StoreError::Internal(format!("stored approval: {e}")))?,
+        )?;
+        if !filter.matches(&a, now) || after.is_some_and(|c| !c.precedes(&a)) {
+            continue;
+        }
+        if items.len() == limit {
+            let next = items.last().map(Cursor::after);
+            return Ok(Page { items, next });
+        }
+        items.push(a);
+    }
+    Ok(Page { items, next: None })
+}
+
+fn audit_of(conn: &Connection, tenant: &str, id: &str) -> Result<Vec<AuditRecord>, StoreError> {
+    if writer::body_of(conn, tenant, id)?.is_none() {
+        return Ok(Vec::new());
+    }
+    let mut s = conn
+        .prepare_cached("SELECT body FROM audit WHERE approval_id = ?1 ORDER BY sequence")
+        .map_err(failed)?;
+    let rows = s
+        .query_map([id], |r| r.get::<_, String>(0))
+        .map_err(failed)?;
+    rows.map(|body| decode(&body.map_err(failed)?)).collect()
+}
+
+#[async_trait]
+impl Store for EmbeddedStore {
+    async fn create(
+        &self,
+        approval: &Approval,
+        record: &AuditRecord,
+        idempotency: Option<&IdempotencyKey>,
+    ) -> Result<Created, StoreError> {
+        let write = Write::Create {
+            approval: Box::new(approval.clone()),
+            row: ApprovalRow::new(approval)?,
+            record: RecordRow::new(record)?,
+            idempotency: idempotency.cloned(),
+        };
+        match self.write(write).await? {
+            Answer::Created(c) => Ok(c),
+            _ => Err(StoreError::Internal("unexpected answer to create".into())),
+        }
+    }
+
+    async fn get(&self, tenant: &str, id: Uuid) -> Result<Option<Approval>, StoreError> {
+        let (tenant, id) = (tenant.to_owned(), schema::id(id));
+        self.read(move |conn| {
+            writer::body_of(conn, &tenant, &id)?
+                .map(|b| decode(&b))
+                .transpose()
+        })
+        .await
+    }
+
+    async fn list(
+        &self,
+        tenant: &str,
+        filter: &ListFilter,
+        limit: usize,
+        after: Option<&Cursor>,
+        now: DateTime<Utc>,
+    ) -> Result<Page, StoreError> {
+        if limit == 0 {
+            return Ok(Page {
+                items: Vec::new(),
+                next: None,
+            });
+        }
+        let (tenant, filter, after) = (tenant.to_owned(), filter.clone(), after.cloned());
+        self.read(move |conn| list_page(conn, &tenant, &filter, limit, after.as_ref(), now))
+            .await
+    }
+
+    async fn transition(
+        &self,
+        expected_version: u64,
+        next: &Approval,
+        record: &AuditRecord,
+    ) -> Result<(), StoreError> {
+        super::check_transition(expected_version, next, record)?;
+        let write = Write::Transition {
+            expected_version,
+            row: ApprovalRow::new(next)?,
+            record: RecordRow::new(record)?,
+        };
+        self.write(write).await.map(|_| ())
+    }
+
+    async fn mark_published(&self, approval: &Approval) -> Result<bool, StoreError> {
+        let write = Write::MarkPublished {
+            tenant: approval.tenant.clone(),
+            id: schema::id(approval.id),
+            version: approval.version,
+            published_seq: approval.published_seq,
+        };
+        match self.write(write).await? {
+            Answer::Published(p) => Ok(p),
+            _ => Err(StoreError::Internal("unexpected answer to publish".into())),
+        }
+    }
+
+    async fn due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Approval>, StoreError> {
+        self.read(move |conn| {
+            let mut s = conn
+                .prepare_cached(
+                    "SELECT body FROM approvals WHERE due_at <= ?1 ORDER BY due_at LIMIT ?2",
+                )
+                .map_err(failed)?;
+            let rows = s
+                .query_map(
+                    rusqlite::params![schema::ms(now), limit.min(i64::MAX as usize) as i64],
+                    |r| r.get::<_, String>(0),
+                )
+                .map_err(failed)?;
+            rows.map(|body| decode(&body.map_err(failed)?)).collect()
+        })
+        .await
+    }
+
+    async fn audit(&self, tenant: &str, id: Uuid) -> Result<Vec<AuditRecord>, StoreError> {
+        let (tenant, id) = (tenant.to_owned(), schema::id(id));
+        self.read(move |conn| audit_of(conn, &tenant, &id)).await
+    }
+}
+
+/// The seam of the conformance tamper tests (`conformance::Tamper`): raw SQL on the file, as a
+/// hand with `sqlite3` would.
+#[cfg(feature = "conformance")]
+impl EmbeddedStore {
+    pub(crate) fn tamper(&self, sql: &str, params: impl rusqlite::Params) {
+        let conn = Connection::open(&self.path).expect("open the store file");
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .expect("busy timeout");
+        conn.execute(sql, params).expect("raw write");
+    }
+
+    pub(crate) fn tamper_record(&self, sequence: u64, record: &AuditRecord) {
+        let row = RecordRow::new(record).expect("encodes");
+        self.tamper(
+            "INSERT OR REPLACE INTO audit (approval_id, sequence, body) VALUES (?1, ?2, ?3)",
+            rusqlite::params![row.approval_id, sequence as i64, row.body],
+        );
+    }
+
+    pub(crate) fn tamper_delete_record(&self, id: Uuid, sequence: u64) {
+        self.tamper(
+            "DELETE FROM audit WHERE approval_id = ?1 AND sequence = ?2",
+            rusqlite::params![schema::id(id), sequence as i64],
+        );
+    }
+
+    pub(crate) fn tamper_approval(&self, id: Uuid, approval: &Approval) {
+        let row = ApprovalRow::new(approval).expect("encodes");
+        self.tamper(
+            "UPDATE approvals SET status = ?2, version = ?3, head_seq = ?4, due_at = ?5, \
+             body = ?6 WHERE id = ?1",
+            rusqlite::params![
+                schema::id(id),
+                row.status,
+                row.version,
+                row.head_seq,
+                row.due_at,
+                row.body
+            ],
+        );
+    }
+}

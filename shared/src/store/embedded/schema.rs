@@ -1,0 +1,251 @@
+//! The embedded store's tables: one row per approval (its JSON beside the columns the list
+//! filters and the due query use), one per audit record, one per idempotency key, one per
+//! (reviewer, approval) for the reviewer filter. `sqlite3 .holdpoint/holdpoint.db` opens it.
+
+use std::path::Path;
+
+use rusqlite::{Connection, OpenFlags};
+use uuid::Uuid;
+
+use crate::approval::Approval;
+use crate::audit::AuditRecord;
+use crate::store::StoreError;
+
+/// The database file in the data directory.
+pub const FILE: &str = "holdpoint.db";
+
+/// The schema's version, in `PRAGMA user_version`: a file from a later Holdpoint is refused.
+const VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS approvals (
+    id              TEXT PRIMARY KEY,
+    tenant          TEXT NOT NULL,
+    created_at      INTEGER NOT NULL, -- Unix ms
+    status          TEXT NOT NULL,    -- as stored; a pending one past expires_at reads as expired
+    expires_at      INTEGER NOT NULL,
+    agent_id        TEXT NOT NULL,
+    checkpoint_type TEXT,
+    version         INTEGER NOT NULL,
+    head_seq        INTEGER NOT NULL, -- the audit chain's last sequence
+    due_at          INTEGER,          -- when the sweep must look at it; NULL: never
+    body            TEXT NOT NULL     -- the approval, as JSON
+);
+CREATE INDEX IF NOT EXISTS approvals_newest ON approvals (tenant, created_at, id);
+CREATE INDEX IF NOT EXISTS approvals_by_status ON approvals (tenant, status, created_at, id);
+CREATE INDEX IF NOT EXISTS approvals_by_agent ON approvals (tenant, agent_id, created_at, id);
+CREATE INDEX IF NOT EXISTS approvals_by_checkpoint ON approvals (tenant, checkpoint_type, created_at, id)
+    WHERE checkpoint_type IS NOT NULL;
+CREATE INDEX IF NOT EXISTS approvals_due ON approvals (due_at) WHERE due_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS reviewers (
+    tenant      TEXT NOT NULL,
+    reviewer    TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    approval_id TEXT NOT NULL,
+    PRIMARY KEY (tenant, reviewer, created_at, approval_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS audit (
+    approval_id TEXT NOT NULL,
+    sequence    INTEGER NOT NULL,
+    body        TEXT NOT NULL, -- the record, as JSON
+    PRIMARY KEY (approval_id, sequence)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS idempotency (
+    tenant       TEXT NOT NULL,
+    key          TEXT NOT NULL,
+    request_hash TEXT NOT NULL,
+    approval_id  TEXT NOT NULL,
+    PRIMARY KEY (tenant, key)
+) WITHOUT ROWID;
+";
+
+pub fn failed(e: rusqlite::Error) -> StoreError {
+    match e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if matches!(
+                f.code,
+                rusqlite::ErrorCode::DatabaseBusy
+                    | rusqlite::ErrorCode::DatabaseLocked
+                    | rusqlite::ErrorCode::DiskFull
+                    | rusqlite::ErrorCode::SystemIoFailure
+            ) =>
+        {
+            StoreError::Unavailable(e.to_string())
+        }
+        e => StoreError::Internal(format!("sqlite: {e}")),
+    }
+}
+
+/// Opens the writing connection, creating the file (owner-only: approvals carry whatever agents
+/// sent; SQLite gives its -wal and -shm files the same mode) and the tables.
+///
+/// WAL with `synchronous=FULL`: a commit returns after the WAL is synced, so an acknowledged
+/// write survives SIGKILL and power loss alike.
+pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
+    let io = |e: std::io::Error| StoreError::Internal(format!("{}: {e}", path.display()));
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true).create(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path).map_err(io)?;
+    let conn = Connection::open(path).map_err(|e| opening(path, e))?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;",
+    )
+    .map_err(|e| opening(path, e))?;
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(|e| opening(path, e))?;
+    if version > VERSION {
+        return Err(StoreError::Internal(format!(
+            "{} holds schema version {version}, written by a later Holdpoint (this one reads {VERSION})",
+            path.display()
+        )));
+    }
+    conn.execute_batch(&format!(
+        "BEGIN; {SCHEMA} PRAGMA user_version = {VERSION}; COMMIT;"
+    ))
+    .map_err(|e| opening(path, e))?;
+    Ok(conn)
+}
+
+/// A reading connection: it sees every committed write and can write nothing.
+pub fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+    if !path.exists() {
+        return Err(StoreError::Internal(format!(
+            "{}: no embedded store here (the server creates it on its first start)",
+            path.display()
+        )));
+    }
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| opening(path, e))?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(|e| opening(path, e))?;
+    Ok(conn)
+}
+
+fn opening(path: &Path, e: rusqlite::Error) -> StoreError {
+    StoreError::Internal(format!("{}: {e}", path.display()))
+}
+
+pub fn ms(t: chrono::DateTime<chrono::Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+pub fn id(id: Uuid) -> String {
+    id.hyphenated().to_string()
+}
+
+pub fn decode<T: serde::de::DeserializeOwned>(json: &str) -> Result<T, StoreError> {
+    serde_json::from_str(json).map_err(|e| StoreError::Internal(format!("stored JSON: {e}")))
+}
+
+fn encode<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Internal(e.to_string()))
+}
+
+/// An approval as one row: encoded by the caller, so the writer thread spends its time writing.
+#[derive(Debug, Clone)]
+pub struct ApprovalRow {
+    pub id: String,
+    pub tenant: String,
+    pub created_at: i64,
+    pub status: &'static str,
+    pub expires_at: i64,
+    pub agent_id: String,
+    pub checkpoint_type: Option<String>,
+    pub version: i64,
+    pub head_seq: i64,
+    pub due_at: Option<i64>,
+    pub reviewers: Vec<String>,
+    pub body: String,
+}
+
+impl ApprovalRow {
+    pub fn new(a: &Approval) -> Result<ApprovalRow, StoreError> {
+        Ok(ApprovalRow {
+            id: id(a.id),
+            tenant: a.tenant.clone(),
+            created_at: ms(a.created_at),
+            status: a.status.as_str(),
+            expires_at: ms(a.expires_at),
+            agent_id: a.agent_id.clone(),
+            checkpoint_type: a.checkpoint_type.clone(),
+            version: a.version as i64,
+            head_seq: a.audit_head.sequence as i64,
+            due_at: a.next_deadline().map(ms),
+            reviewers: a.reviewers.clone(),
+            body: encode(a)?,
+        })
+    }
+
+    /// Inserts the row, or replaces the approval stored under its id; adds its reviewers.
+    pub fn put(&self, conn: &Connection) -> rusqlite::Result<()> {
+        conn.prepare_cached(
+            "INSERT INTO approvals (id, tenant, created_at, status, expires_at, agent_id, \
+             checkpoint_type, version, head_seq, due_at, body) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
+             ON CONFLICT (id) DO UPDATE SET tenant = ?2, created_at = ?3, status = ?4, \
+             expires_at = ?5, agent_id = ?6, checkpoint_type = ?7, version = ?8, head_seq = ?9, \
+             due_at = ?10, body = ?11",
+        )?
+        .execute(rusqlite::params![
+            self.id,
+            self.tenant,
+            self.created_at,
+            self.status,
+            self.expires_at,
+            self.agent_id,
+            self.checkpoint_type,
+            self.version,
+            self.head_seq,
+            self.due_at,
+            self.body,
+        ])?;
+        // Escalation only adds reviewers: the ones already listed stay.
+        let mut add = conn.prepare_cached(
+            "INSERT OR IGNORE INTO reviewers (tenant, reviewer, created_at, approval_id) \
+             VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for r in &self.reviewers {
+            add.execute(rusqlite::params![self.tenant, r, self.created_at, self.id])?;
+        }
+        Ok(())
+    }
+}
+
+/// An audit record as one row.
+#[derive(Debug, Clone)]
+pub struct RecordRow {
+    pub approval_id: String,
+    pub sequence: i64,
+    pub body: String,
+}
+
+impl RecordRow {
+    pub fn new(r: &AuditRecord) -> Result<RecordRow, StoreError> {
+        Ok(RecordRow {
+            approval_id: id(r.approval_id),
+            sequence: r.sequence as i64,
+            body: encode(r)?,
+        })
+    }
+
+    pub fn put(&self, conn: &Connection) -> rusqlite::Result<()> {
+        conn.prepare_cached(
+            "INSERT OR REPLACE INTO audit (approval_id, sequence, body) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(rusqlite::params![
+            self.approval_id,
+            self.sequence,
+            self.body
+        ])?;
+        Ok(())
+    }
+}

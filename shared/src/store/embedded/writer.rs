@@ -1,0 +1,277 @@
+//! Group commit: one thread owns the writing connection. It takes every write queued while the
+//! previous batch was being synced, applies them one after another in one SQLite transaction
+//! (each in a savepoint of its own, so a refused write leaves no trace), commits once (one fsync
+//! for the batch) and only then answers each caller. Writes in one batch see each other exactly as
+//! they would in separate transactions: of two transitions from the same version the first wins
+//! and the second gets the current state, now the winner's.
+
+use std::sync::mpsc;
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use tokio::sync::oneshot;
+
+use super::schema::{self, ApprovalRow, RecordRow, failed};
+use crate::approval::Approval;
+use crate::store::{Created, IdempotencyKey, StoreError};
+
+/// The most writes one transaction takes: enough to amortise a sync, few enough that a batch
+/// commits in milliseconds.
+const MAX_BATCH: usize = 512;
+
+pub enum Write {
+    Create {
+        approval: Box<Approval>,
+        row: ApprovalRow,
+        record: RecordRow,
+        idempotency: Option<IdempotencyKey>,
+    },
+    Transition {
+        expected_version: u64,
+        row: ApprovalRow,
+        record: RecordRow,
+    },
+    MarkPublished {
+        tenant: String,
+        id: String,
+        version: u64,
+        published_seq: u64,
+    },
+    /// Approvals with their whole chains and idempotency keys, stored as they are (the journal
+    /// import, after its chains were verified).
+    Import(Vec<(ApprovalRow, Vec<RecordRow>, Option<IdempotencyKey>)>),
+}
+
+pub enum Answer {
+    Created(Created),
+    Done,
+    Published(bool),
+}
+
+type Reply = oneshot::Sender<Result<Answer, StoreError>>;
+
+/// The queue to the writing thread. Dropping every clone ends the thread once it has answered
+/// what was queued.
+#[derive(Clone)]
+pub struct Writer(mpsc::Sender<(Write, Reply)>);
+
+impl Writer {
+    pub fn start(conn: Connection) -> Result<Writer, StoreError> {
+        let (tx, rx) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("holdpoint-store-writer".into())
+            .spawn(move || run(conn, rx))
+            .map_err(|e| StoreError::Internal(format!("cannot start the store's writer: {e}")))?;
+        Ok(Writer(tx))
+    }
+
+    /// Queues `write` and waits until its batch is durable.
+    pub async fn write(&self, write: Write) -> Result<Answer, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.0
+            .send((write, reply))
+            .map_err(|_| StoreError::Unavailable("the store's writer has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Unavailable("the store's writer has stopped".into()))?
+    }
+}
+
+fn run(mut conn: Connection, queue: mpsc::Receiver<(Write, Reply)>) {
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        let (writes, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+        let answers = commit(&mut conn, writes);
+        for (reply, answer) in replies.into_iter().zip(answers) {
+            // A caller that stopped waiting still had its write committed, as with any store.
+            let _ = reply.send(answer);
+        }
+    }
+}
+
+/// Applies `writes` in one transaction and commits it: every answer stands only if the commit
+/// does; if it fails, nothing of the batch is stored and every caller hears so.
+fn commit(conn: &mut Connection, writes: Vec<Write>) -> Vec<Result<Answer, StoreError>> {
+    let n = writes.len();
+    let unavailable = |e: rusqlite::Error, n: usize| {
+        let e = failed(e).to_string();
+        (0..n)
+            .map(|_| Err(StoreError::Unavailable(e.clone())))
+            .collect()
+    };
+    let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => return unavailable(e, n),
+    };
+    let mut answers = Vec::with_capacity(n);
+    for write in writes {
+        let answer = match tx.savepoint() {
+            Ok(mut sp) => match apply(&sp, write) {
+                Ok(answer) => sp.commit().map(|()| answer).map_err(failed),
+                Err(e) => {
+                    let _ = sp.rollback();
+                    Err(e)
+                }
+            },
+            Err(e) => Err(failed(e)),
+        };
+        answers.push(answer);
+    }
+    match tx.commit() {
+        Ok(()) => answers,
+        Err(e) => unavailable(e, n),
+    }
+}
+
+fn apply(conn: &Connection, write: Write) -> Result<Answer, StoreError> {
+    match write {
+        Write::Create {
+            approval,
+            row,
+            record,
+            idempotency,
+        } => create(conn, *approval, row, record, idempotency).map(Answer::Created),
+        Write::Transition {
+            expected_version,
+            row,
+            record,
+        } => transition(conn, expected_version, row, record).map(|()| Answer::Done),
+        Write::MarkPublished {
+            tenant,
+            id,
+            version,
+            published_seq,
+        } => mark_published(conn, &tenant, &id, version, published_seq).map(Answer::Published),
+        Write::Import(all) => {
+            for (row, records, idempotency) in all {
+                row.put(conn).map_err(failed)?;
+                for r in records {
+                    r.put(conn).map_err(failed)?;
+                }
+                if let Some(k) = idempotency {
+                    put_idempotency(conn, &row, &k)?;
+                }
+            }
+            Ok(Answer::Done)
+        }
+    }
+}
+
+fn create(
+    conn: &Connection,
+    approval: Approval,
+    row: ApprovalRow,
+    record: RecordRow,
+    idempotency: Option<IdempotencyKey>,
+) -> Result<Created, StoreError> {
+    if let Some(k) = &idempotency {
+        let seen: Option<(String, String)> = conn
+            .prepare_cached(
+                "SELECT request_hash, approval_id FROM idempotency WHERE tenant = ?1 AND key = ?2",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![row.tenant, k.key], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+            })
+            .map_err(failed)?;
+        if let Some((hash, id)) = seen {
+            if hash != k.request_hash {
+                return Err(StoreError::IdempotencyKeyReused);
+            }
+            let body = body_of(conn, &row.tenant, &id)?.ok_or(StoreError::NotFound)?;
+            return Ok(Created::Existing(schema::decode(&body)?));
+        }
+    }
+    let exists = conn
+        .prepare_cached("SELECT 1 FROM approvals WHERE id = ?1")
+        .and_then(|mut s| s.exists([&row.id]))
+        .map_err(failed)?;
+    if exists {
+        return Err(StoreError::AlreadyExists);
+    }
+    row.put(conn).map_err(failed)?;
+    record.put(conn).map_err(failed)?;
+    if let Some(k) = &idempotency {
+        put_idempotency(conn, &row, k)?;
+    }
+    Ok(Created::New(approval))
+}
+
+fn put_idempotency(
+    conn: &Connection,
+    row: &ApprovalRow,
+    k: &IdempotencyKey,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO idempotency (tenant, key, request_hash, approval_id) \
+         VALUES (?1, ?2, ?3, ?4)",
+    )
+    .and_then(|mut s| s.execute(params![row.tenant, k.key, k.request_hash, row.id]))
+    .map_err(failed)?;
+    Ok(())
+}
+
+fn transition(
+    conn: &Connection,
+    expected_version: u64,
+    row: ApprovalRow,
+    record: RecordRow,
+) -> Result<(), StoreError> {
+    let current: Option<(i64, i64)> = conn
+        .prepare_cached("SELECT version, head_seq FROM approvals WHERE id = ?1 AND tenant = ?2")
+        .and_then(|mut s| {
+            s.query_row([&row.id, &row.tenant], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+        })
+        .map_err(failed)?;
+    let (version, head_seq) = current.ok_or(StoreError::NotFound)?;
+    if version as u64 != expected_version || record.sequence != head_seq + 1 {
+        let body = body_of(conn, &row.tenant, &row.id)?.ok_or(StoreError::NotFound)?;
+        return Err(StoreError::Conflict {
+            current: Box::new(schema::decode(&body)?),
+        });
+    }
+    let chain: i64 = conn
+        .prepare_cached("SELECT COUNT(*) FROM audit WHERE approval_id = ?1")
+        .and_then(|mut s| s.query_row([&row.id], |r| r.get(0)))
+        .map_err(failed)?;
+    if chain != head_seq {
+        return Err(StoreError::Integrity {
+            id: uuid::Uuid::parse_str(&row.id).unwrap_or_default(),
+            reason: format!(
+                "the audit chain holds {chain} records, the approval's head is {head_seq}"
+            ),
+        });
+    }
+    row.put(conn).map_err(failed)?;
+    record.put(conn).map_err(failed)?;
+    Ok(())
+}
+
+fn mark_published(
+    conn: &Connection,
+    tenant: &str,
+    id: &str,
+    version: u64,
+    published_seq: u64,
+) -> Result<bool, StoreError> {
+    let body = body_of(conn, tenant, id)?.ok_or(StoreError::NotFound)?;
+    let mut current: Approval = schema::decode(&body)?;
+    if current.version != version {
+        return Ok(false);
+    }
+    current.published_seq = current.published_seq.max(published_seq);
+    ApprovalRow::new(&current)?.put(conn).map_err(failed)?;
+    Ok(true)
+}
+
+pub fn body_of(conn: &Connection, tenant: &str, id: &str) -> Result<Option<String>, StoreError> {
+    conn.prepare_cached("SELECT body FROM approvals WHERE id = ?1 AND tenant = ?2")
+        .and_then(|mut s| s.query_row([id, tenant], |r| r.get(0)).optional())
+        .map_err(failed)
+}
