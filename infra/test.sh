@@ -39,5 +39,8 @@ infra/with-moto.sh cargo test --all-targets "$@"
 # The spec held to the server by an outside tool (uses the holdpoint binary the tests built).
 cargo build --quiet -p holdpoint-local
 infra/schemathesis.sh
+# The benchmark harness in seconds (debug builds, tiny sizes), so it cannot rot; figures from
+# this run mean nothing, the full run writes BENCHMARKS.md.
+infra/bench/run.sh --quick
 # The deploy as users build it: sam validate --lint, the arm64 bootstraps, sam build.
 infra/sam-build.sh

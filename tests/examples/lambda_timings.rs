@@ -1,15 +1,17 @@
 //! Function binaries through the loopback Lambda Runtime API against the local protocol server
-//! (a benchmark, never part of the tests):
+//! (a benchmark, never part of the tests; `infra/bench/run.sh` runs it):
 //!
 //!     infra/with-moto.sh cargo run --release -p holdpoint-tests --example lambda_timings -- \
 //!         target/release/read target/release/create [other binaries to compare...]
 //!
-//! Cold starts: for each API function binary named, `STARTS` (default 25) fresh processes each
-//! answer one GET /health (every API function serves it) and, for a read binary, then one GET
-//! /v1/approvals/{id}; median and p90 of spawn → each answer.
-//! Warm invocations: `target/release/create` creates and `target/release/decide` approves
-//! `WARM` (default 50) approvals; median and p90 of one invocation, round trip through the
-//! runtime API included (the handler's share of a billed duration, with moto's latency).
+//! Cold starts: for each binary named, `STARTS` (default 25) fresh processes each answer their
+//! first invocation: GET /health for an API function, then for a read function (or the Python
+//! peer's `bootstrap`, which fetches its secret at init) one GET /v1/approvals/{id}; a scheduled
+//! event for the sweep. Median and p90 of spawn → answered, the peak RSS, and the file's size.
+//! Warm invocations (unless `WARM=0`): `target/release/create` creates and `target/release/decide`
+//! approves `WARM` (default 50) approvals; median and p90 of one invocation, round trip through
+//! the runtime API included (the handler's share of a billed duration, with moto's latency).
+//! Each figure is also printed as one `BENCH {json}` line for the report.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -31,6 +33,12 @@ fn health_event() -> serde_json::Value {
     event["routeKey"] = "GET /health".into();
     event["pathParameters"] = serde_json::Value::Null;
     event
+}
+
+fn percentile(times: &[Duration], p: f64) -> f64 {
+    let mut sorted = times.to_vec();
+    sorted.sort();
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize].as_secs_f64() * 1000.0
 }
 
 fn summary(mut times: Vec<Duration>) -> String {
@@ -62,30 +70,66 @@ async fn main() {
         &fixture_of("read", "apigw-v2-get.json"),
         &[("ID", &approval.id.to_string())],
     );
+    let sweep = fixture(&fixture_of("escalate", "eventbridge-schedule.json"), &[]);
     for binary in std::env::args().skip(1) {
-        let (mut to_health, mut to_get) = (Vec::new(), Vec::new());
+        let (mut to_first, mut to_get, mut peak) = (Vec::new(), Vec::new(), 0);
+        let reads = binary.contains("read") || binary.ends_with("bootstrap");
         for _ in 0..starts {
             let started = Instant::now();
             let function = Function::start(Path::new(&binary), &env).await;
-            let health = function.invoke(health_event()).await.expect("health");
-            assert_eq!(health["statusCode"], 200, "{health}");
-            to_health.push(started.elapsed());
-            if binary.contains("read") {
+            let first = if binary.contains("escalate") {
+                sweep.clone()
+            } else {
+                health_event()
+            };
+            let answer = function.invoke(first).await.expect("first invocation");
+            assert!(
+                answer["statusCode"] == 200 || binary.contains("escalate"),
+                "{answer}"
+            );
+            to_first.push(started.elapsed());
+            if reads {
                 let got = function.invoke(get.clone()).await.expect("get");
                 assert_eq!(got["statusCode"], 200, "{got}");
                 to_get.push(started.elapsed());
             }
+            peak = peak.max(function.peak_rss_kib().unwrap_or(0));
         }
-        println!(
-            "cold {binary}: spawn → GET /health answered: {}",
-            summary(to_health)
-        );
-        if !to_get.is_empty() {
+        let what = if binary.contains("escalate") {
+            "spawn → first sweep answered"
+        } else {
+            "spawn → GET /health answered"
+        };
+        println!("cold {binary}: {what}: {}", summary(to_first.clone()));
+        let (measured, times) = if to_get.is_empty() {
+            (what, &to_first)
+        } else {
             println!(
                 "cold {binary}: spawn → then GET approval answered: {}",
-                summary(to_get)
+                summary(to_get.clone())
             );
-        }
+            (
+                "spawn → GET approval answered (secret fetched, one GetItem)",
+                &to_get,
+            )
+        };
+        let size = std::fs::metadata(&binary).map(|m| m.len()).unwrap_or(0);
+        println!(
+            "BENCH {}",
+            serde_json::json!({
+                "kind": "cold",
+                "function": binary.rsplit('/').next().unwrap_or(&binary),
+                "measured": measured,
+                "starts": times.len(),
+                "median_ms": (percentile(times, 0.5) * 10.0).round() / 10.0,
+                "p90_ms": (percentile(times, 0.9) * 10.0).round() / 10.0,
+                "peak_rss_mib": (peak as f64 / 1024.0 * 10.0).round() / 10.0,
+                "size_mib": (size as f64 / 1048576.0 * 10.0).round() / 10.0,
+            })
+        );
+    }
+    if warm == 0 {
+        return;
     }
 
     let release = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release");

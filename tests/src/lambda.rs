@@ -117,6 +117,18 @@ impl Function {
             .collect()
     }
 
+    /// The process's peak resident memory so far (`VmHWM`), in KiB (Linux).
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()?)).ok()?;
+        status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    }
+
     /// Waits up to 30 s for the binary to exit (a failed cold start exits before polling).
     pub async fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
         tokio::time::timeout(Duration::from_secs(30), self.child.wait())

@@ -28,6 +28,7 @@ CREATE TABLE IF NOT EXISTS approvals (
     checkpoint_type TEXT,
     version         INTEGER NOT NULL,
     head_seq        INTEGER NOT NULL, -- the audit chain's last sequence
+    published_seq   INTEGER NOT NULL, -- events published up to here (over the body's own)
     due_at          INTEGER,          -- when the sweep must look at it; NULL: never
     body            TEXT NOT NULL     -- the approval, as JSON
 );
@@ -146,6 +147,22 @@ pub fn decode<T: serde::de::DeserializeOwned>(json: &str) -> Result<T, StoreErro
     serde_json::from_str(json).map_err(|e| StoreError::Internal(format!("stored JSON: {e}")))
 }
 
+/// The columns that make an approval, in this order, wherever one is read.
+pub const APPROVAL: &str = "body, published_seq";
+
+/// An approval from its [`APPROVAL`] columns: marking events published updates the column
+/// alone (no JSON rewritten), so the column has the last word on `published_seq`.
+pub fn approval(row: &rusqlite::Row<'_>) -> Result<Approval, StoreError> {
+    let body = row.get_ref(0).map_err(failed)?;
+    let body = body
+        .as_str()
+        .map_err(|e| StoreError::Internal(format!("stored approval: {e}")))?;
+    let published: i64 = row.get(1).map_err(failed)?;
+    let mut a: Approval = decode(body)?;
+    a.published_seq = a.published_seq.max(published.max(0) as u64);
+    Ok(a)
+}
+
 fn encode<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError::Internal(e.to_string()))
 }
@@ -162,6 +179,7 @@ pub struct ApprovalRow {
     pub checkpoint_type: Option<String>,
     pub version: i64,
     pub head_seq: i64,
+    pub published_seq: i64,
     pub due_at: Option<i64>,
     pub reviewers: Vec<String>,
     pub body: String,
@@ -179,6 +197,7 @@ impl ApprovalRow {
             checkpoint_type: a.checkpoint_type.clone(),
             version: a.version as i64,
             head_seq: a.audit_head.sequence as i64,
+            published_seq: a.published_seq as i64,
             due_at: a.next_deadline().map(ms),
             reviewers: a.reviewers.clone(),
             body: encode(a)?,
@@ -189,11 +208,11 @@ impl ApprovalRow {
     pub fn put(&self, conn: &Connection) -> rusqlite::Result<()> {
         conn.prepare_cached(
             "INSERT INTO approvals (id, tenant, created_at, status, expires_at, agent_id, \
-             checkpoint_type, version, head_seq, due_at, body) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
+             checkpoint_type, version, head_seq, published_seq, due_at, body) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
              ON CONFLICT (id) DO UPDATE SET tenant = ?2, created_at = ?3, status = ?4, \
              expires_at = ?5, agent_id = ?6, checkpoint_type = ?7, version = ?8, head_seq = ?9, \
-             due_at = ?10, body = ?11",
+             published_seq = ?10, due_at = ?11, body = ?12",
         )?
         .execute(rusqlite::params![
             self.id,
@@ -205,6 +224,7 @@ impl ApprovalRow {
             self.checkpoint_type,
             self.version,
             self.head_seq,
+            self.published_seq,
             self.due_at,
             self.body,
         ])?;

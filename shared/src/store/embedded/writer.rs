@@ -35,6 +35,8 @@ pub enum Write {
         id: String,
         version: u64,
         published_seq: u64,
+        /// When the sweep must look at the approval once these events are published.
+        due_at: Option<i64>,
     },
     /// Approvals with their whole chains and idempotency keys, stored as they are (the journal
     /// import, after its chains were verified).
@@ -146,7 +148,9 @@ fn apply(conn: &Connection, write: Write) -> Result<Answer, StoreError> {
             id,
             version,
             published_seq,
-        } => mark_published(conn, &tenant, &id, version, published_seq).map(Answer::Published),
+            due_at,
+        } => mark_published(conn, &tenant, &id, version, published_seq, due_at)
+            .map(Answer::Published),
         Write::Import(all) => {
             for (row, records, idempotency) in all {
                 row.put(conn).map_err(failed)?;
@@ -183,8 +187,8 @@ fn create(
             if hash != k.request_hash {
                 return Err(StoreError::IdempotencyKeyReused);
             }
-            let body = body_of(conn, &row.tenant, &id)?.ok_or(StoreError::NotFound)?;
-            return Ok(Created::Existing(schema::decode(&body)?));
+            let existing = approval_of(conn, &row.tenant, &id)?.ok_or(StoreError::NotFound)?;
+            return Ok(Created::Existing(existing));
         }
     }
     let exists = conn
@@ -231,9 +235,9 @@ fn transition(
         .map_err(failed)?;
     let (version, head_seq) = current.ok_or(StoreError::NotFound)?;
     if version as u64 != expected_version || record.sequence != head_seq + 1 {
-        let body = body_of(conn, &row.tenant, &row.id)?.ok_or(StoreError::NotFound)?;
+        let current = approval_of(conn, &row.tenant, &row.id)?.ok_or(StoreError::NotFound)?;
         return Err(StoreError::Conflict {
-            current: Box::new(schema::decode(&body)?),
+            current: Box::new(current),
         });
     }
     let chain: i64 = conn
@@ -253,25 +257,52 @@ fn transition(
     Ok(())
 }
 
+/// Only the `published_seq` column changes (and `due_at` with it): the approval's JSON, its
+/// indexes and its seal stay as they are.
 fn mark_published(
     conn: &Connection,
     tenant: &str,
     id: &str,
     version: u64,
     published_seq: u64,
+    due_at: Option<i64>,
 ) -> Result<bool, StoreError> {
-    let body = body_of(conn, tenant, id)?.ok_or(StoreError::NotFound)?;
-    let mut current: Approval = schema::decode(&body)?;
-    if current.version != version {
-        return Ok(false);
+    let changed = conn
+        .prepare_cached(
+            "UPDATE approvals SET published_seq = max(published_seq, ?4), due_at = ?5 \
+             WHERE id = ?1 AND tenant = ?2 AND version = ?3",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                id,
+                tenant,
+                version as i64,
+                published_seq as i64,
+                due_at
+            ])
+        })
+        .map_err(failed)?;
+    if changed == 0 && approval_of(conn, tenant, id)?.is_none() {
+        return Err(StoreError::NotFound);
     }
-    current.published_seq = current.published_seq.max(published_seq);
-    ApprovalRow::new(&current)?.put(conn).map_err(failed)?;
-    Ok(true)
+    Ok(changed == 1)
 }
 
-pub fn body_of(conn: &Connection, tenant: &str, id: &str) -> Result<Option<String>, StoreError> {
-    conn.prepare_cached("SELECT body FROM approvals WHERE id = ?1 AND tenant = ?2")
-        .and_then(|mut s| s.query_row([id, tenant], |r| r.get(0)).optional())
-        .map_err(failed)
+/// One approval of `tenant`, as stored.
+pub fn approval_of(
+    conn: &Connection,
+    tenant: &str,
+    id: &str,
+) -> Result<Option<Approval>, StoreError> {
+    let mut s = conn
+        .prepare_cached(&format!(
+            "SELECT {} FROM approvals WHERE id = ?1 AND tenant = ?2",
+            schema::APPROVAL
+        ))
+        .map_err(failed)?;
+    let mut rows = s.query([id, tenant]).map_err(failed)?;
+    match rows.next().map_err(failed)? {
+        Some(row) => schema::approval(row).map(Some),
+        None => Ok(None),
+    }
 }

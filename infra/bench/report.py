@@ -1,0 +1,135 @@
+"""Tabulates the `BENCH {json}` lines of a benchmark log (infra/bench/run.sh) beside the targets of
+the issue that asked for them, prints the tables and writes them, with this machine's
+description, to a Markdown file. Exits 1 when a part of the benchmark is missing or a request
+failed, so the quick run in the test command catches a harness that no longer works.
+
+usage: report.py LOG OUT COMMAND PROFILE"""
+
+import json
+import os
+import platform
+import subprocess
+import sys
+from datetime import datetime, timezone
+
+log, out, command, profile = sys.argv[1:5]
+rows = [json.loads(l[6:]) for l in open(log) if l.startswith("BENCH ")]
+kinds = {r["kind"] for r in rows}
+problems = [f"no {k} figures" for k in ("load", "cold", "scale", "sweep") if k not in kinds]
+
+
+def sh(*cmd):
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip()
+    except Exception:
+        return "?"
+
+
+def cpu():
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "?"
+
+
+def mem_gib():
+    for line in open("/proc/meminfo"):
+        if line.startswith("MemTotal"):
+            return round(int(line.split()[1]) / 1048576, 1)
+    return "?"
+
+
+def table(header, body):
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in body]
+    return "\n".join(lines)
+
+
+def target(ok, text):
+    return ("met: " if ok else "**missed**: ") + text
+
+
+sections = []
+load = {(r["service"], r["scenario"]): r for r in rows if r["kind"] == "load"}
+for r in load.values():
+    if r["failures"]:
+        problems.append(f"{r['service']} {r['scenario']}: {r['failures']} failed requests")
+if load:
+    body = []
+    for scenario in ("create", "get", "list", "decide", "mix"):
+        h, p = load.get(("holdpoint", scenario)), load.get(("peer", scenario))
+        if not h or not p:
+            problems.append(f"load {scenario}: a service is missing")
+            continue
+        ratio = h["rps"] / p["rps"] if p["rps"] else float("inf")
+        body.append([scenario, f"{h['rps']:,.0f}", h["p50_ms"], h["p99_ms"],
+                     f"{p['rps']:,.0f}", p["p50_ms"], p["p99_ms"], f"{ratio:.1f}×"])
+    conns = next(iter(load.values()))["connections"]
+    sections.append(
+        f"### HTTP on loopback ({conns} connections, one generator for both)\n\n"
+        "`mix` is create → decide → execute, requests of all three counted.\n\n"
+        + table(["scenario", "Holdpoint req/s", "p50 ms", "p99 ms", "peer req/s", "p50 ms",
+                 "p99 ms", "Holdpoint ÷ peer"], body))
+    h = {s: load.get(("holdpoint", s), {}).get("rps", 0) for s in ("create", "get", "decide")}
+    p = {s: load.get(("peer", s), {}).get("rps", 0) or 1 for s in ("create", "get")}
+    sections.append("Targets:\n\n" + "\n".join("- " + t for t in [
+        target(h["create"] >= 10_000, f"durable create ≥ 10,000/s: {h['create']:,.0f}/s"),
+        target(h["decide"] >= 10_000, f"decide ≥ 10,000/s: {h['decide']:,.0f}/s"),
+        target(h["get"] >= 30_000, f"get ≥ 30,000/s: {h['get']:,.0f}/s"),
+        target(h["create"] >= 4 * p["create"], f"create ≥ 4× the peer: {h['create'] / p['create']:.1f}×"),
+        target(h["get"] >= 10 * p["get"], f"get ≥ 10× the peer: {h['get'] / p['get']:.1f}×"),
+    ]))
+
+cold = [r for r in rows if r["kind"] == "cold"]
+if cold:
+    sections.append(
+        "### Lambda cold starts (stand-in Runtime API, local AWS protocol server)\n\n"
+        + table(["function", "measured", "starts", "median ms", "p90 ms", "peak RSS MiB",
+                 "file MiB"],
+                [[r["function"].replace("bootstrap", "Python peer (boto3)"), r["measured"],
+                  r["starts"], r["median_ms"], r["p90_ms"], r["peak_rss_mib"], r["size_mib"]]
+                 for r in cold]))
+
+scale = [r for r in rows if r["kind"] == "scale"]
+if scale:
+    sections.append(
+        "### The embedded store at scale (one tenant; GET and list p50/p99 of sequential requests)\n\n"
+        + table(["approvals", "start-up ms", "RSS MiB (start / after reads)", "file MiB",
+                 "get p50/p99 ms", "list p50/p99 ms", "list pending p50/p99 ms"],
+                [[f"{r['approvals']:,}", r["startup_ms"],
+                  f"{r['rss_started_mib']} / {r['rss_after_reads_mib']}", r["db_mib"],
+                  f"{r['get_p50_ms']} / {r['get_p99_ms']}", f"{r['list_p50_ms']} / {r['list_p99_ms']}",
+                  f"{r['pending_list_p50_ms']} / {r['pending_list_p99_ms']}"] for r in scale]))
+    big = max(scale, key=lambda r: r["approvals"])
+    n = f"{big['approvals']:,}"
+    sections.append("Targets at the largest size measured:\n\n" + "\n".join("- " + t for t in [
+        target(big["rss_after_reads_mib"] < 100, f"RSS < 100 MB with {n}: {big['rss_after_reads_mib']} MiB"),
+        target(big["startup_ms"] < 1000, f"start-up < 1 s with {n}: {big['startup_ms']} ms"),
+        target(big["list_p99_ms"] < 5, f"list p99 < 5 ms with {n}: {big['list_p99_ms']} ms"),
+    ]))
+
+sweep = [r for r in rows if r["kind"] == "sweep"]
+if sweep:
+    sections.append(
+        "### The sweep's due query, 1 % of pending approvals due\n\n"
+        + table(["store", "pending", "due", "items read", "queries / full-scan steps", "ms"],
+                [[r["store"], f"{r['pending']:,}", f"{r['due']:,}", f"{r['items_read']:,}",
+                  r.get("queries", r.get("full_scan_steps")), r["ms"]] for r in sweep]))
+
+machine = (f"{cpu()}, {os.cpu_count()} cores, {mem_gib()} GiB, {platform.system()} "
+           f"{platform.release()}, {sh('rustc', '--version')}, Python {platform.python_version()}")
+text = "\n\n".join(sections)
+print(text)
+with open(out, "w") as f:
+    f.write(f"""# Benchmarks
+
+Made by `{command}` ({profile} builds) on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC at
+commit {sh('git', 'rev-parse', '--short', 'HEAD')}, on this machine: {machine}.
+Everything ran on the one machine at once (load generator, server, local AWS protocol server),
+so the figures are for comparison on it, not a promise for yours. Rerun: `infra/bench/run.sh`.
+
+{text}
+""")
+if problems:
+    print("\nthe benchmark is incomplete:\n- " + "\n- ".join(problems), file=sys.stderr)
+    sys.exit(1)

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# The benchmark, rerunnable by anyone on one machine; prints one table and writes BENCHMARKS.md.
+#
+#   infra/bench/run.sh           the full run (release builds; ~15 minutes on 2 cores)
+#   infra/bench/run.sh --quick   seconds, debug builds, tiny sizes: checks the harness still works
+#                                (the test command runs it); writes nothing but its table
+#
+# Parts: HTTP load on the local server and on the peer (infra/bench/peer, FastAPI + uvicorn), the
+# same requests from one generator (tests/examples/load.rs); Lambda cold starts through a
+# stand-in Runtime API against the local AWS protocol server, beside a Python Lambda
+# (tests/examples/lambda_timings.rs); the embedded store at 10k/100k/1M approvals
+# (tests/examples/store_scale.rs); the sweep's due query on both stores (store_scale.rs,
+# sweep_cost.rs). Every figure is a `BENCH {json}` line that infra/bench/report.py tabulates.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+quick=""
+[ "${1:-}" = "--quick" ] && quick=1
+target=${CARGO_TARGET_DIR:-target}
+venv=${HOLDPOINT_TEST_VENV:-.venv-test}
+if [ -n "$quick" ]; then
+  profile=debug; cargo_profile=(); seconds=1; connections=4
+  export DECIDE_POOL=200 STARTS=2 WARM=0 READS=50 SWEEP_SIZES=1000 PENDING=1000
+  scale=(500 2000)
+else
+  profile=release; cargo_profile=(--release); seconds=10; connections=16
+  export DECIDE_POOL=${DECIDE_POOL:-120000} STARTS=${STARTS:-20} WARM=0 READS=${READS:-2000}
+  export SWEEP_SIZES=${SWEEP_SIZES:-10000,100000} PENDING=${PENDING:-10000,100000}
+  scale=(${SCALE:-10000 100000 1000000})
+fi
+
+echo "== building ($profile)"
+cargo build "${cargo_profile[@]}" -p holdpoint-local -p holdpoint-create -p holdpoint-read \
+  -p holdpoint-decide -p holdpoint-escalate
+cargo build "${cargo_profile[@]}" -p holdpoint-tests --examples
+bin=$(realpath "$target/$profile")
+
+if [ ! -x "$venv/bin/uvicorn" ] || [ ! -x "$venv/bin/moto_server" ]; then
+  echo "== installing the peer (FastAPI, uvicorn) and moto into $venv"
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r infra/bench/peer/requirements.txt "moto[server]==5.2.5"
+fi
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+log=$work/bench.log
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+wait_up() {
+  for _ in $(seq 1 300); do curl -fs "$1/health" > /dev/null && return 0; sleep 0.1; done
+  echo "nothing answers at $1" >&2; return 1
+}
+
+export AGENT_KEY=bench-agent-$(openssl rand -hex 12) REVIEWER_KEY=bench-reviewer-$(openssl rand -hex 12)
+keys="{\"$AGENT_KEY\": {\"tenant\": \"bench\", \"principal\": \"agent\"}, \"$REVIEWER_KEY\": {\"tenant\": \"bench\", \"principal\": \"reviewer\"}}"
+
+load_all() { # label url
+  for scenario in create get list decide mix; do
+    echo "-- $1 $scenario"
+    "$bin/examples/load" "$2" "$scenario" "$seconds" "$connections" "$1" | tee -a "$log"
+  done
+}
+
+echo "== HTTP load: Holdpoint (embedded store), $connections connections, ${seconds}s each"
+port=$(free_port)
+mkdir -p "$work/holdpoint"
+(cd "$work/holdpoint" && HOLDPOINT_ADDR=127.0.0.1:$port HOLDPOINT_LOG=error HOLDPOINT_API_KEYS=$keys \
+  exec "$bin/holdpoint" serve > "$work/holdpoint.log" 2>&1) &
+pids+=($!)
+wait_up "http://127.0.0.1:$port"
+load_all holdpoint "http://127.0.0.1:$port"
+kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+
+echo "== HTTP load: the peer (FastAPI + uvicorn, one worker, in memory)"
+port=$(free_port)
+"$venv/bin/uvicorn" app:app --app-dir infra/bench/peer --host 127.0.0.1 --port "$port" \
+  --log-level warning --no-access-log > "$work/peer.log" 2>&1 &
+pids+=($!)
+wait_up "http://127.0.0.1:$port"
+load_all peer "http://127.0.0.1:$port"
+kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+
+echo "== Lambda cold starts ($STARTS each) through a stand-in Runtime API, on the local AWS protocol server"
+BENCH_PYTHON=$(realpath "$venv/bin/python") infra/with-moto.sh "$bin/examples/lambda_timings" \
+  "$bin/create" "$bin/read" "$bin/decide" "$bin/escalate" "$(realpath infra/bench/peer/bootstrap)" \
+  2>/dev/null | tee -a "$log"
+
+echo "== sweep on DynamoDB (local protocol server): 1 % due among $PENDING pending"
+infra/with-moto.sh "$bin/examples/sweep_cost" | tee -a "$log"
+
+echo "== the embedded store at ${scale[*]} approvals; sweep at $SWEEP_SIZES pending"
+"$bin/examples/store_scale" "$bin/holdpoint" "${scale[@]}" | tee -a "$log"
+
+out=BENCHMARKS.md
+[ -n "$quick" ] && out=$work/BENCHMARKS.md
+python3 infra/bench/report.py "$log" "$out" "infra/bench/run.sh${quick:+ --quick}" "$profile"
+[ -n "$quick" ] || echo "wrote $out"
