@@ -150,10 +150,11 @@ pub trait EventSink: Send + Sync + 'static {
 }
 
 /// Appends events as JSON lines to a file (the local stand-in for the bus) and prints the review
-/// links, so whoever runs `holdpoint serve` can open them.
+/// links, so whoever runs `holdpoint serve` can open them. The file is opened once and kept open;
+/// a line is a few hundred bytes written to the page cache, too short to be worth a thread hop.
 pub struct JsonLinesSink {
     path: std::path::PathBuf,
-    lock: tokio::sync::Mutex<()>,
+    file: std::sync::Mutex<Option<std::fs::File>>,
     print_links: bool,
 }
 
@@ -161,32 +162,42 @@ impl JsonLinesSink {
     pub fn new(path: std::path::PathBuf, print_links: bool) -> JsonLinesSink {
         JsonLinesSink {
             path,
-            lock: tokio::sync::Mutex::new(()),
+            file: std::sync::Mutex::new(None),
             print_links,
         }
+    }
+
+    fn append(&self, lines: &[u8]) -> std::io::Result<()> {
+        use std::io::Write;
+        let mut file = self
+            .file
+            .lock()
+            .map_err(|_| std::io::Error::other("events file lock poisoned"))?;
+        if file.is_none() {
+            let mut options = std::fs::OpenOptions::new();
+            options.create(true).append(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            *file = Some(options.open(&self.path)?);
+        }
+        let written = file.as_mut().map_or(Ok(()), |f| f.write_all(lines));
+        if written.is_err() {
+            // Opened again on the next publish.
+            *file = None;
+        }
+        written
     }
 }
 
 #[async_trait]
 impl EventSink for JsonLinesSink {
     async fn publish(&self, events: &[LifecycleEvent]) -> Result<(), PublishError> {
-        use tokio::io::AsyncWriteExt;
         let mut lines = Vec::new();
         for e in events {
             serde_json::to_writer(&mut lines, e).map_err(|e| PublishError(e.to_string()))?;
             lines.push(b'\n');
         }
-        let _guard = self.lock.lock().await;
-        let mut options = tokio::fs::OpenOptions::new();
-        options.create(true).append(true);
-        #[cfg(unix)]
-        options.mode(0o600);
-        let mut file = options
-            .open(&self.path)
-            .await
-            .map_err(|e| PublishError(format!("{}: {e}", self.path.display())))?;
-        file.write_all(&lines)
-            .await
+        self.append(&lines)
             .map_err(|e| PublishError(format!("{}: {e}", self.path.display())))?;
         if self.print_links {
             for e in events {

@@ -44,7 +44,7 @@ pub enum Write {
 }
 
 pub enum Answer {
-    Created(Created),
+    Created(Box<Created>),
     Done,
     Published(bool),
 }
@@ -96,60 +96,70 @@ fn run(mut conn: Connection, queue: mpsc::Receiver<(Write, Reply)>) {
     }
 }
 
-/// Applies `writes` in one transaction and commits it: every answer stands only if the commit
-/// does; if it fails, nothing of the batch is stored and every caller hears so.
+/// Commits `writes` in one transaction, with one answer each. A write that is refused (a
+/// conflict, a reused key…) is refused by its checks before it writes anything, so it needs no
+/// savepoint. A statement that fails (the disk, SQLite) may leave a write half-done: then the
+/// batch is rolled back and each write is tried again in a transaction of its own, so one failing
+/// write cannot fail the others, and nothing half-done is ever committed.
 fn commit(conn: &mut Connection, writes: Vec<Write>) -> Vec<Result<Answer, StoreError>> {
-    let n = writes.len();
-    let unavailable = |e: rusqlite::Error, n: usize| {
-        let e = failed(e).to_string();
-        (0..n)
-            .map(|_| Err(StoreError::Unavailable(e.clone())))
-            .collect()
-    };
-    let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
-        Ok(tx) => tx,
-        Err(e) => return unavailable(e, n),
-    };
-    let mut answers = Vec::with_capacity(n);
-    for write in writes {
-        let answer = match tx.savepoint() {
-            Ok(mut sp) => match apply(&sp, write) {
-                Ok(answer) => sp.commit().map(|()| answer).map_err(failed),
-                Err(e) => {
-                    let _ = sp.rollback();
-                    Err(e)
-                }
-            },
-            Err(e) => Err(failed(e)),
-        };
-        answers.push(answer);
-    }
-    match tx.commit() {
-        Ok(()) => answers,
-        Err(e) => unavailable(e, n),
+    match attempt(conn, &writes) {
+        Ok(answers) => answers,
+        Err(e) if writes.len() == 1 => vec![Err(e)],
+        Err(_) => writes
+            .iter()
+            .map(|w| match attempt(conn, std::slice::from_ref(w)) {
+                Ok(mut answers) => answers
+                    .pop()
+                    .unwrap_or_else(|| Err(StoreError::Internal("a write went unanswered".into()))),
+                Err(e) => Err(e),
+            })
+            .collect(),
     }
 }
 
-fn apply(conn: &Connection, write: Write) -> Result<Answer, StoreError> {
+/// `writes` in one transaction: their answers once it is committed, or the failure after which
+/// nothing of it is stored.
+fn attempt(
+    conn: &mut Connection,
+    writes: &[Write],
+) -> Result<Vec<Result<Answer, StoreError>>, StoreError> {
+    let unavailable = |e: rusqlite::Error| StoreError::Unavailable(failed(e).to_string());
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(unavailable)?;
+    let mut answers = Vec::with_capacity(writes.len());
+    for write in writes {
+        match apply(&tx, write) {
+            // Dropping the transaction rolls it back.
+            Err(e @ (StoreError::Unavailable(_) | StoreError::Internal(_))) => return Err(e),
+            answer => answers.push(answer),
+        }
+    }
+    tx.commit().map_err(unavailable)?;
+    Ok(answers)
+}
+
+fn apply(conn: &Connection, write: &Write) -> Result<Answer, StoreError> {
     match write {
         Write::Create {
             approval,
             row,
             record,
             idempotency,
-        } => create(conn, *approval, row, record, idempotency).map(Answer::Created),
+        } => create(conn, approval, row, record, idempotency.as_ref())
+            .map(|c| Answer::Created(Box::new(c))),
         Write::Transition {
             expected_version,
             row,
             record,
-        } => transition(conn, expected_version, row, record).map(|()| Answer::Done),
+        } => transition(conn, *expected_version, row, record).map(|()| Answer::Done),
         Write::MarkPublished {
             tenant,
             id,
             version,
             published_seq,
             due_at,
-        } => mark_published(conn, &tenant, &id, version, published_seq, due_at)
+        } => mark_published(conn, tenant, id, *version, *published_seq, *due_at)
             .map(Answer::Published),
         Write::Import(all) => {
             for (row, records, idempotency) in all {
@@ -158,7 +168,7 @@ fn apply(conn: &Connection, write: Write) -> Result<Answer, StoreError> {
                     r.put(conn).map_err(failed)?;
                 }
                 if let Some(k) = idempotency {
-                    put_idempotency(conn, &row, &k)?;
+                    put_idempotency(conn, row, k)?;
                 }
             }
             Ok(Answer::Done)
@@ -166,14 +176,15 @@ fn apply(conn: &Connection, write: Write) -> Result<Answer, StoreError> {
     }
 }
 
+/// Every check first, then the writes.
 fn create(
     conn: &Connection,
-    approval: Approval,
-    row: ApprovalRow,
-    record: RecordRow,
-    idempotency: Option<IdempotencyKey>,
+    approval: &Approval,
+    row: &ApprovalRow,
+    record: &RecordRow,
+    idempotency: Option<&IdempotencyKey>,
 ) -> Result<Created, StoreError> {
-    if let Some(k) = &idempotency {
+    if let Some(k) = idempotency {
         let seen: Option<(String, String)> = conn
             .prepare_cached(
                 "SELECT request_hash, approval_id FROM idempotency WHERE tenant = ?1 AND key = ?2",
@@ -200,10 +211,10 @@ fn create(
     }
     row.put(conn).map_err(failed)?;
     record.put(conn).map_err(failed)?;
-    if let Some(k) = &idempotency {
-        put_idempotency(conn, &row, k)?;
+    if let Some(k) = idempotency {
+        put_idempotency(conn, row, k)?;
     }
-    Ok(Created::New(approval))
+    Ok(Created::New(approval.clone()))
 }
 
 fn put_idempotency(
@@ -220,11 +231,12 @@ fn put_idempotency(
     Ok(())
 }
 
+/// Every check first, then the writes.
 fn transition(
     conn: &Connection,
     expected_version: u64,
-    row: ApprovalRow,
-    record: RecordRow,
+    row: &ApprovalRow,
+    record: &RecordRow,
 ) -> Result<(), StoreError> {
     let current: Option<(i64, i64)> = conn
         .prepare_cached("SELECT version, head_seq FROM approvals WHERE id = ?1 AND tenant = ?2")
