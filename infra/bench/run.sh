@@ -24,7 +24,7 @@ if [ -n "$quick" ]; then
   scale=(500 2000)
 else
   profile=release; cargo_profile=(--release); seconds=10; connections=16
-  export DECIDE_POOL=${DECIDE_POOL:-120000} STARTS=${STARTS:-20} WARM=0 READS=${READS:-2000}
+  export DECIDE_POOL=${DECIDE_POOL:-40000} STARTS=${STARTS:-20} WARM=0 READS=${READS:-2000}
   export SWEEP_SIZES=${SWEEP_SIZES:-10000,100000} PENDING=${PENDING:-10000,100000}
   scale=(${SCALE:-10000 100000 1000000})
 fi
@@ -87,7 +87,7 @@ kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
 echo "== Lambda cold starts ($STARTS each) through a stand-in Runtime API, on the local AWS protocol server"
 BENCH_PYTHON=$(realpath "$venv/bin/python") infra/with-moto.sh "$bin/examples/lambda_timings" \
   "$bin/create" "$bin/read" "$bin/decide" "$bin/escalate" "$(realpath infra/bench/peer/bootstrap)" \
-  2>/dev/null | tee -a "$log"
+  2> "$work/functions.log" | tee -a "$log" || { tail -30 "$work/functions.log" >&2; exit 1; }
 
 echo "== sweep on DynamoDB (local protocol server): 1 % due among $PENDING pending"
 infra/with-moto.sh "$bin/examples/sweep_cost" | tee -a "$log"
