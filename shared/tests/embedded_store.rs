@@ -59,3 +59,48 @@ async fn accepted_documents_survive_a_restart() {
         assert_eq!(reopened.get("t", a.id).await.unwrap(), Some(a));
     }
 }
+
+/// Writes that arrive together are committed together: one transaction (one sync) for many
+/// callers, each answered once it is durable, every write there after a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn writes_arriving_together_share_a_commit() {
+    use holdpoint::identity::Principal;
+    use holdpoint::request::{CreateRequest, ExpiryBounds};
+    let dir = tempfile::tempdir().expect("temp dir").keep();
+    let store = Arc::new(EmbeddedStore::open(&dir).expect("open store"));
+    let agent = Principal {
+        tenant: "t".into(),
+        principal: "agent".into(),
+        roles: vec![],
+    };
+    let request: CreateRequest =
+        serde_json::from_str(r#"{"action": "x", "agent_id": "a", "reviewers": ["r"]}"#).unwrap();
+    const WRITES: usize = 400;
+    let before = store.commits();
+    let mut tasks = Vec::new();
+    for _ in 0..WRITES {
+        let (store, request, agent) = (store.clone(), request.clone(), agent.clone());
+        tasks.push(tokio::spawn(async move {
+            let (a, record) = request
+                .into_approval(&agent, ExpiryBounds::default(), chrono::Utc::now())
+                .unwrap();
+            store.create(&a, &record, None).await.unwrap();
+            a.id
+        }));
+    }
+    let mut ids = Vec::new();
+    for t in tasks {
+        ids.push(t.await.unwrap());
+    }
+    let commits = store.commits() - before;
+    println!("{WRITES} concurrent creates in {commits} commits");
+    assert!(
+        commits >= 1 && (commits as usize) < WRITES,
+        "{commits} commits"
+    );
+    drop(store);
+    let reopened = EmbeddedStore::open(&dir).expect("reopen");
+    for id in ids {
+        assert!(reopened.get("t", id).await.unwrap().is_some());
+    }
+}

@@ -80,6 +80,12 @@ impl EmbeddedStore {
         }
     }
 
+    /// How many transactions this store's writer has committed (group commit makes it fewer
+    /// than the writes when writes arrive together).
+    pub fn commits(&self) -> u64 {
+        self.writer.as_ref().map_or(0, Writer::commits)
+    }
+
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path

@@ -5,6 +5,8 @@
 //! they would in separate transactions: of two transitions from the same version the first wins
 //! and the second gets the current state, now the winner's.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -54,22 +56,33 @@ type Reply = oneshot::Sender<Result<Answer, StoreError>>;
 /// The queue to the writing thread. Dropping every clone ends the thread once it has answered
 /// what was queued.
 #[derive(Clone)]
-pub struct Writer(mpsc::Sender<(Write, Reply)>);
+pub struct Writer {
+    queue: mpsc::Sender<(Write, Reply)>,
+    /// Transactions committed: fewer than writes whenever writes were queued together.
+    commits: Arc<AtomicU64>,
+}
 
 impl Writer {
     pub fn start(conn: Connection) -> Result<Writer, StoreError> {
-        let (tx, rx) = mpsc::channel();
+        let (queue, rx) = mpsc::channel();
+        let commits = Arc::new(AtomicU64::new(0));
+        let counted = commits.clone();
         std::thread::Builder::new()
             .name("holdpoint-store-writer".into())
-            .spawn(move || run(conn, rx))
+            .spawn(move || run(conn, rx, &counted))
             .map_err(|e| StoreError::Internal(format!("cannot start the store's writer: {e}")))?;
-        Ok(Writer(tx))
+        Ok(Writer { queue, commits })
+    }
+
+    /// How many transactions the writer has committed.
+    pub fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
     }
 
     /// Queues `write` and waits until its batch is durable.
     pub async fn write(&self, write: Write) -> Result<Answer, StoreError> {
         let (reply, answer) = oneshot::channel();
-        self.0
+        self.queue
             .send((write, reply))
             .map_err(|_| StoreError::Unavailable("the store's writer has stopped".into()))?;
         answer
@@ -78,7 +91,7 @@ impl Writer {
     }
 }
 
-fn run(mut conn: Connection, queue: mpsc::Receiver<(Write, Reply)>) {
+fn run(mut conn: Connection, queue: mpsc::Receiver<(Write, Reply)>, commits: &AtomicU64) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -88,7 +101,7 @@ fn run(mut conn: Connection, queue: mpsc::Receiver<(Write, Reply)>) {
             }
         }
         let (writes, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-        let answers = commit(&mut conn, writes);
+        let answers = commit(&mut conn, writes, commits);
         for (reply, answer) in replies.into_iter().zip(answers) {
             // A caller that stopped waiting still had its write committed, as with any store.
             let _ = reply.send(answer);
@@ -101,13 +114,17 @@ fn run(mut conn: Connection, queue: mpsc::Receiver<(Write, Reply)>) {
 /// savepoint. A statement that fails (the disk, SQLite) may leave a write half-done: then the
 /// batch is rolled back and each write is tried again in a transaction of its own, so one failing
 /// write cannot fail the others, and nothing half-done is ever committed.
-fn commit(conn: &mut Connection, writes: Vec<Write>) -> Vec<Result<Answer, StoreError>> {
-    match attempt(conn, &writes) {
+fn commit(
+    conn: &mut Connection,
+    writes: Vec<Write>,
+    commits: &AtomicU64,
+) -> Vec<Result<Answer, StoreError>> {
+    match attempt(conn, &writes, commits) {
         Ok(answers) => answers,
         Err(e) if writes.len() == 1 => vec![Err(e)],
         Err(_) => writes
             .iter()
-            .map(|w| match attempt(conn, std::slice::from_ref(w)) {
+            .map(|w| match attempt(conn, std::slice::from_ref(w), commits) {
                 Ok(mut answers) => answers
                     .pop()
                     .unwrap_or_else(|| Err(StoreError::Internal("a write went unanswered".into()))),
@@ -122,6 +139,7 @@ fn commit(conn: &mut Connection, writes: Vec<Write>) -> Vec<Result<Answer, Store
 fn attempt(
     conn: &mut Connection,
     writes: &[Write],
+    commits: &AtomicU64,
 ) -> Result<Vec<Result<Answer, StoreError>>, StoreError> {
     let unavailable = |e: rusqlite::Error| StoreError::Unavailable(failed(e).to_string());
     let tx = conn
@@ -136,6 +154,7 @@ fn attempt(
         }
     }
     tx.commit().map_err(unavailable)?;
+    commits.fetch_add(1, Ordering::Relaxed);
     Ok(answers)
 }
 
