@@ -3,7 +3,7 @@ the issue that asked for them, prints the tables and writes them, with this mach
 description, to a Markdown file. Exits 1 when a part of the benchmark is missing or a request
 failed, so the quick run in the test command catches a harness that no longer works.
 
-usage: report.py LOG OUT COMMAND PROFILE"""
+usage: report.py LOG OUT COMMAND PROFILE COMMIT"""
 
 import json
 import os
@@ -12,7 +12,7 @@ import subprocess
 import sys
 from datetime import datetime, timezone
 
-log, out, command, profile = sys.argv[1:5]
+log, out, command, profile, commit = sys.argv[1:6]
 rows = [json.loads(l[6:]) for l in open(log) if l.startswith("BENCH ")]
 kinds = {r["kind"] for r in rows}
 problems = [f"no {k} figures" for k in ("load", "cold", "scale", "sweep") if k not in kinds]
@@ -48,6 +48,39 @@ def table(header, body):
 def target(ok, text):
     return ("met: " if ok else "**missed**: ") + text
 
+
+# Why the missed targets are missed: found with perf on the machine of the first full run
+# (2026-11-23, 2 cores) and kept here so every rerun carries it; the figures above are the rerun's.
+WHY = """### Where the targets are missed, and why
+
+Profiled with `perf` on the server under load, on the machine of the first full run:
+
+- **Two cores for everything.** The load generator (~0.4 core), the server's HTTP workers and the
+  store's writer thread share them; the peer's figures carry the same handicap.
+- **No single hot spot.** About a quarter of the server's samples are the kernel (loopback TCP,
+  futex wake-ups between the HTTP workers and the writer), ~15 % `malloc`/`free`, then JSON
+  encoding and decoding, and the integrity work every request does: canonical JSON, SHA-256 and
+  hex of the ~30 field digests of an approval's seal, HMAC signatures (audit record, seal, review
+  links). The store itself is not the bound: alone (no HTTP, no service) it takes ~5,600 creates/s
+  from 64 concurrent writers, its writer thread uses ~0.6 core under HTTP load and spends the rest
+  waiting on the WAL sync (0.27 ms here) that each batch shares.
+- **A create is two commits.** The approval with its first record, then, after its event is
+  written, the mark that the event is published (the outbox), each durable before it is answered.
+  Folding the mark into the create's own transaction would need the outbox inside the store
+  contract.
+- **Every read checks the seal.** Each approval read is checked against its signed chain head
+  before it is shown (the guarantee that stored state cannot be edited unseen), ~100 µs of CPU per
+  approval here. A list page pays it 20 times: that, not the store's size, is the list p99 (4.7 ms
+  at 10,000 approvals, 6.2 ms at 1,000,000 in the first run). Caching verified approvals would
+  trade that guarantee for speed, so it is not done.
+- **Tried and dropped:** mimalloc as the server's allocator (two A/B runs: within the ±10 % noise
+  of this shared machine, no consistent gain).
+
+The durability targets that depend on the store alone are met: memory stays at ~15 MiB and
+start-up under 0.1 s at 1,000,000 approvals, and the sweep reads only the due rows.
+On DynamoDB the due query asks each shard for its share of the batch, so it can return a little
+less than the batch (985 of 1,000) while more are due; the sweep's next batch takes the rest.
+The DynamoDB times are moto's, which answers a query by scanning in Python, not DynamoDB's."""
 
 sections = []
 load = {(r["service"], r["scenario"]): r for r in rows if r["kind"] == "load"}
@@ -125,11 +158,13 @@ with open(out, "w") as f:
     f.write(f"""# Benchmarks
 
 Made by `{command}` ({profile} builds) on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC at
-commit {sh('git', 'rev-parse', '--short', 'HEAD')}, on this machine: {machine}.
+commit {commit}, on this machine: {machine}.
 Everything ran on the one machine at once (load generator, server, local AWS protocol server),
 so the figures are for comparison on it, not a promise for yours. Rerun: `infra/bench/run.sh`.
 
 {text}
+
+{WHY}
 """)
 if problems:
     print("\nthe benchmark is incomplete:\n- " + "\n- ".join(problems), file=sys.stderr)

@@ -16,6 +16,8 @@ cd "$(dirname "$0")/../.."
 
 quick=""
 [ "${1:-}" = "--quick" ] && quick=1
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+git diff --quiet HEAD 2>/dev/null || commit="$commit with uncommitted changes"
 target=${CARGO_TARGET_DIR:-target}
 venv=${HOLDPOINT_TEST_VENV:-.venv-test}
 if [ -n "$quick" ]; then
@@ -97,5 +99,5 @@ echo "== the embedded store at ${scale[*]} approvals; sweep at $SWEEP_SIZES pend
 
 out=BENCHMARKS.md
 [ -n "$quick" ] && out=$work/BENCHMARKS.md
-python3 infra/bench/report.py "$log" "$out" "infra/bench/run.sh${quick:+ --quick}" "$profile"
+python3 infra/bench/report.py "$log" "$out" "infra/bench/run.sh${quick:+ --quick}" "$profile" "$commit"
 [ -n "$quick" ] || echo "wrote $out"
