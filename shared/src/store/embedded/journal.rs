@@ -9,12 +9,12 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::schema::{ApprovalRow, RecordRow};
-use super::writer::Write;
-use super::{EmbeddedStore, StoreError};
+use super::writer::Imported;
 use crate::approval::Approval;
 use crate::audit::{self, AuditRecord};
 use crate::keys::{Key, KeyProvider};
 use crate::store::IdempotencyKey;
+use crate::store::StoreError;
 
 /// The journal's name in the data directory.
 pub const JOURNAL: &str = "journal.jsonl";
@@ -188,61 +188,45 @@ fn replay(path: &Path) -> Result<State, StoreError> {
     Ok(state)
 }
 
-impl EmbeddedStore {
-    /// Imports the journal of an earlier version, if the data directory holds one: every chain
-    /// is verified with `keys` first (one that does not verify refuses the import, naming the
-    /// approval), then everything is stored in one transaction and the journal is renamed
-    /// `journal.jsonl.imported`. Answers how many approvals were imported. Running it again
-    /// after a crash between the commit and the rename stores the same rows again.
-    pub async fn import_journal(&self, keys: &dyn KeyProvider) -> Result<usize, StoreError> {
-        let path = self.dir().join(JOURNAL);
-        if !path.exists() {
-            return Ok(0);
-        }
-        let mut state = replay(&path)?;
-        let mut known: HashMap<String, Option<Key>> = HashMap::new();
-        let mut all = Vec::with_capacity(state.approvals.len());
-        let mut keys_of: HashMap<Uuid, IdempotencyKey> = state
-            .idempotency
-            .drain()
-            .map(|((_, key), (request_hash, id))| (id, IdempotencyKey { key, request_hash }))
-            .collect();
-        let mut approvals: Vec<Approval> = state.approvals.into_values().collect();
-        approvals.sort_by_key(|a| (a.created_at, a.id));
-        for a in approvals {
-            let chain = state.audit.remove(&a.id).unwrap_or_default();
-            for r in &chain {
-                if !known.contains_key(&r.key_id) {
-                    let k = keys
-                        .by_id(&r.key_id)
-                        .await
-                        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-                    known.insert(r.key_id.clone(), k);
-                }
+/// Replays the journal at `path` and verifies every chain with `keys`: the rows to store, or the
+/// first approval whose chain does not verify (nothing is to be imported then).
+pub async fn read_verified(path: &Path, keys: &dyn KeyProvider) -> Result<Imported, StoreError> {
+    let mut state = replay(path)?;
+    let mut known: HashMap<String, Option<Key>> = HashMap::new();
+    let mut all = Vec::with_capacity(state.approvals.len());
+    let mut keys_of: HashMap<Uuid, IdempotencyKey> = state
+        .idempotency
+        .drain()
+        .map(|((_, key), (request_hash, id))| (id, IdempotencyKey { key, request_hash }))
+        .collect();
+    let mut approvals: Vec<Approval> = state.approvals.into_values().collect();
+    approvals.sort_by_key(|a| (a.created_at, a.id));
+    for a in approvals {
+        let chain = state.audit.remove(&a.id).unwrap_or_default();
+        for r in &chain {
+            if !known.contains_key(&r.key_id) {
+                let k = keys
+                    .by_id(&r.key_id)
+                    .await
+                    .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                known.insert(r.key_id.clone(), k);
             }
-            let v = audit::verify(&chain, &a.audit_head, |id| known.get(id).cloned().flatten());
-            if !v.valid {
-                return Err(StoreError::Integrity {
-                    id: a.id,
-                    reason: format!(
-                        "{}: its audit chain does not verify at sequence {} ({}); nothing was \
-                         imported",
-                        path.display(),
-                        v.first_invalid_sequence.unwrap_or_default(),
-                        v.reason.unwrap_or_default()
-                    ),
-                });
-            }
-            let records = chain.iter().map(RecordRow::new).collect::<Result<_, _>>()?;
-            all.push((ApprovalRow::new(&a)?, records, keys_of.remove(&a.id)));
         }
-        let n = all.len();
-        self.write(Write::Import(all)).await?;
-        let renamed = self.dir().join(format!("{JOURNAL}.imported"));
-        std::fs::rename(&path, &renamed).map_err(|e| {
-            StoreError::Internal(format!("{} → {}: {e}", path.display(), renamed.display()))
-        })?;
-        tracing::info!(approvals = n, from = %renamed.display(), "imported the journal");
-        Ok(n)
+        let v = audit::verify(&chain, &a.audit_head, |id| known.get(id).cloned().flatten());
+        if !v.valid {
+            return Err(StoreError::Integrity {
+                id: a.id,
+                reason: format!(
+                    "{}: its audit chain does not verify at sequence {} ({}); nothing was \
+                     imported",
+                    path.display(),
+                    v.first_invalid_sequence.unwrap_or_default(),
+                    v.reason.unwrap_or_default()
+                ),
+            });
+        }
+        let records = chain.iter().map(RecordRow::new).collect::<Result<_, _>>()?;
+        all.push((ApprovalRow::new(&a)?, records, keys_of.remove(&a.id)));
     }
+    Ok(all)
 }

@@ -186,6 +186,30 @@ impl EmbeddedStore {
         .await
     }
 
+    /// Imports the journal of an earlier version, if the data directory holds one: every chain
+    /// is verified with `keys` first (one that does not verify refuses the import, naming the
+    /// approval), then everything is stored in one transaction and the journal is renamed
+    /// `journal.jsonl.imported`. Answers how many approvals were imported. Run again after a
+    /// crash between the commit and the rename, it stores the same rows again.
+    pub async fn import_journal(
+        &self,
+        keys: &dyn crate::keys::KeyProvider,
+    ) -> Result<usize, StoreError> {
+        let path = self.dir().join(JOURNAL);
+        if !path.exists() {
+            return Ok(0);
+        }
+        let all = journal::read_verified(&path, keys).await?;
+        let n = all.len();
+        self.write(Write::Import(all)).await?;
+        let renamed = self.dir().join(format!("{JOURNAL}.imported"));
+        std::fs::rename(&path, &renamed).map_err(|e| {
+            StoreError::Internal(format!("{} → {}: {e}", path.display(), renamed.display()))
+        })?;
+        tracing::info!(approvals = n, from = %renamed.display(), "imported the journal");
+        Ok(n)
+    }
+
     /// The due query, with the rows it stepped through in full scans (for the sweep benchmark).
     pub async fn due_with_full_scan_steps(
         &self,

@@ -42,8 +42,11 @@ pub enum Write {
     },
     /// Approvals with their whole chains and idempotency keys, stored as they are (the journal
     /// import, after its chains were verified).
-    Import(Vec<(ApprovalRow, Vec<RecordRow>, Option<IdempotencyKey>)>),
+    Import(Imported),
 }
+
+/// Approvals to store as they are: each one's row, its chain's rows and its idempotency key.
+pub type Imported = Vec<(ApprovalRow, Vec<RecordRow>, Option<IdempotencyKey>)>;
 
 pub enum Answer {
     Created(Box<Created>),
