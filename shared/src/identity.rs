@@ -14,6 +14,9 @@ pub struct Principal {
 /// The actor name the service itself uses in the audit trail (expiry, escalation).
 pub const SYSTEM_ACTOR: &str = "holdpoint";
 
+/// The role that may run the sweep on request (`POST /v1/escalations/sweep`).
+pub const ADMIN_ROLE: &str = "admin";
+
 /// The prefix that makes a reviewer entry a role rather than a principal.
 pub const ROLE_PREFIX: &str = "role:";
 

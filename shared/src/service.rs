@@ -49,6 +49,9 @@ pub enum ServiceError {
     /// A review link that does not (or no longer) decide its approval.
     #[error(transparent)]
     Link(LinkRefusal),
+    /// Only a principal with the role `admin` may do this.
+    #[error("only a principal holding the role admin in its tenant may do this")]
+    NotAdmin,
     #[error("the idempotency key was used with a different request")]
     IdempotencyKeyReused,
     #[error("unavailable: {0}")]

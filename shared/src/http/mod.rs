@@ -84,6 +84,12 @@ fn table() -> Vec<(Routes, Method, &'static str, MethodRouter<AppState>)> {
             "/v1/approvals/{id}/execute",
             post(approvals::execute),
         ),
+        (
+            R::Decide,
+            M::POST,
+            "/v1/escalations/sweep",
+            post(approvals::sweep),
+        ),
     ]
 }
 

@@ -80,6 +80,11 @@ impl From<ServiceError> for Problem {
                 Problem::new(S::UNPROCESSABLE_ENTITY, "invalid_field", i.to_string())
                     .with("field", i.field)
             }
+            ServiceError::NotAdmin => Problem::new(
+                S::FORBIDDEN,
+                "not_admin",
+                "only a principal holding the role admin in its tenant may run the sweep",
+            ),
             ServiceError::IdempotencyKeyReused => Problem::new(
                 S::UNPROCESSABLE_ENTITY,
                 "idempotency_key_reused",

@@ -1,0 +1,345 @@
+//! Ask Holdpoint for a human's approval before a sensitive step, wait for the decision without
+//! writing a polling loop, run what was approved, and prove that what ran is what was approved.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use holdpoint_client::{ApprovalRequest, Client, Credentials, Outcome};
+//!
+//! # async fn agent() -> Result<(), holdpoint_client::Error> {
+//! let client = Client::new("http://127.0.0.1:8080", Credentials::api_key("hp_dev_agent_…"))?;
+//! let request = ApprovalRequest::new("Drop table customers_old", "db-janitor", ["reviewer"])
+//!     .context(&serde_json::json!({"table": "customers_old", "rows": 120_000}))
+//!     .risk(80);
+//! let ticket = client.request_approval(&request).await?;
+//! match client.wait(ticket.id(), Duration::from_secs(3600)).await? {
+//!     Outcome::Approved { .. } => {
+//!         // … drop the table …
+//!         client.execute(&ticket, None).await?;
+//!     }
+//!     Outcome::Modified { output, .. } => {
+//!         // … do what the reviewer edited it into …
+//!         client.execute(&ticket, Some(&output)).await?;
+//!     }
+//!     refused => println!("not done: {refused}"),
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! [`Client::gate`] does all of that in one call, and only asks when a [`Policy`] says so.
+
+use std::time::Duration;
+
+use holdpoint::approval::{Approval, Verdict};
+use holdpoint::document::Document;
+use holdpoint::service::SweepReport;
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+mod credentials;
+mod error;
+mod gate;
+mod request;
+mod wait;
+
+pub use credentials::Credentials;
+pub use error::{Error, Problem, ProblemCode};
+pub use gate::{Gated, Policy};
+pub use request::{ApprovalRequest, Ticket};
+pub use wait::{Outcome, WaitPolicy};
+
+/// How many times a create is sent before giving up (same `Idempotency-Key` each time).
+const CREATE_ATTEMPTS: u32 = 4;
+/// How long one request may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A Holdpoint endpoint and who is calling it.
+#[derive(Debug, Clone)]
+pub struct Client {
+    base: reqwest::Url,
+    http: reqwest::Client,
+    credentials: Credentials,
+    wait: WaitPolicy,
+}
+
+/// One page of `GET /v1/approvals`.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Page {
+    pub items: Vec<Approval>,
+    pub next_cursor: Option<String>,
+}
+
+/// What `GET /v1/approvals?…` filters on.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub status: Option<String>,
+    pub agent_id: Option<String>,
+    pub reviewer: Option<String>,
+    pub checkpoint_type: Option<String>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+/// An approval's audit chain and whether it verifies (`GET /v1/approvals/{id}/audit`).
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct AuditReport {
+    pub records: Vec<Value>,
+    pub valid: bool,
+    pub first_invalid_sequence: Option<u64>,
+    pub reason: Option<String>,
+}
+
+/// A reviewer's decision (`POST /v1/approvals/{id}/decision`).
+#[derive(Debug, Clone)]
+pub struct Decision {
+    pub verdict: Verdict,
+    pub comment: Option<String>,
+    /// With [`Verdict::Modified`]: what the agent should do instead.
+    pub modified_output: Option<Document>,
+}
+
+impl Client {
+    /// `base_url` is where Holdpoint answers (`http://127.0.0.1:8080`, or the API's URL).
+    pub fn new(base_url: &str, credentials: Credentials) -> Result<Client, Error> {
+        let mut base = reqwest::Url::parse(base_url)
+            .map_err(|e| Error::Usage(format!("{base_url} is not a URL: {e}")))?;
+        if !matches!(base.scheme(), "http" | "https") {
+            return Err(Error::Usage(format!("{base_url} is not an http(s) URL")));
+        }
+        if !base.path().ends_with('/') {
+            base.set_path(&format!("{}/", base.path()));
+        }
+        let http = reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .user_agent(concat!("holdpoint-client/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::Usage(e.to_string()))?;
+        Ok(Client {
+            base,
+            http,
+            credentials,
+            wait: WaitPolicy::default(),
+        })
+    }
+
+    /// How [`Client::wait`] polls (its floor is never below [`WaitPolicy::MIN_FLOOR`]).
+    pub fn with_wait_policy(mut self, wait: WaitPolicy) -> Client {
+        self.wait = wait;
+        self
+    }
+
+    /// Asks for approval. The request carries an `Idempotency-Key` made here; a create whose
+    /// answer was lost (connection dropped, 5xx, 429) is sent again with the same key, so the
+    /// server answers the approval it already made instead of making a second one.
+    pub async fn request_approval(&self, request: &ApprovalRequest) -> Result<Ticket, Error> {
+        self.request_approval_with_key(request, &Uuid::new_v4().to_string())
+            .await
+    }
+
+    /// As [`Client::request_approval`] with the caller's own key (for an agent that must survive
+    /// its own restart: the same key after a restart finds the same approval).
+    pub async fn request_approval_with_key(
+        &self,
+        request: &ApprovalRequest,
+        idempotency_key: &str,
+    ) -> Result<Ticket, Error> {
+        let body = serde_json::to_vec(request).map_err(|e| Error::Usage(e.to_string()))?;
+        let mut backoff = wait::Backoff::new(&self.wait);
+        let mut attempt = 1;
+        loop {
+            let sent = self
+                .send(
+                    Method::POST,
+                    "v1/approvals",
+                    Some(body.clone()),
+                    Some(idempotency_key),
+                )
+                .await;
+            let retry = match &sent {
+                Err(Error::Unreachable(_)) => Some(None),
+                Err(Error::Refused(p)) if wait::transient(p.status) => Some(p.retry_after),
+                _ => None,
+            };
+            match retry {
+                Some(after) if attempt < CREATE_ATTEMPTS => {
+                    tokio::time::sleep(backoff.next(after)).await;
+                    attempt += 1;
+                }
+                _ => {
+                    let approval = parse(sent?)?;
+                    return Ok(Ticket {
+                        approval,
+                        request: request.clone(),
+                    });
+                }
+            }
+        }
+    }
+
+    pub async fn get(&self, id: Uuid) -> Result<Approval, Error> {
+        parse(
+            self.send(Method::GET, &format!("v1/approvals/{id}"), None, None)
+                .await?,
+        )
+    }
+
+    pub async fn list(&self, query: &ListQuery) -> Result<Page, Error> {
+        let mut path = String::from("v1/approvals?");
+        let limit = query.limit.map(|l| l.to_string());
+        let pairs = [
+            ("status", query.status.as_deref()),
+            ("agent_id", query.agent_id.as_deref()),
+            ("reviewer", query.reviewer.as_deref()),
+            ("checkpoint_type", query.checkpoint_type.as_deref()),
+            ("limit", limit.as_deref()),
+            ("cursor", query.cursor.as_deref()),
+        ];
+        {
+            let mut q = reqwest::Url::parse("http://x/").expect("a constant URL");
+            for (k, v) in pairs {
+                if let Some(v) = v {
+                    q.query_pairs_mut().append_pair(k, v);
+                }
+            }
+            path.push_str(q.query().unwrap_or(""));
+        }
+        parse(self.send(Method::GET, &path, None, None).await?)
+    }
+
+    pub async fn audit(&self, id: Uuid) -> Result<AuditReport, Error> {
+        parse(
+            self.send(Method::GET, &format!("v1/approvals/{id}/audit"), None, None)
+                .await?,
+        )
+    }
+
+    /// Decides as a reviewer.
+    pub async fn decide(&self, id: Uuid, decision: Decision) -> Result<Approval, Error> {
+        let mut body = json!({"decision": decision.verdict.as_str(), "comment": decision.comment});
+        if let Some(out) = decision.modified_output {
+            body["modified_output"] = serde_json::to_value(&out).unwrap_or(Value::Null);
+        }
+        self.post(&format!("v1/approvals/{id}/decision"), &body)
+            .await
+    }
+
+    /// Withdraws a pending request (the requester only).
+    pub async fn cancel(&self, id: Uuid, reason: Option<&str>) -> Result<Approval, Error> {
+        self.post(
+            &format!("v1/approvals/{id}/cancel"),
+            &json!({"reason": reason}),
+        )
+        .await
+    }
+
+    /// Marks an approved request executed, sending the context hash computed from what the
+    /// ticket's request sent (and the reviewer's edits, when it was modified): the server
+    /// refuses (`context_mismatch`) if that is not what was approved.
+    pub async fn execute(
+        &self,
+        ticket: &Ticket,
+        edited: Option<&Document>,
+    ) -> Result<Approval, Error> {
+        let hash = ticket.request.context_hash(edited);
+        self.execute_with_hash(ticket.id(), Some(&hash)).await
+    }
+
+    /// Marks approval `id` executed with `context_hash` as given (none: the server checks only
+    /// that the caller is the requester and the approval is approved).
+    pub async fn execute_with_hash(
+        &self,
+        id: Uuid,
+        context_hash: Option<&str>,
+    ) -> Result<Approval, Error> {
+        self.post(
+            &format!("v1/approvals/{id}/execute"),
+            &json!({"context_hash": context_hash}),
+        )
+        .await
+    }
+
+    /// Runs the expiry and escalation sweep now (principals holding the role `admin`).
+    pub async fn sweep(&self) -> Result<SweepReport, Error> {
+        let body = self
+            .send(Method::POST, "v1/escalations/sweep", None, None)
+            .await?;
+        let v: Value = parse(body)?;
+        let count = |k: &str| v[k].as_u64().unwrap_or(0) as usize;
+        Ok(SweepReport {
+            expired: count("expired"),
+            escalated: count("escalated"),
+            republished: count("republished"),
+            skipped: count("skipped"),
+            failed: count("failed"),
+            unfinished: v["unfinished"].as_bool().unwrap_or(false),
+        })
+    }
+
+    async fn post<T: DeserializeOwned>(&self, path: &str, body: &Value) -> Result<T, Error> {
+        let bytes = serde_json::to_vec(body).map_err(|e| Error::Usage(e.to_string()))?;
+        parse(self.send(Method::POST, path, Some(bytes), None).await?)
+    }
+
+    /// One request: its answer's body when 2xx, the server's problem otherwise.
+    pub(crate) async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        idempotency_key: Option<&str>,
+    ) -> Result<Vec<u8>, Error> {
+        let url = self
+            .base
+            .join(path)
+            .map_err(|e| Error::Usage(format!("{path}: {e}")))?;
+        let mut builder = self.http.request(method, url);
+        if let Some(b) = body {
+            builder = builder
+                .header(http::header::CONTENT_TYPE, "application/json")
+                .body(b);
+        }
+        if let Some(k) = idempotency_key {
+            builder = builder.header("idempotency-key", k);
+        }
+        let mut request = builder.build().map_err(|e| Error::Usage(e.to_string()))?;
+        self.credentials.apply(&mut request).await?;
+        let answer = self
+            .http
+            .execute(request)
+            .await
+            .map_err(|e| Error::Unreachable(describe(&e)))?;
+        let status = answer.status();
+        let retry_after = answer
+            .headers()
+            .get(http::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        let bytes = answer
+            .bytes()
+            .await
+            .map_err(|e| Error::Unreachable(describe(&e)))?;
+        if status.is_success() {
+            return Ok(bytes.to_vec());
+        }
+        let mut problem = Problem::from_answer(status.as_u16(), &bytes);
+        problem.retry_after = retry_after.map(Duration::from_secs);
+        Err(Error::Refused(problem))
+    }
+}
+
+fn parse<T: DeserializeOwned>(body: Vec<u8>) -> Result<T, Error> {
+    serde_json::from_slice(&body).map_err(|e| Error::Unexpected(e.to_string()))
+}
+
+/// The error and its causes on one line (reqwest's own message stops at the outermost).
+fn describe(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}

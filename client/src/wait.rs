@@ -1,0 +1,222 @@
+//! Waiting for a decision: capped exponential backoff with jitter, never faster than a floor,
+//! `Retry-After` honoured, and a typed outcome.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use holdpoint::approval::{Approval, Status, Verdict};
+use holdpoint::document::Document;
+use rand::Rng;
+use uuid::Uuid;
+
+use crate::{Client, Error};
+
+/// How [`Client::wait`] (and a retried create) spaces its requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WaitPolicy {
+    /// The shortest pause between two requests ([`WaitPolicy::MIN_FLOOR`] at least).
+    pub floor: Duration,
+    /// The longest pause the backoff grows to (a server's `Retry-After` may ask for longer).
+    pub cap: Duration,
+}
+
+impl WaitPolicy {
+    /// No policy polls faster than this.
+    pub const MIN_FLOOR: Duration = Duration::from_millis(100);
+}
+
+impl Default for WaitPolicy {
+    fn default() -> Self {
+        WaitPolicy {
+            floor: Duration::from_secs(1),
+            cap: Duration::from_secs(30),
+        }
+    }
+}
+
+/// How a wait ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Approved {
+        by: String,
+        comment: Option<String>,
+    },
+    /// Approved with edits: do `output` instead of what was asked.
+    Modified {
+        by: String,
+        output: Document,
+        comment: Option<String>,
+    },
+    Rejected {
+        by: String,
+        comment: Option<String>,
+    },
+    /// Nobody decided before the deadline.
+    Expired,
+    Cancelled {
+        by: Option<String>,
+    },
+    /// The wait's own timeout passed first: the approval is still pending.
+    TimedOut,
+}
+
+impl Outcome {
+    /// The outcome `approval` has come to, or `None` while it is pending.
+    pub fn of(approval: &Approval) -> Option<Outcome> {
+        match approval.status {
+            Status::Pending => None,
+            Status::Expired => Some(Outcome::Expired),
+            Status::Cancelled => Some(Outcome::Cancelled {
+                by: approval.cancelled_by.clone(),
+            }),
+            Status::Approved | Status::Rejected | Status::Modified | Status::Executed => {
+                let d = approval.decision.as_ref()?;
+                let (by, comment) = (d.by.clone(), d.comment.clone());
+                Some(match d.decision {
+                    Verdict::Approved => Outcome::Approved { by, comment },
+                    Verdict::Rejected => Outcome::Rejected { by, comment },
+                    Verdict::Modified => Outcome::Modified {
+                        by,
+                        comment,
+                        output: d.modified_output.clone().unwrap_or_default(),
+                    },
+                })
+            }
+        }
+    }
+
+    /// Approved, with or without edits: the step may run.
+    pub fn approved(&self) -> bool {
+        matches!(self, Outcome::Approved { .. } | Outcome::Modified { .. })
+    }
+
+    /// `approved`, `modified`, `rejected`, `expired`, `cancelled` or `timed_out`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Outcome::Approved { .. } => "approved",
+            Outcome::Modified { .. } => "modified",
+            Outcome::Rejected { .. } => "rejected",
+            Outcome::Expired => "expired",
+            Outcome::Cancelled { .. } => "cancelled",
+            Outcome::TimedOut => "timed_out",
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let said = |c: &Option<String>| c.as_ref().map(|c| format!(": {c}")).unwrap_or_default();
+        match self {
+            Outcome::Approved { by, comment } => write!(f, "approved by {by}{}", said(comment)),
+            Outcome::Modified { by, comment, .. } => {
+                write!(f, "approved with edits by {by}{}", said(comment))
+            }
+            Outcome::Rejected { by, comment } => write!(f, "rejected by {by}{}", said(comment)),
+            Outcome::Expired => f.write_str("expired: nobody decided in time"),
+            Outcome::Cancelled { by } => match by {
+                Some(by) => write!(f, "cancelled by {by}"),
+                None => f.write_str("cancelled"),
+            },
+            Outcome::TimedOut => f.write_str("still pending: stopped waiting"),
+        }
+    }
+}
+
+/// Statuses worth asking again after a pause.
+pub(crate) fn transient(status: u16) -> bool {
+    matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
+}
+
+/// Pauses that double from the floor up to the cap, each drawn at random from its upper half
+/// ("equal jitter") but never below the floor, nor below what `Retry-After` asked.
+pub(crate) struct Backoff {
+    floor: Duration,
+    cap: Duration,
+    next: Duration,
+}
+
+impl Backoff {
+    pub(crate) fn new(policy: &WaitPolicy) -> Backoff {
+        let floor = policy.floor.max(WaitPolicy::MIN_FLOOR);
+        Backoff {
+            floor,
+            cap: policy.cap.max(floor),
+            next: floor,
+        }
+    }
+
+    pub(crate) fn next(&mut self, retry_after: Option<Duration>) -> Duration {
+        let base = self.next;
+        self.next = (self.next * 2).min(self.cap);
+        let half = base / 2;
+        let jittered = half + rand::rng().random_range(Duration::ZERO..=half);
+        jittered
+            .max(self.floor)
+            .max(retry_after.unwrap_or_default())
+    }
+}
+
+impl Client {
+    /// Waits until approval `id` is decided, expires or is cancelled, or `timeout` passes
+    /// ([`Outcome::TimedOut`]). Polls with capped exponential backoff and jitter from the
+    /// policy's floor; a 429 or 503 is waited out for its `Retry-After`, and a lost connection
+    /// or a transient 5xx is retried the same way. Any other refusal ends the wait with it.
+    pub async fn wait(&self, id: Uuid, timeout: Duration) -> Result<Outcome, Error> {
+        let deadline = Instant::now() + timeout;
+        let mut backoff = Backoff::new(&self.wait);
+        loop {
+            let retry_after = match self.get(id).await {
+                Ok(a) => match Outcome::of(&a) {
+                    Some(outcome) => return Ok(outcome),
+                    None => None,
+                },
+                Err(Error::Refused(p)) if transient(p.status) => p.retry_after,
+                // A lost connection is not the end of a wait: the next poll may get through.
+                Err(Error::Unreachable(_)) => None,
+                Err(e) => return Err(e),
+            };
+            let pause = backoff.next(retry_after);
+            let left = deadline.saturating_duration_since(Instant::now());
+            if pause >= left {
+                // Asking again before the pause is over would poll faster than allowed.
+                tokio::time::sleep(left).await;
+                return Ok(Outcome::TimedOut);
+            }
+            tokio::time::sleep(pause).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_its_cap_never_below_its_floor() {
+        let mut b = Backoff::new(&WaitPolicy {
+            floor: Duration::from_millis(200),
+            cap: Duration::from_millis(1_000),
+        });
+        let pauses: Vec<_> = (0..8).map(|_| b.next(None)).collect();
+        for p in &pauses {
+            assert!(
+                *p >= Duration::from_millis(200) && *p <= Duration::from_millis(1_000),
+                "{p:?}"
+            );
+        }
+        // From the fourth pause on the base is the cap: each pause is in its upper half.
+        for p in &pauses[3..] {
+            assert!(*p >= Duration::from_millis(500), "{p:?}");
+        }
+        assert!(b.next(Some(Duration::from_secs(5))) >= Duration::from_secs(5));
+    }
+
+    #[test]
+    fn a_floor_below_the_minimum_is_raised() {
+        let mut b = Backoff::new(&WaitPolicy {
+            floor: Duration::ZERO,
+            cap: Duration::ZERO,
+        });
+        assert!(b.next(None) >= WaitPolicy::MIN_FLOOR);
+    }
+}
