@@ -31,6 +31,7 @@ use std::time::Duration;
 
 use holdpoint::approval::{Approval, Verdict};
 use holdpoint::document::Document;
+use holdpoint::identity::Principal;
 use holdpoint::service::SweepReport;
 use reqwest::Method;
 use serde::de::DeserializeOwned;
@@ -175,6 +176,11 @@ impl Client {
                 }
             }
         }
+    }
+
+    /// Who these credentials are: tenant, principal and roles.
+    pub async fn me(&self) -> Result<Principal, Error> {
+        parse(self.send(Method::GET, "v1/me", None, None).await?)
     }
 
     pub async fn get(&self, id: Uuid) -> Result<Approval, Error> {

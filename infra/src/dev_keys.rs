@@ -22,7 +22,7 @@ pub fn load_or_create(dir: &Path) -> Result<(String, bool), String> {
         Err(_) => {}
     }
     let mut keys = serde_json::Map::new();
-    for (name, roles) in [("agent", vec![]), ("reviewer", vec!["reviewer"])] {
+    for (name, roles) in [("agent", vec![]), ("reviewer", vec!["reviewer", "admin"])] {
         let mut bytes = [0u8; 24];
         rand::rng().fill_bytes(&mut bytes);
         let key = format!("hp_dev_{name}_{}", hex(&bytes));

@@ -11,10 +11,14 @@ use holdpoint::config::{ConfigError, Settings, StoreKind};
 use holdpoint::keys::local::LocalKeys;
 use holdpoint::store::dynamodb::{sdk_config, tables};
 
+mod approvals;
 mod audit;
+mod demo_agent;
 mod dev_keys;
 mod listener;
+mod mcp;
 mod open;
+mod remote;
 mod serve;
 
 use open::{Access, open};
@@ -110,6 +114,35 @@ enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// List, show and decide approvals on a running Holdpoint (exit codes: 0 done, 1 refused by
+    /// the server, 2 usage, 3 cannot reach the server).
+    Approvals {
+        #[command(flatten)]
+        remote: remote::Remote,
+        /// Print JSON instead of tables.
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        command: approvals::ApprovalsCommand,
+    },
+    /// A Model Context Protocol server on stdin/stdout: tools to request an approval, wait for
+    /// the decision, read, cancel and mark it executed, on the Holdpoint at HOLDPOINT_URL.
+    Mcp {
+        #[command(flatten)]
+        remote: remote::Remote,
+    },
+    /// An agent that reaches a sensitive step, asks a reviewer, waits, then acts or stops
+    /// (exit 0 when it acted, 1 when it was stopped).
+    DemoAgent {
+        #[command(flatten)]
+        remote: remote::Remote,
+        /// Who is asked.
+        #[arg(long, default_value = "reviewer")]
+        reviewer: String,
+        /// How long it waits for the decision, in seconds.
+        #[arg(long, default_value_t = 600)]
+        timeout: u64,
     },
 }
 
@@ -309,6 +342,9 @@ async fn backup(dir: &std::path::Path, to: &std::path::Path) -> Result<ExitCode,
 
 async fn run(command: Command, mut settings: Settings) -> Result<ExitCode, String> {
     match command {
+        Command::Approvals { .. } | Command::Mcp { .. } | Command::DemoAgent { .. } => {
+            Err("dispatched before the settings are read".into())
+        }
         Command::Serve {
             addr,
             sweep_seconds,
@@ -364,9 +400,60 @@ async fn run(command: Command, mut settings: Settings) -> Result<ExitCode, Strin
     }
 }
 
+/// Runs `command` if it talks to a server over HTTP; gives it back otherwise.
+async fn remote_command(command: Command) -> Result<ExitCode, Command> {
+    let (remote, job) = match command {
+        Command::Approvals {
+            remote,
+            json,
+            command,
+        } => (remote, Remote::Approvals(command, json)),
+        Command::Mcp { remote } => (remote, Remote::Mcp),
+        Command::DemoAgent {
+            remote,
+            reviewer,
+            timeout,
+        } => (remote, Remote::Demo(reviewer, timeout)),
+        local => return Err(local),
+    };
+    let client = match remote.client().await {
+        Ok(c) => c,
+        Err(f) => return Ok(f.exit()),
+    };
+    let done = match job {
+        Remote::Approvals(command, json) => {
+            approvals::run(&client, command, json).await.map(|()| 0)
+        }
+        Remote::Mcp => mcp::serve(client)
+            .await
+            .map(|()| 0)
+            .map_err(|e| remote::Failure {
+                code: remote::exit::UNREACHABLE,
+                message: e,
+            }),
+        Remote::Demo(reviewer, timeout) => {
+            demo_agent::run(&client, &reviewer, std::time::Duration::from_secs(timeout))
+                .await
+                .map(demo_agent::exit_code)
+        }
+    };
+    Ok(done.map_or_else(remote::Failure::exit, ExitCode::from))
+}
+
+enum Remote {
+    Approvals(approvals::ApprovalsCommand, bool),
+    Mcp,
+    Demo(String, u64),
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let command = Cli::parse().command;
+    // The commands that talk to a server need none of the server's settings.
+    let command = match remote_command(command).await {
+        Ok(code) => return code,
+        Err(local) => local,
+    };
     let settings = match Settings::from_env() {
         Ok(s) => s,
         Err(e) => {

@@ -80,6 +80,11 @@ pub(super) async fn create(
         .into_response())
 }
 
+/// Who the credentials say the caller is: tenant, principal and roles (the CLI's `--mine`).
+pub(super) async fn me(Caller(caller): Caller) -> Response {
+    ok(caller)
+}
+
 pub(super) async fn get_one(
     State(state): State<AppState>,
     Caller(caller): Caller,

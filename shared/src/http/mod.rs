@@ -46,6 +46,7 @@ fn table() -> Vec<(Routes, Method, &'static str, MethodRouter<AppState>)> {
     vec![
         (R::Create, M::POST, "/v1/approvals", post(approvals::create)),
         (R::Read, M::GET, "/v1/approvals", get(approvals::list)),
+        (R::Read, M::GET, "/v1/me", get(approvals::me)),
         (
             R::Read,
             M::GET,

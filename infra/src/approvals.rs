@@ -1,0 +1,316 @@
+//! `holdpoint approvals …`: a reviewer's and an operator's terminal, on the client crate. Human
+//! tables by default, `--json` for scripts.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use clap::Subcommand;
+use holdpoint::approval::{Approval, Status, Verdict};
+use holdpoint::document::Document;
+use holdpoint::identity::ROLE_PREFIX;
+use holdpoint_client::{Client, Decision, ListQuery};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::remote::{Failure, plain};
+
+#[derive(Subcommand, Debug)]
+pub enum ApprovalsCommand {
+    /// List approvals, newest first.
+    List {
+        /// Only those waiting for a decision.
+        #[arg(long)]
+        pending: bool,
+        /// Only those you review (by name, or by a role you hold).
+        #[arg(long)]
+        mine: bool,
+        /// Only this agent's.
+        #[arg(long)]
+        agent: Option<String>,
+        /// At most this many (1 to 100).
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// One approval, its audit chain, and whether the chain verifies.
+    Show { id: Uuid },
+    /// Approve; with --edit, approve with edits (the file's JSON is what the agent does instead).
+    Approve {
+        id: Uuid,
+        #[arg(long)]
+        comment: Option<String>,
+        /// A file holding the edited output, as JSON.
+        #[arg(long)]
+        edit: Option<PathBuf>,
+    },
+    /// Reject, saying why.
+    Reject {
+        id: Uuid,
+        #[arg(long)]
+        comment: String,
+    },
+    /// Withdraw a pending request (its requester only).
+    Cancel {
+        id: Uuid,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Run the expiry and escalation sweep once and print its report (the role admin only).
+    Sweep,
+}
+
+pub async fn run(client: &Client, command: ApprovalsCommand, json: bool) -> Result<(), Failure> {
+    match command {
+        ApprovalsCommand::List {
+            pending,
+            mine,
+            agent,
+            limit,
+        } => {
+            let items = list(client, pending, mine, agent, limit).await?;
+            if json {
+                let items: Vec<Value> = items.iter().map(shown).collect();
+                print_json(&json!({ "items": items }));
+            } else {
+                print_table(&items);
+            }
+        }
+        ApprovalsCommand::Show { id } => {
+            let approval = client.get(id).await?;
+            let audit = client.audit(id).await?;
+            if json {
+                print_json(&json!({"approval": shown(&approval), "audit": {
+                    "records": audit.records, "valid": audit.valid,
+                    "first_invalid_sequence": audit.first_invalid_sequence, "reason": audit.reason,
+                }}));
+            } else {
+                print_approval(&approval);
+                println!();
+                let verdict = if audit.valid {
+                    "the chain verifies".to_owned()
+                } else {
+                    format!(
+                        "THE CHAIN DOES NOT VERIFY from record {}: {}",
+                        audit.first_invalid_sequence.unwrap_or(0),
+                        plain(audit.reason.as_deref().unwrap_or("?"))
+                    )
+                };
+                println!("audit: {} records, {verdict}", audit.records.len());
+                for r in &audit.records {
+                    println!(
+                        "  {:>3}  {:<18} {:<20} {}",
+                        r["sequence"],
+                        plain(r["event"].as_str().unwrap_or("?")),
+                        plain(r["actor"].as_str().unwrap_or("?")),
+                        plain(r["at"].as_str().unwrap_or("?"))
+                    );
+                }
+            }
+        }
+        ApprovalsCommand::Approve { id, comment, edit } => {
+            let (verdict, modified_output) = match edit {
+                None => (Verdict::Approved, None),
+                Some(file) => {
+                    let text = std::fs::read_to_string(&file)
+                        .map_err(|e| Failure::usage(format!("{}: {e}", file.display())))?;
+                    let doc = Document::from_text(text.trim())
+                        .ok_or_else(|| Failure::usage(format!("{}: not JSON", file.display())))?;
+                    (Verdict::Modified, Some(doc))
+                }
+            };
+            let decision = Decision {
+                verdict,
+                comment,
+                modified_output,
+            };
+            done(&client.decide(id, decision).await?, json);
+        }
+        ApprovalsCommand::Reject { id, comment } => {
+            let decision = Decision {
+                verdict: Verdict::Rejected,
+                comment: Some(comment),
+                modified_output: None,
+            };
+            done(&client.decide(id, decision).await?, json);
+        }
+        ApprovalsCommand::Cancel { id, reason } => {
+            done(&client.cancel(id, reason.as_deref()).await?, json);
+        }
+        ApprovalsCommand::Sweep => {
+            let r = client.sweep().await?;
+            if json {
+                print_json(&r);
+            } else {
+                println!(
+                    "expired {}, escalated {}, republished {}, skipped {}, failed {}{}",
+                    r.expired,
+                    r.escalated,
+                    r.republished,
+                    r.skipped,
+                    r.failed,
+                    if r.unfinished {
+                        " (unfinished: run it again)"
+                    } else {
+                        ""
+                    }
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The approvals asked for; with `mine`, those naming the caller or one of its roles (one query
+/// per entry, merged newest first).
+async fn list(
+    client: &Client,
+    pending: bool,
+    mine: bool,
+    agent: Option<String>,
+    limit: u32,
+) -> Result<Vec<Approval>, Failure> {
+    if !(1..=100).contains(&limit) {
+        return Err(Failure::usage("--limit must be between 1 and 100"));
+    }
+    let base = ListQuery {
+        status: pending.then(|| Status::Pending.as_str().to_owned()),
+        agent_id: agent,
+        limit: Some(limit),
+        ..ListQuery::default()
+    };
+    if !mine {
+        return Ok(client.list(&base).await?.items);
+    }
+    let me = client.me().await?;
+    let entries = std::iter::once(me.principal.clone())
+        .chain(me.roles.iter().map(|r| format!("{ROLE_PREFIX}{r}")));
+    let mut found = BTreeMap::new();
+    for reviewer in entries {
+        let query = ListQuery {
+            reviewer: Some(reviewer),
+            ..base.clone()
+        };
+        for a in client.list(&query).await?.items {
+            found.insert((a.created_at, a.id), a);
+        }
+    }
+    Ok(found.into_values().rev().take(limit as usize).collect())
+}
+
+/// An approval as the API shows it (the client's copy carries an empty seal).
+fn shown(a: &Approval) -> Value {
+    let mut v = serde_json::to_value(a).unwrap_or(Value::Null);
+    if let Value::Object(m) = &mut v {
+        m.remove("seal");
+    }
+    v
+}
+
+fn print_json(value: &impl serde::Serialize) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".into())
+    );
+}
+
+/// At most `n` characters of `s`, on one line.
+fn clip(s: &str, n: usize) -> String {
+    let s = plain(s);
+    if s.chars().count() <= n {
+        s
+    } else {
+        s.chars().take(n - 1).chain(['…']).collect()
+    }
+}
+
+fn print_table(items: &[Approval]) {
+    if items.is_empty() {
+        println!("no approvals");
+        return;
+    }
+    println!(
+        "{:<36}  {:<9}  {:>4}  {:<16}  {:<20}  ACTION",
+        "ID", "STATUS", "RISK", "AGENT", "EXPIRES"
+    );
+    for a in items {
+        println!(
+            "{:<36}  {:<9}  {:>4}  {:<16}  {:<20}  {}",
+            a.id,
+            a.status.as_str(),
+            a.risk_score.map(|r| r.to_string()).unwrap_or("-".into()),
+            clip(&a.agent_id, 16),
+            a.expires_at.format("%Y-%m-%d %H:%M:%SZ"),
+            clip(&a.action, 60)
+        );
+    }
+}
+
+fn print_approval(a: &Approval) {
+    let row = |k: &str, v: String| println!("{k:<12}{v}");
+    row("id", a.id.to_string());
+    row("status", a.status.as_str().to_owned());
+    row("action", plain(&a.action));
+    row(
+        "agent",
+        format!(
+            "{} (asked by {})",
+            plain(&a.agent_id),
+            plain(&a.requested_by)
+        ),
+    );
+    row(
+        "reviewers",
+        format!("{} (quorum {})", plain(&a.reviewers.join(", ")), a.quorum),
+    );
+    if let Some(r) = a.risk_score {
+        row("risk", r.to_string());
+    }
+    if let Some(reason) = &a.reason {
+        row("reason", plain(reason));
+    }
+    if let Some(t) = &a.tool_call {
+        row(
+            "tool call",
+            format!("{} {}", plain(&t.name), plain(&t.arguments.canonical())),
+        );
+    }
+    row("created", a.created_at.to_rfc3339());
+    row("expires", a.expires_at.to_rfc3339());
+    row("context", String::new());
+    for line in a.context.pretty().lines() {
+        println!("  {}", plain(line));
+    }
+    if let Some(d) = &a.decision {
+        let said = d
+            .comment
+            .as_ref()
+            .map(|c| format!(": {}", plain(c)))
+            .unwrap_or_default();
+        row(
+            "decision",
+            format!(
+                "{} by {} at {}{said}",
+                d.decision.as_str(),
+                plain(&d.by),
+                d.at.to_rfc3339()
+            ),
+        );
+        if let Some(out) = &d.modified_output {
+            row("edited to", plain(&out.canonical()));
+        }
+    }
+    if let Some(by) = &a.cancelled_by {
+        row("cancelled", format!("by {}", plain(by)));
+    }
+    if let Some(at) = a.executed_at {
+        row("executed", at.to_rfc3339());
+    }
+}
+
+/// What a change came to: the status line, or the approval as JSON.
+fn done(a: &Approval, json: bool) {
+    if json {
+        print_json(&shown(a));
+    } else {
+        println!("{} {}", a.id, a.status.as_str());
+    }
+}

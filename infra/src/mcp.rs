@@ -1,0 +1,305 @@
+//! `holdpoint mcp`: a Model Context Protocol server over stdio, so that an AI agent asks for a
+//! human's approval without any code. Each tool is one call of the client crate against the
+//! Holdpoint URL; a refusal comes back as a tool error with the problem's code and detail.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use holdpoint::approval::{Approval, EscalationLevel};
+use holdpoint::document::Document;
+use holdpoint_client::{ApprovalRequest, Client, Error, Outcome, Ticket};
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
+use rmcp::schemars::{self, JsonSchema};
+use rmcp::{ServerHandler, ServiceExt, tool, tool_handler, tool_router};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+/// The longest one `wait_for_decision` call waits; the agent calls again to wait longer.
+const MAX_WAIT_SECONDS: u64 = 900;
+const DEFAULT_WAIT_SECONDS: u64 = 120;
+
+#[derive(Clone)]
+pub struct Gatekeeper {
+    client: Client,
+    /// What this session asked for, to compute the context hash at `mark_executed`.
+    tickets: Arc<Mutex<HashMap<Uuid, Ticket>>>,
+    tool_router: ToolRouter<Gatekeeper>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ToolCallArg {
+    /// The tool the agent is about to call.
+    pub name: String,
+    /// Its arguments.
+    #[serde(default)]
+    pub arguments: Option<Value>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequestApprovalArgs {
+    /// What the agent is about to do, in one sentence a reviewer can judge (at most 1,000
+    /// characters).
+    pub action: String,
+    /// The agent asking (its name or id).
+    pub agent_id: String,
+    /// Who may decide: principal names, or `role:NAME` for anyone holding that role.
+    pub reviewers: Vec<String>,
+    /// What the reviewer needs to judge, as a JSON object (at most 64 KiB).
+    #[serde(default)]
+    pub context: Option<Map<String, Value>>,
+    /// The tool call awaiting approval; a reviewer may approve it with edited arguments.
+    #[serde(default)]
+    pub tool_call: Option<ToolCallArg>,
+    /// Why the agent wants to do it.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// How risky it is, 0 to 100.
+    #[serde(default)]
+    pub risk_score: Option<u8>,
+    /// How many reviewers must approve [default 1].
+    #[serde(default)]
+    pub quorum: Option<u32>,
+    /// Seconds until the request expires unanswered (60 to 2,592,000) [default 3,600].
+    #[serde(default)]
+    pub expires_in_seconds: Option<u32>,
+    /// Who is asked next when nobody decided in time.
+    #[serde(default)]
+    pub escalation: Option<Vec<EscalationArg>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EscalationArg {
+    /// Seconds after the previous level started.
+    pub after_seconds: u32,
+    /// Who is asked at this level.
+    pub reviewers: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WaitArgs {
+    /// The approval's id.
+    pub id: String,
+    /// How long to wait, in seconds (at most 900) [default 120].
+    #[serde(default)]
+    pub timeout_seconds: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IdArgs {
+    /// The approval's id.
+    pub id: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelArgs {
+    /// The approval's id.
+    pub id: String,
+    /// Why the agent withdraws it.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+fn id_of(raw: &str) -> Result<Uuid, String> {
+    Uuid::try_parse(raw).map_err(|_| format!("invalid_id: {raw:?} is not an approval id"))
+}
+
+fn refused(e: Error) -> String {
+    match e {
+        Error::Refused(p) => format!("{}: {}", p.code.as_str(), p.detail),
+        other => other.to_string(),
+    }
+}
+
+/// What an agent needs of an approval (never a review link: those go to reviewers only).
+fn summary(a: &Approval) -> String {
+    let mut v = json!({
+        "id": a.id,
+        "status": a.status.as_str(),
+        "action": a.action,
+        "reviewers": a.reviewers,
+        "expires_at": a.expires_at.to_rfc3339(),
+    });
+    if let Some(d) = &a.decision {
+        v["decision"] = json!({
+            "decision": d.decision.as_str(), "by": d.by, "comment": d.comment,
+            "modified_output": d.modified_output,
+        });
+    }
+    if let Some(at) = a.executed_at {
+        v["executed_at"] = at.to_rfc3339().into();
+    }
+    v.to_string()
+}
+
+fn outcome_json(o: &Outcome) -> String {
+    let mut v = json!({ "outcome": o.kind(), "summary": o.to_string() });
+    match o {
+        Outcome::Approved { by, comment } | Outcome::Rejected { by, comment } => {
+            v["by"] = by.clone().into();
+            v["comment"] = json!(comment);
+        }
+        Outcome::Modified {
+            by,
+            output,
+            comment,
+        } => {
+            v["by"] = by.clone().into();
+            v["comment"] = json!(comment);
+            v["modified_output"] = serde_json::to_value(output).unwrap_or(Value::Null);
+            v["note"] = "approved with edits: do modified_output instead of what was asked".into();
+        }
+        Outcome::TimedOut => v["note"] = "still pending: call wait_for_decision again".into(),
+        Outcome::Expired | Outcome::Cancelled { .. } => {}
+    }
+    v.to_string()
+}
+
+#[tool_router]
+impl Gatekeeper {
+    pub fn new(client: Client) -> Gatekeeper {
+        Gatekeeper {
+            client,
+            tickets: Arc::default(),
+            tool_router: Self::tool_router(),
+        }
+    }
+
+    #[tool(
+        description = "Ask a human to approve an action before doing it. Returns the approval's id and status (pending). The reviewers are told; you are not given a review link. Then call wait_for_decision, and do the action only if the outcome is approved (or modified: then do modified_output instead)."
+    )]
+    async fn request_approval(
+        &self,
+        Parameters(args): Parameters<RequestApprovalArgs>,
+    ) -> Result<String, String> {
+        let mut request = ApprovalRequest::new(args.action, args.agent_id, args.reviewers);
+        if let Some(c) = args.context {
+            request.context = Document::of(&c);
+        }
+        if let Some(t) = args.tool_call {
+            request = request.tool_call(t.name, &t.arguments.unwrap_or(json!({})));
+        }
+        request.reason = args.reason;
+        request.risk_score = args.risk_score;
+        request.quorum = args.quorum;
+        request.expires_in_seconds = args.expires_in_seconds;
+        request.escalation = args
+            .escalation
+            .unwrap_or_default()
+            .into_iter()
+            .map(|l| EscalationLevel {
+                after_seconds: l.after_seconds,
+                reviewers: l.reviewers,
+            })
+            .collect();
+        let ticket = self
+            .client
+            .request_approval(&request)
+            .await
+            .map_err(refused)?;
+        let answer = summary(&ticket.approval);
+        if let Ok(mut t) = self.tickets.lock() {
+            t.insert(ticket.id(), ticket);
+        }
+        Ok(answer)
+    }
+
+    #[tool(
+        description = "Wait until a human decides an approval (or it expires or is cancelled), at most timeout_seconds (default 120, at most 900). Returns the outcome: approved, modified (with modified_output: do that instead), rejected (with the reviewer's comment), expired, cancelled, or timed_out (still pending: call again)."
+    )]
+    async fn wait_for_decision(
+        &self,
+        Parameters(args): Parameters<WaitArgs>,
+    ) -> Result<String, String> {
+        let id = id_of(&args.id)?;
+        let seconds = args
+            .timeout_seconds
+            .unwrap_or(DEFAULT_WAIT_SECONDS)
+            .min(MAX_WAIT_SECONDS);
+        let outcome = self
+            .client
+            .wait(id, Duration::from_secs(seconds))
+            .await
+            .map_err(refused)?;
+        Ok(outcome_json(&outcome))
+    }
+
+    #[tool(description = "The approval's current state: status, reviewers, deadline and decision.")]
+    async fn get_approval(&self, Parameters(args): Parameters<IdArgs>) -> Result<String, String> {
+        let id = id_of(&args.id)?;
+        let a = self.client.get(id).await.map_err(refused)?;
+        Ok(summary(&a))
+    }
+
+    #[tool(
+        description = "Withdraw a pending approval request you made (nobody can approve it afterwards)."
+    )]
+    async fn cancel_approval(
+        &self,
+        Parameters(args): Parameters<CancelArgs>,
+    ) -> Result<String, String> {
+        let id = id_of(&args.id)?;
+        let a = self
+            .client
+            .cancel(id, args.reason.as_deref())
+            .await
+            .map_err(refused)?;
+        Ok(summary(&a))
+    }
+
+    #[tool(
+        description = "Record that you did the approved action, once, after doing it. When this session asked for the approval, it proves that what ran is what was approved (the context hash of the request it sent, with the reviewer's edits when modified)."
+    )]
+    async fn mark_executed(&self, Parameters(args): Parameters<IdArgs>) -> Result<String, String> {
+        let id = id_of(&args.id)?;
+        let ticket = self.tickets.lock().ok().and_then(|t| t.get(&id).cloned());
+        let a = match ticket {
+            Some(ticket) => {
+                let current = self.client.get(id).await.map_err(refused)?;
+                let edited = match Outcome::of(&current) {
+                    Some(Outcome::Modified { output, .. }) => Some(output),
+                    _ => None,
+                };
+                self.client.execute(&ticket, edited.as_ref()).await
+            }
+            None => self.client.execute_with_hash(id, None).await,
+        }
+        .map_err(refused)?;
+        Ok(summary(&a))
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for Gatekeeper {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new("holdpoint", env!("CARGO_PKG_VERSION")))
+            .with_instructions(
+                "Holdpoint: ask a human before a sensitive action. request_approval, then \
+                 wait_for_decision; act only on approved (or on modified_output when modified), \
+                 then mark_executed.",
+            )
+    }
+}
+
+/// Serves MCP on stdin/stdout until the client closes it.
+pub async fn serve(client: Client) -> Result<(), String> {
+    let running = Gatekeeper::new(client)
+        .serve(rmcp::transport::stdio())
+        .await
+        .map_err(|e| format!("MCP: {e}"))?;
+    running
+        .waiting()
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("MCP: {e}"))
+}
