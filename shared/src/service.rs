@@ -143,10 +143,10 @@ impl Service {
 
     pub async fn get(&self, caller: &Principal, id: Uuid) -> Result<Approval, ServiceError> {
         let found = self.store.get(&caller.tenant, id).await?;
-        let seen = found
-            .ok_or(ServiceError::NotFound)?
-            .seen_at(self.clock.now());
-        self.marked(seen).await
+        // The seal binds the stored state: check it before the expiry rule changes what is
+        // shown.
+        let stored = found.ok_or(ServiceError::NotFound)?;
+        Ok(self.marked(stored).await?.seen_at(self.clock.now()))
     }
 
     pub async fn list(
@@ -163,7 +163,7 @@ impl Service {
             .await?;
         let mut items = Vec::with_capacity(page.items.len());
         for a in page.items {
-            items.push(self.marked(a.seen_at(now)).await?);
+            items.push(self.marked(a).await?.seen_at(now));
         }
         page.items = items;
         Ok(page)
@@ -237,7 +237,7 @@ impl Service {
                 metrics::transition(&a, &record);
                 Ok((self.announce(a, Some(&record)).await, true))
             }
-            Created::Existing(a) => Ok((self.marked(a.seen_at(now)).await?, false)),
+            Created::Existing(a) => Ok((self.marked(a).await?.seen_at(now), false)),
         }
     }
 

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod front;
 pub mod webdriver;
 
 use std::net::SocketAddr;
@@ -132,5 +133,29 @@ impl Server {
             .and_then(|(_, b)| serde_json::from_str(b).ok())
             .unwrap_or(serde_json::Value::Null);
         Ok((status, json))
+    }
+}
+
+/// API keys of a small team in tenant `t1`: an agent, two reviewers (one holding the role
+/// `finance`), and an admin.
+pub const AGENT_KEY: &str = "agent-key-0123456789abcdef";
+pub const REVIEWER_KEY: &str = "reviewer-key-0123456789abcdef";
+pub const FINANCE_KEY: &str = "finance-key-0123456789abcdef";
+pub const ADMIN_KEY: &str = "admin-key-0123456789abcdef";
+
+/// `HOLDPOINT_API_KEYS` for [`AGENT_KEY`] and the others.
+pub fn team_keys() -> String {
+    serde_json::json!({
+        AGENT_KEY: {"tenant": "t1", "principal": "agent"},
+        REVIEWER_KEY: {"tenant": "t1", "principal": "reviewer"},
+        FINANCE_KEY: {"tenant": "t1", "principal": "fiona", "roles": ["finance"]},
+        ADMIN_KEY: {"tenant": "t1", "principal": "root", "roles": ["admin"]},
+    })
+    .to_string()
+}
+
+impl Server {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
     }
 }
