@@ -1,0 +1,224 @@
+//! `holdpoint approvals …` against a running local server: tables and `--json`, and the exit
+//! codes (0 done, 1 refused by the server, 2 usage, 3 cannot reach the server).
+
+mod support;
+
+use std::process::Output;
+
+use holdpoint_client::{ApprovalRequest, Client, Credentials};
+use serde_json::{Value, json};
+use support::{ADMIN_KEY, AGENT_KEY, FINANCE_KEY, REVIEWER_KEY, Server, free_port, team_keys};
+
+/// `holdpoint ARGS…` as the principal of `key` (none: no key at all) against `url`.
+fn holdpoint(url: &str, key: Option<&str>, args: &[&str]) -> Output {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_holdpoint"));
+    c.args(args)
+        .env("HOLDPOINT_URL", url)
+        .env_remove("HOLDPOINT_API_KEY");
+    if let Some(k) = key {
+        c.env("HOLDPOINT_API_KEY", k);
+    }
+    c.output().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn err(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn json_of(o: &Output) -> Value {
+    assert_eq!(o.status.code(), Some(0), "{}", err(o));
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(o)))
+}
+
+#[tokio::test]
+async fn a_reviewer_lists_shows_and_decides_from_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = team_keys();
+    let s = Server::start(
+        dir.path(),
+        &[("HOLDPOINT_API_KEYS", keys.as_str())],
+        free_port(),
+    )
+    .await;
+    let url = s.url();
+    let agent = Client::new(&url, Credentials::api_key(AGENT_KEY)).unwrap();
+    // What an agent writes is shown as data: an escape sequence that would clear the screen.
+    let hostile = agent
+        .request_approval(
+            &ApprovalRequest::new("Pay invoice 77\u{1b}[2J", "billing-bot", ["role:finance"])
+                .context(&json!({"amount_eur": 1200}))
+                .risk(60),
+        )
+        .await
+        .unwrap();
+    let named = agent
+        .request_approval(&ApprovalRequest::new(
+            "Restart the API",
+            "ops-bot",
+            ["reviewer"],
+        ))
+        .await
+        .unwrap();
+    let (h, n) = (hostile.id().to_string(), named.id().to_string());
+
+    // list: a table, newest first; --json for scripts; --mine by name or by role.
+    let out = holdpoint(
+        &url,
+        Some(REVIEWER_KEY),
+        &["approvals", "list", "--pending"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", err(&out));
+    let table = text(&out);
+    assert!(table.starts_with("ID "), "{table}");
+    assert!(
+        table.find(&n).unwrap() < table.find(&h).unwrap(),
+        "newest first"
+    );
+    assert!(table.contains("Pay invoice 77\\u{1b}[2J"), "{table}");
+    assert!(!table.contains('\u{1b}'), "no escape reaches the terminal");
+
+    let mine = json_of(&holdpoint(
+        &url,
+        Some(FINANCE_KEY),
+        &["approvals", "list", "--mine", "--json"],
+    ));
+    let ids: Vec<_> = mine["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].clone())
+        .collect();
+    assert_eq!(ids, [json!(h)], "fiona reviews through role:finance only");
+    let mine = json_of(&holdpoint(
+        &url,
+        Some(REVIEWER_KEY),
+        &["approvals", "list", "--mine", "--pending", "--json"],
+    ));
+    assert_eq!(mine["items"][0]["id"], json!(n));
+    assert_eq!(mine["items"].as_array().unwrap().len(), 1);
+
+    // show: the approval, its audit chain, and whether it verifies.
+    let out = holdpoint(&url, Some(FINANCE_KEY), &["approvals", "show", &h]);
+    let shown = text(&out);
+    assert!(shown.contains("status      pending"), "{shown}");
+    assert!(shown.contains("\"amount_eur\": 1200"), "{shown}");
+    assert!(
+        shown.contains("audit: 1 records, the chain verifies"),
+        "{shown}"
+    );
+    let shown = json_of(&holdpoint(
+        &url,
+        Some(FINANCE_KEY),
+        &["approvals", "show", &h, "--json"],
+    ));
+    assert_eq!(shown["approval"]["status"], "pending");
+    assert_eq!(shown["audit"]["valid"], true);
+    assert!(shown["approval"].get("seal").is_none());
+
+    // approve with edits from a file; the status line, then --json.
+    let edit = dir.path().join("edit.json");
+    std::fs::write(&edit, r#"{"amount_eur": 1000}"#).unwrap();
+    let out = holdpoint(
+        &url,
+        Some(FINANCE_KEY),
+        &[
+            "approvals",
+            "approve",
+            &h,
+            "--comment",
+            "capped",
+            "--edit",
+            edit.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", err(&out));
+    assert_eq!(text(&out).trim(), format!("{h} modified"));
+    let approved = json_of(&holdpoint(
+        &url,
+        Some(REVIEWER_KEY),
+        &["approvals", "approve", &n, "--json"],
+    ));
+    assert_eq!(approved["status"], "approved");
+    assert_eq!(approved["decision"]["by"], "reviewer");
+
+    // Refused by the server: exit 1, one line with the problem's code.
+    let out = holdpoint(
+        &url,
+        Some(AGENT_KEY),
+        &["approvals", "reject", &n, "--comment", "no"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let line = err(&out);
+    assert_eq!(line.lines().count(), 1, "{line}");
+    assert!(
+        line.starts_with("holdpoint: self_approval (403): "),
+        "{line}"
+    );
+    let out = holdpoint(&url, Some(REVIEWER_KEY), &["approvals", "sweep"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(err(&out).contains("not_admin (403)"), "{}", err(&out));
+    let out = holdpoint(
+        &url,
+        Some(AGENT_KEY),
+        &["approvals", "show", "00000000-0000-4000-8000-000000000000"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(err(&out).contains("not_found (404)"), "{}", err(&out));
+
+    // cancel by the requester; sweep by an admin.
+    let t = agent
+        .request_approval(&ApprovalRequest::new(
+            "Scale to zero",
+            "ops-bot",
+            ["reviewer"],
+        ))
+        .await
+        .unwrap();
+    let out = holdpoint(
+        &url,
+        Some(AGENT_KEY),
+        &["approvals", "cancel", &t.id().to_string()],
+    );
+    assert_eq!(text(&out).trim(), format!("{} cancelled", t.id()));
+    let out = holdpoint(&url, Some(ADMIN_KEY), &["approvals", "sweep"]);
+    assert_eq!(out.status.code(), Some(0), "{}", err(&out));
+    assert!(
+        text(&out).starts_with("expired 0, escalated 0"),
+        "{}",
+        text(&out)
+    );
+    let report = json_of(&holdpoint(
+        &url,
+        Some(ADMIN_KEY),
+        &["approvals", "sweep", "--json"],
+    ));
+    assert_eq!(report["unfinished"], false);
+
+    // Usage: exit 2 (a missing argument, no credentials, a bad id).
+    for (key, args) in [
+        (Some(REVIEWER_KEY), vec!["approvals", "reject", &n]),
+        (None, vec!["approvals", "list"]),
+        (Some(REVIEWER_KEY), vec!["approvals", "show", "not-an-id"]),
+        (
+            Some(REVIEWER_KEY),
+            vec!["approvals", "list", "--limit", "0"],
+        ),
+    ] {
+        let out = holdpoint(&url, key, &args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", err(&out));
+    }
+
+    // Cannot reach the server: exit 3.
+    let nobody = format!("http://127.0.0.1:{}", free_port());
+    let out = holdpoint(&nobody, Some(REVIEWER_KEY), &["approvals", "list"]);
+    assert_eq!(out.status.code(), Some(3), "{}", err(&out));
+    assert!(
+        err(&out).contains("cannot reach Holdpoint"),
+        "{}",
+        err(&out)
+    );
+}
