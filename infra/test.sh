@@ -36,6 +36,8 @@ fi
 
 [ $# -gt 0 ] || set -- --workspace
 infra/with-moto.sh cargo test --all-targets "$@"
+# --all-targets leaves out doc tests: the client's rustdoc examples must compile too.
+cargo test --doc -p holdpoint-client
 # The spec held to the server by an outside tool (uses the holdpoint binary the tests built).
 cargo build --quiet -p holdpoint-local
 infra/schemathesis.sh

@@ -31,7 +31,7 @@ impl Policy {
             Policy::Tools(names) => request
                 .tool_call
                 .as_ref()
-                .is_some_and(|c| names.iter().any(|n| *n == c.name)),
+                .is_some_and(|c| names.contains(&c.name)),
             Policy::Any(all) => all.iter().any(|p| p.asks(request)),
         }
     }
