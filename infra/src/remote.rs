@@ -4,16 +4,18 @@
 use std::process::ExitCode;
 
 use clap::Args;
+use holdpoint::config;
 use holdpoint_client::{Client, Credentials, Error};
 
-/// Where Holdpoint answers and who is calling (flags over `HOLDPOINT_URL`, `HOLDPOINT_API_KEY`).
+/// Where Holdpoint answers and who is calling (flags over the variables `config::URL` and
+/// `config::API_KEY`).
 #[derive(Args, Clone, Debug)]
 pub struct Remote {
     /// Holdpoint's URL.
-    #[arg(long, env = "HOLDPOINT_URL", default_value = "http://127.0.0.1:8004")]
+    #[arg(long, env = config::URL, default_value = "http://127.0.0.1:8004")]
     pub url: String,
     /// An API key (the local server prints its development keys when it creates them).
-    #[arg(long, env = "HOLDPOINT_API_KEY", hide_env_values = true)]
+    #[arg(long, env = config::API_KEY, hide_env_values = true)]
     pub api_key: Option<String>,
     /// Sign requests with SigV4 from the AWS credentials chain (the IAM-authorised API on AWS)
     /// instead of an API key.

@@ -53,6 +53,9 @@ pub const KEY_CACHE_SECONDS: &str = "HOLDPOINT_KEY_CACHE_SECONDS";
 pub const DEFAULT_EXPIRY_SECONDS: &str = "HOLDPOINT_DEFAULT_EXPIRY_SECONDS";
 pub const MIN_EXPIRY_SECONDS: &str = "HOLDPOINT_MIN_EXPIRY_SECONDS";
 pub const MAX_EXPIRY_SECONDS: &str = "HOLDPOINT_MAX_EXPIRY_SECONDS";
+/// Read by the commands that call a Holdpoint over HTTP (`approvals`, `mcp`, `demo-agent`).
+pub const URL: &str = "HOLDPOINT_URL";
+pub const API_KEY: &str = "HOLDPOINT_API_KEY";
 
 /// Every variable Holdpoint reads, in the order the README lists them.
 pub const VARIABLES: &[Variable] = &[
@@ -142,6 +145,18 @@ pub const VARIABLES: &[Variable] = &[
         "`2592000`",
         "both",
         "longest expiry accepted",
+    ),
+    var(
+        URL,
+        "`http://127.0.0.1:8004`",
+        "client",
+        "the Holdpoint that `holdpoint approvals`, `mcp` and `demo-agent` call (`--url`)",
+    ),
+    var(
+        API_KEY,
+        "none: the client commands refuse (or `--aws`)",
+        "client",
+        "the API key those commands send (`--api-key`); with `--aws`, SigV4 from the AWS credentials chain instead",
     ),
 ];
 
