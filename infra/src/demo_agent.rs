@@ -65,9 +65,7 @@ pub async fn run(client: &Client, reviewer: &str, timeout: Duration) -> Result<b
         plain(reviewer),
         ticket.id()
     ));
-    say(
-        "waiting for the decision (the reviewer was sent the review link; this agent never sees it)",
-    );
+    say("waiting for the decision (review links go to reviewers, never to this agent)");
     let edited = match client.wait(ticket.id(), timeout).await? {
         Outcome::Approved { by, .. } => {
             say(&format!("approved by {}", plain(&by)));

@@ -407,13 +407,13 @@ async fn remote_command(command: Command) -> Result<ExitCode, Command> {
             remote,
             json,
             command,
-        } => (remote, Remote::Approvals(command, json)),
-        Command::Mcp { remote } => (remote, Remote::Mcp),
+        } => (remote, Job::Approvals(command, json)),
+        Command::Mcp { remote } => (remote, Job::Mcp),
         Command::DemoAgent {
             remote,
             reviewer,
             timeout,
-        } => (remote, Remote::Demo(reviewer, timeout)),
+        } => (remote, Job::Demo(reviewer, timeout)),
         local => return Err(local),
     };
     let client = match remote.client().await {
@@ -421,17 +421,15 @@ async fn remote_command(command: Command) -> Result<ExitCode, Command> {
         Err(f) => return Ok(f.exit()),
     };
     let done = match job {
-        Remote::Approvals(command, json) => {
-            approvals::run(&client, command, json).await.map(|()| 0)
-        }
-        Remote::Mcp => mcp::serve(client)
+        Job::Approvals(command, json) => approvals::run(&client, command, json).await.map(|()| 0),
+        Job::Mcp => mcp::serve(client)
             .await
             .map(|()| 0)
             .map_err(|e| remote::Failure {
                 code: remote::exit::UNREACHABLE,
                 message: e,
             }),
-        Remote::Demo(reviewer, timeout) => {
+        Job::Demo(reviewer, timeout) => {
             demo_agent::run(&client, &reviewer, std::time::Duration::from_secs(timeout))
                 .await
                 .map(demo_agent::exit_code)
@@ -440,7 +438,8 @@ async fn remote_command(command: Command) -> Result<ExitCode, Command> {
     Ok(done.map_or_else(remote::Failure::exit, ExitCode::from))
 }
 
-enum Remote {
+/// What a command that talks to a server does, once its client is made.
+enum Job {
     Approvals(approvals::ApprovalsCommand, bool),
     Mcp,
     Demo(String, u64),

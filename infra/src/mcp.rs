@@ -175,7 +175,7 @@ impl Gatekeeper {
     }
 
     #[tool(
-        description = "Ask a human to approve an action before doing it. Returns the approval's id and status (pending). The reviewers are told; you are not given a review link. Then call wait_for_decision, and do the action only if the outcome is approved (or modified: then do modified_output instead)."
+        description = "Ask a human to approve an action before doing it. Returns the approval's id and status (pending). Reviewers decide from their own review links or the holdpoint CLI; you are never given a link. Then call wait_for_decision, and do the action only if the outcome is approved (or modified: then do modified_output instead)."
     )]
     async fn request_approval(
         &self,

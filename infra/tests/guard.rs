@@ -118,7 +118,7 @@ fn every_rule_fails_on_a_template_that_breaks_it() {
     fails(
         edit_after(
             "\n  DecideFunction:",
-            "Action: [dynamodb:GetItem, dynamodb:PutItem]",
+            "Action: [dynamodb:GetItem, dynamodb:PutItem, dynamodb:Query]",
             "Action: dynamodb:UpdateItem",
         ),
         "functions_grant_no_rewrites",
