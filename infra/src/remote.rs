@@ -12,14 +12,14 @@ use holdpoint_client::{Client, Credentials, Error};
 #[derive(Args, Clone, Debug)]
 pub struct Remote {
     /// Holdpoint's URL.
-    #[arg(long, env = config::URL, default_value = "http://127.0.0.1:8004")]
+    #[arg(long, global = true, env = config::URL, default_value = "http://127.0.0.1:8004")]
     pub url: String,
     /// An API key (the local server prints its development keys when it creates them).
-    #[arg(long, env = config::API_KEY, hide_env_values = true)]
+    #[arg(long, global = true, env = config::API_KEY, hide_env_values = true)]
     pub api_key: Option<String>,
     /// Sign requests with SigV4 from the AWS credentials chain (the IAM-authorised API on AWS)
     /// instead of an API key.
-    #[arg(long, conflicts_with = "api_key")]
+    #[arg(long, global = true, conflicts_with = "api_key")]
     pub aws: bool,
 }
 

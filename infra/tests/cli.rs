@@ -34,7 +34,8 @@ fn json_of(o: &Output) -> Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(o)))
 }
 
-#[tokio::test]
+// Multi-threaded: the front keeps serving while the test waits for a command to end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reviewer_lists_shows_and_decides_from_the_terminal() {
     let dir = tempfile::tempdir().unwrap();
     let keys = team_keys();
@@ -211,6 +212,49 @@ async fn a_reviewer_lists_shows_and_decides_from_the_terminal() {
         let out = holdpoint(&url, key, &args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", err(&out));
     }
+
+    // --aws: SigV4 from the AWS credentials chain (here its environment variables), on the wire.
+    // The local server knows bearer keys only, so it refuses (exit 1); the front saw the request.
+    let front = support::front::Front::start(s.addr).await;
+    let day = || chrono::Utc::now().format("%Y%m%d").to_string();
+    let day_before = day();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_holdpoint"))
+        .args(["approvals", "list", "--aws", "--url", &front.url])
+        .env_remove("HOLDPOINT_API_KEY")
+        .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+        .env(
+            "AWS_SECRET_ACCESS_KEY",
+            "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+        )
+        .env("AWS_SESSION_TOKEN", "session-token")
+        .env("AWS_REGION", "eu-west-1")
+        .env("AWS_CONFIG_FILE", dir.path().join("none"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", dir.path().join("none"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", err(&out));
+    assert!(
+        err(&out).contains("invalid_credential (401)"),
+        "{}",
+        err(&out)
+    );
+    let seen = front
+        .plan()
+        .headers
+        .pop()
+        .expect("the request reached the front");
+    let auth = seen["authorization"].to_str().unwrap();
+    let signed_on = |d: &str| {
+        auth.starts_with(&format!(
+            "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/{d}/eu-west-1/execute-api/aws4_request, \
+             SignedHeaders=host;x-amz-content-sha256;x-amz-date;x-amz-security-token, Signature="
+        ))
+    };
+    assert!(signed_on(&day_before) || signed_on(&day()), "{auth}");
+    assert_eq!(auth.rsplit('=').next().unwrap().len(), 64, "{auth}");
+    assert_eq!(seen["x-amz-security-token"], "session-token");
+    assert!(seen.get("x-amz-date").is_some());
 
     // Cannot reach the server: exit 3.
     let nobody = format!("http://127.0.0.1:{}", free_port());

@@ -22,6 +22,8 @@ pub struct Plan {
     pub creates: usize,
     /// When each get of one approval arrived.
     pub gets: Vec<Instant>,
+    /// The headers of every request, in order.
+    pub headers: Vec<http::HeaderMap>,
 }
 
 pub struct Front {
@@ -69,6 +71,7 @@ async fn handle(
     plan: Arc<Mutex<Plan>>,
     http: reqwest::Client,
 ) -> Result<Response<Full<Bytes>>, std::io::Error> {
+    plan.lock().unwrap().headers.push(req.headers().clone());
     let path = req.uri().path().to_owned();
     let create = req.method() == Method::POST && path == "/v1/approvals";
     let get = req.method() == Method::GET
