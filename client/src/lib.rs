@@ -105,8 +105,17 @@ impl Client {
     pub fn new(base_url: &str, credentials: Credentials) -> Result<Client, Error> {
         let mut base = reqwest::Url::parse(base_url)
             .map_err(|e| Error::Usage(format!("{base_url} is not a URL: {e}")))?;
-        if !matches!(base.scheme(), "http" | "https") {
-            return Err(Error::Usage(format!("{base_url} is not an http(s) URL")));
+        match base.scheme() {
+            "https" => {}
+            // Credentials in clear text only ever cross the loopback interface.
+            "http" if is_loopback(&base) => {}
+            "http" => {
+                return Err(Error::Usage(format!(
+                    "{base_url}: plain http only to this machine (127.0.0.1, ::1, localhost); \
+                     credentials to another host need https"
+                )));
+            }
+            _ => return Err(Error::Usage(format!("{base_url} is not an http(s) URL"))),
         }
         if !base.path().ends_with('/') {
             base.set_path(&format!("{}/", base.path()));
@@ -334,6 +343,15 @@ impl Client {
     }
 }
 
+fn is_loopback(url: &reqwest::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
 fn parse<T: DeserializeOwned>(body: Vec<u8>) -> Result<T, Error> {
     serde_json::from_slice(&body).map_err(|e| Error::Unexpected(e.to_string()))
 }
@@ -348,4 +366,33 @@ fn describe(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_cross_the_network_only_over_https() {
+        let key = || Credentials::api_key("k");
+        for ok in [
+            "https://approvals.example.com",
+            "http://127.0.0.1:8004",
+            "http://[::1]:8004/",
+            "http://localhost:8004",
+        ] {
+            assert!(Client::new(ok, key()).is_ok(), "{ok}");
+        }
+        for refused in [
+            "http://approvals.example.com",
+            "http://10.0.0.7:8004",
+            "ftp://x",
+            "nope",
+        ] {
+            assert!(
+                matches!(Client::new(refused, key()), Err(Error::Usage(_))),
+                "{refused}"
+            );
+        }
+    }
 }

@@ -94,7 +94,9 @@ pub async fn run(client: &Client, command: ApprovalsCommand, json: bool) -> Resu
                         plain(audit.reason.as_deref().unwrap_or("?"))
                     )
                 };
-                println!("audit: {} records, {verdict}", audit.records.len());
+                let n = audit.records.len();
+                let records = if n == 1 { "record" } else { "records" };
+                println!("audit: {n} {records}, {verdict}");
                 for r in &audit.records {
                     println!(
                         "  {:>3}  {:<18} {:<20} {}",

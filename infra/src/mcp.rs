@@ -20,7 +20,8 @@ use uuid::Uuid;
 
 /// The longest one `wait_for_decision` call waits; the agent calls again to wait longer.
 const MAX_WAIT_SECONDS: u64 = 900;
-const DEFAULT_WAIT_SECONDS: u64 = 120;
+/// Under the 60 s many MCP hosts allow one tool call.
+const DEFAULT_WAIT_SECONDS: u64 = 50;
 
 #[derive(Clone)]
 pub struct Gatekeeper {
@@ -87,7 +88,7 @@ pub struct EscalationArg {
 pub struct WaitArgs {
     /// The approval's id.
     pub id: String,
-    /// How long to wait, in seconds (at most 900) [default 120].
+    /// How long to wait, in seconds (at most 900) [default 50].
     #[serde(default)]
     pub timeout_seconds: Option<u64>,
 }
@@ -214,7 +215,7 @@ impl Gatekeeper {
     }
 
     #[tool(
-        description = "Wait until a human decides an approval (or it expires or is cancelled), at most timeout_seconds (default 120, at most 900). Returns the outcome: approved, modified (with modified_output: do that instead), rejected (with the reviewer's comment), expired, cancelled, or timed_out (still pending: call again)."
+        description = "Wait until a human decides an approval (or it expires or is cancelled), at most timeout_seconds (default 50, since many hosts end a tool call after 60 s; at most 900). Returns the outcome: approved, modified (with modified_output: do that instead), rejected (with the reviewer's comment), expired, cancelled, or timed_out (still pending: call again)."
     )]
     async fn wait_for_decision(
         &self,

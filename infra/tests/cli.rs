@@ -108,7 +108,7 @@ async fn a_reviewer_lists_shows_and_decides_from_the_terminal() {
     assert!(shown.contains("status      pending"), "{shown}");
     assert!(shown.contains("\"amount_eur\": 1200"), "{shown}");
     assert!(
-        shown.contains("audit: 1 records, the chain verifies"),
+        shown.contains("audit: 1 record, the chain verifies"),
         "{shown}"
     );
     let shown = json_of(&holdpoint(
