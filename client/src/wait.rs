@@ -145,6 +145,10 @@ impl Backoff {
         }
     }
 
+    pub(crate) fn floor(&self) -> Duration {
+        self.floor
+    }
+
     pub(crate) fn next(&mut self, retry_after: Option<Duration>) -> Duration {
         let base = self.next;
         self.next = (self.next * 2).min(self.cap);
@@ -160,22 +164,34 @@ impl Client {
     /// Waits until approval `id` is decided, expires or is cancelled, or `timeout` passes
     /// ([`Outcome::TimedOut`]). Polls with capped exponential backoff and jitter from the
     /// policy's floor; a 429 or 503 is waited out for its `Retry-After`, and a lost connection
-    /// or a transient 5xx is retried the same way. Any other refusal ends the wait with it.
+    /// or a transient 5xx is retried the same way. No pause runs past the approval's own
+    /// `expires_at`, so an expiry is seen when it happens. Any other refusal ends the wait.
     pub async fn wait(&self, id: Uuid, timeout: Duration) -> Result<Outcome, Error> {
         let deadline = Instant::now() + timeout;
         let mut backoff = Backoff::new(&self.wait);
+        // When the approval expires: no need to wait past it to learn that it did.
+        let mut expires_at = None;
         loop {
             let retry_after = match self.get(id).await {
                 Ok(a) => match Outcome::of(&a) {
                     Some(outcome) => return Ok(outcome),
-                    None => None,
+                    None => {
+                        expires_at = Some(a.expires_at);
+                        None
+                    }
                 },
                 Err(Error::Refused(p)) if transient(p.status) => p.retry_after,
                 // A lost connection is not the end of a wait: the next poll may get through.
                 Err(Error::Unreachable(_)) => None,
                 Err(e) => return Err(e),
             };
-            let pause = backoff.next(retry_after);
+            let mut pause = backoff.next(retry_after);
+            if let Some(at) = expires_at
+                && retry_after.is_none()
+            {
+                let until = (at - chrono::Utc::now()).to_std().unwrap_or_default();
+                pause = pause.min(until.max(backoff.floor()));
+            }
             let left = deadline.saturating_duration_since(Instant::now());
             if pause >= left {
                 // Asking again before the pause is over would poll faster than allowed.
