@@ -200,7 +200,10 @@ impl Client {
     }
 
     pub async fn list(&self, query: &ListQuery) -> Result<Page, Error> {
-        let mut path = String::from("v1/approvals?");
+        let mut url = self
+            .base
+            .join("v1/approvals")
+            .map_err(|e| Error::Usage(e.to_string()))?;
         let limit = query.limit.map(|l| l.to_string());
         let pairs = [
             ("status", query.status.as_deref()),
@@ -210,16 +213,9 @@ impl Client {
             ("limit", limit.as_deref()),
             ("cursor", query.cursor.as_deref()),
         ];
-        {
-            let mut q = reqwest::Url::parse("http://x/").expect("a constant URL");
-            for (k, v) in pairs {
-                if let Some(v) = v {
-                    q.query_pairs_mut().append_pair(k, v);
-                }
-            }
-            path.push_str(q.query().unwrap_or(""));
-        }
-        parse(self.send(Method::GET, &path, None, None).await?)
+        url.query_pairs_mut()
+            .extend_pairs(pairs.iter().filter_map(|(k, v)| v.map(|v| (k, v))));
+        parse(self.send(Method::GET, url.as_str(), None, None).await?)
     }
 
     pub async fn audit(&self, id: Uuid) -> Result<AuditReport, Error> {

@@ -7,7 +7,7 @@ use std::process::Output;
 
 use holdpoint_client::{ApprovalRequest, Client, Credentials};
 use serde_json::{Value, json};
-use support::{ADMIN_KEY, AGENT_KEY, FINANCE_KEY, REVIEWER_KEY, Server, free_port, team_keys};
+use support::{ADMIN_KEY, AGENT_KEY, FINANCE_KEY, REVIEWER_KEY, Server, free_port};
 
 /// `holdpoint ARGS…` as the principal of `key` (none: no key at all) against `url`.
 fn holdpoint(url: &str, key: Option<&str>, args: &[&str]) -> Output {
@@ -38,13 +38,7 @@ fn json_of(o: &Output) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reviewer_lists_shows_and_decides_from_the_terminal() {
     let dir = tempfile::tempdir().unwrap();
-    let keys = team_keys();
-    let s = Server::start(
-        dir.path(),
-        &[("HOLDPOINT_API_KEYS", keys.as_str())],
-        free_port(),
-    )
-    .await;
+    let s = Server::for_team(dir.path(), &[]).await;
     let url = s.url();
     let agent = Client::new(&url, Credentials::api_key(AGENT_KEY)).unwrap();
     // What an agent writes is shown as data: an escape sequence that would clear the screen.

@@ -16,7 +16,7 @@ use holdpoint_client::{
 };
 use serde_json::json;
 use support::front::Front;
-use support::{ADMIN_KEY, AGENT_KEY, FINANCE_KEY, REVIEWER_KEY, Server, free_port, team_keys};
+use support::{ADMIN_KEY, AGENT_KEY, FINANCE_KEY, REVIEWER_KEY, Server};
 
 const FAST: WaitPolicy = WaitPolicy {
     floor: Duration::from_millis(100),
@@ -24,18 +24,12 @@ const FAST: WaitPolicy = WaitPolicy {
 };
 
 async fn server(dir: &std::path::Path) -> Server {
-    let keys = team_keys();
-    Server::start(
-        dir,
-        &[
-            ("HOLDPOINT_API_KEYS", keys.as_str()),
-            ("HOLDPOINT_MIN_EXPIRY_SECONDS", "1"),
-            // Only the sweep a test asks for runs.
-            ("HOLDPOINT_SWEEP_SECONDS", "3600"),
-        ],
-        free_port(),
-    )
-    .await
+    let env = [
+        ("HOLDPOINT_MIN_EXPIRY_SECONDS", "1"),
+        // Only the sweep a test asks for runs.
+        ("HOLDPOINT_SWEEP_SECONDS", "3600"),
+    ];
+    Server::for_team(dir, &env).await
 }
 
 fn client(url: &str, key: &str) -> Client {

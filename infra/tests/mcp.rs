@@ -13,7 +13,7 @@ use rmcp::model::{CallToolRequestParams, CallToolResult};
 use rmcp::service::{Peer, RoleClient};
 use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
 use serde_json::{Value, json};
-use support::{AGENT_KEY, REVIEWER_KEY, Server, free_port, team_keys};
+use support::{AGENT_KEY, REVIEWER_KEY, Server};
 
 async fn call(peer: &Peer<RoleClient>, tool: &'static str, args: Value) -> (bool, Value) {
     let Value::Object(args) = args else {
@@ -36,13 +36,7 @@ async fn call(peer: &Peer<RoleClient>, tool: &'static str, args: Value) -> (bool
 #[tokio::test]
 async fn an_mcp_client_asks_waits_and_executes_through_holdpoint() {
     let dir = tempfile::tempdir().unwrap();
-    let keys = team_keys();
-    let s = Server::start(
-        dir.path(),
-        &[("HOLDPOINT_API_KEYS", keys.as_str())],
-        free_port(),
-    )
-    .await;
+    let s = Server::for_team(dir.path(), &[]).await;
     let url = s.url();
     let transport = TokioChildProcess::new(
         tokio::process::Command::new(env!("CARGO_BIN_EXE_holdpoint")).configure(|c| {

@@ -155,6 +155,14 @@ pub fn team_keys() -> String {
 }
 
 impl Server {
+    /// A server in `dir` that knows the [`team_keys`], with `env` besides.
+    pub async fn for_team(dir: &Path, env: &[(&str, &str)]) -> Server {
+        let keys = team_keys();
+        let mut all = vec![("HOLDPOINT_API_KEYS", keys.as_str())];
+        all.extend_from_slice(env);
+        Server::start(dir, &all, free_port()).await
+    }
+
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
