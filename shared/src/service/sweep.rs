@@ -33,13 +33,9 @@ pub struct SweepReport {
 }
 
 impl SweepReport {
-    fn progress(&self) -> usize {
-        self.expired + self.escalated + self.republished
-    }
-
-    fn add(&mut self, swept: &Swept) {
+    fn add(&mut self, swept: Swept) {
         self.republished += usize::from(swept.republished);
-        match &swept.change {
+        match swept.change {
             None => {}
             Some(Change::Expired) => self.expired += 1,
             Some(Change::Escalated) => self.escalated += 1,
@@ -54,6 +50,17 @@ struct Swept {
     tenant: String,
     republished: bool,
     change: Option<Change>,
+}
+
+impl Swept {
+    /// Changes made: a publish, an expiry, an escalation.
+    fn progress(&self) -> usize {
+        usize::from(self.republished)
+            + usize::from(matches!(
+                self.change,
+                Some(Change::Expired | Change::Escalated)
+            ))
+    }
 }
 
 enum Change {
@@ -108,19 +115,19 @@ impl Service {
         tenant: Option<&str>,
     ) -> Result<SweepReport, ServiceError> {
         let mut report = SweepReport::default();
-        let mut counted = SweepReport::default();
+        // Everything changed, whichever tenant's: whether the last batch got anywhere.
+        let mut progress = 0;
         loop {
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 report.unfinished = true;
-                counted.unfinished = true;
-                return Ok(if tenant.is_some() { counted } else { report });
+                return Ok(report);
             }
             let now = self.clock.now();
             let due = self.store.due(now, SWEEP_BATCH).await?;
             if due.is_empty() {
-                return Ok(if tenant.is_some() { counted } else { report });
+                return Ok(report);
             }
-            let before = report.progress();
+            let before = progress;
             // After a lost race another sweep is working through the same approvals: take no
             // more of this batch, ask again for what is still due.
             let contended = AtomicBool::new(false);
@@ -132,16 +139,16 @@ impl Service {
                 if matches!(outcome.change, Some(Change::Lost)) {
                     contended.store(true, Ordering::Relaxed);
                 }
-                if tenant.is_some_and(|t| t == outcome.tenant) {
-                    counted.add(&outcome);
+                progress += outcome.progress();
+                if tenant.is_none_or(|t| t == outcome.tenant) {
+                    report.add(outcome);
                 }
-                report.add(&outcome);
             }
             drop(swept);
             // What is still due but could not change (refused, failed) would be read again and
             // again: stop, the next sweep looks again. Lost races are other writers' progress.
-            if report.progress() == before && !contended.load(Ordering::Relaxed) {
-                return Ok(if tenant.is_some() { counted } else { report });
+            if progress == before && !contended.load(Ordering::Relaxed) {
+                return Ok(report);
             }
         }
     }
