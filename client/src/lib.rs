@@ -41,13 +41,16 @@ use uuid::Uuid;
 mod credentials;
 mod error;
 mod gate;
-mod request;
+mod ticket;
 mod wait;
 
 pub use credentials::Credentials;
 pub use error::{Error, Problem, ProblemCode};
 pub use gate::{Gated, Policy};
-pub use request::{ApprovalRequest, Ticket};
+/// A request for approval (`POST /v1/approvals`), as the service itself reads it: only `action`,
+/// `agent_id` and `reviewers` are required; openapi.yaml gives every field's limits.
+pub use holdpoint::request::CreateRequest as ApprovalRequest;
+pub use ticket::Ticket;
 pub use wait::{Outcome, WaitPolicy};
 
 /// How many times a create is sent before giving up (same `Idempotency-Key` each time).

@@ -1,7 +1,7 @@
 //! What an agent sends to ask for approval, its limits, and the approval it becomes.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::approval::{Approval, EscalationLevel, Status, ToolCall};
@@ -47,28 +47,118 @@ impl Default for ExpiryBounds {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+/// What an agent sends to `POST /v1/approvals`: read by the service, written by the client crate
+/// (absent options are left out rather than sent as `null`).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRequest {
     pub action: String,
     pub agent_id: String,
+    /// Principals, or `role:NAME` entries.
     pub reviewers: Vec<String>,
-    #[serde(default, deserialize_with = "whole::option")]
+    #[serde(
+        default,
+        deserialize_with = "whole::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub quorum: Option<u32>,
+    /// A JSON object: what the reviewer needs to judge.
     #[serde(default = "Document::empty_object")]
     pub context: Document,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tool_call: Option<ToolCall>,
-    #[serde(default, deserialize_with = "whole::option")]
+    /// 0 to 100.
+    #[serde(
+        default,
+        deserialize_with = "whole::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub risk_score: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub checkpoint_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub execution_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub state_snapshot: Option<Document>,
-    #[serde(default, deserialize_with = "whole::option")]
+    #[serde(
+        default,
+        deserialize_with = "whole::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expires_in_seconds: Option<u32>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub escalation: Vec<EscalationLevel>,
+}
+
+/// Building a request in code (the client crate's agents): the three required fields, then what
+/// else applies.
+impl CreateRequest {
+    pub fn new(
+        action: impl Into<String>,
+        agent_id: impl Into<String>,
+        reviewers: impl IntoIterator<Item = impl Into<String>>,
+    ) -> CreateRequest {
+        CreateRequest {
+            action: action.into(),
+            agent_id: agent_id.into(),
+            reviewers: reviewers.into_iter().map(Into::into).collect(),
+            quorum: None,
+            context: Document::empty_object(),
+            reason: None,
+            tool_call: None,
+            risk_score: None,
+            checkpoint_type: None,
+            execution_id: None,
+            session_id: None,
+            state_snapshot: None,
+            expires_in_seconds: None,
+            escalation: Vec::new(),
+        }
+    }
+
+    /// `context` must serialize to a JSON object.
+    pub fn context(mut self, context: &impl Serialize) -> CreateRequest {
+        self.context = Document::of(context);
+        self
+    }
+
+    pub fn reason(mut self, reason: impl Into<String>) -> CreateRequest {
+        self.reason = Some(reason.into());
+        self
+    }
+
+    pub fn risk(mut self, score: u8) -> CreateRequest {
+        self.risk_score = Some(score);
+        self
+    }
+
+    pub fn tool_call(
+        mut self,
+        name: impl Into<String>,
+        arguments: &impl Serialize,
+    ) -> CreateRequest {
+        self.tool_call = Some(ToolCall {
+            name: name.into(),
+            arguments: Document::of(arguments),
+        });
+        self
+    }
+
+    pub fn expires_in(mut self, seconds: u32) -> CreateRequest {
+        self.expires_in_seconds = Some(seconds);
+        self
+    }
+
+    /// The `context_hash` of what this request asks, with the reviewer's edits when it was
+    /// approved with some ([`Approval::bound_hash`] of the approval it becomes): what the
+    /// requester sends at execute to prove that what runs is what was approved.
+    pub fn context_hash(&self, edited: Option<&Document>) -> String {
+        crate::approval::bound_hash(&self.action, self.tool_call.as_ref(), &self.context, edited)
+    }
 }
 
 /// A field that is well-formed JSON but not acceptable (422).
