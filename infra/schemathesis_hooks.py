@@ -4,6 +4,10 @@ The API refuses (422) a create request whose reviewers, without the requester, c
 quorum at some escalation level. openapi.yaml says so in words; a schema cannot compare two
 fields, so a generated quorum the schema allows is lowered to what the reviewers can reach.
 Nothing else is changed, and a quorum the schema itself refuses is left as it is.
+
+A callback URL must name a public host, which no schema can state either: a generated
+`callback_url` the schema allows (an https string) becomes one that is public. One the schema
+refuses is left as it is.
 """
 
 import schemathesis
@@ -38,6 +42,14 @@ def _fit_quorum(body):
         body["quorum"] = min(int(quorum), reachable)
 
 
+def _public_callback(body):
+    """A schema-valid callback URL, made public (the host's DNS is looked up only at delivery)."""
+    if isinstance(body, dict) and isinstance(body.get("callback_url"), str):
+        url = body["callback_url"]
+        if url.startswith("https://") and len(url) <= 2048:
+            body["callback_url"] = "https://agent.example.com/holdpoint/callback"
+
+
 @schemathesis.hook
 def before_call(ctx, case, **kwargs):
     """A client reuses an Idempotency-Key only to retry the same body (a key reused with another
@@ -47,6 +59,7 @@ def before_call(ctx, case, **kwargs):
     import json
 
     _fit_quorum(case.body)
+    _public_callback(case.body)
     headers = case.headers or {}
     key = headers.get("Idempotency-Key")
     if isinstance(key, str) and key:

@@ -1,55 +1,93 @@
-//! Development API keys for a local run without `HOLDPOINT_API_KEYS`.
+//! The principals of a first local run, so trying Holdpoint needs no setup.
 //!
-//! Two identities, not one: the requester may never approve its own request, so trying the
-//! product needs an agent and a reviewer. They are generated once into the data directory
-//! (readable by the owner only) and reused on every start.
+//! Two, not one: the requester may never approve its own request, so trying the product needs
+//! an agent and a reviewer. On the first start (an empty directory, no `dev-keys.json`) they are
+//! added to the directory and their keys written once to `dev-keys.json` (owner-only) for you
+//! to read. The `api-keys.json` of an earlier version is imported into the directory instead,
+//! once, and renamed `api-keys.json.imported`. From then on the directory alone says who may
+//! call (`holdpoint principals …`): these files are never read again.
 
 use std::io::Write;
 use std::path::Path;
 
-use rand::RngCore;
+use holdpoint::directory::{self, Directory, Entry};
 
-pub const FILE: &str = "api-keys.json";
+/// The keys generated on a first run.
+pub const FILE: &str = "dev-keys.json";
+/// The key file of earlier versions, imported once.
+pub const LEGACY: &str = "api-keys.json";
 
-/// The keys as `HOLDPOINT_API_KEYS` JSON, creating them on first run, and whether they are new.
-pub fn load_or_create(dir: &Path) -> Result<(String, bool), String> {
-    let path = dir.join(FILE);
-    match std::fs::read_to_string(&path) {
-        Ok(json) => return Ok((json, false)),
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            return Err(format!("{}: {e}", path.display()));
-        }
-        Err(_) => {}
+/// What a start found: keys to print, and where they came from.
+pub enum Start {
+    /// Principals were already in the directory.
+    Known(usize),
+    /// Generated now (JSON of `dev-keys.json`).
+    Generated(String),
+    /// Imported from `api-keys.json` (its JSON).
+    Imported(String),
+    /// The directory is empty and was emptied on purpose: nobody can call.
+    Empty,
+}
+
+pub async fn ensure(dir: &Path, d: &dyn Directory) -> Result<Start, String> {
+    let known = d.list(None).await.map_err(|e| e.to_string())?.len();
+    if known > 0 {
+        return Ok(Start::Known(known));
     }
-    let mut keys = serde_json::Map::new();
+    let legacy = dir.join(LEGACY);
+    if legacy.exists() {
+        let json =
+            std::fs::read_to_string(&legacy).map_err(|e| format!("{}: {e}", legacy.display()))?;
+        let entries = directory::entries_from_key_map(&json)
+            .map_err(|e| format!("{}: {e}", legacy.display()))?;
+        for e in &entries {
+            d.put(e, true)
+                .await
+                .map_err(|err| format!("importing {}/{}: {err}", e.tenant, e.name))?;
+        }
+        let done = dir.join(format!("{LEGACY}.imported"));
+        std::fs::rename(&legacy, &done).map_err(|e| format!("{}: {e}", legacy.display()))?;
+        return Ok(Start::Imported(json));
+    }
+    if dir.join(FILE).exists() {
+        return Ok(Start::Empty);
+    }
+    let mut file = serde_json::Map::new();
     for (name, roles) in [("agent", vec![]), ("reviewer", vec!["reviewer", "admin"])] {
-        let mut bytes = [0u8; 24];
-        rand::rng().fill_bytes(&mut bytes);
-        let key = format!("hp_dev_{name}_{}", hex(&bytes));
-        keys.insert(
+        let key = format!("hp_dev_{name}_{}", &directory::new_api_key()[3..]);
+        let secret = directory::new_webhook_secret();
+        let entry = Entry {
+            tenant: "local".into(),
+            name: name.into(),
+            roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+            email: None,
+            webhook: None,
+            iam_arns: Vec::new(),
+            key_hash: Some(directory::key_hash(&key)),
+            webhook_secret: Some(secret.clone()),
+        };
+        d.put(&entry, true).await.map_err(|e| e.to_string())?;
+        file.insert(
             key,
-            serde_json::json!({"tenant": "local", "principal": name, "roles": roles}),
+            serde_json::json!({"tenant": "local", "principal": name, "roles": roles, "webhook_secret": secret}),
         );
     }
-    let json = serde_json::to_string_pretty(&keys).map_err(|e| e.to_string())?;
+    let json = serde_json::to_string_pretty(&file).map_err(|e| e.to_string())?;
+    let path = dir.join(FILE);
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
+    let mut f = options
         .open(&path)
         .map_err(|e| format!("{}: {e}", path.display()))?;
-    file.write_all(json.as_bytes())
-        .and_then(|()| file.sync_all())
+    f.write_all(json.as_bytes())
+        .and_then(|()| f.sync_all())
         .map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok((json, true))
+    Ok(Start::Generated(json))
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// `(principal, key)` pairs of a development key file, for printing.
+/// `(principal, key)` pairs of a key file, for printing.
 pub fn describe(json: &str) -> Vec<(String, String)> {
     let parsed: serde_json::Map<String, serde_json::Value> =
         serde_json::from_str(json).unwrap_or_default();

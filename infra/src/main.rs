@@ -13,11 +13,13 @@ use holdpoint::store::dynamodb::{sdk_config, tables};
 
 mod approvals;
 mod audit;
+mod deliveries;
 mod demo_agent;
 mod dev_keys;
 mod listener;
 mod mcp;
 mod open;
+mod principals;
 mod remote;
 mod serve;
 
@@ -94,6 +96,31 @@ enum Command {
         /// own address].
         #[arg(long)]
         base_url: Option<String>,
+    },
+    /// Manage the directory of principals: who may call, with which roles, reached how.
+    /// Changes apply to a running server within HOLDPOINT_AUTH_CACHE_SECONDS (default 5).
+    Principals {
+        #[command(subcommand)]
+        command: principals::PrincipalsCommand,
+    },
+    /// Show deliveries to reviewers and agents (newest first), and which failed.
+    Deliveries {
+        /// Only deliveries that failed for good.
+        #[arg(long)]
+        failed: bool,
+        /// Only this tenant's (required with --store dynamodb).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Only this approval's (with --tenant).
+        #[arg(long)]
+        approval: Option<uuid::Uuid>,
+        /// How many at most.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        place: Place,
     },
     /// Check the embedded store: SQLite's integrity check, and a journal of an earlier version
     /// still waiting to be imported, line by line.
@@ -193,7 +220,7 @@ async fn create_tables(settings: &Settings) -> Result<ExitCode, String> {
     let names = &settings.tables;
     let client = aws_sdk_dynamodb::Client::new(&sdk_config().await);
     let created = tables::create_all(&client, names).await?;
-    for name in [&names.approvals, &names.audit] {
+    for (name, _) in tables::all(names) {
         let state = if created.contains(name) {
             "created"
         } else {
@@ -381,6 +408,30 @@ async fn run(command: Command, mut settings: Settings) -> Result<ExitCode, Strin
         } => {
             place.apply(&mut settings);
             print_links(&settings, id, tenant, base_url).await
+        }
+        Command::Principals { command } => {
+            command.place().clone().apply(&mut settings);
+            let directory = open::open_directory(&settings).await?;
+            principals::run(command, directory, settings.allow_private_webhooks).await
+        }
+        Command::Deliveries {
+            failed,
+            tenant,
+            approval,
+            limit,
+            json,
+            place,
+        } => {
+            place.apply(&mut settings);
+            let log = deliveries::open_log(&settings).await?;
+            let query = deliveries::Query {
+                failed,
+                tenant,
+                approval,
+                limit,
+                json,
+            };
+            deliveries::run(log, query).await
         }
         Command::Store {
             command: StoreCommand::Check { data_dir },

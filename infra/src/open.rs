@@ -4,6 +4,9 @@
 use std::sync::Arc;
 
 use holdpoint::config::{Settings, StoreKind};
+use holdpoint::directory::Directory;
+use holdpoint::directory::dynamodb::DynamoDirectory;
+use holdpoint::directory::embedded::EmbeddedDirectory;
 use holdpoint::keys::KeyProvider;
 use holdpoint::keys::local::{self, LocalKeys};
 use holdpoint::keys::secrets_manager::SecretsManagerKeys;
@@ -62,8 +65,19 @@ pub async fn open(settings: &Settings, access: Access) -> Result<Opened, String>
             (Arc::new(DynamoStore::new(client, tables)), None, name)
         }
     };
+    let mut service = Service::new(store, keys, Clock::system(), settings.expiry);
+    // Links go to role members too; an operator's read beside a server creates no file.
+    let has_directory = settings.store == StoreKind::Dynamodb
+        || access == Access::Serve
+        || settings
+            .data_dir
+            .join(holdpoint::directory::embedded::FILE)
+            .exists();
+    if has_directory && settings.api_keys.is_none() {
+        service = service.with_directory(open_directory(settings).await?);
+    }
     Ok(Opened {
-        service: Service::new(store, keys, Clock::system(), settings.expiry),
+        service,
         embedded,
         store_name,
         key_source,
@@ -92,4 +106,18 @@ async fn open_keys(
     .map_err(|e| e.to_string())?;
     let name = dir.join(local::FILE).display().to_string();
     Ok((Arc::new(keys), name))
+}
+
+/// The directory of principals where `settings` put the store: `directory.db` in the data
+/// directory, or the DynamoDB directory table.
+pub async fn open_directory(settings: &Settings) -> Result<Arc<dyn Directory>, String> {
+    Ok(match settings.store {
+        StoreKind::Embedded => {
+            Arc::new(EmbeddedDirectory::open(&settings.data_dir).map_err(|e| e.to_string())?)
+        }
+        StoreKind::Dynamodb => Arc::new(DynamoDirectory::new(
+            aws_sdk_dynamodb::Client::new(&sdk_config().await),
+            settings.tables.directory.clone(),
+        )),
+    })
 }

@@ -95,9 +95,13 @@ async fn the_walkthrough_works_on_dynamodb() {
     let suffix = uuid::Uuid::new_v4().simple().to_string();
     let approvals = format!("readme-approvals-{suffix}");
     let audit = format!("readme-audit-{suffix}");
+    let directory = format!("readme-directory-{suffix}");
+    let deliveries = format!("readme-deliveries-{suffix}");
     let env = [
         ("HOLDPOINT_APPROVALS_TABLE", approvals.as_str()),
         ("HOLDPOINT_AUDIT_TABLE", audit.as_str()),
+        ("HOLDPOINT_DIRECTORY_TABLE", directory.as_str()),
+        ("HOLDPOINT_DELIVERIES_TABLE", deliveries.as_str()),
     ];
     let created = Command::new(env!("CARGO_BIN_EXE_holdpoint"))
         .args(["tables", "create"])
@@ -111,7 +115,9 @@ async fn the_walkthrough_works_on_dynamodb() {
     );
     assert_eq!(
         String::from_utf8_lossy(&created.stdout),
-        format!("{approvals}: created\n{audit}: created\n")
+        format!(
+            "{approvals}: created\n{audit}: created\n{directory}: created\n{deliveries}: created\n"
+        )
     );
     let server = Server::start_with(dir.path(), &env, free_port(), &["--store", "dynamodb"]).await;
     check(&run(

@@ -135,6 +135,9 @@ pub struct Approval {
     pub session_id: Option<String>,
     pub state_snapshot: Option<Document>,
     pub escalation: Vec<EscalationLevel>,
+    /// Where terminal changes are posted (see [`crate::delivery`]); absent when none was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_url: Option<String>,
     /// How many escalation levels have been applied (0 = the original reviewers).
     pub escalation_level: u32,
     /// Approvals recorded so far towards the quorum (of `proposed_output`, when one is set).

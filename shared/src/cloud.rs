@@ -10,7 +10,9 @@ use lambda_http::request::RequestContext;
 use tower::util::MapRequestLayer;
 
 use crate::config::{self, Settings};
+use crate::directory::dynamodb::DynamoDirectory;
 use crate::events::EventBridgeSink;
+use crate::http::auth::Scheme;
 use crate::http::{AppState, Authenticator, Routes, app};
 use crate::keys::secrets_manager::SecretsManagerKeys;
 use crate::metrics;
@@ -37,7 +39,9 @@ pub async fn service(settings: &Settings, base_url: BaseUrl) -> Result<Service, 
     )?;
     metrics::emit_to_stdout();
     let sdk = sdk_config().await;
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), settings.tables.clone());
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    let directory = DynamoDirectory::new(dynamodb.clone(), settings.tables.directory.clone());
+    let store = DynamoStore::new(dynamodb, settings.tables.clone());
     let keys = SecretsManagerKeys::new(
         aws_sdk_secretsmanager::Client::new(&sdk),
         secret_id,
@@ -53,7 +57,8 @@ pub async fn service(settings: &Settings, base_url: BaseUrl) -> Result<Service, 
         Clock::system(),
         settings.expiry,
     )
-    .with_events(Arc::new(events), base_url))
+    .with_events(Arc::new(events), base_url)
+    .with_directory(Arc::new(directory)))
 }
 
 /// The service of the sweep, from the environment: it serves no request to learn the API's
@@ -68,24 +73,27 @@ pub async fn service_from_env() -> Result<Service, Error> {
     service(&settings, BaseUrl::fixed(base_url)).await
 }
 
-/// The router serving `groups`, with settings read once from the environment and identities
-/// from `HOLDPOINT_IAM_PRINCIPALS` (required). Review links start at
+/// The router serving `groups`, with settings read once from the environment and callers found
+/// by their IAM ARN in the directory table (`HOLDPOINT_DIRECTORY_TABLE`). Review links start at
 /// `HOLDPOINT_PUBLIC_BASE_URL` when it is set, else at the domain API Gateway says the API was
 /// called on.
 pub async fn app_from_env(groups: &[Routes]) -> Result<axum::Router, Error> {
     let settings = Settings::from_env()?;
-    let principals = Settings::required(
-        &settings.iam_principals,
-        config::IAM_PRINCIPALS,
-        "no caller could be identified",
-    )?;
-    let auth = Authenticator::iam_from_json(principals)?;
     let base_url = match &settings.public_base_url {
         Some(url) => BaseUrl::fixed(url.as_str()),
         None => BaseUrl::learned(),
     };
+    let service = service(&settings, base_url.clone()).await?;
+    let auth = Authenticator::new(
+        Scheme::Iam,
+        service
+            .directory()
+            .ok_or("the service has no directory")?
+            .clone(),
+        settings.auth_cache,
+    );
     let state = AppState {
-        service: service(&settings, base_url.clone()).await?,
+        service,
         auth: Arc::new(auth),
     };
     let learn = MapRequestLayer::new(move |request: axum::extract::Request| {

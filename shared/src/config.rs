@@ -42,7 +42,14 @@ pub const API_KEYS: &str = "HOLDPOINT_API_KEYS";
 pub const STORE: &str = "HOLDPOINT_STORE";
 pub const SWEEP_SECONDS: &str = "HOLDPOINT_SWEEP_SECONDS";
 pub const LOG: &str = "HOLDPOINT_LOG";
-pub const IAM_PRINCIPALS: &str = "HOLDPOINT_IAM_PRINCIPALS";
+pub const DIRECTORY_TABLE: &str = "HOLDPOINT_DIRECTORY_TABLE";
+pub const DELIVERIES_TABLE: &str = "HOLDPOINT_DELIVERIES_TABLE";
+pub const AUTH_CACHE_SECONDS: &str = "HOLDPOINT_AUTH_CACHE_SECONDS";
+pub const ALLOW_PRIVATE_WEBHOOKS: &str = "HOLDPOINT_ALLOW_PRIVATE_WEBHOOKS";
+pub const SMTP_URL: &str = "HOLDPOINT_SMTP_URL";
+pub const EMAIL_FROM: &str = "HOLDPOINT_EMAIL_FROM";
+pub const DELIVERY_ATTEMPTS: &str = "HOLDPOINT_DELIVERY_ATTEMPTS";
+pub const DELIVERY_BACKOFF_MS: &str = "HOLDPOINT_DELIVERY_BACKOFF_MS";
 pub const APPROVALS_TABLE: &str = "HOLDPOINT_APPROVALS_TABLE";
 pub const AUDIT_TABLE: &str = "HOLDPOINT_AUDIT_TABLE";
 pub const DUE_SHARDS: &str = "HOLDPOINT_DUE_SHARDS";
@@ -73,9 +80,9 @@ pub const VARIABLES: &[Variable] = &[
     ),
     var(
         API_KEYS,
-        "generated dev keys",
+        "unset: the directory (`directory.db`)",
         "local",
-        "`{\"<key>\": {\"tenant\", \"principal\", \"roles\"}}`; keys of 16+ characters",
+        "for tests and CI only: a fixed key map `{\"<key>\": {\"tenant\", \"principal\", \"roles\"}}` (keys of 16+ characters) used instead of the directory",
     ),
     var(
         STORE,
@@ -91,10 +98,52 @@ pub const VARIABLES: &[Variable] = &[
         "log filter (`debug`, `holdpoint=debug`, …)",
     ),
     var(
-        IAM_PRINCIPALS,
-        "none: the functions refuse to start",
-        "Lambda",
-        "`{\"<IAM ARN>\": {\"tenant\", \"principal\", \"roles\"}}`; an assumed-role session also matches `arn:aws:sts::ACCOUNT:assumed-role/NAME`",
+        DIRECTORY_TABLE,
+        "`holdpoint-directory`",
+        "both",
+        "the directory of principals on DynamoDB (`holdpoint principals --store dynamodb`, the functions)",
+    ),
+    var(
+        DELIVERIES_TABLE,
+        "`holdpoint-deliveries`",
+        "both",
+        "deliveries to reviewers and agents on DynamoDB",
+    ),
+    var(
+        AUTH_CACHE_SECONDS,
+        "`5`",
+        "both",
+        "how long a credential's principal is cached: a removed principal is refused at most this long after",
+    ),
+    var(
+        SMTP_URL,
+        "none: no mail is sent locally (each mail delivery fails, recorded)",
+        "local",
+        "where reviewers' mail goes: `smtp://host:port`, `smtps://user:pass@host`",
+    ),
+    var(
+        EMAIL_FROM,
+        "`holdpoint@localhost` locally; none on AWS: no mail is sent",
+        "both",
+        "the sender of reviewers' mail (on AWS an SES-verified identity)",
+    ),
+    var(
+        ALLOW_PRIVATE_WEBHOOKS,
+        "unset: refused",
+        "both",
+        "`1` lets webhooks and callbacks go to loopback and private addresses, over http too. For local development and tests only: unsafe wherever agents are not fully trusted",
+    ),
+    var(
+        DELIVERY_ATTEMPTS,
+        "`8`",
+        "both",
+        "attempts per delivery before it is recorded as failed",
+    ),
+    var(
+        DELIVERY_BACKOFF_MS,
+        "`1000`",
+        "both",
+        "the pause after a first failed attempt, doubled after each further one (capped at 5 minutes, half of it random)",
     ),
     var(
         APPROVALS_TABLE,
@@ -201,6 +250,8 @@ impl StoreKind {
 pub struct Tables {
     pub approvals: String,
     pub audit: String,
+    pub directory: String,
+    pub deliveries: String,
     pub due_shards: u32,
 }
 
@@ -214,8 +265,12 @@ pub struct Settings {
     pub store: StoreKind,
     pub sweep_every: Duration,
     pub log: String,
-    /// `HOLDPOINT_IAM_PRINCIPALS` as given (JSON); the Lambda functions require it.
-    pub iam_principals: Option<String>,
+    /// How long authentication trusts what it read from the directory.
+    pub auth_cache: Duration,
+    pub allow_private_webhooks: bool,
+    pub smtp_url: Option<String>,
+    pub email_from: Option<String>,
+    pub delivery: crate::delivery::RetryPolicy,
     pub tables: Tables,
     pub public_base_url: Option<String>,
     pub event_bus: String,
@@ -283,10 +338,28 @@ impl Settings {
             store,
             sweep_every: Duration::from_secs(u64::from(number(SWEEP_SECONDS, 5)?.max(1))),
             log: text(LOG, "info"),
-            iam_principals: get(IAM_PRINCIPALS),
+            auth_cache: Duration::from_secs(u64::from(number(AUTH_CACHE_SECONDS, 5)?)),
+            allow_private_webhooks: match get(ALLOW_PRIVATE_WEBHOOKS).as_deref().map(str::trim) {
+                None | Some("0") => false,
+                Some("1") => true,
+                Some(v) => {
+                    return Err(ConfigError(format!(
+                        "{ALLOW_PRIVATE_WEBHOOKS} must be 1 or 0, not {v:?}"
+                    )));
+                }
+            },
+            smtp_url: get(SMTP_URL),
+            email_from: get(EMAIL_FROM),
+            delivery: crate::delivery::RetryPolicy {
+                attempts: number(DELIVERY_ATTEMPTS, 8)?.clamp(1, 50),
+                base: Duration::from_millis(u64::from(number(DELIVERY_BACKOFF_MS, 1000)?.max(1))),
+                cap: Duration::from_secs(300),
+            },
             tables: Tables {
                 approvals: text(APPROVALS_TABLE, "holdpoint-approvals"),
                 audit: text(AUDIT_TABLE, "holdpoint-audit"),
+                directory: text(DIRECTORY_TABLE, "holdpoint-directory"),
+                deliveries: text(DELIVERIES_TABLE, "holdpoint-deliveries"),
                 due_shards,
             },
             public_base_url,

@@ -67,6 +67,18 @@ pub struct EventDetail {
     pub at: String,
     /// For decisions, cancellations and the like: what the audit record says about it.
     pub payload: Document,
+    /// Who asked (the principal the callback goes to).
+    #[serde(default)]
+    pub requested_by: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub risk_score: Option<u8>,
+    #[serde(default)]
+    pub expires_at: String,
+    /// Where the requester asked to be called back; the notifier posts terminal changes there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_url: Option<String>,
     /// Requested and Escalated only, while the approval waits for those reviewers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<ReviewLink>,
@@ -97,6 +109,11 @@ impl LifecycleEvent {
                 actor: record.actor.clone(),
                 at: crate::time::format(&record.at),
                 payload: record.payload.clone(),
+                requested_by: approval.requested_by.clone(),
+                reason: approval.reason.clone(),
+                risk_score: approval.risk_score,
+                expires_at: crate::time::format(&approval.expires_at),
+                callback_url: approval.callback_url.clone(),
                 links: links
                     .into_iter()
                     .map(|(reviewer, url)| ReviewLink { reviewer, url })
@@ -127,6 +144,11 @@ impl LifecycleEvent {
                     "reason": breach.reason,
                 })
                 .into(),
+                requested_by: approval.requested_by.clone(),
+                reason: None,
+                risk_score: approval.risk_score,
+                expires_at: crate::time::format(&approval.expires_at),
+                callback_url: None,
                 links: Vec::new(),
             },
         }

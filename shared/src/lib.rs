@@ -13,6 +13,8 @@ pub mod cloud;
 pub mod config;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod delivery;
+pub mod directory;
 pub mod document;
 pub mod events;
 pub mod http;
@@ -24,6 +26,8 @@ pub mod metrics;
 pub mod request;
 pub mod review_link;
 pub mod service;
+#[cfg(feature = "embedded")]
+pub mod sqlite_file;
 pub mod store;
 pub mod strict_json;
 pub mod time;

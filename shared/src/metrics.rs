@@ -32,6 +32,7 @@ pub const EXECUTED: &str = "ApprovalsExecuted";
 pub const REPUBLISHED: &str = "EventsRepublished";
 /// Lifecycle events not delivered to EventBridge when the change was stored (the sweep retries).
 pub const PUBLISH_FAILURES: &str = "EventPublishFailures";
+pub const DELIVERY_FAILURES: &str = "DeliveryFailures";
 /// Due approvals the sweep could not change.
 pub const SWEEP_FAILURES: &str = "SweepFailures";
 /// Sweeps that stopped at their deadline with work left.
@@ -129,6 +130,11 @@ pub fn transition(approval: &Approval, record: &AuditRecord) {
 /// A publish of lifecycle events that failed (left to the sweep).
 pub fn publish_failed() {
     emit(&[(PUBLISH_FAILURES, Unit::Count, 1.0)], &[]);
+}
+
+/// A delivery to a reviewer or an agent that failed for good (see `holdpoint deliveries`).
+pub fn delivery_failed() {
+    emit(&[(DELIVERY_FAILURES, Unit::Count, 1.0)], &[]);
 }
 
 /// What a sweep did that the transitions it made did not already count.

@@ -92,6 +92,10 @@ pub struct CreateRequest {
     pub expires_in_seconds: Option<u32>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub escalation: Vec<EscalationLevel>,
+    /// Where every terminal change and execution is posted, signed (Standard Webhooks): `https`
+    /// to a public address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_url: Option<String>,
 }
 
 /// Building a request in code (the client crate's agents): the three required fields, then what
@@ -117,7 +121,14 @@ impl CreateRequest {
             state_snapshot: None,
             expires_in_seconds: None,
             escalation: Vec::new(),
+            callback_url: None,
         }
+    }
+
+    /// Where the decision is posted, so the agent need not poll.
+    pub fn callback(mut self, url: impl Into<String>) -> CreateRequest {
+        self.callback_url = Some(url.into());
+        self
     }
 
     /// `context` must serialize to a JSON object.
@@ -456,6 +467,7 @@ impl CreateRequest {
             tool_call: self.tool_call,
             risk_score: self.risk_score,
             checkpoint_type: self.checkpoint_type,
+            callback_url: self.callback_url,
             execution_id: self.execution_id,
             session_id: self.session_id,
             state_snapshot: self.state_snapshot,

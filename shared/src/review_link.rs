@@ -1,7 +1,8 @@
 //! Signed review links: a capability for one named reviewer on one approval until a deadline.
 //!
 //! Token: `{payload}.{signature}` where `payload` is the base64url (no padding) of the JSON
-//! `{"a": approval id, "t": tenant, "r": reviewer, "e": deadline (Unix ms), "k": key id}` and
+//! `{"a": approval id, "t": tenant, "r": reviewer, "e": deadline (Unix ms), "k": key id}` (and
+//! `"v": "role:NAME"` when the link went to a member of a reviewer role) and
 //! `signature` the hex HMAC-SHA256, with key `k`, of `holdpoint-review-v1\n{payload}`. A link dies
 //! at its deadline (never later than the approval's), when the approval leaves `pending`, or when
 //! an escalation takes the approval away from its reviewer.
@@ -35,17 +36,38 @@ pub struct Claims {
     pub expires_ms: i64,
     #[serde(rename = "k")]
     pub key_id: String,
+    /// The reviewer entry (`role:NAME`) this link's principal was reached through, when it was
+    /// not named itself.
+    #[serde(rename = "v", default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
 }
 
 impl Claims {
-    /// The principal the link stands for.
+    /// The principal the link stands for, holding no role but the one it was reached through.
     pub fn principal(&self) -> Principal {
         Principal {
             tenant: self.tenant.clone(),
             principal: self.reviewer.clone(),
-            roles: vec![],
+            roles: self
+                .via
+                .as_deref()
+                .and_then(|v| v.strip_prefix(ROLE_PREFIX))
+                .map(|r| vec![r.to_owned()])
+                .unwrap_or_default(),
         }
     }
+
+    /// The reviewer entry of the approval this link answers to.
+    pub fn entry(&self) -> &str {
+        self.via.as_deref().unwrap_or(&self.reviewer)
+    }
+}
+
+/// Who a link goes to: a principal, and the role entry it was reached through (if not named).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recipient {
+    pub name: String,
+    pub via: Option<String>,
 }
 
 /// Why a link was refused. Only `Expired` and `Reassigned` may be told to its holder; everything else looks the
@@ -67,14 +89,15 @@ fn signed(key: &Key, payload: &str) -> String {
     key.sign(format!("{DOMAIN}{payload}").as_bytes())
 }
 
-/// A token for `reviewer` on `approval`, valid until the approval's deadline.
-pub fn token(key: &Key, approval: &Approval, reviewer: &str) -> String {
+/// A token for `to` on `approval`, valid until the approval's deadline.
+pub fn token(key: &Key, approval: &Approval, to: &Recipient) -> String {
     let claims = Claims {
         approval: approval.id,
         tenant: approval.tenant.clone(),
-        reviewer: reviewer.to_owned(),
+        reviewer: to.name.clone(),
         expires_ms: approval.expires_at.timestamp_millis(),
         key_id: key.id.clone(),
+        via: to.via.clone(),
     };
     let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap_or_default());
     let signature = signed(key, &payload);
@@ -131,13 +154,39 @@ impl From<String> for BaseUrl {
     }
 }
 
-/// The review links of the named reviewers of `approval` (role entries get none: a role's
-/// members are not known to Holdpoint, they decide through the API).
-pub fn links(key: &Key, approval: &Approval, base_url: &str) -> Vec<(String, String)> {
-    approval
+/// The named reviewers of `approval` (never its requester), then `members` (role entry →
+/// the principals holding it) not already among them: each principal once.
+pub fn recipients(approval: &Approval, members: &[(String, Vec<String>)]) -> Vec<Recipient> {
+    let mut out: Vec<Recipient> = approval
         .reviewers
         .iter()
         .filter(|r| !r.starts_with(ROLE_PREFIX) && **r != approval.requested_by)
+        .map(|r| Recipient {
+            name: r.clone(),
+            via: None,
+        })
+        .collect();
+    for (entry, names) in members {
+        for name in names {
+            if *name != approval.requested_by && !out.iter().any(|r| r.name == *name) {
+                out.push(Recipient {
+                    name: name.clone(),
+                    via: Some(entry.clone()),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The review link of each of `to` on `approval`, as `(principal, url)`.
+pub fn links(
+    key: &Key,
+    approval: &Approval,
+    base_url: &str,
+    to: &[Recipient],
+) -> Vec<(String, String)> {
+    to.iter()
         .map(|r| {
             let url = format!(
                 "{}/review/{}?token={}",
@@ -145,7 +194,7 @@ pub fn links(key: &Key, approval: &Approval, base_url: &str) -> Vec<(String, Str
                 approval.id,
                 token(key, approval, r)
             );
-            (r.clone(), url)
+            (r.name.clone(), url)
         })
         .collect()
 }
@@ -191,9 +240,10 @@ pub async fn verify(
     Ok(claims)
 }
 
-/// Whether `approval` still addresses the link's reviewer (an escalation may have moved it on).
+/// Whether `approval` still addresses the link's reviewer, or the role it was reached through
+/// (an escalation may have moved it on).
 pub fn still_addressed(approval: &Approval, claims: &Claims) -> bool {
-    approval.tenant == claims.tenant && approval.reviewers.contains(&claims.reviewer)
+    approval.tenant == claims.tenant && approval.reviewers.iter().any(|r| r == claims.entry())
 }
 
 #[cfg(test)]
@@ -222,11 +272,18 @@ mod tests {
         Key::new(id, vec![byte; 32]).unwrap()
     }
 
+    fn named(name: &str) -> Recipient {
+        Recipient {
+            name: name.into(),
+            via: None,
+        }
+    }
+
     #[tokio::test]
     async fn a_valid_token_names_its_reviewer() {
         let a = approval(&["alice"]);
         let ring = KeyRing::new(key("k1", 1), vec![]);
-        let t = token(&key("k1", 1), &a, "alice");
+        let t = token(&key("k1", 1), &a, &named("alice"));
         let claims = verify(&ring, &t, a.id, Utc::now()).await.unwrap();
         assert_eq!(
             (claims.reviewer.as_str(), claims.tenant.as_str()),
@@ -239,7 +296,7 @@ mod tests {
     async fn every_single_byte_change_is_refused() {
         let a = approval(&["alice"]);
         let ring = KeyRing::new(key("k1", 1), vec![]);
-        let t = token(&key("k1", 1), &a, "alice");
+        let t = token(&key("k1", 1), &a, &named("alice"));
         let bytes = t.as_bytes();
         for i in 0..bytes.len() {
             for replacement in [b'A', b'F', b'0', b'-', b'.', b'z', b'_'] {
@@ -266,7 +323,7 @@ mod tests {
         let a = approval(&["alice", "bob"]);
         let b = approval(&["alice"]);
         let ring = KeyRing::new(key("k1", 1), vec![]);
-        let t = token(&key("k1", 1), &a, "alice");
+        let t = token(&key("k1", 1), &a, &named("alice"));
         assert_eq!(
             verify(&ring, &t, b.id, Utc::now()).await,
             Err(LinkRefusal::Invalid),
@@ -279,7 +336,7 @@ mod tests {
         let mut other_tenant = a.clone();
         other_tenant.tenant = "globex".into();
         assert!(!still_addressed(&other_tenant, &claims), "another tenant");
-        let forged = token(&key("k1", 2), &a, "alice");
+        let forged = token(&key("k1", 2), &a, &named("alice"));
         assert_eq!(
             verify(&ring, &forged, a.id, Utc::now()).await,
             Err(LinkRefusal::Invalid),
@@ -291,7 +348,7 @@ mod tests {
     async fn expiry_and_rotation() {
         let a = approval(&["alice"]);
         let old = key("k1", 1);
-        let t = token(&old, &a, "alice");
+        let t = token(&old, &a, &named("alice"));
         let rotated = KeyRing::new(key("k2", 2), vec![old]);
         assert!(
             verify(&rotated, &t, a.id, Utc::now()).await.is_ok(),
@@ -309,15 +366,33 @@ mod tests {
         );
     }
 
-    #[test]
-    fn links_go_to_named_reviewers_only() {
+    #[tokio::test]
+    async fn links_go_to_named_reviewers_then_role_members_once_never_the_requester() {
         let a = approval(&["alice", "role:sre", "bob"]);
-        let l = links(&key("k1", 1), &a, "https://hp.example/");
+        let members = vec![(
+            "role:sre".to_owned(),
+            vec!["bob".into(), "agent".into(), "carol".into()],
+        )];
+        let to = recipients(&a, &members);
+        let l = links(&key("k1", 1), &a, "https://hp.example/", &to);
         let who: Vec<_> = l.iter().map(|(r, _)| r.as_str()).collect();
-        assert_eq!(who, ["alice", "bob"]);
+        assert_eq!(who, ["alice", "bob", "carol"]);
         assert!(
             l[0].1
                 .starts_with(&format!("https://hp.example/review/{}?token=", a.id))
+        );
+        // Carol's link stands for her, holding the role it reached her through, and dies
+        // with that role's place among the reviewers.
+        let ring = KeyRing::new(key("k1", 1), vec![]);
+        let carol = token(&key("k1", 1), &a, &to[2]);
+        let claims = verify(&ring, &carol, a.id, Utc::now()).await.unwrap();
+        assert_eq!(claims.principal().roles, ["sre"]);
+        assert!(still_addressed(&a, &claims));
+        let mut moved = a.clone();
+        moved.reviewers = vec!["alice".into(), "carol".into()];
+        assert!(
+            !still_addressed(&moved, &claims),
+            "the role was escalated away"
         );
     }
 }

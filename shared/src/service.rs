@@ -15,6 +15,8 @@ use uuid::Uuid;
 use crate::approval::Approval;
 use crate::audit::{self, AuditRecord, Verification};
 use crate::canonical;
+use crate::delivery::{Delivery, DeliveryLog, target};
+use crate::directory::Directory;
 use crate::events::EventSink;
 use crate::identity::Principal;
 use crate::integrity::{self, Breach};
@@ -110,6 +112,14 @@ pub struct Service {
     expiry: ExpiryBounds,
     /// Where lifecycle events go, and the base URL of the review links they carry.
     events: Option<(Arc<dyn EventSink>, BaseUrl)>,
+    /// Who the principals are: links go to role members and stop working for a principal
+    /// removed from it. Without one, links go to named reviewers only and are not checked
+    /// against anything but the approval.
+    directory: Option<Arc<dyn Directory>>,
+    /// Where deliveries to reviewers and agents are recorded (`GET …/deliveries`).
+    deliveries: Option<Arc<dyn DeliveryLog>>,
+    /// `HOLDPOINT_ALLOW_PRIVATE_WEBHOOKS`: callback URLs may point anywhere, over http too.
+    allow_private_webhooks: bool,
 }
 
 impl Service {
@@ -125,7 +135,33 @@ impl Service {
             clock,
             expiry,
             events: None,
+            directory: None,
+            deliveries: None,
+            allow_private_webhooks: false,
         }
+    }
+
+    /// Shows the deliveries recorded in `log`.
+    pub fn with_deliveries(mut self, log: Arc<dyn DeliveryLog>) -> Service {
+        self.deliveries = Some(log);
+        self
+    }
+
+    /// Accepts callback URLs to loopback and private addresses, over http too: for local
+    /// development and tests only.
+    pub fn allowing_private_webhooks(mut self, allow: bool) -> Service {
+        self.allow_private_webhooks = allow;
+        self
+    }
+
+    /// Reads principals from `directory` (see the field).
+    pub fn with_directory(mut self, directory: Arc<dyn Directory>) -> Service {
+        self.directory = Some(directory);
+        self
+    }
+
+    pub fn directory(&self) -> Option<&Arc<dyn Directory>> {
+        self.directory.as_ref()
     }
 
     /// Publishes a lifecycle event for every change to `sink`; review links start `base_url`.
@@ -147,6 +183,33 @@ impl Service {
         // shown.
         let stored = found.ok_or(ServiceError::NotFound)?;
         Ok(self.marked(stored).await?.seen_at(self.clock.now()))
+    }
+
+    /// The deliveries of approval `id` to its reviewers and its requester, for them (and
+    /// admins) alone. Without a delivery log, none.
+    pub async fn deliveries(
+        &self,
+        caller: &Principal,
+        id: Uuid,
+    ) -> Result<Vec<Delivery>, ServiceError> {
+        let approval = self.get(caller, id).await?;
+        let party = approval.requested_by == caller.principal
+            || caller.is_reviewer(&approval.reviewers)
+            || approval
+                .escalation
+                .iter()
+                .any(|level| caller.is_reviewer(&level.reviewers))
+            || caller
+                .roles
+                .iter()
+                .any(|r| r == crate::identity::ADMIN_ROLE);
+        if !party {
+            return Err(Refusal::NotAReviewer.into());
+        }
+        match &self.deliveries {
+            Some(log) => Ok(log.of_approval(&caller.tenant, id).await?),
+            None => Ok(Vec::new()),
+        }
     }
 
     pub async fn list(
@@ -219,6 +282,12 @@ impl Service {
         idempotency_key: Option<(&str, &[u8])>,
     ) -> Result<(Approval, bool), ServiceError> {
         let now = self.clock.now();
+        if let Some(url) = &request.callback_url {
+            target::check_url(url, self.allow_private_webhooks).map_err(|message| Invalid {
+                field: "callback_url".into(),
+                message,
+            })?;
+        }
         let (mut approval, mut record) = request.into_approval(caller, self.expiry, now)?;
         self.seal(&mut approval, &mut record).await?;
         // The same request is the same JSON, whatever its members' order or spacing.

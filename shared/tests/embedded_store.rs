@@ -104,3 +104,17 @@ async fn writes_arriving_together_share_a_commit() {
         assert!(reopened.get("t", id).await.unwrap().is_some());
     }
 }
+
+mod directory {
+    use std::sync::Arc;
+
+    use holdpoint::directory::Directory;
+    use holdpoint::directory::embedded::EmbeddedDirectory;
+
+    async fn fresh() -> Arc<dyn Directory> {
+        let dir = tempfile::tempdir().expect("temp dir").keep();
+        Arc::new(EmbeddedDirectory::open(&dir).expect("open directory"))
+    }
+
+    holdpoint::directory_suite!(fresh());
+}

@@ -240,11 +240,17 @@ pub fn fixture(path: &Path, replacements: &[(&str, &str)]) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// The environment a function needs to use `store`'s tables, with a fresh signing secret.
+/// The environment a function needs to use `store`'s tables, with a fresh signing secret and
+/// `principals` in the directory table.
 pub async fn store_env(
     store: &holdpoint::store::dynamodb::DynamoStore,
-    principals: &Value,
+    principals: &[holdpoint::directory::Entry],
 ) -> Vec<(&'static str, String)> {
+    use holdpoint::directory::Directory;
+    let directory = crate::directory(store);
+    for p in principals {
+        directory.put(p, true).await.expect("principal stored");
+    }
     let t = store.tables();
     vec![
         ("HOLDPOINT_SIGNING_SECRET_ID", crate::signing_secret().await),
@@ -255,7 +261,7 @@ pub async fn store_env(
         ("HOLDPOINT_APPROVALS_TABLE", t.approvals.clone()),
         ("HOLDPOINT_AUDIT_TABLE", t.audit.clone()),
         ("HOLDPOINT_DUE_SHARDS", t.due_shards.to_string()),
-        ("HOLDPOINT_IAM_PRINCIPALS", principals.to_string()),
+        ("HOLDPOINT_DIRECTORY_TABLE", t.directory.clone()),
     ]
 }
 

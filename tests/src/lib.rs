@@ -94,6 +94,8 @@ pub async fn fresh_store() -> (DynamoStore, RequestCounter) {
     let tables = Tables {
         approvals: format!("approvals-{suffix}"),
         audit: format!("audit-{suffix}"),
+        directory: format!("directory-{suffix}"),
+        deliveries: format!("deliveries-{suffix}"),
         due_shards: 4,
     };
     tables::create_all(&client, &tables)
@@ -104,11 +106,26 @@ pub async fn fresh_store() -> (DynamoStore, RequestCounter) {
 }
 
 /// The IAM identities the function tests' fixtures carry: an agent and a reviewer role.
-pub fn iam_principals() -> serde_json::Value {
-    serde_json::json!({
-        "arn:aws:sts::123456789012:assumed-role/agent": {"tenant": "acme", "principal": "agent"},
-        "arn:aws:sts::123456789012:assumed-role/reviewer": {"tenant": "acme", "principal": "reviewer", "roles": ["ops"]},
-    })
+pub fn iam_principals() -> Vec<holdpoint::directory::Entry> {
+    let entry = |name: &str, roles: &[&str]| holdpoint::directory::Entry {
+        tenant: "acme".into(),
+        name: name.into(),
+        roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+        email: None,
+        webhook: None,
+        iam_arns: vec![format!("arn:aws:sts::123456789012:assumed-role/{name}")],
+        key_hash: None,
+        webhook_secret: None,
+    };
+    vec![entry("agent", &[]), entry("reviewer", &["ops"])]
+}
+
+/// The directory on `store`'s directory table.
+pub fn directory(store: &DynamoStore) -> holdpoint::directory::dynamodb::DynamoDirectory {
+    holdpoint::directory::dynamodb::DynamoDirectory::new(
+        store.client().clone(),
+        store.tables().directory.clone(),
+    )
 }
 
 /// An approval stored directly, created by `agent` of tenant `acme` at `created_at`.

@@ -22,3 +22,17 @@ async fn state_tampering_is_detected() {
     let store = Arc::new(holdpoint_tests::fresh_store().await.0);
     holdpoint::conformance::state_tampering_is_detected(store.clone(), store).await;
 }
+
+mod directory {
+    use std::sync::Arc;
+
+    use holdpoint::directory::Directory;
+
+    async fn fresh() -> Arc<dyn Directory> {
+        Arc::new(holdpoint_tests::directory(
+            &holdpoint_tests::fresh_store().await.0,
+        ))
+    }
+
+    holdpoint::directory_suite!(fresh());
+}

@@ -54,19 +54,44 @@ async fn refuses_a_caller_it_does_not_know() {
 }
 
 #[tokio::test]
-async fn will_not_start_without_an_identity_map() {
+async fn refuses_every_caller_while_the_directory_cannot_be_read() {
     let (store, _) = holdpoint_tests::fresh_store().await;
     let env: Vec<_> = store_env(&store, &holdpoint_tests::iam_principals())
         .await
         .into_iter()
-        .filter(|(k, _)| *k != "HOLDPOINT_IAM_PRINCIPALS")
+        .map(|(k, v)| match k {
+            "HOLDPOINT_DIRECTORY_TABLE" => (k, "no-such-directory".to_owned()),
+            _ => (k, v),
+        })
         .collect();
-    let mut function = Function::start(Path::new(env!("CARGO_BIN_EXE_create")), &env).await;
-    let status = function
-        .exit_status()
-        .await
-        .expect("the cold start fails and exits");
-    assert!(!status.success());
+    let function = Function::start(Path::new(env!("CARGO_BIN_EXE_create")), &env).await;
+    let event = fixture(&fixture_path("apigw-v2-create.json"), &[("KEY", "dir-1")]);
+    let response = function.invoke(event).await.expect("a response");
+    assert_eq!(response["statusCode"], 503, "fails closed: {response}");
+    assert_eq!(body(&response)["code"], "unavailable");
+}
+
+#[tokio::test]
+async fn a_principal_removed_from_the_directory_is_refused_once_the_cache_lapses() {
+    use holdpoint::directory::Directory;
+    let (store, _) = holdpoint_tests::fresh_store().await;
+    let mut env = store_env(&store, &holdpoint_tests::iam_principals()).await;
+    env.push(("HOLDPOINT_AUTH_CACHE_SECONDS", "1".to_owned()));
+    let function = Function::start(Path::new(env!("CARGO_BIN_EXE_create")), &env).await;
+    let event = fixture(&fixture_path("apigw-v2-create.json"), &[("KEY", "rm-1")]);
+    let response = function.invoke(event).await.expect("a response");
+    assert_eq!(response["statusCode"], 201, "{response}");
+    assert!(
+        holdpoint_tests::directory(&store)
+            .remove("acme", "agent")
+            .await
+            .unwrap()
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let event = fixture(&fixture_path("apigw-v2-create.json"), &[("KEY", "rm-2")]);
+    let response = function.invoke(event).await.expect("a response");
+    assert_eq!(response["statusCode"], 403, "{response}");
+    assert_eq!(body(&response)["code"], "unknown_principal");
 }
 
 #[tokio::test]

@@ -21,12 +21,14 @@ use crate::service::{Service, ServiceError};
 use crate::store::{Created, IdempotencyKey, ListFilter, Store, StoreError};
 use crate::time::{Clock, truncate_millis};
 
+mod directory;
 mod documents;
 mod events;
 mod state;
 mod store;
 mod tamper;
 
+pub use directory::*;
 pub use documents::*;
 pub use events::*;
 pub use state::*;

@@ -168,6 +168,17 @@ pub(super) async fn list(
     })))
 }
 
+pub(super) async fn deliveries(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let id = approval_id(&id)?;
+    let all = state.service.deliveries(&caller, id).await?;
+    let items: Vec<_> = all.iter().map(crate::delivery::Delivery::public).collect();
+    Ok(ok(json!({ "items": items })))
+}
+
 pub(super) async fn audit(
     State(state): State<AppState>,
     Caller(caller): Caller,

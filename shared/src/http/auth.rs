@@ -5,59 +5,114 @@
 //! refused: nobody is anybody by default.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use http::request::Parts;
 use http::{StatusCode, header};
 use lambda_http::request::RequestContext;
-use sha2::{Digest, Sha256};
 
 use super::problem::Problem;
-use crate::config::{API_KEYS, ConfigError, IAM_PRINCIPALS};
+use crate::config::{API_KEYS, ConfigError};
+use crate::directory::{self, Directory, Lookup, StaticDirectory};
 use crate::identity::Principal;
 
-#[derive(Debug, Clone)]
-pub enum Authenticator {
-    /// SHA-256 (hex) of each API key → its principal. Keys themselves are not kept.
-    ApiKeys(HashMap<String, Principal>),
-    /// IAM ARN → principal. An assumed-role session ARN also matches its role's
-    /// `arn:aws:sts::ACCOUNT:assumed-role/NAME` entry.
-    Iam(HashMap<String, Principal>),
+/// How a caller proves who it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// `Authorization: Bearer <API key>`, looked up by its SHA-256.
+    ApiKey,
+    /// The ARN API Gateway's IAM authorizer verified. An assumed-role session ARN also matches
+    /// its role's `arn:aws:sts::ACCOUNT:assumed-role/NAME` entry.
+    Iam,
+}
+
+/// Lookups remembered at most; past it the cache starts afresh (a flood of unknown keys
+/// cannot grow it without bound).
+const CACHE_ENTRIES: usize = 10_000;
+
+/// Finds callers in the directory, remembering each answer (found or not) for `ttl`: a removed
+/// principal or key is refused at most `ttl` after the change.
+pub struct Authenticator {
+    scheme: Scheme,
+    directory: Arc<dyn Directory>,
+    ttl: Duration,
+    cache: Mutex<HashMap<Lookup, (Instant, Option<Principal>)>>,
+}
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authenticator")
+            .field("scheme", &self.scheme)
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Authenticator {
-    /// From `{"<key>": {"tenant": "…", "principal": "…", "roles": […]}}`.
-    pub fn api_keys_from_json(json: &str) -> Result<Authenticator, ConfigError> {
-        let keys: HashMap<String, Principal> = serde_json::from_str(json)
-            .map_err(|e| ConfigError(format!("{API_KEYS} is not valid: {e}")))?;
-        if keys.is_empty() {
-            return Err(ConfigError(format!("{API_KEYS} names no key")));
+    pub fn new(scheme: Scheme, directory: Arc<dyn Directory>, ttl: Duration) -> Authenticator {
+        Authenticator {
+            scheme,
+            directory,
+            ttl,
+            cache: Mutex::new(HashMap::new()),
         }
-        let mut hashed = HashMap::new();
-        for (key, principal) in keys {
-            if key.len() < 16 {
-                return Err(ConfigError(format!(
-                    "API key of {} is shorter than 16 characters",
-                    principal.principal
-                )));
-            }
-            hashed.insert(key_hash(&key), principal);
-        }
-        Ok(Authenticator::ApiKeys(hashed))
     }
 
-    /// From `{"<arn>": {"tenant": "…", "principal": "…", "roles": […]}}`.
-    pub fn iam_from_json(json: &str) -> Result<Authenticator, ConfigError> {
-        serde_json::from_str(json)
-            .map(Authenticator::Iam)
-            .map_err(|e| ConfigError(format!("{IAM_PRINCIPALS} is not valid: {e}")))
+    /// API keys from a fixed map `{"<key>": {"tenant": "…", "principal": "…", "roles": […]}}`
+    /// (`HOLDPOINT_API_KEYS`, for tests and CI).
+    pub fn api_keys_from_json(json: &str) -> Result<Authenticator, ConfigError> {
+        let entries = directory::entries_from_key_map(json)
+            .map_err(|e| ConfigError(format!("{API_KEYS}: {e}")))?;
+        Ok(Authenticator::new(
+            Scheme::ApiKey,
+            Arc::new(StaticDirectory::new(entries)),
+            Duration::ZERO,
+        ))
+    }
+
+    pub fn directory(&self) -> &Arc<dyn Directory> {
+        &self.directory
+    }
+
+    /// The principal of `lookup`, from the cache while it is fresh.
+    async fn find(&self, lookup: Lookup) -> Result<Option<Principal>, Problem> {
+        if let Ok(cache) = self.cache.lock()
+            && let Some((at, found)) = cache.get(&lookup)
+            && at.elapsed() < self.ttl
+        {
+            return Ok(found.clone());
+        }
+        let found = self
+            .directory
+            .find(&lookup)
+            .await
+            .map_err(|e| {
+                tracing::warn!(error = %e, "the directory could not be read");
+                Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the directory of principals cannot be read now; try again",
+                )
+            })?
+            .map(|e| e.principal());
+        if !self.ttl.is_zero()
+            && let Ok(mut cache) = self.cache.lock()
+        {
+            if cache.len() >= CACHE_ENTRIES {
+                cache.clear();
+            }
+            cache.insert(lookup, (Instant::now(), found.clone()));
+        }
+        Ok(found)
     }
 
     /// The caller of `parts`. No or an unknown API key is 401 with a `Bearer` challenge; an IAM
     /// caller that API Gateway authenticated but Holdpoint does not know is 403 (the credential
     /// is valid; the principal may not use Holdpoint).
-    pub fn authenticate(&self, parts: &Parts) -> Result<Principal, Problem> {
-        match self {
-            Authenticator::ApiKeys(keys) => {
+    pub async fn authenticate(&self, parts: &Parts) -> Result<Principal, Problem> {
+        match self.scheme {
+            Scheme::ApiKey => {
                 let challenge = |code: &'static str, detail: &str, error: bool| {
                     let mut p = Problem::new(StatusCode::UNAUTHORIZED, code, detail);
                     p.challenge = Some(if error {
@@ -89,11 +144,13 @@ impl Authenticator {
                         )
                     })?;
                 // Looking up a SHA-256 of the key reveals nothing about the key through timing.
-                keys.get(&key_hash(key)).cloned().ok_or_else(|| {
-                    challenge("invalid_credential", "this API key is not known", true)
-                })
+                self.find(Lookup::Key(directory::key_hash(key)))
+                    .await?
+                    .ok_or_else(|| {
+                        challenge("invalid_credential", "this API key is not known", true)
+                    })
             }
-            Authenticator::Iam(arns) => {
+            Scheme::Iam => {
                 let arn = match parts.extensions.get::<RequestContext>() {
                     Some(RequestContext::ApiGatewayV2(ctx)) => ctx
                         .authorizer
@@ -111,23 +168,22 @@ impl Authenticator {
                     p.challenge = Some("AWS4-HMAC-SHA256");
                     p
                 })?;
-                arns.get(&arn)
-                    .or_else(|| arns.get(assumed_role(&arn)?))
-                    .cloned()
-                    .ok_or_else(|| {
-                        Problem::new(
-                            StatusCode::FORBIDDEN,
-                            "unknown_principal",
-                            "these credentials are not allowed to use Holdpoint",
-                        )
-                    })
+                let mut found = self.find(Lookup::Arn(arn.clone())).await?;
+                if found.is_none()
+                    && let Some(role) = assumed_role(&arn)
+                {
+                    found = self.find(Lookup::Arn(role.to_owned())).await?;
+                }
+                found.ok_or_else(|| {
+                    Problem::new(
+                        StatusCode::FORBIDDEN,
+                        "unknown_principal",
+                        "these credentials are not allowed to use Holdpoint",
+                    )
+                })
             }
         }
     }
-}
-
-fn key_hash(key: &str) -> String {
-    hex::encode(Sha256::digest(key.as_bytes()))
 }
 
 /// `arn:aws:sts::1:assumed-role/NAME/SESSION` → `arn:aws:sts::1:assumed-role/NAME`.
@@ -153,6 +209,12 @@ mod tests {
 
     #[test]
     fn short_or_empty_key_sets_are_refused() {
+        assert!(
+            Authenticator::api_keys_from_json(
+                r#"{"0123456789abcdef": {"tenant": "t", "principal": "p"}}"#
+            )
+            .is_ok()
+        );
         assert!(Authenticator::api_keys_from_json("{}").is_err());
         assert!(
             Authenticator::api_keys_from_json(r#"{"short": {"tenant": "t", "principal": "p"}}"#)

@@ -18,7 +18,7 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
-        state.auth.authenticate(parts).map(Caller)
+        state.auth.authenticate(parts).await.map(Caller)
     }
 }
 

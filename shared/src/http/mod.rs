@@ -61,6 +61,12 @@ fn table() -> Vec<(Routes, Method, &'static str, MethodRouter<AppState>)> {
         ),
         (
             R::Read,
+            M::GET,
+            "/v1/approvals/{id}/deliveries",
+            get(approvals::deliveries),
+        ),
+        (
+            R::Read,
             M::POST,
             "/v1/approvals/{id}/verify",
             post(approvals::verify),

@@ -6,6 +6,7 @@ use uuid::Uuid;
 use super::{Service, ServiceError};
 use crate::approval::{Approval, Status, Verdict};
 use crate::document::Document;
+use crate::identity::ROLE_PREFIX;
 use crate::lifecycle::{Command, Refusal};
 use crate::review_link::{self, Claims, LinkRefusal};
 
@@ -17,15 +18,52 @@ pub struct Review {
 }
 
 impl Service {
-    /// The signed review links of `approval`'s named reviewers, as `(reviewer, url)`. Never part
-    /// of an answer to the agent: links reach reviewers through events and operators only.
+    /// The signed review links of `approval`'s reviewers, as `(principal, url)`: its named
+    /// reviewers, and with a directory the members of its reviewer roles, each their own link.
+    /// Never part of an answer to the agent: links reach reviewers through events, messages
+    /// and operators only.
     pub async fn review_links(
         &self,
         approval: &Approval,
         base_url: &str,
     ) -> Result<Vec<(String, String)>, ServiceError> {
         let key = self.signing_key().await?;
-        Ok(review_link::links(&key, approval, base_url))
+        let mut members = Vec::new();
+        if let Some(directory) = &self.directory {
+            for entry in approval
+                .reviewers
+                .iter()
+                .filter(|r| r.starts_with(ROLE_PREFIX))
+            {
+                let role = &entry[ROLE_PREFIX.len()..];
+                let names = directory
+                    .members(&approval.tenant, role)
+                    .await?
+                    .into_iter()
+                    .map(|e| e.name)
+                    .collect();
+                members.push((entry.clone(), names));
+            }
+        }
+        let to = review_link::recipients(approval, &members);
+        Ok(review_link::links(&key, approval, base_url, &to))
+    }
+
+    /// Verifies `token` for approval `id`, and with a directory that the principal it stands
+    /// for is still there and, for a link reached through a role, still holds it: removing a
+    /// principal (or its role) ends its links.
+    async fn verify_link(&self, id: Uuid, token: &str) -> Result<Claims, ServiceError> {
+        let claims = review_link::verify(&*self.keys, token, id, self.clock.now()).await?;
+        if let Some(directory) = &self.directory {
+            let entry = directory.get(&claims.tenant, &claims.reviewer).await?;
+            let holds = |e: &crate::directory::Entry| {
+                claims.principal().roles.iter().all(|r| e.roles.contains(r))
+            };
+            if !entry.as_ref().is_some_and(holds) {
+                return Err(ServiceError::Link(LinkRefusal::Invalid));
+            }
+        }
+        Ok(claims)
     }
 
     /// The review links of approval `id` of `tenant`, for an operator to hand out.
@@ -47,7 +85,7 @@ impl Service {
     /// addressed to the link's reviewer. A decided or expired approval is the conflict refusal.
     pub async fn open_review(&self, id: Uuid, token: &str) -> Result<Review, ServiceError> {
         let now = self.clock.now();
-        let claims = review_link::verify(&*self.keys, token, id, now).await?;
+        let claims = self.verify_link(id, token).await?;
         let approval = self
             .store
             .get(&claims.tenant, id)
@@ -69,7 +107,7 @@ impl Service {
     /// Whether `token` is a live link to approval `id` (no read): what the review form checks
     /// before it looks at anything else the holder sent.
     pub async fn check_link(&self, id: Uuid, token: &str) -> Result<(), ServiceError> {
-        review_link::verify(&*self.keys, token, id, self.clock.now()).await?;
+        self.verify_link(id, token).await?;
         Ok(())
     }
 
@@ -83,7 +121,7 @@ impl Service {
         modified_output: Option<Document>,
     ) -> Result<Approval, ServiceError> {
         // The link first: a refused link reveals nothing, not even what was wrong with the form.
-        let claims = review_link::verify(&*self.keys, token, id, self.clock.now()).await?;
+        let claims = self.verify_link(id, token).await?;
         let by = claims.principal();
         let command = Command::Decide {
             by: &by,
@@ -92,8 +130,8 @@ impl Service {
             modified_output,
         };
         match self.apply(&claims.tenant, id, command).await {
-            // A link stands for its named reviewer alone (no roles): once that name is no longer
-            // among the reviewers, an escalation has taken the approval away from it.
+            // A link stands for its principal with no role but the one it reached it through:
+            // once neither is among the reviewers, an escalation has taken the approval away.
             Err(ServiceError::Refused(Refusal::NotAReviewer)) => {
                 Err(ServiceError::Link(LinkRefusal::Reassigned))
             }

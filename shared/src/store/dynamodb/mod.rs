@@ -41,7 +41,7 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
         .await
 }
 
-fn sdk_error<E, R>(e: SdkError<E, R>) -> StoreError
+pub(crate) fn sdk_error<E, R>(e: SdkError<E, R>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug,

@@ -14,6 +14,8 @@ use super::Tables;
 pub const TEMPLATE: &str = include_str!("../../../../template.yaml");
 pub const APPROVALS: &str = "ApprovalsTable";
 pub const AUDIT: &str = "AuditTable";
+pub const DIRECTORY: &str = "DirectoryTable";
+pub const DELIVERIES: &str = "DeliveriesTable";
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -135,10 +137,20 @@ pub async fn create(client: &Client, name: &str, def: &TableDefinition) -> Resul
     Ok(true)
 }
 
-/// Creates both tables under the names in `tables`; answers the names it created.
+/// `(name, logical id)` of every table, under the names in `tables`.
+pub fn all(tables: &Tables) -> [(&String, &'static str); 4] {
+    [
+        (&tables.approvals, APPROVALS),
+        (&tables.audit, AUDIT),
+        (&tables.directory, DIRECTORY),
+        (&tables.deliveries, DELIVERIES),
+    ]
+}
+
+/// Creates every table under the names in `tables`; answers the names it created.
 pub async fn create_all(client: &Client, tables: &Tables) -> Result<Vec<String>, String> {
     let mut created = Vec::new();
-    for (name, id) in [(&tables.approvals, APPROVALS), (&tables.audit, AUDIT)] {
+    for (name, id) in all(tables) {
         if create(client, name, &definition(TEMPLATE, id)?).await? {
             created.push(name.clone());
         }
@@ -167,5 +179,12 @@ mod tests {
             .map(|k| k.attribute_name.as_str())
             .collect();
         assert_eq!(key, ["approval", "seq"]);
+        let directory = definition(TEMPLATE, DIRECTORY).unwrap();
+        let key: Vec<_> = directory
+            .key_schema
+            .iter()
+            .map(|k| k.attribute_name.as_str())
+            .collect();
+        assert_eq!(key, ["pk", "sk"]);
     }
 }

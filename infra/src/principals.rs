@@ -1,0 +1,209 @@
+//! `holdpoint principals …`: the directory of principals, on the embedded store or DynamoDB
+//! alike. Secrets are made here and printed once; only an API key's hash is stored.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Subcommand;
+use holdpoint::directory::{self, Directory, Entry};
+use holdpoint::store::StoreError;
+
+use crate::Place;
+
+#[derive(Subcommand)]
+pub enum PrincipalsCommand {
+    /// Add a principal; prints its API key (unless it signs in with an IAM ARN) and its webhook
+    /// secret, once.
+    Add {
+        /// TENANT/NAME
+        who: String,
+        /// A role it holds (repeat for more); `role:NAME` reviewers reach its holders.
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// Where review requests are mailed.
+        #[arg(long)]
+        email: Option<String>,
+        /// Where review requests are posted (https to a public address).
+        #[arg(long)]
+        webhook: Option<String>,
+        /// An IAM ARN it calls the API with on AWS (repeat for more); an assumed role's
+        /// sessions match `arn:aws:sts::ACCOUNT:assumed-role/NAME`.
+        #[arg(long = "iam-arn")]
+        iam_arns: Vec<String>,
+        #[command(flatten)]
+        place: Place,
+    },
+    /// List principals (never a secret).
+    List {
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        place: Place,
+    },
+    /// Remove a principal: its keys stop working and its review links stop deciding.
+    Remove {
+        /// TENANT/NAME
+        who: String,
+        #[command(flatten)]
+        place: Place,
+    },
+    /// Give a principal a new API key and webhook secret, printed once; the old ones stop
+    /// working.
+    RotateKey {
+        /// TENANT/NAME
+        who: String,
+        #[command(flatten)]
+        place: Place,
+    },
+}
+
+impl PrincipalsCommand {
+    pub fn place(&self) -> &Place {
+        match self {
+            PrincipalsCommand::Add { place, .. }
+            | PrincipalsCommand::List { place, .. }
+            | PrincipalsCommand::Remove { place, .. }
+            | PrincipalsCommand::RotateKey { place, .. } => place,
+        }
+    }
+}
+
+fn split(who: &str) -> Result<(String, String), String> {
+    let (tenant, name) = who
+        .split_once('/')
+        .ok_or_else(|| format!("{who:?}: name a principal as TENANT/NAME"))?;
+    directory::check_name("tenant", tenant)?;
+    directory::check_name("name", name)?;
+    Ok((tenant.to_owned(), name.to_owned()))
+}
+
+pub async fn run(
+    command: PrincipalsCommand,
+    directory: Arc<dyn Directory>,
+    allow_private_webhooks: bool,
+) -> Result<ExitCode, String> {
+    match command {
+        PrincipalsCommand::Add {
+            who,
+            roles,
+            email,
+            webhook,
+            iam_arns,
+            ..
+        } => {
+            let (tenant, name) = split(&who)?;
+            if let Some(url) = &webhook {
+                holdpoint::delivery::target::check_url(url, allow_private_webhooks)
+                    .map_err(|e| format!("--webhook: {e}"))?;
+            }
+            let api_key = iam_arns.is_empty().then(directory::new_api_key);
+            let secret = directory::new_webhook_secret();
+            let entry = Entry {
+                tenant,
+                name,
+                roles,
+                email,
+                webhook,
+                iam_arns,
+                key_hash: api_key.as_deref().map(directory::key_hash),
+                webhook_secret: Some(secret.clone()),
+            };
+            entry.check()?;
+            directory.put(&entry, true).await.map_err(|e| match e {
+                StoreError::AlreadyExists => format!(
+                    "{who} is already in the directory, or one of its IAM ARNs belongs to another principal"
+                ),
+                e => e.to_string(),
+            })?;
+            println!("added {who}");
+            print_secrets(api_key.as_deref(), &secret);
+            Ok(ExitCode::SUCCESS)
+        }
+        PrincipalsCommand::List { tenant, json, .. } => {
+            let entries = directory
+                .list(tenant.as_deref())
+                .await
+                .map_err(|e| e.to_string())?;
+            if json {
+                let all: Vec<_> = entries.iter().map(Entry::public).collect();
+                println!("{}", serde_json::Value::Array(all));
+            } else if entries.is_empty() {
+                println!("no principals");
+            } else {
+                for e in &entries {
+                    let reach: Vec<&str> = e
+                        .email
+                        .iter()
+                        .chain(e.webhook.iter())
+                        .map(String::as_str)
+                        .collect();
+                    println!(
+                        "{}/{}  roles: {}  reached at: {}  signs in with: {}",
+                        e.tenant,
+                        e.name,
+                        none_if_empty(&e.roles.join(",")),
+                        none_if_empty(&reach.join(" ")),
+                        none_if_empty(&signs_in(e)),
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        PrincipalsCommand::Remove { who, .. } => {
+            let (tenant, name) = split(&who)?;
+            if directory
+                .remove(&tenant, &name)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                println!("removed {who}");
+                Ok(ExitCode::SUCCESS)
+            } else {
+                Err(format!("{who} is not in the directory"))
+            }
+        }
+        PrincipalsCommand::RotateKey { who, .. } => {
+            let (tenant, name) = split(&who)?;
+            let mut entry = directory
+                .get(&tenant, &name)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("{who} is not in the directory"))?;
+            // An IAM principal keeps signing in with its ARNs; it gets no API key.
+            let api_key = entry.iam_arns.is_empty().then(directory::new_api_key);
+            let secret = directory::new_webhook_secret();
+            entry.key_hash = api_key.as_deref().map(directory::key_hash);
+            entry.webhook_secret = Some(secret.clone());
+            directory
+                .put(&entry, false)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("rotated {who}: the previous key and webhook secret no longer work");
+            print_secrets(api_key.as_deref(), &secret);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn print_secrets(api_key: Option<&str>, webhook_secret: &str) {
+    if let Some(key) = api_key {
+        println!("api key:        {key}");
+    }
+    println!("webhook secret: {webhook_secret}");
+    println!("(shown once: only the key's hash is kept)");
+}
+
+fn signs_in(e: &Entry) -> String {
+    let mut ways: Vec<String> = Vec::new();
+    if e.key_hash.is_some() {
+        ways.push("api key".into());
+    }
+    ways.extend(e.iam_arns.iter().cloned());
+    ways.join(" ")
+}
+
+fn none_if_empty(s: &str) -> &str {
+    if s.is_empty() { "-" } else { s }
+}

@@ -1,0 +1,168 @@
+//! The directory's contract, the same for every backend ([`crate::directory_suite!`]).
+
+use std::sync::Arc;
+
+use crate::directory::{Directory, Entry, Lookup, key_hash};
+use crate::store::StoreError;
+
+/// Expands to one `#[tokio::test]` per directory scenario; `$make` is an async expression
+/// giving an `Arc<dyn Directory>`.
+#[macro_export]
+macro_rules! directory_suite {
+    ($make:expr) => {
+        $crate::directory_suite!(@tests $make;
+            directory_round_trip, a_credential_belongs_to_one_principal,
+            replacing_moves_credentials, role_members);
+    };
+    (@tests $make:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                let directory: ::std::sync::Arc<dyn $crate::directory::Directory> = $make.await;
+                $crate::conformance::$name(directory).await;
+            }
+        )*
+    };
+}
+
+fn tenant() -> String {
+    format!("t-{}", uuid::Uuid::new_v4().simple())
+}
+
+fn entry(tenant: &str, name: &str, key: &str) -> Entry {
+    Entry {
+        tenant: tenant.into(),
+        name: name.into(),
+        roles: vec!["reviewer".into()],
+        email: Some(format!("{name}@example.com")),
+        webhook: None,
+        iam_arns: vec![format!("arn:aws:iam::123456789012:role/{tenant}-{name}")],
+        key_hash: Some(key_hash(key)),
+        webhook_secret: Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into()),
+    }
+}
+
+pub async fn directory_round_trip(d: Arc<dyn Directory>) {
+    let t = tenant();
+    let alice = entry(&t, "alice", &format!("{t}-alice-key"));
+    d.put(&alice, true).await.unwrap();
+    assert_eq!(d.get(&t, "alice").await.unwrap().as_ref(), Some(&alice));
+    let by_key = Lookup::Key(key_hash(&format!("{t}-alice-key")));
+    assert_eq!(d.find(&by_key).await.unwrap().as_ref(), Some(&alice));
+    let by_arn = Lookup::Arn(alice.iam_arns[0].clone());
+    assert_eq!(d.find(&by_arn).await.unwrap().as_ref(), Some(&alice));
+    assert_eq!(
+        d.find(&Lookup::Key(key_hash("nobody's key")))
+            .await
+            .unwrap(),
+        None
+    );
+    let bob = entry(&t, "bob", &format!("{t}-bob-key"));
+    d.put(&bob, true).await.unwrap();
+    let other = tenant();
+    d.put(&entry(&other, "alice", &format!("{other}-key")), true)
+        .await
+        .unwrap();
+    let names: Vec<_> = d
+        .list(Some(&t))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    assert_eq!(names, ["alice", "bob"], "one tenant's, by name");
+    let everyone = d.list(None).await.unwrap();
+    assert!(everyone.iter().any(|e| e.tenant == other));
+    assert!(matches!(
+        d.put(&alice, true).await,
+        Err(StoreError::AlreadyExists)
+    ));
+
+    assert!(d.remove(&t, "alice").await.unwrap());
+    assert_eq!(d.get(&t, "alice").await.unwrap(), None);
+    assert_eq!(d.find(&by_key).await.unwrap(), None, "its key is gone");
+    assert_eq!(d.find(&by_arn).await.unwrap(), None, "its ARN is gone");
+    assert!(!d.remove(&t, "alice").await.unwrap());
+    assert!(d.get(&t, "bob").await.unwrap().is_some(), "others stay");
+}
+
+pub async fn a_credential_belongs_to_one_principal(d: Arc<dyn Directory>) {
+    let t = tenant();
+    let key = format!("{t}-shared-key");
+    d.put(&entry(&t, "alice", &key), true).await.unwrap();
+    let mut mallory = entry(&t, "mallory", &key);
+    mallory.iam_arns.clear();
+    assert!(matches!(
+        d.put(&mallory, true).await,
+        Err(StoreError::AlreadyExists)
+    ));
+    assert_eq!(d.get(&t, "mallory").await.unwrap(), None, "nothing written");
+    let mut arn_thief = entry(&t, "eve", &format!("{t}-eve-key"));
+    arn_thief.iam_arns = vec![format!("arn:aws:iam::123456789012:role/{t}-alice")];
+    assert!(matches!(
+        d.put(&arn_thief, true).await,
+        Err(StoreError::AlreadyExists)
+    ));
+    assert_eq!(d.get(&t, "eve").await.unwrap(), None, "nothing written");
+    assert_eq!(
+        d.find(&Lookup::Key(key_hash(&format!("{t}-eve-key"))))
+            .await
+            .unwrap(),
+        None,
+        "not even the credential that was free"
+    );
+    let found = d.find(&Lookup::Key(key_hash(&key))).await.unwrap().unwrap();
+    assert_eq!(found.name, "alice");
+}
+
+pub async fn replacing_moves_credentials(d: Arc<dyn Directory>) {
+    let t = tenant();
+    let old_key = format!("{t}-old");
+    let mut alice = entry(&t, "alice", &old_key);
+    d.put(&alice, true).await.unwrap();
+    alice.key_hash = Some(key_hash(&format!("{t}-new")));
+    alice.roles = vec!["finance".into()];
+    alice.iam_arns.clear();
+    d.put(&alice, false).await.unwrap();
+    assert_eq!(
+        d.find(&Lookup::Key(key_hash(&old_key))).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        d.find(&Lookup::Key(key_hash(&format!("{t}-new"))))
+            .await
+            .unwrap()
+            .map(|e| e.roles),
+        Some(vec!["finance".to_owned()])
+    );
+    assert_eq!(
+        d.find(&Lookup::Arn(format!(
+            "arn:aws:iam::123456789012:role/{t}-alice"
+        )))
+        .await
+        .unwrap(),
+        None
+    );
+    let ghost = entry(&t, "ghost", &format!("{t}-ghost"));
+    assert!(matches!(
+        d.put(&ghost, false).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+pub async fn role_members(d: Arc<dyn Directory>) {
+    let t = tenant();
+    let mut a = entry(&t, "a", &format!("{t}-a"));
+    a.roles = vec!["sre".into(), "finance".into()];
+    let mut b = entry(&t, "b", &format!("{t}-b"));
+    b.roles = vec!["finance".into()];
+    let mut c = entry(&t, "c", &format!("{t}-c"));
+    c.roles = vec![];
+    for e in [&a, &b, &c] {
+        d.put(e, true).await.unwrap();
+    }
+    let names = |v: Vec<Entry>| v.into_iter().map(|e| e.name).collect::<Vec<_>>();
+    assert_eq!(names(d.members(&t, "finance").await.unwrap()), ["a", "b"]);
+    assert_eq!(names(d.members(&t, "sre").await.unwrap()), ["a"]);
+    assert!(d.members(&t, "nobody").await.unwrap().is_empty());
+}

@@ -1,0 +1,156 @@
+//! What is sent: a reviewer's email (plain text and HTML, everything an agent wrote escaped as
+//! on the review page), a reviewer's webhook and an agent's callback (Standard Webhooks JSON:
+//! `{"type", "timestamp", "data"}`). Callbacks never carry a review link.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::audit::AuditEvent;
+use crate::events::LifecycleEvent;
+use crate::http::review_page::esc;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Message {
+    Email {
+        subject: String,
+        text: String,
+        html: String,
+    },
+    /// The JSON body, signed as sent.
+    Webhook { body: String },
+}
+
+/// The Standard Webhooks type of a message asking a reviewer to decide.
+pub fn review_type(event: AuditEvent) -> &'static str {
+    match event {
+        AuditEvent::Escalated => "approval.escalated",
+        _ => "approval.review_requested",
+    }
+}
+
+/// One line of agent-written text, with control characters shown rather than obeyed.
+fn line(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+fn risk(event: &LifecycleEvent) -> String {
+    event
+        .detail
+        .risk_score
+        .map_or_else(|| "not given".to_owned(), |r| format!("{r} / 100"))
+}
+
+pub fn review_email(event: &LifecycleEvent, reviewer: &str, url: &str) -> Message {
+    let d = &event.detail;
+    let action = line(&d.action);
+    let subject: String = format!("Approval needed: {action}")
+        .chars()
+        .take(150)
+        .collect();
+    let reason = d.reason.as_deref().map(line);
+    let escalated = d.event == AuditEvent::Escalated;
+    let mut text = format!(
+        "Hello {reviewer},\n\n{}\n\nAction:   {action}\nAgent:    {}\nAsked by: {}\nRisk:     {}\nDecide by: {}\n",
+        if escalated {
+            "An approval was escalated to you."
+        } else {
+            "An agent is waiting for your approval."
+        },
+        line(&d.agent_id),
+        line(&d.requested_by),
+        risk(event),
+        d.expires_at,
+    );
+    if let Some(r) = &reason {
+        text.push_str(&format!("Reason:   {r}\n"));
+    }
+    text.push_str(&format!(
+        "\nReview and decide (this link is yours alone; do not forward it):\n{url}\n\nApproval {}\n",
+        d.approval_id
+    ));
+    let reason_row = reason
+        .as_deref()
+        .map(|r| format!("<tr><th>Reason</th><td>{}</td></tr>", esc(r)))
+        .unwrap_or_default();
+    let html = format!(
+        "<!doctype html><html><body><p>Hello {},</p><p>{}</p><table>\
+         <tr><th>Action</th><td>{}</td></tr><tr><th>Agent</th><td>{}</td></tr>\
+         <tr><th>Asked by</th><td>{}</td></tr><tr><th>Risk</th><td>{}</td></tr>\
+         <tr><th>Decide by</th><td>{}</td></tr>{reason_row}</table>\
+         <p><a href=\"{}\">Review and decide</a> (this link is yours alone; do not forward it)</p>\
+         <p>Approval {}</p></body></html>",
+        esc(reviewer),
+        if escalated {
+            "An approval was escalated to you."
+        } else {
+            "An agent is waiting for your approval."
+        },
+        esc(&action),
+        esc(&d.agent_id),
+        esc(&d.requested_by),
+        esc(&risk(event)),
+        esc(&d.expires_at),
+        esc(url),
+        d.approval_id,
+    );
+    Message::Email {
+        subject,
+        text,
+        html,
+    }
+}
+
+fn webhook(event_type: &str, now: DateTime<Utc>, data: serde_json::Value) -> Message {
+    let body = serde_json::json!({
+        "type": event_type,
+        "timestamp": crate::time::format(&now),
+        "data": data,
+    });
+    Message::Webhook {
+        body: body.to_string(),
+    }
+}
+
+pub fn review_webhook(
+    event: &LifecycleEvent,
+    reviewer: &str,
+    url: &str,
+    now: DateTime<Utc>,
+) -> Message {
+    let d = &event.detail;
+    webhook(
+        review_type(d.event),
+        now,
+        serde_json::json!({
+            "event_id": d.event_id,
+            "approval_id": d.approval_id,
+            "tenant": d.tenant,
+            "reviewer": reviewer,
+            "action": d.action,
+            "agent_id": d.agent_id,
+            "requested_by": d.requested_by,
+            "reason": d.reason,
+            "risk_score": d.risk_score,
+            "expires_at": d.expires_at,
+            "review_url": url,
+        }),
+    )
+}
+
+/// The lifecycle event as the agent's callback: its detail without links or the callback URL.
+pub fn callback(event: &LifecycleEvent, event_type: &str, now: DateTime<Utc>) -> Message {
+    let mut detail = event.detail.clone();
+    detail.links.clear();
+    detail.callback_url = None;
+    let data = serde_json::to_value(&detail).unwrap_or_default();
+    webhook(event_type, now, data)
+}

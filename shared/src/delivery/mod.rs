@@ -1,0 +1,362 @@
+//! Reaching people and agents: what each lifecycle event owes whom, kept as deliveries until
+//! each is delivered or has failed for good.
+//!
+//! - A reviewer with a contact in the directory gets one message per channel (email, webhook)
+//!   with their own review link, when an approval is requested and when it is escalated to them.
+//! - An agent that gave a `callback_url` gets every terminal change (approved, rejected,
+//!   modified, expired, cancelled) and execution, never a review link.
+//!
+//! A delivery's id is stable (`{event_id}.{channel}.{recipient}`): planning an event twice
+//! (a republished event, a retried invocation) finds the deliveries already there, and receivers
+//! de-duplicate by it (it is the `webhook-id`). Webhooks and callbacks are signed per Standard
+//! Webhooks with the recipient's secret from the directory (the requester's, for callbacks).
+//!
+//! Retries: capped exponential backoff with equal jitter for timeouts, lost connections, 408,
+//! 429 (honouring `Retry-After`) and 5xx; any other 4xx is final. Every attempt is recorded.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::audit::AuditEvent;
+use crate::directory::Directory;
+use crate::events::LifecycleEvent;
+use crate::store::StoreError;
+use crate::time::rfc3339;
+
+#[cfg(feature = "dynamodb")]
+pub mod dynamodb;
+#[cfg(feature = "embedded")]
+pub mod embedded;
+mod message;
+#[cfg(feature = "delivery")]
+pub mod send;
+pub mod target;
+#[cfg(feature = "delivery")]
+pub mod worker;
+
+pub use message::Message;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Email,
+    Webhook,
+    Callback,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Email => "email",
+            Channel::Webhook => "webhook",
+            Channel::Callback => "callback",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    Pending,
+    Delivered,
+    Failed,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+}
+
+/// One message to one recipient on one channel, and how its delivery went.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// `{event_id}.{channel}.{recipient}`: the same for every attempt (the `webhook-id`).
+    pub id: String,
+    pub tenant: String,
+    pub approval_id: Uuid,
+    pub event_id: String,
+    /// The Standard Webhooks event type (`approval.review_requested`, `approval.approved`, …).
+    pub event_type: String,
+    pub channel: Channel,
+    /// The principal it goes to (for a callback, the requester).
+    pub recipient: String,
+    /// The email address or URL.
+    pub target: String,
+    pub status: DeliveryStatus,
+    pub attempts: u32,
+    #[serde(with = "rfc3339")]
+    pub created_at: DateTime<Utc>,
+    #[serde(with = "rfc3339")]
+    pub next_attempt_at: DateTime<Utc>,
+    #[serde(default, with = "rfc3339::option")]
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    #[serde(default, with = "rfc3339::option")]
+    pub delivered_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub last_error: Option<String>,
+    /// The HTTP status of the last answer, for webhooks and callbacks.
+    #[serde(default)]
+    pub last_status: Option<u16>,
+    /// What is sent; dropped once the delivery is over, so no review link outlives its need.
+    #[serde(default)]
+    pub message: Option<Message>,
+}
+
+impl Delivery {
+    /// What the requester and reviewers may see of it: never the message (it may hold a review
+    /// link) nor the address.
+    pub fn public(&self) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.id,
+            "event_id": self.event_id,
+            "event_type": self.event_type,
+            "channel": self.channel,
+            "recipient": self.recipient,
+            "status": self.status,
+            "attempts": self.attempts,
+            "created_at": crate::time::format(&self.created_at),
+            "last_attempt_at": self.last_attempt_at.as_ref().map(crate::time::format),
+            "delivered_at": self.delivered_at.as_ref().map(crate::time::format),
+            "next_attempt_at": (self.status == DeliveryStatus::Pending)
+                .then(|| crate::time::format(&self.next_attempt_at)),
+            "last_error": self.last_error,
+            "last_status": self.last_status,
+        })
+    }
+
+    /// Records one attempt's `outcome` at `now`: delivered, failed for good, or due again after
+    /// a backoff (failed once `policy.attempts` are spent).
+    pub fn record(&mut self, outcome: Outcome, now: DateTime<Utc>, policy: &RetryPolicy) {
+        self.attempts += 1;
+        self.last_attempt_at = Some(now);
+        match outcome {
+            Outcome::Delivered { status } => {
+                self.status = DeliveryStatus::Delivered;
+                self.delivered_at = Some(now);
+                self.last_status = status;
+                self.last_error = None;
+                self.message = None;
+            }
+            Outcome::Final { error, status } => {
+                self.status = DeliveryStatus::Failed;
+                self.last_status = status;
+                self.last_error = Some(error);
+                self.message = None;
+            }
+            Outcome::Retry {
+                error,
+                status,
+                retry_after,
+            } => {
+                self.last_status = status;
+                if self.attempts >= policy.attempts {
+                    self.status = DeliveryStatus::Failed;
+                    self.last_error =
+                        Some(format!("gave up after {} attempts: {error}", self.attempts));
+                    self.message = None;
+                } else {
+                    self.last_error = Some(error);
+                    let wait = policy.delay(self.attempts, retry_after);
+                    self.next_attempt_at =
+                        now + TimeDelta::from_std(wait).unwrap_or(TimeDelta::MAX);
+                }
+            }
+        }
+    }
+}
+
+/// What one attempt came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Delivered {
+        status: Option<u16>,
+    },
+    /// Worth trying again: a timeout, a lost connection, 408, 429, 5xx, a mail server's
+    /// temporary refusal. `retry_after` is what the receiver asked for.
+    Retry {
+        error: String,
+        status: Option<u16>,
+        retry_after: Option<Duration>,
+    },
+    /// Never worth repeating: another 4xx, a refused address, no secret to sign with.
+    Final {
+        error: String,
+        status: Option<u16>,
+    },
+}
+
+/// How often and how patiently a delivery is tried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included.
+    pub attempts: u32,
+    /// The pause after the first failure; doubled after each further one.
+    pub base: Duration,
+    /// No pause is longer (a `Retry-After` included).
+    pub cap: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// 8 attempts over about 4 minutes (1, 2, 4, … 64 s, half of each pause random).
+    fn default() -> RetryPolicy {
+        RetryPolicy {
+            attempts: 8,
+            base: Duration::from_secs(1),
+            cap: Duration::from_secs(300),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The pause after `failures` failed attempts: `base · 2^(failures-1)` capped, half of it
+    /// random (equal jitter), but never shorter than a `Retry-After` (itself capped).
+    pub fn delay(&self, failures: u32, retry_after: Option<Duration>) -> Duration {
+        let exp = self
+            .base
+            .saturating_mul(1u32 << failures.saturating_sub(1).min(20))
+            .min(self.cap);
+        let half = exp / 2;
+        let jitter = half.mul_f64(rand::random::<f64>());
+        let backoff = half + jitter;
+        match retry_after {
+            Some(asked) => backoff.max(asked.min(self.cap)),
+            None => backoff,
+        }
+    }
+}
+
+/// Where deliveries are kept: the record of every attempt, and locally the retry queue.
+#[async_trait]
+pub trait DeliveryLog: Send + Sync + 'static {
+    /// Stores each delivery unless one with its id is stored already (then that one stands).
+    async fn enqueue(&self, deliveries: &[Delivery]) -> Result<(), StoreError>;
+
+    /// Stores `delivery` in place of the one with its id.
+    async fn save(&self, delivery: &Delivery) -> Result<(), StoreError>;
+
+    /// One delivery by approval and id.
+    async fn get(
+        &self,
+        tenant: &str,
+        approval: Uuid,
+        id: &str,
+    ) -> Result<Option<Delivery>, StoreError>;
+
+    /// Pending deliveries due by `now`, oldest first, at most `limit`.
+    async fn due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Delivery>, StoreError>;
+
+    /// The deliveries of one approval, in the order they were planned.
+    async fn of_approval(&self, tenant: &str, approval: Uuid) -> Result<Vec<Delivery>, StoreError>;
+
+    /// The newest `limit` deliveries of `tenant` (of every tenant when `None`), failed ones
+    /// only when `failed`.
+    async fn recent(
+        &self,
+        tenant: Option<&str>,
+        failed: bool,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError>;
+}
+
+/// The Standard Webhooks type of a lifecycle event for its callback (`None`: no callback).
+pub fn callback_type(event: AuditEvent) -> Option<&'static str> {
+    Some(match event {
+        AuditEvent::Approved => "approval.approved",
+        AuditEvent::Rejected => "approval.rejected",
+        AuditEvent::Modified => "approval.modified",
+        AuditEvent::Expired => "approval.expired",
+        AuditEvent::Cancelled => "approval.cancelled",
+        AuditEvent::Executed => "approval.executed",
+        AuditEvent::Created | AuditEvent::ApprovalRecorded | AuditEvent::Escalated => return None,
+    })
+}
+
+/// What `event` owes whom: a message per channel to each reviewer it carries a link for (as the
+/// directory has them), and the callback of a terminal change. Pure but for directory reads.
+pub async fn plan(
+    event: &LifecycleEvent,
+    directory: &dyn Directory,
+    now: DateTime<Utc>,
+) -> Result<Vec<Delivery>, StoreError> {
+    let d = &event.detail;
+    let mut out = Vec::new();
+    let new =
+        |channel: Channel, recipient: &str, target: &str, event_type: &str, m: Message| Delivery {
+            id: format!("{}.{}.{recipient}", d.event_id, channel.as_str()),
+            tenant: d.tenant.clone(),
+            approval_id: d.approval_id,
+            event_id: d.event_id.clone(),
+            event_type: event_type.to_owned(),
+            channel,
+            recipient: recipient.to_owned(),
+            target: target.to_owned(),
+            status: DeliveryStatus::Pending,
+            attempts: 0,
+            created_at: now,
+            next_attempt_at: now,
+            last_attempt_at: None,
+            delivered_at: None,
+            last_error: None,
+            last_status: None,
+            message: Some(m),
+        };
+    for link in &d.links {
+        let Some(entry) = directory.get(&d.tenant, &link.reviewer).await? else {
+            continue;
+        };
+        let event_type = message::review_type(d.event);
+        if let Some(email) = &entry.email {
+            let m = message::review_email(event, &link.reviewer, &link.url);
+            out.push(new(Channel::Email, &entry.name, email, event_type, m));
+        }
+        if let Some(url) = &entry.webhook {
+            let m = message::review_webhook(event, &link.reviewer, &link.url, now);
+            out.push(new(Channel::Webhook, &entry.name, url, event_type, m));
+        }
+    }
+    if let (Some(url), Some(event_type)) = (&d.callback_url, callback_type(d.event)) {
+        let m = message::callback(event, event_type, now);
+        out.push(new(Channel::Callback, &d.requested_by, url, event_type, m));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_is_capped_jittered_and_honours_retry_after() {
+        let p = RetryPolicy {
+            attempts: 5,
+            base: Duration::from_secs(1),
+            cap: Duration::from_secs(10),
+        };
+        for _ in 0..100 {
+            let first = p.delay(1, None);
+            assert!((Duration::from_millis(500)..=Duration::from_secs(1)).contains(&first));
+            let third = p.delay(3, None);
+            assert!((Duration::from_secs(2)..=Duration::from_secs(4)).contains(&third));
+            let late = p.delay(30, None);
+            assert!((Duration::from_secs(5)..=Duration::from_secs(10)).contains(&late));
+            assert_eq!(
+                p.delay(1, Some(Duration::from_secs(7))),
+                Duration::from_secs(7)
+            );
+            assert_eq!(
+                p.delay(1, Some(Duration::from_secs(3_600))),
+                Duration::from_secs(10),
+                "Retry-After is capped too"
+            );
+        }
+    }
+}

@@ -1,0 +1,375 @@
+//! Sending one delivery once: a signed POST (webhooks, callbacks) or a mail (SMTP locally, Amazon
+//! SES v2 on AWS), and what the answer means for a retry. Never logs a message: it may hold a
+//! review link.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use lettre::AsyncTransport;
+
+use super::target::{self, Unreachable};
+use super::{Channel, Delivery, Message, Outcome};
+use crate::directory::Directory;
+
+/// How long one HTTP attempt may take, connection included.
+pub const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How mail leaves.
+pub enum Mailer {
+    Smtp {
+        transport: Box<lettre::AsyncSmtpTransport<lettre::Tokio1Executor>>,
+        from: lettre::message::Mailbox,
+    },
+    Ses {
+        client: aws_sdk_sesv2::Client,
+        from: String,
+    },
+}
+
+impl Mailer {
+    /// SMTP at `url` (`smtp://host:port`, `smtps://…`, or with `?tls=required`), from `from`.
+    pub fn smtp(url: &str, from: &str) -> Result<Mailer, String> {
+        let transport = lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(url)
+            .map_err(|e| format!("the SMTP URL is not valid: {e}"))?
+            .timeout(Some(HTTP_TIMEOUT))
+            .build()
+            .into();
+        let from = from
+            .parse()
+            .map_err(|e| format!("{from:?} is not a mail address: {e}"))?;
+        Ok(Mailer::Smtp { transport, from })
+    }
+}
+
+/// Sends deliveries: finds the recipient's secret in the directory, checks the target again,
+/// sends, and tells what came of it.
+pub struct Courier {
+    directory: Arc<dyn Directory>,
+    mailer: Option<Mailer>,
+    allow_private: bool,
+}
+
+impl Courier {
+    pub fn new(directory: Arc<dyn Directory>, mailer: Option<Mailer>, allow_private: bool) -> Self {
+        Courier {
+            directory,
+            mailer,
+            allow_private,
+        }
+    }
+
+    /// One attempt at `d`, at `now`.
+    pub async fn attempt(&self, d: &Delivery, now: DateTime<Utc>) -> Outcome {
+        match (d.channel, &d.message) {
+            (
+                Channel::Email,
+                Some(Message::Email {
+                    subject,
+                    text,
+                    html,
+                }),
+            ) => self.mail(d, subject, text, html).await,
+            (Channel::Webhook | Channel::Callback, Some(Message::Webhook { body })) => {
+                self.post(d, body, now).await
+            }
+            _ => Outcome::Final {
+                error: "nothing to send".into(),
+                status: None,
+            },
+        }
+    }
+
+    async fn post(&self, d: &Delivery, body: &str, now: DateTime<Utc>) -> Outcome {
+        let fail = |error: String| Outcome::Final {
+            error,
+            status: None,
+        };
+        let retry = |error: String| Outcome::Retry {
+            error,
+            status: None,
+            retry_after: None,
+        };
+        let secret = match self.directory.get(&d.tenant, &d.recipient).await {
+            Ok(Some(entry)) => entry.webhook_secret,
+            Ok(None) => return fail(format!("{} is no longer in the directory", d.recipient)),
+            Err(e) => return retry(format!("the directory could not be read: {e}")),
+        };
+        let Some(secret) = secret else {
+            return fail(format!(
+                "{} has no webhook secret (holdpoint principals rotate-key gives one)",
+                d.recipient
+            ));
+        };
+        let url = match target::check_url(&d.target, self.allow_private) {
+            Ok(u) => u,
+            Err(e) => return fail(format!("refused target: {e}")),
+        };
+        let addrs = match target::resolve(&url, self.allow_private).await {
+            Ok(a) => a,
+            Err(Unreachable::Refused(e)) => return fail(format!("refused target: {e}")),
+            Err(Unreachable::Lookup(e)) => return retry(e),
+        };
+        let signer = match standardwebhooks::Webhook::new(&secret) {
+            Ok(s) => s,
+            Err(e) => return fail(format!("the webhook secret is not valid: {e}")),
+        };
+        let timestamp = now.timestamp();
+        let signature = match signer.sign(&d.id, timestamp, body.as_bytes()) {
+            Ok(s) => s,
+            Err(e) => return fail(format!("could not sign: {e}")),
+        };
+        let host = url.host_str().unwrap_or_default().to_owned();
+        // To the addresses just checked, and nowhere else: no proxy, no redirect.
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .timeout(HTTP_TIMEOUT)
+            .resolve_to_addrs(&host, &addrs)
+            .user_agent("Holdpoint-Webhooks/1")
+            .build();
+        let client = match client {
+            Ok(c) => c,
+            Err(e) => return retry(format!("no HTTP client: {e}")),
+        };
+        let sent = client
+            .post(url)
+            .header("content-type", "application/json")
+            .header(standardwebhooks::HEADER_WEBHOOK_ID, &d.id)
+            .header(
+                standardwebhooks::HEADER_WEBHOOK_TIMESTAMP,
+                timestamp.to_string(),
+            )
+            .header(standardwebhooks::HEADER_WEBHOOK_SIGNATURE, signature)
+            .body(body.to_owned())
+            .send()
+            .await;
+        let response = match sent {
+            Ok(r) => r,
+            Err(e) => {
+                let what = if e.is_timeout() {
+                    "timed out"
+                } else if e.is_connect() {
+                    "could not connect"
+                } else {
+                    "the request failed"
+                };
+                return retry(format!("{what}: {}", redact(&e.to_string())));
+            }
+        };
+        let status = response.status();
+        let code = Some(status.as_u16());
+        if status.is_success() {
+            return Outcome::Delivered { status: code };
+        }
+        let retry_after = response
+            .headers()
+            .get(http::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| retry_after(v, now));
+        if status.is_server_error() || status.as_u16() == 408 || status.as_u16() == 429 {
+            Outcome::Retry {
+                error: format!("answered {status}"),
+                status: code,
+                retry_after,
+            }
+        } else {
+            Outcome::Final {
+                error: format!("answered {status}"),
+                status: code,
+            }
+        }
+    }
+
+    async fn mail(&self, d: &Delivery, subject: &str, text: &str, html: &str) -> Outcome {
+        let Some(mailer) = &self.mailer else {
+            return Outcome::Final {
+                error: format!(
+                    "no mail transport is configured ({} locally, {} on AWS)",
+                    crate::config::SMTP_URL,
+                    crate::config::EMAIL_FROM
+                ),
+                status: None,
+            };
+        };
+        match mailer {
+            Mailer::Smtp { transport, from } => {
+                let to: lettre::message::Mailbox = match d.target.parse() {
+                    Ok(t) => t,
+                    Err(e) => {
+                        return Outcome::Final {
+                            error: format!("not a mail address: {e}"),
+                            status: None,
+                        };
+                    }
+                };
+                let message = lettre::Message::builder()
+                    .from(from.clone())
+                    .to(to)
+                    .subject(subject)
+                    .message_id(Some(format!("<{}@holdpoint>", message_id(&d.id))))
+                    .multipart(lettre::message::MultiPart::alternative_plain_html(
+                        text.to_owned(),
+                        html.to_owned(),
+                    ));
+                let message = match message {
+                    Ok(m) => m,
+                    Err(e) => {
+                        return Outcome::Final {
+                            error: format!("the mail could not be built: {e}"),
+                            status: None,
+                        };
+                    }
+                };
+                match transport.send(message).await {
+                    Ok(_) => Outcome::Delivered { status: None },
+                    Err(e) if e.is_permanent() => Outcome::Final {
+                        error: format!("the mail server refused: {e}"),
+                        status: None,
+                    },
+                    Err(e) => Outcome::Retry {
+                        error: format!("the mail server is unavailable: {e}"),
+                        status: None,
+                        retry_after: None,
+                    },
+                }
+            }
+            Mailer::Ses { client, from } => ses(client, from, &d.target, subject, text, html).await,
+        }
+    }
+}
+
+async fn ses(
+    client: &aws_sdk_sesv2::Client,
+    from: &str,
+    to: &str,
+    subject: &str,
+    text: &str,
+    html: &str,
+) -> Outcome {
+    use aws_sdk_sesv2::error::{ProvideErrorMetadata, SdkError};
+    use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent};
+    let content = |data: &str| Content::builder().data(data).charset("UTF-8").build();
+    let built = (|| {
+        Ok::<_, aws_sdk_sesv2::error::BuildError>(
+            EmailContent::builder()
+                .simple(
+                    aws_sdk_sesv2::types::Message::builder()
+                        .subject(content(subject)?)
+                        .body(
+                            Body::builder()
+                                .text(content(text)?)
+                                .html(content(html)?)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build(),
+        )
+    })();
+    let email = match built {
+        Ok(e) => e,
+        Err(e) => {
+            return Outcome::Final {
+                error: format!("the mail could not be built: {e}"),
+                status: None,
+            };
+        }
+    };
+    let sent = client
+        .send_email()
+        .from_email_address(from)
+        .destination(Destination::builder().to_addresses(to).build())
+        .content(email)
+        .send()
+        .await;
+    match sent {
+        Ok(_) => Outcome::Delivered { status: None },
+        Err(SdkError::ServiceError(e)) => {
+            let code = e.err().code().unwrap_or("unknown").to_owned();
+            let status = e.raw().status().as_u16();
+            let error = format!("SES refused: {code}");
+            if matches!(
+                code.as_str(),
+                "TooManyRequestsException" | "LimitExceededException" | "InternalFailure"
+            ) || status >= 500
+            {
+                Outcome::Retry {
+                    error,
+                    status: None,
+                    retry_after: None,
+                }
+            } else {
+                Outcome::Final {
+                    error,
+                    status: None,
+                }
+            }
+        }
+        Err(e) => Outcome::Retry {
+            error: format!(
+                "SES unreachable: {}",
+                aws_sdk_sesv2::error::DisplayErrorContext(&e)
+            ),
+            status: None,
+            retry_after: None,
+        },
+    }
+}
+
+/// A delivery id as the local part of a Message-ID.
+fn message_id(id: &str) -> String {
+    id.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
+/// An HTTP client error without the URL it names (a URL may carry a token in its query).
+fn redact(error: &str) -> String {
+    match error.find(" for url (") {
+        Some(i) => error[..i].to_owned(),
+        None => error.to_owned(),
+    }
+}
+
+/// `Retry-After` as seconds or an HTTP date, from `now`.
+pub fn retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
+    if let Ok(seconds) = value.trim().parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = DateTime::parse_from_rfc2822(value.trim()).ok()?;
+    (at.with_timezone(&Utc) - now).to_std().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_takes_seconds_or_a_date() {
+        let now = DateTime::parse_from_rfc3339("2026-11-29T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(retry_after("7", now), Some(Duration::from_secs(7)));
+        assert_eq!(
+            retry_after("Sun, 29 Nov 2026 10:00:30 GMT", now),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(retry_after("soon", now), None);
+        assert_eq!(retry_after("Sun, 29 Nov 2026 09:00:00 GMT", now), None);
+    }
+
+    #[test]
+    fn errors_lose_their_url() {
+        assert_eq!(
+            redact("error sending request for url (https://x/review?token=abc)"),
+            "error sending request"
+        );
+    }
+}

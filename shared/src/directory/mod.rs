@@ -1,0 +1,342 @@
+//! The directory of principals: per tenant, who each principal is (roles), how it authenticates
+//! (a hashed API key locally, IAM ARNs on AWS) and how it is reached (an email address, a webhook
+//! URL). Operators change it without a redeploy (`holdpoint principals …`); authentication reads
+//! it through a short cache ([`crate::http::auth`]).
+//!
+//! Secrets are made here and shown once: an API key is stored only as its SHA-256; a webhook
+//! secret (Standard Webhooks' `whsec_…`) is stored as given, since signing needs it.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use base64::Engine;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::identity::Principal;
+use crate::store::StoreError;
+
+#[cfg(feature = "dynamodb")]
+pub mod dynamodb;
+#[cfg(feature = "embedded")]
+pub mod embedded;
+
+/// The most IAM ARNs one principal may have (each is one lookup item, written in the same
+/// transaction as the principal).
+pub const MAX_ARNS: usize = 10;
+/// The most roles one principal may hold.
+pub const MAX_ROLES: usize = 20;
+
+/// One principal of the directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Entry {
+    pub tenant: String,
+    pub name: String,
+    #[serde(default)]
+    pub roles: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub iam_arns: Vec<String>,
+    /// SHA-256 (hex) of its API key; the key itself is never stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_hash: Option<String>,
+    /// The secret its webhooks and its callbacks are signed with (`whsec_` + base64).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<String>,
+}
+
+impl Entry {
+    pub fn principal(&self) -> Principal {
+        Principal {
+            tenant: self.tenant.clone(),
+            principal: self.name.clone(),
+            roles: self.roles.clone(),
+        }
+    }
+
+    /// The lookup names its credentials are found by: `key#{hash}` and `arn#{arn}`.
+    pub fn lookups(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .key_hash
+            .iter()
+            .map(|h| Lookup::Key(h.clone()).id())
+            .collect();
+        out.extend(self.iam_arns.iter().map(|a| Lookup::Arn(a.clone()).id()));
+        out
+    }
+
+    /// What may be shown of it (no secret, no hash).
+    pub fn public(&self) -> serde_json::Value {
+        serde_json::json!({
+            "tenant": self.tenant,
+            "name": self.name,
+            "roles": self.roles,
+            "email": self.email,
+            "webhook": self.webhook,
+            "iam_arns": self.iam_arns,
+            "api_key": self.key_hash.is_some(),
+        })
+    }
+
+    /// Checks every field an operator gave.
+    pub fn check(&self) -> Result<(), String> {
+        check_name("tenant", &self.tenant)?;
+        check_name("name", &self.name)?;
+        if self.roles.len() > MAX_ROLES {
+            return Err(format!("at most {MAX_ROLES} roles"));
+        }
+        for r in &self.roles {
+            check_name("role", r)?;
+        }
+        if let Some(email) = &self.email {
+            check_email(email)?;
+        }
+        if self.iam_arns.len() > MAX_ARNS {
+            return Err(format!("at most {MAX_ARNS} IAM ARNs"));
+        }
+        for arn in &self.iam_arns {
+            let ok = arn.starts_with("arn:")
+                && arn.len() <= 2048
+                && arn.split(':').count() >= 6
+                && arn.bytes().all(|b| b.is_ascii_graphic());
+            if !ok {
+                return Err(format!("{arn:?} is not an IAM ARN"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Tenant, principal and role names: 1 to 64 of `A-Z a-z 0-9 . _ @ -`.
+pub fn check_name(what: &str, name: &str) -> Result<(), String> {
+    let ok = (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'@' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} {name:?} must be 1 to 64 letters, digits, '.', '_', '@' or '-'"
+        ))
+    }
+}
+
+fn check_email(email: &str) -> Result<(), String> {
+    let ok = email.len() <= 254
+        && email.split('@').count() == 2
+        && email.split('@').all(|p| !p.is_empty())
+        && email
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !matches!(b, b'<' | b'>' | b',' | b'"'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("{email:?} is not an email address"))
+    }
+}
+
+/// How a credential is found.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Lookup {
+    /// SHA-256 (hex) of an API key.
+    Key(String),
+    /// An IAM ARN as API Gateway reports the caller.
+    Arn(String),
+}
+
+impl Lookup {
+    pub fn id(&self) -> String {
+        match self {
+            Lookup::Key(h) => format!("key#{h}"),
+            Lookup::Arn(a) => format!("arn#{a}"),
+        }
+    }
+}
+
+/// SHA-256 (hex) of an API key.
+pub fn key_hash(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+/// A new API key: `hp_` and 48 hex digits (192 random bits).
+pub fn new_api_key() -> String {
+    let mut bytes = [0u8; 24];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("hp_{}", hex::encode(bytes))
+}
+
+/// A new Standard Webhooks secret: `whsec_` and the base64 of 32 random bytes.
+pub fn new_webhook_secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    )
+}
+
+#[async_trait]
+pub trait Directory: Send + Sync + 'static {
+    /// Stores `entry`: only if absent when `create`, else in place of the one stored (which
+    /// must exist). Its credentials must belong to no other principal. All or nothing:
+    /// `AlreadyExists` (the principal, or a credential of another), `NotFound`.
+    async fn put(&self, entry: &Entry, create: bool) -> Result<(), StoreError>;
+
+    async fn get(&self, tenant: &str, name: &str) -> Result<Option<Entry>, StoreError>;
+
+    /// The principal a credential belongs to.
+    async fn find(&self, lookup: &Lookup) -> Result<Option<Entry>, StoreError>;
+
+    /// Every principal of `tenant` (of every tenant when `None`), by tenant and name.
+    async fn list(&self, tenant: Option<&str>) -> Result<Vec<Entry>, StoreError>;
+
+    /// Removes a principal and its credentials; answers whether there was one.
+    async fn remove(&self, tenant: &str, name: &str) -> Result<bool, StoreError>;
+
+    /// The principals of `tenant` holding `role`.
+    async fn members(&self, tenant: &str, role: &str) -> Result<Vec<Entry>, StoreError> {
+        Ok(self
+            .list(Some(tenant))
+            .await?
+            .into_iter()
+            .filter(|e| e.roles.iter().any(|r| r == role))
+            .collect())
+    }
+}
+
+/// A fixed directory held in memory: what `HOLDPOINT_API_KEYS` gives tests and CI. It cannot
+/// be changed while the process runs.
+#[derive(Debug, Clone, Default)]
+pub struct StaticDirectory {
+    entries: Vec<Entry>,
+}
+
+impl StaticDirectory {
+    pub fn new(entries: Vec<Entry>) -> StaticDirectory {
+        StaticDirectory { entries }
+    }
+}
+
+#[async_trait]
+impl Directory for StaticDirectory {
+    async fn put(&self, _: &Entry, _: bool) -> Result<(), StoreError> {
+        Err(StoreError::Internal(
+            "this directory is fixed by HOLDPOINT_API_KEYS".into(),
+        ))
+    }
+
+    async fn get(&self, tenant: &str, name: &str) -> Result<Option<Entry>, StoreError> {
+        Ok(self
+            .entries
+            .iter()
+            .find(|e| e.tenant == tenant && e.name == name)
+            .cloned())
+    }
+
+    async fn find(&self, lookup: &Lookup) -> Result<Option<Entry>, StoreError> {
+        let id = lookup.id();
+        Ok(self
+            .entries
+            .iter()
+            .find(|e| e.lookups().contains(&id))
+            .cloned())
+    }
+
+    async fn list(&self, tenant: Option<&str>) -> Result<Vec<Entry>, StoreError> {
+        let mut out: Vec<Entry> = self
+            .entries
+            .iter()
+            .filter(|e| tenant.is_none_or(|t| e.tenant == t))
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| (&a.tenant, &a.name).cmp(&(&b.tenant, &b.name)));
+        Ok(out)
+    }
+
+    async fn remove(&self, _: &str, _: &str) -> Result<bool, StoreError> {
+        Err(StoreError::Internal(
+            "this directory is fixed by HOLDPOINT_API_KEYS".into(),
+        ))
+    }
+}
+
+/// The entries of an API key map `{"<key>": {"tenant", "principal", "roles"}}` (the format of
+/// `HOLDPOINT_API_KEYS` and of the `api-keys.json` of earlier versions). Several keys of one
+/// principal are refused: the directory holds one key per principal.
+pub fn entries_from_key_map(json: &str) -> Result<Vec<Entry>, String> {
+    let keys: HashMap<String, Principal> =
+        serde_json::from_str(json).map_err(|e| format!("not valid: {e}"))?;
+    if keys.is_empty() {
+        return Err("names no key".into());
+    }
+    let mut entries: Vec<Entry> = Vec::new();
+    for (key, p) in keys {
+        if key.len() < 16 {
+            return Err(format!(
+                "API key of {} is shorter than 16 characters",
+                p.principal
+            ));
+        }
+        let entry = Entry {
+            tenant: p.tenant,
+            name: p.principal,
+            roles: p.roles,
+            email: None,
+            webhook: None,
+            iam_arns: Vec::new(),
+            key_hash: Some(key_hash(&key)),
+            webhook_secret: None,
+        };
+        entry.check()?;
+        entries.push(entry);
+    }
+    entries.sort_by(|a, b| (&a.tenant, &a.name).cmp(&(&b.tenant, &b.name)));
+    Ok(entries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_plain_and_bounded() {
+        assert!(check_name("n", "ops-bot_1.a@x").is_ok());
+        for bad in ["", "a/b", "a#b", "a b", "é", &"x".repeat(65)] {
+            assert!(check_name("n", bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn secrets_are_random_and_shaped() {
+        let (a, b) = (new_api_key(), new_api_key());
+        assert_ne!(a, b);
+        assert!(a.starts_with("hp_") && a.len() == 51);
+        let s = new_webhook_secret();
+        assert!(s.starts_with("whsec_"));
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(&s["whsec_".len()..])
+            .unwrap();
+        assert_eq!(raw.len(), 32);
+    }
+
+    #[test]
+    fn key_maps_become_entries() {
+        let entries = entries_from_key_map(
+            r#"{"0123456789abcdef": {"tenant": "t", "principal": "p", "roles": ["r"]}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            entries[0].key_hash.as_deref(),
+            Some(&*key_hash("0123456789abcdef"))
+        );
+        assert!(entries_from_key_map("{}").is_err());
+        assert!(entries_from_key_map(r#"{"short": {"tenant": "t", "principal": "p"}}"#).is_err());
+        assert!(entries_from_key_map("not json").is_err());
+    }
+}
