@@ -29,7 +29,7 @@ export AWS_DEFAULT_REGION=${AWS_DEFAULT_REGION:-us-east-1} SAM_CLI_TELEMETRY=0
 echo "sam validate --lint"
 sam validate --lint
 
-functions=(create read decide escalate)
+functions=(create read decide escalate notify)
 build_dir=$(mktemp -d)
 trap 'rm -rf "$build_dir"' EXIT
 echo "sam build"

@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 CFN_LINT_VERSION=1.58.0
 SCHEMATHESIS_VERSION=4.32.5
+STANDARDWEBHOOKS_VERSION=1.1.0
+AIOSMTPD_VERSION=1.4.6
 tools=${HOLDPOINT_TOOLS:-$PWD/.tools}
 if [ ! -x "$tools/bin/cfn-guard" ]; then
   echo "installing cfn-guard (policy-as-code checks of template.yaml) into $tools"
@@ -22,6 +24,12 @@ if [ ! -x "$venv/bin/schemathesis" ]; then
   echo "installing schemathesis into $venv"
   [ -x "$venv/bin/pip" ] || python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+if [ ! -x "$venv/bin/aiosmtpd" ] || ! "$venv/bin/python" -c "import standardwebhooks" 2> /dev/null; then
+  echo "installing the Standard Webhooks reference library and aiosmtpd (the receivers of tests/receivers) into $venv"
+  [ -x "$venv/bin/pip" ] || python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check \
+    "standardwebhooks==$STANDARDWEBHOOKS_VERSION" "aiosmtpd==$AIOSMTPD_VERSION"
 fi
 echo "cfn-lint template.yaml"
 "$venv/bin/cfn-lint" template.yaml

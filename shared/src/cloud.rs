@@ -41,6 +41,10 @@ pub async fn service(settings: &Settings, base_url: BaseUrl) -> Result<Service, 
     let sdk = sdk_config().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
     let directory = DynamoDirectory::new(dynamodb.clone(), settings.tables.directory.clone());
+    let deliveries = crate::delivery::dynamodb::DynamoDeliveries::new(
+        dynamodb.clone(),
+        settings.tables.deliveries.clone(),
+    );
     let store = DynamoStore::new(dynamodb, settings.tables.clone());
     let keys = SecretsManagerKeys::new(
         aws_sdk_secretsmanager::Client::new(&sdk),
@@ -58,7 +62,9 @@ pub async fn service(settings: &Settings, base_url: BaseUrl) -> Result<Service, 
         settings.expiry,
     )
     .with_events(Arc::new(events), base_url)
-    .with_directory(Arc::new(directory)))
+    .with_directory(Arc::new(directory))
+    .with_deliveries(Arc::new(deliveries))
+    .allowing_private_webhooks(settings.allow_private_webhooks))
 }
 
 /// The service of the sweep, from the environment: it serves no request to learn the API's
@@ -105,6 +111,102 @@ pub async fn app_from_env(groups: &[Routes]) -> Result<axum::Router, Error> {
         request
     });
     Ok(app(state, groups).layer(learn))
+}
+
+/// The notifier of the notify function: the directory and delivery tables, mail by SES from
+/// `HOLDPOINT_EMAIL_FROM` (unset: mail deliveries fail, recorded), webhooks and callbacks.
+#[cfg(feature = "delivery")]
+pub async fn notifier_from_env() -> Result<crate::delivery::worker::Notifier, Error> {
+    use crate::delivery::dynamodb::DynamoDeliveries;
+    use crate::delivery::send::{Courier, Mailer};
+    let settings = Settings::from_env()?;
+    let sdk = sdk_config().await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    let directory: Arc<dyn crate::directory::Directory> = Arc::new(DynamoDirectory::new(
+        dynamodb.clone(),
+        settings.tables.directory.clone(),
+    ));
+    let log = DynamoDeliveries::new(dynamodb, settings.tables.deliveries.clone());
+    let mailer = settings.email_from.clone().map(|from| Mailer::Ses {
+        client: aws_sdk_sesv2::Client::new(&sdk),
+        from,
+    });
+    let courier = Courier::new(directory.clone(), mailer, settings.allow_private_webhooks);
+    Ok(crate::delivery::worker::Notifier::new(
+        Arc::new(log),
+        courier,
+        directory,
+        settings.delivery,
+    ))
+}
+
+/// What one notify invocation did.
+#[cfg(feature = "delivery")]
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct NotifyReport {
+    /// The event's deliveries delivered (now or before).
+    pub delivered: usize,
+    pub failed: usize,
+    /// Of those, delivered or failed by an earlier invocation of the same event.
+    pub already_done: usize,
+}
+
+/// How long before the invocation's deadline the notifier stops starting attempts.
+#[cfg(feature = "delivery")]
+const NOTIFY_MARGIN: Duration = Duration::from_secs(2);
+
+/// Delivers what one lifecycle event owes (kept first, so a retried invocation sends only what
+/// is still pending), retrying until shortly before `deadline_ms`. Deliveries still pending
+/// then fail the invocation: Lambda retries it, then keeps it in the failure queue.
+#[cfg(feature = "delivery")]
+pub async fn notify(
+    notifier: &crate::delivery::worker::Notifier,
+    event: serde_json::Value,
+    deadline_ms: u64,
+) -> Result<NotifyReport, Error> {
+    use crate::delivery::DeliveryStatus;
+    use crate::events::LifecycleEvent;
+    // EventBridge's envelope: `source`, `detail-type`, `detail`.
+    let text = |name: &str| event[name].as_str().unwrap_or_default().to_owned();
+    let lifecycle = LifecycleEvent {
+        source: text("source"),
+        detail_type: text("detail-type"),
+        detail: serde_json::from_value(event["detail"].clone())
+            .map_err(|e| format!("not a Holdpoint lifecycle event: {e}"))?,
+    };
+    let kept = notifier.keep(std::slice::from_ref(&lifecycle)).await?;
+    let already_done = kept
+        .iter()
+        .filter(|d| d.status != DeliveryStatus::Pending)
+        .count();
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
+    let stop = Instant::now() + left.saturating_sub(NOTIFY_MARGIN);
+    let all = notifier.deliver_until(kept, stop).await;
+    let count = |s: DeliveryStatus| all.iter().filter(|d| d.status == s).count();
+    let report = NotifyReport {
+        delivered: count(DeliveryStatus::Delivered),
+        failed: count(DeliveryStatus::Failed),
+        already_done,
+    };
+    let still = count(DeliveryStatus::Pending);
+    tracing::info!(
+        event = %lifecycle.detail.event_id,
+        delivered = report.delivered,
+        failed = report.failed,
+        pending = still,
+        "notified"
+    );
+    if still > 0 {
+        return Err(format!(
+            "{still} deliveries of {} still pending; the invocation is retried",
+            lifecycle.detail.event_id
+        )
+        .into());
+    }
+    Ok(report)
 }
 
 /// How long before the invocation's deadline the sweep stops taking new batches.

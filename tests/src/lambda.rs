@@ -262,6 +262,7 @@ pub async fn store_env(
         ("HOLDPOINT_AUDIT_TABLE", t.audit.clone()),
         ("HOLDPOINT_DUE_SHARDS", t.due_shards.to_string()),
         ("HOLDPOINT_DIRECTORY_TABLE", t.directory.clone()),
+        ("HOLDPOINT_DELIVERIES_TABLE", t.deliveries.clone()),
     ]
 }
 

@@ -12,6 +12,7 @@ use holdpoint::store::dynamodb::{DynamoStore, Tables, tables};
 pub mod bus;
 pub mod fault_proxy;
 pub mod lambda;
+pub mod receivers;
 
 /// The endpoint of the local DynamoDB-protocol server. Tests refuse anything but loopback, so a
 /// stray credential can never make them write to a real account.

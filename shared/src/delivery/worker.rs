@@ -93,17 +93,16 @@ impl Notifier {
         d
     }
 
-    /// Delivers `deliveries` (those still pending), waiting out each backoff, until all are
-    /// over or `deadline` would pass; answers those still pending.
+    /// Delivers those of `deliveries` still pending, waiting out each backoff, until all are
+    /// over or `deadline` would pass; answers every one of them as it now stands.
     pub async fn deliver_until(
         &self,
         deliveries: Vec<Delivery>,
         deadline: Instant,
     ) -> Vec<Delivery> {
-        let mut pending: Vec<Delivery> = deliveries
+        let (mut pending, mut over): (Vec<_>, Vec<_>) = deliveries
             .into_iter()
-            .filter(|d| d.status == DeliveryStatus::Pending)
-            .collect();
+            .partition(|d| d.status == DeliveryStatus::Pending);
         loop {
             let now = Utc::now();
             let (due, later): (Vec<_>, Vec<_>) =
@@ -114,17 +113,21 @@ impl Notifier {
                 .collect()
                 .await;
             pending = later;
-            pending.extend(
-                done.into_iter()
-                    .filter(|d| d.status == DeliveryStatus::Pending),
-            );
+            for d in done {
+                if d.status == DeliveryStatus::Pending {
+                    pending.push(d);
+                } else {
+                    over.push(d);
+                }
+            }
             let Some(next) = pending.iter().map(|d| d.next_attempt_at).min() else {
-                return pending;
+                return over;
             };
             let wait = (next - Utc::now()).to_std().unwrap_or(Duration::ZERO);
             // An attempt may take up to the HTTP timeout: start none that could not finish.
             if Instant::now() + wait + super::send::HTTP_TIMEOUT > deadline {
-                return pending;
+                over.extend(pending);
+                return over;
             }
             tokio::time::sleep(wait).await;
         }
