@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 log, out, command, profile, commit = sys.argv[1:6]
 rows = [json.loads(l[6:]) for l in open(log) if l.startswith("BENCH ")]
 kinds = {r["kind"] for r in rows}
-problems = [f"no {k} figures" for k in ("load", "cold", "scale", "sweep") if k not in kinds]
+problems = [f"no {k} figures" for k in ("load", "cold", "scale", "sweep", "callback") if k not in kinds]
 
 
 def sh(*cmd):
@@ -141,6 +141,14 @@ if scale:
         target(big["startup_ms"] < 1000, f"start-up < 1 s with {n}: {big['startup_ms']} ms"),
         target(big["list_p99_ms"] < 5, f"list p99 < 5 ms with {n}: {big['list_p99_ms']} ms"),
     ]))
+
+callback = [r for r in rows if r["kind"] == "callback"]
+if callback:
+    sections.append(
+        "### Decision to callback on the local server (approvals decided one after the other; "
+        "from just before the decision is sent to the callback received on loopback)\n\n"
+        + table(["approvals", "p50 ms", "p99 ms", "max ms"],
+                [[r["approvals"], r["p50_ms"], r["p99_ms"], r["max_ms"]] for r in callback]))
 
 sweep = [r for r in rows if r["kind"] == "sweep"]
 if sweep:

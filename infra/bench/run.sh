@@ -8,7 +8,8 @@
 # Parts: HTTP load on the local server and on the peer (infra/bench/peer, FastAPI + uvicorn), the
 # same requests from one generator (tests/examples/load.rs); Lambda cold starts through a
 # stand-in Runtime API against the local AWS protocol server, beside a Python Lambda
-# (tests/examples/lambda_timings.rs); the embedded store at 10k/100k/1M approvals
+# (tests/examples/lambda_timings.rs); decision-to-callback latency on the local server
+# (tests/examples/callback_latency.rs); the embedded store at 10k/100k/1M approvals
 # (tests/examples/store_scale.rs); the sweep's due query on both stores (store_scale.rs,
 # sweep_cost.rs). Every figure is a `BENCH {json}` line that infra/bench/report.py tabulates.
 set -euo pipefail
@@ -22,12 +23,13 @@ target=${CARGO_TARGET_DIR:-target}
 venv=${HOLDPOINT_TEST_VENV:-.venv-test}
 if [ -n "$quick" ]; then
   profile=debug; cargo_profile=(); seconds=1; connections=4
-  export DECIDE_POOL=200 STARTS=2 WARM=0 READS=50 SWEEP_SIZES=1000 PENDING=1000
+  export DECIDE_POOL=200 STARTS=2 WARM=0 READS=50 SWEEP_SIZES=1000 PENDING=1000 CALLBACKS=20
   scale=(500 2000)
 else
   profile=release; cargo_profile=(--release); seconds=10; connections=16
   export DECIDE_POOL=${DECIDE_POOL:-40000} STARTS=${STARTS:-20} WARM=0 READS=${READS:-2000}
   export SWEEP_SIZES=${SWEEP_SIZES:-10000,100000} PENDING=${PENDING:-10000,100000}
+  export CALLBACKS=${CALLBACKS:-200}
   scale=(${SCALE:-10000 100000 1000000})
 fi
 
@@ -93,6 +95,9 @@ BENCH_PYTHON=$(realpath "$venv/bin/python") infra/with-moto.sh "$bin/examples/la
 
 echo "== sweep on DynamoDB (local protocol server): 1 % due among $PENDING pending"
 infra/with-moto.sh "$bin/examples/sweep_cost" | tee -a "$log"
+
+echo "== decision to callback: $CALLBACKS approvals, one after the other, receiver on loopback"
+"$bin/examples/callback_latency" "$bin/holdpoint" "$CALLBACKS" | tee -a "$log"
 
 echo "== the embedded store at ${scale[*]} approvals; sweep at $SWEEP_SIZES pending"
 "$bin/examples/store_scale" "$bin/holdpoint" "${scale[@]}" | tee -a "$log"

@@ -51,7 +51,7 @@ pub async fn run(settings: &Settings) -> Result<(), String> {
         )?),
         None => None,
     };
-    let courier = Courier::new(directory.clone(), mailer, settings.allow_private_webhooks);
+    let courier = Courier::new(directory.clone(), mailer, settings.allow_private_webhooks)?;
     let notifier = Arc::new(Notifier::new(
         log.clone(),
         courier,

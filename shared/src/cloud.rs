@@ -131,7 +131,7 @@ pub async fn notifier_from_env() -> Result<crate::delivery::worker::Notifier, Er
         client: aws_sdk_sesv2::Client::new(&sdk),
         from,
     });
-    let courier = Courier::new(directory.clone(), mailer, settings.allow_private_webhooks);
+    let courier = Courier::new(directory.clone(), mailer, settings.allow_private_webhooks)?;
     Ok(crate::delivery::worker::Notifier::new(
         Arc::new(log),
         courier,

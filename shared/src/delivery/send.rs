@@ -42,21 +42,59 @@ impl Mailer {
     }
 }
 
+/// Name resolution for the delivery client: a name with any address that is not public is not
+/// resolved at all (unless allowed), so the address a connection goes to is one that was
+/// checked, whatever the name answered a moment before.
+struct PublicOnly {
+    allow_private: bool,
+}
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let allow_private = self.allow_private;
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let addrs: Vec<std::net::SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            if !allow_private && addrs.iter().any(|a| !target::is_public(a.ip())) {
+                return Err(format!("{host} resolves to an address that is not public").into());
+            }
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
 /// Sends deliveries: finds the recipient's secret in the directory, checks the target again,
 /// sends, and tells what came of it.
 pub struct Courier {
     directory: Arc<dyn Directory>,
     mailer: Option<Mailer>,
     allow_private: bool,
+    /// One client for every webhook: connections and TLS sessions are reused.
+    http: reqwest::Client,
 }
 
 impl Courier {
-    pub fn new(directory: Arc<dyn Directory>, mailer: Option<Mailer>, allow_private: bool) -> Self {
-        Courier {
+    pub fn new(
+        directory: Arc<dyn Directory>,
+        mailer: Option<Mailer>,
+        allow_private: bool,
+    ) -> Result<Courier, String> {
+        // No proxy and no redirect: to the checked address of the URL given, and nowhere else.
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .timeout(HTTP_TIMEOUT)
+            .dns_resolver(Arc::new(PublicOnly { allow_private }))
+            .user_agent("Holdpoint-Webhooks/1")
+            .build()
+            .map_err(|e| format!("no HTTP client: {e}"))?;
+        Ok(Courier {
             directory,
             mailer,
             allow_private,
-        }
+            http,
+        })
     }
 
     /// One attempt at `d`, at `now`.
@@ -105,11 +143,13 @@ impl Courier {
             Ok(u) => u,
             Err(e) => return fail(format!("refused target: {e}")),
         };
-        let addrs = match target::resolve(&url, self.allow_private).await {
-            Ok(a) => a,
+        // Checked here to tell a refused target (final) from a name that does not resolve now
+        // (retried); the client's resolver checks again what it connects to.
+        match target::resolve(&url, self.allow_private).await {
+            Ok(_) => {}
             Err(Unreachable::Refused(e)) => return fail(format!("refused target: {e}")),
             Err(Unreachable::Lookup(e)) => return retry(e),
-        };
+        }
         let signer = match standardwebhooks::Webhook::new(&secret) {
             Ok(s) => s,
             Err(e) => return fail(format!("the webhook secret is not valid: {e}")),
@@ -119,20 +159,8 @@ impl Courier {
             Ok(s) => s,
             Err(e) => return fail(format!("could not sign: {e}")),
         };
-        let host = url.host_str().unwrap_or_default().to_owned();
-        // To the addresses just checked, and nowhere else: no proxy, no redirect.
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .timeout(HTTP_TIMEOUT)
-            .resolve_to_addrs(&host, &addrs)
-            .user_agent("Holdpoint-Webhooks/1")
-            .build();
-        let client = match client {
-            Ok(c) => c,
-            Err(e) => return retry(format!("no HTTP client: {e}")),
-        };
-        let sent = client
+        let sent = self
+            .http
             .post(url)
             .header("content-type", "application/json")
             .header(standardwebhooks::HEADER_WEBHOOK_ID, &d.id)
