@@ -83,7 +83,8 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
-    /// Print the signed review links of an approval's named reviewers.
+    /// Print the signed review links of an approval's reviewers (named ones, and the members of
+    /// its reviewer roles in the directory).
     Links {
         /// The approval.
         id: uuid::Uuid,
@@ -253,7 +254,10 @@ async fn print_links(
         .await
         .map_err(|e| e.to_string())?;
     if links.is_empty() {
-        return Err("this approval names no reviewer by name (roles get no links)".into());
+        return Err(
+            "this approval has no reviewer to link to (a role's members come from the directory)"
+                .into(),
+        );
     }
     for (reviewer, url) in links {
         println!("{reviewer} {url}");

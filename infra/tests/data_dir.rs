@@ -268,3 +268,45 @@ async fn a_backup_taken_while_the_server_writes_restores_every_approval_with_its
         assert!(a.get("integrity").is_none(), "{a}");
     }
 }
+
+#[tokio::test]
+async fn the_api_keys_file_of_an_earlier_version_is_imported_into_the_directory_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join(".holdpoint");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("api-keys.json"), keys()).unwrap();
+    let server = Server::start(dir.path(), &[], free_port()).await;
+    let (status, me) = server
+        .call("GET", "/v1/me", Some(AGENT), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        (status, me["principal"].as_str()),
+        (200, Some("agent")),
+        "{me}"
+    );
+    assert!(!data.join("api-keys.json").exists());
+    assert!(data.join("api-keys.json.imported").exists());
+    assert!(
+        !data.join("dev-keys.json").exists(),
+        "no development keys besides"
+    );
+    server.kill();
+
+    let list = holdpoint(dir.path(), &["principals", "list", "--json"]);
+    let listed: Vec<serde_json::Value> = serde_json::from_slice(&list.stdout).unwrap();
+    let names: Vec<_> = listed.iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["agent", "rev"]);
+    // Removing one stays removed: the file is never read again.
+    assert!(
+        holdpoint(dir.path(), &["principals", "remove", "t/rev"])
+            .status
+            .success()
+    );
+    let server = Server::start(dir.path(), &[], free_port()).await;
+    let (status, _) = server
+        .call("GET", "/v1/me", Some("reviewer-key-000000000"), None)
+        .await
+        .unwrap();
+    assert_eq!(status, 401);
+}

@@ -595,3 +595,138 @@ async fn a_removed_principal_can_no_longer_call_or_decide_and_a_rotated_key_repl
     );
     let _ = (t.alice, t.carol);
 }
+
+#[tokio::test]
+async fn an_escalation_tells_the_next_level_and_only_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hooks, mail) = (Webhooks::start().await, Mailbox::start().await);
+    let t = team(dir.path(), &hooks);
+    hooks.trust("alice", &t.alice.secret).await;
+    let smtp = mail.url();
+    let env = [
+        ("HOLDPOINT_SMTP_URL", smtp.as_str()),
+        ("HOLDPOINT_ALLOW_PRIVATE_WEBHOOKS", "1"),
+        ("HOLDPOINT_SWEEP_SECONDS", "1"),
+    ];
+    let server = Server::start(dir.path(), &env, free_port()).await;
+    let id = create(
+        &server,
+        &t.agent.key,
+        json!({"action": "Wire 5,000 EUR", "agent_id": "pay", "reviewers": ["bob"],
+               "escalation": [{"after_seconds": 1, "reviewers": ["alice"]}]}),
+    )
+    .await;
+    let log = eventually(
+        Duration::from_secs(30),
+        async || hooks.log().await,
+        |l| !l.is_empty(),
+    )
+    .await;
+    assert_eq!(log[0]["body"]["type"], "approval.escalated");
+    assert_eq!(log[0]["verified"], true);
+    let mails = eventually(
+        Duration::from_secs(20),
+        async || mail.messages(),
+        |m| m.len() >= 2,
+    )
+    .await;
+    assert_eq!(
+        mails[0]["to"][0], "bob@example.com",
+        "the first level first"
+    );
+    assert_eq!(mails[1]["to"][0], "alice@example.com");
+    assert!(
+        mails[1]["text"]
+            .as_str()
+            .unwrap()
+            .contains("escalated to you")
+    );
+    let (_, a) = server
+        .call(
+            "GET",
+            &format!("/v1/approvals/{id}"),
+            Some(&t.agent.key),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(a["reviewers"], json!(["alice"]));
+    let _ = (t.bob, t.carol);
+}
+
+#[tokio::test]
+async fn principals_are_managed_on_dynamodb_alike() {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
+    assert!(
+        endpoint.starts_with("http://127.0.0.1:"),
+        "run with infra/test.sh"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    let names: Vec<String> = ["approvals", "audit", "directory", "deliveries"]
+        .iter()
+        .map(|t| format!("cli-{t}-{suffix}"))
+        .collect();
+    let env = [
+        ("HOLDPOINT_APPROVALS_TABLE", names[0].as_str()),
+        ("HOLDPOINT_AUDIT_TABLE", names[1].as_str()),
+        ("HOLDPOINT_DIRECTORY_TABLE", names[2].as_str()),
+        ("HOLDPOINT_DELIVERIES_TABLE", names[3].as_str()),
+    ];
+    assert!(
+        holdpoint(dir.path(), &["tables", "create"], &env)
+            .status
+            .success()
+    );
+    let run = |args: &[&str]| {
+        let mut all = vec!["principals"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--store", "dynamodb"]);
+        holdpoint(dir.path(), &all, &env)
+    };
+    let added = run(&[
+        "add",
+        "acme/alice",
+        "--role",
+        "finance",
+        "--iam-arn",
+        "arn:aws:iam::123456789012:user/alice",
+    ]);
+    let out = String::from_utf8_lossy(&added.stdout);
+    assert!(added.status.success(), "{out}");
+    assert!(
+        !out.contains("api key:"),
+        "an IAM principal gets no API key: {out}"
+    );
+    assert!(out.contains("webhook secret: whsec_"));
+    assert!(
+        run(&[
+            "add",
+            "acme/ops",
+            "--iam-arn",
+            "arn:aws:iam::123456789012:user/alice"
+        ])
+        .status
+        .code()
+            == Some(2),
+        "an ARN belongs to one principal"
+    );
+    let listed = run(&["list", "--tenant", "acme", "--json"]);
+    let listed: Vec<Value> = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        listed[0]["iam_arns"],
+        json!(["arn:aws:iam::123456789012:user/alice"])
+    );
+    assert!(run(&["rotate-key", "acme/alice"]).status.success());
+    assert!(run(&["remove", "acme/alice"]).status.success());
+    assert!(
+        !run(&["remove", "acme/alice"]).status.success(),
+        "gone already"
+    );
+    assert!(nothing_listed(&run(&["list", "--json"])));
+}
+
+fn nothing_listed(out: &std::process::Output) -> bool {
+    serde_json::from_slice::<Vec<Value>>(&out.stdout).is_ok_and(|l| l.is_empty())
+}
