@@ -508,9 +508,19 @@ async fn a_removed_principal_can_no_longer_call_or_decide_and_a_rotated_key_repl
     let id = create(
         &server,
         &t.agent.key,
-        json!({"action": "Drop table", "agent_id": "db", "reviewers": ["bob", "alice"]}),
+        json!({"action": "Drop table", "agent_id": "db", "reviewers": ["bob", "alice", "zed"]}),
     )
     .await;
+    // Links go to principals of the directory alone: zed is not one, and could not use one.
+    let events = std::fs::read_to_string(dir.path().join(".holdpoint/events.jsonl")).unwrap();
+    let requested: Value = serde_json::from_str(events.lines().next().unwrap()).unwrap();
+    let linked: Vec<_> = requested["detail"]["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["reviewer"].as_str().unwrap())
+        .collect();
+    assert_eq!(linked, ["bob", "alice"]);
     let mails = eventually(
         Duration::from_secs(20),
         async || mail.messages(),

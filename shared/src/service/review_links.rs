@@ -20,32 +20,40 @@ pub struct Review {
 impl Service {
     /// The signed review links of `approval`'s reviewers, as `(principal, url)`: its named
     /// reviewers, and with a directory the members of its reviewer roles, each their own link.
-    /// Never part of an answer to the agent: links reach reviewers through events, messages
-    /// and operators only.
+    /// With a directory, only principals in it get one (no other could use it). Never part of
+    /// an answer to the agent: links reach reviewers through events, messages and operators only.
     pub async fn review_links(
         &self,
         approval: &Approval,
         base_url: &str,
     ) -> Result<Vec<(String, String)>, ServiceError> {
         let key = self.signing_key().await?;
+        let Some(directory) = &self.directory else {
+            let to = review_link::recipients(approval, &[]);
+            return Ok(review_link::links(&key, approval, base_url, &to));
+        };
         let mut members = Vec::new();
-        if let Some(directory) = &self.directory {
-            for entry in approval
-                .reviewers
-                .iter()
-                .filter(|r| r.starts_with(ROLE_PREFIX))
-            {
-                let role = &entry[ROLE_PREFIX.len()..];
-                let names = directory
-                    .members(&approval.tenant, role)
-                    .await?
-                    .into_iter()
-                    .map(|e| e.name)
-                    .collect();
-                members.push((entry.clone(), names));
+        for entry in approval
+            .reviewers
+            .iter()
+            .filter(|r| r.starts_with(ROLE_PREFIX))
+        {
+            let role = &entry[ROLE_PREFIX.len()..];
+            let names = directory
+                .members(&approval.tenant, role)
+                .await?
+                .into_iter()
+                .map(|e| e.name)
+                .collect();
+            members.push((entry.clone(), names));
+        }
+        let mut to = Vec::new();
+        for r in review_link::recipients(approval, &members) {
+            // Members come from the directory; a named reviewer must be in it too.
+            if r.via.is_some() || directory.get(&approval.tenant, &r.name).await?.is_some() {
+                to.push(r);
             }
         }
-        let to = review_link::recipients(approval, &members);
         Ok(review_link::links(&key, approval, base_url, &to))
     }
 
