@@ -52,12 +52,10 @@ pub async fn run(settings: &Settings) -> Result<(), String> {
         None => None,
     };
     let courier = Courier::new(directory.clone(), mailer, settings.allow_private_webhooks)?;
-    let notifier = Arc::new(Notifier::new(
-        log.clone(),
-        courier,
-        directory.clone(),
-        settings.delivery,
-    ));
+    let notifier = Arc::new(
+        Notifier::new(log.clone(), courier, directory.clone(), settings.delivery)
+            .asking_only_while_waiting(Arc::new(opened.service.clone())),
+    );
     // Lifecycle events go to events.jsonl, standing in for the bus; review links are printed.
     let events = JsonLinesSink::new(data_dir.join("events.jsonl"), true);
     let sink = NotifyingSink::new(Arc::new(events), notifier.clone());

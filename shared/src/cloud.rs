@@ -114,7 +114,8 @@ pub async fn app_from_env(groups: &[Routes]) -> Result<axum::Router, Error> {
 }
 
 /// The notifier of the notify function: the directory and delivery tables, mail by SES from
-/// `HOLDPOINT_EMAIL_FROM` (unset: mail deliveries fail, recorded), webhooks and callbacks.
+/// `HOLDPOINT_EMAIL_FROM` (unset: mail deliveries fail, recorded), webhooks and callbacks, and
+/// the approvals table to tell whether an approval still waits for its reviewers.
 #[cfg(feature = "delivery")]
 pub async fn notifier_from_env() -> Result<crate::delivery::worker::Notifier, Error> {
     use crate::delivery::dynamodb::DynamoDeliveries;
@@ -132,12 +133,17 @@ pub async fn notifier_from_env() -> Result<crate::delivery::worker::Notifier, Er
         from,
     });
     let courier = Courier::new(directory.clone(), mailer, settings.allow_private_webhooks)?;
-    Ok(crate::delivery::worker::Notifier::new(
-        Arc::new(log),
-        courier,
-        directory,
-        settings.delivery,
-    ))
+    // Reads whether an approval still waits (one GetItem), so a decided one asks nobody.
+    let approvals = service(&settings, BaseUrl::learned()).await?;
+    Ok(
+        crate::delivery::worker::Notifier::new(
+            Arc::new(log),
+            courier,
+            directory,
+            settings.delivery,
+        )
+        .asking_only_while_waiting(Arc::new(approvals)),
+    )
 }
 
 /// What one notify invocation did.
@@ -147,6 +153,8 @@ pub struct NotifyReport {
     /// The event's deliveries delivered (now or before).
     pub delivered: usize,
     pub failed: usize,
+    /// Messages to reviewers not sent: the approval no longer waited for them.
+    pub skipped: usize,
     /// Of those, delivered or failed by an earlier invocation of the same event.
     pub already_done: usize,
 }
@@ -189,6 +197,7 @@ pub async fn notify(
     let report = NotifyReport {
         delivered: count(DeliveryStatus::Delivered),
         failed: count(DeliveryStatus::Failed),
+        skipped: count(DeliveryStatus::Skipped),
         already_done,
     };
     let still = count(DeliveryStatus::Pending);

@@ -185,6 +185,18 @@ impl Service {
         Ok(self.marked(stored).await?.seen_at(self.clock.now()))
     }
 
+    /// Whether approval `id` of `tenant` still waits for its reviewers (pending, not past its
+    /// deadline). Read without the seal check: it only decides whether a reminder is still
+    /// sent; every decision takes the checked path.
+    pub async fn still_waiting(&self, tenant: &str, id: Uuid) -> Result<bool, ServiceError> {
+        let now = self.clock.now();
+        Ok(self
+            .store
+            .get(tenant, id)
+            .await?
+            .is_some_and(|a| a.status_at(now) == crate::approval::Status::Pending))
+    }
+
     /// The deliveries of approval `id` to its reviewers and its requester, for them (and
     /// admins) alone. Without a delivery log, none.
     pub async fn deliveries(
@@ -428,5 +440,17 @@ impl Service {
             keys.extend(found);
         }
         Ok(keys)
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::delivery::Waiting for Service {
+    async fn still_waiting(&self, tenant: &str, approval: Uuid) -> Result<bool, StoreError> {
+        Service::still_waiting(self, tenant, approval)
+            .await
+            .map_err(|e| match e {
+                ServiceError::Unavailable(m) => StoreError::Unavailable(m),
+                other => StoreError::Internal(other.to_string()),
+            })
     }
 }

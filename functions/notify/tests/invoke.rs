@@ -86,7 +86,8 @@ async fn a_request_mails_and_posts_the_reviewer_and_a_decision_calls_the_agent_b
     verified_sender().await;
     let function = Function::start(Path::new(env!("CARGO_BIN_EXE_notify")), &env).await;
 
-    let id = uuid::Uuid::new_v4().to_string();
+    let approval = holdpoint_tests::stored_approval(&store, &env, chrono::Utc::now(), 600).await;
+    let id = approval.id.to_string();
     let link = format!("https://holdpoint.example/review/{id}?token=t0k3n");
     let requested = event(
         &id,
@@ -202,4 +203,42 @@ async fn what_is_still_pending_at_the_deadline_fails_the_invocation_and_the_retr
         .unwrap();
     assert_eq!(all.len(), 1);
     assert_eq!((all[0].attempts, all[0].status.as_str()), (4, "delivered"));
+}
+
+#[tokio::test]
+async fn a_reviewer_is_not_asked_about_an_approval_that_no_longer_waits() {
+    let (store, _) = holdpoint_tests::fresh_store().await;
+    let hooks = Webhooks::start().await;
+    let mut principals = holdpoint_tests::iam_principals();
+    let alice = entry("alice", None, Some(hooks.url("/alice")));
+    hooks
+        .trust("alice", alice.webhook_secret.as_deref().unwrap())
+        .await;
+    principals.push(alice);
+    let mut env = store_env(&store, &principals).await;
+    env.push(("HOLDPOINT_ALLOW_PRIVATE_WEBHOOKS", "1".to_owned()));
+    let function = Function::start(Path::new(env!("CARGO_BIN_EXE_notify")), &env).await;
+    // Asked two hours ago, for ten minutes: expired, whatever a late event says.
+    let expired = holdpoint_tests::stored_approval(
+        &store,
+        &env,
+        chrono::Utc::now() - chrono::TimeDelta::hours(2),
+        600,
+    )
+    .await;
+    let id = expired.id.to_string();
+    let link = format!("https://holdpoint.example/review/{id}?token=t0k3n");
+    let late = event(
+        &id,
+        ("Approval Requested", "created", "pending", 1),
+        "",
+        serde_json::json!([{"reviewer": "alice", "url": link}]),
+    );
+    let report = function.invoke(late).await.expect("nothing to retry");
+    assert_eq!(
+        (report["skipped"].as_u64(), report["delivered"].as_u64()),
+        (Some(1), Some(0)),
+        "{report}"
+    );
+    assert!(hooks.log().await.is_empty(), "alice was not asked");
 }

@@ -64,6 +64,9 @@ pub enum DeliveryStatus {
     Pending,
     Delivered,
     Failed,
+    /// Not sent: a message to a reviewer whose approval stopped waiting (decided, expired,
+    /// cancelled) before it could be delivered.
+    Skipped,
 }
 
 impl DeliveryStatus {
@@ -72,6 +75,7 @@ impl DeliveryStatus {
             DeliveryStatus::Pending => "pending",
             DeliveryStatus::Delivered => "delivered",
             DeliveryStatus::Failed => "failed",
+            DeliveryStatus::Skipped => "skipped",
         }
     }
 }
@@ -131,6 +135,14 @@ impl Delivery {
             "last_error": self.last_error,
             "last_status": self.last_status,
         })
+    }
+
+    /// Records that `d` is not sent, and why.
+    pub fn skip(&mut self, why: &str, now: DateTime<Utc>) {
+        self.status = DeliveryStatus::Skipped;
+        self.last_attempt_at = Some(now);
+        self.last_error = Some(why.to_owned());
+        self.message = None;
     }
 
     /// Records one attempt's `outcome` at `now`: delivered, failed for good, or due again after
@@ -232,6 +244,13 @@ impl RetryPolicy {
             None => backoff,
         }
     }
+}
+
+/// Whether an approval still waits for its reviewers: a message asking one to decide is not sent
+/// once it does not.
+#[async_trait]
+pub trait Waiting: Send + Sync + 'static {
+    async fn still_waiting(&self, tenant: &str, approval: Uuid) -> Result<bool, StoreError>;
 }
 
 /// Where deliveries are kept: the record of every attempt, and locally the retry queue.

@@ -12,7 +12,7 @@ use futures_util::StreamExt;
 use tokio::sync::Notify;
 
 use super::send::Courier;
-use super::{Delivery, DeliveryLog, DeliveryStatus, RetryPolicy, plan};
+use super::{Channel, Delivery, DeliveryLog, DeliveryStatus, RetryPolicy, Waiting, plan};
 use crate::directory::Directory;
 use crate::events::{EventSink, LifecycleEvent, PublishError};
 use crate::store::StoreError;
@@ -28,6 +28,8 @@ pub struct Notifier {
     directory: Arc<dyn Directory>,
     policy: RetryPolicy,
     wake: Notify,
+    /// Whether an approval still waits: a reviewer is not asked about one that does not.
+    waiting: Option<Arc<dyn Waiting>>,
 }
 
 impl Notifier {
@@ -43,7 +45,14 @@ impl Notifier {
             directory,
             policy,
             wake: Notify::new(),
+            waiting: None,
         }
+    }
+
+    /// Skips messages to reviewers of approvals that no longer wait for them.
+    pub fn asking_only_while_waiting(mut self, waiting: Arc<dyn Waiting>) -> Notifier {
+        self.waiting = Some(waiting);
+        self
     }
 
     pub fn log(&self) -> &Arc<dyn DeliveryLog> {
@@ -72,8 +81,27 @@ impl Notifier {
     /// One attempt at `d`, recorded and saved; answers it as saved.
     pub async fn attempt(&self, mut d: Delivery) -> Delivery {
         let now = Utc::now();
-        let outcome = self.courier.attempt(&d, now).await;
-        d.record(outcome, Utc::now(), &self.policy);
+        let asks_reviewer = d.channel != Channel::Callback;
+        let waits = match (&self.waiting, asks_reviewer) {
+            (Some(w), true) => w.still_waiting(&d.tenant, d.approval_id).await,
+            _ => Ok(true),
+        };
+        match waits {
+            Ok(true) => {
+                let outcome = self.courier.attempt(&d, now).await;
+                d.record(outcome, Utc::now(), &self.policy);
+            }
+            Ok(false) => d.skip("the approval no longer waits for its reviewers", now),
+            Err(e) => d.record(
+                super::Outcome::Retry {
+                    error: format!("could not tell whether the approval still waits: {e}"),
+                    status: None,
+                    retry_after: None,
+                },
+                now,
+                &self.policy,
+            ),
+        }
         match d.status {
             DeliveryStatus::Delivered => {
                 tracing::info!(delivery = %d.id, attempts = d.attempts, "delivered")
@@ -81,6 +109,9 @@ impl Notifier {
             DeliveryStatus::Failed => {
                 crate::metrics::delivery_failed();
                 tracing::warn!(delivery = %d.id, attempts = d.attempts, error = ?d.last_error, "delivery failed")
+            }
+            DeliveryStatus::Skipped => {
+                tracing::info!(delivery = %d.id, "not sent: the approval no longer waits")
             }
             DeliveryStatus::Pending => {
                 tracing::info!(delivery = %d.id, attempts = d.attempts, error = ?d.last_error, "delivery will be retried")
