@@ -118,3 +118,42 @@ mod directory {
 
     holdpoint::directory_suite!(fresh());
 }
+
+mod deliveries {
+    use std::sync::Arc;
+
+    use chrono::Utc;
+    use holdpoint::delivery::DeliveryLog;
+    use holdpoint::delivery::embedded::EmbeddedDeliveries;
+
+    async fn fresh() -> Arc<dyn DeliveryLog> {
+        let dir = tempfile::tempdir().expect("temp dir").keep();
+        Arc::new(EmbeddedDeliveries::open(&dir).expect("open deliveries"))
+    }
+
+    holdpoint::deliveries_suite!(fresh());
+
+    /// The local retry queue: pending deliveries come back when due, and survive a reopening.
+    #[tokio::test]
+    async fn the_retry_queue_gives_back_what_is_due_after_a_restart() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let log = EmbeddedDeliveries::open(dir.path()).unwrap();
+        let out = serde_json::json!({"kind": "webhook", "body": "{}"});
+        let due: holdpoint::delivery::Delivery = serde_json::from_value(serde_json::json!({
+            "id": "a:2.callback.agent", "tenant": "t", "approval_id": uuid::Uuid::new_v4(),
+            "event_id": "a:2", "event_type": "approval.approved", "channel": "callback",
+            "recipient": "agent", "target": "https://agent.example/cb", "status": "pending",
+            "attempts": 1, "created_at": "2026-11-29T10:00:00.000Z",
+            "next_attempt_at": "2026-11-29T10:00:01.000Z", "message": out,
+        }))
+        .unwrap();
+        let mut later = due.clone();
+        later.id = "a:3.callback.agent".into();
+        later.next_attempt_at = Utc::now() + chrono::TimeDelta::hours(1);
+        log.enqueue(&[due.clone(), later]).await.unwrap();
+        drop(log);
+        let log = EmbeddedDeliveries::open(dir.path()).unwrap();
+        let now_due = log.due(Utc::now(), 10).await.unwrap();
+        assert_eq!(now_due, vec![due]);
+    }
+}

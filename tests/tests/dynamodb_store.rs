@@ -36,3 +36,20 @@ mod directory {
 
     holdpoint::directory_suite!(fresh());
 }
+
+mod deliveries {
+    use std::sync::Arc;
+
+    use holdpoint::delivery::DeliveryLog;
+    use holdpoint::delivery::dynamodb::DynamoDeliveries;
+
+    async fn fresh() -> Arc<dyn DeliveryLog> {
+        let (store, _) = holdpoint_tests::fresh_store().await;
+        Arc::new(DynamoDeliveries::new(
+            store.client().clone(),
+            store.tables().deliveries.clone(),
+        ))
+    }
+
+    holdpoint::deliveries_suite!(fresh());
+}

@@ -21,6 +21,7 @@ use crate::service::{Service, ServiceError};
 use crate::store::{Created, IdempotencyKey, ListFilter, Store, StoreError};
 use crate::time::{Clock, truncate_millis};
 
+mod deliveries;
 mod directory;
 mod documents;
 mod events;
@@ -28,6 +29,7 @@ mod state;
 mod store;
 mod tamper;
 
+pub use deliveries::*;
 pub use directory::*;
 pub use documents::*;
 pub use events::*;
