@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod front;
+pub mod team;
 pub mod webdriver;
 
 use std::net::SocketAddr;

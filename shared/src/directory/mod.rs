@@ -215,11 +215,18 @@ pub trait Directory: Send + Sync + 'static {
 #[derive(Debug, Clone, Default)]
 pub struct StaticDirectory {
     entries: Vec<Entry>,
+    /// Lookup id → index in `entries`: authentication asks on every request.
+    by_lookup: HashMap<String, usize>,
 }
 
 impl StaticDirectory {
     pub fn new(entries: Vec<Entry>) -> StaticDirectory {
-        StaticDirectory { entries }
+        let by_lookup = entries
+            .iter()
+            .enumerate()
+            .flat_map(|(i, e)| e.lookups().into_iter().map(move |l| (l, i)))
+            .collect();
+        StaticDirectory { entries, by_lookup }
     }
 }
 
@@ -240,12 +247,10 @@ impl Directory for StaticDirectory {
     }
 
     async fn find(&self, lookup: &Lookup) -> Result<Option<Entry>, StoreError> {
-        let id = lookup.id();
         Ok(self
-            .entries
-            .iter()
-            .find(|e| e.lookups().contains(&id))
-            .cloned())
+            .by_lookup
+            .get(&lookup.id())
+            .map(|&i| self.entries[i].clone()))
     }
 
     async fn list(&self, tenant: Option<&str>) -> Result<Vec<Entry>, StoreError> {

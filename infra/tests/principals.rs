@@ -1,0 +1,194 @@
+//! The directory of principals through `holdpoint principals`: a removed principal's keys and
+//! links stop working, a rotated key replaces the old, and the same commands on DynamoDB.
+
+mod support;
+
+use std::time::Duration;
+
+use holdpoint_tests::receivers::{Mailbox, Webhooks, eventually};
+use serde_json::{Value, json};
+use support::team::{create, holdpoint, link_in, serve, team};
+
+#[tokio::test]
+async fn a_removed_principal_can_no_longer_call_or_decide_and_a_rotated_key_replaces_the_old() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hooks, mail) = (Webhooks::start().await, Mailbox::start().await);
+    let t = team(dir.path(), &hooks);
+    let server = serve(dir.path(), &mail, true).await;
+    let id = create(
+        &server,
+        &t.agent.key,
+        json!({"action": "Drop table", "agent_id": "db", "reviewers": ["bob", "alice", "zed"]}),
+    )
+    .await;
+    // Links go to principals of the directory alone: zed is not one, and could not use one.
+    let events = std::fs::read_to_string(dir.path().join(".holdpoint/events.jsonl")).unwrap();
+    let requested: Value = serde_json::from_str(events.lines().next().unwrap()).unwrap();
+    let linked: Vec<_> = requested["detail"]["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["reviewer"].as_str().unwrap())
+        .collect();
+    assert_eq!(linked, ["bob", "alice"]);
+    let mails = eventually(
+        Duration::from_secs(20),
+        async || mail.messages(),
+        |m| m.len() >= 2,
+    )
+    .await;
+    let bob_link = link_in(
+        mails
+            .iter()
+            .find(|m| m["to"][0] == "bob@example.com")
+            .unwrap(),
+    );
+    let (status, _) = server
+        .call("GET", "/v1/me", Some(&t.bob.key), None)
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    let http = reqwest::Client::new();
+    assert_eq!(http.get(&bob_link).send().await.unwrap().status(), 200);
+
+    let out = holdpoint(dir.path(), &["principals", "remove", "local/bob"], &[]);
+    assert!(out.status.success());
+    tokio::time::sleep(Duration::from_millis(1_200)).await; // HOLDPOINT_AUTH_CACHE_SECONDS=1
+    let (status, _) = server
+        .call("GET", "/v1/me", Some(&t.bob.key), None)
+        .await
+        .unwrap();
+    assert_eq!(status, 401, "bob's key no longer works");
+    assert_eq!(
+        http.get(&bob_link).send().await.unwrap().status(),
+        403,
+        "nor does his link"
+    );
+    let token = bob_link.split("token=").nth(1).unwrap();
+    let form = http
+        .post(format!("{}/review/{id}", server.url()))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={token}&decision=approved"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), 403);
+    let (_, a) = server
+        .call(
+            "GET",
+            &format!("/v1/approvals/{id}"),
+            Some(&t.agent.key),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(a["status"], "pending", "bob's link decided nothing");
+
+    let out = holdpoint(
+        dir.path(),
+        &["principals", "rotate-key", "local/agent"],
+        &[],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let new_key = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("api key:"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    let (old, _) = server
+        .call("GET", "/v1/me", Some(&t.agent.key), None)
+        .await
+        .unwrap();
+    let (new, me) = server
+        .call("GET", "/v1/me", Some(&new_key), None)
+        .await
+        .unwrap();
+    assert_eq!((old, new), (401, 200));
+    assert_eq!(me["principal"], "agent");
+    let list = holdpoint(dir.path(), &["principals", "list", "--json"], &[]);
+    let listed = String::from_utf8_lossy(&list.stdout);
+    assert!(
+        !listed.contains("bob") && !listed.contains("whsec_") && !listed.contains(&new_key),
+        "{listed}"
+    );
+    let _ = (t.alice, t.carol);
+}
+
+#[tokio::test]
+async fn principals_are_managed_on_dynamodb_alike() {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
+    assert!(
+        endpoint.starts_with("http://127.0.0.1:"),
+        "run with infra/test.sh"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    let names: Vec<String> = ["approvals", "audit", "directory", "deliveries"]
+        .iter()
+        .map(|t| format!("cli-{t}-{suffix}"))
+        .collect();
+    let env = [
+        ("HOLDPOINT_APPROVALS_TABLE", names[0].as_str()),
+        ("HOLDPOINT_AUDIT_TABLE", names[1].as_str()),
+        ("HOLDPOINT_DIRECTORY_TABLE", names[2].as_str()),
+        ("HOLDPOINT_DELIVERIES_TABLE", names[3].as_str()),
+    ];
+    assert!(
+        holdpoint(dir.path(), &["tables", "create"], &env)
+            .status
+            .success()
+    );
+    let run = |args: &[&str]| {
+        let mut all = vec!["principals"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--store", "dynamodb"]);
+        holdpoint(dir.path(), &all, &env)
+    };
+    let added = run(&[
+        "add",
+        "acme/alice",
+        "--role",
+        "finance",
+        "--iam-arn",
+        "arn:aws:iam::123456789012:user/alice",
+    ]);
+    let out = String::from_utf8_lossy(&added.stdout);
+    assert!(added.status.success(), "{out}");
+    assert!(
+        !out.contains("api key:"),
+        "an IAM principal gets no API key: {out}"
+    );
+    assert!(out.contains("webhook secret: whsec_"));
+    assert!(
+        run(&[
+            "add",
+            "acme/ops",
+            "--iam-arn",
+            "arn:aws:iam::123456789012:user/alice"
+        ])
+        .status
+        .code()
+            == Some(2),
+        "an ARN belongs to one principal"
+    );
+    let listed = run(&["list", "--tenant", "acme", "--json"]);
+    let listed: Vec<Value> = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        listed[0]["iam_arns"],
+        json!(["arn:aws:iam::123456789012:user/alice"])
+    );
+    assert!(run(&["rotate-key", "acme/alice"]).status.success());
+    assert!(run(&["remove", "acme/alice"]).status.success());
+    assert!(
+        !run(&["remove", "acme/alice"]).status.success(),
+        "gone already"
+    );
+    assert!(nothing_listed(&run(&["list", "--json"])));
+}
+
+fn nothing_listed(out: &std::process::Output) -> bool {
+    serde_json::from_slice::<Vec<Value>>(&out.stdout).is_ok_and(|l| l.is_empty())
+}
