@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use holdpoint_tests::receivers::{Mailbox, Webhooks, eventually};
 use serde_json::{Value, json};
-use support::team::{create, holdpoint, link_in, serve, team};
+use support::team::{approval, create, decide_by_link, holdpoint, link_in, serve, team};
 
 #[tokio::test]
 async fn a_removed_principal_can_no_longer_call_or_decide_and_a_rotated_key_replaces_the_old() {
@@ -64,24 +64,11 @@ async fn a_removed_principal_can_no_longer_call_or_decide_and_a_rotated_key_repl
         403,
         "nor does his link"
     );
-    let token = bob_link.split("token=").nth(1).unwrap();
-    let form = http
-        .post(format!("{}/review/{id}", server.url()))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("token={token}&decision=approved"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(form.status(), 403);
-    let (_, a) = server
-        .call(
-            "GET",
-            &format!("/v1/approvals/{id}"),
-            Some(&t.agent.key),
-            None,
-        )
-        .await
-        .unwrap();
+    assert_eq!(
+        decide_by_link(&server, &bob_link, &id, "decision=approved").await,
+        403
+    );
+    let a = approval(&server, &t.agent.key, &id).await;
     assert_eq!(a["status"], "pending", "bob's link decided nothing");
 
     let out = holdpoint(

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use holdpoint_tests::receivers::{Mailbox, Webhooks, eventually};
 use serde_json::json;
-use support::team::{create, deliveries, link_in, serve, team};
+use support::team::{approval, create, decide_by_link, deliveries, link_in, serve, team};
 use support::{Server, free_port};
 
 #[tokio::test]
@@ -84,24 +84,11 @@ async fn reviewers_get_their_own_links_by_mail_and_webhook_and_a_link_decides() 
     let page = http.get(&bob_link).send().await.unwrap();
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("Pay &lt;b&gt;invoice"));
-    let token = bob_link.split("token=").nth(1).unwrap();
-    let form = http
-        .post(format!("{}/review/{id}", server.url()))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("token={token}&decision=approved&comment=ok"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(form.status(), 200);
-    let (_, a) = server
-        .call(
-            "GET",
-            &format!("/v1/approvals/{id}"),
-            Some(&t.agent.key),
-            None,
-        )
-        .await
-        .unwrap();
+    assert_eq!(
+        decide_by_link(&server, &bob_link, &id, "decision=approved&comment=ok").await,
+        200
+    );
+    let a = approval(&server, &t.agent.key, &id).await;
     assert_eq!(
         (a["status"].as_str(), a["decision"]["by"].as_str()),
         (Some("approved"), Some("bob"))

@@ -133,3 +133,27 @@ pub fn link_in(mail: &Value) -> String {
         .trim()
         .to_owned()
 }
+
+/// Sends the review form of approval `id` with the token of `link`; the answer's status.
+pub async fn decide_by_link(server: &Server, link: &str, id: &str, form: &str) -> u16 {
+    let token = link.split("token=").nth(1).expect("a link with a token");
+    reqwest::Client::new()
+        .post(format!("{}/review/{id}", server.url()))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={token}&{form}"))
+        .send()
+        .await
+        .expect("the server answers")
+        .status()
+        .as_u16()
+}
+
+/// Approval `id` as `key` reads it.
+pub async fn approval(server: &Server, key: &str, id: &str) -> Value {
+    let (status, a) = server
+        .call("GET", &format!("/v1/approvals/{id}"), Some(key), None)
+        .await
+        .expect("the server answers");
+    assert_eq!(status, 200, "{a}");
+    a
+}

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::{Delivery, DeliveryLog};
 use crate::store::StoreError;
-use crate::store::dynamodb::item::{Item, s};
+use crate::store::dynamodb::item::{Item, from_doc, s};
 use crate::store::dynamodb::sdk_error;
 
 #[derive(Clone)]
@@ -35,16 +35,12 @@ fn item(d: &Delivery) -> Result<Item, StoreError> {
             s(format!("{}#{}", crate::time::format(&d.created_at), d.id)),
         ),
         ("status".to_owned(), s(d.status.as_str())),
-        ("body".to_owned(), s(body)),
+        ("doc".to_owned(), s(body)),
     ]))
 }
 
 fn decode(item: &Item) -> Result<Delivery, StoreError> {
-    let body = item
-        .get("body")
-        .and_then(|v| v.as_s().ok())
-        .ok_or_else(|| StoreError::Internal("a delivery item without body".into()))?;
-    serde_json::from_str(body).map_err(|e| StoreError::Internal(format!("stored delivery: {e}")))
+    from_doc(item, "delivery")
 }
 
 impl DynamoDeliveries {

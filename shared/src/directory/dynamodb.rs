@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 
 use super::{Directory, Entry, Lookup};
 use crate::store::StoreError;
-use crate::store::dynamodb::item::{Item, s};
+use crate::store::dynamodb::item::{Item, doc, from_doc, s};
 use crate::store::dynamodb::sdk_error;
 
 const PRINCIPAL: &str = "principal";
@@ -31,11 +31,7 @@ fn built<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T, StoreError> {
 }
 
 fn decode(item: &Item) -> Result<Entry, StoreError> {
-    let body = item
-        .get("body")
-        .and_then(|v| v.as_s().ok())
-        .ok_or_else(|| StoreError::Internal("a principal item without body".into()))?;
-    serde_json::from_str(body).map_err(|e| StoreError::Internal(format!("stored principal: {e}")))
+    from_doc(item, "principal")
 }
 
 impl DynamoDirectory {
@@ -72,10 +68,12 @@ impl DynamoDirectory {
             .item("pk", s(PRINCIPAL))
             .item("sk", s(owner(&entry.tenant, &entry.name)))
             .item("tenant", s(&entry.tenant))
-            .item("body", s(body))
+            .item("doc", s(body))
             .condition_expression(condition);
         if let Some(old) = old {
-            put = put.expression_attribute_values(":old", s(old));
+            put = put
+                .expression_attribute_names("#d", "doc")
+                .expression_attribute_values(":old", s(old));
         }
         Ok(TransactWriteItem::builder()
             .put(built(put.build())?)
@@ -136,14 +134,7 @@ impl DynamoDirectory {
         name: &str,
     ) -> Result<Option<(Entry, String)>, StoreError> {
         match self.get_item(PRINCIPAL, &owner(tenant, name)).await? {
-            Some(item) => {
-                let body = item
-                    .get("body")
-                    .and_then(|v| v.as_s().ok())
-                    .cloned()
-                    .unwrap_or_default();
-                Ok(Some((decode(&item)?, body)))
-            }
+            Some(item) => Ok(Some((decode(&item)?, doc(&item, "principal")?.to_owned()))),
             None => Ok(None),
         }
     }
@@ -163,7 +154,7 @@ impl Directory for DynamoDirectory {
                 .await?
                 .ok_or(StoreError::NotFound)?;
             // Replaced only as read: a concurrent change makes this one fail, not mix.
-            items.push(self.put_principal(entry, "body = :old", Some(&body))?);
+            items.push(self.put_principal(entry, "#d = :old", Some(&body))?);
             for gone in old.lookups().iter().filter(|l| !new.contains(l)) {
                 items.push(self.delete_credential(gone, &who)?);
             }
@@ -232,7 +223,8 @@ impl Directory for DynamoDirectory {
             .table_name(&self.table)
             .key("pk", s(PRINCIPAL))
             .key("sk", s(&who))
-            .condition_expression("body = :old")
+            .condition_expression("#d = :old")
+            .expression_attribute_names("#d", "doc")
             .expression_attribute_values(":old", s(body));
         let mut items = vec![
             TransactWriteItem::builder()

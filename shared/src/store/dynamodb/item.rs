@@ -83,16 +83,22 @@ pub fn approval_item(a: &Approval, shards: u32) -> Result<Item, StoreError> {
     Ok(item)
 }
 
-fn doc<'a>(item: &'a Item, what: &str) -> Result<&'a str, StoreError> {
+/// The JSON text an item keeps in `doc` (every table keeps its whole document there).
+pub fn doc<'a>(item: &'a Item, what: &str) -> Result<&'a str, StoreError> {
     match item.get("doc") {
         Some(AttributeValue::S(d)) => Ok(d),
         _ => Err(StoreError::Internal(format!("{what} item has no doc"))),
     }
 }
 
+/// An item's `doc`, decoded.
+pub fn from_doc<T: serde::de::DeserializeOwned>(item: &Item, what: &str) -> Result<T, StoreError> {
+    serde_json::from_str(doc(item, what)?)
+        .map_err(|e| StoreError::Internal(format!("{what} item does not decode: {e}")))
+}
+
 pub fn approval_from(item: &Item) -> Result<Approval, StoreError> {
-    serde_json::from_str(doc(item, "approval")?)
-        .map_err(|e| StoreError::Internal(format!("approval item does not decode: {e}")))
+    from_doc(item, "approval")
 }
 
 pub fn record_item(r: &AuditRecord) -> Result<Item, StoreError> {
