@@ -105,11 +105,7 @@ async fn a_removed_principal_can_no_longer_call_or_decide_and_a_rotated_key_repl
 
 #[tokio::test]
 async fn principals_are_managed_on_dynamodb_alike() {
-    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
-    assert!(
-        endpoint.starts_with("http://127.0.0.1:"),
-        "run with infra/test.sh"
-    );
+    holdpoint_tests::endpoint(); // a local DynamoDB-protocol server, or the test refuses
     let dir = tempfile::tempdir().unwrap();
     let suffix = uuid::Uuid::new_v4().simple().to_string();
     let names: Vec<String> = ["approvals", "audit", "directory", "deliveries"]
