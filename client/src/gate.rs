@@ -4,8 +4,8 @@
 use std::future::Future;
 use std::time::Duration;
 
-use holdpoint::approval::Approval;
-use holdpoint::document::Document;
+use holdpoint_core::domain::approval::Approval;
+use holdpoint_core::json::document::Document;
 
 use crate::{ApprovalRequest, Client, Error, Outcome};
 

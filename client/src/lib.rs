@@ -29,10 +29,10 @@
 
 use std::time::Duration;
 
-use holdpoint::approval::{Approval, Verdict};
-use holdpoint::document::Document;
-use holdpoint::identity::Principal;
-use holdpoint::service::SweepReport;
+use holdpoint_core::domain::approval::{Approval, Verdict};
+use holdpoint_core::domain::identity::Principal;
+use holdpoint_core::domain::sweep::SweepReport;
+use holdpoint_core::json::document::Document;
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -49,7 +49,7 @@ pub use error::{Error, Problem, ProblemCode};
 pub use gate::{Gated, Policy};
 /// A request for approval (`POST /v1/approvals`), as the service itself reads it: only `action`,
 /// `agent_id` and `reviewers` are required; openapi.yaml gives every field's limits.
-pub use holdpoint::request::CreateRequest as ApprovalRequest;
+pub use holdpoint_core::domain::request::CreateRequest as ApprovalRequest;
 pub use ticket::Ticket;
 pub use wait::{Outcome, WaitPolicy};
 

@@ -1,6 +1,6 @@
 //! The ticket an agent keeps for a request the server accepted, to act on the answer.
 
-use holdpoint::approval::Approval;
+use holdpoint_core::domain::approval::Approval;
 use uuid::Uuid;
 
 use crate::ApprovalRequest;

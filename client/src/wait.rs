@@ -4,8 +4,8 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use holdpoint::approval::{Approval, Status, Verdict};
-use holdpoint::document::Document;
+use holdpoint_core::domain::approval::{Approval, Status, Verdict};
+use holdpoint_core::json::document::Document;
 use rand::Rng;
 use uuid::Uuid;
 

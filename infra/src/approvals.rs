@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use clap::Subcommand;
-use holdpoint::approval::{Approval, Status, Verdict};
-use holdpoint::document::Document;
-use holdpoint::identity::ROLE_PREFIX;
 use holdpoint_client::{Client, Decision, ListQuery};
+use holdpoint_core::domain::approval::{Approval, Status, Verdict};
+use holdpoint_core::domain::identity::ROLE_PREFIX;
+use holdpoint_core::json::document::Document;
 use serde_json::{Value, json};
 use uuid::Uuid;
 

@@ -1,8 +1,8 @@
 //! `holdpoint audit verify`: walks the chains with the key and names every break.
 
-use holdpoint::identity::Principal;
 use holdpoint::service::Service;
 use holdpoint::store::{Cursor, ListFilter};
+use holdpoint_core::domain::identity::Principal;
 use uuid::Uuid;
 
 use crate::open::Opened;

@@ -65,7 +65,7 @@ pub async fn run(log: Arc<dyn DeliveryLog>, q: Query) -> Result<ExitCode, String
     for d in &all {
         println!(
             "{}  {:<9} {:<8} {}/{} -> {} ({})  attempts {}  {}{}",
-            holdpoint::time::format(&d.created_at),
+            holdpoint_core::time::format(&d.created_at),
             d.status.as_str(),
             d.channel.as_str(),
             d.tenant,

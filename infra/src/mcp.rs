@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use holdpoint::approval::{Approval, EscalationLevel};
-use holdpoint::document::Document;
 use holdpoint_client::{ApprovalRequest, Client, Error, Outcome, Ticket};
+use holdpoint_core::domain::approval::{Approval, EscalationLevel};
+use holdpoint_core::json::document::Document;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};

@@ -7,14 +7,14 @@ use holdpoint::config::{Settings, StoreKind};
 use holdpoint::directory::Directory;
 use holdpoint::directory::dynamodb::DynamoDirectory;
 use holdpoint::directory::embedded::EmbeddedDirectory;
-use holdpoint::keys::KeyProvider;
 use holdpoint::keys::local::{self, LocalKeys};
 use holdpoint::keys::secrets_manager::SecretsManagerKeys;
 use holdpoint::service::Service;
 use holdpoint::store::Store;
 use holdpoint::store::dynamodb::{DynamoStore, sdk_config};
 use holdpoint::store::embedded::EmbeddedStore;
-use holdpoint::time::Clock;
+use holdpoint_core::keys::KeyProvider;
+use holdpoint_core::time::Clock;
 
 /// How a command uses the data directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -212,7 +212,7 @@ async fn hostile_input_shows_as_text_and_runs_nothing() {
     assert!(corpus.len() >= 30);
     for payload in &corpus {
         // Names refuse invisible formatting characters; such payloads go in the free text.
-        let agent_id = match holdpoint::request::check_name("agent_id", payload) {
+        let agent_id = match holdpoint_core::domain::request::check_name("agent_id", payload) {
             Ok(()) => payload.as_str(),
             Err(_) => "hostile-agent",
         };

@@ -35,8 +35,8 @@ async fn callbacks_are_retried_until_delivered_once_and_failures_are_recorded() 
         .await
         .unwrap();
     assert_eq!(status, 200);
-    let hash =
-        holdpoint::request::CreateRequest::new("Rotate keys", "ops", ["carol"]).context_hash(None);
+    let hash = holdpoint_core::domain::request::CreateRequest::new("Rotate keys", "ops", ["carol"])
+        .context_hash(None);
     let (status, e) = server
         .call(
             "POST",

@@ -8,12 +8,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use holdpoint::approval::{Status, Verdict};
-use holdpoint::document::Document;
 use holdpoint_client::{
     ApprovalRequest, Client, Credentials, Decision, Gated, ListQuery, Outcome, Policy, ProblemCode,
     WaitPolicy,
 };
+use holdpoint_core::domain::approval::{Status, Verdict};
+use holdpoint_core::json::document::Document;
 use serde_json::json;
 use support::front::Front;
 use support::{ADMIN_KEY, AGENT_KEY, FINANCE_KEY, REVIEWER_KEY, Server};

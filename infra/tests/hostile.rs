@@ -89,7 +89,7 @@ async fn bodies_are_refused_before_they_are_read_and_memory_stays_small() {
     let prefix = "decision=approved&token=";
     let body = format!(
         "{prefix}{}",
-        "a".repeat(holdpoint::request::limits::FORM_BYTES - prefix.len())
+        "a".repeat(holdpoint_core::domain::request::limits::FORM_BYTES - prefix.len())
     );
     let request = format!(
         "POST /review/{id} HTTP/1.1\r\nHost: x\r\n\

@@ -6,8 +6,8 @@ mod support;
 
 use std::time::Duration;
 
-use holdpoint::approval::Verdict;
 use holdpoint_client::{Client, Credentials, Decision};
+use holdpoint_core::domain::approval::Verdict;
 use rmcp::ServiceExt;
 use rmcp::model::{CallToolRequestParams, CallToolResult};
 use rmcp::service::{Peer, RoleClient};

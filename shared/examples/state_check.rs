@@ -4,10 +4,10 @@
 
 use std::time::Instant;
 
-use holdpoint::identity::Principal;
-use holdpoint::integrity;
-use holdpoint::keys::Key;
-use holdpoint::request::{CreateRequest, ExpiryBounds};
+use holdpoint_core::domain::identity::Principal;
+use holdpoint_core::domain::integrity;
+use holdpoint_core::domain::request::{CreateRequest, ExpiryBounds};
+use holdpoint_core::keys::Key;
 
 fn main() {
     let key = Key::new("bench", vec![9; 32]).expect("key");

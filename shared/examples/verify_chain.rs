@@ -2,13 +2,13 @@
 
 use std::time::Instant;
 
-use holdpoint::audit::{self, AuditEvent, AuditRecord};
-use holdpoint::keys::Key;
+use holdpoint_core::audit::{self, AuditEvent, AuditRecord};
+use holdpoint_core::keys::Key;
 
 fn main() {
     let key = Key::new("bench", vec![9; 32]).expect("key");
     let id = uuid::Uuid::new_v4();
-    let at = holdpoint::time::truncate_millis(chrono::Utc::now());
+    let at = holdpoint_core::time::truncate_millis(chrono::Utc::now());
     let mut chain: Vec<AuditRecord> = Vec::with_capacity(1_000);
     for i in 0..1_000 {
         let head = chain.last().map(AuditRecord::head);

@@ -16,10 +16,11 @@ use crate::http::auth::Scheme;
 use crate::http::{AppState, Authenticator, Routes, app};
 use crate::keys::secrets_manager::SecretsManagerKeys;
 use crate::metrics;
-use crate::review_link::BaseUrl;
-use crate::service::{Service, SweepReport};
+use crate::service::Service;
 use crate::store::dynamodb::{DynamoStore, sdk_config};
-use crate::time::Clock;
+use holdpoint_core::domain::review_link::BaseUrl;
+use holdpoint_core::domain::sweep::SweepReport;
+use holdpoint_core::time::Clock;
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 

@@ -8,9 +8,9 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::approval::{Approval, Status};
-use crate::audit::{AuditEvent, AuditRecord};
-use crate::document::Document;
+use holdpoint_core::audit::{AuditEvent, AuditRecord};
+use holdpoint_core::domain::approval::{Approval, Status};
+use holdpoint_core::json::document::Document;
 
 pub const SOURCE: &str = "holdpoint";
 
@@ -107,12 +107,12 @@ impl LifecycleEvent {
                 action: approval.action.clone(),
                 agent_id: approval.agent_id.clone(),
                 actor: record.actor.clone(),
-                at: crate::time::format(&record.at),
+                at: holdpoint_core::time::format(&record.at),
                 payload: record.payload.clone(),
                 requested_by: approval.requested_by.clone(),
                 reason: approval.reason.clone(),
                 risk_score: approval.risk_score,
-                expires_at: crate::time::format(&approval.expires_at),
+                expires_at: holdpoint_core::time::format(&approval.expires_at),
                 callback_url: approval.callback_url.clone(),
                 links: links
                     .into_iter()
@@ -124,7 +124,10 @@ impl LifecycleEvent {
 
     /// `Approval Integrity Violation`: a change was refused because the stored approval is not
     /// the state its signed audit head produced. `event` and `status` are what is stored.
-    pub fn integrity_violation(approval: &Approval, breach: &crate::integrity::Breach) -> Self {
+    pub fn integrity_violation(
+        approval: &Approval,
+        breach: &holdpoint_core::domain::integrity::Breach,
+    ) -> Self {
         LifecycleEvent {
             source: SOURCE.to_owned(),
             detail_type: INTEGRITY_VIOLATION.to_owned(),
@@ -137,8 +140,8 @@ impl LifecycleEvent {
                 event: AuditEvent::Created,
                 action: approval.action.clone(),
                 agent_id: approval.agent_id.clone(),
-                actor: crate::identity::SYSTEM_ACTOR.to_owned(),
-                at: crate::time::format(&chrono::Utc::now()),
+                actor: holdpoint_core::domain::identity::SYSTEM_ACTOR.to_owned(),
+                at: holdpoint_core::time::format(&chrono::Utc::now()),
                 payload: serde_json::json!({
                     "fields": breach.fields,
                     "reason": breach.reason,
@@ -147,7 +150,7 @@ impl LifecycleEvent {
                 requested_by: approval.requested_by.clone(),
                 reason: None,
                 risk_score: approval.risk_score,
-                expires_at: crate::time::format(&approval.expires_at),
+                expires_at: holdpoint_core::time::format(&approval.expires_at),
                 callback_url: None,
                 links: Vec::new(),
             },

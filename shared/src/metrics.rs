@@ -12,9 +12,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
-use crate::approval::Approval;
-use crate::audit::{AuditEvent, AuditRecord};
-use crate::service::SweepReport;
+use holdpoint_core::audit::{AuditEvent, AuditRecord};
+use holdpoint_core::domain::approval::Approval;
+use holdpoint_core::domain::sweep::SweepReport;
 
 pub const NAMESPACE: &str = "Holdpoint";
 

@@ -12,21 +12,22 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::approval::Approval;
-use crate::audit::{self, AuditRecord, Verification};
-use crate::canonical;
 use crate::delivery::{Delivery, DeliveryLog, target};
 use crate::directory::Directory;
 use crate::events::EventSink;
-use crate::identity::Principal;
-use crate::integrity::{self, Breach};
-use crate::keys::{Key, KeyProvider};
-use crate::lifecycle::{self, Command, Outcome, Refusal};
 use crate::metrics;
-use crate::request::{CreateRequest, ExpiryBounds, Invalid};
-use crate::review_link::{BaseUrl, LinkRefusal};
 use crate::store::{Created, Cursor, IdempotencyKey, ListFilter, Page, Store, StoreError};
-use crate::time::Clock;
+use holdpoint_core::audit::{self, AuditRecord, Verification};
+use holdpoint_core::domain::approval::Approval;
+use holdpoint_core::domain::identity::Principal;
+use holdpoint_core::domain::integrity::{self, Breach};
+use holdpoint_core::domain::lifecycle::{self, Command, Outcome, Refusal};
+use holdpoint_core::domain::request::{CreateRequest, ExpiryBounds};
+use holdpoint_core::domain::review_link::{BaseUrl, LinkRefusal};
+use holdpoint_core::invalid::Invalid;
+use holdpoint_core::json::canonical;
+use holdpoint_core::keys::{Key, KeyProvider};
+use holdpoint_core::time::Clock;
 
 mod decision_check;
 mod outbox;
@@ -36,7 +37,7 @@ mod sweep;
 
 pub use decision_check::{DecisionCheck, SignedDecision};
 pub use review_links::Review;
-pub use sweep::{SWEEP_CONCURRENCY, SweepReport};
+pub use sweep::SWEEP_CONCURRENCY;
 
 /// How often a transition is retried when another writer got there first.
 const MAX_ATTEMPTS: usize = 8;
@@ -194,7 +195,7 @@ impl Service {
             .store
             .get(tenant, id)
             .await?
-            .is_some_and(|a| a.status_at(now) == crate::approval::Status::Pending))
+            .is_some_and(|a| a.status_at(now) == holdpoint_core::domain::approval::Status::Pending))
     }
 
     /// The deliveries of approval `id` to its reviewers and its requester, for them (and
@@ -214,7 +215,7 @@ impl Service {
             || caller
                 .roles
                 .iter()
-                .any(|r| r == crate::identity::ADMIN_ROLE);
+                .any(|r| r == holdpoint_core::domain::identity::ADMIN_ROLE);
         if !party {
             return Err(Refusal::NotAReviewer.into());
         }
@@ -343,7 +344,7 @@ impl Service {
                 Ok(Attempt::Lost(stored)) => current = stored,
                 Err(ServiceError::Refused(refusal)) => {
                     // Lazy expiry: store what every reader already sees.
-                    if let Some(due @ Command::Expire) = current.due_command(now)
+                    if let Some(due @ Command::Expire) = lifecycle::due(&current, now)
                         && let Err(e) = self.attempt(&current, due, now).await
                     {
                         tracing::debug!(%id, error = %e, "lazy expiry not stored");

@@ -29,10 +29,10 @@ async fn state_tampering_is_detected() {
 
 #[tokio::test]
 async fn accepted_documents_survive_a_restart() {
-    use holdpoint::identity::Principal;
-    use holdpoint::request::{CreateRequest, ExpiryBounds};
     use holdpoint::service::Service;
-    use holdpoint::time::Clock;
+    use holdpoint_core::domain::identity::Principal;
+    use holdpoint_core::domain::request::{CreateRequest, ExpiryBounds};
+    use holdpoint_core::time::Clock;
     let dir = tempfile::tempdir().expect("temp dir").keep();
     let agent = Principal {
         tenant: "t".into(),
@@ -64,8 +64,8 @@ async fn accepted_documents_survive_a_restart() {
 /// callers, each answered once it is durable, every write there after a restart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn writes_arriving_together_share_a_commit() {
-    use holdpoint::identity::Principal;
-    use holdpoint::request::{CreateRequest, ExpiryBounds};
+    use holdpoint_core::domain::identity::Principal;
+    use holdpoint_core::domain::request::{CreateRequest, ExpiryBounds};
     let dir = tempfile::tempdir().expect("temp dir").keep();
     let store = Arc::new(EmbeddedStore::open(&dir).expect("open store"));
     let agent = Principal {

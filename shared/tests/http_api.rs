@@ -10,10 +10,10 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 use holdpoint::http::{AppState, Authenticator, Routes, app};
-use holdpoint::request::ExpiryBounds;
 use holdpoint::service::Service;
 use holdpoint::store::embedded::EmbeddedStore;
-use holdpoint::time::Clock;
+use holdpoint_core::domain::request::ExpiryBounds;
+use holdpoint_core::time::Clock;
 
 const AGENT: &str = "key-agent-0000000000";
 const ALICE: &str = "key-alice-0000000000";

@@ -9,10 +9,10 @@ use http_body_util::BodyExt;
 use tower::ServiceExt;
 
 use holdpoint::http::{AppState, Authenticator, Routes, app, route_list};
-use holdpoint::request::ExpiryBounds;
 use holdpoint::service::Service;
 use holdpoint::store::embedded::EmbeddedStore;
-use holdpoint::time::Clock;
+use holdpoint_core::domain::request::ExpiryBounds;
+use holdpoint_core::time::Clock;
 
 const SPEC: &str = include_str!("../../openapi.yaml");
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];

@@ -14,15 +14,15 @@ use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use holdpoint::audit::{self, AuditEvent, AuditRecord};
 use holdpoint::conformance::{generated_bodies, test_key, test_keys};
 use holdpoint::http::{AppState, Authenticator, Routes, app};
-use holdpoint::keys::KeyRing;
-use holdpoint::request::{CreateRequest, ExpiryBounds};
 use holdpoint::service::Service;
 use holdpoint::store::Cursor;
 use holdpoint::store::embedded::EmbeddedStore;
-use holdpoint::time::Clock;
+use holdpoint_core::audit::{self, AuditEvent, AuditRecord};
+use holdpoint_core::domain::request::{CreateRequest, ExpiryBounds};
+use holdpoint_core::keys::KeyRing;
+use holdpoint_core::time::Clock;
 
 const AGENT: &str = "key-agent-0000000000";
 
@@ -141,7 +141,7 @@ async fn request_bodies_get_a_clear_answer_and_accepted_ones_read_back_exactly()
 #[tokio::test]
 async fn review_tokens_other_than_the_issued_one_are_refused() {
     let (_, service) = router();
-    let agent = holdpoint::identity::Principal {
+    let agent = holdpoint_core::domain::identity::Principal {
         tenant: "acme".into(),
         principal: "agent".into(),
         roles: vec![],
@@ -156,7 +156,7 @@ async fn review_tokens_other_than_the_issued_one_are_refused() {
     let ring = KeyRing::new(test_key(), vec![]);
     let now = chrono::Utc::now();
     assert!(
-        holdpoint::review_link::verify(&ring, &token, a.id, now)
+        holdpoint_core::domain::review_link::verify(&ring, &token, a.id, now)
             .await
             .is_ok()
     );
@@ -171,7 +171,7 @@ async fn review_tokens_other_than_the_issued_one_are_refused() {
             continue;
         }
         assert!(
-            holdpoint::review_link::verify(&ring, &changed, a.id, now)
+            holdpoint_core::domain::review_link::verify(&ring, &changed, a.id, now)
                 .await
                 .is_err(),
             "accepted {changed}"
@@ -186,7 +186,7 @@ async fn cursors_decode_or_are_refused() {
     let (app, _) = router();
     let mut rng = rng(3);
     let good = Cursor {
-        created_at: holdpoint::time::truncate_millis(chrono::Utc::now()),
+        created_at: holdpoint_core::time::truncate_millis(chrono::Utc::now()),
         id: uuid::Uuid::new_v4(),
     }
     .encode();
@@ -239,7 +239,7 @@ fn any_change_to_a_signed_field_breaks_the_chain_there() {
                 "acme",
                 AuditEvent::ApprovalRecorded,
                 &format!("reviewer-{}", rng.random::<u16>()),
-                holdpoint::time::truncate_millis(chrono::Utc::now()),
+                holdpoint_core::time::truncate_millis(chrono::Utc::now()),
                 json!({"i": i, "note": rng.random::<u32>()}).into(),
             )
             .with_state(format!("{:064x}", rng.random::<u128>()));

@@ -11,14 +11,14 @@ use http_body_util::BodyExt;
 use serde_json::json;
 use tower::ServiceExt;
 
-use holdpoint::approval::{Approval, Status};
 use holdpoint::conformance::{ManualClock, test_keys};
 use holdpoint::http::{AppState, Authenticator, Routes, app};
-use holdpoint::identity::Principal;
-use holdpoint::request::{CreateRequest, ExpiryBounds};
 use holdpoint::service::Service;
 use holdpoint::store::Store;
 use holdpoint::store::embedded::EmbeddedStore;
+use holdpoint_core::domain::approval::{Approval, Status};
+use holdpoint_core::domain::identity::Principal;
+use holdpoint_core::domain::request::{CreateRequest, ExpiryBounds};
 
 struct Fixture {
     router: Router,

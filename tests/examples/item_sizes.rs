@@ -2,10 +2,10 @@
 //! names plus values, UTF-8): `cargo run -p holdpoint-tests --example item_sizes`.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use holdpoint::approval::Verdict;
-use holdpoint::identity::Principal;
-use holdpoint::lifecycle::{self, Command, Outcome};
 use holdpoint::store::dynamodb::item::{self, Item};
+use holdpoint_core::domain::approval::Verdict;
+use holdpoint_core::domain::identity::Principal;
+use holdpoint_core::domain::lifecycle::{self, Command, Outcome};
 
 fn value_size(v: &AttributeValue) -> usize {
     match v {
@@ -27,7 +27,7 @@ fn main() {
         principal: "agent".into(),
         roles: vec![],
     };
-    let request: holdpoint::request::CreateRequest = serde_json::from_value(serde_json::json!({
+    let request: holdpoint_core::domain::request::CreateRequest = serde_json::from_value(serde_json::json!({
         "action": "Terminate EC2 instance i-0abc123",
         "agent_id": "ops-agent",
         "reviewers": ["reviewer"],
@@ -42,7 +42,7 @@ fn main() {
         .into_approval(
             &agent,
             Default::default(),
-            holdpoint::time::Clock::system().now(),
+            holdpoint_core::time::Clock::system().now(),
         )
         .unwrap();
     created.sign(&key);
@@ -57,7 +57,7 @@ fn main() {
         modified_output: None,
     };
     let Ok(Outcome::Changed(approved, mut decided)) =
-        lifecycle::apply(&pending, cmd, holdpoint::time::Clock::system().now())
+        lifecycle::apply(&pending, cmd, holdpoint_core::time::Clock::system().now())
     else {
         panic!("decides")
     };

@@ -17,13 +17,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, Utc};
-use holdpoint::identity::Principal;
 use holdpoint::keys::local::LocalKeys;
-use holdpoint::request::{CreateRequest, ExpiryBounds};
 use holdpoint::service::Service;
 use holdpoint::store::Store;
 use holdpoint::store::embedded::EmbeddedStore;
-use holdpoint::time::Clock;
+use holdpoint_core::domain::identity::Principal;
+use holdpoint_core::domain::request::{CreateRequest, ExpiryBounds};
+use holdpoint_core::time::Clock;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;

@@ -135,14 +135,15 @@ pub async fn stored_approval(
     env: &[(&str, String)],
     created_at: chrono::DateTime<chrono::Utc>,
     expires_in_seconds: u32,
-) -> holdpoint::approval::Approval {
-    let request: holdpoint::request::CreateRequest = serde_json::from_value(serde_json::json!({
-        "action": "Rotate the database password",
-        "agent_id": "ops-agent",
-        "reviewers": ["reviewer"],
-        "expires_in_seconds": expires_in_seconds,
-    }))
-    .expect("valid request");
+) -> holdpoint_core::domain::approval::Approval {
+    let request: holdpoint_core::domain::request::CreateRequest =
+        serde_json::from_value(serde_json::json!({
+            "action": "Rotate the database password",
+            "agent_id": "ops-agent",
+            "reviewers": ["reviewer"],
+            "expires_in_seconds": expires_in_seconds,
+        }))
+        .expect("valid request");
     // Created as the functions' own service would, signed and sealed with their key, at
     // `created_at`, and with nothing left to publish.
     let secret = env
@@ -159,8 +160,8 @@ pub async fn stored_approval(
     let service = holdpoint::service::Service::new(
         std::sync::Arc::new(store.clone()),
         std::sync::Arc::new(keys),
-        holdpoint::time::Clock::from_fn(move || created_at),
-        holdpoint::request::ExpiryBounds::default(),
+        holdpoint_core::time::Clock::from_fn(move || created_at),
+        holdpoint_core::domain::request::ExpiryBounds::default(),
     );
     service
         .create(&acme("agent"), request, None)
@@ -171,7 +172,7 @@ pub async fn stored_approval(
 
 /// Writes `approvals` straight into the table (25 per BatchWriteItem): seeding for cost tests
 /// and benchmarks, not a path Holdpoint itself uses.
-pub async fn seed(store: &DynamoStore, approvals: &[holdpoint::approval::Approval]) {
+pub async fn seed(store: &DynamoStore, approvals: &[holdpoint_core::domain::approval::Approval]) {
     use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
     use holdpoint::store::dynamodb::item;
     for chunk in approvals.chunks(25) {
@@ -208,19 +209,20 @@ pub async fn seed(store: &DynamoStore, approvals: &[holdpoint::approval::Approva
 /// BatchWriteItem: many approvals in seconds for the sweep's scale test.
 pub async fn seed_created(
     store: &DynamoStore,
-    key: &holdpoint::keys::Key,
+    key: &holdpoint_core::keys::Key,
     n: usize,
     created_at: chrono::DateTime<chrono::Utc>,
 ) -> Vec<uuid::Uuid> {
     use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
     use holdpoint::store::dynamodb::item;
-    let request: holdpoint::request::CreateRequest = serde_json::from_value(serde_json::json!({
-        "action": "Rotate the database password",
-        "agent_id": "ops-agent",
-        "reviewers": ["reviewer"],
-        "expires_in_seconds": 3600,
-    }))
-    .expect("valid request");
+    let request: holdpoint_core::domain::request::CreateRequest =
+        serde_json::from_value(serde_json::json!({
+            "action": "Rotate the database password",
+            "agent_id": "ops-agent",
+            "reviewers": ["reviewer"],
+            "expires_in_seconds": 3600,
+        }))
+        .expect("valid request");
     let mut approvals = Vec::with_capacity(n);
     let mut records = Vec::with_capacity(n);
     for _ in 0..n {
@@ -228,13 +230,13 @@ pub async fn seed_created(
             .clone()
             .into_approval(
                 &acme("agent"),
-                holdpoint::request::ExpiryBounds::default(),
+                holdpoint_core::domain::request::ExpiryBounds::default(),
                 created_at,
             )
             .expect("valid approval");
         record.sign(key);
         a.published_seq = record.sequence;
-        holdpoint::integrity::seal(&mut a, key);
+        holdpoint_core::domain::integrity::seal(&mut a, key);
         records.push(item::record_item(&record).unwrap());
         approvals.push(a);
     }
@@ -280,15 +282,16 @@ pub fn pending_approvals(
     n: usize,
     due: usize,
     now: chrono::DateTime<chrono::Utc>,
-) -> Vec<holdpoint::approval::Approval> {
-    let request: holdpoint::request::CreateRequest = serde_json::from_value(serde_json::json!({
-        "action": "Rotate the database password",
-        "agent_id": "ops-agent",
-        "reviewers": ["reviewer"],
-        "context": {"database": "orders", "environment": "production"},
-        "expires_in_seconds": 3600,
-    }))
-    .expect("valid request");
+) -> Vec<holdpoint_core::domain::approval::Approval> {
+    let request: holdpoint_core::domain::request::CreateRequest =
+        serde_json::from_value(serde_json::json!({
+            "action": "Rotate the database password",
+            "agent_id": "ops-agent",
+            "reviewers": ["reviewer"],
+            "context": {"database": "orders", "environment": "production"},
+            "expires_in_seconds": 3600,
+        }))
+        .expect("valid request");
     let agent = acme("agent");
     (0..n)
         .map(|i| {
@@ -300,7 +303,11 @@ pub fn pending_approvals(
             };
             let mut a = request
                 .clone()
-                .into_approval(&agent, holdpoint::request::ExpiryBounds::default(), created)
+                .into_approval(
+                    &agent,
+                    holdpoint_core::domain::request::ExpiryBounds::default(),
+                    created,
+                )
                 .expect("valid approval")
                 .0;
             a.published_seq = 1;
@@ -331,8 +338,8 @@ pub async fn signing_secret() -> String {
 }
 
 /// A principal of tenant `acme`, the tenant of these tests.
-pub fn acme(name: &str) -> holdpoint::identity::Principal {
-    holdpoint::identity::Principal {
+pub fn acme(name: &str) -> holdpoint_core::domain::identity::Principal {
+    holdpoint_core::domain::identity::Principal {
         tenant: "acme".into(),
         principal: name.into(),
         roles: vec![],

@@ -6,12 +6,12 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use chrono::TimeDelta;
-use holdpoint::approval::Verdict;
 use holdpoint::conformance::{ManualClock, test_keys};
 use holdpoint::events::EventBridgeSink;
-use holdpoint::lifecycle::Command;
-use holdpoint::request::{CreateRequest, ExpiryBounds};
 use holdpoint::service::Service;
+use holdpoint_core::domain::approval::Verdict;
+use holdpoint_core::domain::lifecycle::Command;
+use holdpoint_core::domain::request::{CreateRequest, ExpiryBounds};
 use holdpoint_tests::acme;
 use holdpoint_tests::bus::{Bus, bus};
 use holdpoint_tests::fault_proxy::{Fault, FaultProxy};
@@ -41,7 +41,7 @@ fn request(extra: Value) -> CreateRequest {
     serde_json::from_value(body).unwrap()
 }
 
-fn approve(by: &holdpoint::identity::Principal) -> Command<'_> {
+fn approve(by: &holdpoint_core::domain::identity::Principal) -> Command<'_> {
     Command::Decide {
         by,
         verdict: Verdict::Approved,

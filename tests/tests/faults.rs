@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use holdpoint::http::{AppState, Authenticator, Routes, app};
-use holdpoint::request::ExpiryBounds;
 use holdpoint::service::Service;
 use holdpoint::store::Store;
 use holdpoint::store::dynamodb::DynamoStore;
-use holdpoint::time::Clock;
+use holdpoint_core::domain::request::ExpiryBounds;
+use holdpoint_core::time::Clock;
 use holdpoint_tests::fault_proxy::{Fault, FaultProxy};
 use http::{Request, StatusCode};
 use http_body_util::BodyExt;
@@ -132,7 +132,10 @@ async fn a_decision_that_cannot_be_stored_leaves_the_approval_as_it_was() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     let uuid = uuid::Uuid::try_parse(&id).unwrap();
     let stored = s.direct.get("acme", uuid).await.unwrap().unwrap();
-    assert_eq!(stored.status, holdpoint::approval::Status::Pending);
+    assert_eq!(
+        stored.status,
+        holdpoint_core::domain::approval::Status::Pending
+    );
     assert_eq!(
         s.direct.audit("acme", uuid).await.unwrap().len(),
         1,

@@ -3,12 +3,12 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use holdpoint::approval::Verdict;
-use holdpoint::lifecycle::{self, Command, Outcome};
-use holdpoint::request::{CreateRequest, ExpiryBounds};
 use holdpoint::service::Service;
 use holdpoint::store::{ListFilter, Store, StoreError};
-use holdpoint::time::Clock;
+use holdpoint_core::domain::approval::Verdict;
+use holdpoint_core::domain::lifecycle::{self, Command, Outcome};
+use holdpoint_core::domain::request::{CreateRequest, ExpiryBounds};
+use holdpoint_core::time::Clock;
 use holdpoint_tests::RequestCounter;
 use holdpoint_tests::acme as who;
 

@@ -4,14 +4,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use holdpoint::approval::{Status, Verdict};
-use holdpoint::keys::KeyProvider;
 use holdpoint::keys::secrets_manager::SecretsManagerKeys;
-use holdpoint::lifecycle::Command;
-use holdpoint::request::{CreateRequest, ExpiryBounds};
 use holdpoint::service::{Service, ServiceError};
 use holdpoint::store::Store;
-use holdpoint::time::Clock;
+use holdpoint_core::domain::approval::{Status, Verdict};
+use holdpoint_core::domain::lifecycle::Command;
+use holdpoint_core::domain::request::{CreateRequest, ExpiryBounds};
+use holdpoint_core::keys::KeyProvider;
+use holdpoint_core::time::Clock;
 use holdpoint_tests::acme as who;
 
 async fn client() -> aws_sdk_secretsmanager::Client {

@@ -7,13 +7,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, Utc};
-use holdpoint::approval::Status;
-use holdpoint::audit::AuditEvent;
-use holdpoint::keys::{Key, KeyRing};
-use holdpoint::request::ExpiryBounds;
 use holdpoint::service::{SWEEP_CONCURRENCY, Service};
 use holdpoint::store::{ListFilter, Store};
-use holdpoint::time::Clock;
+use holdpoint_core::audit::AuditEvent;
+use holdpoint_core::domain::approval::Status;
+use holdpoint_core::domain::request::ExpiryBounds;
+use holdpoint_core::keys::{Key, KeyRing};
+use holdpoint_core::time::Clock;
 use holdpoint_tests::fault_proxy::FaultProxy;
 
 const DUE: usize = 2_000;

@@ -2,8 +2,8 @@
 
 use std::path::Path;
 
-use holdpoint::approval::Status;
 use holdpoint::store::Store;
+use holdpoint_core::domain::approval::Status;
 use holdpoint_tests::lambda::{Function, body, fixture, store_env};
 
 fn fixture_path(name: &str) -> std::path::PathBuf {

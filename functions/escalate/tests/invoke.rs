@@ -3,8 +3,8 @@
 use std::path::Path;
 
 use chrono::{TimeDelta, Utc};
-use holdpoint::approval::Status;
 use holdpoint::store::Store;
+use holdpoint_core::domain::approval::Status;
 use holdpoint_tests::lambda::{Function, fixture, store_env};
 
 #[tokio::test]

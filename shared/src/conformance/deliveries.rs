@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::delivery::{
     Channel, Delivery, DeliveryLog, DeliveryStatus, Message, Outcome, RetryPolicy,
 };
-use crate::time::truncate_millis;
+use holdpoint_core::time::truncate_millis;
 
 /// Expands to one `#[tokio::test]` per delivery-log scenario; `$make` is an async expression
 /// giving an `Arc<dyn DeliveryLog>`.

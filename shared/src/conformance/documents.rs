@@ -82,7 +82,7 @@ pub fn generated_bodies(seed: u64, n: usize) -> Vec<String> {
     (0..n)
         .map(|i| {
             // The body is level 1 and `context` level 2: a chain this long reaches the limit.
-            let deep = (0..crate::strict_json::MAX_DEPTH - 2).fold(value(&mut rng, 0), |v, _| {
+            let deep = (0..holdpoint_core::json::strict::MAX_DEPTH - 2).fold(value(&mut rng, 0), |v, _| {
                 Value::Array(vec![v])
             });
             let mut context = serde_json::Map::new();
@@ -113,7 +113,7 @@ pub async fn accepted_documents_survive_the_store(store: Arc<dyn Store>) {
     let agent = principal(&t, "agent");
     let bodies = generated_bodies(7, 60);
     for body in &bodies {
-        crate::strict_json::check(body.as_bytes())
+        holdpoint_core::json::strict::check(body.as_bytes())
             .unwrap_or_else(|e| panic!("the door refused a generated body: {e}\n{body}"));
         let sent: std::collections::BTreeMap<String, Box<serde_json::value::RawValue>> =
             serde_json::from_str(body).unwrap();
@@ -121,7 +121,8 @@ pub async fn accepted_documents_survive_the_store(store: Arc<dyn Store>) {
         let (a, _) = service.create(&agent, request, None).await.unwrap();
         let stored = store.get(&t, a.id).await.unwrap().unwrap();
         // Exactly as sent: the same text, numbers spelled as the agent spelled them.
-        let compact = |raw: &serde_json::value::RawValue| crate::canonical::compact(raw.get());
+        let compact =
+            |raw: &serde_json::value::RawValue| holdpoint_core::json::canonical::compact(raw.get());
         assert_eq!(
             Some(stored.context.text().to_owned()),
             compact(&sent["context"])
@@ -146,6 +147,9 @@ pub async fn accepted_documents_survive_the_store(store: Arc<dyn Store>) {
             sent["context"].get(),
             sent["tool_call"].get()
         );
-        assert_eq!(stored.context_hash, crate::canonical::digest_text(&bound));
+        assert_eq!(
+            stored.context_hash,
+            holdpoint_core::json::canonical::digest_text(&bound)
+        );
     }
 }

@@ -43,7 +43,7 @@ impl RecordingSink {
 /// Every transition's event arrives, Requested with review links; when publishing fails the
 /// state still changes, and the next sweep publishes what was missed, none lost.
 pub async fn events_are_never_lost(store: Arc<dyn Store>) {
-    use crate::audit::AuditEvent as E;
+    use holdpoint_core::audit::AuditEvent as E;
     let t = tenant();
     let sink = Arc::new(RecordingSink::default());
     let service =

@@ -11,15 +11,15 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::approval::{Approval, Status, Verdict};
-use crate::audit::{self, AuditEvent, AuditRecord};
-use crate::identity::Principal;
-use crate::keys::{Key, KeyProvider, KeyRing};
-use crate::lifecycle::{self, Command, Outcome, Refusal};
-use crate::request::{CreateRequest, ExpiryBounds};
 use crate::service::{Service, ServiceError};
 use crate::store::{Created, IdempotencyKey, ListFilter, Store, StoreError};
-use crate::time::{Clock, truncate_millis};
+use holdpoint_core::audit::{self, AuditEvent, AuditRecord};
+use holdpoint_core::domain::approval::{Approval, Status, Verdict};
+use holdpoint_core::domain::identity::Principal;
+use holdpoint_core::domain::lifecycle::{self, Command, Outcome, Refusal};
+use holdpoint_core::domain::request::{CreateRequest, ExpiryBounds};
+use holdpoint_core::keys::{Key, KeyProvider, KeyRing};
+use holdpoint_core::time::{Clock, truncate_millis};
 
 mod deliveries;
 mod directory;

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::events::INTEGRITY_VIOLATION;
-use crate::integrity::Integrity;
+use holdpoint_core::domain::seal::Integrity;
 use serde_json::Value;
 
 /// An edited value of field `name` (currently `value`) that still decodes as an approval.

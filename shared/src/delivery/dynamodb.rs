@@ -32,7 +32,11 @@ fn item(d: &Delivery) -> Result<Item, StoreError> {
         ("tenant".to_owned(), s(&d.tenant)),
         (
             "created".to_owned(),
-            s(format!("{}#{}", crate::time::format(&d.created_at), d.id)),
+            s(format!(
+                "{}#{}",
+                holdpoint_core::time::format(&d.created_at),
+                d.id
+            )),
         ),
         ("status".to_owned(), s(d.status.as_str())),
         ("doc".to_owned(), s(body)),

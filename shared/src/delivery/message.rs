@@ -5,9 +5,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::audit::AuditEvent;
 use crate::events::LifecycleEvent;
-use crate::http::review_page::esc;
+use holdpoint_core::audit::AuditEvent;
+use holdpoint_core::text;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -79,7 +79,7 @@ pub fn review_email(event: &LifecycleEvent, reviewer: &str, url: &str) -> Messag
     ));
     let reason_row = reason
         .as_deref()
-        .map(|r| format!("<tr><th>Reason</th><td>{}</td></tr>", esc(r)))
+        .map(|r| format!("<tr><th>Reason</th><td>{}</td></tr>", text::html(r)))
         .unwrap_or_default();
     let html = format!(
         "<!doctype html><html><body><p>Hello {},</p><p>{}</p><table>\
@@ -88,18 +88,18 @@ pub fn review_email(event: &LifecycleEvent, reviewer: &str, url: &str) -> Messag
          <tr><th>Decide by</th><td>{}</td></tr>{reason_row}</table>\
          <p><a href=\"{}\">Review and decide</a> (this link is yours alone; do not forward it)</p>\
          <p>Approval {}</p></body></html>",
-        esc(reviewer),
+        text::html(reviewer),
         if escalated {
             "An approval was escalated to you."
         } else {
             "An agent is waiting for your approval."
         },
-        esc(&action),
-        esc(&d.agent_id),
-        esc(&d.requested_by),
-        esc(&risk(event)),
-        esc(&d.expires_at),
-        esc(url),
+        text::html(&action),
+        text::html(&d.agent_id),
+        text::html(&d.requested_by),
+        text::html(&risk(event)),
+        text::html(&d.expires_at),
+        text::html(url),
         d.approval_id,
     );
     Message::Email {
@@ -112,7 +112,7 @@ pub fn review_email(event: &LifecycleEvent, reviewer: &str, url: &str) -> Messag
 fn webhook(event_type: &str, now: DateTime<Utc>, data: serde_json::Value) -> Message {
     let body = serde_json::json!({
         "type": event_type,
-        "timestamp": crate::time::format(&now),
+        "timestamp": holdpoint_core::time::format(&now),
         "data": data,
     });
     Message::Webhook {

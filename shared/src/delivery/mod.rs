@@ -21,11 +21,11 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::audit::AuditEvent;
 use crate::directory::Directory;
 use crate::events::LifecycleEvent;
 use crate::store::StoreError;
-use crate::time::rfc3339;
+use holdpoint_core::audit::AuditEvent;
+use holdpoint_core::time::rfc3339;
 
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
@@ -127,11 +127,11 @@ impl Delivery {
             "recipient": self.recipient,
             "status": self.status,
             "attempts": self.attempts,
-            "created_at": crate::time::format(&self.created_at),
-            "last_attempt_at": self.last_attempt_at.as_ref().map(crate::time::format),
-            "delivered_at": self.delivered_at.as_ref().map(crate::time::format),
+            "created_at": holdpoint_core::time::format(&self.created_at),
+            "last_attempt_at": self.last_attempt_at.as_ref().map(holdpoint_core::time::format),
+            "delivered_at": self.delivered_at.as_ref().map(holdpoint_core::time::format),
             "next_attempt_at": (self.status == DeliveryStatus::Pending)
-                .then(|| crate::time::format(&self.next_attempt_at)),
+                .then(|| holdpoint_core::time::format(&self.next_attempt_at)),
             "last_error": self.last_error,
             "last_status": self.last_status,
         })

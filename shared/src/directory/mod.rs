@@ -14,8 +14,8 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::identity::Principal;
 use crate::store::StoreError;
+use holdpoint_core::domain::identity::Principal;
 
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;

@@ -11,11 +11,12 @@ use uuid::Uuid;
 use super::AppState;
 use super::extract::{Caller, JsonBody};
 use super::problem::Problem;
-use crate::approval::{Approval, Status, Verdict};
-use crate::document::Document;
-use crate::lifecycle::Command;
-use crate::request::{self, CreateRequest, limits};
 use crate::store::{Cursor, ListFilter};
+use holdpoint_core::domain::approval::{Approval, Status, Verdict};
+use holdpoint_core::domain::lifecycle::Command;
+use holdpoint_core::domain::request::{CreateRequest, limits};
+use holdpoint_core::invalid::Invalid;
+use holdpoint_core::json::document::Document;
 
 const IDEMPOTENCY_KEY: &str = "idempotency-key";
 const DEFAULT_LIMIT: usize = 50;
@@ -209,7 +210,7 @@ pub(super) async fn verify(
 ) -> Result<Response, Problem> {
     let id = approval_id(&id)?;
     if body.value.signature.chars().count() > 256 {
-        return Err(invalid(request::Invalid {
+        return Err(invalid(Invalid {
             field: "signature".into(),
             message: "is too long".into(),
         }));
@@ -304,6 +305,6 @@ pub(super) async fn sweep(
     Ok(ok(state.service.sweep_for(&caller, SWEEP_BUDGET).await?))
 }
 
-fn invalid(i: request::Invalid) -> Problem {
+fn invalid(i: Invalid) -> Problem {
     crate::service::ServiceError::Invalid(i).into()
 }

@@ -15,7 +15,7 @@ use lambda_http::request::RequestContext;
 use super::problem::Problem;
 use crate::config::{API_KEYS, ConfigError};
 use crate::directory::{self, Directory, Lookup, StaticDirectory};
-use crate::identity::Principal;
+use holdpoint_core::domain::identity::Principal;
 
 /// How a caller proves who it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,8 +8,8 @@ use serde::de::DeserializeOwned;
 
 use super::AppState;
 use super::problem::Problem;
-use crate::identity::Principal;
-use crate::request::limits;
+use holdpoint_core::domain::identity::Principal;
+use holdpoint_core::domain::request::limits;
 
 /// The authenticated caller.
 pub struct Caller(pub Principal);
@@ -83,7 +83,7 @@ impl<T: DeserializeOwned, S: Send + Sync, const LIMIT: usize> FromRequest<S>
         } else {
             &raw
         };
-        crate::strict_json::check(text)
+        holdpoint_core::json::strict::check(text)
             .map_err(|i| Problem::from(crate::service::ServiceError::Invalid(i)))?;
         let value = serde_json::from_slice(text)
             .map_err(|e| Problem::bad_request("invalid_body", format!("invalid JSON body: {e}")))?;

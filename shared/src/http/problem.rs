@@ -4,8 +4,8 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use serde_json::{Map, Value, json};
 
-use crate::lifecycle::Refusal;
 use crate::service::ServiceError;
+use holdpoint_core::domain::lifecycle::Refusal;
 
 #[derive(Debug)]
 pub struct Problem {

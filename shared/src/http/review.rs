@@ -12,11 +12,11 @@ use uuid::Uuid;
 use super::AppState;
 use super::extract::read_body;
 use super::review_page::{self, content_security_policy, message};
-use crate::approval::{Status, Verdict};
-use crate::lifecycle::Refusal;
-use crate::request::limits;
-use crate::review_link::LinkRefusal;
 use crate::service::ServiceError;
+use holdpoint_core::domain::approval::{Status, Verdict};
+use holdpoint_core::domain::lifecycle::Refusal;
+use holdpoint_core::domain::request::limits;
+use holdpoint_core::domain::review_link::LinkRefusal;
 
 fn html(status: StatusCode, body: String) -> Response {
     let mut res = (status, body).into_response();
@@ -179,14 +179,19 @@ pub(super) async fn decide(
         return refused(e);
     }
     let modified_output = match (form.decision, form.modified_output.as_deref()) {
-        (Verdict::Modified, Some(text)) => match crate::strict_json::check(text.as_bytes())
-            .map_err(|i| i.to_string())
-            .and_then(|()| {
-                serde_json::from_str::<crate::document::Document>(text).map_err(|e| e.to_string())
-            }) {
-            Ok(v) => Some(v),
-            Err(e) => return unprocessable(&format!("The edited output is not valid JSON ({e}).")),
-        },
+        (Verdict::Modified, Some(text)) => {
+            match holdpoint_core::json::strict::check(text.as_bytes())
+                .map_err(|i| i.to_string())
+                .and_then(|()| {
+                    serde_json::from_str::<holdpoint_core::json::document::Document>(text)
+                        .map_err(|e| e.to_string())
+                }) {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    return unprocessable(&format!("The edited output is not valid JSON ({e})."));
+                }
+            }
+        }
         _ => None,
     };
     let comment = Some(form.comment).filter(|c| !c.trim().is_empty());

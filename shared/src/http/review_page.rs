@@ -10,8 +10,8 @@ use sha2::{Digest, Sha256};
 
 use chrono::{DateTime, Utc};
 
-use crate::approval::{Approval, Status};
-use crate::time;
+use holdpoint_core::domain::approval::{Approval, Status};
+use holdpoint_core::time;
 
 const STYLE: &str = "body{font:16px/1.5 system-ui,sans-serif;margin:0 auto;max-width:44rem;padding:1rem;color:#1b1b1b}\
 h1{font-size:1.3rem}h2{font-size:1.05rem;margin-top:1.5rem}\
@@ -59,7 +59,7 @@ fn agent(text: &str) -> String {
 }
 
 /// An agent's document, indented, escaped, its numbers as sent.
-fn pretty(doc: &crate::document::Document) -> String {
+fn pretty(doc: &holdpoint_core::json::document::Document) -> String {
     esc(&doc.pretty())
 }
 

@@ -12,7 +12,7 @@ use base64::engine::general_purpose::STANDARD;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
-use super::{Key, KeyError, KeyProvider};
+use holdpoint_core::keys::{Key, KeyError, KeyProvider};
 
 pub const FILE: &str = "signing-keys.json";
 

@@ -11,7 +11,7 @@ use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata};
 use tokio::sync::Mutex;
 
-use super::{Key, KeyError, KeyProvider};
+use holdpoint_core::keys::{Key, KeyError, KeyProvider};
 
 #[derive(Default)]
 struct Cache {

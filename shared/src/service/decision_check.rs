@@ -5,9 +5,9 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{Service, ServiceError};
-use crate::approval::{Status, Verdict};
-use crate::identity::Principal;
-use crate::time::rfc3339;
+use holdpoint_core::domain::approval::{Status, Verdict};
+use holdpoint_core::domain::identity::Principal;
+use holdpoint_core::time::rfc3339;
 
 /// What a decision signature check answers: `valid` with the decision it signs, or why not.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]

@@ -3,9 +3,9 @@
 //! sweep republishes. Consumers de-duplicate by approval id and sequence.
 
 use super::Service;
-use crate::approval::{Approval, Status};
-use crate::audit::AuditRecord;
 use crate::events::LifecycleEvent;
+use holdpoint_core::audit::AuditRecord;
+use holdpoint_core::domain::approval::{Approval, Status};
 
 impl Service {
     /// Without an event sink nothing waits to be published: say so in the same write.

@@ -4,11 +4,11 @@
 use uuid::Uuid;
 
 use super::{Service, ServiceError};
-use crate::approval::{Approval, Status, Verdict};
-use crate::document::Document;
-use crate::identity::ROLE_PREFIX;
-use crate::lifecycle::{Command, Refusal};
-use crate::review_link::{self, Claims, LinkRefusal};
+use holdpoint_core::domain::approval::{Approval, Status, Verdict};
+use holdpoint_core::domain::identity::ROLE_PREFIX;
+use holdpoint_core::domain::lifecycle::{Command, Refusal};
+use holdpoint_core::domain::review_link::{self, Claims, LinkRefusal};
+use holdpoint_core::json::document::Document;
 
 /// A review link opened: the reviewer it stands for and the approval, pending and theirs.
 #[derive(Debug, Clone)]

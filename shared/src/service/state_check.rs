@@ -1,12 +1,13 @@
 //! The state check: before any change, and on every read, the stored approval must be the state
-//! its signed audit head produced (see [`crate::integrity`]). A change on anything else is
+//! its signed audit head produced (see [`holdpoint_core::domain::integrity`]). A change on anything else is
 //! refused, logged as an error and announced on the bus; a read shows `"integrity": "broken"`.
 
 use super::{Service, ServiceError};
-use crate::approval::Approval;
-use crate::audit::{AuditRecord, Verification};
 use crate::events::LifecycleEvent;
-use crate::integrity::{self, Breach, Integrity};
+use holdpoint_core::audit::{AuditRecord, Verification};
+use holdpoint_core::domain::approval::Approval;
+use holdpoint_core::domain::integrity::{self, Breach};
+use holdpoint_core::domain::seal::Integrity;
 
 impl Service {
     /// Whether `a` is the state its seal and head signed.

@@ -8,9 +8,10 @@ use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 
 use super::{Attempt, Service, ServiceError};
-use crate::approval::Approval;
-use crate::identity::{ADMIN_ROLE, Principal};
-use crate::lifecycle::Command;
+use holdpoint_core::domain::approval::Approval;
+use holdpoint_core::domain::identity::{ADMIN_ROLE, Principal};
+use holdpoint_core::domain::lifecycle::{self, Command};
+use holdpoint_core::domain::sweep::SweepReport;
 
 /// How many due approvals the sweep takes per due query (on DynamoDB, one query per shard at
 /// once, each for its share).
@@ -18,30 +19,15 @@ const SWEEP_BATCH: usize = 400;
 /// How many due approvals the sweep changes at once (each change is a few store round trips).
 pub const SWEEP_CONCURRENCY: usize = 16;
 
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub struct SweepReport {
-    pub expired: usize,
-    pub escalated: usize,
-    /// Approvals whose unpublished events were published by this sweep.
-    pub republished: usize,
-    /// Due approvals another writer changed first; the next sweep sees them again if still due.
-    pub skipped: usize,
-    /// Due approvals that could not change (logged each); the next sweep tries again.
-    pub failed: usize,
-    /// Stopped at its deadline with approvals perhaps still due: the next sweep goes on.
-    pub unfinished: bool,
-}
-
-impl SweepReport {
-    fn add(&mut self, swept: Swept) {
-        self.republished += usize::from(swept.republished);
-        match swept.change {
-            None => {}
-            Some(Change::Expired) => self.expired += 1,
-            Some(Change::Escalated) => self.escalated += 1,
-            Some(Change::Skipped | Change::Lost) => self.skipped += 1,
-            Some(Change::Failed) => self.failed += 1,
-        }
+/// Counts what the sweep did to one due approval.
+fn count(report: &mut SweepReport, swept: Swept) {
+    report.republished += usize::from(swept.republished);
+    match swept.change {
+        None => {}
+        Some(Change::Expired) => report.expired += 1,
+        Some(Change::Escalated) => report.escalated += 1,
+        Some(Change::Skipped | Change::Lost) => report.skipped += 1,
+        Some(Change::Failed) => report.failed += 1,
     }
 }
 
@@ -141,7 +127,7 @@ impl Service {
                 }
                 progress += outcome.progress();
                 if tenant.is_none_or(|t| t == outcome.tenant) {
-                    report.add(outcome);
+                    count(&mut report, outcome);
                 }
             }
             drop(swept);
@@ -156,7 +142,7 @@ impl Service {
     /// Publishes what `a` still has to publish, then expires or escalates it if it is due.
     async fn sweep_one(&self, mut a: Approval, now: DateTime<Utc>) -> Swept {
         let republished = self.republish(&mut a).await;
-        let change = match a.due_command(now) {
+        let change = match lifecycle::due(&a, now) {
             None => None,
             Some(command) => {
                 let expiry = matches!(command, Command::Expire);

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::approval::{Approval, Status};
-use crate::audit::AuditRecord;
+use holdpoint_core::audit::AuditRecord;
+use holdpoint_core::domain::approval::{Approval, Status};
 
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;

@@ -9,10 +9,10 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use uuid::Uuid;
 
-use crate::approval::{Approval, Status};
-use crate::audit::AuditRecord;
 use crate::store::{Cursor, StoreError};
-use crate::time;
+use holdpoint_core::audit::AuditRecord;
+use holdpoint_core::domain::approval::{Approval, Status};
+use holdpoint_core::time;
 
 pub type Item = HashMap<String, AttributeValue>;
 

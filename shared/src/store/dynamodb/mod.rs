@@ -15,9 +15,9 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{Created, Cursor, IdempotencyKey, ListFilter, Page, Store, StoreError};
-use crate::approval::{Approval, Status};
-use crate::audit::AuditRecord;
-use crate::time;
+use holdpoint_core::audit::AuditRecord;
+use holdpoint_core::domain::approval::{Approval, Status};
+use holdpoint_core::time;
 
 pub mod item;
 pub mod tables;

@@ -10,11 +10,11 @@ use uuid::Uuid;
 
 use super::schema::{ApprovalRow, RecordRow};
 use super::writer::Imported;
-use crate::approval::Approval;
-use crate::audit::{self, AuditRecord};
-use crate::keys::{Key, KeyProvider};
 use crate::store::IdempotencyKey;
 use crate::store::StoreError;
+use holdpoint_core::audit::{self, AuditRecord};
+use holdpoint_core::domain::approval::Approval;
+use holdpoint_core::keys::{Key, KeyProvider};
 
 /// The journal's name in the data directory.
 pub const JOURNAL: &str = "journal.jsonl";

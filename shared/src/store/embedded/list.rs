@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 
 use super::schema::{self, failed};
-use crate::approval::Status;
 use crate::store::{Cursor, ListFilter, Page, StoreError};
+use holdpoint_core::domain::approval::Status;
 
 /// The stored statuses a filter on `status` can match: a stored pending approval reads as
 /// expired once past its deadline.

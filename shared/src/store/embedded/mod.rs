@@ -13,8 +13,8 @@ use tokio::sync::Semaphore;
 use uuid::Uuid;
 
 use super::{Created, Cursor, IdempotencyKey, ListFilter, Page, Store, StoreError};
-use crate::approval::Approval;
-use crate::audit::AuditRecord;
+use holdpoint_core::audit::AuditRecord;
+use holdpoint_core::domain::approval::Approval;
 
 mod journal;
 mod list;
@@ -193,7 +193,7 @@ impl EmbeddedStore {
     /// crash between the commit and the rename, it stores the same rows again.
     pub async fn import_journal(
         &self,
-        keys: &dyn crate::keys::KeyProvider,
+        keys: &dyn holdpoint_core::keys::KeyProvider,
     ) -> Result<usize, StoreError> {
         let path = self.dir().join(JOURNAL);
         if !path.exists() {

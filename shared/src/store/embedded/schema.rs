@@ -7,9 +7,9 @@ use std::path::Path;
 use rusqlite::{Connection, OpenFlags};
 use uuid::Uuid;
 
-use crate::approval::Approval;
-use crate::audit::AuditRecord;
 use crate::store::StoreError;
+use holdpoint_core::audit::AuditRecord;
+use holdpoint_core::domain::approval::Approval;
 
 /// The database file in the data directory.
 pub const FILE: &str = "holdpoint.db";

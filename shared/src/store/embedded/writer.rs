@@ -13,8 +13,8 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
 use super::schema::{self, ApprovalRow, RecordRow, failed};
-use crate::approval::Approval;
 use crate::store::{Created, IdempotencyKey, StoreError};
+use holdpoint_core::domain::approval::Approval;
 
 /// The most writes one transaction takes: enough to amortise a sync, few enough that a batch
 /// commits in milliseconds.

@@ -7,11 +7,11 @@
 //!   whatever is accepted can be stored and read back after a restart.
 //!
 //! Numbers need no check: documents are kept as the text they were sent as (see
-//! [`crate::document`]). Anything malformed is left for the parser, which answers 400.
+//! [`crate::json::document`]). Anything malformed is left for the parser, which answers 400.
 
 use std::collections::HashSet;
 
-use crate::request::Invalid;
+use crate::invalid::Invalid;
 
 /// The deepest nesting of a body (the body itself is level 1).
 pub const MAX_DEPTH: usize = 64;

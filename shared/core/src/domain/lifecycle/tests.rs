@@ -2,8 +2,8 @@ use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use serde_json::json;
 
 use super::*;
-use crate::approval::EscalationLevel;
-use crate::request::{CreateRequest, ExpiryBounds};
+use crate::domain::approval::EscalationLevel;
+use crate::domain::request::{CreateRequest, ExpiryBounds};
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0).unwrap()
@@ -201,7 +201,7 @@ fn modify_with_quorum_one_decides_with_the_edits() {
 fn modify_needs_an_output_and_approve_takes_none() {
     let a = new_approval(&["alice"], None);
     let alice = who("alice", &[]);
-    for output in [None, Some(crate::document::Document::null())] {
+    for output in [None, Some(crate::json::document::Document::null())] {
         let cmd = Command::Decide {
             by: &alice,
             verdict: Verdict::Modified,
@@ -359,7 +359,7 @@ fn execute_once_by_the_requester_with_the_approved_context() {
         Refusal::ContextMismatch
     );
     // The hash binds the action, the tool call and the context.
-    let right = crate::canonical::digest(&json!({
+    let right = crate::json::canonical::digest(&json!({
         "action": approved.action,
         "tool_call": approved.tool_call,
         "context": {"instance": "i-123"},

@@ -4,11 +4,12 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::approval::{Approval, EscalationLevel, Status, ToolCall};
 use crate::audit::{AuditEvent, AuditRecord, ChainHead};
-use crate::document::Document;
-use crate::identity::{Principal, ROLE_PREFIX};
-use crate::lifecycle::Command;
+use crate::domain::approval::{Approval, EscalationLevel, Status, ToolCall};
+use crate::domain::identity::{Principal, ROLE_PREFIX};
+use crate::invalid::Invalid;
+use crate::json::document::Document;
+use crate::text;
 
 /// Size limits, chosen so that an approval item stays far below DynamoDB's 400 KB.
 pub mod limits {
@@ -58,7 +59,7 @@ pub struct CreateRequest {
     pub reviewers: Vec<String>,
     #[serde(
         default,
-        deserialize_with = "whole::option",
+        deserialize_with = "crate::json::whole::option",
         skip_serializing_if = "Option::is_none"
     )]
     pub quorum: Option<u32>,
@@ -72,7 +73,7 @@ pub struct CreateRequest {
     /// 0 to 100.
     #[serde(
         default,
-        deserialize_with = "whole::option",
+        deserialize_with = "crate::json::whole::option",
         skip_serializing_if = "Option::is_none"
     )]
     pub risk_score: Option<u8>,
@@ -86,7 +87,7 @@ pub struct CreateRequest {
     pub state_snapshot: Option<Document>,
     #[serde(
         default,
-        deserialize_with = "whole::option",
+        deserialize_with = "crate::json::whole::option",
         skip_serializing_if = "Option::is_none"
     )]
     pub expires_in_seconds: Option<u32>,
@@ -168,41 +169,13 @@ impl CreateRequest {
     /// approved with some ([`Approval::bound_hash`] of the approval it becomes): what the
     /// requester sends at execute to prove that what runs is what was approved.
     pub fn context_hash(&self, edited: Option<&Document>) -> String {
-        crate::approval::bound_hash(&self.action, self.tool_call.as_ref(), &self.context, edited)
-    }
-}
-
-/// A field that is well-formed JSON but not acceptable (422).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {message}")]
-pub struct Invalid {
-    pub field: String,
-    pub message: String,
-}
-
-fn invalid(field: &str, message: impl Into<String>) -> Invalid {
-    Invalid {
-        field: field.to_owned(),
-        message: message.into(),
-    }
-}
-
-/// Nothing but white space, as JSON Schema's (ECMAScript's) `\s` has it, so that the
-/// `\S` pattern of openapi.yaml and this check agree on every character.
-pub fn is_blank(value: &str) -> bool {
-    value.chars().all(|c| {
-        matches!(
-            c,
-            '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' | ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'
-                ..='\u{200a}'
-                    | '\u{2028}'
-                    | '\u{2029}'
-                    | '\u{202f}'
-                    | '\u{205f}'
-                    | '\u{3000}'
-                    | '\u{feff}'
+        crate::domain::approval::bound_hash(
+            &self.action,
+            self.tool_call.as_ref(),
+            &self.context,
+            edited,
         )
-    })
+    }
 }
 
 pub fn check_text(
@@ -211,11 +184,11 @@ pub fn check_text(
     max_chars: usize,
     required: bool,
 ) -> Result<(), Invalid> {
-    if required && is_blank(value) {
-        return Err(invalid(field, "must not be empty"));
+    if required && text::is_blank(value) {
+        return Err(Invalid::new(field, "must not be empty"));
     }
     if value.chars().count() > max_chars {
-        return Err(invalid(
+        return Err(Invalid::new(
             field,
             format!("must be at most {max_chars} characters"),
         ));
@@ -223,35 +196,19 @@ pub fn check_text(
     Ok(())
 }
 
-/// Whether `c` may not stand in a name: control characters and line or paragraph separators
-/// (a name could forge a log or console line) and invisible formatting characters (bidi
-/// overrides, zero-width characters: a name could pose as another).
-fn forbidden_in_name(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            '\u{00AD}'
-                | '\u{061C}'
-                | '\u{180E}'
-                | '\u{200B}'..='\u{200F}'
-                | '\u{2028}'..='\u{202E}'
-                | '\u{2060}'..='\u{2064}'
-                | '\u{2066}'..='\u{206F}'
-                | '\u{FEFF}'
-                | '\u{FFF9}'..='\u{FFFB}'
-        )
-}
-
 /// A principal name (reviewer, `role:NAME`, agent id) or an identifier (checkpoint type,
 /// execution and session ids): 1 to 200 characters, no leading or trailing space, none of the
-/// characters [`forbidden_in_name`] lists.
+/// characters [`text::is_hidden`] finds.
 pub fn check_name(field: &str, value: &str) -> Result<(), Invalid> {
     check_text(field, value, limits::NAME_CHARS, true)?;
     if value.trim() != value {
-        return Err(invalid(field, "must not start or end with white space"));
+        return Err(Invalid::new(
+            field,
+            "must not start or end with white space",
+        ));
     }
-    if value.chars().any(forbidden_in_name) {
-        return Err(invalid(
+    if value.chars().any(text::is_hidden) {
+        return Err(Invalid::new(
             field,
             "must not hold control characters, line breaks or invisible formatting characters",
         ));
@@ -259,7 +216,11 @@ pub fn check_name(field: &str, value: &str) -> Result<(), Invalid> {
     Ok(())
 }
 
-fn check_optional(field: &str, value: &Option<String>, max_chars: usize) -> Result<(), Invalid> {
+pub fn check_optional(
+    field: &str,
+    value: &Option<String>,
+    max_chars: usize,
+) -> Result<(), Invalid> {
     value
         .as_deref()
         .map_or(Ok(()), |v| check_text(field, v, max_chars, false))
@@ -268,7 +229,7 @@ fn check_optional(field: &str, value: &Option<String>, max_chars: usize) -> Resu
 pub fn check_document(field: &str, value: &impl serde::Serialize) -> Result<(), Invalid> {
     let size = serde_json::to_vec(value).map_or(usize::MAX, |v| v.len());
     if size > limits::DOCUMENT_BYTES {
-        return Err(invalid(
+        return Err(Invalid::new(
             field,
             format!("must be at most {} bytes of JSON", limits::DOCUMENT_BYTES),
         ));
@@ -276,41 +237,12 @@ pub fn check_document(field: &str, value: &impl serde::Serialize) -> Result<(), 
     Ok(())
 }
 
-impl Command<'_> {
-    /// The size and form limits of what a caller sent with a command (422 when exceeded),
-    /// checked before anything is read.
-    pub fn check_limits(&self) -> Result<(), Invalid> {
-        match self {
-            Command::Decide {
-                comment,
-                modified_output,
-                ..
-            } => {
-                check_optional("comment", comment, limits::TEXT_CHARS)?;
-                match modified_output {
-                    Some(m) => check_document("modified_output", m),
-                    None => Ok(()),
-                }
-            }
-            Command::Cancel { reason, .. } => check_optional("reason", reason, limits::TEXT_CHARS),
-            Command::Execute {
-                context_hash: Some(h),
-                ..
-            } if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) => Err(invalid(
-                "context_hash",
-                "must be 64 hex characters (SHA-256)",
-            )),
-            _ => Ok(()),
-        }
-    }
-}
-
 fn check_reviewers(field: &str, reviewers: &[String]) -> Result<(), Invalid> {
     if reviewers.is_empty() {
-        return Err(invalid(field, "at least one reviewer is required"));
+        return Err(Invalid::new(field, "at least one reviewer is required"));
     }
     if reviewers.len() > limits::REVIEWERS {
-        return Err(invalid(
+        return Err(Invalid::new(
             field,
             format!("at most {} reviewers", limits::REVIEWERS),
         ));
@@ -321,10 +253,10 @@ fn check_reviewers(field: &str, reviewers: &[String]) -> Result<(), Invalid> {
         if r.strip_prefix(ROLE_PREFIX)
             .is_some_and(|n| n.trim().is_empty())
         {
-            return Err(invalid(&f, "a role entry is role:NAME"));
+            return Err(Invalid::new(&f, "a role entry is role:NAME"));
         }
         if reviewers[..i].contains(r) {
-            return Err(invalid(&f, "listed twice"));
+            return Err(Invalid::new(&f, "listed twice"));
         }
     }
     Ok(())
@@ -361,36 +293,36 @@ impl CreateRequest {
         check_document("context", &self.context)?;
         check_document("state_snapshot", &self.state_snapshot)?;
         if !self.context.is_object() {
-            return Err(invalid("context", "must be a JSON object"));
+            return Err(Invalid::new("context", "must be a JSON object"));
         }
         if self.state_snapshot.as_ref().is_some_and(|s| !s.is_object()) {
-            return Err(invalid("state_snapshot", "must be a JSON object"));
+            return Err(Invalid::new("state_snapshot", "must be a JSON object"));
         }
         if let Some(call) = &self.tool_call {
             check_text("tool_call.name", &call.name, limits::NAME_CHARS, true)?;
             check_document("tool_call", call)?;
         }
         if self.risk_score.is_some_and(|r| r > 100) {
-            return Err(invalid("risk_score", "must be between 0 and 100"));
+            return Err(Invalid::new("risk_score", "must be between 0 and 100"));
         }
         check_reviewers("reviewers", &self.reviewers)?;
         let possible = possible_approvers(&self.reviewers, &caller.principal);
         if possible == 0 {
-            return Err(invalid(
+            return Err(Invalid::new(
                 "reviewers",
                 "the requester cannot review its own request; name someone else",
             ));
         }
         let quorum = self.quorum.unwrap_or(1);
         if quorum == 0 || quorum > possible {
-            return Err(invalid(
+            return Err(Invalid::new(
                 "quorum",
                 format!("must be between 1 and {possible} (the reviewers who can approve)"),
             ));
         }
         let expires_in = self.expires_in_seconds.unwrap_or(bounds.default_seconds);
         if expires_in < bounds.min_seconds || expires_in > bounds.max_seconds {
-            return Err(invalid(
+            return Err(Invalid::new(
                 "expires_in_seconds",
                 format!(
                     "must be between {} and {}",
@@ -399,21 +331,21 @@ impl CreateRequest {
             ));
         }
         if self.escalation.len() > limits::ESCALATION_LEVELS {
-            return Err(invalid(
+            return Err(Invalid::new(
                 "escalation",
                 format!("at most {} levels", limits::ESCALATION_LEVELS),
             ));
         }
         for (i, level) in self.escalation.iter().enumerate() {
             if level.after_seconds < 1 {
-                return Err(invalid(
+                return Err(Invalid::new(
                     &format!("escalation[{i}].after_seconds"),
                     "must be at least 1",
                 ));
             }
             check_reviewers(&format!("escalation[{i}].reviewers"), &level.reviewers)?;
             if possible_approvers(&level.reviewers, &caller.principal) < quorum {
-                return Err(invalid(
+                return Err(Invalid::new(
                     &format!("escalation[{i}].reviewers"),
                     "cannot reach the quorum",
                 ));
@@ -421,8 +353,12 @@ impl CreateRequest {
         }
 
         let id = Uuid::new_v4();
-        let context_hash =
-            crate::approval::bound_hash(&self.action, self.tool_call.as_ref(), &self.context, None);
+        let context_hash = crate::domain::approval::bound_hash(
+            &self.action,
+            self.tool_call.as_ref(),
+            &self.context,
+            None,
+        );
         let expires_at = now + TimeDelta::seconds(i64::from(expires_in));
         let escalates_at = self
             .escalation
@@ -489,7 +425,7 @@ impl CreateRequest {
             seal: Default::default(),
             integrity: Default::default(),
         };
-        let state_digest = crate::integrity::take_state(&mut approval);
+        let state_digest = crate::domain::integrity::take_state(&mut approval);
         let record = AuditRecord::next(
             None,
             id,
@@ -502,34 +438,5 @@ impl CreateRequest {
         .with_state(state_digest);
         approval.audit_head = record.head();
         Ok((approval, record))
-    }
-}
-
-/// Whole numbers as JSON Schema's `integer` has them: `3` or `3.0`, never `3.5`.
-pub mod whole {
-    use serde::{Deserialize, Deserializer, de::Error};
-
-    fn of<'de, D: Deserializer<'de>, T: TryFrom<u64>>(
-        n: serde_json::Number,
-    ) -> Result<T, D::Error> {
-        let whole = n.as_u64().or_else(|| {
-            n.as_f64()
-                .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= u64::MAX as f64)
-                .map(|f| f as u64)
-        });
-        whole
-            .and_then(|w| T::try_from(w).ok())
-            .ok_or_else(|| D::Error::custom(format!("{n} is not a whole number in range")))
-    }
-
-    pub fn option<'de, D: Deserializer<'de>, T: TryFrom<u64>>(d: D) -> Result<Option<T>, D::Error> {
-        match Option::<serde_json::Number>::deserialize(d)? {
-            None => Ok(None),
-            Some(n) => of::<D, T>(n).map(Some),
-        }
-    }
-
-    pub fn required<'de, D: Deserializer<'de>, T: TryFrom<u64>>(d: D) -> Result<T, D::Error> {
-        of::<D, T>(serde_json::Number::deserialize(d)?)
     }
 }

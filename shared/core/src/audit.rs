@@ -4,8 +4,8 @@
 //! `holdpoint-audit-v2\n{tenant}\n{approval_id}\n{sequence}\n{event}\n{actor}\n{at}\n{payload_digest}\n{state_digest}\n{prev_hash}`
 //! (records from before states were bound, with no `state_digest`, use `holdpoint-audit-v1` and
 //! leave that line out) where `at` is RFC 3339 UTC with milliseconds, `payload_digest` is the SHA-256 of the payload's
-//! canonical JSON (see [`crate::canonical`]), `state_digest` the digest of the approval state the
-//! record produced (see [`crate::integrity`]) and `prev_hash` is the previous record's hash (64
+//! canonical JSON (see [`crate::json::canonical`]), `state_digest` the digest of the approval state the
+//! record produced (see [`crate::domain::integrity`]) and `prev_hash` is the previous record's hash (64
 //! zeros for the first record). Its `signature` is the lowercase hex HMAC-SHA256 of the ASCII
 //! `hash`, with the key named by `key_id`. The approval holds the chain head, so a removed tail
 //! shows; a changed, removed, reordered or inserted record breaks a link or a signature.
@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::document::Document;
+use crate::json::document::Document;
 use crate::keys::Key;
 use crate::time::{self, rfc3339};
 
@@ -70,7 +70,7 @@ pub struct AuditRecord {
     pub at: DateTime<Utc>,
     pub payload: Document,
     pub payload_digest: String,
-    /// The digest of the approval state this record produced (see [`crate::integrity`]);
+    /// The digest of the approval state this record produced (see [`crate::domain::integrity`]);
     /// empty only in records written before states were bound to their chain.
     #[serde(default)]
     pub state_digest: String,

@@ -9,7 +9,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::canonical;
+use crate::json::canonical;
 
 #[derive(Clone)]
 pub struct Document(Box<RawValue>);

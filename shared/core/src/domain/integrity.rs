@@ -10,46 +10,23 @@
 //! **Canonical form.** The state is the approval as JSON without `audit_head`, `published_seq`,
 //! `seal` and `decision.signature` (they follow from the record, or change without one). Each
 //! remaining top-level field's digest is the SHA-256 of its canonical JSON
-//! ([`crate::canonical`]); the **state digest** is the SHA-256 of the canonical JSON of the
+//! ([`crate::json::canonical`]); the **state digest** is the SHA-256 of the canonical JSON of the
 //! object `{field: digest}`. The seal's signature is the lowercase hex HMAC-SHA256 of
 //! `holdpoint-state-v1\n{tenant}\n{approval_id}\n{head_sequence}\n{head_hash}\n{state_digest}`.
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::approval::Approval;
-use crate::canonical;
+use crate::domain::approval::Approval;
+use crate::domain::seal::Seal;
+use crate::json::canonical;
 use crate::keys::Key;
 
 /// Fields that are not state: they follow from the audit record or change without one.
 const NOT_STATE: [&str; 4] = ["audit_head", "published_seq", "seal", "integrity"];
-
-/// What the stored approval carries to prove its state is the one its chain head signed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Seal {
-    /// The digest of each state field, to name what differs.
-    pub fields: BTreeMap<String, String>,
-    pub key_id: String,
-    pub signature: String,
-}
-
-/// Whether a stored approval's state matches its signed head, as readers are told.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Integrity {
-    #[default]
-    Ok,
-    Broken,
-}
-
-impl Integrity {
-    pub fn is_ok(&self) -> bool {
-        *self == Integrity::Ok
-    }
-}
 
 /// How a stored approval differs from what its chain head signed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

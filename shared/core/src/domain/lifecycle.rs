@@ -10,11 +10,13 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::json;
 
-use crate::document::Document;
+use crate::json::document::Document;
 
-use crate::approval::{Approval, Decision, Status, Verdict, Vote};
 use crate::audit::{AuditEvent, AuditRecord};
-use crate::identity::{Principal, SYSTEM_ACTOR};
+use crate::domain::approval::{Approval, Decision, Status, Verdict, Vote};
+use crate::domain::identity::{Principal, SYSTEM_ACTOR};
+use crate::domain::request::{check_document, check_optional, limits};
+use crate::invalid::Invalid;
 
 /// What someone asks to happen to an approval.
 #[derive(Debug, Clone)]
@@ -84,6 +86,22 @@ impl Refusal {
     }
 }
 
+/// The change the service itself owes an approval at `now`, if any: expiry once its
+/// deadline has passed, else escalation once the current level's time is up and another
+/// level exists.
+pub fn due(a: &Approval, now: DateTime<Utc>) -> Option<Command<'static>> {
+    match a.status_at(now) {
+        Status::Expired if a.status == Status::Pending => Some(Command::Expire),
+        Status::Pending
+            if a.escalates_at.is_some_and(|at| at <= now)
+                && a.escalation.len() > a.escalation_level as usize =>
+        {
+            Some(Command::Escalate)
+        }
+        _ => None,
+    }
+}
+
 /// Applies `cmd` to `current` at `now`.
 pub fn apply(current: &Approval, cmd: Command<'_>, now: DateTime<Utc>) -> Result<Outcome, Refusal> {
     match cmd {
@@ -109,7 +127,7 @@ fn changed(
     payload: Document,
 ) -> Outcome {
     next.version = current.version + 1;
-    let state_digest = crate::integrity::take_state(&mut next);
+    let state_digest = crate::domain::integrity::take_state(&mut next);
     let record = AuditRecord::next(
         Some(&current.audit_head),
         current.id,
@@ -302,7 +320,7 @@ fn execute(
 }
 
 fn expire(a: &Approval, now: DateTime<Utc>) -> Result<Outcome, Refusal> {
-    if !matches!(a.due_command(now), Some(Command::Expire)) {
+    if !matches!(due(a, now), Some(Command::Expire)) {
         return Err(Refusal::NotDue);
     }
     let mut next = a.clone();
@@ -320,7 +338,7 @@ fn expire(a: &Approval, now: DateTime<Utc>) -> Result<Outcome, Refusal> {
 
 fn escalate(a: &Approval, now: DateTime<Utc>) -> Result<Outcome, Refusal> {
     let level = a.escalation_level as usize;
-    let due = matches!(a.due_command(now), Some(Command::Escalate));
+    let due = matches!(due(a, now), Some(Command::Escalate));
     let Some(target) = a.escalation.get(level).filter(|_| due) else {
         return Err(Refusal::NotDue);
     };
@@ -344,6 +362,34 @@ fn escalate(a: &Approval, now: DateTime<Utc>) -> Result<Outcome, Refusal> {
     ))
 }
 
+impl Command<'_> {
+    /// The size and form limits of what a caller sent with a command (422 when exceeded),
+    /// checked before anything is read.
+    pub fn check_limits(&self) -> Result<(), Invalid> {
+        match self {
+            Command::Decide {
+                comment,
+                modified_output,
+                ..
+            } => {
+                check_optional("comment", comment, limits::TEXT_CHARS)?;
+                match modified_output {
+                    Some(m) => check_document("modified_output", m),
+                    None => Ok(()),
+                }
+            }
+            Command::Cancel { reason, .. } => check_optional("reason", reason, limits::TEXT_CHARS),
+            Command::Execute {
+                context_hash: Some(h),
+                ..
+            } if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) => Err(Invalid::new(
+                "context_hash",
+                "must be 64 hex characters (SHA-256)",
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
 #[cfg(test)]
-#[path = "lifecycle_tests.rs"]
 mod tests;

@@ -15,8 +15,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::approval::Approval;
-use crate::identity::{Principal, ROLE_PREFIX};
+use crate::domain::approval::Approval;
+use crate::domain::identity::{Principal, ROLE_PREFIX};
 use crate::keys::{Key, KeyError, KeyProvider};
 
 const DOMAIN: &str = "holdpoint-review-v1\n";
@@ -249,8 +249,8 @@ pub fn still_addressed(approval: &Approval, claims: &Claims) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::request::{CreateRequest, ExpiryBounds};
     use crate::keys::KeyRing;
-    use crate::request::{CreateRequest, ExpiryBounds};
     use chrono::TimeDelta;
 
     fn approval(reviewers: &[&str]) -> Approval {

@@ -1,14 +1,13 @@
 //! The approval: what an agent asked for, who may decide it, and where it stands.
 
-use crate::document::Document;
+use crate::json::document::Document;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::audit::ChainHead;
-use crate::identity::SYSTEM_ACTOR;
-use crate::integrity::{Integrity, Seal};
-use crate::lifecycle::Command;
+use crate::domain::identity::SYSTEM_ACTOR;
+use crate::domain::seal::{Integrity, Seal};
 use crate::time::rfc3339;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -83,7 +82,7 @@ pub struct ToolCall {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EscalationLevel {
-    #[serde(deserialize_with = "crate::request::whole::required")]
+    #[serde(deserialize_with = "crate::json::whole::required")]
     pub after_seconds: u32,
     pub reviewers: Vec<String>,
 }
@@ -162,7 +161,7 @@ pub struct Approval {
     #[serde(default)]
     pub published_seq: u64,
     /// The digest of each state field and an HMAC binding them to the chain head (see
-    /// [`crate::integrity`]).
+    /// [`crate::domain::integrity`]).
     #[serde(default)]
     pub seal: Seal,
     /// Set on reads when the stored state does not match its signed head; never stored.
@@ -185,7 +184,7 @@ pub fn bound_hash(
         #[serde(skip_serializing_if = "Option::is_none")]
         modified_output: Option<&'a Document>,
     }
-    crate::canonical::digest_of(&Bound {
+    crate::json::canonical::digest_of(&Bound {
         action,
         context,
         tool_call,
@@ -208,22 +207,6 @@ impl Approval {
     pub fn seen_at(mut self, now: DateTime<Utc>) -> Approval {
         self.status = self.status_at(now);
         self
-    }
-
-    /// The change the service itself owes this approval at `now`, if any: expiry once its
-    /// deadline has passed, else escalation once the current level's time is up and another
-    /// level exists.
-    pub fn due_command(&self, now: DateTime<Utc>) -> Option<Command<'static>> {
-        match self.status_at(now) {
-            Status::Expired if self.status == Status::Pending => Some(Command::Expire),
-            Status::Pending
-                if self.escalates_at.is_some_and(|at| at <= now)
-                    && self.escalation.len() > self.escalation_level as usize =>
-            {
-                Some(Command::Escalate)
-            }
-            _ => None,
-        }
     }
 
     /// What `context_hash` binds, so that what runs is what was approved: the hex SHA-256 of

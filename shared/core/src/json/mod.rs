@@ -1,0 +1,7 @@
+//! JSON as Holdpoint handles it: canonical form for hashing, documents kept exactly as sent,
+//! strict parsing of request bodies, whole numbers as JSON Schema has them.
+
+pub mod canonical;
+pub mod document;
+pub mod strict;
+pub mod whole;
