@@ -270,7 +270,7 @@ pub struct Settings {
     pub allow_private_webhooks: bool,
     pub smtp_url: Option<String>,
     pub email_from: Option<String>,
-    pub delivery: crate::delivery::RetryPolicy,
+    pub delivery: holdpoint_core::retry::RetryPolicy,
     pub tables: Tables,
     pub public_base_url: Option<String>,
     pub event_bus: String,
@@ -350,7 +350,7 @@ impl Settings {
             },
             smtp_url: get(SMTP_URL),
             email_from: get(EMAIL_FROM),
-            delivery: crate::delivery::RetryPolicy {
+            delivery: holdpoint_core::retry::RetryPolicy {
                 attempts: number(DELIVERY_ATTEMPTS, 8)?.clamp(1, 50),
                 base: Duration::from_millis(u64::from(number(DELIVERY_BACKOFF_MS, 1000)?.max(1))),
                 cap: Duration::from_secs(300),

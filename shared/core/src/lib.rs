@@ -5,7 +5,7 @@
 //! - [`audit`]: audit records, their canonical form and the hash chain.
 //! - [`json`]: canonical JSON, documents kept as sent, strict parsing.
 //! - [`keys`]: the HMAC key and the contract of whatever provides it.
-//! - [`text`], [`time`], [`invalid`]: the small rules everyone applies the same way.
+//! - [`text`], [`retry`], [`time`], [`invalid`]: the small rules everyone applies the same way.
 //!
 //! The server crate (`holdpoint`: stores, directory, deliveries, service, HTTP) and the client
 //! crate (`holdpoint-client`) both depend on this one; it depends on neither.
@@ -15,5 +15,6 @@ pub mod domain;
 pub mod invalid;
 pub mod json;
 pub mod keys;
+pub mod retry;
 pub mod text;
 pub mod time;

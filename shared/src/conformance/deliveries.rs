@@ -5,9 +5,8 @@ use std::sync::Arc;
 use chrono::{TimeDelta, Utc};
 use uuid::Uuid;
 
-use crate::delivery::{
-    Channel, Delivery, DeliveryLog, DeliveryStatus, Message, Outcome, RetryPolicy,
-};
+use crate::delivery::{Channel, Delivery, DeliveryLog, DeliveryStatus, Message, Outcome};
+use holdpoint_core::retry::RetryPolicy;
 use holdpoint_core::time::truncate_millis;
 
 /// Expands to one `#[tokio::test]` per delivery-log scenario; `$make` is an async expression

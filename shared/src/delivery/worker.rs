@@ -12,10 +12,11 @@ use futures_util::StreamExt;
 use tokio::sync::Notify;
 
 use super::send::Courier;
-use super::{Channel, Delivery, DeliveryLog, DeliveryStatus, RetryPolicy, Waiting, plan};
+use super::{Channel, Delivery, DeliveryLog, DeliveryStatus, Waiting, plan};
 use crate::directory::Directory;
 use crate::events::{EventSink, LifecycleEvent, PublishError};
 use crate::store::StoreError;
+use holdpoint_core::retry::RetryPolicy;
 
 /// Deliveries sent at once.
 const CONCURRENCY: usize = 16;
