@@ -85,6 +85,23 @@ def expand(text, start):
         return [segs] if segs else []
 
 
+def inline_spans(text):
+    """(name, start, end) of each inline `mod name { … }` block."""
+    spans = []
+    for m in INLINE_MOD.finditer(text):
+        depth, j = 0, m.end() - 1
+        while j < len(text):
+            if text[j] == "{":
+                depth += 1
+            elif text[j] == "}":
+                depth -= 1
+                if depth == 0:
+                    break
+            j += 1
+        spans.append((m.group(1), m.end(), j))
+    return spans
+
+
 def skip_ws(text, i):
     while i < len(text) and text[i].isspace():
         i += 1
@@ -139,16 +156,24 @@ class Crate:
         found = {}
         for module, path in self.files.items():
             text = strip_comments(path.read_text())
-            inline = set(INLINE_MOD.findall(text))
+            inline = inline_spans(text)
             for m in PATH_START.finditer(text):
-                first = m.group(1)
-                if first in inline:
-                    continue
                 start = m.start(1)
-                for segs in expand(text.replace("::super", "::super"), start):
-                    if segs and segs[0] in ("crate", "super", "self") or (
-                        segs and segs[0] in self.children(module)
-                    ):
+                # Inside `mod tests { … }` a path starts from that inline module, whose
+                # `super` is this file's module.
+                nested = tuple(name for name, a, b in inline if a <= start < b)
+                if m.group(1) in {name for name, _, _ in inline}:
+                    continue
+                for segs in expand(text, start):
+                    if not segs:
+                        continue
+                    while nested and segs and segs[0] == "super":
+                        nested, segs = nested[:-1], segs[1:]
+                        if segs and segs[0] != "super":
+                            segs = ["self"] + segs
+                    if not segs or (nested and segs[0] == "self"):
+                        continue
+                    if segs[0] in ("crate", "super", "self") or segs[0] in self.children(module):
                         # `super::super::x` arrives as ["super", "super", "x"].
                         target = self.resolve(module, segs)
                         if target is not None and target != module:

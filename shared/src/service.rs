@@ -29,15 +29,11 @@ use holdpoint_core::json::canonical;
 use holdpoint_core::keys::{Key, KeyProvider};
 use holdpoint_core::time::Clock;
 
-mod decision_check;
+pub mod decision_check;
 mod outbox;
-mod review_links;
+pub mod review_links;
 mod state_check;
-mod sweep;
-
-pub use decision_check::{DecisionCheck, SignedDecision};
-pub use review_links::Review;
-pub use sweep::SWEEP_CONCURRENCY;
+pub mod sweep;
 
 /// How often a transition is retried when another writer got there first.
 const MAX_ATTEMPTS: usize = 8;

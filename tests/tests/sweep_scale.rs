@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, Utc};
-use holdpoint::service::{SWEEP_CONCURRENCY, Service};
+use holdpoint::service::Service;
+use holdpoint::service::sweep::SWEEP_CONCURRENCY;
 use holdpoint::store::{ListFilter, Store};
 use holdpoint_core::audit::AuditEvent;
 use holdpoint_core::domain::approval::Status;

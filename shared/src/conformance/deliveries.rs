@@ -22,7 +22,7 @@ macro_rules! deliveries_suite {
             #[tokio::test]
             async fn $name() {
                 let log: ::std::sync::Arc<dyn $crate::delivery::DeliveryLog> = $make.await;
-                $crate::conformance::$name(log).await;
+                $crate::conformance::deliveries::$name(log).await;
             }
         )*
     };

@@ -19,7 +19,7 @@ macro_rules! directory_suite {
             #[tokio::test]
             async fn $name() {
                 let directory: ::std::sync::Arc<dyn $crate::directory::Directory> = $make.await;
-                $crate::conformance::$name(directory).await;
+                $crate::conformance::directory::$name(directory).await;
             }
         )*
     };

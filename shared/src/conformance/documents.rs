@@ -1,6 +1,6 @@
 //! Generated agent documents: every body the door accepts is stored and read back exactly.
 
-use super::*;
+use super::fixture::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::Value;

@@ -1,6 +1,6 @@
 //! Lifecycle events: every change published once the write is stored, none lost.
 
-use super::*;
+use super::fixture::*;
 
 /// An event sink for tests: keeps what it is given, or refuses while told to fail.
 #[derive(Default)]

@@ -1,7 +1,9 @@
 //! Tampering with the stored approval itself (the approvals table is not append-only), and the
 //! state check that catches it on reads, in verification and before every change.
 
-use super::*;
+use super::events::RecordingSink;
+use super::fixture::*;
+use super::tamper::Tamper;
 use crate::events::INTEGRITY_VIOLATION;
 use holdpoint_core::domain::seal::Integrity;
 use serde_json::Value;

@@ -1,6 +1,6 @@
 //! Scenarios of the store contract itself: create, get, list, compare-and-set, due, races.
 
-use super::*;
+use super::fixture::*;
 
 pub async fn create_then_get(store: Arc<dyn Store>) {
     let t = tenant();

@@ -1,6 +1,6 @@
 //! Tampering with stored audit chains behind the service's back, and its detection.
 
-use super::*;
+use super::fixture::*;
 
 /// Raw writes behind the service's back, for tamper tests: each backend's own, all of them here,
 /// behind the `conformance` feature and out of the production path.

@@ -8,9 +8,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::AppState;
 use super::extract::{Caller, JsonBody};
 use super::problem::Problem;
+use super::state::AppState;
 use crate::store::{Cursor, ListFilter};
 use holdpoint_core::domain::approval::{Approval, Status, Verdict};
 use holdpoint_core::domain::lifecycle::Command;

@@ -6,8 +6,8 @@ use http::request::Parts;
 use http::{StatusCode, header};
 use serde::de::DeserializeOwned;
 
-use super::AppState;
 use super::problem::Problem;
+use super::state::AppState;
 use holdpoint_core::domain::identity::Principal;
 use holdpoint_core::domain::request::limits;
 

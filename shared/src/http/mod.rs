@@ -1,8 +1,6 @@
 //! One router definition: each Lambda function mounts its own routes, the local server mounts
 //! them all, and both run the same handlers.
 
-use std::sync::Arc;
-
 use axum::Router;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
@@ -14,17 +12,12 @@ mod extract;
 pub mod problem;
 mod review;
 pub mod review_page;
+mod state;
 
 pub use auth::Authenticator;
 use problem::Problem;
 
-use crate::service::Service;
-
-#[derive(Clone)]
-pub struct AppState {
-    pub service: Service,
-    pub auth: Arc<Authenticator>,
-}
+pub use state::AppState;
 
 /// The route groups, one per Lambda function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,9 +9,9 @@ use http::{HeaderValue, StatusCode, header};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::AppState;
 use super::extract::read_body;
 use super::review_page::{self, content_security_policy, message};
+use super::state::AppState;
 use crate::service::ServiceError;
 use holdpoint_core::domain::approval::{Status, Verdict};
 use holdpoint_core::domain::lifecycle::Refusal;
