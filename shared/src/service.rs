@@ -208,10 +208,7 @@ impl Service {
                 .escalation
                 .iter()
                 .any(|level| caller.is_reviewer(&level.reviewers))
-            || caller
-                .roles
-                .iter()
-                .any(|r| r == holdpoint_core::domain::identity::ADMIN_ROLE);
+            || caller.is_admin();
         if !party {
             return Err(Refusal::NotAReviewer.into());
         }

@@ -9,7 +9,7 @@ use futures_util::StreamExt;
 
 use super::{Attempt, Service, ServiceError};
 use holdpoint_core::domain::approval::Approval;
-use holdpoint_core::domain::identity::{ADMIN_ROLE, Principal};
+use holdpoint_core::domain::identity::Principal;
 use holdpoint_core::domain::lifecycle::{self, Command};
 use holdpoint_core::domain::sweep::SweepReport;
 
@@ -87,7 +87,7 @@ impl Service {
         caller: &Principal,
         budget: Duration,
     ) -> Result<SweepReport, ServiceError> {
-        if !caller.roles.iter().any(|r| r == ADMIN_ROLE) {
+        if !caller.is_admin() {
             return Err(ServiceError::NotAdmin);
         }
         self.sweep_counting(Some(Instant::now() + budget), Some(&caller.tenant))

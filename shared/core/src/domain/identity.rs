@@ -14,13 +14,19 @@ pub struct Principal {
 /// The actor name the service itself uses in the audit trail (expiry, escalation).
 pub const SYSTEM_ACTOR: &str = "holdpoint";
 
-/// The role that may run the sweep on request (`POST /v1/escalations/sweep`).
+/// The role that may run the sweep on request (`POST /v1/escalations/sweep`) and read any
+/// approval's deliveries.
 pub const ADMIN_ROLE: &str = "admin";
 
 /// The prefix that makes a reviewer entry a role rather than a principal.
 pub const ROLE_PREFIX: &str = "role:";
 
 impl Principal {
+    /// Whether this principal holds the tenant's [`ADMIN_ROLE`].
+    pub fn is_admin(&self) -> bool {
+        self.roles.iter().any(|r| r == ADMIN_ROLE)
+    }
+
     /// Whether this principal is one of `reviewers` (by name, or by a `role:NAME` it holds).
     pub fn is_reviewer(&self, reviewers: &[String]) -> bool {
         reviewers.iter().any(|r| match r.strip_prefix(ROLE_PREFIX) {
@@ -45,5 +51,11 @@ mod tests {
         assert!(p.is_reviewer(&["bob".into(), "role:finance".into()]));
         assert!(!p.is_reviewer(&["role:alice".into(), "finance".into(), "alic".into()]));
         assert!(!p.is_reviewer(&[]));
+        assert!(!p.is_admin());
+        let admin = Principal {
+            roles: vec!["finance".into(), ADMIN_ROLE.into()],
+            ..p
+        };
+        assert!(admin.is_admin());
     }
 }
