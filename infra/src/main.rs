@@ -16,6 +16,7 @@ mod audit;
 mod deliveries;
 mod demo_agent;
 mod dev_keys;
+mod error;
 mod listener;
 mod mcp;
 mod open;
