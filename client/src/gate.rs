@@ -5,9 +5,12 @@ use std::future::Future;
 use std::time::Duration;
 
 use holdpoint_core::domain::approval::Approval;
+use holdpoint_core::domain::request::CreateRequest as ApprovalRequest;
 use holdpoint_core::json::document::Document;
 
-use crate::{ApprovalRequest, Client, Error, Outcome};
+use crate::client::Client;
+use crate::error::Error;
+use crate::wait::Outcome;
 
 /// When a step needs a human (seeds 002/003/004: by risk, by tool).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,9 +1,8 @@
 //! The ticket an agent keeps for a request the server accepted, to act on the answer.
 
 use holdpoint_core::domain::approval::Approval;
+use holdpoint_core::domain::request::CreateRequest as ApprovalRequest;
 use uuid::Uuid;
-
-use crate::ApprovalRequest;
 
 /// A request the server accepted: the approval as created, and the request as sent (to compute
 /// the context hash at execute).

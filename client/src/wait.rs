@@ -1,38 +1,16 @@
-//! Waiting for a decision: capped exponential backoff with jitter, never faster than a floor,
-//! `Retry-After` honoured, and a typed outcome.
+//! Waiting for a decision: the [`WaitPolicy`](crate::WaitPolicy)'s backoff (capped, jittered,
+//! never faster than its floor, `Retry-After` honoured), and a typed outcome.
 
 use std::fmt;
 use std::time::{Duration, Instant};
 
 use holdpoint_core::domain::approval::{Approval, Status, Verdict};
 use holdpoint_core::json::document::Document;
-use rand::Rng;
+use holdpoint_core::retry::is_retryable_status;
 use uuid::Uuid;
 
-use crate::{Client, Error};
-
-/// How [`Client::wait`] (and a retried create) spaces its requests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WaitPolicy {
-    /// The shortest pause between two requests ([`WaitPolicy::MIN_FLOOR`] at least).
-    pub floor: Duration,
-    /// The longest pause the backoff grows to (a server's `Retry-After` may ask for longer).
-    pub cap: Duration,
-}
-
-impl WaitPolicy {
-    /// No policy polls faster than this.
-    pub const MIN_FLOOR: Duration = Duration::from_millis(100);
-}
-
-impl Default for WaitPolicy {
-    fn default() -> Self {
-        WaitPolicy {
-            floor: Duration::from_secs(1),
-            cap: Duration::from_secs(30),
-        }
-    }
-}
+use crate::client::Client;
+use crate::error::Error;
 
 /// How a wait ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -122,44 +100,6 @@ impl fmt::Display for Outcome {
     }
 }
 
-/// Statuses worth asking again after a pause.
-pub(crate) fn transient(status: u16) -> bool {
-    matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
-}
-
-/// Pauses that double from the floor up to the cap, each drawn at random from its upper half
-/// ("equal jitter") but never below the floor, nor below what `Retry-After` asked.
-pub(crate) struct Backoff {
-    floor: Duration,
-    cap: Duration,
-    next: Duration,
-}
-
-impl Backoff {
-    pub(crate) fn new(policy: &WaitPolicy) -> Backoff {
-        let floor = policy.floor.max(WaitPolicy::MIN_FLOOR);
-        Backoff {
-            floor,
-            cap: policy.cap.max(floor),
-            next: floor,
-        }
-    }
-
-    pub(crate) fn floor(&self) -> Duration {
-        self.floor
-    }
-
-    pub(crate) fn next(&mut self, retry_after: Option<Duration>) -> Duration {
-        let base = self.next;
-        self.next = (self.next * 2).min(self.cap);
-        let half = base / 2;
-        let jittered = half + rand::rng().random_range(Duration::ZERO..=half);
-        jittered
-            .max(self.floor)
-            .max(retry_after.unwrap_or_default())
-    }
-}
-
 impl Client {
     /// Waits until approval `id` is decided, expires or is cancelled, or `timeout` passes
     /// ([`Outcome::TimedOut`]). Polls with capped exponential backoff and jitter from the
@@ -168,7 +108,7 @@ impl Client {
     /// `expires_at`, so an expiry is seen when it happens. Any other refusal ends the wait.
     pub async fn wait(&self, id: Uuid, timeout: Duration) -> Result<Outcome, Error> {
         let deadline = Instant::now() + timeout;
-        let mut backoff = Backoff::new(&self.wait);
+        let mut backoff = self.wait.backoff();
         // When the approval expires: no need to wait past it to learn that it did.
         let mut expires_at = None;
         loop {
@@ -180,7 +120,7 @@ impl Client {
                         None
                     }
                 },
-                Err(Error::Refused(p)) if transient(p.status) => p.retry_after,
+                Err(Error::Refused(p)) if is_retryable_status(p.status) => p.retry_after,
                 // A lost connection is not the end of a wait: the next poll may get through.
                 Err(Error::Unreachable(_)) => None,
                 Err(e) => return Err(e),
@@ -200,39 +140,5 @@ impl Client {
             }
             tokio::time::sleep(pause).await;
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_to_its_cap_never_below_its_floor() {
-        let mut b = Backoff::new(&WaitPolicy {
-            floor: Duration::from_millis(200),
-            cap: Duration::from_millis(1_000),
-        });
-        let pauses: Vec<_> = (0..8).map(|_| b.next(None)).collect();
-        for p in &pauses {
-            assert!(
-                *p >= Duration::from_millis(200) && *p <= Duration::from_millis(1_000),
-                "{p:?}"
-            );
-        }
-        // From the fourth pause on the base is the cap: each pause is in its upper half.
-        for p in &pauses[3..] {
-            assert!(*p >= Duration::from_millis(500), "{p:?}");
-        }
-        assert!(b.next(Some(Duration::from_secs(5))) >= Duration::from_secs(5));
-    }
-
-    #[test]
-    fn a_floor_below_the_minimum_is_raised() {
-        let mut b = Backoff::new(&WaitPolicy {
-            floor: Duration::ZERO,
-            cap: Duration::ZERO,
-        });
-        assert!(b.next(None) >= WaitPolicy::MIN_FLOOR);
     }
 }
