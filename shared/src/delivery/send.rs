@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use holdpoint_core::retry::{is_retryable_status, retry_after};
 use lettre::AsyncTransport;
 
 use super::target::{self, Unreachable};
@@ -195,7 +196,7 @@ impl Courier {
             .get(http::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| retry_after(v, now));
-        if status.is_server_error() || status.as_u16() == 408 || status.as_u16() == 429 {
+        if is_retryable_status(status.as_u16()) {
             Outcome::Retry {
                 error: format!("answered {status}"),
                 status: code,
@@ -320,7 +321,7 @@ async fn ses(
             if matches!(
                 code.as_str(),
                 "TooManyRequestsException" | "LimitExceededException" | "InternalFailure"
-            ) || status >= 500
+            ) || is_retryable_status(status)
             {
                 Outcome::Retry {
                     error,
@@ -366,32 +367,9 @@ fn redact(error: &str) -> String {
     }
 }
 
-/// `Retry-After` as seconds or an HTTP date, from `now`.
-pub fn retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
-    if let Ok(seconds) = value.trim().parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let at = DateTime::parse_from_rfc2822(value.trim()).ok()?;
-    (at.with_timezone(&Utc) - now).to_std().ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn retry_after_takes_seconds_or_a_date() {
-        let now = DateTime::parse_from_rfc3339("2026-11-29T10:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        assert_eq!(retry_after("7", now), Some(Duration::from_secs(7)));
-        assert_eq!(
-            retry_after("Sun, 29 Nov 2026 10:00:30 GMT", now),
-            Some(Duration::from_secs(30))
-        );
-        assert_eq!(retry_after("soon", now), None);
-        assert_eq!(retry_after("Sun, 29 Nov 2026 09:00:00 GMT", now), None);
-    }
 
     #[test]
     fn errors_lose_their_url() {
