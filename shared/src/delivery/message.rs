@@ -21,25 +21,11 @@ pub enum Message {
     Webhook { body: String },
 }
 
-/// The Standard Webhooks type of a message asking a reviewer to decide.
+/// The Standard Webhooks type of a message asking a reviewer to decide (as a request's, for an
+/// event that asks nobody).
 pub fn review_type(event: AuditEvent) -> &'static str {
-    match event {
-        AuditEvent::Escalated => "approval.escalated",
-        _ => "approval.review_requested",
-    }
-}
-
-/// One line of agent-written text, with control characters shown rather than obeyed.
-fn line(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') {
-                ' '
-            } else {
-                c
-            }
-        })
-        .collect()
+    let requested = AuditEvent::Created.facts().review_type;
+    event.facts().review_type.or(requested).unwrap_or_default()
 }
 
 fn risk(event: &LifecycleEvent) -> String {
@@ -51,12 +37,15 @@ fn risk(event: &LifecycleEvent) -> String {
 
 pub fn review_email(event: &LifecycleEvent, reviewer: &str, url: &str) -> Message {
     let d = &event.detail;
-    let action = line(&d.action);
+    // Agent-written text shows its hidden characters (control, bidi, zero-width) escaped, as
+    // every surface does: a mail neither breaks its lines nor disguises what an agent wrote.
+    let action = text::visible(&d.action);
     let subject: String = format!("Approval needed: {action}")
         .chars()
         .take(150)
         .collect();
-    let reason = d.reason.as_deref().map(line);
+    let (agent, asked_by) = (text::visible(&d.agent_id), text::visible(&d.requested_by));
+    let reason = d.reason.as_deref().map(text::visible);
     let escalated = d.event == AuditEvent::Escalated;
     let mut text = format!(
         "Hello {reviewer},\n\n{}\n\nAction:   {action}\nAgent:    {}\nAsked by: {}\nRisk:     {}\nDecide by: {}\n",
@@ -65,8 +54,8 @@ pub fn review_email(event: &LifecycleEvent, reviewer: &str, url: &str) -> Messag
         } else {
             "An agent is waiting for your approval."
         },
-        line(&d.agent_id),
-        line(&d.requested_by),
+        agent,
+        asked_by,
         risk(event),
         d.expires_at,
     );
@@ -95,8 +84,8 @@ pub fn review_email(event: &LifecycleEvent, reviewer: &str, url: &str) -> Messag
             "An agent is waiting for your approval."
         },
         text::html(&action),
-        text::html(&d.agent_id),
-        text::html(&d.requested_by),
+        text::html(&agent),
+        text::html(&asked_by),
         text::html(&risk(event)),
         text::html(&d.expires_at),
         text::html(url),
@@ -153,4 +142,38 @@ pub fn callback(event: &LifecycleEvent, event_type: &str, now: DateTime<Utc>) ->
     detail.callback_url = None;
     let data = serde_json::to_value(&detail).unwrap_or_default();
     webhook(event_type, now, data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agent_text_in_a_mail_shows_its_hidden_characters_escaped() {
+        let event: LifecycleEvent = serde_json::from_value(serde_json::json!({
+            "source": "holdpoint", "detail_type": "Approval Requested",
+            "detail": {
+                "event_id": "e:1", "approval_id": uuid::Uuid::nil(), "tenant": "t",
+                "version": 1, "status": "pending", "event": "created",
+                "action": "Drop\ntable\u{1b}[2J", "agent_id": "bot\u{202e}gnp.exe",
+                "actor": "a", "at": "2026-11-29T10:00:00.000Z", "payload": {},
+                "reason": "Refund «1042» — 900 €\u{200b}",
+            }
+        }))
+        .unwrap();
+        let Message::Email {
+            subject,
+            text,
+            html,
+        } = review_email(&event, "alice", "https://x/review")
+        else {
+            panic!("a mail")
+        };
+        assert_eq!(subject, "Approval needed: Drop\\u{a}table\\u{1b}[2J");
+        for body in [&text, &html] {
+            assert!(body.contains("bot\\u{202e}gnp.exe"), "{body}");
+            assert!(body.contains("Refund «1042» — 900 €\\u{200b}"), "{body}");
+            assert!(!body.contains(['\u{1b}', '\u{202e}', '\u{200b}']), "{body}");
+        }
+    }
 }
