@@ -17,33 +17,6 @@ pub const SOURCE: &str = "holdpoint";
 /// The detail-type of the event that tells a change was refused on a tampered approval.
 pub const INTEGRITY_VIOLATION: &str = "Approval Integrity Violation";
 
-/// The EventBridge detail-type of each kind of record.
-pub fn detail_type(event: AuditEvent) -> &'static str {
-    match event {
-        AuditEvent::Created => "Approval Requested",
-        AuditEvent::ApprovalRecorded => "Approval Vote Recorded",
-        AuditEvent::Approved | AuditEvent::Rejected | AuditEvent::Modified => "Approval Decided",
-        AuditEvent::Escalated => "Approval Escalated",
-        AuditEvent::Expired => "Approval Expired",
-        AuditEvent::Cancelled => "Approval Cancelled",
-        AuditEvent::Executed => "Approval Executed",
-    }
-}
-
-fn status_after(event: AuditEvent) -> Status {
-    match event {
-        AuditEvent::Created | AuditEvent::ApprovalRecorded | AuditEvent::Escalated => {
-            Status::Pending
-        }
-        AuditEvent::Approved => Status::Approved,
-        AuditEvent::Rejected => Status::Rejected,
-        AuditEvent::Modified => Status::Modified,
-        AuditEvent::Expired => Status::Expired,
-        AuditEvent::Cancelled => Status::Cancelled,
-        AuditEvent::Executed => Status::Executed,
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReviewLink {
     pub reviewer: String,
@@ -96,13 +69,13 @@ impl LifecycleEvent {
     pub fn of(approval: &Approval, record: &AuditRecord, links: Vec<(String, String)>) -> Self {
         LifecycleEvent {
             source: SOURCE.to_owned(),
-            detail_type: detail_type(record.event).to_owned(),
+            detail_type: record.event.facts().detail_type.to_owned(),
             detail: EventDetail {
                 event_id: format!("{}:{}", approval.id, record.sequence),
                 approval_id: approval.id,
                 tenant: approval.tenant.clone(),
                 version: record.sequence,
-                status: status_after(record.event),
+                status: record.event.facts().status,
                 event: record.event,
                 action: approval.action.clone(),
                 agent_id: approval.agent_id.clone(),
@@ -159,7 +132,7 @@ impl LifecycleEvent {
 
     /// Whether this kind of event carries review links.
     pub fn addresses_reviewers(event: AuditEvent) -> bool {
-        matches!(event, AuditEvent::Created | AuditEvent::Escalated)
+        event.facts().review_type.is_some()
     }
 }
 

@@ -18,16 +18,24 @@ use holdpoint_core::domain::sweep::SweepReport;
 
 pub const NAMESPACE: &str = "Holdpoint";
 
+/// The metric an event counts towards, as its row of [`AuditEvent::facts`] names it.
+const fn counted(event: AuditEvent) -> &'static str {
+    match event.facts().metric {
+        Some(name) => name,
+        None => panic!("this event is not counted"),
+    }
+}
+
 /// Approvals created.
-pub const REQUESTED: &str = "ApprovalsRequested";
+pub const REQUESTED: &str = counted(AuditEvent::Created);
 /// Approvals decided (approved, rejected, modified), also by dimension `Outcome`.
-pub const DECIDED: &str = "ApprovalsDecided";
+pub const DECIDED: &str = counted(AuditEvent::Approved);
 /// Milliseconds from request to decision, with [`DECIDED`].
 pub const TIME_TO_DECISION: &str = "TimeToDecision";
-pub const EXPIRED: &str = "ApprovalsExpired";
-pub const ESCALATED: &str = "ApprovalsEscalated";
-pub const CANCELLED: &str = "ApprovalsCancelled";
-pub const EXECUTED: &str = "ApprovalsExecuted";
+pub const EXPIRED: &str = counted(AuditEvent::Expired);
+pub const ESCALATED: &str = counted(AuditEvent::Escalated);
+pub const CANCELLED: &str = counted(AuditEvent::Cancelled);
+pub const EXECUTED: &str = counted(AuditEvent::Executed);
 /// Lifecycle events the sweep published after an earlier publish failed.
 pub const REPUBLISHED: &str = "EventsRepublished";
 /// Lifecycle events not delivered to EventBridge when the change was stored (the sweep retries).
@@ -104,26 +112,24 @@ fn emit(values: &[(&str, Unit, f64)], dimensions: &[(&str, &str)]) {
         .write_all(format!("{line}\n").as_bytes());
 }
 
-/// What a stored change of `approval` (now as `record` left it) counts towards.
+/// What a stored change of `approval` (now as `record` left it) counts towards: its event's
+/// metric, and for a decision the time it took, by outcome.
 pub fn transition(approval: &Approval, record: &AuditRecord) {
-    let count = |name| [(name, Unit::Count, 1.0)];
-    match record.event {
-        AuditEvent::Created => emit(&count(REQUESTED), &[]),
-        AuditEvent::Approved | AuditEvent::Rejected | AuditEvent::Modified => {
-            let waited = (record.at - approval.created_at).num_milliseconds().max(0);
-            emit(
-                &[
-                    (DECIDED, Unit::Count, 1.0),
-                    (TIME_TO_DECISION, Unit::Milliseconds, waited as f64),
-                ],
-                &[("Outcome", record.event.as_str())],
-            );
-        }
-        AuditEvent::Expired => emit(&count(EXPIRED), &[]),
-        AuditEvent::Escalated => emit(&count(ESCALATED), &[]),
-        AuditEvent::Cancelled => emit(&count(CANCELLED), &[]),
-        AuditEvent::Executed => emit(&count(EXECUTED), &[]),
-        AuditEvent::ApprovalRecorded => {}
+    let facts = record.event.facts();
+    let Some(metric) = facts.metric else {
+        return;
+    };
+    if facts.decision {
+        let waited = (record.at - approval.created_at).num_milliseconds().max(0);
+        emit(
+            &[
+                (metric, Unit::Count, 1.0),
+                (TIME_TO_DECISION, Unit::Milliseconds, waited as f64),
+            ],
+            &[("Outcome", facts.name)],
+        );
+    } else {
+        emit(&[(metric, Unit::Count, 1.0)], &[]);
     }
 }
 

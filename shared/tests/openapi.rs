@@ -101,3 +101,44 @@ async fn every_listed_route_is_really_routed() {
         .unwrap();
     assert_eq!(res.status(), 405);
 }
+
+/// The reviewer schema states the principal-name rule the service applies: its pattern is a
+/// name of the rule's characters and length, optionally after `role:`, and its maxLength fits.
+#[test]
+fn the_reviewer_schema_is_the_principal_name_rule() {
+    use holdpoint_core::domain::identity::{NAME_CHARS, ROLE_PREFIX, check_principal_name};
+    let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(SPEC).expect("openapi.yaml parses");
+    let reviewer = &doc["components"]["schemas"]["Reviewer"];
+    let pattern = reviewer["pattern"].as_str().expect("a pattern");
+    let class = format!("^(?:{ROLE_PREFIX})?[");
+    let body = pattern
+        .strip_prefix(&class)
+        .and_then(|p| p.strip_suffix(&format!("]{{1,{NAME_CHARS}}}$")))
+        .unwrap_or_else(|| panic!("{pattern:?} is not ^(?:role:)?[…]{{1,{NAME_CHARS}}}$"));
+    // The characters of the class (`a-z` a range, a `-` at either end itself).
+    let chars: Vec<char> = body.chars().collect();
+    let mut allowed = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        if i + 2 < chars.len() && chars[i + 1] == '-' {
+            allowed.extend(chars[i]..=chars[i + 2]);
+            i += 3;
+        } else {
+            allowed.push(chars[i]);
+            i += 1;
+        }
+    }
+    for c in (0u8..=255).map(char::from) {
+        assert_eq!(
+            check_principal_name("n", &c.to_string()).is_ok(),
+            allowed.contains(&c),
+            "{c:?}"
+        );
+    }
+    assert!(check_principal_name("n", &"a".repeat(NAME_CHARS)).is_ok());
+    assert!(check_principal_name("n", &"a".repeat(NAME_CHARS + 1)).is_err());
+    assert_eq!(
+        reviewer["maxLength"].as_u64(),
+        Some((ROLE_PREFIX.len() + NAME_CHARS) as u64)
+    );
+}

@@ -16,5 +16,6 @@ pub mod invalid;
 pub mod json;
 pub mod keys;
 pub mod retry;
+pub mod status;
 pub mod text;
 pub mod time;

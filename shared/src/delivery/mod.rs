@@ -24,7 +24,6 @@ use uuid::Uuid;
 use crate::directory::Directory;
 use crate::events::LifecycleEvent;
 use crate::store::StoreError;
-use holdpoint_core::audit::AuditEvent;
 use holdpoint_core::retry::RetryPolicy;
 use holdpoint_core::time::rfc3339;
 
@@ -247,19 +246,6 @@ pub trait DeliveryLog: Send + Sync + 'static {
     ) -> Result<Vec<Delivery>, StoreError>;
 }
 
-/// The Standard Webhooks type of a lifecycle event for its callback (`None`: no callback).
-pub fn callback_type(event: AuditEvent) -> Option<&'static str> {
-    Some(match event {
-        AuditEvent::Approved => "approval.approved",
-        AuditEvent::Rejected => "approval.rejected",
-        AuditEvent::Modified => "approval.modified",
-        AuditEvent::Expired => "approval.expired",
-        AuditEvent::Cancelled => "approval.cancelled",
-        AuditEvent::Executed => "approval.executed",
-        AuditEvent::Created | AuditEvent::ApprovalRecorded | AuditEvent::Escalated => return None,
-    })
-}
-
 /// What `event` owes whom: a message per channel to each reviewer it carries a link for (as the
 /// directory has them), and the callback of a terminal change. Pure but for directory reads.
 pub async fn plan(
@@ -303,7 +289,7 @@ pub async fn plan(
             out.push(new(Channel::Webhook, &entry.name, url, event_type, m));
         }
     }
-    if let (Some(url), Some(event_type)) = (&d.callback_url, callback_type(d.event)) {
+    if let (Some(url), Some(event_type)) = (&d.callback_url, d.event.facts().callback_type) {
         let m = message::callback(event, event_type, now);
         out.push(new(Channel::Callback, &d.requested_by, url, event_type, m));
     }

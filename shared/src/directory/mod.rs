@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::store::StoreError;
-use holdpoint_core::domain::identity::Principal;
+use holdpoint_core::domain::identity::{Principal, check_principal_name};
 
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
@@ -112,19 +112,11 @@ impl Entry {
     }
 }
 
-/// Tenant, principal and role names: 1 to 64 of `A-Z a-z 0-9 . _ @ -`.
+/// Tenant, principal and role names, by the one rule of
+/// [`check_principal_name`](holdpoint_core::domain::identity::check_principal_name), told as an
+/// operator's command tells it.
 pub fn check_name(what: &str, name: &str) -> Result<(), String> {
-    let ok = (1..=64).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'@' | b'-'));
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "{what} {name:?} must be 1 to 64 letters, digits, '.', '_', '@' or '-'"
-        ))
-    }
+    check_principal_name(what, name).map_err(|e| format!("{what} {name:?} {}", e.message))
 }
 
 fn check_email(email: &str) -> Result<(), String> {

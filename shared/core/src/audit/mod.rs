@@ -19,38 +19,10 @@ use crate::json::document::Document;
 use crate::keys::Key;
 use crate::time::{self, rfc3339};
 
+mod event;
+pub use event::{AuditEvent, EventFacts};
+
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AuditEvent {
-    Created,
-    /// One reviewer's approval towards a quorum that is not reached yet.
-    ApprovalRecorded,
-    Approved,
-    Rejected,
-    Modified,
-    Escalated,
-    Expired,
-    Cancelled,
-    Executed,
-}
-
-impl AuditEvent {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AuditEvent::Created => "created",
-            AuditEvent::ApprovalRecorded => "approval_recorded",
-            AuditEvent::Approved => "approved",
-            AuditEvent::Rejected => "rejected",
-            AuditEvent::Modified => "modified",
-            AuditEvent::Escalated => "escalated",
-            AuditEvent::Expired => "expired",
-            AuditEvent::Cancelled => "cancelled",
-            AuditEvent::Executed => "executed",
-        }
-    }
-}
 
 /// The last record of a chain: what the next record links to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -130,10 +102,7 @@ impl AuditRecord {
 
     /// Whether the event is the decision of a reviewer (what a decision signature refers to).
     pub fn is_decision(&self) -> bool {
-        matches!(
-            self.event,
-            AuditEvent::Approved | AuditEvent::Rejected | AuditEvent::Modified
-        )
+        self.event.facts().decision
     }
 
     pub fn canonical_line(&self) -> String {

@@ -8,47 +8,9 @@ use uuid::Uuid;
 use crate::audit::ChainHead;
 use crate::domain::identity::SYSTEM_ACTOR;
 use crate::domain::seal::{Integrity, Seal};
+// Below the audit trail, whose events each lead to one (see `AuditEvent::facts`).
+pub use crate::status::Status;
 use crate::time::rfc3339;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Pending,
-    Approved,
-    Rejected,
-    Modified,
-    Expired,
-    Cancelled,
-    Executed,
-}
-
-impl Status {
-    pub const ALL: [Status; 7] = [
-        Status::Pending,
-        Status::Approved,
-        Status::Rejected,
-        Status::Modified,
-        Status::Expired,
-        Status::Cancelled,
-        Status::Executed,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Pending => "pending",
-            Status::Approved => "approved",
-            Status::Rejected => "rejected",
-            Status::Modified => "modified",
-            Status::Expired => "expired",
-            Status::Cancelled => "cancelled",
-            Status::Executed => "executed",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Status> {
-        Status::ALL.into_iter().find(|st| st.as_str() == s)
-    }
-}
 
 /// What a reviewer decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::invalid::Invalid;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Principal {
@@ -21,6 +23,27 @@ pub const ADMIN_ROLE: &str = "admin";
 /// The prefix that makes a reviewer entry a role rather than a principal.
 pub const ROLE_PREFIX: &str = "role:";
 
+/// The longest tenant, principal or role name, in characters.
+pub const NAME_CHARS: usize = 64;
+
+/// The rule for tenant, principal and role names, wherever one is given (the directory, every
+/// reviewer and `role:NAME` a request names): 1 to [`NAME_CHARS`] of `A-Z a-z 0-9 . _ @ -`, so a
+/// name is the same in keys, links, headers and logs as it was written.
+pub fn check_principal_name(field: &str, name: &str) -> Result<(), Invalid> {
+    let ok = (1..=NAME_CHARS).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'@' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Invalid::new(
+            field,
+            "must be 1 to 64 letters, digits, '.', '_', '@' or '-'",
+        ))
+    }
+}
+
 impl Principal {
     /// Whether this principal holds the tenant's [`ADMIN_ROLE`].
     pub fn is_admin(&self) -> bool {
@@ -39,6 +62,32 @@ impl Principal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_are_plain_and_bounded() {
+        let x64 = "x".repeat(NAME_CHARS);
+        for good in ["ops-bot_1.a@x", "a", x64.as_str()] {
+            assert_eq!(check_principal_name("n", good), Ok(()), "{good:?}");
+        }
+        let x65 = "x".repeat(NAME_CHARS + 1);
+        for bad in [
+            "",
+            "a/b",
+            "a#b",
+            "a b",
+            "a:b",
+            "é",
+            " a",
+            "a\u{200b}",
+            x65.as_str(),
+        ] {
+            assert_eq!(
+                check_principal_name("n", bad).unwrap_err().field,
+                "n",
+                "{bad:?}"
+            );
+        }
+    }
 
     #[test]
     fn reviewer_by_name_or_role_never_by_prefix() {

@@ -15,6 +15,7 @@ use crate::json::document::Document;
 use crate::audit::{AuditEvent, AuditRecord};
 use crate::domain::approval::{Approval, Decision, Status, Verdict, Vote};
 use crate::domain::identity::{Principal, SYSTEM_ACTOR};
+use crate::domain::record;
 use crate::domain::request::{check_document, check_optional, limits};
 use crate::invalid::Invalid;
 
@@ -118,6 +119,7 @@ pub fn apply(current: &Approval, cmd: Command<'_>, now: DateTime<Utc>) -> Result
     }
 }
 
+/// The change `event` makes of `current` into `next`, one version on (see [`record::change`]).
 fn changed(
     current: &Approval,
     mut next: Approval,
@@ -127,18 +129,8 @@ fn changed(
     payload: Document,
 ) -> Outcome {
     next.version = current.version + 1;
-    let state_digest = crate::domain::integrity::take_state(&mut next);
-    let record = AuditRecord::next(
-        Some(&current.audit_head),
-        current.id,
-        &current.tenant,
-        event,
-        actor,
-        now,
-        payload,
-    )
-    .with_state(state_digest);
-    next.audit_head = record.head();
+    let (next, record) =
+        record::change(Some(&current.audit_head), next, event, actor, now, payload);
     Outcome::Changed(Box::new(next), Box::new(record))
 }
 
@@ -207,7 +199,6 @@ fn decide(
     });
     match verdict {
         Verdict::Rejected => {
-            next.status = Status::Rejected;
             next.decision = Some(Decision {
                 decision: Verdict::Rejected,
                 by: me.to_owned(),
@@ -241,12 +232,11 @@ fn decide(
             payload,
         ));
     }
-    let (status, final_verdict, event) = if next.proposed_output.is_some() {
-        (Status::Modified, Verdict::Modified, AuditEvent::Modified)
+    let (final_verdict, event) = if next.proposed_output.is_some() {
+        (Verdict::Modified, AuditEvent::Modified)
     } else {
-        (Status::Approved, Verdict::Approved, AuditEvent::Approved)
+        (Verdict::Approved, AuditEvent::Approved)
     };
-    next.status = status;
     next.decision = Some(Decision {
         decision: final_verdict,
         by: me.to_owned(),
@@ -275,7 +265,6 @@ fn cancel(
         _ => return Err(Refusal::conflict(a, now)),
     }
     let mut next = a.clone();
-    next.status = Status::Cancelled;
     next.cancelled_by = Some(by.principal.clone());
     let payload = json!({ "reason": reason }).into();
     Ok(changed(
@@ -306,7 +295,6 @@ fn execute(
         return Err(Refusal::ContextMismatch);
     }
     let mut next = a.clone();
-    next.status = Status::Executed;
     next.executed_at = Some(now);
     let payload = json!({ "context_hash_checked": context_hash.is_some() }).into();
     Ok(changed(
@@ -323,12 +311,10 @@ fn expire(a: &Approval, now: DateTime<Utc>) -> Result<Outcome, Refusal> {
     if !matches!(due(a, now), Some(Command::Expire)) {
         return Err(Refusal::NotDue);
     }
-    let mut next = a.clone();
-    next.status = Status::Expired;
     let payload = json!({ "expires_at": crate::time::format(&a.expires_at) }).into();
     Ok(changed(
         a,
-        next,
+        a.clone(),
         AuditEvent::Expired,
         SYSTEM_ACTOR,
         now,

@@ -4,6 +4,7 @@ pub mod approval;
 pub mod identity;
 pub mod integrity;
 pub mod lifecycle;
+pub mod record;
 pub mod request;
 pub mod review_link;
 pub mod seal;

@@ -6,47 +6,17 @@ use uuid::Uuid;
 
 use crate::audit::{AuditEvent, AuditRecord, ChainHead};
 use crate::domain::approval::{Approval, EscalationLevel, Status, ToolCall};
-use crate::domain::identity::{Principal, ROLE_PREFIX};
+use crate::domain::identity::Principal;
+use crate::domain::record;
 use crate::invalid::Invalid;
 use crate::json::document::Document;
-use crate::text;
 
-/// Size limits, chosen so that an approval item stays far below DynamoDB's 400 KB.
-pub mod limits {
-    /// Largest request body accepted by create and decide, in bytes (413 above it).
-    pub const BODY_BYTES: usize = 128 * 1024;
-    /// Largest body of cancel, execute and verify, in bytes (413 above it).
-    pub const SMALL_BODY_BYTES: usize = 64 * 1024;
-    /// Largest review form, in bytes (413 above it; read before the link is checked).
-    pub const FORM_BYTES: usize = 64 * 1024;
-    /// Largest `context`, `state_snapshot`, `tool_call` or `modified_output`, as JSON bytes.
-    pub const DOCUMENT_BYTES: usize = 64 * 1024;
-    pub const ACTION_CHARS: usize = 1_000;
-    pub const TEXT_CHARS: usize = 4_000;
-    pub const NAME_CHARS: usize = 200;
-    pub const REVIEWERS: usize = 50;
-    pub const ESCALATION_LEVELS: usize = 5;
-    /// Largest quorum when the reviewers name a role (whose size Holdpoint cannot know).
-    pub const QUORUM: u32 = 20;
-}
+mod checks;
+pub mod limits;
 
-/// Bounds on `expires_in_seconds`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ExpiryBounds {
-    pub default_seconds: u32,
-    pub min_seconds: u32,
-    pub max_seconds: u32,
-}
-
-impl Default for ExpiryBounds {
-    fn default() -> Self {
-        ExpiryBounds {
-            default_seconds: 3_600,
-            min_seconds: 60,
-            max_seconds: 2_592_000,
-        }
-    }
-}
+pub use checks::{check_document, check_name, check_optional, check_text};
+use checks::{check_reviewers, possible_approvers};
+pub use limits::ExpiryBounds;
 
 /// What an agent sends to `POST /v1/approvals`: read by the service, written by the client crate
 /// (absent options are left out rather than sent as `null`).
@@ -178,98 +148,6 @@ impl CreateRequest {
     }
 }
 
-pub fn check_text(
-    field: &str,
-    value: &str,
-    max_chars: usize,
-    required: bool,
-) -> Result<(), Invalid> {
-    if required && text::is_blank(value) {
-        return Err(Invalid::new(field, "must not be empty"));
-    }
-    if value.chars().count() > max_chars {
-        return Err(Invalid::new(
-            field,
-            format!("must be at most {max_chars} characters"),
-        ));
-    }
-    Ok(())
-}
-
-/// A principal name (reviewer, `role:NAME`, agent id) or an identifier (checkpoint type,
-/// execution and session ids): 1 to 200 characters, no leading or trailing space, none of the
-/// characters [`text::is_hidden`] finds.
-pub fn check_name(field: &str, value: &str) -> Result<(), Invalid> {
-    check_text(field, value, limits::NAME_CHARS, true)?;
-    if value.trim() != value {
-        return Err(Invalid::new(
-            field,
-            "must not start or end with white space",
-        ));
-    }
-    if value.chars().any(text::is_hidden) {
-        return Err(Invalid::new(
-            field,
-            "must not hold control characters, line breaks or invisible formatting characters",
-        ));
-    }
-    Ok(())
-}
-
-pub fn check_optional(
-    field: &str,
-    value: &Option<String>,
-    max_chars: usize,
-) -> Result<(), Invalid> {
-    value
-        .as_deref()
-        .map_or(Ok(()), |v| check_text(field, v, max_chars, false))
-}
-
-pub fn check_document(field: &str, value: &impl serde::Serialize) -> Result<(), Invalid> {
-    let size = serde_json::to_vec(value).map_or(usize::MAX, |v| v.len());
-    if size > limits::DOCUMENT_BYTES {
-        return Err(Invalid::new(
-            field,
-            format!("must be at most {} bytes of JSON", limits::DOCUMENT_BYTES),
-        ));
-    }
-    Ok(())
-}
-
-fn check_reviewers(field: &str, reviewers: &[String]) -> Result<(), Invalid> {
-    if reviewers.is_empty() {
-        return Err(Invalid::new(field, "at least one reviewer is required"));
-    }
-    if reviewers.len() > limits::REVIEWERS {
-        return Err(Invalid::new(
-            field,
-            format!("at most {} reviewers", limits::REVIEWERS),
-        ));
-    }
-    for (i, r) in reviewers.iter().enumerate() {
-        let f = format!("{field}[{i}]");
-        check_name(&f, r)?;
-        if r.strip_prefix(ROLE_PREFIX)
-            .is_some_and(|n| n.trim().is_empty())
-        {
-            return Err(Invalid::new(&f, "a role entry is role:NAME"));
-        }
-        if reviewers[..i].contains(r) {
-            return Err(Invalid::new(&f, "listed twice"));
-        }
-    }
-    Ok(())
-}
-
-/// The most distinct approvers `reviewers` can supply, leaving out the requester.
-fn possible_approvers(reviewers: &[String], requester: &str) -> u32 {
-    if reviewers.iter().any(|r| r.starts_with(ROLE_PREFIX)) {
-        return limits::QUORUM;
-    }
-    reviewers.iter().filter(|r| *r != requester).count() as u32
-}
-
 impl CreateRequest {
     /// Checks every field and builds the new approval and the first record of its audit chain.
     pub fn into_approval(
@@ -278,6 +156,100 @@ impl CreateRequest {
         bounds: ExpiryBounds,
         now: DateTime<Utc>,
     ) -> Result<(Approval, AuditRecord), Invalid> {
+        let Checked { quorum, expires_in } = self.check(caller, bounds)?;
+        let id = Uuid::new_v4();
+        let context_hash = crate::domain::approval::bound_hash(
+            &self.action,
+            self.tool_call.as_ref(),
+            &self.context,
+            None,
+        );
+        let expires_at = now + TimeDelta::seconds(i64::from(expires_in));
+        let escalates_at = self
+            .escalation
+            .first()
+            .map(|l| now + TimeDelta::seconds(i64::from(l.after_seconds)));
+        #[derive(serde::Serialize)]
+        struct Created<'a> {
+            action: &'a str,
+            agent_id: &'a str,
+            requested_by: &'a str,
+            reviewers: &'a [String],
+            quorum: u32,
+            context_hash: &'a str,
+            tool_call: Option<&'a ToolCall>,
+            expires_at: String,
+            escalation: &'a [EscalationLevel],
+        }
+        let payload = Document::of(&Created {
+            action: &self.action,
+            agent_id: &self.agent_id,
+            requested_by: &caller.principal,
+            reviewers: &self.reviewers,
+            quorum,
+            context_hash: &context_hash,
+            tool_call: self.tool_call.as_ref(),
+            expires_at: crate::time::format(&expires_at),
+            escalation: &self.escalation,
+        });
+        let approval = Approval {
+            id,
+            tenant: caller.tenant.clone(),
+            status: Status::Pending,
+            version: 1,
+            action: self.action,
+            agent_id: self.agent_id,
+            requested_by: caller.principal.clone(),
+            reviewers: self.reviewers,
+            quorum,
+            context: self.context,
+            context_hash,
+            reason: self.reason,
+            tool_call: self.tool_call,
+            risk_score: self.risk_score,
+            checkpoint_type: self.checkpoint_type,
+            callback_url: self.callback_url,
+            execution_id: self.execution_id,
+            session_id: self.session_id,
+            state_snapshot: self.state_snapshot,
+            escalation: self.escalation,
+            escalation_level: 0,
+            approvals: Vec::new(),
+            proposed_output: None,
+            decision: None,
+            cancelled_by: None,
+            created_at: now,
+            expires_at,
+            escalates_at,
+            executed_at: None,
+            audit_head: ChainHead {
+                sequence: 0,
+                hash: String::new(),
+            },
+            published_seq: 0,
+            seal: Default::default(),
+            integrity: Default::default(),
+        };
+        Ok(record::change(
+            None,
+            approval,
+            AuditEvent::Created,
+            &caller.principal,
+            now,
+            payload,
+        ))
+    }
+}
+
+/// What the checks settled that the approval is built with.
+struct Checked {
+    quorum: u32,
+    expires_in: u32,
+}
+
+impl CreateRequest {
+    /// Checks every field of the request `caller` sends, within `bounds`.
+    fn check(&self, caller: &Principal, bounds: ExpiryBounds) -> Result<Checked, Invalid> {
         check_text("action", &self.action, limits::ACTION_CHARS, true)?;
         check_name("agent_id", &self.agent_id)?;
         check_optional("reason", &self.reason, limits::TEXT_CHARS)?;
@@ -351,92 +323,6 @@ impl CreateRequest {
                 ));
             }
         }
-
-        let id = Uuid::new_v4();
-        let context_hash = crate::domain::approval::bound_hash(
-            &self.action,
-            self.tool_call.as_ref(),
-            &self.context,
-            None,
-        );
-        let expires_at = now + TimeDelta::seconds(i64::from(expires_in));
-        let escalates_at = self
-            .escalation
-            .first()
-            .map(|l| now + TimeDelta::seconds(i64::from(l.after_seconds)));
-        #[derive(serde::Serialize)]
-        struct Created<'a> {
-            action: &'a str,
-            agent_id: &'a str,
-            requested_by: &'a str,
-            reviewers: &'a [String],
-            quorum: u32,
-            context_hash: &'a str,
-            tool_call: Option<&'a ToolCall>,
-            expires_at: String,
-            escalation: &'a [EscalationLevel],
-        }
-        let payload = Document::of(&Created {
-            action: &self.action,
-            agent_id: &self.agent_id,
-            requested_by: &caller.principal,
-            reviewers: &self.reviewers,
-            quorum,
-            context_hash: &context_hash,
-            tool_call: self.tool_call.as_ref(),
-            expires_at: crate::time::format(&expires_at),
-            escalation: &self.escalation,
-        });
-        let mut approval = Approval {
-            id,
-            tenant: caller.tenant.clone(),
-            status: Status::Pending,
-            version: 1,
-            action: self.action,
-            agent_id: self.agent_id,
-            requested_by: caller.principal.clone(),
-            reviewers: self.reviewers,
-            quorum,
-            context: self.context,
-            context_hash,
-            reason: self.reason,
-            tool_call: self.tool_call,
-            risk_score: self.risk_score,
-            checkpoint_type: self.checkpoint_type,
-            callback_url: self.callback_url,
-            execution_id: self.execution_id,
-            session_id: self.session_id,
-            state_snapshot: self.state_snapshot,
-            escalation: self.escalation,
-            escalation_level: 0,
-            approvals: Vec::new(),
-            proposed_output: None,
-            decision: None,
-            cancelled_by: None,
-            created_at: now,
-            expires_at,
-            escalates_at,
-            executed_at: None,
-            audit_head: ChainHead {
-                sequence: 0,
-                hash: String::new(),
-            },
-            published_seq: 0,
-            seal: Default::default(),
-            integrity: Default::default(),
-        };
-        let state_digest = crate::domain::integrity::take_state(&mut approval);
-        let record = AuditRecord::next(
-            None,
-            id,
-            &caller.tenant,
-            AuditEvent::Created,
-            &caller.principal,
-            now,
-            payload,
-        )
-        .with_state(state_digest);
-        approval.audit_head = record.head();
-        Ok((approval, record))
+        Ok(Checked { quorum, expires_in })
     }
 }

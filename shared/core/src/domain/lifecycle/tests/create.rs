@@ -1,0 +1,89 @@
+//! What a request may ask: the checks of creation.
+
+use serde_json::json;
+
+use super::*;
+
+#[test]
+fn create_refuses_what_cannot_be_approved() {
+    let agent = who("agent", &[]);
+    let bounds = ExpiryBounds::default();
+    let field = |req: CreateRequest| req.into_approval(&agent, bounds, t0()).unwrap_err().field;
+    assert_eq!(field(request(&[], None)), "reviewers");
+    assert_eq!(
+        field(request(&["agent"], None)),
+        "reviewers",
+        "only the requester"
+    );
+    assert_eq!(field(request(&["alice"], Some(2))), "quorum");
+    assert_eq!(field(request(&["alice"], Some(0))), "quorum");
+    assert_eq!(field(request(&["alice", "alice"], None)), "reviewers[1]");
+    assert_eq!(field(request(&["role:"], None)), "reviewers[0]");
+    let mut r = request(&["alice"], None);
+    r.expires_in_seconds = Some(59);
+    assert_eq!(field(r), "expires_in_seconds");
+    let mut r = request(&["alice"], None);
+    r.expires_in_seconds = Some(2_592_001);
+    assert_eq!(field(r), "expires_in_seconds");
+    let mut r = request(&["alice"], None);
+    r.action = "x".repeat(1_001);
+    assert_eq!(field(r), "action");
+    let mut r = request(&["alice"], None);
+    r.risk_score = Some(101);
+    assert_eq!(field(r), "risk_score");
+    let mut r = request(&["alice"], None);
+    r.context = json!({"big": "x".repeat(70_000)}).into();
+    assert_eq!(field(r), "context");
+    // A role makes the quorum bounded by the hard limit instead.
+    assert!(
+        request(&["role:sre"], Some(5))
+            .into_approval(&agent, bounds, t0())
+            .is_ok()
+    );
+}
+
+#[test]
+fn every_reviewer_named_is_a_principal_or_role_name() {
+    let agent = who("agent", &[]);
+    let bounds = ExpiryBounds::default();
+    let field = |req: CreateRequest| req.into_approval(&agent, bounds, t0()).err();
+    let x64 = "x".repeat(64);
+    let role64 = format!("role:{x64}");
+    for good in [
+        "ops-bot_1.a@x",
+        x64.as_str(),
+        "role:sre.eu",
+        role64.as_str(),
+    ] {
+        assert_eq!(field(request(&[good], None)), None, "{good:?}");
+    }
+    let x65 = "x".repeat(65);
+    let role65 = format!("role:{x65}");
+    for bad in [
+        "a b",
+        "é",
+        "a:b",
+        "role:",
+        "role:a b",
+        "role:role:a",
+        &x65,
+        &role65,
+    ] {
+        let refused = field(request(&["alice", bad], None)).map(|e| e.field);
+        assert_eq!(refused.as_deref(), Some("reviewers[1]"), "{bad:?}");
+    }
+    // Escalation levels name reviewers by the same rule.
+    let mut r = request(&["alice"], None);
+    r.escalation = vec![EscalationLevel {
+        after_seconds: 60,
+        reviewers: vec!["bob".into(), "bo b".into()],
+    }];
+    assert_eq!(
+        field(r).map(|e| e.field).as_deref(),
+        Some("escalation[0].reviewers[1]")
+    );
+    // An agent id is an identifier, not a principal: other characters stay allowed.
+    let mut r = request(&["alice"], None);
+    r.agent_id = "billing agent: é".into();
+    assert_eq!(field(r), None);
+}

@@ -1,0 +1,95 @@
+//! The checks of what a caller sent, one field at a time: its shape and size, and for reviewers
+//! whether they can approve at all. Each failure names its field (422).
+
+use crate::domain::identity::{ROLE_PREFIX, check_principal_name};
+use crate::domain::request::limits;
+use crate::invalid::Invalid;
+use crate::text;
+
+pub fn check_text(
+    field: &str,
+    value: &str,
+    max_chars: usize,
+    required: bool,
+) -> Result<(), Invalid> {
+    if required && text::is_blank(value) {
+        return Err(Invalid::new(field, "must not be empty"));
+    }
+    if value.chars().count() > max_chars {
+        return Err(Invalid::new(
+            field,
+            format!("must be at most {max_chars} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// An identifier that names no principal (agent id, checkpoint type, execution and session ids):
+/// 1 to 200 characters, no leading or trailing space, none of the characters [`text::is_hidden`]
+/// finds. Reviewers are principals and follow [`check_principal_name`] instead.
+pub fn check_name(field: &str, value: &str) -> Result<(), Invalid> {
+    check_text(field, value, limits::NAME_CHARS, true)?;
+    if value.trim() != value {
+        return Err(Invalid::new(
+            field,
+            "must not start or end with white space",
+        ));
+    }
+    if value.chars().any(text::is_hidden) {
+        return Err(Invalid::new(
+            field,
+            "must not hold control characters, line breaks or invisible formatting characters",
+        ));
+    }
+    Ok(())
+}
+
+pub fn check_optional(
+    field: &str,
+    value: &Option<String>,
+    max_chars: usize,
+) -> Result<(), Invalid> {
+    value
+        .as_deref()
+        .map_or(Ok(()), |v| check_text(field, v, max_chars, false))
+}
+
+pub fn check_document(field: &str, value: &impl serde::Serialize) -> Result<(), Invalid> {
+    let size = serde_json::to_vec(value).map_or(usize::MAX, |v| v.len());
+    if size > limits::DOCUMENT_BYTES {
+        return Err(Invalid::new(
+            field,
+            format!("must be at most {} bytes of JSON", limits::DOCUMENT_BYTES),
+        ));
+    }
+    Ok(())
+}
+
+pub(super) fn check_reviewers(field: &str, reviewers: &[String]) -> Result<(), Invalid> {
+    if reviewers.is_empty() {
+        return Err(Invalid::new(field, "at least one reviewer is required"));
+    }
+    if reviewers.len() > limits::REVIEWERS {
+        return Err(Invalid::new(
+            field,
+            format!("at most {} reviewers", limits::REVIEWERS),
+        ));
+    }
+    for (i, r) in reviewers.iter().enumerate() {
+        let f = format!("{field}[{i}]");
+        // A principal, or `role:NAME` naming a role of the directory.
+        check_principal_name(&f, r.strip_prefix(ROLE_PREFIX).unwrap_or(r))?;
+        if reviewers[..i].contains(r) {
+            return Err(Invalid::new(&f, "listed twice"));
+        }
+    }
+    Ok(())
+}
+
+/// The most distinct approvers `reviewers` can supply, leaving out the requester.
+pub(super) fn possible_approvers(reviewers: &[String], requester: &str) -> u32 {
+    if reviewers.iter().any(|r| r.starts_with(ROLE_PREFIX)) {
+        return limits::QUORUM;
+    }
+    reviewers.iter().filter(|r| *r != requester).count() as u32
+}

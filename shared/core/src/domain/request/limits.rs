@@ -1,0 +1,38 @@
+//! Size limits, chosen so that an approval item stays far below DynamoDB's 400 KB, and the
+//! bounds of an approval's lifetime.
+
+/// Largest request body accepted by create and decide, in bytes (413 above it).
+pub const BODY_BYTES: usize = 128 * 1024;
+/// Largest body of cancel, execute and verify, in bytes (413 above it).
+pub const SMALL_BODY_BYTES: usize = 64 * 1024;
+/// Largest review form, in bytes (413 above it; read before the link is checked).
+pub const FORM_BYTES: usize = 64 * 1024;
+/// Largest `context`, `state_snapshot`, `tool_call` or `modified_output`, as JSON bytes.
+pub const DOCUMENT_BYTES: usize = 64 * 1024;
+pub const ACTION_CHARS: usize = 1_000;
+pub const TEXT_CHARS: usize = 4_000;
+/// The longest identifier: agent id, checkpoint type, execution and session ids, tool name
+/// (names of principals follow [`crate::domain::identity::check_principal_name`]).
+pub const NAME_CHARS: usize = 200;
+pub const REVIEWERS: usize = 50;
+pub const ESCALATION_LEVELS: usize = 5;
+/// Largest quorum when the reviewers name a role (whose size Holdpoint cannot know).
+pub const QUORUM: u32 = 20;
+
+/// Bounds on `expires_in_seconds`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExpiryBounds {
+    pub default_seconds: u32,
+    pub min_seconds: u32,
+    pub max_seconds: u32,
+}
+
+impl Default for ExpiryBounds {
+    fn default() -> Self {
+        ExpiryBounds {
+            default_seconds: 3_600,
+            min_seconds: 60,
+            max_seconds: 2_592_000,
+        }
+    }
+}
