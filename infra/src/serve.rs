@@ -1,29 +1,25 @@
-//! `holdpoint serve`: the whole router on the embedded store, with the sweep on a timer.
+//! `holdpoint serve`: the whole router on the store the settings name (embedded, or the
+//! DynamoDB tables), with the sweep on a timer and the deliveries sent from this process.
 
 use std::sync::Arc;
 
+use holdpoint::backend::Backend;
 use holdpoint::config::Settings;
-use holdpoint::delivery::DeliveryLog;
-use holdpoint::delivery::embedded::EmbeddedDeliveries;
-use holdpoint::delivery::send::{Courier, Mailer};
-use holdpoint::delivery::worker::{Notifier, NotifyingSink};
-use holdpoint::events::JsonLinesSink;
 use holdpoint::http::auth::Scheme;
 use holdpoint::http::{AppState, Authenticator, Routes, app};
 
 use crate::dev_keys::{self, Start};
-use crate::open::{Access, open, open_directory};
+use crate::error::CliError;
+use crate::open::{Access, open_on};
 
-pub async fn run(settings: &Settings) -> Result<(), String> {
+pub async fn run(settings: &Settings) -> Result<(), CliError> {
     let data_dir = settings.data_dir.as_path();
-    let opened = open(settings, Access::Serve).await?;
+    let backend = Backend::new(settings, Access::Serve);
+    let opened = open_on(&backend).await?;
     let (auth, start) = match &settings.api_keys {
-        Some(json) => (
-            Authenticator::api_keys_from_json(json).map_err(|e| e.to_string())?,
-            None,
-        ),
+        Some(json) => (Authenticator::api_keys_from_json(json)?, None),
         None => {
-            let directory = open_directory(settings).await?;
+            let directory = backend.directory().await?;
             let start = dev_keys::ensure(data_dir, directory.as_ref()).await?;
             (
                 Authenticator::new(Scheme::ApiKey, directory, settings.auth_cache),
@@ -31,40 +27,20 @@ pub async fn run(settings: &Settings) -> Result<(), String> {
             )
         }
     };
-    let directory = auth.directory().clone();
     let addr = settings.addr;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    let local = listener.local_addr().map_err(|e| e.to_string())?;
-
-    // Deliveries: kept in deliveries.db (the retry queue), sent by the notifier in this process.
-    let log: Arc<dyn DeliveryLog> =
-        Arc::new(EmbeddedDeliveries::open(data_dir).map_err(|e| e.to_string())?);
-    let mailer = match &settings.smtp_url {
-        Some(url) => Some(Mailer::smtp(
-            url,
-            settings
-                .email_from
-                .as_deref()
-                .unwrap_or("holdpoint@localhost"),
-        )?),
-        None => None,
-    };
-    let courier = Courier::new(directory.clone(), mailer, settings.allow_private_webhooks)?;
-    let notifier = Arc::new(
-        Notifier::new(log.clone(), courier, directory.clone(), settings.delivery)
-            .asking_only_while_waiting(Arc::new(opened.service.clone())),
-    );
-    // Lifecycle events go to events.jsonl, standing in for the bus; review links are printed.
-    let events = JsonLinesSink::new(data_dir.join("events.jsonl"), true);
-    let sink = NotifyingSink::new(Arc::new(events), notifier.clone());
-    let service = opened
-        .service
-        .with_events(Arc::new(sink), settings.base_url_or(local))
-        .with_directory(directory)
-        .with_deliveries(log)
-        .allowing_private_webhooks(settings.allow_private_webhooks);
+        .map_err(|e| CliError::usage(format!("cannot listen on {addr}: {e}")))?;
+    let local = listener.local_addr()?;
+    // Principals are read where callers are authenticated (a fixed key map, for tests, or the
+    // directory); deliveries are kept beside the approvals and sent from this process.
+    let (service, notifier) = backend
+        .local_server(
+            opened.service,
+            auth.directory().clone(),
+            settings.base_url_or(local),
+        )
+        .await?;
     let state = AppState {
         service: service.clone(),
         auth: Arc::new(auth),
@@ -73,7 +49,7 @@ pub async fn run(settings: &Settings) -> Result<(), String> {
     println!("data directory: {}", data_dir.display());
     println!("store: {}", opened.store_name);
     println!("signing key: {}", opened.key_source);
-    println!("events: {}", data_dir.join("events.jsonl").display());
+    println!("events: {}", backend.events_file().display());
     match start {
         None => println!(
             "API keys: from {} (a fixed map, for tests)",
@@ -85,16 +61,6 @@ pub async fn run(settings: &Settings) -> Result<(), String> {
         Some(Start::Empty) => println!(
             "principals: none; nobody can call. Add one: holdpoint principals add TENANT/NAME"
         ),
-        Some(Start::Imported(json)) => {
-            println!(
-                "API keys imported into the directory from {} (now {}.imported):",
-                dev_keys::LEGACY,
-                dev_keys::LEGACY
-            );
-            for (principal, key) in dev_keys::describe(&json) {
-                println!("  {principal:<9} {key}");
-            }
-        }
         Some(Start::Generated(json)) => {
             println!(
                 "development API keys (shown once; kept in {}):",
@@ -134,7 +100,7 @@ pub async fn run(settings: &Settings) -> Result<(), String> {
     });
     let served = crate::listener::serve(listener, app(state, &Routes::ALL), shutdown())
         .await
-        .map_err(|e| e.to_string());
+        .map_err(CliError::from);
     sweeper.abort();
     deliveries.abort();
     println!("Holdpoint stopped");

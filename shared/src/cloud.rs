@@ -1,28 +1,43 @@
-//! What every Lambda function builds once per cold start: the DynamoDB store, the service and
-//! the authenticator, all from the environment. A missing or invalid setting stops the cold
-//! start with a clear error: nothing runs on a default identity map.
+//! The Lambda functions' edge: what each builds once per cold start (through [`backend`], from
+//! the environment) and what an invocation of the scheduled sweep or of the notify function
+//! answers the runtime. A missing or invalid setting stops the cold start with a clear error:
+//! nothing runs on a default identity map. A failed invocation tells the runtime whether
+//! running it again can help (its error type is `Retryable` or `NonRetryable`).
+//!
+//! [`backend`]: crate::backend
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use lambda_http::RequestExt;
+use lambda_http::lambda_runtime::Diagnostic;
 use lambda_http::request::RequestContext;
 use tower::util::MapRequestLayer;
 
+use crate::backend::{Access, Backend};
 use crate::config::{self, Settings};
-use crate::directory::dynamodb::DynamoDirectory;
-use crate::events::EventBridgeSink;
 use crate::http::auth::Scheme;
 use crate::http::{AppState, Authenticator, Routes, app};
-use crate::keys::secrets_manager::SecretsManagerKeys;
 use crate::metrics;
-use crate::service::Service;
-use crate::store::dynamodb::{DynamoStore, sdk_config};
+use crate::service::{Service, ServiceError};
 use holdpoint_core::domain::review_link::BaseUrl;
 use holdpoint_core::domain::sweep::SweepReport;
-use holdpoint_core::time::Clock;
 
+/// A cold start that failed: the function does not start.
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// The runtime's error type of a failure worth (or not worth) an invocation again.
+fn diagnostic(retryable: bool, error: &impl std::error::Error) -> Diagnostic {
+    Diagnostic {
+        error_type: if retryable {
+            "Retryable"
+        } else {
+            "NonRetryable"
+        }
+        .into(),
+        error_message: error.to_string(),
+    }
+}
 
 /// The service on the DynamoDB tables `settings` name, signing with the key in the secret
 /// `HOLDPOINT_SIGNING_SECRET_ID` (required), publishing lifecycle events to the bus
@@ -33,39 +48,9 @@ pub type Error = Box<dyn std::error::Error + Send + Sync>;
 /// with anything else. A cold start that answers health or refuses a request never waits for
 /// Secrets Manager (reads need the key too: they check each approval's seal).
 pub async fn service(settings: &Settings, base_url: BaseUrl) -> Result<Service, Error> {
-    let secret_id = Settings::required(
-        &settings.signing_secret_id,
-        config::SIGNING_SECRET_ID,
-        "nothing could be signed",
-    )?;
+    let backend = Backend::new(settings, Access::Function);
     metrics::emit_to_stdout();
-    let sdk = sdk_config().await;
-    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-    let directory = DynamoDirectory::new(dynamodb.clone(), settings.tables.directory.clone());
-    let deliveries = crate::delivery::dynamodb::DynamoDeliveries::new(
-        dynamodb.clone(),
-        settings.tables.deliveries.clone(),
-    );
-    let store = DynamoStore::new(dynamodb, settings.tables.clone());
-    let keys = SecretsManagerKeys::new(
-        aws_sdk_secretsmanager::Client::new(&sdk),
-        secret_id,
-        settings.key_cache,
-    );
-    let events = EventBridgeSink::new(
-        aws_sdk_eventbridge::Client::new(&sdk),
-        settings.event_bus.clone(),
-    );
-    Ok(Service::new(
-        Arc::new(store),
-        Arc::new(keys),
-        Clock::system(),
-        settings.expiry,
-    )
-    .with_events(Arc::new(events), base_url)
-    .with_directory(Arc::new(directory))
-    .with_deliveries(Arc::new(deliveries))
-    .allowing_private_webhooks(settings.allow_private_webhooks))
+    Ok(backend.function_service(base_url).await?)
 }
 
 /// The service of the sweep, from the environment: it serves no request to learn the API's
@@ -90,15 +75,11 @@ pub async fn app_from_env(groups: &[Routes]) -> Result<axum::Router, Error> {
         Some(url) => BaseUrl::fixed(url.as_str()),
         None => BaseUrl::learned(),
     };
-    let service = service(&settings, base_url.clone()).await?;
-    let auth = Authenticator::new(
-        Scheme::Iam,
-        service
-            .directory()
-            .ok_or("the service has no directory")?
-            .clone(),
-        settings.auth_cache,
-    );
+    let backend = Backend::new(&settings, Access::Function);
+    metrics::emit_to_stdout();
+    let service = backend.function_service(base_url.clone()).await?;
+    let directory = backend.directory().await?;
+    let auth = Authenticator::new(Scheme::Iam, directory, settings.auth_cache);
     let state = AppState {
         service,
         auth: Arc::new(auth),
@@ -116,35 +97,48 @@ pub async fn app_from_env(groups: &[Routes]) -> Result<axum::Router, Error> {
 
 /// The notifier of the notify function: the directory and delivery tables, mail by SES from
 /// `HOLDPOINT_EMAIL_FROM` (unset: mail deliveries fail, recorded), webhooks and callbacks, and
-/// the approvals table to tell whether an approval still waits for its reviewers.
+/// the approvals table to tell whether an approval still waits for its reviewers (no key, no
+/// bus: it signs and publishes nothing).
 #[cfg(feature = "delivery")]
 pub async fn notifier_from_env() -> Result<crate::delivery::worker::Notifier, Error> {
-    use crate::delivery::dynamodb::DynamoDeliveries;
-    use crate::delivery::send::{Courier, Mailer};
     let settings = Settings::from_env()?;
-    let sdk = sdk_config().await;
-    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-    let directory: Arc<dyn crate::directory::Directory> = Arc::new(DynamoDirectory::new(
-        dynamodb.clone(),
-        settings.tables.directory.clone(),
-    ));
-    let log = DynamoDeliveries::new(dynamodb, settings.tables.deliveries.clone());
-    let mailer = settings.email_from.clone().map(|from| Mailer::Ses {
-        client: aws_sdk_sesv2::Client::new(&sdk),
-        from,
-    });
-    let courier = Courier::new(directory.clone(), mailer, settings.allow_private_webhooks)?;
-    // Reads whether an approval still waits (one GetItem), so a decided one asks nobody.
-    let approvals = service(&settings, BaseUrl::learned()).await?;
-    Ok(
-        crate::delivery::worker::Notifier::new(
-            Arc::new(log),
-            courier,
-            directory,
-            settings.delivery,
-        )
-        .asking_only_while_waiting(Arc::new(approvals)),
-    )
+    let backend = Backend::new(&settings, Access::Function);
+    let directory = backend.directory().await?;
+    Ok(backend.notifier(directory).await?)
+}
+
+/// Why a notify invocation failed.
+#[cfg(feature = "delivery")]
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    /// Not an event of Holdpoint's lifecycle: the same event fails the same way again.
+    #[error("not a Holdpoint lifecycle event: {0}")]
+    NotALifecycleEvent(#[from] serde_json::Error),
+    /// The deliveries could not be planned or kept.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// Deliveries still pending at the deadline: Lambda retries the invocation, then keeps it
+    /// in the failure queue.
+    #[error("{pending} deliveries of {event} still pending; the invocation is retried")]
+    StillPending { pending: usize, event: String },
+}
+
+#[cfg(feature = "delivery")]
+impl NotifyError {
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            NotifyError::NotALifecycleEvent(_) => false,
+            NotifyError::Store(e) => matches!(e, crate::store::StoreError::Unavailable(_)),
+            NotifyError::StillPending { .. } => true,
+        }
+    }
+}
+
+#[cfg(feature = "delivery")]
+impl From<NotifyError> for Diagnostic {
+    fn from(e: NotifyError) -> Diagnostic {
+        diagnostic(e.is_retryable(), &e)
+    }
 }
 
 /// What one notify invocation did.
@@ -172,7 +166,7 @@ pub async fn notify(
     notifier: &crate::delivery::worker::Notifier,
     event: serde_json::Value,
     deadline_ms: u64,
-) -> Result<NotifyReport, Error> {
+) -> Result<NotifyReport, NotifyError> {
     use crate::delivery::DeliveryStatus;
     use crate::events::LifecycleEvent;
     // EventBridge's envelope: `source`, `detail-type`, `detail`.
@@ -180,8 +174,7 @@ pub async fn notify(
     let lifecycle = LifecycleEvent {
         source: text("source"),
         detail_type: text("detail-type"),
-        detail: serde_json::from_value(event["detail"].clone())
-            .map_err(|e| format!("not a Holdpoint lifecycle event: {e}"))?,
+        detail: serde_json::from_value(event["detail"].clone())?,
     };
     let kept = notifier.keep(std::slice::from_ref(&lifecycle)).await?;
     let already_done = kept
@@ -210,13 +203,34 @@ pub async fn notify(
         "notified"
     );
     if still > 0 {
-        return Err(format!(
-            "{still} deliveries of {} still pending; the invocation is retried",
-            lifecycle.detail.event_id
-        )
-        .into());
+        return Err(NotifyError::StillPending {
+            pending: still,
+            event: lifecycle.detail.event_id.clone(),
+        });
     }
     Ok(report)
+}
+
+/// Why a sweep invocation failed: the due approvals could not be read, or a change not made.
+#[derive(Debug, thiserror::Error)]
+#[error("sweep failed: {0}")]
+pub struct SweepError(#[from] pub ServiceError);
+
+impl SweepError {
+    /// The store or the key was unavailable: the next invocation may get through. Anything
+    /// else (a broken seal, a defect) fails the same way again.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self.0,
+            ServiceError::Unavailable(_) | ServiceError::KeyUnavailable(_)
+        )
+    }
+}
+
+impl From<SweepError> for Diagnostic {
+    fn from(e: SweepError) -> Diagnostic {
+        diagnostic(e.is_retryable(), &e)
+    }
 }
 
 /// How long before the invocation's deadline the sweep stops taking new batches.
@@ -225,7 +239,7 @@ const SWEEP_MARGIN: Duration = Duration::from_secs(10);
 /// The scheduled sweep, stopping [`SWEEP_MARGIN`] before `deadline_ms` (the invocation's
 /// deadline, Unix ms) and leaving the rest to the next run. A failed due query fails the
 /// invocation so the scheduler retries it; what it did is logged and counted (metrics).
-pub async fn sweep(service: &Service, deadline_ms: u64) -> Result<SweepReport, Error> {
+pub async fn sweep(service: &Service, deadline_ms: u64) -> Result<SweepReport, SweepError> {
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));

@@ -3,9 +3,12 @@
 //! The storage contract and its backends ([`store`]), the directory of principals
 //! ([`directory`]), reaching people and agents ([`delivery`]), lifecycle events ([`events`]),
 //! the operations over them ([`service`]) and the one HTTP router every function mounts
-//! ([`http`]); where the signing key comes from ([`keys`]), the settings ([`config`]) and, on
-//! AWS, the clients built from them ([`cloud`]).
+//! ([`http`]); where the signing key comes from ([`keys`]) and the settings ([`config`]); the
+//! one place that builds a process's parts from those settings ([`backend`]) and the Lambda
+//! functions' edge ([`cloud`]).
 
+#[cfg(feature = "aws")]
+pub mod backend;
 #[cfg(feature = "aws")]
 pub mod cloud;
 pub mod config;

@@ -12,10 +12,11 @@ use futures_util::StreamExt;
 use tokio::sync::Notify;
 
 use super::send::Courier;
-use super::{Channel, Delivery, DeliveryLog, DeliveryStatus, Waiting, plan};
+use super::{Channel, Delivery, DeliveryLog, DeliveryStatus, plan};
 use crate::directory::Directory;
 use crate::events::{EventSink, LifecycleEvent, PublishError};
-use crate::store::StoreError;
+use crate::store::{Store, StoreError};
+use holdpoint_core::domain::approval::Status;
 use holdpoint_core::retry::RetryPolicy;
 
 /// Deliveries sent at once.
@@ -29,8 +30,9 @@ pub struct Notifier {
     directory: Arc<dyn Directory>,
     policy: RetryPolicy,
     wake: Notify,
-    /// Whether an approval still waits: a reviewer is not asked about one that does not.
-    waiting: Option<Arc<dyn Waiting>>,
+    /// Where to read whether an approval still waits: a reviewer is not asked about one that
+    /// does not.
+    approvals: Option<Arc<dyn Store>>,
 }
 
 impl Notifier {
@@ -46,14 +48,26 @@ impl Notifier {
             directory,
             policy,
             wake: Notify::new(),
-            waiting: None,
+            approvals: None,
         }
     }
 
-    /// Skips messages to reviewers of approvals that no longer wait for them.
-    pub fn asking_only_while_waiting(mut self, waiting: Arc<dyn Waiting>) -> Notifier {
-        self.waiting = Some(waiting);
+    /// Skips messages to reviewers of approvals in `approvals` that no longer wait for them.
+    pub fn asking_only_while_waiting(mut self, approvals: Arc<dyn Store>) -> Notifier {
+        self.approvals = Some(approvals);
         self
+    }
+
+    /// Whether the approval `d` is about still waits for its reviewers (pending, not past its
+    /// deadline). Read without the seal check: it only decides whether a message is still
+    /// sent; every decision takes the checked path.
+    async fn still_waiting(&self, d: &Delivery) -> Result<bool, StoreError> {
+        let Some(approvals) = &self.approvals else {
+            return Ok(true);
+        };
+        let now = Utc::now();
+        let approval = approvals.get(&d.tenant, d.approval_id).await?;
+        Ok(approval.is_some_and(|a| a.status_at(now) == Status::Pending))
     }
 
     pub fn log(&self) -> &Arc<dyn DeliveryLog> {
@@ -83,9 +97,10 @@ impl Notifier {
     pub async fn attempt(&self, mut d: Delivery) -> Delivery {
         let now = Utc::now();
         let asks_reviewer = d.channel != Channel::Callback;
-        let waits = match (&self.waiting, asks_reviewer) {
-            (Some(w), true) => w.still_waiting(&d.tenant, d.approval_id).await,
-            _ => Ok(true),
+        let waits = if asks_reviewer {
+            self.still_waiting(&d).await
+        } else {
+            Ok(true)
         };
         match waits {
             Ok(true) => {
