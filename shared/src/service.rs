@@ -182,18 +182,6 @@ impl Service {
         Ok(self.marked(stored).await?.seen_at(self.clock.now()))
     }
 
-    /// Whether approval `id` of `tenant` still waits for its reviewers (pending, not past its
-    /// deadline). Read without the seal check: it only decides whether a reminder is still
-    /// sent; every decision takes the checked path.
-    pub async fn still_waiting(&self, tenant: &str, id: Uuid) -> Result<bool, ServiceError> {
-        let now = self.clock.now();
-        Ok(self
-            .store
-            .get(tenant, id)
-            .await?
-            .is_some_and(|a| a.status_at(now) == holdpoint_core::domain::approval::Status::Pending))
-    }
-
     /// The deliveries of approval `id` to its reviewers and its requester, for them (and
     /// admins) alone. Without a delivery log, none.
     pub async fn deliveries(
@@ -324,6 +312,18 @@ impl Service {
         id: Uuid,
         command: Command<'_>,
     ) -> Result<Approval, ServiceError> {
+        self.apply_where(tenant, id, command, |_| Ok(())).await
+    }
+
+    /// As [`Service::apply`], refused with `admits`'s error when the approval as read (first,
+    /// or as a lost race left it) does not admit the change (a review link no longer addressed).
+    async fn apply_where(
+        &self,
+        tenant: &str,
+        id: Uuid,
+        command: Command<'_>,
+        admits: impl Fn(&Approval) -> Result<(), ServiceError>,
+    ) -> Result<Approval, ServiceError> {
         command.check_limits()?;
         let mut current = self
             .store
@@ -332,6 +332,11 @@ impl Service {
             .ok_or(ServiceError::NotFound)?;
         for _ in 0..MAX_ATTEMPTS {
             let now = self.clock.now();
+            if let Err(refused) = admits(&current) {
+                // A broken seal is told first, whatever the stored state says.
+                self.check_integrity(&current).await?;
+                return Err(refused);
+            }
             match self.attempt(&current, command.clone(), now).await {
                 Ok(Attempt::Stored(a) | Attempt::Unchanged(a)) => return Ok(a),
                 Ok(Attempt::Lost(stored)) => current = stored,
@@ -434,17 +439,5 @@ impl Service {
             keys.extend(found);
         }
         Ok(keys)
-    }
-}
-
-#[async_trait::async_trait]
-impl crate::delivery::Waiting for Service {
-    async fn still_waiting(&self, tenant: &str, approval: Uuid) -> Result<bool, StoreError> {
-        Service::still_waiting(self, tenant, approval)
-            .await
-            .map_err(|e| match e {
-                ServiceError::Unavailable(m) => StoreError::Unavailable(m),
-                other => StoreError::Internal(other.to_string()),
-            })
     }
 }

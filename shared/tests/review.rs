@@ -12,6 +12,7 @@ use serde_json::json;
 use tower::ServiceExt;
 
 use holdpoint::conformance::{ManualClock, test_keys};
+use holdpoint::directory::{Directory, Entry, StaticDirectory};
 use holdpoint::http::{AppState, Authenticator, Routes, app};
 use holdpoint::service::Service;
 use holdpoint::store::Store;
@@ -28,15 +29,23 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
+    fixture_with(None)
+}
+
+/// With `directory`, links go to the members of reviewer roles too.
+fn fixture_with(directory: Option<Arc<dyn Directory>>) -> Fixture {
     let dir = tempfile::tempdir().unwrap().keep();
     let time = ManualClock::default();
     let store: Arc<dyn Store> = Arc::new(EmbeddedStore::open(&dir).unwrap());
-    let service = Service::new(
+    let mut service = Service::new(
         store.clone(),
         test_keys(),
         time.clock(),
         ExpiryBounds::default(),
     );
+    if let Some(directory) = directory {
+        service = service.with_directory(directory);
+    }
     let keys = json!({"agent-key-0000000000": {"tenant": "acme", "principal": "agent"}});
     let state = AppState {
         service: service.clone(),
@@ -298,6 +307,52 @@ async fn bad_expired_and_reassigned_links_are_refused() {
     )
     .await;
     assert_eq!(post.status, StatusCode::GONE);
+}
+
+/// Opening and deciding follow one rule: a link reached through a role dies once the role is
+/// no longer among the reviewers, even when its principal is named there now (that name has a
+/// link of its own).
+#[tokio::test]
+async fn a_link_through_a_role_escalated_away_neither_opens_nor_decides() {
+    let member = |name: &str| Entry {
+        tenant: "acme".into(),
+        name: name.into(),
+        roles: vec!["sre".into()],
+        email: None,
+        webhook: None,
+        iam_arns: vec![],
+        key_hash: None,
+        webhook_secret: None,
+    };
+    let f = fixture_with(Some(Arc::new(StaticDirectory::new(vec![member("carol")]))));
+    let mut body = standard();
+    body["reviewers"] = json!(["role:sre"]);
+    body["escalation"] = json!([{"after_seconds": 60, "reviewers": ["carol"]}]);
+    let a = create(&f, body).await;
+    let through_role = link(&f, &a, "carol").await;
+    assert_eq!(get(&f, &through_role).await.status, StatusCode::OK);
+
+    f.time.advance(TimeDelta::seconds(61));
+    f.service.sweep().await.unwrap();
+    assert_eq!(get(&f, &through_role).await.status, StatusCode::GONE);
+    let fields = [
+        ("token", token_of(&through_role)),
+        ("decision", "approved".into()),
+    ];
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let post = post_form(&f, a.id, &fields).await;
+    assert_eq!(post.status, StatusCode::GONE, "{}", post.text);
+    assert_eq!(
+        stored(&f, &a).await.status,
+        Status::Pending,
+        "it decided nothing"
+    );
+
+    let named = link(&f, &stored(&f, &a).await, "carol").await;
+    let fields = [("token", token_of(&named)), ("decision", "approved".into())];
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(post_form(&f, a.id, &fields).await.status, StatusCode::OK);
+    assert_eq!(stored(&f, &a).await.status, Status::Approved);
 }
 
 #[tokio::test]

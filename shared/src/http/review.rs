@@ -17,6 +17,8 @@ use holdpoint_core::domain::approval::{Status, Verdict};
 use holdpoint_core::domain::lifecycle::Refusal;
 use holdpoint_core::domain::request::limits;
 use holdpoint_core::domain::review_link::LinkRefusal;
+use holdpoint_core::json::document::Document;
+use holdpoint_core::text::is_blank;
 
 fn html(status: StatusCode, body: String) -> Response {
     let mut res = (status, body).into_response();
@@ -174,30 +176,25 @@ pub(super) async fn decide(
     let Ok(id) = Uuid::try_parse(&id) else {
         return forbidden();
     };
-    // The link first: a refused link reveals nothing, not even what was wrong with the form.
-    if let Err(e) = state.service.check_link(id, &form.token).await {
-        return refused(e);
-    }
+    // The link first, verified once: a refused link reveals nothing, not even what was wrong
+    // with the form.
+    let link = match state.service.verify_link(id, &form.token).await {
+        Ok(link) => link,
+        Err(e) => return refused(e),
+    };
     let modified_output = match (form.decision, form.modified_output.as_deref()) {
-        (Verdict::Modified, Some(text)) => {
-            match holdpoint_core::json::strict::check(text.as_bytes())
-                .map_err(|i| i.to_string())
-                .and_then(|()| {
-                    serde_json::from_str::<holdpoint_core::json::document::Document>(text)
-                        .map_err(|e| e.to_string())
-                }) {
-                Ok(v) => Some(v),
-                Err(e) => {
-                    return unprocessable(&format!("The edited output is not valid JSON ({e})."));
-                }
+        (Verdict::Modified, Some(text)) => match edited_output(text) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                return unprocessable(&format!("The edited output is not valid JSON ({e})."));
             }
-        }
+        },
         _ => None,
     };
-    let comment = Some(form.comment).filter(|c| !c.trim().is_empty());
+    let comment = Some(form.comment).filter(|c| !is_blank(c));
     let decided = state
         .service
-        .decide_by_link(id, &form.token, form.decision, comment, modified_output)
+        .decide_as(&link, form.decision, comment, modified_output)
         .await;
     match decided {
         Ok(done) => {
@@ -213,4 +210,19 @@ pub(super) async fn decide(
         }
         Err(e) => refused(e),
     }
+}
+
+/// Why the edited output of the form is not a document: not strict JSON, or not one in shape.
+#[derive(Debug, thiserror::Error)]
+enum NotADocument {
+    #[error(transparent)]
+    Strict(#[from] holdpoint_core::invalid::Invalid),
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+}
+
+/// The edited output as the form sent it, checked as strictly as the API's JSON.
+fn edited_output(text: &str) -> Result<Document, NotADocument> {
+    holdpoint_core::json::strict::check(text.as_bytes())?;
+    Ok(serde_json::from_str(text)?)
 }

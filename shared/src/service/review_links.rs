@@ -1,5 +1,6 @@
-//! Review links: a signed capability for one named reviewer on one approval. Opening a link is
-//! one read; deciding by link takes the same path as every change (one read, one write).
+//! Review links: a signed capability for one named reviewer on one approval. A link is verified
+//! once per request, into a [`VerifiedLink`] that only verifying makes; opening one is one read,
+//! deciding by one takes the same path as every change (one read, one write).
 
 use uuid::Uuid;
 
@@ -15,6 +16,35 @@ use holdpoint_core::json::document::Document;
 pub struct Review {
     pub claims: Claims,
     pub approval: Approval,
+}
+
+/// A review link whose token verified, with the principal it stands for still in the directory:
+/// made by [`Service::verify_link`] alone, so what decides by a link has verified it.
+#[derive(Debug, Clone)]
+pub struct VerifiedLink {
+    claims: Claims,
+}
+
+impl VerifiedLink {
+    pub fn claims(&self) -> &Claims {
+        &self.claims
+    }
+
+    /// Whether `approval` still addresses the link's reviewer: the one rule for opening and for
+    /// deciding (an escalation may have moved the approval on from its reviewer, or the role it
+    /// was reached through).
+    pub fn addresses(&self, approval: &Approval) -> bool {
+        review_link::still_addressed(approval, &self.claims)
+    }
+
+    /// Refuses, as reassigned, an approval that no longer addresses the link's reviewer.
+    fn check_addresses(&self, approval: &Approval) -> Result<(), ServiceError> {
+        if self.addresses(approval) {
+            Ok(())
+        } else {
+            Err(ServiceError::Link(LinkRefusal::Reassigned))
+        }
+    }
 }
 
 impl Service {
@@ -59,8 +89,9 @@ impl Service {
 
     /// Verifies `token` for approval `id`, and with a directory that the principal it stands
     /// for is still there and, for a link reached through a role, still holds it: removing a
-    /// principal (or its role) ends its links.
-    async fn verify_link(&self, id: Uuid, token: &str) -> Result<Claims, ServiceError> {
+    /// principal (or its role) ends its links. Once per request: what follows takes the
+    /// [`VerifiedLink`].
+    pub async fn verify_link(&self, id: Uuid, token: &str) -> Result<VerifiedLink, ServiceError> {
         let claims = review_link::verify(&*self.keys, token, id, self.clock.now()).await?;
         if let Some(directory) = &self.directory {
             let entry = directory.get(&claims.tenant, &claims.reviewer).await?;
@@ -71,7 +102,7 @@ impl Service {
                 return Err(ServiceError::Link(LinkRefusal::Invalid));
             }
         }
-        Ok(claims)
+        Ok(VerifiedLink { claims })
     }
 
     /// The review links of approval `id` of `tenant`, for an operator to hand out.
@@ -92,34 +123,51 @@ impl Service {
     /// Opens a review link (one read): the approval it decides, while it is pending and still
     /// addressed to the link's reviewer. A decided or expired approval is the conflict refusal.
     pub async fn open_review(&self, id: Uuid, token: &str) -> Result<Review, ServiceError> {
+        let link = self.verify_link(id, token).await?;
         let now = self.clock.now();
-        let claims = self.verify_link(id, token).await?;
         let approval = self
             .store
-            .get(&claims.tenant, id)
+            .get(&link.claims.tenant, id)
             .await?
             .ok_or(ServiceError::Link(LinkRefusal::Invalid))?;
         self.check_integrity(&approval).await?;
-        if !review_link::still_addressed(&approval, &claims) {
-            return Err(ServiceError::Link(LinkRefusal::Reassigned));
-        }
+        link.check_addresses(&approval)?;
         if approval.status_at(now) != Status::Pending {
             return Err(Refusal::conflict(&approval, now).into());
         }
         Ok(Review {
-            claims,
+            claims: link.claims,
             approval: approval.seen_at(now),
         })
     }
 
-    /// Whether `token` is a live link to approval `id` (no read): what the review form checks
-    /// before it looks at anything else the holder sent.
-    pub async fn check_link(&self, id: Uuid, token: &str) -> Result<(), ServiceError> {
-        self.verify_link(id, token).await?;
-        Ok(())
+    /// Decides as the holder of `link` (one read and one write, as on the API path), while the
+    /// approval still addresses its reviewer.
+    pub async fn decide_as(
+        &self,
+        link: &VerifiedLink,
+        verdict: Verdict,
+        comment: Option<String>,
+        modified_output: Option<Document>,
+    ) -> Result<Approval, ServiceError> {
+        let by = link.claims.principal();
+        let command = Command::Decide {
+            by: &by,
+            verdict,
+            comment,
+            modified_output,
+        };
+        let (tenant, id) = (&link.claims.tenant, link.claims.approval);
+        match self
+            .apply_where(tenant, id, command, |a| link.check_addresses(a))
+            .await
+        {
+            Err(ServiceError::NotFound) => Err(ServiceError::Link(LinkRefusal::Invalid)),
+            other => other,
+        }
     }
 
-    /// Decides as the holder of a review link (one read and one write, as on the API path).
+    /// Verifies `token` for approval `id`, then decides as its holder ([`Service::decide_as`]).
     pub async fn decide_by_link(
         &self,
         id: Uuid,
@@ -128,23 +176,8 @@ impl Service {
         comment: Option<String>,
         modified_output: Option<Document>,
     ) -> Result<Approval, ServiceError> {
-        // The link first: a refused link reveals nothing, not even what was wrong with the form.
-        let claims = self.verify_link(id, token).await?;
-        let by = claims.principal();
-        let command = Command::Decide {
-            by: &by,
-            verdict,
-            comment,
-            modified_output,
-        };
-        match self.apply(&claims.tenant, id, command).await {
-            // A link stands for its principal with no role but the one it reached it through:
-            // once neither is among the reviewers, an escalation has taken the approval away.
-            Err(ServiceError::Refused(Refusal::NotAReviewer)) => {
-                Err(ServiceError::Link(LinkRefusal::Reassigned))
-            }
-            Err(ServiceError::NotFound) => Err(ServiceError::Link(LinkRefusal::Invalid)),
-            other => other,
-        }
+        let link = self.verify_link(id, token).await?;
+        self.decide_as(&link, verdict, comment, modified_output)
+            .await
     }
 }
