@@ -206,13 +206,6 @@ pub enum Outcome {
     },
 }
 
-/// Whether an approval still waits for its reviewers: a message asking one to decide is not sent
-/// once it does not.
-#[async_trait]
-pub trait Waiting: Send + Sync + 'static {
-    async fn still_waiting(&self, tenant: &str, approval: Uuid) -> Result<bool, StoreError>;
-}
-
 /// Where deliveries are kept: the record of every attempt, and locally the retry queue.
 #[async_trait]
 pub trait DeliveryLog: Send + Sync + 'static {
