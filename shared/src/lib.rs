@@ -21,6 +21,4 @@ pub mod http;
 pub mod keys;
 pub mod metrics;
 pub mod service;
-#[cfg(feature = "embedded")]
-pub mod sqlite_file;
 pub mod store;

@@ -10,8 +10,8 @@ use rusqlite::{OptionalExtension, params};
 use uuid::Uuid;
 
 use super::{Delivery, DeliveryLog, DeliveryStatus};
-use crate::sqlite_file::{SqliteFile, decode, encode, failed};
 use crate::store::StoreError;
+use crate::store::embedded::sqlite::{SqliteFile, decode, encode, failed};
 
 pub const FILE: &str = "deliveries.db";
 

@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Directory, Entry, Lookup};
-use crate::sqlite_file::{self, SqliteFile, failed};
 use crate::store::StoreError;
+use crate::store::embedded::sqlite::{self, SqliteFile, failed};
 
 pub const FILE: &str = "directory.db";
 
@@ -35,7 +35,7 @@ pub struct EmbeddedDirectory {
 }
 
 fn decode(body: &str) -> Result<Entry, StoreError> {
-    sqlite_file::decode("principal", body)
+    sqlite::decode("principal", body)
 }
 
 impl EmbeddedDirectory {
@@ -65,7 +65,7 @@ fn get(conn: &Connection, tenant: &str, name: &str) -> Result<Option<Entry>, Sto
 impl Directory for EmbeddedDirectory {
     async fn put(&self, entry: &Entry, create: bool) -> Result<(), StoreError> {
         let entry = entry.clone();
-        let body = sqlite_file::encode(&entry)?;
+        let body = sqlite::encode(&entry)?;
         self.file.with(move |conn| {
             let tx = conn.transaction().map_err(failed)?;
             let exists = get(&tx, &entry.tenant, &entry.name)?.is_some();

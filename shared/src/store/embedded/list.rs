@@ -3,7 +3,8 @@
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 
-use super::schema::{self, failed};
+use super::schema;
+use super::sqlite::failed;
 use crate::store::{Cursor, ListFilter, Page, StoreError};
 use holdpoint_core::domain::approval::Status;
 

@@ -19,11 +19,13 @@ use holdpoint_core::domain::approval::Approval;
 mod journal;
 mod list;
 mod schema;
+pub mod sqlite;
 mod writer;
 
 pub use journal::{JOURNAL, JournalCheck, check_journal};
 pub use schema::FILE;
-use schema::{ApprovalRow, RecordRow, decode, failed};
+use schema::{ApprovalRow, RecordRow};
+use sqlite::{decode, failed};
 use writer::{Answer, Write, Writer};
 
 /// Reads on blocking threads at once; more wait for a turn (two cores read no faster with more).
@@ -286,7 +288,8 @@ fn audit_of(conn: &Connection, tenant: &str, id: &str) -> Result<Vec<AuditRecord
     let rows = s
         .query_map([id], |r| r.get::<_, String>(0))
         .map_err(failed)?;
-    rows.map(|body| decode(&body.map_err(failed)?)).collect()
+    rows.map(|body| decode("audit record", &body.map_err(failed)?))
+        .collect()
 }
 
 #[async_trait]

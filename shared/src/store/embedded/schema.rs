@@ -4,9 +4,10 @@
 
 use std::path::Path;
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::Connection;
 use uuid::Uuid;
 
+use super::sqlite::{self, decode, encode, failed};
 use crate::store::StoreError;
 use holdpoint_core::audit::AuditRecord;
 use holdpoint_core::domain::approval::Approval;
@@ -60,46 +61,14 @@ CREATE TABLE IF NOT EXISTS idempotency (
 ) WITHOUT ROWID;
 ";
 
-pub fn failed(e: rusqlite::Error) -> StoreError {
-    match e {
-        rusqlite::Error::SqliteFailure(f, _)
-            if matches!(
-                f.code,
-                rusqlite::ErrorCode::DatabaseBusy
-                    | rusqlite::ErrorCode::DatabaseLocked
-                    | rusqlite::ErrorCode::DiskFull
-                    | rusqlite::ErrorCode::SystemIoFailure
-            ) =>
-        {
-            StoreError::Unavailable(e.to_string())
-        }
-        e => StoreError::Internal(format!("sqlite: {e}")),
-    }
-}
-
-/// Opens the writing connection, creating the file (owner-only: approvals carry whatever agents
-/// sent; SQLite gives its -wal and -shm files the same mode) and the tables.
-///
-/// WAL with `synchronous=FULL`: a commit returns after the WAL is synced, so an acknowledged
-/// write survives SIGKILL and power loss alike.
+/// Opens the writing connection ([`sqlite::open_writer`]) and the tables, refusing a file from a
+/// later Holdpoint.
 pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
-    let io = |e: std::io::Error| StoreError::Internal(format!("{}: {e}", path.display()));
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(io)?;
-    }
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true).write(true).create(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path).map_err(io)?;
-    let conn = Connection::open(path).map_err(|e| opening(path, e))?;
-    conn.execute_batch(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;",
-    )
-    .map_err(|e| opening(path, e))?;
+    let conn = sqlite::open_writer(path)?;
+    let opening = |e: rusqlite::Error| StoreError::Internal(format!("{}: {e}", path.display()));
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .map_err(|e| opening(path, e))?;
+        .map_err(opening)?;
     if version > VERSION {
         return Err(StoreError::Internal(format!(
             "{} holds schema version {version}, written by a later Holdpoint (this one reads {VERSION})",
@@ -109,11 +78,11 @@ pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     conn.execute_batch(&format!(
         "BEGIN; {SCHEMA} PRAGMA user_version = {VERSION}; COMMIT;"
     ))
-    .map_err(|e| opening(path, e))?;
+    .map_err(opening)?;
     Ok(conn)
 }
 
-/// A reading connection: it sees every committed write and can write nothing.
+/// A reading connection ([`sqlite::open_reader`]), once the server has created the store.
 pub fn open_reader(path: &Path) -> Result<Connection, StoreError> {
     if !path.exists() {
         return Err(StoreError::Internal(format!(
@@ -121,18 +90,7 @@ pub fn open_reader(path: &Path) -> Result<Connection, StoreError> {
             path.display()
         )));
     }
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|e| opening(path, e))?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))
-        .map_err(|e| opening(path, e))?;
-    Ok(conn)
-}
-
-fn opening(path: &Path, e: rusqlite::Error) -> StoreError {
-    StoreError::Internal(format!("{}: {e}", path.display()))
+    sqlite::open_reader(path)
 }
 
 pub fn ms(t: chrono::DateTime<chrono::Utc>) -> i64 {
@@ -141,10 +99,6 @@ pub fn ms(t: chrono::DateTime<chrono::Utc>) -> i64 {
 
 pub fn id(id: Uuid) -> String {
     id.hyphenated().to_string()
-}
-
-pub fn decode<T: serde::de::DeserializeOwned>(json: &str) -> Result<T, StoreError> {
-    serde_json::from_str(json).map_err(|e| StoreError::Internal(format!("stored JSON: {e}")))
 }
 
 /// The columns that make an approval, in this order, wherever one is read.
@@ -158,13 +112,9 @@ pub fn approval(row: &rusqlite::Row<'_>) -> Result<Approval, StoreError> {
         .as_str()
         .map_err(|e| StoreError::Internal(format!("stored approval: {e}")))?;
     let published: i64 = row.get(1).map_err(failed)?;
-    let mut a: Approval = decode(body)?;
+    let mut a: Approval = decode("approval", body)?;
     a.published_seq = a.published_seq.max(published.max(0) as u64);
     Ok(a)
-}
-
-fn encode<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(|e| StoreError::Internal(e.to_string()))
 }
 
 /// An approval as one row: encoded by the caller, so the writer thread spends its time writing.

@@ -12,7 +12,8 @@ use std::sync::mpsc;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
-use super::schema::{self, ApprovalRow, RecordRow, failed};
+use super::schema::{self, ApprovalRow, RecordRow};
+use super::sqlite::failed;
 use crate::store::{Created, IdempotencyKey, StoreError};
 use holdpoint_core::domain::approval::Approval;
 
