@@ -1,0 +1,81 @@
+//! `holdpoint serve --store dynamodb` keeps its deliveries where `holdpoint deliveries --store
+//! dynamodb` reads them: the DynamoDB deliveries table, not a `deliveries.db` beside the keys.
+
+mod support;
+
+use std::time::Duration;
+
+use holdpoint_tests::receivers::eventually;
+use serde_json::{Value, json};
+use support::{Server, create, free_port, holdpoint, printed};
+
+#[tokio::test]
+async fn serve_on_dynamodb_keeps_deliveries_where_the_deliveries_command_reads_them() {
+    holdpoint_tests::endpoint(); // a local DynamoDB-protocol server, or the test refuses
+    let dir = tempfile::tempdir().unwrap();
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    let names: Vec<String> = ["approvals", "audit", "directory", "deliveries"]
+        .iter()
+        .map(|t| format!("serve-{t}-{suffix}"))
+        .collect();
+    let env = [
+        ("HOLDPOINT_APPROVALS_TABLE", names[0].as_str()),
+        ("HOLDPOINT_AUDIT_TABLE", names[1].as_str()),
+        ("HOLDPOINT_DIRECTORY_TABLE", names[2].as_str()),
+        ("HOLDPOINT_DELIVERIES_TABLE", names[3].as_str()),
+        // No mail server: bob's mail fails at once, and is recorded.
+        ("HOLDPOINT_DELIVERY_ATTEMPTS", "1"),
+    ];
+    let run = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend_from_slice(&["--store", "dynamodb"]);
+        let out = holdpoint(dir.path(), &all, &env);
+        assert!(out.status.success(), "{args:?}: {}", printed(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let created = holdpoint(dir.path(), &["tables", "create"], &env);
+    assert!(created.status.success(), "{}", printed(&created));
+    let added = run(&["principals", "add", "acme/agent"]);
+    let key = added
+        .lines()
+        .find_map(|l| l.strip_prefix("api key:"))
+        .expect("an API key")
+        .trim()
+        .to_owned();
+    run(&["principals", "add", "acme/bob", "--email", "bob@example.com"]);
+
+    let server = Server::start_with(dir.path(), &env, free_port(), &["--store", "dynamodb"]).await;
+    let id = create(
+        &server,
+        &key,
+        json!({"action": "Drop table", "agent_id": "db", "reviewers": ["bob"]}),
+    )
+    .await;
+    let listed = eventually(
+        Duration::from_secs(20),
+        async || {
+            let out = run(&[
+                "deliveries",
+                "--tenant",
+                "acme",
+                "--approval",
+                &id,
+                "--json",
+            ]);
+            serde_json::from_str::<Vec<Value>>(&out).unwrap_or_default()
+        },
+        |l| !l.is_empty(),
+    )
+    .await;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    let d = &listed[0];
+    assert_eq!(
+        (&d["recipient"], &d["channel"], &d["approval_id"]),
+        (&json!("bob"), &json!("email"), &json!(id)),
+        "{d}"
+    );
+    assert!(
+        !dir.path().join(".holdpoint/deliveries.db").exists(),
+        "nothing kept in a local deliveries.db"
+    );
+}
