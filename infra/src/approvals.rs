@@ -3,16 +3,18 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use clap::Subcommand;
 use holdpoint_client::{Client, Decision, ListQuery};
 use holdpoint_core::domain::approval::{Approval, Status, Verdict};
 use holdpoint_core::domain::identity::ROLE_PREFIX;
 use holdpoint_core::json::document::Document;
+use holdpoint_core::text::visible;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::remote::{Failure, plain};
+use crate::error::CliError;
 
 #[derive(Subcommand, Debug)]
 pub enum ApprovalsCommand {
@@ -58,7 +60,11 @@ pub enum ApprovalsCommand {
     Sweep,
 }
 
-pub async fn run(client: &Client, command: ApprovalsCommand, json: bool) -> Result<(), Failure> {
+pub async fn run(
+    client: &Client,
+    command: ApprovalsCommand,
+    json: bool,
+) -> Result<ExitCode, CliError> {
     match command {
         ApprovalsCommand::List {
             pending,
@@ -91,7 +97,7 @@ pub async fn run(client: &Client, command: ApprovalsCommand, json: bool) -> Resu
                     format!(
                         "THE CHAIN DOES NOT VERIFY from record {}: {}",
                         audit.first_invalid_sequence.unwrap_or(0),
-                        plain(audit.reason.as_deref().unwrap_or("?"))
+                        visible(audit.reason.as_deref().unwrap_or("?"))
                     )
                 };
                 let n = audit.records.len();
@@ -101,9 +107,9 @@ pub async fn run(client: &Client, command: ApprovalsCommand, json: bool) -> Resu
                     println!(
                         "  {:>3}  {:<18} {:<20} {}",
                         r["sequence"],
-                        plain(r["event"].as_str().unwrap_or("?")),
-                        plain(r["actor"].as_str().unwrap_or("?")),
-                        plain(r["at"].as_str().unwrap_or("?"))
+                        visible(r["event"].as_str().unwrap_or("?")),
+                        visible(r["actor"].as_str().unwrap_or("?")),
+                        visible(r["at"].as_str().unwrap_or("?"))
                     );
                 }
             }
@@ -113,9 +119,9 @@ pub async fn run(client: &Client, command: ApprovalsCommand, json: bool) -> Resu
                 None => (Verdict::Approved, None),
                 Some(file) => {
                     let text = std::fs::read_to_string(&file)
-                        .map_err(|e| Failure::usage(format!("{}: {e}", file.display())))?;
+                        .map_err(|e| CliError::usage(format!("{}: {e}", file.display())))?;
                     let doc = Document::from_text(text.trim())
-                        .ok_or_else(|| Failure::usage(format!("{}: not JSON", file.display())))?;
+                        .ok_or_else(|| CliError::usage(format!("{}: not JSON", file.display())))?;
                     (Verdict::Modified, Some(doc))
                 }
             };
@@ -158,7 +164,7 @@ pub async fn run(client: &Client, command: ApprovalsCommand, json: bool) -> Resu
             }
         }
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The approvals asked for; with `mine`, those naming the caller or one of its roles (one query
@@ -169,9 +175,9 @@ async fn list(
     mine: bool,
     agent: Option<String>,
     limit: u32,
-) -> Result<Vec<Approval>, Failure> {
+) -> Result<Vec<Approval>, CliError> {
     if !(1..=100).contains(&limit) {
-        return Err(Failure::usage("--limit must be between 1 and 100"));
+        return Err(CliError::usage("--limit must be between 1 and 100"));
     }
     let base = ListQuery {
         status: pending.then(|| Status::Pending.as_str().to_owned()),
@@ -216,7 +222,7 @@ fn print_json(value: &impl serde::Serialize) {
 
 /// At most `n` characters of `s`, on one line.
 fn clip(s: &str, n: usize) -> String {
-    let s = plain(s);
+    let s = visible(s);
     if s.chars().count() <= n {
         s
     } else {
@@ -250,58 +256,58 @@ fn print_approval(a: &Approval) {
     let row = |k: &str, v: String| println!("{k:<12}{v}");
     row("id", a.id.to_string());
     row("status", a.status.as_str().to_owned());
-    row("action", plain(&a.action));
+    row("action", visible(&a.action));
     row(
         "agent",
         format!(
             "{} (asked by {})",
-            plain(&a.agent_id),
-            plain(&a.requested_by)
+            visible(&a.agent_id),
+            visible(&a.requested_by)
         ),
     );
     row(
         "reviewers",
-        format!("{} (quorum {})", plain(&a.reviewers.join(", ")), a.quorum),
+        format!("{} (quorum {})", visible(&a.reviewers.join(", ")), a.quorum),
     );
     if let Some(r) = a.risk_score {
         row("risk", r.to_string());
     }
     if let Some(reason) = &a.reason {
-        row("reason", plain(reason));
+        row("reason", visible(reason));
     }
     if let Some(t) = &a.tool_call {
         row(
             "tool call",
-            format!("{} {}", plain(&t.name), plain(&t.arguments.canonical())),
+            format!("{} {}", visible(&t.name), visible(&t.arguments.canonical())),
         );
     }
     row("created", a.created_at.to_rfc3339());
     row("expires", a.expires_at.to_rfc3339());
     row("context", String::new());
     for line in a.context.pretty().lines() {
-        println!("  {}", plain(line));
+        println!("  {}", visible(line));
     }
     if let Some(d) = &a.decision {
         let said = d
             .comment
             .as_ref()
-            .map(|c| format!(": {}", plain(c)))
+            .map(|c| format!(": {}", visible(c)))
             .unwrap_or_default();
         row(
             "decision",
             format!(
                 "{} by {} at {}{said}",
                 d.decision.as_str(),
-                plain(&d.by),
+                visible(&d.by),
                 d.at.to_rfc3339()
             ),
         );
         if let Some(out) = &d.modified_output {
-            row("edited to", plain(&out.canonical()));
+            row("edited to", visible(&out.canonical()));
         }
     }
     if let Some(by) = &a.cancelled_by {
-        row("cancelled", format!("by {}", plain(by)));
+        row("cancelled", format!("by {}", visible(by)));
     }
     if let Some(at) = a.executed_at {
         row("executed", at.to_rfc3339());

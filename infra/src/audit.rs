@@ -1,20 +1,43 @@
 //! `holdpoint audit verify`: walks the chains with the key and names every break.
 
+use std::process::ExitCode;
+
+use holdpoint::config::Settings;
 use holdpoint::service::Service;
 use holdpoint::store::{Cursor, ListFilter};
 use holdpoint_core::domain::identity::Principal;
 use uuid::Uuid;
 
-use crate::open::Opened;
+use crate::error::CliError;
+use crate::open::{Access, Opened, open};
+
+/// Verifies the chains asked for; exits 1 when one is broken.
+pub async fn run(
+    settings: &Settings,
+    tenant: Option<String>,
+    approval: Option<Uuid>,
+) -> Result<ExitCode, CliError> {
+    let opened = open(settings, Access::Inspect).await?;
+    let chains = chains(&opened, tenant.as_deref(), approval).await?;
+    if chains.is_empty() && approval.is_some() {
+        return Err("no such approval".into());
+    }
+    let broken = verify(&opened.service, &chains).await?;
+    Ok(if broken == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
 
 /// The chains to check: `(tenant, id)`.
 pub async fn chains(
     opened: &Opened,
     tenant: Option<&str>,
     approval: Option<Uuid>,
-) -> Result<Vec<(String, Uuid)>, String> {
+) -> Result<Vec<(String, Uuid)>, CliError> {
     if let Some(e) = &opened.embedded {
-        let all = e.all_approvals().await.map_err(|e| e.to_string())?;
+        let all = e.all_approvals().await?;
         return Ok(all
             .into_iter()
             .filter(|(t, id)| tenant.is_none_or(|x| x == t) && approval.is_none_or(|x| x == *id))
@@ -37,8 +60,7 @@ pub async fn chains(
         let page = opened
             .service
             .list(&operator, &ListFilter::default(), 100, cursor.as_ref())
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         out.extend(page.items.iter().map(|a| (tenant.to_owned(), a.id)));
         match page.next {
             Some(c) => cursor = Some(c),
@@ -48,14 +70,10 @@ pub async fn chains(
 }
 
 /// Verifies each chain; prints one line per chain and answers how many are broken.
-pub async fn verify(service: &Service, chains: &[(String, Uuid)]) -> Result<usize, String> {
+pub async fn verify(service: &Service, chains: &[(String, Uuid)]) -> Result<usize, CliError> {
     let mut broken = 0;
     for (tenant, id) in chains {
-        let Some((records, v)) = service
-            .audit_of(tenant, *id)
-            .await
-            .map_err(|e| e.to_string())?
-        else {
+        let Some((records, v)) = service.audit_of(tenant, *id).await? else {
             println!("BROKEN approval {id} (tenant {tenant}): no such approval");
             broken += 1;
             continue;

@@ -9,12 +9,12 @@ use holdpoint::delivery::dynamodb::DynamoDeliveries;
 use holdpoint::delivery::embedded::EmbeddedDeliveries;
 use holdpoint::store::dynamodb::sdk_config;
 
+use crate::error::CliError;
+
 /// The delivery log where `settings` put the store.
-pub async fn open_log(settings: &Settings) -> Result<Arc<dyn DeliveryLog>, String> {
+pub async fn open_log(settings: &Settings) -> Result<Arc<dyn DeliveryLog>, CliError> {
     Ok(match settings.store {
-        StoreKind::Embedded => {
-            Arc::new(EmbeddedDeliveries::open(&settings.data_dir).map_err(|e| e.to_string())?)
-        }
+        StoreKind::Embedded => Arc::new(EmbeddedDeliveries::open(&settings.data_dir)?),
         StoreKind::Dynamodb => Arc::new(DynamoDeliveries::new(
             aws_sdk_dynamodb::Client::new(&sdk_config().await),
             settings.tables.deliveries.clone(),
@@ -22,6 +22,7 @@ pub async fn open_log(settings: &Settings) -> Result<Arc<dyn DeliveryLog>, Strin
     })
 }
 
+/// Which deliveries to show, and how.
 pub struct Query {
     pub failed: bool,
     pub tenant: Option<String>,
@@ -30,17 +31,13 @@ pub struct Query {
     pub json: bool,
 }
 
-pub async fn run(log: Arc<dyn DeliveryLog>, q: Query) -> Result<ExitCode, String> {
+/// Prints the deliveries `q` asks for from the log where `settings` put the store.
+pub async fn run(settings: &Settings, q: Query) -> Result<ExitCode, CliError> {
+    let log = open_log(settings).await?;
     let mut all = match (q.approval, &q.tenant) {
-        (Some(id), Some(tenant)) => log
-            .of_approval(tenant, id)
-            .await
-            .map_err(|e| e.to_string())?,
+        (Some(id), Some(tenant)) => log.of_approval(tenant, id).await?,
         (Some(_), None) => return Err("--approval needs --tenant".into()),
-        (None, tenant) => log
-            .recent(tenant.as_deref(), q.failed, q.limit)
-            .await
-            .map_err(|e| e.to_string())?,
+        (None, tenant) => log.recent(tenant.as_deref(), q.failed, q.limit).await?,
     };
     if q.failed {
         all.retain(|d| d.status == holdpoint::delivery::DeliveryStatus::Failed);

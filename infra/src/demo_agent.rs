@@ -4,20 +4,32 @@
 //! agent author would.
 
 use std::io::Write;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use holdpoint_client::{ApprovalRequest, Client, Gated, Outcome, Policy};
+use holdpoint_core::text::visible;
 use serde_json::json;
 
-use crate::remote::{Failure, exit, plain};
+use crate::error::{CliError, exit};
 
 fn say(line: &str) {
     println!("demo-agent: {line}");
     let _ = std::io::stdout().flush();
 }
 
-/// Runs the demo; `Ok(true)` when the step ran, `Ok(false)` when a human stopped it.
-pub async fn run(client: &Client, reviewer: &str, timeout: Duration) -> Result<bool, Failure> {
+/// Runs the demo; exits 0 when the step ran, 1 when a human stopped it.
+pub async fn run(client: &Client, reviewer: &str, timeout: Duration) -> Result<ExitCode, CliError> {
+    let ran = ask_then_act(client, reviewer, timeout).await?;
+    Ok(ExitCode::from(if ran { 0 } else { exit::REFUSED }))
+}
+
+/// `Ok(true)` when the step ran, `Ok(false)` when a human stopped it.
+async fn ask_then_act(
+    client: &Client,
+    reviewer: &str,
+    timeout: Duration,
+) -> Result<bool, CliError> {
     let policy = Policy::Any(vec![
         Policy::RiskAtLeast(50),
         Policy::Tools(vec!["db.drop_table".into()]),
@@ -57,25 +69,25 @@ pub async fn run(client: &Client, reviewer: &str, timeout: Duration) -> Result<b
     .reason("Not read for over a year; they slow the nightly backup down")
     .risk(85);
     if !policy.asks(&drop) {
-        return Err(Failure::usage("the policy should ask for this step"));
+        return Err(CliError::usage("the policy should ask for this step"));
     }
     let ticket = client.request_approval(&drop).await?;
     say(&format!(
         "dropping tables needs a human: asked {} (approval {})",
-        plain(reviewer),
+        visible(reviewer),
         ticket.id()
     ));
     say("waiting for the decision (review links go to reviewers, never to this agent)");
     let edited = match client.wait(ticket.id(), timeout).await? {
         Outcome::Approved { by, .. } => {
-            say(&format!("approved by {}", plain(&by)));
+            say(&format!("approved by {}", visible(&by)));
             None
         }
         Outcome::Modified { by, output, .. } => {
             say(&format!(
                 "approved with edits by {}: {}",
-                plain(&by),
-                plain(&output.canonical())
+                visible(&by),
+                visible(&output.canonical())
             ));
             Some(output)
         }
@@ -87,13 +99,16 @@ pub async fn run(client: &Client, reviewer: &str, timeout: Duration) -> Result<b
             return Ok(false);
         }
         refused => {
-            say(&format!("{}: nothing dropped", plain(&refused.to_string())));
+            say(&format!(
+                "{}: nothing dropped",
+                visible(&refused.to_string())
+            ));
             return Ok(false);
         }
     };
     let tables = edited
         .as_ref()
-        .map(|e| plain(&e.canonical()))
+        .map(|e| visible(&e.canonical()))
         .unwrap_or_else(|| stale.join(", "));
     say(&format!("dropping {tables} … done"));
     let executed = client.execute(&ticket, edited.as_ref()).await?;
@@ -105,9 +120,4 @@ pub async fn run(client: &Client, reviewer: &str, timeout: Duration) -> Result<b
             .unwrap_or_default()
     ));
     Ok(true)
-}
-
-/// The exit code: 0 when the step ran, 1 when a human stopped it.
-pub fn exit_code(ran: bool) -> u8 {
-    if ran { 0 } else { exit::REFUSED }
 }

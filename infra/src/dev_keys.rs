@@ -3,19 +3,18 @@
 //! Two, not one: the requester may never approve its own request, so trying the product needs
 //! an agent and a reviewer. On the first start (an empty directory, no `dev-keys.json`) they are
 //! added to the directory and their keys written once to `dev-keys.json` (owner-only) for you
-//! to read. The `api-keys.json` of an earlier version is imported into the directory instead,
-//! once, and renamed `api-keys.json.imported`. From then on the directory alone says who may
-//! call (`holdpoint principals …`): these files are never read again.
+//! to read. From then on the directory alone says who may call (`holdpoint principals …`): the
+//! file is never read again.
 
 use std::io::Write;
 use std::path::Path;
 
 use holdpoint::directory::{self, Directory, Entry};
 
+use crate::error::CliError;
+
 /// The keys generated on a first run.
 pub const FILE: &str = "dev-keys.json";
-/// The key file of earlier versions, imported once.
-pub const LEGACY: &str = "api-keys.json";
 
 /// What a start found: keys to print, and where they came from.
 pub enum Start {
@@ -23,31 +22,14 @@ pub enum Start {
     Known(usize),
     /// Generated now (JSON of `dev-keys.json`).
     Generated(String),
-    /// Imported from `api-keys.json` (its JSON).
-    Imported(String),
     /// The directory is empty and was emptied on purpose: nobody can call.
     Empty,
 }
 
-pub async fn ensure(dir: &Path, d: &dyn Directory) -> Result<Start, String> {
-    let known = d.list(None).await.map_err(|e| e.to_string())?.len();
+pub async fn ensure(dir: &Path, d: &dyn Directory) -> Result<Start, CliError> {
+    let known = d.list(None).await?.len();
     if known > 0 {
         return Ok(Start::Known(known));
-    }
-    let legacy = dir.join(LEGACY);
-    if legacy.exists() {
-        let json =
-            std::fs::read_to_string(&legacy).map_err(|e| format!("{}: {e}", legacy.display()))?;
-        let entries = directory::entries_from_key_map(&json)
-            .map_err(|e| format!("{}: {e}", legacy.display()))?;
-        for e in &entries {
-            d.put(e, true)
-                .await
-                .map_err(|err| format!("importing {}/{}: {err}", e.tenant, e.name))?;
-        }
-        let done = dir.join(format!("{LEGACY}.imported"));
-        std::fs::rename(&legacy, &done).map_err(|e| format!("{}: {e}", legacy.display()))?;
-        return Ok(Start::Imported(json));
     }
     if dir.join(FILE).exists() {
         return Ok(Start::Empty);
@@ -66,7 +48,7 @@ pub async fn ensure(dir: &Path, d: &dyn Directory) -> Result<Start, String> {
             key_hash: Some(directory::key_hash(&key)),
             webhook_secret: Some(secret.clone()),
         };
-        d.put(&entry, true).await.map_err(|e| e.to_string())?;
+        d.put(&entry, true).await?;
         file.insert(
             key,
             serde_json::json!({"tenant": "local", "principal": name, "roles": roles, "webhook_secret": secret}),

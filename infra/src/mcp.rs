@@ -3,6 +3,7 @@
 //! Holdpoint URL; a refusal comes back as a tool error with the problem's code and detail.
 
 use std::collections::HashMap;
+use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,6 +18,8 @@ use rmcp::{ServerHandler, ServiceExt, tool, tool_handler, tool_router};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
+
+use crate::error::{CliError, exit};
 
 /// The longest one `wait_for_decision` call waits; the agent calls again to wait longer.
 const MAX_WAIT_SECONDS: u64 = 900;
@@ -292,15 +295,14 @@ impl ServerHandler for Gatekeeper {
     }
 }
 
-/// Serves MCP on stdin/stdout until the client closes it.
-pub async fn serve(client: Client) -> Result<(), String> {
+/// Serves MCP on stdin/stdout until the client closes it; a broken transport exits 3, as a
+/// server that cannot be reached.
+pub async fn serve(client: Client) -> Result<ExitCode, CliError> {
+    let broken = |e: &dyn std::fmt::Display| CliError::new(exit::UNREACHABLE, format!("MCP: {e}"));
     let running = Gatekeeper::new(client)
         .serve(rmcp::transport::stdio())
         .await
-        .map_err(|e| format!("MCP: {e}"))?;
-    running
-        .waiting()
-        .await
-        .map(|_| ())
-        .map_err(|e| format!("MCP: {e}"))
+        .map_err(|e| broken(&e))?;
+    running.waiting().await.map_err(|e| broken(&e))?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -2,13 +2,15 @@
 //! alike. Secrets are made here and printed once; only an API key's hash is stored.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::Subcommand;
-use holdpoint::directory::{self, Directory, Entry};
+use holdpoint::config::Settings;
+use holdpoint::directory::{self, Entry};
 use holdpoint::store::StoreError;
 
-use crate::Place;
+use crate::error::CliError;
+use crate::open::open_directory;
+use crate::place::Place;
 
 #[derive(Subcommand)]
 pub enum PrincipalsCommand {
@@ -60,7 +62,7 @@ pub enum PrincipalsCommand {
 }
 
 impl PrincipalsCommand {
-    pub fn place(&self) -> &Place {
+    fn place(&self) -> &Place {
         match self {
             PrincipalsCommand::Add { place, .. }
             | PrincipalsCommand::List { place, .. }
@@ -70,7 +72,7 @@ impl PrincipalsCommand {
     }
 }
 
-fn split(who: &str) -> Result<(String, String), String> {
+fn split(who: &str) -> Result<(String, String), CliError> {
     let (tenant, name) = who
         .split_once('/')
         .ok_or_else(|| format!("{who:?}: name a principal as TENANT/NAME"))?;
@@ -79,11 +81,10 @@ fn split(who: &str) -> Result<(String, String), String> {
     Ok((tenant.to_owned(), name.to_owned()))
 }
 
-pub async fn run(
-    command: PrincipalsCommand,
-    directory: Arc<dyn Directory>,
-    allow_private_webhooks: bool,
-) -> Result<ExitCode, String> {
+/// Runs `command` on the directory where its place (over `settings`) says.
+pub async fn run(command: PrincipalsCommand, mut settings: Settings) -> Result<ExitCode, CliError> {
+    command.place().clone().apply(&mut settings);
+    let directory = open_directory(&settings).await?;
     match command {
         PrincipalsCommand::Add {
             who,
@@ -95,7 +96,7 @@ pub async fn run(
         } => {
             let (tenant, name) = split(&who)?;
             if let Some(url) = &webhook {
-                holdpoint::delivery::target::check_url(url, allow_private_webhooks)
+                holdpoint::delivery::target::check_url(url, settings.allow_private_webhooks)
                     .map_err(|e| format!("--webhook: {e}"))?;
             }
             let api_key = iam_arns.is_empty().then(directory::new_api_key);
@@ -112,20 +113,17 @@ pub async fn run(
             };
             entry.check()?;
             directory.put(&entry, true).await.map_err(|e| match e {
-                StoreError::AlreadyExists => format!(
+                StoreError::AlreadyExists => CliError::usage(format!(
                     "{who} is already in the directory, or one of its IAM ARNs belongs to another principal"
-                ),
-                e => e.to_string(),
+                )),
+                e => e.into(),
             })?;
             println!("added {who}");
             print_secrets(api_key.as_deref(), &secret);
             Ok(ExitCode::SUCCESS)
         }
         PrincipalsCommand::List { tenant, json, .. } => {
-            let entries = directory
-                .list(tenant.as_deref())
-                .await
-                .map_err(|e| e.to_string())?;
+            let entries = directory.list(tenant.as_deref()).await?;
             if json {
                 let all: Vec<_> = entries.iter().map(Entry::public).collect();
                 println!("{}", serde_json::Value::Array(all));
@@ -153,33 +151,25 @@ pub async fn run(
         }
         PrincipalsCommand::Remove { who, .. } => {
             let (tenant, name) = split(&who)?;
-            if directory
-                .remove(&tenant, &name)
-                .await
-                .map_err(|e| e.to_string())?
-            {
+            if directory.remove(&tenant, &name).await? {
                 println!("removed {who}");
                 Ok(ExitCode::SUCCESS)
             } else {
-                Err(format!("{who} is not in the directory"))
+                Err(format!("{who} is not in the directory").into())
             }
         }
         PrincipalsCommand::RotateKey { who, .. } => {
             let (tenant, name) = split(&who)?;
             let mut entry = directory
                 .get(&tenant, &name)
-                .await
-                .map_err(|e| e.to_string())?
+                .await?
                 .ok_or_else(|| format!("{who} is not in the directory"))?;
             // An IAM principal keeps signing in with its ARNs; it gets no API key.
             let api_key = entry.iam_arns.is_empty().then(directory::new_api_key);
             let secret = directory::new_webhook_secret();
             entry.key_hash = api_key.as_deref().map(directory::key_hash);
             entry.webhook_secret = Some(secret.clone());
-            directory
-                .put(&entry, false)
-                .await
-                .map_err(|e| e.to_string())?;
+            directory.put(&entry, false).await?;
             println!("rotated {who}: the previous key and webhook secret no longer work");
             print_secrets(api_key.as_deref(), &secret);
             Ok(ExitCode::SUCCESS)
