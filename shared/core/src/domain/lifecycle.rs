@@ -245,7 +245,9 @@ fn decide(
         modified_output: next.proposed_output.clone(),
         signature: None,
     });
-    // With edits, what may run is the edited output: the hash binds it.
+    // With edits, what may run is the edited output: the hash binds it (it reads the status,
+    // so the status is the decision's before the hash is taken).
+    next.status = event.facts().status;
     next.context_hash = next.bound_hash();
     Ok(changed(a, next, event, me, now, payload))
 }
