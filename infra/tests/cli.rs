@@ -3,22 +3,21 @@
 
 mod support;
 
+use std::path::Path;
 use std::process::Output;
 
 use holdpoint_client::{ApprovalRequest, Client, Credentials};
+use holdpoint_tests::fault_proxy::FaultProxy;
 use serde_json::{Value, json};
-use support::{ADMIN_KEY, AGENT_KEY, FINANCE_KEY, REVIEWER_KEY, Server, free_port};
+use support::{ADMIN_KEY, AGENT_KEY, FINANCE_KEY, REVIEWER_KEY, Server, free_port, holdpoint};
 
 /// `holdpoint ARGS…` as the principal of `key` (none: no key at all) against `url`.
-fn holdpoint(url: &str, key: Option<&str>, args: &[&str]) -> Output {
-    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_holdpoint"));
-    c.args(args)
-        .env("HOLDPOINT_URL", url)
-        .env_remove("HOLDPOINT_API_KEY");
+fn as_key(url: &str, key: Option<&str>, args: &[&str]) -> Output {
+    let mut env = vec![("HOLDPOINT_URL", url)];
     if let Some(k) = key {
-        c.env("HOLDPOINT_API_KEY", k);
+        env.push(("HOLDPOINT_API_KEY", k));
     }
-    c.output().unwrap()
+    holdpoint(Path::new("."), args, &env)
 }
 
 fn text(o: &Output) -> String {
@@ -34,7 +33,7 @@ fn json_of(o: &Output) -> Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(o)))
 }
 
-// Multi-threaded: the front keeps serving while the test waits for a command to end.
+// Multi-threaded: the proxy keeps serving while the test waits for a command to end.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reviewer_lists_shows_and_decides_from_the_terminal() {
     let dir = tempfile::tempdir().unwrap();
@@ -61,7 +60,7 @@ async fn a_reviewer_lists_shows_and_decides_from_the_terminal() {
     let (h, n) = (hostile.id().to_string(), named.id().to_string());
 
     // list: a table, newest first; --json for scripts; --mine by name or by role.
-    let out = holdpoint(
+    let out = as_key(
         &url,
         Some(REVIEWER_KEY),
         &["approvals", "list", "--pending"],
@@ -76,7 +75,7 @@ async fn a_reviewer_lists_shows_and_decides_from_the_terminal() {
     assert!(table.contains("Pay invoice 77\\u{1b}[2J"), "{table}");
     assert!(!table.contains('\u{1b}'), "no escape reaches the terminal");
 
-    let mine = json_of(&holdpoint(
+    let mine = json_of(&as_key(
         &url,
         Some(FINANCE_KEY),
         &["approvals", "list", "--mine", "--json"],
@@ -88,7 +87,7 @@ async fn a_reviewer_lists_shows_and_decides_from_the_terminal() {
         .map(|a| a["id"].clone())
         .collect();
     assert_eq!(ids, [json!(h)], "fiona reviews through role:finance only");
-    let mine = json_of(&holdpoint(
+    let mine = json_of(&as_key(
         &url,
         Some(REVIEWER_KEY),
         &["approvals", "list", "--mine", "--pending", "--json"],
@@ -97,7 +96,7 @@ async fn a_reviewer_lists_shows_and_decides_from_the_terminal() {
     assert_eq!(mine["items"].as_array().unwrap().len(), 1);
 
     // show: the approval, its audit chain, and whether it verifies.
-    let out = holdpoint(&url, Some(FINANCE_KEY), &["approvals", "show", &h]);
+    let out = as_key(&url, Some(FINANCE_KEY), &["approvals", "show", &h]);
     let shown = text(&out);
     assert!(shown.contains("status      pending"), "{shown}");
     assert!(shown.contains("\"amount_eur\": 1200"), "{shown}");
@@ -105,7 +104,7 @@ async fn a_reviewer_lists_shows_and_decides_from_the_terminal() {
         shown.contains("audit: 1 record, the chain verifies"),
         "{shown}"
     );
-    let shown = json_of(&holdpoint(
+    let shown = json_of(&as_key(
         &url,
         Some(FINANCE_KEY),
         &["approvals", "show", &h, "--json"],
@@ -117,7 +116,7 @@ async fn a_reviewer_lists_shows_and_decides_from_the_terminal() {
     // approve with edits from a file; the status line, then --json.
     let edit = dir.path().join("edit.json");
     std::fs::write(&edit, r#"{"amount_eur": 1000}"#).unwrap();
-    let out = holdpoint(
+    let out = as_key(
         &url,
         Some(FINANCE_KEY),
         &[
@@ -132,7 +131,7 @@ async fn a_reviewer_lists_shows_and_decides_from_the_terminal() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", err(&out));
     assert_eq!(text(&out).trim(), format!("{h} modified"));
-    let approved = json_of(&holdpoint(
+    let approved = json_of(&as_key(
         &url,
         Some(REVIEWER_KEY),
         &["approvals", "approve", &n, "--json"],
@@ -141,7 +140,7 @@ async fn a_reviewer_lists_shows_and_decides_from_the_terminal() {
     assert_eq!(approved["decision"]["by"], "reviewer");
 
     // Refused by the server: exit 1, one line with the problem's code.
-    let out = holdpoint(
+    let out = as_key(
         &url,
         Some(AGENT_KEY),
         &["approvals", "reject", &n, "--comment", "no"],
@@ -153,10 +152,10 @@ async fn a_reviewer_lists_shows_and_decides_from_the_terminal() {
         line.starts_with("holdpoint: self_approval (403): "),
         "{line}"
     );
-    let out = holdpoint(&url, Some(REVIEWER_KEY), &["approvals", "sweep"]);
+    let out = as_key(&url, Some(REVIEWER_KEY), &["approvals", "sweep"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(err(&out).contains("not_admin (403)"), "{}", err(&out));
-    let out = holdpoint(
+    let out = as_key(
         &url,
         Some(AGENT_KEY),
         &["approvals", "show", "00000000-0000-4000-8000-000000000000"],
@@ -173,20 +172,20 @@ async fn a_reviewer_lists_shows_and_decides_from_the_terminal() {
         ))
         .await
         .unwrap();
-    let out = holdpoint(
+    let out = as_key(
         &url,
         Some(AGENT_KEY),
         &["approvals", "cancel", &t.id().to_string()],
     );
     assert_eq!(text(&out).trim(), format!("{} cancelled", t.id()));
-    let out = holdpoint(&url, Some(ADMIN_KEY), &["approvals", "sweep"]);
+    let out = as_key(&url, Some(ADMIN_KEY), &["approvals", "sweep"]);
     assert_eq!(out.status.code(), Some(0), "{}", err(&out));
     assert!(
         text(&out).starts_with("expired 0, escalated 0"),
         "{}",
         text(&out)
     );
-    let report = json_of(&holdpoint(
+    let report = json_of(&as_key(
         &url,
         Some(ADMIN_KEY),
         &["approvals", "sweep", "--json"],
@@ -203,41 +202,43 @@ async fn a_reviewer_lists_shows_and_decides_from_the_terminal() {
             vec!["approvals", "list", "--limit", "0"],
         ),
     ] {
-        let out = holdpoint(&url, key, &args);
+        let out = as_key(&url, key, &args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", err(&out));
     }
 
     // --aws: SigV4 from the AWS credentials chain (here its environment variables), on the wire.
-    // The local server knows bearer keys only, so it refuses (exit 1); the front saw the request.
-    let front = support::front::Front::start(s.addr).await;
+    // The local server knows bearer keys only, so it refuses (exit 1); the proxy saw the request.
+    let proxy = FaultProxy::start(&url).await;
     let day = || chrono::Utc::now().format("%Y%m%d").to_string();
     let day_before = day();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_holdpoint"))
-        .args(["approvals", "list", "--aws", "--url", &front.url])
-        .env_remove("HOLDPOINT_API_KEY")
-        .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
-        .env(
-            "AWS_SECRET_ACCESS_KEY",
-            "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-        )
-        .env("AWS_SESSION_TOKEN", "session-token")
-        .env("AWS_REGION", "eu-west-1")
-        .env("AWS_CONFIG_FILE", dir.path().join("none"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", dir.path().join("none"))
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .output()
-        .unwrap();
+    let none = dir.path().join("none");
+    let none = none.to_str().unwrap();
+    let out = holdpoint(
+        Path::new("."),
+        &["approvals", "list", "--aws", "--url", &proxy.url],
+        &[
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            (
+                "AWS_SECRET_ACCESS_KEY",
+                "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+            ),
+            ("AWS_SESSION_TOKEN", "session-token"),
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_CONFIG_FILE", none),
+            ("AWS_SHARED_CREDENTIALS_FILE", none),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ],
+    );
     assert_eq!(out.status.code(), Some(1), "{}", err(&out));
     assert!(
         err(&out).contains("invalid_credential (401)"),
         "{}",
         err(&out)
     );
-    let seen = front
-        .plan()
-        .headers
+    let seen = proxy
+        .headers()
         .pop()
-        .expect("the request reached the front");
+        .expect("the request reached the proxy");
     let auth = seen["authorization"].to_str().unwrap();
     let signed_on = |d: &str| {
         auth.starts_with(&format!(
@@ -252,7 +253,7 @@ async fn a_reviewer_lists_shows_and_decides_from_the_terminal() {
 
     // Cannot reach the server: exit 3.
     let nobody = format!("http://127.0.0.1:{}", free_port());
-    let out = holdpoint(&nobody, Some(REVIEWER_KEY), &["approvals", "list"]);
+    let out = as_key(&nobody, Some(REVIEWER_KEY), &["approvals", "list"]);
     assert_eq!(out.status.code(), Some(3), "{}", err(&out));
     assert!(
         err(&out).contains("cannot reach Holdpoint"),

@@ -14,8 +14,8 @@ use holdpoint_client::{
 };
 use holdpoint_core::domain::approval::{Status, Verdict};
 use holdpoint_core::json::document::Document;
+use holdpoint_tests::fault_proxy::{Fault, FaultProxy};
 use serde_json::json;
-use support::front::Front;
 use support::{ADMIN_KEY, AGENT_KEY, FINANCE_KEY, REVIEWER_KEY, Server};
 
 const FAST: WaitPolicy = WaitPolicy {
@@ -152,16 +152,20 @@ async fn the_whole_lifecycle_through_the_client() {
 async fn a_create_whose_answer_is_lost_is_retried_into_the_same_approval() {
     let dir = tempfile::tempdir().unwrap();
     let s = server(dir.path()).await;
-    let front = Front::start(s.addr).await;
-    front.plan().lost_create_answers = 1;
-    let agent = client(&front.url, AGENT_KEY);
+    let proxy = FaultProxy::start(&s.url()).await;
+    proxy.fail("CreateApproval", Fault::LoseAnswer, 1);
+    let agent = client(&proxy.url, AGENT_KEY);
 
     let ticket = agent
         .request_approval(&request("Terminate i-0abc"))
         .await
         .unwrap();
 
-    assert_eq!(front.plan().creates, 2, "the lost answer was asked again");
+    assert_eq!(
+        proxy.seen("CreateApproval"),
+        2,
+        "the lost answer was asked again"
+    );
     let all = agent.list(&ListQuery::default()).await.unwrap().items;
     assert_eq!(all.len(), 1, "one approval, not two");
     assert_eq!(all[0].id, ticket.id());
@@ -267,9 +271,9 @@ async fn every_wait_outcome() {
 async fn waiting_honours_retry_after_and_never_polls_faster_than_its_floor() {
     let dir = tempfile::tempdir().unwrap();
     let s = server(dir.path()).await;
-    let front = Front::start(s.addr).await;
+    let proxy = FaultProxy::start(&s.url()).await;
     let floor = Duration::from_millis(200);
-    let agent = client(&front.url, AGENT_KEY).with_wait_policy(WaitPolicy {
+    let agent = client(&proxy.url, AGENT_KEY).with_wait_policy(WaitPolicy {
         floor,
         cap: Duration::from_millis(400),
     });
@@ -281,7 +285,7 @@ async fn waiting_honours_retry_after_and_never_polls_faster_than_its_floor() {
         agent.wait(t.id(), Duration::from_secs(2)).await.unwrap(),
         Outcome::TimedOut
     );
-    let gets = std::mem::take(&mut front.plan().gets);
+    let gets = proxy.take_arrivals("GetApproval");
     assert!(gets.len() >= 4, "{} gets in 2 s", gets.len());
     for pair in gets.windows(2) {
         assert!(pair[1] - pair[0] >= floor, "{:?} apart", pair[1] - pair[0]);
@@ -292,7 +296,8 @@ async fn waiting_honours_retry_after_and_never_polls_faster_than_its_floor() {
         .decide(t.id(), decision(Verdict::Approved, None, None))
         .await
         .unwrap();
-    front.plan().busy_gets = vec![503, 429];
+    proxy.fail("GetApproval", Fault::Busy(503), 1);
+    proxy.fail("GetApproval", Fault::Busy(429), 1);
     let started = Instant::now();
     let outcome = agent.wait(t.id(), Duration::from_secs(20)).await.unwrap();
     assert!(outcome.approved(), "{outcome}");
@@ -301,7 +306,7 @@ async fn waiting_honours_retry_after_and_never_polls_faster_than_its_floor() {
         "two Retry-After: 1 answers were waited out ({:?})",
         started.elapsed()
     );
-    assert_eq!(front.plan().gets.len(), 3);
+    assert_eq!(proxy.seen("GetApproval"), 3);
 }
 
 #[tokio::test]

@@ -1,80 +1,146 @@
-//! A loopback proxy in front of the DynamoDB-protocol server that fails chosen operations on
-//! demand (throttling, 5xx), or slows every call down: the faults a real server cannot produce
-//! when a test needs them.
+//! A loopback proxy that fails chosen requests on demand, slows every one down, or loses an
+//! answer after the upstream acted on it: the faults a real server (the DynamoDB-protocol one,
+//! EventBridge's, or `holdpoint serve`) cannot produce when a test needs them. Everything else is
+//! forwarded as it is; every request is counted by operation and its headers are kept.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::response::{IntoResponse, Response};
-use http_body_util::BodyExt;
+use http::{HeaderMap, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::service::service_fn;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 
-/// What to answer instead of forwarding.
+/// What to do instead of forwarding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
+    /// DynamoDB's ThrottlingException (400).
     Throttle,
+    /// An AWS InternalServerError (500).
     ServerError,
+    /// A busy Holdpoint: this status (429, 503) as problem+json with `Retry-After: 1`.
+    Busy(u16),
+    /// Forwarded, so the upstream acts on it; then the connection is closed with no answer.
+    LoseAnswer,
 }
 
 #[derive(Default)]
 struct Plan {
-    /// operation → (fault, how many more times; `usize::MAX` = always)
-    faults: HashMap<String, (Fault, usize)>,
-    /// operation → requests seen (forwarded or failed)
-    seen: HashMap<String, usize>,
+    /// operation → faults still to answer with, in order (fault, how many more times;
+    /// `usize::MAX` = always)
+    faults: HashMap<String, VecDeque<(Fault, usize)>>,
+    /// operation → when each of its requests arrived (forwarded or failed)
+    arrivals: HashMap<String, Vec<Instant>>,
+    /// The headers of every request, in order.
+    headers: Vec<HeaderMap>,
     /// Added to every request before it is forwarded.
-    delay: std::time::Duration,
+    delay: Duration,
 }
 
-#[derive(Clone)]
-struct Proxy {
-    upstream: String,
-    client: Client<HttpConnector, Body>,
-    plan: Arc<Mutex<Plan>>,
+impl Plan {
+    fn next_fault(&mut self, operation: &str) -> Option<Fault> {
+        let queue = self.faults.get_mut(operation)?;
+        let (fault, left) = queue.front_mut()?;
+        let fault = *fault;
+        *left = left.saturating_sub(1);
+        if *left == 0 {
+            queue.pop_front();
+        }
+        Some(fault)
+    }
+}
+
+/// The operation a request is: its `X-Amz-Target` action on the AWS protocols
+/// (`TransactWriteItems`, `PutEvents`), `CreateApproval` or `GetApproval` on Holdpoint's API,
+/// otherwise its method and path.
+pub fn operation(method: &Method, path: &str, headers: &HeaderMap) -> String {
+    if let Some(target) = headers.get("x-amz-target").and_then(|v| v.to_str().ok()) {
+        return target.rsplit('.').next().unwrap_or("").to_owned();
+    }
+    match (method, path.strip_prefix("/v1/approvals")) {
+        (&Method::POST, Some("")) => "CreateApproval".to_owned(),
+        (&Method::GET, Some(rest)) if rest.len() > 1 && rest.matches('/').count() == 1 => {
+            "GetApproval".to_owned()
+        }
+        _ => format!("{method} {path}"),
+    }
 }
 
 pub struct FaultProxy {
     pub url: String,
     plan: Arc<Mutex<Plan>>,
-    server: tokio::task::JoinHandle<()>,
+    task: tokio::task::JoinHandle<()>,
 }
 
 impl Drop for FaultProxy {
     fn drop(&mut self) {
-        self.server.abort();
+        self.task.abort();
     }
 }
 
 impl FaultProxy {
     /// A proxy to `upstream` (e.g. `http://127.0.0.1:5005`) on a free loopback port.
     pub async fn start(upstream: &str) -> FaultProxy {
-        let plan = Arc::new(Mutex::new(Plan::default()));
-        let proxy = Proxy {
-            upstream: upstream.trim_end_matches('/').to_owned(),
-            client: Client::builder(TokioExecutor::new()).build_http(),
-            plan: plan.clone(),
-        };
-        let app = Router::new().fallback(forward).with_state(proxy);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
+        let plan = Arc::new(Mutex::new(Plan::default()));
+        let upstream: Arc<str> = upstream.trim_end_matches('/').into();
+        let client: Client<HttpConnector, Full<Bytes>> =
+            Client::builder(TokioExecutor::new()).build_http();
+        let shared = plan.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let (plan, upstream, client) = (shared.clone(), upstream.clone(), client.clone());
+                tokio::spawn(async move {
+                    let service = service_fn(move |req| {
+                        forward(req, upstream.clone(), plan.clone(), client.clone())
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
         });
-        FaultProxy { url, plan, server }
+        FaultProxy { url, plan, task }
     }
 
-    /// Fails the next `times` requests of `operation` (e.g. "TransactWriteItems") with `fault`.
+    /// Answers the next `times` requests of `operation` (see [`operation`]) with `fault`, after
+    /// the faults already planned for it.
     pub fn fail(&self, operation: &str, fault: Fault, times: usize) {
-        self.plan
-            .lock()
-            .unwrap()
+        self.plan()
             .faults
-            .insert(operation.to_owned(), (fault, times));
+            .entry(operation.to_owned())
+            .or_default()
+            .push_back((fault, times));
+    }
+
+    /// Holds every request `delay` before forwarding it: an upstream that far away.
+    pub fn delay(&self, delay: Duration) {
+        self.plan().delay = delay;
+    }
+
+    /// Forgets every planned fault.
+    pub fn heal(&self) {
+        self.plan().faults.clear();
+    }
+
+    /// How many requests of `operation` reached the proxy.
+    pub fn seen(&self, operation: &str) -> usize {
+        self.plan().arrivals.get(operation).map_or(0, Vec::len)
+    }
+
+    /// When each request of `operation` arrived; counting starts again from none.
+    pub fn take_arrivals(&self, operation: &str) -> Vec<Instant> {
+        self.plan().arrivals.remove(operation).unwrap_or_default()
+    }
+
+    /// The headers of every request so far, in order.
+    pub fn headers(&self) -> Vec<HeaderMap> {
+        self.plan().headers.clone()
     }
 
     /// A store on the same tables as `direct`, reached through this proxy.
@@ -92,98 +158,93 @@ impl FaultProxy {
         )
     }
 
-    /// Holds every request `delay` before forwarding it: a store that far away.
-    pub fn delay(&self, delay: std::time::Duration) {
-        self.plan.lock().unwrap().delay = delay;
-    }
-
-    pub fn heal(&self) {
-        self.plan.lock().unwrap().faults.clear();
-    }
-
-    /// How many requests of `operation` reached the proxy.
-    pub fn seen(&self, operation: &str) -> usize {
-        self.plan
-            .lock()
-            .unwrap()
-            .seen
-            .get(operation)
-            .copied()
-            .unwrap_or(0)
+    fn plan(&self) -> std::sync::MutexGuard<'_, Plan> {
+        self.plan.lock().unwrap()
     }
 }
 
-async fn forward(State(p): State<Proxy>, req: Request) -> Response {
-    let op = req
-        .headers()
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.rsplit('.').next())
-        .unwrap_or("")
-        .to_owned();
+async fn forward(
+    req: Request<Incoming>,
+    upstream: Arc<str>,
+    plan: Arc<Mutex<Plan>>,
+    client: Client<HttpConnector, Full<Bytes>>,
+) -> Result<Response<Full<Bytes>>, std::io::Error> {
+    let op = operation(req.method(), req.uri().path(), req.headers());
     let (fault, delay) = {
-        let mut plan = p.plan.lock().unwrap();
-        *plan.seen.entry(op.clone()).or_default() += 1;
-        let fault = match plan.faults.get_mut(&op) {
-            Some((fault, left)) if *left > 0 => {
-                *left = left.saturating_sub(1);
-                Some(*fault)
-            }
-            _ => None,
-        };
-        (fault, plan.delay)
+        let mut plan = plan.lock().unwrap();
+        plan.headers.push(req.headers().clone());
+        plan.arrivals
+            .entry(op.clone())
+            .or_default()
+            .push(Instant::now());
+        (plan.next_fault(&op), plan.delay)
     };
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
-    if let Some(fault) = fault {
-        let (status, kind, message) = match fault {
-            Fault::Throttle => (
-                400,
-                "ThrottlingException",
-                "Rate of requests exceeds the allowed throughput.",
-            ),
-            Fault::ServerError => (500, "InternalServerError", "Internal server error"),
-        };
-        let body = format!(
-            r#"{{"__type":"com.amazonaws.dynamodb.v20120810#{kind}","message":"{message}"}}"#
-        );
-        return (
-            http::StatusCode::from_u16(status).unwrap(),
-            [
-                ("content-type", "application/x-amz-json-1.0"),
-                ("x-amzn-errortype", kind),
-            ],
-            body,
-        )
-            .into_response();
+    match fault {
+        Some(Fault::Throttle) => return Ok(aws_error(400, "ThrottlingException")),
+        Some(Fault::ServerError) => return Ok(aws_error(500, "InternalServerError")),
+        Some(Fault::Busy(status)) => return Ok(busy(status)),
+        Some(Fault::LoseAnswer) | None => {}
     }
     let (mut parts, body) = req.into_parts();
-    let path = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("/");
-    parts.uri = format!("{}{path}", p.upstream).parse().unwrap();
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    parts.uri = format!("{upstream}{path}").parse().unwrap();
+    let body = body
+        .collect()
+        .await
+        .map_err(std::io::Error::other)?
+        .to_bytes();
+    let answer = match client
+        .request(Request::from_parts(parts, Full::new(body)))
+        .await
+    {
+        Ok(answer) => answer,
+        Err(e) => {
+            let mut res = Response::new(Full::from(e.to_string()));
+            *res.status_mut() = StatusCode::BAD_GATEWAY;
+            return Ok(res);
+        }
+    };
+    let (mut parts, body) = answer.into_parts();
     let bytes = body
         .collect()
         .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
-    match p
-        .client
-        .request(Request::from_parts(parts, Body::from(bytes)))
-        .await
-    {
-        Ok(res) => {
-            let (parts, body) = res.into_parts();
-            let bytes = body
-                .collect()
-                .await
-                .map(|b| b.to_bytes())
-                .unwrap_or_default();
-            Response::from_parts(parts, Body::from(bytes))
-        }
-        Err(e) => (http::StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
+        .map_err(std::io::Error::other)?
+        .to_bytes();
+    if fault == Some(Fault::LoseAnswer) {
+        // The upstream acted; its answer never reaches the client.
+        return Err(std::io::Error::other("answer lost"));
     }
+    // The body is whole now: its length is the new one, whatever the upstream framed it as.
+    parts.headers.remove(http::header::CONTENT_LENGTH);
+    parts.headers.remove(http::header::TRANSFER_ENCODING);
+    Ok(Response::from_parts(parts, Full::new(bytes)))
+}
+
+fn aws_error(status: u16, kind: &str) -> Response<Full<Bytes>> {
+    let message = match kind {
+        "ThrottlingException" => "Rate of requests exceeds the allowed throughput.",
+        _ => "Internal server error",
+    };
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/x-amz-json-1.0")
+        .header("x-amzn-errortype", kind)
+        .body(Full::from(format!(
+            r#"{{"__type":"com.amazonaws.dynamodb.v20120810#{kind}","message":"{message}"}}"#
+        )))
+        .unwrap()
+}
+
+fn busy(status: u16) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(status)
+        .header("retry-after", "1")
+        .header("content-type", "application/problem+json")
+        .body(Full::from(
+            r#"{"type":"about:blank","title":"Busy","status":503,"code":"unavailable","detail":"busy"}"#,
+        ))
+        .unwrap()
 }

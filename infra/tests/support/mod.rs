@@ -1,14 +1,14 @@
-//! A `holdpoint serve` process for tests, and a minimal HTTP client for talking to it.
+//! What the end-to-end tests share: a `holdpoint serve` process and a minimal HTTP client for
+//! talking to it, the one team of API keys, the command-line runner, and creating an approval.
 
 #![allow(dead_code)]
 
-pub mod front;
 pub mod team;
 pub mod webdriver;
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -137,10 +137,12 @@ impl Server {
     }
 }
 
-/// API keys of a small team in tenant `t1`: an agent, two reviewers (one holding the role
-/// `finance`), and an admin.
+/// API keys of a small team in tenant `t1`: an agent, four reviewers (`reviewer`, `alice`, `bob`,
+/// and `fiona` holding the role `finance`), and an admin (`root`).
 pub const AGENT_KEY: &str = "agent-key-0123456789abcdef";
 pub const REVIEWER_KEY: &str = "reviewer-key-0123456789abcdef";
+pub const ALICE_KEY: &str = "alice-key-0123456789abcdef";
+pub const BOB_KEY: &str = "bob-key-0123456789abcdef";
 pub const FINANCE_KEY: &str = "finance-key-0123456789abcdef";
 pub const ADMIN_KEY: &str = "admin-key-0123456789abcdef";
 
@@ -149,10 +151,47 @@ pub fn team_keys() -> String {
     serde_json::json!({
         AGENT_KEY: {"tenant": "t1", "principal": "agent"},
         REVIEWER_KEY: {"tenant": "t1", "principal": "reviewer"},
+        ALICE_KEY: {"tenant": "t1", "principal": "alice"},
+        BOB_KEY: {"tenant": "t1", "principal": "bob"},
         FINANCE_KEY: {"tenant": "t1", "principal": "fiona", "roles": ["finance"]},
         ADMIN_KEY: {"tenant": "t1", "principal": "root", "roles": ["admin"]},
     })
     .to_string()
+}
+
+/// `holdpoint ARGS…` run in `cwd` with `env` besides; an API key in the test's own environment
+/// never reaches it.
+pub fn holdpoint(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_holdpoint"))
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("HOLDPOINT_API_KEY")
+        .envs(env.iter().copied())
+        .output()
+        .expect("holdpoint runs")
+}
+
+/// What a command printed, standard output then standard error: for assertion messages.
+pub fn printed(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Creates an approval as `key`; its id. No answer to an agent carries a review link.
+pub async fn create(server: &Server, key: &str, body: serde_json::Value) -> String {
+    let (status, a) = server
+        .call("POST", "/v1/approvals", Some(key), Some(&body))
+        .await
+        .expect("the server answers");
+    assert_eq!(status, 201, "{a}");
+    assert!(
+        !a.to_string().contains("token="),
+        "no answer to the agent carries a link"
+    );
+    a["id"].as_str().unwrap().to_owned()
 }
 
 impl Server {

@@ -2,26 +2,16 @@
 //! them: what the tests of reviewers' messages, callbacks and principals share.
 
 use std::path::Path;
-use std::process::Command;
 
 use holdpoint_tests::receivers::{Mailbox, Webhooks};
 use serde_json::Value;
 
-use super::{Server, free_port};
+use super::{Server, free_port, holdpoint};
 
 /// A principal as `holdpoint principals add` printed it.
 pub struct Added {
     pub key: String,
     pub secret: String,
-}
-
-pub fn holdpoint(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_holdpoint"))
-        .args(args)
-        .current_dir(dir)
-        .envs(env.iter().copied())
-        .output()
-        .expect("holdpoint runs")
 }
 
 pub fn add(dir: &Path, args: &[&str]) -> Added {
@@ -99,15 +89,6 @@ pub async fn serve(dir: &Path, mail: &Mailbox, private: bool) -> Server {
         env.push(("HOLDPOINT_ALLOW_PRIVATE_WEBHOOKS", "1"));
     }
     Server::start(dir, &env, free_port()).await
-}
-
-pub async fn create(server: &Server, key: &str, body: Value) -> String {
-    let (status, a) = server
-        .call("POST", "/v1/approvals", Some(key), Some(&body))
-        .await
-        .unwrap();
-    assert_eq!(status, 201, "{a}");
-    a["id"].as_str().unwrap().to_owned()
 }
 
 pub async fn deliveries(server: &Server, key: &str, id: &str) -> Vec<Value> {
