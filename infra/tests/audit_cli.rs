@@ -4,30 +4,9 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use serde_json::json;
-use support::{Server, free_port};
-
-const AGENT: &str = "agent-key-0000000000";
-const REVIEWER: &str = "reviewer-key-0000000";
-
-fn keys() -> String {
-    json!({
-        AGENT: {"tenant": "t", "principal": "agent"},
-        REVIEWER: {"tenant": "t", "principal": "reviewer"},
-    })
-    .to_string()
-}
-
-fn holdpoint(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_holdpoint"))
-        .args(args)
-        .current_dir(cwd)
-        .envs(env.iter().copied())
-        .output()
-        .expect("holdpoint runs")
-}
+use support::{AGENT_KEY, REVIEWER_KEY, Server, create, holdpoint};
 
 /// Rewrites, by hand (SQL on the file, as `sqlite3` would), the JSON of one stored row: the
 /// audit record `sequence` of approval `id`, or the approval itself when `sequence` is `None`.
@@ -57,18 +36,13 @@ fn edit_row(dir: &Path, id: &str, sequence: Option<u64>, edit: impl Fn(&str) -> 
 async fn decided_approval(server: &Server) -> String {
     let body =
         json!({"action": "delete bucket logs-2019", "agent_id": "a", "reviewers": ["reviewer"]});
-    let (status, a) = server
-        .call("POST", "/v1/approvals", Some(AGENT), Some(&body))
-        .await
-        .unwrap();
-    assert_eq!(status, 201, "{a}");
-    let id = a["id"].as_str().unwrap().to_owned();
+    let id = create(server, AGENT_KEY, body).await;
     let decision = json!({"decision": "approved", "comment": "ok"});
     let (status, _) = server
         .call(
             "POST",
             &format!("/v1/approvals/{id}/decision"),
-            Some(REVIEWER),
+            Some(REVIEWER_KEY),
             Some(&decision),
         )
         .await
@@ -80,9 +54,7 @@ async fn decided_approval(server: &Server) -> String {
 #[tokio::test]
 async fn a_hand_edited_record_fails_verification_by_name() {
     let dir = tempfile::tempdir().unwrap();
-    let keys = keys();
-    let env = [("HOLDPOINT_API_KEYS", keys.as_str())];
-    let server = Server::start(dir.path(), &env, free_port()).await;
+    let server = Server::for_team(dir.path(), &[]).await;
     let id = decided_approval(&server).await;
     let untouched = decided_approval(&server).await;
     server.kill();
@@ -105,7 +77,7 @@ async fn a_hand_edited_record_fails_verification_by_name() {
     let stdout = String::from_utf8_lossy(&broken.stdout);
     assert_eq!(broken.status.code(), Some(1), "{stdout}");
     assert!(
-        stdout.contains(&format!("BROKEN approval {id} (tenant t) at sequence 2")),
+        stdout.contains(&format!("BROKEN approval {id} (tenant t1) at sequence 2")),
         "{stdout}"
     );
     assert!(
@@ -124,9 +96,7 @@ async fn a_hand_edited_record_fails_verification_by_name() {
 #[tokio::test]
 async fn a_hand_edited_approval_state_is_named_and_nothing_runs_on_it() {
     let dir = tempfile::tempdir().unwrap();
-    let keys = keys();
-    let env = [("HOLDPOINT_API_KEYS", keys.as_str())];
-    let server = Server::start(dir.path(), &env, free_port()).await;
+    let server = Server::for_team(dir.path(), &[]).await;
     let id = decided_approval(&server).await;
     server.kill();
 
@@ -139,14 +109,14 @@ async fn a_hand_edited_approval_state_is_named_and_nothing_runs_on_it() {
     let stdout = String::from_utf8_lossy(&broken.stdout);
     assert_eq!(broken.status.code(), Some(1), "{stdout}");
     assert!(
-        stdout.contains(&format!("BROKEN approval {id} (tenant t) at sequence 2"))
+        stdout.contains(&format!("BROKEN approval {id} (tenant t1) at sequence 2"))
             && stdout.contains("(approvals)"),
         "names the approval and the field: {stdout}"
     );
 
-    let server = Server::start(dir.path(), &env, free_port()).await;
+    let server = Server::for_team(dir.path(), &[]).await;
     let (status, shown) = server
-        .call("GET", &format!("/v1/approvals/{id}"), Some(AGENT), None)
+        .call("GET", &format!("/v1/approvals/{id}"), Some(AGENT_KEY), None)
         .await
         .unwrap();
     assert_eq!((status, shown["integrity"].as_str()), (200, Some("broken")));
@@ -154,7 +124,7 @@ async fn a_hand_edited_approval_state_is_named_and_nothing_runs_on_it() {
         .call(
             "POST",
             &format!("/v1/approvals/{id}/execute"),
-            Some(AGENT),
+            Some(AGENT_KEY),
             Some(&json!({})),
         )
         .await
@@ -186,9 +156,7 @@ async fn a_hand_edited_dynamodb_record_fails_verification_by_name() {
         format!("cli-approvals-{suffix}"),
         format!("cli-audit-{suffix}"),
     );
-    let keys = keys();
     let env = [
-        ("HOLDPOINT_API_KEYS", keys.as_str()),
         ("HOLDPOINT_APPROVALS_TABLE", approvals.as_str()),
         ("HOLDPOINT_AUDIT_TABLE", audit.as_str()),
         ("HOLDPOINT_STORE", "dynamodb"),
@@ -198,11 +166,11 @@ async fn a_hand_edited_dynamodb_record_fails_verification_by_name() {
             .status
             .success()
     );
-    let server = Server::start(dir.path(), &env, free_port()).await;
+    let server = Server::for_team(dir.path(), &env).await;
     let id = decided_approval(&server).await;
     server.kill();
 
-    let ok = holdpoint(dir.path(), &["audit", "verify", "--tenant", "t"], &env);
+    let ok = holdpoint(dir.path(), &["audit", "verify", "--tenant", "t1"], &env);
     assert!(
         ok.status.success(),
         "{}",
@@ -216,7 +184,7 @@ async fn a_hand_edited_dynamodb_record_fails_verification_by_name() {
         std::collections::HashMap::from([
             (
                 "approval".to_owned(),
-                aws_sdk_dynamodb::types::AttributeValue::S(format!("t#{id}")),
+                aws_sdk_dynamodb::types::AttributeValue::S(format!("t1#{id}")),
             ),
             (
                 "seq".to_owned(),
@@ -248,11 +216,11 @@ async fn a_hand_edited_dynamodb_record_fails_verification_by_name() {
         .await
         .unwrap();
 
-    let broken = holdpoint(dir.path(), &["audit", "verify", "--tenant", "t"], &env);
+    let broken = holdpoint(dir.path(), &["audit", "verify", "--tenant", "t1"], &env);
     let stdout = String::from_utf8_lossy(&broken.stdout);
     assert_eq!(broken.status.code(), Some(1), "{stdout}");
     assert!(
-        stdout.contains(&format!("BROKEN approval {id} (tenant t) at sequence 2")),
+        stdout.contains(&format!("BROKEN approval {id} (tenant t1) at sequence 2")),
         "{stdout}"
     );
 }

@@ -4,51 +4,18 @@
 mod support;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::json;
 use support::webdriver::Browser;
-use support::{Server, free_port};
-
-const AGENT: &str = "agent-key-0000000000";
-const ALICE: &str = "alice-key-0000000000";
-
-fn keys() -> String {
-    json!({
-        AGENT: {"tenant": "t", "principal": "agent"},
-        ALICE: {"tenant": "t", "principal": "alice"},
-    })
-    .to_string()
-}
-
-async fn create(server: &Server, body: &Value) -> String {
-    let (status, a) = server
-        .call("POST", "/v1/approvals", Some(AGENT), Some(body))
-        .await
-        .unwrap();
-    assert_eq!(status, 201, "{a}");
-    assert!(
-        !a.to_string().contains("token="),
-        "no answer to the agent carries a link"
-    );
-    a["id"].as_str().unwrap().to_owned()
-}
+use support::{AGENT_KEY, Server, create, holdpoint, printed};
 
 /// `holdpoint links ID`, beside the running server: alice's link.
 fn alice_link(cwd: &Path, server: &Server, id: &str) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_holdpoint"))
-        .args(["links", id])
-        .env("HOLDPOINT_ADDR", server.addr.to_string())
-        .current_dir(cwd)
-        .output()
-        .unwrap();
+    let addr = server.addr.to_string();
+    let out = holdpoint(cwd, &["links", id], &[("HOLDPOINT_ADDR", &addr)]);
+    assert!(out.status.success(), "{}", printed(&out));
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     stdout
         .lines()
         .find_map(|l| l.strip_prefix("alice "))
@@ -70,14 +37,8 @@ async fn wait_for_text(browser: &Browser, needle: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reviewer_approves_from_a_link_in_one_click() {
     let dir = tempfile::tempdir().unwrap();
-    let keys = keys();
-    let server = Server::start(
-        dir.path(),
-        &[("HOLDPOINT_API_KEYS", keys.as_str())],
-        free_port(),
-    )
-    .await;
-    let id = create(&server, &json!({
+    let server = Server::for_team(dir.path(), &[]).await;
+    let id = create(&server, AGENT_KEY, json!({
         "action": "Terminate EC2 instance i-0abc123 in eu-west-1",
         "agent_id": "ops-agent",
         "reviewers": ["alice"],
@@ -112,7 +73,7 @@ async fn a_reviewer_approves_from_a_link_in_one_click() {
         std::fs::write(path, browser.screenshot().await).unwrap();
     }
     let (status, before) = server
-        .call("GET", &format!("/v1/approvals/{id}"), Some(AGENT), None)
+        .call("GET", &format!("/v1/approvals/{id}"), Some(AGENT_KEY), None)
         .await
         .unwrap();
     assert_eq!(
@@ -125,7 +86,7 @@ async fn a_reviewer_approves_from_a_link_in_one_click() {
     let text = wait_for_text(&browser, "Decision recorded").await;
     assert!(text.contains("now approved"), "{text}");
     let (_, after) = server
-        .call("GET", &format!("/v1/approvals/{id}"), Some(AGENT), None)
+        .call("GET", &format!("/v1/approvals/{id}"), Some(AGENT_KEY), None)
         .await
         .unwrap();
     assert_eq!(after["status"], "approved");
@@ -200,13 +161,7 @@ const NOTHING_RAN: &str = r#"
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_input_shows_as_text_and_runs_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let keys = keys();
-    let server = Server::start(
-        dir.path(),
-        &[("HOLDPOINT_API_KEYS", keys.as_str())],
-        free_port(),
-    )
-    .await;
+    let server = Server::for_team(dir.path(), &[]).await;
     let browser = Browser::start().await;
     let corpus = hostile();
     assert!(corpus.len() >= 30);
@@ -218,7 +173,8 @@ async fn hostile_input_shows_as_text_and_runs_nothing() {
         };
         let id = create(
             &server,
-            &json!({
+            AGENT_KEY,
+            json!({
                 "action": payload,
                 "agent_id": agent_id,
                 "reason": payload,

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use holdpoint_tests::receivers::{Mailbox, Webhooks, eventually};
 use serde_json::{Value, json};
-use support::team::{create, deliveries, holdpoint, serve, team};
+use support::team::{deliveries, serve, team};
+use support::{create, holdpoint};
 
 #[tokio::test]
 async fn callbacks_are_retried_until_delivered_once_and_failures_are_recorded() {

@@ -6,66 +6,38 @@ mod support;
 use std::sync::Arc;
 
 use serde_json::json;
-use support::{Server, free_port};
+use support::{AGENT_KEY, ALICE_KEY, BOB_KEY, FINANCE_KEY, REVIEWER_KEY, Server, create};
 
 const APPROVALS: usize = 60;
 
-fn keys() -> serde_json::Value {
-    let mut keys = serde_json::Map::new();
-    keys.insert(
-        "agent-key-0000000000".into(),
-        json!({"tenant": "t", "principal": "agent"}),
-    );
-    for i in 0..4 {
-        keys.insert(
-            format!("reviewer-key-{i}-00000000"),
-            json!({"tenant": "t", "principal": format!("r{i}")}),
-        );
-    }
-    serde_json::Value::Object(keys)
-}
+/// Four reviewers of the team, who race on every approval.
+const RACERS: [&str; 4] = [REVIEWER_KEY, ALICE_KEY, BOB_KEY, FINANCE_KEY];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigkill_mid_burst_loses_no_acknowledged_decision() {
     let dir = tempfile::tempdir().unwrap();
-    let keys = keys().to_string();
-    let env = [
-        ("HOLDPOINT_API_KEYS", keys.as_str()),
-        ("HOLDPOINT_DATA_DIR", "data"),
-    ];
-    let port = free_port();
-    let server = Arc::new(Server::start(dir.path(), &env, port).await);
+    let env = [("HOLDPOINT_DATA_DIR", "data")];
+    let server = Arc::new(Server::for_team(dir.path(), &env).await);
 
     let mut ids = Vec::new();
     for _ in 0..APPROVALS {
-        let body = json!({"action": "pay invoice", "agent_id": "a", "reviewers": ["r0", "r1", "r2", "r3"]});
-        let (status, a) = server
-            .call(
-                "POST",
-                "/v1/approvals",
-                Some("agent-key-0000000000"),
-                Some(&body),
-            )
-            .await
-            .unwrap();
-        assert_eq!(status, 201);
-        ids.push(a["id"].as_str().unwrap().to_owned());
+        let body = json!({"action": "pay invoice", "agent_id": "a", "reviewers": ["reviewer", "alice", "bob", "fiona"]});
+        ids.push(create(&server, AGENT_KEY, body).await);
     }
 
     // Four reviewers race on every approval; record each decision the server acknowledged.
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     for (i, id) in ids.iter().enumerate() {
-        for r in 0..4 {
+        for key in RACERS {
             let (server, id, tx) = (server.clone(), id.clone(), tx.clone());
             tokio::spawn(async move {
                 tokio::time::sleep(std::time::Duration::from_millis(i as u64 * 2)).await;
-                let key = format!("reviewer-key-{r}-00000000");
                 let body = json!({"decision": "approved"});
                 if let Ok((200, a)) = server
                     .call(
                         "POST",
                         &format!("/v1/approvals/{id}/decision"),
-                        Some(&key),
+                        Some(key),
                         Some(&body),
                     )
                     .await
@@ -92,15 +64,10 @@ async fn sigkill_mid_burst_loses_no_acknowledged_decision() {
     }
     assert!(acknowledged.len() >= APPROVALS / 3);
 
-    let server = Server::start(dir.path(), &env, free_port()).await;
+    let server = Server::for_team(dir.path(), &env).await;
     for (id, by) in &acknowledged {
         let (status, a) = server
-            .call(
-                "GET",
-                &format!("/v1/approvals/{id}"),
-                Some("agent-key-0000000000"),
-                None,
-            )
+            .call("GET", &format!("/v1/approvals/{id}"), Some(AGENT_KEY), None)
             .await
             .unwrap();
         assert_eq!(status, 200);
@@ -113,19 +80,14 @@ async fn sigkill_mid_burst_loses_no_acknowledged_decision() {
     let (mut pending, mut approved) = (0, 0);
     for id in &ids {
         let (_, a) = server
-            .call(
-                "GET",
-                &format!("/v1/approvals/{id}"),
-                Some("agent-key-0000000000"),
-                None,
-            )
+            .call("GET", &format!("/v1/approvals/{id}"), Some(AGENT_KEY), None)
             .await
             .unwrap();
         let (_, audit) = server
             .call(
                 "GET",
                 &format!("/v1/approvals/{id}/audit"),
-                Some("agent-key-0000000000"),
+                Some(AGENT_KEY),
                 None,
             )
             .await
@@ -158,7 +120,7 @@ async fn sigkill_mid_burst_loses_no_acknowledged_decision() {
 #[tokio::test]
 async fn sigterm_stops_the_server_cleanly() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &[], free_port()).await;
+    let server = Server::start(dir.path(), &[], support::free_port()).await;
     let status = server.terminate().expect("it exits");
     assert!(status.success(), "{status:?}");
 }

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use holdpoint_tests::receivers::{Mailbox, Webhooks, eventually};
 use serde_json::{Value, json};
-use support::team::{approval, create, decide_by_link, holdpoint, link_in, serve, team};
+use support::team::{approval, decide_by_link, link_in, serve, team};
+use support::{create, holdpoint};
 
 #[tokio::test]
 async fn a_removed_principal_can_no_longer_call_or_decide_and_a_rotated_key_replaces_the_old() {

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use holdpoint_tests::receivers::{Mailbox, Webhooks, eventually};
 use serde_json::json;
-use support::team::{approval, create, decide_by_link, deliveries, link_in, serve, team};
+use support::create;
+use support::team::{approval, decide_by_link, deliveries, link_in, serve, team};
 use support::{Server, free_port};
 
 #[tokio::test]
