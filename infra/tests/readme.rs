@@ -5,7 +5,7 @@ mod support;
 use std::path::Path;
 use std::process::Command;
 
-use support::{Server, free_port};
+use support::{Server, free_port, holdpoint, printed};
 
 /// The first ```bash block after "## Walkthrough", pointed at `url`.
 fn walkthrough(url: &str) -> String {
@@ -103,16 +103,8 @@ async fn the_walkthrough_works_on_dynamodb() {
         ("HOLDPOINT_DIRECTORY_TABLE", directory.as_str()),
         ("HOLDPOINT_DELIVERIES_TABLE", deliveries.as_str()),
     ];
-    let created = Command::new(env!("CARGO_BIN_EXE_holdpoint"))
-        .args(["tables", "create"])
-        .envs(env)
-        .output()
-        .unwrap();
-    assert!(
-        created.status.success(),
-        "{}",
-        String::from_utf8_lossy(&created.stderr)
-    );
+    let created = holdpoint(dir.path(), &["tables", "create"], &env);
+    assert!(created.status.success(), "{}", printed(&created));
     assert_eq!(
         String::from_utf8_lossy(&created.stdout),
         format!(
