@@ -20,6 +20,7 @@ from pathlib import Path
 IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
 MOD_DECL = re.compile(r"^\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+(" + IDENT + r")\s*;", re.M)
 INLINE_MOD = re.compile(r"^\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+(" + IDENT + r")\s*\{", re.M)
+RAW_STRING = re.compile(r'b?r(#*)"')
 PATH_START = re.compile(r"(?<![A-Za-z0-9_:])((?:crate|super|self)(?:::super)*|" + IDENT + r")::")
 
 
@@ -28,7 +29,16 @@ def strip_comments(text):
     out, i, n = [], 0, len(text)
     while i < n:
         c = text[i]
-        if text.startswith("//", i):
+        # r"…" and r#"…"# take no escapes and may hold quotes: read them whole.
+        starts_word = i == 0 or not (text[i - 1].isalnum() or text[i - 1] == "_")
+        raw = RAW_STRING.match(text, i) if c in "br" and starts_word else None
+        if raw:
+            close = '"' + raw.group(1)
+            j = text.find(close, raw.end())
+            j = n if j < 0 else j + len(close)
+            out.append(text[i:j])
+            i = j
+        elif text.startswith("//", i):
             j = text.find("\n", i)
             i = n if j < 0 else j
         elif text.startswith("/*", i):

@@ -129,3 +129,16 @@ fn a_path_in_a_comment_does_not_count() {
         ),
     ]);
 }
+
+#[test]
+fn a_raw_string_holding_quotes_does_not_turn_a_later_comment_into_code() {
+    acyclic(&[
+        LIB,
+        A_USES_B,
+        (
+            "src/b.rs",
+            "const SAID: &str = r#\"say \"hi\"#;\n// Unlike crate::a::Y, it holds nothing.\n\
+             pub struct X;\n",
+        ),
+    ]);
+}
