@@ -103,6 +103,13 @@ fn modify_with_quorum_one_decides_with_the_edits() {
         next.decision.as_ref().unwrap().modified_output,
         Some(json!({"limit": 5}).into())
     );
+    // What may run is the edited output: the hash the requester proves at execute binds it.
+    let edits = json!({"limit": 5}).into();
+    assert_eq!(
+        next.context_hash,
+        request(&["alice"], None).context_hash(Some(&edits))
+    );
+    assert_ne!(next.context_hash, a.context_hash);
     // The same edits again are idempotent; other edits conflict.
     assert_eq!(
         apply(&next, modify(&alice, json!({"limit": 5})), at(2)),
