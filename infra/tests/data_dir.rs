@@ -5,46 +5,23 @@
 mod support;
 
 use std::path::Path;
-use std::process::Command;
+use std::process::Output;
 
 use serde_json::json;
-use support::{Server, free_port};
+use support::{AGENT_KEY, Server, create, team_keys};
 
-const AGENT: &str = "agent-key-0000000000";
-
-fn keys() -> String {
-    json!({
-        AGENT: {"tenant": "t", "principal": "agent"},
-        "reviewer-key-000000000": {"tenant": "t", "principal": "rev"},
-    })
-    .to_string()
-}
-
-fn holdpoint(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_holdpoint"))
-        .args(args)
-        .current_dir(dir)
-        .env("HOLDPOINT_API_KEYS", keys())
-        .env("HOLDPOINT_ADDR", format!("127.0.0.1:{}", free_port()))
-        .output()
-        .expect("holdpoint runs")
+/// `holdpoint ARGS…` in `dir`, beside a server that knows the team's keys.
+fn holdpoint(dir: &Path, args: &[&str]) -> Output {
+    support::holdpoint(dir, args, &[("HOLDPOINT_API_KEYS", &team_keys())])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_taken_while_the_server_writes_restores_every_approval_with_its_chain() {
     let dir = tempfile::tempdir().unwrap();
-    let keys = keys();
-    let env = [("HOLDPOINT_API_KEYS", keys.as_str())];
-    let server = std::sync::Arc::new(Server::start(dir.path(), &env, free_port()).await);
+    let server = std::sync::Arc::new(Server::for_team(dir.path(), &[]).await);
     let create = |server: std::sync::Arc<Server>, i: usize| async move {
-        let body =
-            json!({"action": format!("rotate key {i}"), "agent_id": "a", "reviewers": ["rev"]});
-        let (status, a) = server
-            .call("POST", "/v1/approvals", Some(AGENT), Some(&body))
-            .await
-            .unwrap();
-        assert_eq!(status, 201, "{a}");
-        a["id"].as_str().unwrap().to_owned()
+        let body = json!({"action": format!("rotate key {i}"), "agent_id": "a", "reviewers": ["reviewer"]});
+        create(&server, AGENT_KEY, body).await
     };
     let mut before = Vec::new();
     for i in 0..20 {
@@ -98,10 +75,10 @@ async fn a_backup_taken_while_the_server_writes_restores_every_approval_with_its
         stdout.contains("integrity check finds nothing wrong"),
         "{stdout}"
     );
-    let server = Server::start(restored.path(), &env, free_port()).await;
+    let server = Server::for_team(restored.path(), &[]).await;
     for id in &before {
         let (status, a) = server
-            .call("GET", &format!("/v1/approvals/{id}"), Some(AGENT), None)
+            .call("GET", &format!("/v1/approvals/{id}"), Some(AGENT_KEY), None)
             .await
             .unwrap();
         assert_eq!(status, 200, "{a}");
@@ -121,19 +98,9 @@ fn store_check_where_there_is_no_store_says_so() {
 #[tokio::test]
 async fn store_check_names_a_damaged_index_and_the_recovery() {
     let dir = tempfile::tempdir().unwrap();
-    let keys = keys();
-    let server = Server::start(
-        dir.path(),
-        &[("HOLDPOINT_API_KEYS", keys.as_str())],
-        free_port(),
-    )
-    .await;
-    let body = json!({"action": "rotate key", "agent_id": "a", "reviewers": ["rev"]});
-    let (status, a) = server
-        .call("POST", "/v1/approvals", Some(AGENT), Some(&body))
-        .await
-        .unwrap();
-    assert_eq!(status, 201, "{a}");
+    let server = Server::for_team(dir.path(), &[]).await;
+    let body = json!({"action": "rotate key", "agent_id": "a", "reviewers": ["reviewer"]});
+    create(&server, AGENT_KEY, body).await;
     server.kill();
     // An index whose entries no longer match its table, as a damaged page leaves it.
     let conn = rusqlite::Connection::open(dir.path().join(".holdpoint/holdpoint.db")).unwrap();
