@@ -42,7 +42,13 @@ async fn serve_on_dynamodb_keeps_deliveries_where_the_deliveries_command_reads_t
         .expect("an API key")
         .trim()
         .to_owned();
-    run(&["principals", "add", "acme/bob", "--email", "bob@example.com"]);
+    run(&[
+        "principals",
+        "add",
+        "acme/bob",
+        "--email",
+        "bob@example.com",
+    ]);
 
     let server = Server::start_with(dir.path(), &env, free_port(), &["--store", "dynamodb"]).await;
     let id = create(
