@@ -143,3 +143,23 @@ async fn a_rejection_stops_the_demo_agent() {
     assert!(!agent.contains("dropping orders"), "{agent}");
     assert_eq!(code, Some(1), "{agent}");
 }
+
+#[tokio::test]
+async fn an_approval_with_edits_makes_the_demo_agent_drop_only_what_was_edited() {
+    // The README's `approvals approve "$ID" --edit FILE`: FILE's JSON is what the agent runs.
+    let edit = r#"echo '{"tables": ["orders_2019"]}' > edit.json
+target/debug/holdpoint approvals approve "$ID" --edit edit.json"#
+        .replace("target/debug/holdpoint", env!("CARGO_BIN_EXE_holdpoint"));
+    let (agent, code, reviewer) = demo(Some(&edit)).await;
+    assert!(reviewer.contains(" modified\n"), "{reviewer}");
+    assert!(
+        agent.contains(r#"approved with edits by reviewer: {"tables":["orders_2019"]}"#),
+        "{agent}"
+    );
+    assert!(
+        agent.contains(r#"dropping {"tables":["orders_2019"]} … done"#),
+        "{agent}"
+    );
+    assert!(agent.contains("recorded as executed"), "{agent}");
+    assert_eq!(code, Some(0), "{agent}");
+}
