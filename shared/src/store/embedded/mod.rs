@@ -16,13 +16,11 @@ use super::{Created, Cursor, IdempotencyKey, ListFilter, Page, Store, StoreError
 use holdpoint_core::audit::AuditRecord;
 use holdpoint_core::domain::approval::Approval;
 
-mod journal;
 mod list;
 mod schema;
 pub mod sqlite;
 mod writer;
 
-pub use journal::{JOURNAL, JournalCheck, check_journal};
 pub use schema::FILE;
 use schema::{ApprovalRow, RecordRow};
 use sqlite::{decode, failed};
@@ -95,11 +93,6 @@ impl EmbeddedStore {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
-    }
-
-    /// The data directory.
-    fn dir(&self) -> &Path {
-        self.path.parent().unwrap_or(Path::new("."))
     }
 
     async fn write(&self, write: Write) -> Result<Answer, StoreError> {
@@ -186,30 +179,6 @@ impl EmbeddedStore {
                 .map_err(failed)
         })
         .await
-    }
-
-    /// Imports the journal of an earlier version, if the data directory holds one: every chain
-    /// is verified with `keys` first (one that does not verify refuses the import, naming the
-    /// approval), then everything is stored in one transaction and the journal is renamed
-    /// `journal.jsonl.imported`. Answers how many approvals were imported. Run again after a
-    /// crash between the commit and the rename, it stores the same rows again.
-    pub async fn import_journal(
-        &self,
-        keys: &dyn holdpoint_core::keys::KeyProvider,
-    ) -> Result<usize, StoreError> {
-        let path = self.dir().join(JOURNAL);
-        if !path.exists() {
-            return Ok(0);
-        }
-        let all = journal::read_verified(&path, keys).await?;
-        let n = all.len();
-        self.write(Write::Import(all)).await?;
-        let renamed = self.dir().join(format!("{JOURNAL}.imported"));
-        std::fs::rename(&path, &renamed).map_err(|e| {
-            StoreError::Internal(format!("{} → {}: {e}", path.display(), renamed.display()))
-        })?;
-        tracing::info!(approvals = n, from = %renamed.display(), "imported the journal");
-        Ok(n)
     }
 
     /// The due query, with the rows it stepped through in full scans (for the sweep benchmark).

@@ -41,13 +41,7 @@ pub enum Write {
         /// When the sweep must look at the approval once these events are published.
         due_at: Option<i64>,
     },
-    /// Approvals with their whole chains and idempotency keys, stored as they are (the journal
-    /// import, after its chains were verified).
-    Import(Imported),
 }
-
-/// Approvals to store as they are: each one's row, its chain's rows and its idempotency key.
-pub type Imported = Vec<(ApprovalRow, Vec<RecordRow>, Option<IdempotencyKey>)>;
 
 pub enum Answer {
     Created(Box<Created>),
@@ -184,18 +178,6 @@ fn apply(conn: &Connection, write: &Write) -> Result<Answer, StoreError> {
             due_at,
         } => mark_published(conn, tenant, id, *version, *published_seq, *due_at)
             .map(Answer::Published),
-        Write::Import(all) => {
-            for (row, records, idempotency) in all {
-                row.put(conn).map_err(failed)?;
-                for r in records {
-                    r.put(conn).map_err(failed)?;
-                }
-                if let Some(k) = idempotency {
-                    put_idempotency(conn, row, k)?;
-                }
-            }
-            Ok(Answer::Done)
-        }
     }
 }
 
