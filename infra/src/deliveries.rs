@@ -1,26 +1,11 @@
 //! `holdpoint deliveries`: what was sent to reviewers and agents, and what failed.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use holdpoint::config::{Settings, StoreKind};
-use holdpoint::delivery::DeliveryLog;
-use holdpoint::delivery::dynamodb::DynamoDeliveries;
-use holdpoint::delivery::embedded::EmbeddedDeliveries;
-use holdpoint::store::dynamodb::sdk_config;
+use holdpoint::backend::{Access, Backend};
+use holdpoint::config::Settings;
 
 use crate::error::CliError;
-
-/// The delivery log where `settings` put the store.
-pub async fn open_log(settings: &Settings) -> Result<Arc<dyn DeliveryLog>, CliError> {
-    Ok(match settings.store {
-        StoreKind::Embedded => Arc::new(EmbeddedDeliveries::open(&settings.data_dir)?),
-        StoreKind::Dynamodb => Arc::new(DynamoDeliveries::new(
-            aws_sdk_dynamodb::Client::new(&sdk_config().await),
-            settings.tables.deliveries.clone(),
-        )),
-    })
-}
 
 /// Which deliveries to show, and how.
 pub struct Query {
@@ -33,7 +18,8 @@ pub struct Query {
 
 /// Prints the deliveries `q` asks for from the log where `settings` put the store.
 pub async fn run(settings: &Settings, q: Query) -> Result<ExitCode, CliError> {
-    let log = open_log(settings).await?;
+    // The log the server keeps beside the same store (one wiring decides where).
+    let log = Backend::new(settings, Access::Inspect).deliveries().await?;
     let mut all = match (q.approval, &q.tenant) {
         (Some(id), Some(tenant)) => log.of_approval(tenant, id).await?,
         (Some(_), None) => return Err("--approval needs --tenant".into()),

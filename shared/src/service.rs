@@ -26,7 +26,7 @@ use holdpoint_core::domain::request::{CreateRequest, ExpiryBounds};
 use holdpoint_core::domain::review_link::{BaseUrl, LinkRefusal};
 use holdpoint_core::invalid::Invalid;
 use holdpoint_core::json::canonical;
-use holdpoint_core::keys::{Key, KeyProvider};
+use holdpoint_core::keys::{Key, KeyError, KeyProvider};
 use holdpoint_core::time::Clock;
 
 pub mod decision_check;
@@ -66,6 +66,13 @@ pub enum ServiceError {
     Internal(String),
 }
 
+impl From<KeyError> for ServiceError {
+    /// The key's own words (never its material: [`KeyError`] holds none).
+    fn from(e: KeyError) -> Self {
+        ServiceError::KeyUnavailable(e.to_string())
+    }
+}
+
 impl From<StoreError> for ServiceError {
     fn from(e: StoreError) -> Self {
         match e {
@@ -85,7 +92,7 @@ impl From<StoreError> for ServiceError {
 impl From<LinkRefusal> for ServiceError {
     fn from(r: LinkRefusal) -> Self {
         match r {
-            LinkRefusal::Key(e) => ServiceError::KeyUnavailable(e.to_string()),
+            LinkRefusal::Key(e) => e.into(),
             other => ServiceError::Link(other),
         }
     }
@@ -277,10 +284,8 @@ impl Service {
     ) -> Result<(Approval, bool), ServiceError> {
         let now = self.clock.now();
         if let Some(url) = &request.callback_url {
-            target::check_url(url, self.allow_private_webhooks).map_err(|message| Invalid {
-                field: "callback_url".into(),
-                message,
-            })?;
+            target::check_url(url, self.allow_private_webhooks)
+                .map_err(|refused| Invalid::new("callback_url", refused.to_string()))?;
         }
         let (mut approval, mut record) = request.into_approval(caller, self.expiry, now)?;
         self.seal(&mut approval, &mut record).await?;
@@ -418,10 +423,7 @@ impl Service {
     }
 
     async fn signing_key(&self) -> Result<Key, ServiceError> {
-        self.keys
-            .current()
-            .await
-            .map_err(|e| ServiceError::KeyUnavailable(e.to_string()))
+        Ok(self.keys.current().await?)
     }
 
     /// Every key `records` name, fetched once each.
@@ -431,11 +433,7 @@ impl Service {
         ids.dedup();
         let mut keys = Vec::new();
         for id in ids {
-            let found = self
-                .keys
-                .by_id(id)
-                .await
-                .map_err(|e| ServiceError::KeyUnavailable(e.to_string()))?;
+            let found = self.keys.by_id(id).await?;
             keys.extend(found);
         }
         Ok(keys)

@@ -14,30 +14,39 @@ use url::{Host, Url};
 /// The longest URL accepted.
 pub const MAX_URL_LEN: usize = 2_048;
 
+/// Why a URL given for a webhook or callback is refused (the message names the rule it breaks).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct RefusedTarget(pub String);
+
 /// `url` parsed, if Holdpoint may send to it (its host name is checked at delivery).
-pub fn check_url(url: &str, allow_private: bool) -> Result<Url, String> {
+pub fn check_url(url: &str, allow_private: bool) -> Result<Url, RefusedTarget> {
+    let refuse = |why: String| Err(RefusedTarget(why));
     if url.len() > MAX_URL_LEN {
-        return Err(format!("must be at most {MAX_URL_LEN} characters"));
+        return refuse(format!("must be at most {MAX_URL_LEN} characters"));
     }
-    let parsed = Url::parse(url).map_err(|e| format!("not a URL: {e}"))?;
+    let parsed = match Url::parse(url) {
+        Ok(p) => p,
+        Err(e) => return refuse(format!("not a URL: {e}")),
+    };
     match parsed.scheme() {
         "https" => {}
         "http" if allow_private => {}
-        _ => return Err("must be an https URL".into()),
+        _ => return refuse("must be an https URL".into()),
     }
     if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err("must not carry a user name or password".into());
+        return refuse("must not carry a user name or password".into());
     }
     match parsed.host() {
-        None => return Err("must name a host".into()),
+        None => return refuse("must name a host".into()),
         Some(Host::Ipv4(ip)) if !allow_private && !is_public(IpAddr::V4(ip)) => {
-            return Err(format!("{ip} is not a public address"));
+            return refuse(format!("{ip} is not a public address"));
         }
         Some(Host::Ipv6(ip)) if !allow_private && !is_public(IpAddr::V6(ip)) => {
-            return Err(format!("{ip} is not a public address"));
+            return refuse(format!("{ip} is not a public address"));
         }
         Some(Host::Domain(d)) if !allow_private && is_local_name(d) => {
-            return Err(format!("{d} is not a public host"));
+            return refuse(format!("{d} is not a public host"));
         }
         _ => {}
     }

@@ -12,11 +12,7 @@ use holdpoint_core::domain::seal::Integrity;
 impl Service {
     /// Whether `a` is the state its seal and head signed.
     async fn breach_of(&self, a: &Approval) -> Result<Option<Breach>, ServiceError> {
-        let key = self
-            .keys
-            .by_id(&a.seal.key_id)
-            .await
-            .map_err(|e| ServiceError::KeyUnavailable(e.to_string()))?;
+        let key = self.keys.by_id(&a.seal.key_id).await?;
         Ok(integrity::check(a, |id| key.clone().filter(|k| k.id == id)).err())
     }
 
