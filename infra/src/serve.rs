@@ -50,6 +50,15 @@ pub async fn run(settings: &Settings) -> Result<(), CliError> {
     println!("store: {}", opened.store_name);
     println!("signing key: {}", opened.key_source);
     println!("events: {}", backend.events_file().display());
+    // Files of development versions that are no longer read: say so rather than ignore them.
+    for old in ["journal.jsonl", "api-keys.json"] {
+        if data_dir.join(old).exists() {
+            println!(
+                "note: {} is from a development version and is no longer read",
+                data_dir.join(old).display()
+            );
+        }
+    }
     match start {
         None => println!(
             "API keys: from {} (a fixed map, for tests)",

@@ -7,25 +7,18 @@ use std::time::Duration;
 
 use holdpoint_tests::receivers::eventually;
 use serde_json::{Value, json};
-use support::{Server, create, free_port, holdpoint, printed};
+use support::{Server, create, free_port, fresh_tables, holdpoint, printed};
 
 #[tokio::test]
 async fn serve_on_dynamodb_keeps_deliveries_where_the_deliveries_command_reads_them() {
     holdpoint_tests::endpoint(); // a local DynamoDB-protocol server, or the test refuses
     let dir = tempfile::tempdir().unwrap();
-    let suffix = uuid::Uuid::new_v4().simple().to_string();
-    let names: Vec<String> = ["approvals", "audit", "directory", "deliveries"]
-        .iter()
-        .map(|t| format!("serve-{t}-{suffix}"))
-        .collect();
-    let env = [
-        ("HOLDPOINT_APPROVALS_TABLE", names[0].as_str()),
-        ("HOLDPOINT_AUDIT_TABLE", names[1].as_str()),
-        ("HOLDPOINT_DIRECTORY_TABLE", names[2].as_str()),
-        ("HOLDPOINT_DELIVERIES_TABLE", names[3].as_str()),
+    let tables = fresh_tables("serve");
+    let mut env: Vec<(&str, &str)> = tables.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    env.extend([
         // No mail server: bob's mail fails at once, and is recorded.
         ("HOLDPOINT_DELIVERY_ATTEMPTS", "1"),
-    ];
+    ]);
     let run = |args: &[&str]| {
         let mut all = args.to_vec();
         all.extend_from_slice(&["--store", "dynamodb"]);

@@ -3,7 +3,7 @@
 
 mod support;
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -14,6 +14,12 @@ async fn a_log_written_to_a_file_has_no_colour_codes() {
     let dir = tempfile::tempdir().unwrap();
     let addr = format!("127.0.0.1:{}", free_port());
     let log = dir.path().join("holdpoint.log");
+    let out = dir.path().join("holdpoint.out");
+    // Left by development versions: no longer read, and the server says so.
+    let data = dir.path().join(".holdpoint");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::write(data.join("api-keys.json"), "{}").unwrap();
+    std::fs::write(data.join("journal.jsonl"), "").unwrap();
     // Started here rather than by `Server::start`, which leaves stderr to the test's own.
     let mut server = Command::new(env!("CARGO_BIN_EXE_holdpoint"))
         .args(["serve", "--sweep-seconds", "1"])
@@ -22,7 +28,7 @@ async fn a_log_written_to_a_file_has_no_colour_codes() {
         .env("HOLDPOINT_API_KEYS", team_keys())
         .env("HOLDPOINT_MIN_EXPIRY_SECONDS", "1")
         .env("HOLDPOINT_LOG", "info")
-        .stdout(Stdio::null())
+        .stdout(std::fs::File::create(&out).unwrap())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .expect("holdpoint starts");
@@ -58,4 +64,13 @@ async fn a_log_written_to_a_file_has_no_colour_codes() {
     let _ = server.wait();
     assert!(text.contains("sweep"), "the sweep logged: {text:?}");
     assert!(!text.contains("\x1b["), "no colour codes: {text:?}");
+    let said = std::fs::read_to_string(&out).unwrap();
+    for old in ["api-keys.json", "journal.jsonl"] {
+        assert!(
+            said.contains(&format!(
+                "{old} is from a development version and is no longer read"
+            )),
+            "{said}"
+        );
+    }
 }

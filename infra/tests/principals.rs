@@ -8,7 +8,7 @@ use std::time::Duration;
 use holdpoint_tests::receivers::{Mailbox, Webhooks, eventually};
 use serde_json::{Value, json};
 use support::team::{approval, decide_by_link, link_in, serve, team};
-use support::{create, holdpoint};
+use support::{create, fresh_tables, holdpoint};
 
 #[tokio::test]
 async fn a_removed_principal_can_no_longer_call_or_decide_and_a_rotated_key_replaces_the_old() {
@@ -108,17 +108,8 @@ async fn a_removed_principal_can_no_longer_call_or_decide_and_a_rotated_key_repl
 async fn principals_are_managed_on_dynamodb_alike() {
     holdpoint_tests::endpoint(); // a local DynamoDB-protocol server, or the test refuses
     let dir = tempfile::tempdir().unwrap();
-    let suffix = uuid::Uuid::new_v4().simple().to_string();
-    let names: Vec<String> = ["approvals", "audit", "directory", "deliveries"]
-        .iter()
-        .map(|t| format!("cli-{t}-{suffix}"))
-        .collect();
-    let env = [
-        ("HOLDPOINT_APPROVALS_TABLE", names[0].as_str()),
-        ("HOLDPOINT_AUDIT_TABLE", names[1].as_str()),
-        ("HOLDPOINT_DIRECTORY_TABLE", names[2].as_str()),
-        ("HOLDPOINT_DELIVERIES_TABLE", names[3].as_str()),
-    ];
+    let tables = fresh_tables("cli");
+    let env: Vec<(&str, &str)> = tables.iter().map(|(k, v)| (*k, v.as_str())).collect();
     assert!(
         holdpoint(dir.path(), &["tables", "create"], &env)
             .status

@@ -48,9 +48,16 @@ fn diagnostic(retryable: bool, error: &impl std::error::Error) -> Diagnostic {
 /// with anything else. A cold start that answers health or refuses a request never waits for
 /// Secrets Manager (reads need the key too: they check each approval's seal).
 pub async fn service(settings: &Settings, base_url: BaseUrl) -> Result<Service, Error> {
-    let backend = Backend::new(settings, Access::Function);
+    Ok(function_backend(settings)
+        .function_service(base_url)
+        .await?)
+}
+
+/// The parts of a Lambda function, with its metrics written to its log: every function's cold
+/// start comes through here, so none can miss the metrics its alarms read.
+fn function_backend(settings: &Settings) -> Backend {
     metrics::emit_to_stdout();
-    Ok(backend.function_service(base_url).await?)
+    Backend::new(settings, Access::Function)
 }
 
 /// The service of the sweep, from the environment: it serves no request to learn the API's
@@ -75,8 +82,7 @@ pub async fn app_from_env(groups: &[Routes]) -> Result<axum::Router, Error> {
         Some(url) => BaseUrl::fixed(url.as_str()),
         None => BaseUrl::learned(),
     };
-    let backend = Backend::new(&settings, Access::Function);
-    metrics::emit_to_stdout();
+    let backend = function_backend(&settings);
     let service = backend.function_service(base_url.clone()).await?;
     let directory = backend.directory().await?;
     let auth = Authenticator::new(Scheme::Iam, directory, settings.auth_cache);
@@ -102,7 +108,8 @@ pub async fn app_from_env(groups: &[Routes]) -> Result<axum::Router, Error> {
 #[cfg(feature = "delivery")]
 pub async fn notifier_from_env() -> Result<crate::delivery::worker::Notifier, Error> {
     let settings = Settings::from_env()?;
-    let backend = Backend::new(&settings, Access::Function);
+    // Its metrics matter: DeliveryFailuresAlarm reads the DeliveryFailures it writes.
+    let backend = function_backend(&settings);
     let directory = backend.directory().await?;
     Ok(backend.notifier(directory).await?)
 }

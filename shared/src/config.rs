@@ -167,7 +167,7 @@ pub const VARIABLES: &[Variable] = &[
     ),
     var(
         SIGNING_SECRET_ID,
-        "none: the functions refuse to start; locally unset = `signing-keys.json`",
+        "none: the functions that sign (all but notify) refuse to start; locally unset = `signing-keys.json`",
         "both",
         "Secrets Manager secret holding the HMAC key",
     ),

@@ -242,3 +242,31 @@ async fn a_reviewer_is_not_asked_about_an_approval_that_no_longer_waits() {
     );
     assert!(hooks.log().await.is_empty(), "alice was not asked");
 }
+
+#[tokio::test]
+async fn a_delivery_failed_for_good_is_counted_for_its_alarm() {
+    let (store, _) = holdpoint_tests::fresh_store().await;
+    let mut principals = holdpoint_tests::iam_principals();
+    principals.push(entry("carol", Some("carol@example.com"), None));
+    // No HOLDPOINT_EMAIL_FROM: carol's mail cannot be sent, and that is final.
+    let env = store_env(&store, &principals).await;
+    let function = Function::start(Path::new(env!("CARGO_BIN_EXE_notify")), &env).await;
+    let approval = holdpoint_tests::stored_approval(&store, &env, chrono::Utc::now(), 600).await;
+    let id = approval.id.to_string();
+    let requested = event(
+        &id,
+        ("Approval Requested", "created", "pending", 1),
+        "",
+        serde_json::json!([{"reviewer": "carol", "url": format!("https://holdpoint.example/review/{id}?token=t0k3n")}]),
+    );
+    let report = function.invoke(requested).await.expect("nothing to retry");
+    assert_eq!(report["failed"].as_u64(), Some(1), "{report}");
+    // DeliveryFailuresAlarm reads this metric from the function's log.
+    let metrics = function.metrics().await;
+    assert!(
+        metrics
+            .iter()
+            .any(|m| m["DeliveryFailures"].as_f64() == Some(1.0)),
+        "{metrics:?}"
+    );
+}

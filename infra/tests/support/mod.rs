@@ -207,3 +207,18 @@ impl Server {
         format!("http://{}", self.addr)
     }
 }
+
+/// Fresh names for the four DynamoDB tables, as the variables that name them (`prefix-approvals-…`),
+/// so tests on one DynamoDB-protocol server never share a table.
+pub fn fresh_tables(prefix: &str) -> Vec<(&'static str, String)> {
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    [
+        ("HOLDPOINT_APPROVALS_TABLE", "approvals"),
+        ("HOLDPOINT_AUDIT_TABLE", "audit"),
+        ("HOLDPOINT_DIRECTORY_TABLE", "directory"),
+        ("HOLDPOINT_DELIVERIES_TABLE", "deliveries"),
+    ]
+    .into_iter()
+    .map(|(var, table)| (var, format!("{prefix}-{table}-{suffix}")))
+    .collect()
+}

@@ -18,6 +18,7 @@ use crate::domain::identity::{Principal, SYSTEM_ACTOR};
 use crate::domain::record;
 use crate::domain::request::{check_document, check_optional, limits};
 use crate::invalid::Invalid;
+use crate::text;
 
 /// What someone asks to happen to an approval.
 #[derive(Debug, Clone)]
@@ -148,7 +149,7 @@ fn decide(
     if !by.is_reviewer(&a.reviewers) {
         return Err(Refusal::NotAReviewer);
     }
-    let comment = comment.filter(|c| !c.trim().is_empty());
+    let comment = comment.filter(|c| !text::is_blank(c));
     match verdict {
         Verdict::Rejected if comment.is_none() => return Err(Refusal::CommentRequired),
         Verdict::Modified if modified_output.as_ref().is_none_or(Document::is_null) => {
