@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use holdpoint_core::audit::AuditRecord;
 use holdpoint_core::domain::approval::{Approval, Verdict};
 use holdpoint_core::domain::identity::Principal;
 use holdpoint_core::domain::request::CreateRequest as ApprovalRequest;
@@ -55,7 +56,9 @@ pub struct ListQuery {
 /// An approval's audit chain and whether it verifies (`GET /v1/approvals/{id}/audit`).
 #[derive(Debug, Clone, serde::Deserialize)]
 pub struct AuditReport {
-    pub records: Vec<Value>,
+    /// Typed, so that payloads keep their numbers as written (a `Value` would re-spell them and
+    /// fail on one outside f64's range).
+    pub records: Vec<AuditRecord>,
     pub valid: bool,
     pub first_invalid_sequence: Option<u64>,
     pub reason: Option<String>,
@@ -197,10 +200,19 @@ impl Client {
 
     /// Decides as a reviewer.
     pub async fn decide(&self, id: Uuid, decision: Decision) -> Result<Approval, Error> {
-        let mut body = json!({"decision": decision.verdict.as_str(), "comment": decision.comment});
-        if let Some(out) = decision.modified_output {
-            body["modified_output"] = serde_json::to_value(&out).unwrap_or(Value::Null);
+        /// Written from its parts so that the edits keep their numbers as written.
+        #[derive(serde::Serialize)]
+        struct Body<'a> {
+            decision: &'a str,
+            comment: Option<String>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            modified_output: Option<Document>,
         }
+        let body = Body {
+            decision: decision.verdict.as_str(),
+            comment: decision.comment,
+            modified_output: decision.modified_output,
+        };
         self.post(&format!("v1/approvals/{id}/decision"), &body)
             .await
     }
@@ -257,7 +269,11 @@ impl Client {
         })
     }
 
-    async fn post<T: DeserializeOwned>(&self, path: &str, body: &Value) -> Result<T, Error> {
+    async fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl serde::Serialize,
+    ) -> Result<T, Error> {
         let bytes = serde_json::to_vec(body).map_err(|e| Error::Usage(e.to_string()))?;
         parse(self.send(Method::POST, path, Some(bytes), None).await?)
     }

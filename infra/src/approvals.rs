@@ -7,11 +7,13 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 use holdpoint_client::{Client, Decision, ListQuery};
+use holdpoint_core::audit::AuditRecord;
 use holdpoint_core::domain::approval::{Approval, Status, Verdict};
 use holdpoint_core::domain::identity::ROLE_PREFIX;
 use holdpoint_core::json::document::Document;
+use holdpoint_core::json::members::{self, Members};
 use holdpoint_core::text::visible;
-use serde_json::{Value, json};
+use serde::Serialize;
 use uuid::Uuid;
 
 use crate::error::CliError;
@@ -74,8 +76,13 @@ pub async fn run(
         } => {
             let items = list(client, pending, mine, agent, limit).await?;
             if json {
-                let items: Vec<Value> = items.iter().map(shown).collect();
-                print_json(&json!({ "items": items }));
+                #[derive(Serialize)]
+                struct Listed {
+                    items: Vec<Members>,
+                }
+                print_json(&Listed {
+                    items: items.iter().map(shown).collect(),
+                });
             } else {
                 print_table(&items);
             }
@@ -84,10 +91,32 @@ pub async fn run(
             let approval = client.get(id).await?;
             let audit = client.audit(id).await?;
             if json {
-                print_json(&json!({"approval": shown(&approval), "audit": {
-                    "records": audit.records, "valid": audit.valid,
-                    "first_invalid_sequence": audit.first_invalid_sequence, "reason": audit.reason,
-                }}));
+                // Members in name order, as they always were.
+                #[derive(Serialize)]
+                struct Shown {
+                    approval: Members,
+                    audit: Audit,
+                }
+                #[derive(Serialize)]
+                struct Audit {
+                    first_invalid_sequence: Option<u64>,
+                    reason: Option<String>,
+                    records: Vec<Members>,
+                    valid: bool,
+                }
+                print_json(&Shown {
+                    approval: shown(&approval),
+                    audit: Audit {
+                        first_invalid_sequence: audit.first_invalid_sequence,
+                        reason: audit.reason,
+                        records: audit
+                            .records
+                            .iter()
+                            .map(|r: &AuditRecord| members::of(r, &[]))
+                            .collect(),
+                        valid: audit.valid,
+                    },
+                });
             } else {
                 print_approval(&approval);
                 println!();
@@ -106,10 +135,10 @@ pub async fn run(
                 for r in &audit.records {
                     println!(
                         "  {:>3}  {:<18} {:<20} {}",
-                        r["sequence"],
-                        visible(r["event"].as_str().unwrap_or("?")),
-                        visible(r["actor"].as_str().unwrap_or("?")),
-                        visible(r["at"].as_str().unwrap_or("?"))
+                        r.sequence,
+                        r.event.as_str(),
+                        visible(&r.actor),
+                        holdpoint_core::time::format(&r.at)
                     );
                 }
             }
@@ -204,20 +233,14 @@ async fn list(
     Ok(found.into_values().rev().take(limit as usize).collect())
 }
 
-/// An approval as the API shows it (the client's copy carries an empty seal).
-fn shown(a: &Approval) -> Value {
-    let mut v = serde_json::to_value(a).unwrap_or(Value::Null);
-    if let Value::Object(m) = &mut v {
-        m.remove("seal");
-    }
-    v
+/// An approval as the API shows it (the client's copy carries an empty seal), its documents'
+/// numbers as the agent wrote them.
+fn shown(a: &Approval) -> Members {
+    members::of(a, &["seal"])
 }
 
-fn print_json(value: &impl serde::Serialize) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".into())
-    );
+fn print_json(value: &impl Serialize) {
+    println!("{}", members::pretty(value));
 }
 
 /// At most `n` characters of `s`, on one line.

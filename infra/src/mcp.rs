@@ -2,7 +2,7 @@
 //! human's approval without any code. Each tool is one call of the client crate against the
 //! Holdpoint URL; a refusal comes back as a tool error with the problem's code and detail.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -10,12 +10,14 @@ use std::time::Duration;
 use holdpoint_client::{ApprovalRequest, Client, Error, Outcome, Ticket};
 use holdpoint_core::domain::approval::{Approval, EscalationLevel};
 use holdpoint_core::json::document::Document;
+use holdpoint_core::json::members::raw;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
 use rmcp::schemars::{self, JsonSchema};
 use rmcp::{ServerHandler, ServiceExt, tool, tool_handler, tool_router};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
@@ -124,48 +126,65 @@ fn refused(e: Error) -> String {
     }
 }
 
-/// What an agent needs of an approval (never a review link: those go to reviewers only).
+/// What an agent needs of an approval (never a review link: those go to reviewers only). Written
+/// member by member, never through `Value`, so edits keep their numbers as the reviewer wrote
+/// them; members in name order, as they always were.
 fn summary(a: &Approval) -> String {
-    let mut v = json!({
-        "id": a.id,
-        "status": a.status.as_str(),
-        "action": a.action,
-        "reviewers": a.reviewers,
-        "expires_at": a.expires_at.to_rfc3339(),
-    });
+    let mut v = Answer::new();
+    v.insert("id", raw(&a.id));
+    v.insert("status", raw(&a.status.as_str()));
+    v.insert("action", raw(&a.action));
+    v.insert("reviewers", raw(&a.reviewers));
+    v.insert("expires_at", raw(&a.expires_at.to_rfc3339()));
     if let Some(d) = &a.decision {
-        v["decision"] = json!({
-            "decision": d.decision.as_str(), "by": d.by, "comment": d.comment,
-            "modified_output": d.modified_output,
-        });
+        let mut decision = Answer::new();
+        decision.insert("decision", raw(&d.decision.as_str()));
+        decision.insert("by", raw(&d.by));
+        decision.insert("comment", raw(&d.comment));
+        decision.insert("modified_output", raw(&d.modified_output));
+        v.insert("decision", raw(&decision));
     }
     if let Some(at) = a.executed_at {
-        v["executed_at"] = at.to_rfc3339().into();
+        v.insert("executed_at", raw(&at.to_rfc3339()));
     }
-    v.to_string()
+    text(&v)
+}
+
+/// A tool's JSON answer, member by member.
+type Answer = BTreeMap<&'static str, Box<RawValue>>;
+
+fn text(answer: &Answer) -> String {
+    serde_json::to_string(answer).unwrap_or_else(|_| "null".to_owned())
 }
 
 fn outcome_json(o: &Outcome) -> String {
-    let mut v = json!({ "outcome": o.kind(), "summary": o.to_string() });
+    let mut v = Answer::new();
+    v.insert("outcome", raw(&o.kind()));
+    v.insert("summary", raw(&o.to_string()));
     match o {
         Outcome::Approved { by, comment } | Outcome::Rejected { by, comment } => {
-            v["by"] = by.clone().into();
-            v["comment"] = json!(comment);
+            v.insert("by", raw(by));
+            v.insert("comment", raw(comment));
         }
         Outcome::Modified {
             by,
             output,
             comment,
         } => {
-            v["by"] = by.clone().into();
-            v["comment"] = json!(comment);
-            v["modified_output"] = serde_json::to_value(output).unwrap_or(Value::Null);
-            v["note"] = "approved with edits: do modified_output instead of what was asked".into();
+            v.insert("by", raw(by));
+            v.insert("comment", raw(comment));
+            v.insert("modified_output", raw(output));
+            v.insert(
+                "note",
+                raw(&"approved with edits: do modified_output instead of what was asked"),
+            );
         }
-        Outcome::TimedOut => v["note"] = "still pending: call wait_for_decision again".into(),
+        Outcome::TimedOut => {
+            v.insert("note", raw(&"still pending: call wait_for_decision again"));
+        }
         Outcome::Expired | Outcome::Cancelled { .. } => {}
     }
-    v.to_string()
+    text(&v)
 }
 
 #[tool_router]

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::events::LifecycleEvent;
 use holdpoint_core::audit::AuditEvent;
+use holdpoint_core::json::members;
 use holdpoint_core::text;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,14 +99,22 @@ pub fn review_email(event: &LifecycleEvent, reviewer: &str, url: &str) -> Messag
     }
 }
 
-fn webhook(event_type: &str, now: DateTime<Utc>, data: serde_json::Value) -> Message {
-    let body = serde_json::json!({
-        "type": event_type,
-        "timestamp": holdpoint_core::time::format(&now),
-        "data": data,
-    });
+/// A Standard Webhooks body, written from its parts so that `data`'s documents keep their
+/// numbers as written (members in name order, as they always were).
+fn webhook(event_type: &str, now: DateTime<Utc>, data: &impl Serialize) -> Message {
+    #[derive(Serialize)]
+    struct Body<'a, D: Serialize> {
+        data: &'a D,
+        timestamp: String,
+        r#type: &'a str,
+    }
+    let body = Body {
+        data,
+        timestamp: holdpoint_core::time::format(&now),
+        r#type: event_type,
+    };
     Message::Webhook {
-        body: body.to_string(),
+        body: serde_json::to_string(&body).unwrap_or_default(),
     }
 }
 
@@ -119,7 +128,7 @@ pub fn review_webhook(
     webhook(
         review_type(d.event),
         now,
-        serde_json::json!({
+        &serde_json::json!({
             "event_id": d.event_id,
             "approval_id": d.approval_id,
             "tenant": d.tenant,
@@ -140,8 +149,7 @@ pub fn callback(event: &LifecycleEvent, event_type: &str, now: DateTime<Utc>) ->
     let mut detail = event.detail.clone();
     detail.links.clear();
     detail.callback_url = None;
-    let data = serde_json::to_value(&detail).unwrap_or_default();
-    webhook(event_type, now, data)
+    webhook(event_type, now, &members::of(&detail, &[]))
 }
 
 #[cfg(test)]
@@ -175,5 +183,43 @@ mod tests {
             assert!(body.contains("Refund «1042» — 900 €\\u{200b}"), "{body}");
             assert!(!body.contains(['\u{1b}', '\u{202e}', '\u{200b}']), "{body}");
         }
+    }
+
+    #[test]
+    fn a_callback_carries_the_payload_as_written() {
+        let payload =
+            r#"{"modified_output":{"big":18446744073709551616,"p":1.50,"e":1e2,"h":1e400}}"#;
+        let event = LifecycleEvent {
+            source: "holdpoint".into(),
+            detail_type: "Approval Modified".into(),
+            detail: crate::events::EventDetail {
+                event_id: "e:2".into(),
+                approval_id: uuid::Uuid::nil(),
+                tenant: "t".into(),
+                version: 2,
+                status: holdpoint_core::domain::approval::Status::Modified,
+                event: AuditEvent::Modified,
+                action: "a".into(),
+                agent_id: "b".into(),
+                actor: "c".into(),
+                at: "2026-11-29T10:00:00.000Z".into(),
+                payload: holdpoint_core::json::document::Document::from_text(payload).unwrap(),
+                requested_by: "d".into(),
+                reason: None,
+                risk_score: None,
+                expires_at: String::new(),
+                callback_url: Some("https://x/cb".into()),
+                links: Vec::new(),
+            },
+        };
+        let Message::Webhook { body } = callback(&event, "approval.modified", chrono::Utc::now())
+        else {
+            panic!("a webhook")
+        };
+        assert!(body.contains(&format!(r#""payload":{payload}"#)), "{body}");
+        assert!(
+            body.starts_with(r#"{"data":{"#) && !body.contains("https://x/cb"),
+            "{body}"
+        );
     }
 }

@@ -4,19 +4,21 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, StatusCode, header};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 use uuid::Uuid;
 
 use super::extract::{Caller, JsonBody};
 use super::problem::Problem;
 use super::state::AppState;
 use crate::store::{Cursor, ListFilter};
+use holdpoint_core::audit::AuditRecord;
 use holdpoint_core::domain::approval::{Approval, Status, Verdict};
 use holdpoint_core::domain::lifecycle::Command;
 use holdpoint_core::domain::request::{CreateRequest, limits};
 use holdpoint_core::invalid::Invalid;
 use holdpoint_core::json::document::Document;
+use holdpoint_core::json::members::{self, Members};
 
 const IDEMPOTENCY_KEY: &str = "idempotency-key";
 const DEFAULT_LIMIT: usize = 50;
@@ -31,13 +33,26 @@ fn ok(body: impl serde::Serialize) -> Response {
     Json(body).into_response()
 }
 
-/// An approval as callers see it: without its seal, which only the service checks.
-fn shown(a: &Approval) -> Value {
-    let mut v = serde_json::to_value(a).unwrap_or(Value::Null);
-    if let Value::Object(m) = &mut v {
-        m.remove("seal");
-    }
-    v
+/// An approval as callers see it: without its seal, which only the service checks, and its
+/// documents' numbers as the agent wrote them (never through `serde_json::Value`).
+fn shown(a: &Approval) -> Members {
+    members::of(a, &["seal"])
+}
+
+/// A page of `GET /v1/approvals`.
+#[derive(Serialize)]
+struct Page {
+    items: Vec<Members>,
+    next_cursor: Option<String>,
+}
+
+/// `GET /v1/approvals/{id}/audit` (members in name order, as they always were).
+#[derive(Serialize)]
+struct AuditAnswer<'a> {
+    first_invalid_sequence: Option<u64>,
+    reason: &'a Option<String>,
+    records: Vec<Members>,
+    valid: bool,
 }
 
 pub(super) async fn create(
@@ -163,10 +178,10 @@ pub(super) async fn list(
         .service
         .list(&caller, &filter, limit, cursor.as_ref())
         .await?;
-    Ok(ok(json!({
-        "items": page.items.iter().map(shown).collect::<Vec<_>>(),
-        "next_cursor": page.next.map(|c| c.encode()),
-    })))
+    Ok(ok(Page {
+        items: page.items.iter().map(shown).collect(),
+        next_cursor: page.next.map(|c| c.encode()),
+    }))
 }
 
 pub(super) async fn deliveries(
@@ -187,12 +202,15 @@ pub(super) async fn audit(
 ) -> Result<Response, Problem> {
     let id = approval_id(&id)?;
     let (records, v) = state.service.audit(&caller, id).await?;
-    Ok(ok(json!({
-        "records": records,
-        "valid": v.valid,
-        "first_invalid_sequence": v.first_invalid_sequence,
-        "reason": v.reason,
-    })))
+    Ok(ok(AuditAnswer {
+        first_invalid_sequence: v.first_invalid_sequence,
+        reason: &v.reason,
+        records: records
+            .iter()
+            .map(|r: &AuditRecord| members::of(r, &[]))
+            .collect(),
+        valid: v.valid,
+    }))
 }
 
 #[derive(Deserialize)]
