@@ -279,16 +279,23 @@ impl Backend {
 
     /// The deliveries log: `deliveries.db` in the data directory (the local retry queue), or
     /// the DynamoDB deliveries table; `holdpoint deliveries` reads where the server keeps them.
+    /// A local server on DynamoDB sends from its local queue and records in the table.
     pub async fn deliveries(&self) -> Result<Arc<dyn DeliveryLog>, BackendError> {
         let log = self
             .deliveries
             .get_or_try_init(|| async {
                 Ok::<Arc<dyn DeliveryLog>, BackendError>(match self.store_kind() {
                     StoreKind::Embedded => self.open_embedded_deliveries()?,
-                    StoreKind::Dynamodb => Arc::new(DynamoDeliveries::new(
-                        self.dynamodb().await,
-                        self.settings.tables.deliveries.clone(),
-                    )),
+                    StoreKind::Dynamodb => {
+                        let table: Arc<dyn DeliveryLog> = Arc::new(DynamoDeliveries::new(
+                            self.dynamodb().await,
+                            self.settings.tables.deliveries.clone(),
+                        ));
+                        match self.access {
+                            Access::Serve => self.queued_locally(table)?,
+                            Access::Function | Access::Inspect => table,
+                        }
+                    }
                 })
             })
             .await?;
@@ -303,6 +310,26 @@ impl Backend {
 
     #[cfg(not(feature = "embedded"))]
     fn open_embedded_deliveries(&self) -> Result<Arc<dyn DeliveryLog>, BackendError> {
+        Err(BackendError::NoEmbeddedStore)
+    }
+
+    /// `table`, with the local retry queue a serving process sends from.
+    #[cfg(feature = "embedded")]
+    fn queued_locally(
+        &self,
+        table: Arc<dyn DeliveryLog>,
+    ) -> Result<Arc<dyn DeliveryLog>, BackendError> {
+        let queue = self.open_embedded_deliveries()?;
+        Ok(Arc::new(crate::delivery::mirrored::Mirrored::new(
+            queue, table,
+        )))
+    }
+
+    #[cfg(not(feature = "embedded"))]
+    fn queued_locally(
+        &self,
+        _: Arc<dyn DeliveryLog>,
+    ) -> Result<Arc<dyn DeliveryLog>, BackendError> {
         Err(BackendError::NoEmbeddedStore)
     }
 

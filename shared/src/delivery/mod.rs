@@ -32,6 +32,8 @@ pub mod dynamodb;
 #[cfg(feature = "embedded")]
 pub mod embedded;
 mod message;
+#[cfg(all(feature = "embedded", feature = "dynamodb"))]
+pub mod mirrored;
 #[cfg(feature = "delivery")]
 pub mod send;
 pub mod target;
