@@ -22,7 +22,10 @@ fn main() {
             at,
             payload.into(),
         )
-        .with_state("0".repeat(64));
+        .with_state(holdpoint_core::domain::integrity::Taken {
+            digest: "0".repeat(64),
+            fields: "0".repeat(6 * 30),
+        });
         r.sign(&key);
         chain.push(r);
     }

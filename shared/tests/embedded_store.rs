@@ -21,6 +21,20 @@ async fn tampering_is_detected() {
 }
 
 #[tokio::test]
+async fn row_tampering_is_detected() {
+    let dir = tempfile::tempdir().expect("temp dir").keep();
+    let store = Arc::new(EmbeddedStore::open(&dir).expect("open store"));
+    holdpoint::conformance::row_tampering_is_detected(store.clone(), store).await;
+}
+
+#[tokio::test]
+async fn previous_seals_still_verify() {
+    let dir = tempfile::tempdir().expect("temp dir").keep();
+    let store = Arc::new(EmbeddedStore::open(&dir).expect("open store"));
+    holdpoint::conformance::previous_seals_still_verify(store.clone(), store).await;
+}
+
+#[tokio::test]
 async fn state_tampering_is_detected() {
     let dir = tempfile::tempdir().expect("temp dir").keep();
     let store = Arc::new(EmbeddedStore::open(&dir).expect("open store"));

@@ -20,6 +20,7 @@ use holdpoint::service::Service;
 use holdpoint::store::Cursor;
 use holdpoint::store::embedded::EmbeddedStore;
 use holdpoint_core::audit::{self, AuditEvent, AuditRecord};
+use holdpoint_core::domain::integrity::Taken;
 use holdpoint_core::domain::request::{CreateRequest, ExpiryBounds};
 use holdpoint_core::keys::KeyRing;
 use holdpoint_core::time::Clock;
@@ -242,7 +243,10 @@ fn any_change_to_a_signed_field_breaks_the_chain_there() {
                 holdpoint_core::time::truncate_millis(chrono::Utc::now()),
                 json!({"i": i, "note": rng.random::<u32>()}).into(),
             )
-            .with_state(format!("{:064x}", rng.random::<u128>()));
+            .with_state(Taken {
+                digest: format!("{:064x}", rng.random::<u128>()),
+                fields: format!("{:012x}", rng.random::<u64>() >> 16),
+            });
             r.sign(&key);
             chain.push(r);
         }
@@ -251,8 +255,9 @@ fn any_change_to_a_signed_field_breaks_the_chain_there() {
         let at = rng.random_range(0..n);
         let mut broken = chain.clone();
         let r = &mut broken[at];
-        match rng.random_range(0..6) {
+        match rng.random_range(0..7) {
             0 => r.actor.push('x'),
+            6 => r.state_fields = "0".repeat(12),
             1 => r.payload = json!({"i": -1}).into(),
             2 => r.state_digest = "0".repeat(64),
             3 => r.at += chrono::TimeDelta::milliseconds(1),

@@ -18,6 +18,18 @@ async fn tampering_is_detected() {
 }
 
 #[tokio::test]
+async fn row_tampering_is_detected() {
+    let store = Arc::new(holdpoint_tests::fresh_store().await.0);
+    holdpoint::conformance::row_tampering_is_detected(store.clone(), store).await;
+}
+
+#[tokio::test]
+async fn previous_seals_still_verify() {
+    let store = Arc::new(holdpoint_tests::fresh_store().await.0);
+    holdpoint::conformance::previous_seals_still_verify(store.clone(), store).await;
+}
+
+#[tokio::test]
 async fn state_tampering_is_detected() {
     let store = Arc::new(holdpoint_tests::fresh_store().await.0);
     holdpoint::conformance::state_tampering_is_detected(store.clone(), store).await;

@@ -10,9 +10,11 @@ mod documents;
 mod events;
 mod fixture;
 mod races;
+mod rows;
 mod state;
 mod store;
 mod tamper;
+mod upgrade;
 
 pub use deliveries::*;
 pub use directory::*;
@@ -20,9 +22,11 @@ pub use documents::*;
 pub use events::*;
 pub use fixture::{ManualClock, approve, test_key, test_keys};
 pub use races::*;
+pub use rows::*;
 pub use state::*;
 pub use store::*;
 pub use tamper::*;
+pub use upgrade::*;
 
 /// Expands to one `#[tokio::test]` per scenario; `$make` is an async expression giving an
 /// `Arc<dyn Store>`.

@@ -12,6 +12,22 @@ pub trait Tamper: Send + Sync {
     async fn delete_record(&self, tenant: &str, id: Uuid, sequence: u64);
     /// Stores `approval` as the approval `id` of `tenant`, whatever it says, past every check.
     async fn put_approval(&self, tenant: &str, id: Uuid, approval: &Approval);
+    /// Copies the stored document of approval `from` over the row of approval `to`, leaving
+    /// that row's key and columns as they are.
+    async fn copy_body(&self, tenant: &str, from: Uuid, to: Uuid);
+    /// Moves the row of approval `id` to tenant `other`: its key and tenant columns.
+    async fn move_row(&self, tenant: &str, id: Uuid, other: &str);
+    /// Edits one column beside the document of approval `id`.
+    async fn edit_column(&self, tenant: &str, id: Uuid, column: Column);
+}
+
+/// A column kept beside an approval's document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Column {
+    /// The stored status (and, on DynamoDB, the status index key), set to `approved`.
+    Status,
+    /// The due time, moved to 2099 (out of the sweep's sight).
+    DueAt,
 }
 
 #[cfg(feature = "embedded")]
@@ -27,6 +43,35 @@ impl Tamper for crate::store::embedded::EmbeddedStore {
 
     async fn put_approval(&self, _tenant: &str, id: Uuid, approval: &Approval) {
         self.tamper_approval(id, approval);
+    }
+
+    async fn copy_body(&self, _tenant: &str, from: Uuid, to: Uuid) {
+        use crate::store::embedded::schema::id;
+        self.tamper(
+            "UPDATE approvals SET body = (SELECT body FROM approvals WHERE id = ?1) WHERE id = ?2",
+            rusqlite::params![id(from), id(to)],
+        );
+    }
+
+    async fn move_row(&self, _tenant: &str, id: Uuid, other: &str) {
+        use crate::store::embedded::schema;
+        self.tamper(
+            "UPDATE approvals SET tenant = ?2 WHERE id = ?1",
+            rusqlite::params![schema::id(id), other],
+        );
+        self.tamper(
+            "UPDATE reviewers SET tenant = ?2 WHERE approval_id = ?1",
+            rusqlite::params![schema::id(id), other],
+        );
+    }
+
+    async fn edit_column(&self, _tenant: &str, id: Uuid, column: Column) {
+        use crate::store::embedded::schema;
+        let sql = match column {
+            Column::Status => "UPDATE approvals SET status = 'approved' WHERE id = ?1",
+            Column::DueAt => "UPDATE approvals SET due_at = 4070908800000 WHERE id = ?1",
+        };
+        self.tamper(sql, rusqlite::params![schema::id(id)]);
     }
 }
 
@@ -63,6 +108,71 @@ impl Tamper for crate::store::dynamodb::DynamoStore {
         use crate::store::dynamodb::item;
         let mut raw = item::approval_item(approval, self.tables().due_shards).expect("encodes");
         raw.insert("pk".into(), item::s(item::approval_pk(tenant, id)));
+        self.raw_put(raw).await;
+    }
+
+    async fn copy_body(&self, tenant: &str, from: Uuid, to: Uuid) {
+        let source = self.raw_get(tenant, from).await;
+        let mut target = self.raw_get(tenant, to).await;
+        target.insert("doc".into(), source["doc"].clone());
+        self.raw_put(target).await;
+    }
+
+    async fn move_row(&self, tenant: &str, id: Uuid, other: &str) {
+        use crate::store::dynamodb::item;
+        let mut raw = self.raw_get(tenant, id).await;
+        self.client()
+            .delete_item()
+            .table_name(&self.tables().approvals)
+            .key("pk", item::s(item::approval_pk(tenant, id)))
+            .send()
+            .await
+            .expect("raw delete");
+        let status = item::string(&raw, "status").expect("a status");
+        raw.insert("pk".into(), item::s(item::approval_pk(other, id)));
+        raw.insert("tenant".into(), item::s(other));
+        raw.insert("tenant_status".into(), item::s(format!("{other}#{status}")));
+        self.raw_put(raw).await;
+    }
+
+    async fn edit_column(&self, tenant: &str, id: Uuid, column: Column) {
+        use crate::store::dynamodb::item;
+        let mut raw = self.raw_get(tenant, id).await;
+        match column {
+            Column::Status => {
+                raw.insert("status".into(), item::s("approved"));
+                raw.insert(
+                    "tenant_status".into(),
+                    item::s(format!("{tenant}#approved")),
+                );
+            }
+            Column::DueAt => {
+                raw.insert(
+                    "due_at".into(),
+                    item::s(format!("2099-01-01T00:00:00.000Z#{id}")),
+                );
+            }
+        }
+        self.raw_put(raw).await;
+    }
+}
+
+#[cfg(feature = "dynamodb")]
+impl crate::store::dynamodb::DynamoStore {
+    async fn raw_get(&self, tenant: &str, id: Uuid) -> crate::store::dynamodb::item::Item {
+        use crate::store::dynamodb::item;
+        self.client()
+            .get_item()
+            .table_name(&self.tables().approvals)
+            .key("pk", item::s(item::approval_pk(tenant, id)))
+            .send()
+            .await
+            .expect("raw get")
+            .item
+            .expect("the row")
+    }
+
+    async fn raw_put(&self, raw: crate::store::dynamodb::item::Item) {
         self.client()
             .put_item()
             .table_name(&self.tables().approvals)

@@ -6,7 +6,7 @@ use super::{Service, ServiceError};
 use crate::events::LifecycleEvent;
 use holdpoint_core::audit::{AuditRecord, Verification};
 use holdpoint_core::domain::approval::Approval;
-use holdpoint_core::domain::integrity::{self, Breach};
+use holdpoint_core::domain::integrity::{self, Breach, state};
 use holdpoint_core::domain::seal::Integrity;
 
 impl Service {
@@ -63,16 +63,28 @@ impl Service {
         records: &[AuditRecord],
         chain: Verification,
     ) -> Result<Verification, ServiceError> {
-        if !chain.valid {
-            return Ok(chain);
-        }
         let broken = |reason: String| Verification {
             valid: false,
             first_invalid_sequence: Some(a.audit_head.sequence),
             reason: Some(reason),
         };
-        if let Some(b) = self.breach_of(a).await? {
-            return Ok(broken(match b.fields.as_slice() {
+        let breach = self.breach_of(a).await?;
+        // A row holding another approval's document, or under another key, is told first: its
+        // chain is then another approval's, or none.
+        let misplaced = !a.row_mismatch.is_empty();
+        if !chain.valid && !misplaced {
+            return Ok(chain);
+        }
+        if let Some(b) = breach {
+            let fields = match b.fields.as_slice() {
+                // Only the signed digest differs: the audit record's fingerprints name what.
+                [] => records
+                    .last()
+                    .map(|r| state::differing(a, &r.state_fields))
+                    .unwrap_or_default(),
+                fields => fields.to_vec(),
+            };
+            return Ok(broken(match fields.as_slice() {
                 [] => format!("approval state: {}", b.reason),
                 fields => format!("approval state: {} ({})", b.reason, fields.join(", ")),
             }));

@@ -1,11 +1,13 @@
 //! The audit trail: one hash chain of records per approval.
 //!
 //! A record's hash is the lowercase hex SHA-256 of its canonical line:
-//! `holdpoint-audit-v2\n{tenant}\n{approval_id}\n{sequence}\n{event}\n{actor}\n{at}\n{payload_digest}\n{state_digest}\n{prev_hash}`
-//! (records from before states were bound, with no `state_digest`, use `holdpoint-audit-v1` and
-//! leave that line out) where `at` is RFC 3339 UTC with milliseconds, `payload_digest` is the SHA-256 of the payload's
+//! `holdpoint-audit-v3\n{tenant}\n{approval_id}\n{sequence}\n{event}\n{actor}\n{at}\n{payload_digest}\n{state_digest}\n{state_fields}\n{prev_hash}`
+//! (records from before the lean seal, with no `state_fields`, use `holdpoint-audit-v2` and leave
+//! that line out; records from before states were bound, with no `state_digest` either, use
+//! `holdpoint-audit-v1` and leave both out) where `at` is RFC 3339 UTC with milliseconds, `payload_digest` is the SHA-256 of the payload's
 //! canonical JSON (see [`crate::json::canonical`]), `state_digest` the digest of the approval state the
-//! record produced (see [`crate::domain::integrity`]) and `prev_hash` is the previous record's hash (64
+//! record produced and `state_fields` the fingerprints of its fields (see
+//! [`crate::domain::integrity`]), and `prev_hash` is the previous record's hash (64
 //! zeros for the first record). Its `signature` is the lowercase hex HMAC-SHA256 of the ASCII
 //! `hash`, with the key named by `key_id`. The approval holds the chain head, so a removed tail
 //! shows; a changed, removed, reordered or inserted record breaks a link or a signature.
@@ -15,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use crate::domain::integrity::Taken;
 use crate::json::document::Document;
 use crate::keys::Key;
 use crate::time::{self, rfc3339};
@@ -46,6 +49,10 @@ pub struct AuditRecord {
     /// empty only in records written before states were bound to their chain.
     #[serde(default)]
     pub state_digest: String,
+    /// The fingerprints of that state's fields, which name what differs when a stored approval
+    /// is not this state (see [`crate::domain::integrity::state`]); empty in older records.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub state_fields: String,
     pub prev_hash: String,
     pub hash: String,
     /// Empty until [`AuditRecord::sign`]; a stored record is always signed.
@@ -78,6 +85,7 @@ impl AuditRecord {
             payload_digest: payload.digest(),
             payload,
             state_digest: String::new(),
+            state_fields: String::new(),
             prev_hash,
             hash: String::new(),
             key_id: String::new(),
@@ -87,9 +95,10 @@ impl AuditRecord {
         record
     }
 
-    /// The record, signing `state_digest`: the digest of the approval state it produced.
-    pub fn with_state(mut self, state_digest: String) -> AuditRecord {
-        self.state_digest = state_digest;
+    /// The record, signing the approval state it produced.
+    pub fn with_state(mut self, state: Taken) -> AuditRecord {
+        self.state_digest = state.digest;
+        self.state_fields = state.fields;
         self.hash = self.computed_hash();
         self
     }
@@ -118,6 +127,11 @@ impl AuditRecord {
         );
         if self.state_digest.is_empty() {
             format!("holdpoint-audit-v1\n{head}\n{}", self.prev_hash)
+        } else if !self.state_fields.is_empty() {
+            format!(
+                "holdpoint-audit-v3\n{head}\n{}\n{}\n{}",
+                self.state_digest, self.state_fields, self.prev_hash
+            )
         } else {
             format!(
                 "holdpoint-audit-v2\n{head}\n{}\n{}",

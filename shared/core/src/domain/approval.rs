@@ -122,13 +122,17 @@ pub struct Approval {
     /// events still to publish (the sweep retries them).
     #[serde(default)]
     pub published_seq: u64,
-    /// The digest of each state field and an HMAC binding them to the chain head (see
+    /// An HMAC binding the state to its tenant, id and chain head (see
     /// [`crate::domain::integrity`]).
     #[serde(default)]
     pub seal: Seal,
     /// Set on reads when the stored state does not match its signed head; never stored.
     #[serde(default, skip_serializing_if = "Integrity::is_ok")]
     pub integrity: Integrity,
+    /// The columns of the row it was read from (its key, status, due time, index attributes)
+    /// that contradict this document, as the store that read it found them; never stored.
+    #[serde(skip)]
+    pub row_mismatch: Vec<String>,
 }
 
 /// See [`Approval::bound_hash`].

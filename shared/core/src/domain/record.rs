@@ -19,9 +19,9 @@ pub fn change(
     payload: Document,
 ) -> (Approval, AuditRecord) {
     next.status = event.facts().status;
-    let state_digest = crate::domain::integrity::take_state(&mut next);
-    let record = AuditRecord::next(prev, next.id, &next.tenant, event, actor, at, payload)
-        .with_state(state_digest);
+    let state = crate::domain::integrity::take_state(&mut next);
+    let record =
+        AuditRecord::next(prev, next.id, &next.tenant, event, actor, at, payload).with_state(state);
     next.audit_head = record.head();
     (next, record)
 }

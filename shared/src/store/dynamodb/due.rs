@@ -67,7 +67,7 @@ impl DynamoStore {
                 .map_err(sdk_error)?;
             read += usize::try_from(out.scanned_count()).unwrap_or(0);
             for i in out.items() {
-                due.push(item::approval_from(i)?);
+                due.push(item::approval_from(i, self.tables.due_shards)?);
             }
             start = out.last_evaluated_key;
             if start.is_none() {

@@ -52,6 +52,14 @@ pub fn due_shard(id: Uuid, shards: u32) -> String {
 
 pub fn approval_item(a: &Approval, shards: u32) -> Result<Item, StoreError> {
     let doc = serde_json::to_string(a).map_err(|e| StoreError::Internal(e.to_string()))?;
+    let mut item = columns(a, shards);
+    item.insert("doc".into(), s(doc));
+    Ok(item)
+}
+
+/// The attributes beside `a`'s document: its key and what indexes, conditions and list filters
+/// read. Each follows from the document alone.
+fn columns(a: &Approval, shards: u32) -> Item {
     let mut item = Item::from([
         ("pk".into(), s(approval_pk(&a.tenant, a.id))),
         ("tenant".into(), s(&a.tenant)),
@@ -68,7 +76,6 @@ pub fn approval_item(a: &Approval, shards: u32) -> Result<Item, StoreError> {
             "reviewers".into(),
             AttributeValue::L(a.reviewers.iter().map(s).collect()),
         ),
-        ("doc".into(), s(doc)),
     ]);
     if let Some(c) = &a.checkpoint_type {
         item.insert("checkpoint_type".into(), s(c));
@@ -80,7 +87,45 @@ pub fn approval_item(a: &Approval, shards: u32) -> Result<Item, StoreError> {
             s(format!("{}#{}", time::format(&deadline), a.id)),
         );
     }
-    Ok(item)
+    item
+}
+
+/// The approval an item holds, with every attribute beside its document that says otherwise
+/// named in `row_mismatch` (its key names the tenant or id it contradicts).
+pub fn approval_from(item: &Item, shards: u32) -> Result<Approval, StoreError> {
+    let mut a: Approval = from_doc(item, "approval")?;
+    let expected = columns(&a, shards);
+    let mut mismatch: Vec<String> = Vec::new();
+    for (name, value) in item.iter().filter(|(name, _)| *name != "doc") {
+        if expected.get(name) != Some(value) {
+            mismatch.push(name.clone());
+        }
+    }
+    mismatch.extend(
+        expected
+            .keys()
+            .filter(|name| !item.contains_key(*name))
+            .cloned(),
+    );
+    if let Some(pk) = mismatch.iter().position(|m| m == "pk") {
+        // The key, told as the fields it binds.
+        let stored = string(item, "pk").unwrap_or_default();
+        let (tenant, id) = stored
+            .strip_prefix("A#")
+            .and_then(|k| k.rsplit_once('#'))
+            .unwrap_or_default();
+        let mut told = Vec::new();
+        if tenant != a.tenant {
+            told.push("tenant (the row's key)".to_owned());
+        }
+        if id != a.id.to_string() {
+            told.push("id (the row's key)".to_owned());
+        }
+        mismatch.splice(pk..=pk, told);
+    }
+    mismatch.sort();
+    a.row_mismatch = mismatch;
+    Ok(a)
 }
 
 /// The JSON text an item keeps in `doc` (every table keeps its whole document there).
@@ -95,10 +140,6 @@ pub fn doc<'a>(item: &'a Item, what: &str) -> Result<&'a str, StoreError> {
 pub fn from_doc<T: serde::de::DeserializeOwned>(item: &Item, what: &str) -> Result<T, StoreError> {
     serde_json::from_str(doc(item, what)?)
         .map_err(|e| StoreError::Internal(format!("{what} item does not decode: {e}")))
-}
-
-pub fn approval_from(item: &Item) -> Result<Approval, StoreError> {
-    from_doc(item, "approval")
 }
 
 pub fn record_item(r: &AuditRecord) -> Result<Item, StoreError> {

@@ -149,7 +149,10 @@ impl DynamoStore {
                 Err(e) => return e,
             },
         };
-        match item.as_ref().map(item::approval_from) {
+        match item
+            .as_ref()
+            .map(|i| item::approval_from(i, self.tables.due_shards))
+        {
             Some(Ok(current)) => StoreError::Conflict {
                 current: Box::new(current),
             },
@@ -240,7 +243,7 @@ impl Store for DynamoStore {
         self.get_item(item::approval_pk(tenant, id))
             .await?
             .as_ref()
-            .map(item::approval_from)
+            .map(|i| item::approval_from(i, self.tables.due_shards))
             .transpose()
     }
 
@@ -311,7 +314,7 @@ impl Store for DynamoStore {
         let mut items = out
             .items()
             .iter()
-            .map(item::approval_from)
+            .map(|i| item::approval_from(i, self.tables.due_shards))
             .collect::<Result<Vec<_>, _>>()?;
         // Like a FilterExpression, this filters after `Limit`: a page may hold fewer items.
         items.retain(|a| filter.matches(a, now));

@@ -30,13 +30,18 @@ pub fn page(
     use rusqlite::types::Value;
     let (mut sql, mut args): (String, Vec<Value>) = match &filter.reviewer {
         Some(r) => (
-            "SELECT a.body, a.published_seq FROM reviewers r \
-             JOIN approvals a ON a.id = r.approval_id WHERE r.tenant = ? AND r.reviewer = ?"
-                .into(),
+            format!(
+                "SELECT {} FROM reviewers r JOIN approvals a ON a.id = r.approval_id \
+                 WHERE r.tenant = ? AND r.reviewer = ?",
+                schema::APPROVAL_AS_A
+            ),
             vec![tenant.to_owned().into(), r.clone().into()],
         ),
         None => (
-            "SELECT a.body, a.published_seq FROM approvals a WHERE a.tenant = ?".into(),
+            format!(
+                "SELECT {} FROM approvals a WHERE a.tenant = ?",
+                schema::APPROVAL_AS_A
+            ),
             vec![tenant.to_owned().into()],
         ),
     };

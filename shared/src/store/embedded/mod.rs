@@ -17,7 +17,7 @@ use holdpoint_core::audit::AuditRecord;
 use holdpoint_core::domain::approval::Approval;
 
 mod list;
-mod schema;
+pub(crate) mod schema;
 pub mod sqlite;
 mod writer;
 
@@ -377,10 +377,10 @@ impl EmbeddedStore {
              body = ?6, published_seq = ?7 WHERE id = ?1",
             rusqlite::params![
                 schema::id(id),
-                row.status,
-                row.version,
-                row.head_seq,
-                row.due_at,
+                row.columns.status,
+                row.columns.version,
+                row.columns.head_seq,
+                row.columns.due_at,
                 row.body,
                 row.published_seq
             ],

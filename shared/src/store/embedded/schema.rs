@@ -101,11 +101,18 @@ pub fn id(id: Uuid) -> String {
     id.hyphenated().to_string()
 }
 
-/// The columns that make an approval, in this order, wherever one is read.
-pub const APPROVAL: &str = "body, published_seq";
+/// The columns that make an approval, in this order, wherever one is read: its document, the
+/// published mark, and the columns beside them, which must say what the document says.
+pub const APPROVAL: &str = "body, published_seq, id, tenant, created_at, status, expires_at, \
+     agent_id, checkpoint_type, version, head_seq, due_at";
+
+/// [`APPROVAL`], for a query that names the approvals table `a`.
+pub const APPROVAL_AS_A: &str = "a.body, a.published_seq, a.id, a.tenant, a.created_at, \
+     a.status, a.expires_at, a.agent_id, a.checkpoint_type, a.version, a.head_seq, a.due_at";
 
 /// An approval from its [`APPROVAL`] columns: marking events published updates the column
-/// alone (no JSON rewritten), so the column has the last word on `published_seq`.
+/// alone (no JSON rewritten), so the column has the last word on `published_seq`. Every other
+/// column that contradicts the document is named in `row_mismatch`.
 pub fn approval(row: &rusqlite::Row<'_>) -> Result<Approval, StoreError> {
     let body = row.get_ref(0).map_err(failed)?;
     let body = body
@@ -114,23 +121,81 @@ pub fn approval(row: &rusqlite::Row<'_>) -> Result<Approval, StoreError> {
     let published: i64 = row.get(1).map_err(failed)?;
     let mut a: Approval = decode("approval", body)?;
     a.published_seq = a.published_seq.max(published.max(0) as u64);
+    let expected = Columns::of(&a);
+    let stored = Columns {
+        id: row.get(2).map_err(failed)?,
+        tenant: row.get(3).map_err(failed)?,
+        created_at: row.get(4).map_err(failed)?,
+        status: row.get(5).map_err(failed)?,
+        expires_at: row.get(6).map_err(failed)?,
+        agent_id: row.get(7).map_err(failed)?,
+        checkpoint_type: row.get(8).map_err(failed)?,
+        version: row.get(9).map_err(failed)?,
+        head_seq: row.get(10).map_err(failed)?,
+        due_at: row.get(11).map_err(failed)?,
+    };
+    a.row_mismatch = stored.contradicting(&expected);
     Ok(a)
 }
 
-/// An approval as one row: encoded by the caller, so the writer thread spends its time writing.
-#[derive(Debug, Clone)]
-pub struct ApprovalRow {
+/// The columns beside an approval's document, each following from the document alone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Columns {
     pub id: String,
     pub tenant: String,
     pub created_at: i64,
-    pub status: &'static str,
+    pub status: String,
     pub expires_at: i64,
     pub agent_id: String,
     pub checkpoint_type: Option<String>,
     pub version: i64,
     pub head_seq: i64,
-    pub published_seq: i64,
     pub due_at: Option<i64>,
+}
+
+impl Columns {
+    pub fn of(a: &Approval) -> Columns {
+        Columns {
+            id: id(a.id),
+            tenant: a.tenant.clone(),
+            created_at: ms(a.created_at),
+            status: a.status.as_str().to_owned(),
+            expires_at: ms(a.expires_at),
+            agent_id: a.agent_id.clone(),
+            checkpoint_type: a.checkpoint_type.clone(),
+            version: a.version as i64,
+            head_seq: a.audit_head.sequence as i64,
+            due_at: a.next_deadline().map(ms),
+        }
+    }
+
+    /// The names of the columns that differ from `expected`.
+    fn contradicting(&self, expected: &Columns) -> Vec<String> {
+        let e = expected;
+        [
+            ("id (the row's key)", self.id == e.id),
+            ("tenant (the row's key)", self.tenant == e.tenant),
+            ("created_at", self.created_at == e.created_at),
+            ("status", self.status == e.status),
+            ("expires_at", self.expires_at == e.expires_at),
+            ("agent_id", self.agent_id == e.agent_id),
+            ("checkpoint_type", self.checkpoint_type == e.checkpoint_type),
+            ("version", self.version == e.version),
+            ("head_seq", self.head_seq == e.head_seq),
+            ("due_at", self.due_at == e.due_at),
+        ]
+        .into_iter()
+        .filter(|(_, same)| !same)
+        .map(|(name, _)| name.to_owned())
+        .collect()
+    }
+}
+
+/// An approval as one row: encoded by the caller, so the writer thread spends its time writing.
+#[derive(Debug, Clone)]
+pub struct ApprovalRow {
+    pub columns: Columns,
+    pub published_seq: i64,
     pub reviewers: Vec<String>,
     pub body: String,
 }
@@ -138,17 +203,8 @@ pub struct ApprovalRow {
 impl ApprovalRow {
     pub fn new(a: &Approval) -> Result<ApprovalRow, StoreError> {
         Ok(ApprovalRow {
-            id: id(a.id),
-            tenant: a.tenant.clone(),
-            created_at: ms(a.created_at),
-            status: a.status.as_str(),
-            expires_at: ms(a.expires_at),
-            agent_id: a.agent_id.clone(),
-            checkpoint_type: a.checkpoint_type.clone(),
-            version: a.version as i64,
-            head_seq: a.audit_head.sequence as i64,
+            columns: Columns::of(a),
             published_seq: a.published_seq as i64,
-            due_at: a.next_deadline().map(ms),
             reviewers: a.reviewers.clone(),
             body: encode(a)?,
         })
@@ -156,6 +212,7 @@ impl ApprovalRow {
 
     /// Inserts the row, or replaces the approval stored under its id; adds its reviewers.
     pub fn put(&self, conn: &Connection) -> rusqlite::Result<()> {
+        let c = &self.columns;
         conn.prepare_cached(
             "INSERT INTO approvals (id, tenant, created_at, status, expires_at, agent_id, \
              checkpoint_type, version, head_seq, published_seq, due_at, body) \
@@ -165,17 +222,17 @@ impl ApprovalRow {
              published_seq = ?10, due_at = ?11, body = ?12",
         )?
         .execute(rusqlite::params![
-            self.id,
-            self.tenant,
-            self.created_at,
-            self.status,
-            self.expires_at,
-            self.agent_id,
-            self.checkpoint_type,
-            self.version,
-            self.head_seq,
+            c.id,
+            c.tenant,
+            c.created_at,
+            c.status,
+            c.expires_at,
+            c.agent_id,
+            c.checkpoint_type,
+            c.version,
+            c.head_seq,
             self.published_seq,
-            self.due_at,
+            c.due_at,
             self.body,
         ])?;
         // Escalation only adds reviewers: the ones already listed stay.
@@ -184,7 +241,7 @@ impl ApprovalRow {
              VALUES (?1, ?2, ?3, ?4)",
         )?;
         for r in &self.reviewers {
-            add.execute(rusqlite::params![self.tenant, r, self.created_at, self.id])?;
+            add.execute(rusqlite::params![c.tenant, r, c.created_at, c.id])?;
         }
         Ok(())
     }

@@ -195,21 +195,24 @@ fn create(
                 "SELECT request_hash, approval_id FROM idempotency WHERE tenant = ?1 AND key = ?2",
             )
             .and_then(|mut s| {
-                s.query_row(params![row.tenant, k.key], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .optional()
+                s.query_row(params![row.columns.tenant, k.key], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()
             })
             .map_err(failed)?;
         if let Some((hash, id)) = seen {
             if hash != k.request_hash {
                 return Err(StoreError::IdempotencyKeyReused);
             }
-            let existing = approval_of(conn, &row.tenant, &id)?.ok_or(StoreError::NotFound)?;
+            let existing =
+                approval_of(conn, &row.columns.tenant, &id)?.ok_or(StoreError::NotFound)?;
             return Ok(Created::Existing(existing));
         }
     }
     let exists = conn
         .prepare_cached("SELECT 1 FROM approvals WHERE id = ?1")
-        .and_then(|mut s| s.exists([&row.id]))
+        .and_then(|mut s| s.exists([&row.columns.id]))
         .map_err(failed)?;
     if exists {
         return Err(StoreError::AlreadyExists);
@@ -231,7 +234,14 @@ fn put_idempotency(
         "INSERT OR REPLACE INTO idempotency (tenant, key, request_hash, approval_id) \
          VALUES (?1, ?2, ?3, ?4)",
     )
-    .and_then(|mut s| s.execute(params![row.tenant, k.key, k.request_hash, row.id]))
+    .and_then(|mut s| {
+        s.execute(params![
+            row.columns.tenant,
+            k.key,
+            k.request_hash,
+            row.columns.id
+        ])
+    })
     .map_err(failed)?;
     Ok(())
 }
@@ -246,24 +256,27 @@ fn transition(
     let current: Option<(i64, i64)> = conn
         .prepare_cached("SELECT version, head_seq FROM approvals WHERE id = ?1 AND tenant = ?2")
         .and_then(|mut s| {
-            s.query_row([&row.id, &row.tenant], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()
+            s.query_row([&row.columns.id, &row.columns.tenant], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()
         })
         .map_err(failed)?;
     let (version, head_seq) = current.ok_or(StoreError::NotFound)?;
     if version as u64 != expected_version || record.sequence != head_seq + 1 {
-        let current = approval_of(conn, &row.tenant, &row.id)?.ok_or(StoreError::NotFound)?;
+        let current =
+            approval_of(conn, &row.columns.tenant, &row.columns.id)?.ok_or(StoreError::NotFound)?;
         return Err(StoreError::Conflict {
             current: Box::new(current),
         });
     }
     let chain: i64 = conn
         .prepare_cached("SELECT COUNT(*) FROM audit WHERE approval_id = ?1")
-        .and_then(|mut s| s.query_row([&row.id], |r| r.get(0)))
+        .and_then(|mut s| s.query_row([&row.columns.id], |r| r.get(0)))
         .map_err(failed)?;
     if chain != head_seq {
         return Err(StoreError::Integrity {
-            id: uuid::Uuid::parse_str(&row.id).unwrap_or_default(),
+            id: uuid::Uuid::parse_str(&row.columns.id).unwrap_or_default(),
             reason: format!(
                 "the audit chain holds {chain} records, the approval's head is {head_seq}"
             ),
@@ -286,8 +299,9 @@ fn mark_published(
 ) -> Result<bool, StoreError> {
     let changed = conn
         .prepare_cached(
-            "UPDATE approvals SET published_seq = max(published_seq, ?4), due_at = ?5 \
-             WHERE id = ?1 AND tenant = ?2 AND version = ?3",
+            // The due time follows the mark it comes with, never an older one.
+            "UPDATE approvals SET due_at = CASE WHEN ?4 >= published_seq THEN ?5 ELSE due_at END, \
+             published_seq = max(published_seq, ?4) WHERE id = ?1 AND tenant = ?2 AND version = ?3",
         )
         .and_then(|mut s| {
             s.execute(params![

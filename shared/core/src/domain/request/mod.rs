@@ -228,6 +228,7 @@ impl CreateRequest {
             },
             published_seq: 0,
             seal: Default::default(),
+            row_mismatch: Vec::new(),
             integrity: Default::default(),
         };
         Ok(record::change(

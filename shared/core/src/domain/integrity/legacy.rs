@@ -1,17 +1,12 @@
-//! The approval's state, bound to its signed audit chain.
-//!
-//! Every audit record signs the digest of the approval state it produced (`state_digest`, part of
-//! its hash; see [`crate::audit`]). The approval itself carries a [`Seal`]: the digest of each of
-//! its state fields and an HMAC, with the audit key, over the chain head and the state digest. So
-//! the state can be checked on every read and before every change without reading the chain, and
-//! whoever edits a stored approval without the key (turns a rejection into an approval, changes
-//! who decided, the comment or the edits, or rolls a decision back) is caught.
+//! The first seal (`holdpoint-state-v1`), which approvals stored before the lean seal still
+//! carry: the digest of each state field kept in the approval itself, and an HMAC over the chain
+//! head and the digest of those digests. Such approvals still read and verify; their next change
+//! seals them the lean way ([`super`]).
 //!
 //! **Canonical form.** The state is the approval as JSON without `audit_head`, `published_seq`,
-//! `seal` and `decision.signature` (they follow from the record, or change without one). Each
-//! remaining top-level field's digest is the SHA-256 of its canonical JSON
-//! ([`crate::json::canonical`]); the **state digest** is the SHA-256 of the canonical JSON of the
-//! object `{field: digest}`. The seal's signature is the lowercase hex HMAC-SHA256 of
+//! `seal` and `decision.signature`. Each remaining top-level field's digest is the SHA-256 of its
+//! canonical JSON ([`crate::json::canonical`]); the state digest is the SHA-256 of the canonical
+//! JSON of the object `{field: digest}`. The signature is the lowercase hex HMAC-SHA256 of
 //! `holdpoint-state-v1\n{tenant}\n{approval_id}\n{head_sequence}\n{head_hash}\n{state_digest}`.
 
 use std::collections::BTreeMap;
@@ -20,6 +15,7 @@ use serde::Serialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+use super::Breach;
 use crate::domain::approval::Approval;
 use crate::domain::seal::Seal;
 use crate::json::canonical;
@@ -27,17 +23,6 @@ use crate::keys::Key;
 
 /// Fields that are not state: they follow from the audit record or change without one.
 const NOT_STATE: [&str; 4] = ["audit_head", "published_seq", "seal", "integrity"];
-
-/// How a stored approval differs from what its chain head signed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("approval {approval}: {reason}")]
-pub struct Breach {
-    pub approval: uuid::Uuid,
-    /// The state fields whose value is not the one signed (empty when the seal itself is what
-    /// was changed, or the chain is ahead of the approval).
-    pub fields: Vec<String>,
-    pub reason: String,
-}
 
 /// The digest of each state field of `a`.
 pub fn state_fields(a: &Approval) -> BTreeMap<String, String> {
@@ -70,7 +55,7 @@ fn doc_of(value: &impl Serialize) -> Option<BTreeMap<String, Box<RawValue>>> {
 }
 
 /// The state digest of a field digest map.
-pub fn digest_of(fields: &BTreeMap<String, String>) -> String {
+fn digest_of(fields: &BTreeMap<String, String>) -> String {
     let object: serde_json::Map<String, Value> = fields
         .iter()
         .map(|(k, v)| (k.clone(), Value::String(v.clone())))
@@ -78,7 +63,7 @@ pub fn digest_of(fields: &BTreeMap<String, String>) -> String {
     canonical::digest(&Value::Object(object))
 }
 
-/// The state digest of `a`: what its audit record signs.
+/// The state digest of `a` the first way: what a record written before the lean seal signs.
 pub fn state_digest(a: &Approval) -> String {
     digest_of(&state_fields(a))
 }
@@ -90,32 +75,20 @@ fn message(a: &Approval, state_digest: &str) -> String {
     )
 }
 
-/// Takes down the state of `a` in its seal's field digests, once per change, and answers the
-/// state digest its audit record signs.
-pub fn take_state(a: &mut Approval) -> String {
+/// Seals `a` the first way, as approvals stored before the lean seal were (tests make such
+/// approvals with it; the service never does).
+pub fn seal(a: &mut Approval, key: &Key) {
     let fields = state_fields(a);
-    let digest = digest_of(&fields);
+    let signature = key.sign(message(a, &digest_of(&fields)).as_bytes());
     a.seal = Seal {
         fields,
+        key_id: key.id.clone(),
+        signature,
         ..Seal::default()
     };
-    digest
 }
 
-/// Seals `a` with `key`: its state as [`take_state`] took it down, and its head (set since).
-/// Nothing that changes the state may happen between the two.
-pub fn seal(a: &mut Approval, key: &Key) {
-    debug_assert_eq!(
-        a.seal.fields,
-        state_fields(a),
-        "the state changed after take_state"
-    );
-    let signature = key.sign(message(a, &digest_of(&a.seal.fields)).as_bytes());
-    a.seal.key_id = key.id.clone();
-    a.seal.signature = signature;
-}
-
-/// Checks `a`'s state against its seal; `key` finds a key by its id.
+/// Checks `a`'s state against its first-way seal; `key` finds a key by its id.
 pub fn check(a: &Approval, key: impl Fn(&str) -> Option<Key>) -> Result<(), Breach> {
     let breach = |fields: Vec<String>, reason: &str| Breach {
         approval: a.id,
