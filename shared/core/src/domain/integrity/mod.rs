@@ -120,3 +120,6 @@ pub fn check(a: &Approval, key: impl Fn(&str) -> Option<Key>) -> Result<(), Brea
         })
     }
 }
+
+#[cfg(test)]
+mod tests;
