@@ -1,6 +1,6 @@
 //! What binding the state to its chain costs per transition: the seal written with the change
 //! and the check made before it, on a typical approval (the README's walkthrough request, one
-//! vote). `cargo run --release -p holdpoint --example state_check`.
+//! vote). `cargo run --release -p holdpoint-core --example state_check`.
 
 use std::time::Instant;
 
@@ -43,10 +43,12 @@ fn main() {
         integrity::seal(&mut a, &key);
     }
     let seal = started.elapsed() / runs;
-    let seal_bytes = serde_json::to_vec(&a.seal).map_or(0, |v| v.len());
+    // What the seal adds to the stored approval: its member, with the comma before it.
+    let seal_bytes = serde_json::to_vec(&a.seal).map_or(0, |v| v.len()) + ",\"seal\":".len();
+    let approval_bytes = serde_json::to_vec(&a).map_or(0, |v| v.len());
     println!(
         "state check {:.1} µs, state taken down and sealed {:.1} µs: {:.1} µs per transition; \
-         seal adds {seal_bytes} bytes to the stored approval (mean of {runs})",
+         seal adds {seal_bytes} bytes to the stored approval of {approval_bytes} (mean of {runs})",
         check.as_secs_f64() * 1e6,
         seal.as_secs_f64() * 1e6,
         (check + seal).as_secs_f64() * 1e6,
