@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # The benchmark, rerunnable by anyone on one machine; prints one table and writes BENCHMARKS.md.
 #
-#   infra/bench/run.sh           the full run (release builds; ~15 minutes on 2 cores)
+#   infra/bench/run.sh           the full run (release builds; ~16 minutes on 2 cores)
 #   infra/bench/run.sh --quick   seconds, debug builds, tiny sizes: checks the harness still works
 #                                (the test command runs it); writes nothing but its table
 #
-# Parts: HTTP load on the local server and on the peer (infra/bench/peer, FastAPI + uvicorn), the
-# same requests from one generator (tests/examples/load.rs); Lambda cold starts through a
-# stand-in Runtime API against the local AWS protocol server, beside a Python Lambda
-# (tests/examples/lambda_timings.rs); decision-to-callback latency on the local server
-# (tests/examples/callback_latency.rs); the embedded store at 10k/100k/1M approvals
+# Parts: HTTP load on the local server, on the peer (infra/bench/peer, FastAPI + uvicorn) and on
+# the floor (tests/examples/floor.rs, axum + SQLite with nothing else), the same requests from one
+# generator (tests/examples/load.rs), which also takes each server process's CPU time per
+# request; Lambda cold starts through a stand-in Runtime API against the local AWS protocol
+# server, beside a Python Lambda and a minimal Rust one making the read's three calls in sequence
+# (tests/examples/lambda_timings.rs, sequential_read.rs); decision-to-callback latency on the
+# local server (tests/examples/callback_latency.rs); the embedded store at 10k/100k/1M approvals
 # (tests/examples/store_scale.rs); the sweep's due query on both stores (store_scale.rs,
 # sweep_cost.rs). Every figure is a `BENCH {json}` line that infra/bench/report.py tabulates.
 set -euo pipefail
@@ -62,10 +64,12 @@ wait_up() {
 export AGENT_KEY=bench-agent-$(openssl rand -hex 12) REVIEWER_KEY=bench-reviewer-$(openssl rand -hex 12)
 keys="{\"$AGENT_KEY\": {\"tenant\": \"bench\", \"principal\": \"agent\"}, \"$REVIEWER_KEY\": {\"tenant\": \"bench\", \"principal\": \"reviewer\"}}"
 
-load_all() { # label url
-  for scenario in create get list decide mix; do
-    echo "-- $1 $scenario"
-    "$bin/examples/load" "$2" "$scenario" "$seconds" "$connections" "$1" | tee -a "$log"
+load_all() { # label url server-pid scenario...
+  local label=$1 url=$2 pid=$3; shift 3
+  for scenario in "$@"; do
+    echo "-- $label $scenario"
+    SERVER_PID=$pid "$bin/examples/load" "$url" "$scenario" "$seconds" "$connections" "$label" \
+      | tee -a "$log"
   done
 }
 
@@ -76,7 +80,7 @@ mkdir -p "$work/holdpoint"
   exec "$bin/holdpoint" serve > "$work/holdpoint.log" 2>&1) &
 pids+=($!)
 wait_up "http://127.0.0.1:$port"
-load_all holdpoint "http://127.0.0.1:$port"
+load_all holdpoint "http://127.0.0.1:$port" "${pids[-1]}" create get list decide mix
 kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
 
 echo "== HTTP load: the peer (FastAPI + uvicorn, one worker, in memory)"
@@ -85,12 +89,21 @@ port=$(free_port)
   --log-level warning --no-access-log > "$work/peer.log" 2>&1 &
 pids+=($!)
 wait_up "http://127.0.0.1:$port"
-load_all peer "http://127.0.0.1:$port"
+load_all peer "http://127.0.0.1:$port" "${pids[-1]}" create get list decide mix
+kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+
+echo "== HTTP load: the floor (axum + SQLite: no auth, audit or seal; WAL, synchronous=FULL)"
+port=$(free_port)
+"$bin/examples/floor" "127.0.0.1:$port" "$work/floor" > "$work/floor.log" 2>&1 &
+pids+=($!)
+wait_up "http://127.0.0.1:$port"
+load_all floor "http://127.0.0.1:$port" "${pids[-1]}" create get list
 kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
 
 echo "== Lambda cold starts ($STARTS each) through a stand-in Runtime API, on the local AWS protocol server"
 BENCH_PYTHON=$(realpath "$venv/bin/python") infra/with-moto.sh "$bin/examples/lambda_timings" \
-  "$bin/create" "$bin/read" "$bin/decide" "$bin/escalate" "$(realpath infra/bench/peer/bootstrap)" \
+  "$bin/create" "$bin/read" "$bin/decide" "$bin/escalate" "$bin/examples/sequential_read" \
+  "$(realpath infra/bench/peer/bootstrap)" \
   2> "$work/functions.log" | tee -a "$log" || { tail -30 "$work/functions.log" >&2; exit 1; }
 
 echo "== sweep on DynamoDB (local protocol server): 1 % due among $PENDING pending"

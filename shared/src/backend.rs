@@ -41,7 +41,8 @@ type EmbeddedStore = std::convert::Infallible;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
     /// A Lambda function: the DynamoDB tables, the key in the Secrets Manager secret (required),
-    /// read when a request first needs it; events to EventBridge, mail by SES.
+    /// fetched in the background from the cold start, never waited for until a request needs
+    /// it; events to EventBridge, mail by SES.
     Function,
     /// The local server: creates the data directory, its files and a first key if there are
     /// none; events to `events.jsonl`, mail by SMTP.
@@ -69,6 +70,19 @@ pub enum BackendError {
     Delivery(String),
     #[error("this build of Holdpoint has no embedded store")]
     NoEmbeddedStore,
+}
+
+/// Starts fetching the current key without waiting for it, so a function's first request that
+/// needs it (a read checks the seal) finds it fetched, or in flight, while that request reads
+/// its caller and its approval: the key's round trip overlaps theirs instead of following them.
+/// A failure here is only logged: the request that needs the key fetches it again and answers
+/// 503 if it still cannot.
+fn warm_in_background(keys: Arc<SecretsManagerKeys>) {
+    tokio::spawn(async move {
+        if let Err(e) = keys.current().await {
+            tracing::warn!(error = %e, "signing key not fetched at cold start");
+        }
+    });
 }
 
 /// The store of approvals as opened.
@@ -135,8 +149,9 @@ impl Backend {
 
     /// The signing keys: the Secrets Manager secret when one is named (a function needs one),
     /// else the key file in the data directory. Outside a function the secret is read at once,
-    /// so a command without its key stops before it touches anything; a function reads it when
-    /// a request first needs it (a cold start answering health never waits for it).
+    /// so a command without its key stops before it touches anything; a function starts reading
+    /// it in the background and waits for it only when a request needs it (a cold start
+    /// answering health never waits for it).
     pub async fn keys(&self) -> Result<Arc<dyn KeyProvider>, BackendError> {
         let keys = self.keys.get_or_try_init(|| self.open_keys()).await?;
         Ok(keys.clone())
@@ -153,11 +168,17 @@ impl Backend {
         };
         if let Some(secret) = secret {
             let client = aws_sdk_secretsmanager::Client::new(self.sdk().await);
-            let keys = SecretsManagerKeys::new(client, secret, self.settings.key_cache);
-            if self.access != Access::Function {
+            let keys = Arc::new(SecretsManagerKeys::new(
+                client,
+                secret,
+                self.settings.key_cache,
+            ));
+            if self.access == Access::Function {
+                warm_in_background(keys.clone());
+            } else {
                 keys.current().await?;
             }
-            return Ok(Arc::new(keys));
+            return Ok(keys);
         }
         let dir = self.data_dir();
         let keys = match self.access {

@@ -43,10 +43,11 @@ fn diagnostic(retryable: bool, error: &impl std::error::Error) -> Diagnostic {
 /// `HOLDPOINT_SIGNING_SECRET_ID` (required), publishing lifecycle events to the bus
 /// `HOLDPOINT_EVENT_BUS` with review links under `base_url`.
 ///
-/// Nothing is fetched here: the key is read when a request first needs it (a signature to make
-/// or check) and cached; until it can be read, such requests answer 503, nothing is signed
-/// with anything else. A cold start that answers health or refuses a request never waits for
-/// Secrets Manager (reads need the key too: they check each approval's seal).
+/// Nothing is waited for here: the key's fetch starts in the background, so a first request
+/// that needs it (a signature to make, or a read's seal to check) finds it fetched or in
+/// flight, overlapping the reads of its caller and approval. Until it can be read, such
+/// requests answer 503, nothing is signed with anything else. A cold start that answers health
+/// or refuses a request never waits for Secrets Manager.
 pub async fn service(settings: &Settings, base_url: BaseUrl) -> Result<Service, Error> {
     Ok(function_backend(settings)
         .function_service(base_url)

@@ -5,9 +5,10 @@
 //!         target/release/read target/release/create [other binaries to compare...]
 //!
 //! Cold starts: for each binary named, `STARTS` (default 25) fresh processes each answer their
-//! first invocation: GET /health for an API function, then for a read function (or the Python
-//! peer's `bootstrap`, which fetches its secret at init) one GET /v1/approvals/{id}; a scheduled
-//! event for the sweep. Median and p90 of spawn → answered, the peak RSS, and the file's size.
+//! first invocation: GET /health for an API function, then for a read function (the read
+//! function, `sequential_read`, the minimal Rust function making the read's three calls one
+//! after the other, or the Python peer's `bootstrap`, which fetches its secret at init) one
+//! GET /v1/approvals/{id}; a scheduled event for the sweep. Median and p90 of spawn → answered, the peak RSS, and the file's size.
 //! Warm invocations (unless `WARM=0`): `target/release/create` creates and `target/release/decide`
 //! approves `WARM` (default 50) approvals; median and p90 of one invocation, round trip through
 //! the runtime API included (the handler's share of a billed duration, with moto's latency).
@@ -64,8 +65,10 @@ async fn main() {
     let starts = count("STARTS", 25);
     let warm = count("WARM", 50);
     let (store, _) = holdpoint_tests::fresh_store().await;
-    let env = store_env(&store, &holdpoint_tests::iam_principals()).await;
+    let mut env = store_env(&store, &holdpoint_tests::iam_principals()).await;
     let approval = holdpoint_tests::stored_approval(&store, &env, Utc::now(), 3600).await;
+    // `sequential_read` authenticates no one: it is told whose approval to read.
+    env.push(("HOLDPOINT_BENCH_TENANT", approval.tenant.to_string()));
     let get = fixture(
         &fixture_of("read", "apigw-v2-get.json"),
         &[("ID", &approval.id.to_string())],

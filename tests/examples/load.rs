@@ -1,6 +1,7 @@
 //! HTTP load on a running approval service (a benchmark, never part of the tests), for
-//! `infra/bench/run.sh`: Holdpoint's local server and the benchmark's peer answer the same
-//! requests, so one generator measures both.
+//! `infra/bench/run.sh`: Holdpoint's local server, the benchmark's peer and its floor
+//! (`floor.rs`: create, get and list only) answer the same requests, so one generator measures
+//! all three.
 //!
 //!     cargo run --release -p holdpoint-tests --example load -- URL SCENARIO SECONDS CONNECTIONS [LABEL]
 //!
@@ -9,7 +10,9 @@
 //! another approval created beforehand; `DECIDE_POOL` of them, default 50,000, and the run ends
 //! early when they are used up) or `mix` (create → decide → execute, one flow after another).
 //! Prints one `BENCH {json}` line: the label, requests, seconds, requests/s, p50 and p99 in ms,
-//! failures.
+//! failures, and with `SERVER_PID` (the server's process id) the server's CPU time per request:
+//! its user+system time (`/proc/PID/stat`) over the timed run alone, so the setup's creates are
+//! not counted, divided by the requests completed.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -125,6 +128,23 @@ async fn create_many(target: &Target, n: usize, connections: usize) -> Vec<Strin
     ids
 }
 
+/// The process's user+system CPU time so far, in seconds (Linux; clock ticks of `CLK_TCK`).
+fn cpu_seconds(pid: &str, ticks_per_second: f64) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After the command's name (in parentheses), fields 3 on: utime and stime are 14 and 15.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i)?.parse::<u64>().ok();
+    Some((ticks(11)? + ticks(12)?) as f64 / ticks_per_second)
+}
+
+fn clock_ticks_per_second() -> Option<f64> {
+    let out = std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()?;
+    String::from_utf8(out.stdout).ok()?.trim().parse().ok()
+}
+
 #[derive(Default)]
 struct Tally {
     latencies: Vec<Duration>,
@@ -182,6 +202,10 @@ async fn main() {
         }
     });
 
+    let server = std::env::var("SERVER_PID").ok();
+    let cpu = |tick: Option<f64>| cpu_seconds(server.as_deref()?, tick?);
+    let tick = clock_ticks_per_second();
+    let cpu_before = cpu(tick);
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let deadline = started + duration;
@@ -240,6 +264,9 @@ async fn main() {
         all.failures += t.failures;
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let cpu_used = cpu(tick)
+        .zip(cpu_before)
+        .map(|(after, before)| after - before);
     all.latencies.sort();
     let at = |p: f64| {
         all.latencies
@@ -260,6 +287,9 @@ async fn main() {
             "p50_ms": (at(0.5) * 100.0).round() / 100.0,
             "p99_ms": (at(0.99) * 100.0).round() / 100.0,
             "failures": all.failures,
+            "cpu_us_per_req": cpu_used
+                .filter(|_| n > 0)
+                .map(|s| (s * 1e6 / n as f64 * 10.0).round() / 10.0),
         })
     );
 }
