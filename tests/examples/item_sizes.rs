@@ -1,5 +1,6 @@
-//! DynamoDB item sizes of a typical approval and audit record, by DynamoDB's rules (attribute
-//! names plus values, UTF-8): `cargo run -p holdpoint-tests --example item_sizes`.
+//! DynamoDB item sizes of a typical approval and audit record through create, decide and execute,
+//! by DynamoDB's rules (attribute names plus values, UTF-8; a write unit is 1 KB of item):
+//! `cargo run -p holdpoint-tests --example item_sizes`.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use holdpoint::store::dynamodb::item::{self, Item};
@@ -10,6 +11,7 @@ use holdpoint_core::domain::lifecycle::{self, Command, Outcome};
 fn value_size(v: &AttributeValue) -> usize {
     match v {
         AttributeValue::S(s) => s.len(),
+        AttributeValue::B(b) => b.as_ref().len(),
         // DynamoDB stores numbers in about (significant digits / 2) + 1 bytes.
         AttributeValue::N(n) => n.len().div_ceil(2) + 1,
         AttributeValue::L(items) => 3 + items.iter().map(|i| 1 + value_size(i)).sum::<usize>(),
@@ -19,6 +21,20 @@ fn value_size(v: &AttributeValue) -> usize {
 
 fn size(item: &Item) -> usize {
     item.iter().map(|(k, v)| k.len() + value_size(v)).sum()
+}
+
+/// The attributes of `item`, largest first, with their sizes (name plus value).
+fn breakdown(item: &Item) -> String {
+    let mut parts: Vec<_> = item
+        .iter()
+        .map(|(k, v)| (k.len() + value_size(v), k.as_str()))
+        .collect();
+    parts.sort_by(|a, b| b.cmp(a));
+    parts
+        .iter()
+        .map(|(size, name)| format!("{name} {size}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn main() {
@@ -62,20 +78,44 @@ fn main() {
         panic!("decides")
     };
     decided.sign(&key);
-    println!(
-        "approval item, pending:   {} bytes",
-        size(&item::approval_item(&pending, 8).unwrap())
-    );
-    println!(
-        "approval item, approved:  {} bytes",
-        size(&item::approval_item(&approved, 8).unwrap())
-    );
-    println!(
-        "audit record, created:    {} bytes",
-        size(&item::record_item(&created).unwrap())
-    );
-    println!(
-        "audit record, approved:   {} bytes",
-        size(&item::record_item(&decided).unwrap())
-    );
+    let Ok(Outcome::Changed(executed, mut done)) = lifecycle::apply(
+        &approved,
+        Command::Execute {
+            by: &agent,
+            context_hash: None,
+        },
+        holdpoint_core::time::Clock::system().now(),
+    ) else {
+        panic!("executes")
+    };
+    done.sign(&key);
+    let items = [
+        (
+            "approval item, pending: ",
+            item::approval_item(&pending, 8).unwrap(),
+        ),
+        (
+            "approval item, approved:",
+            item::approval_item(&approved, 8).unwrap(),
+        ),
+        (
+            "approval item, executed:",
+            item::approval_item(&executed, 8).unwrap(),
+        ),
+        (
+            "audit record, created:  ",
+            item::record_item(&created).unwrap(),
+        ),
+        (
+            "audit record, approved: ",
+            item::record_item(&decided).unwrap(),
+        ),
+        (
+            "audit record, executed: ",
+            item::record_item(&done).unwrap(),
+        ),
+    ];
+    for (what, item) in items {
+        println!("{what} {} bytes ({})", size(&item), breakdown(&item));
+    }
 }

@@ -128,7 +128,9 @@ impl Tamper for crate::store::dynamodb::DynamoStore {
             .send()
             .await
             .expect("raw delete");
-        let status = item::string(&raw, "status").expect("a status");
+        let status = item::string(&raw, "tenant_status")
+            .and_then(|k| k.rsplit_once('#').map(|(_, st)| st.to_owned()))
+            .expect("a status");
         raw.insert("pk".into(), item::s(item::approval_pk(other, id)));
         raw.insert("tenant".into(), item::s(other));
         raw.insert("tenant_status".into(), item::s(format!("{other}#{status}")));

@@ -1,9 +1,10 @@
-//! The sweep's read: due approvals from the sparse, sharded `due` index, all shards at once.
+//! The sweep's read: due approvals from the sparse, sharded, keys-only due index, all shards at
+//! once, then the approvals themselves in one BatchGetItem per hundred.
 
 use chrono::{DateTime, Utc};
 
 use super::item::{self, s};
-use super::{DynamoStore, sdk_error};
+use super::{DUE, DynamoStore, sdk_error};
 use crate::store::StoreError;
 use holdpoint_core::domain::approval::Approval;
 use holdpoint_core::time;
@@ -32,16 +33,18 @@ impl DynamoStore {
             due.extend(found.0);
         }
         due.truncate(limit);
-        Ok((due, read))
+        // Consistent: the sweep acts on what it reads (and refuses what is no longer due).
+        Ok((self.approvals_at(&due, true).await?, read))
     }
 
-    /// Up to `limit` due approvals of one shard of the due index, earliest deadline first.
+    /// The keys of up to `limit` due approvals of one shard of the due index, earliest deadline
+    /// first.
     async fn due_in_shard(
         &self,
         shard: u32,
         now: DateTime<Utc>,
         limit: usize,
-    ) -> Result<(Vec<Approval>, usize), StoreError> {
+    ) -> Result<(Vec<String>, usize), StoreError> {
         // `#` sorts before `$`: every deadline at or before `now`, whatever id follows it.
         let bound = format!("{}$", time::format(&now));
         let mut due = Vec::new();
@@ -56,7 +59,7 @@ impl DynamoStore {
                 .client
                 .query()
                 .table_name(&self.tables.approvals)
-                .index_name("due")
+                .index_name(DUE)
                 .key_condition_expression("due_shard = :shard AND due_at <= :bound")
                 .expression_attribute_values(":shard", s(shard.to_string()))
                 .expression_attribute_values(":bound", s(&bound))
@@ -66,9 +69,7 @@ impl DynamoStore {
                 .await
                 .map_err(sdk_error)?;
             read += usize::try_from(out.scanned_count()).unwrap_or(0);
-            for i in out.items() {
-                due.push(item::approval_from(i, self.tables.due_shards)?);
-            }
+            due.extend(out.items().iter().filter_map(|i| item::string(i, "pk")));
             start = out.last_evaluated_key;
             if start.is_none() {
                 return Ok((due, read));

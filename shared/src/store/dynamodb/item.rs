@@ -1,11 +1,16 @@
 //! How approvals, audit records and idempotency keys are laid out as DynamoDB items.
 //!
-//! The whole approval is kept as JSON in `doc`; beside it live the attributes that keys, indexes,
-//! conditions and list filters need. A transition replaces the item, so the due-index attributes
-//! disappear on their own when an approval leaves `pending` (the index is sparse).
+//! The whole approval is kept as deflated JSON in `doc` (a Binary: a typical approval then fits
+//! one write unit); beside it live only the attributes that keys, indexes and conditions need,
+//! and `published`, the outbox's mark, which is set without rewriting the item. A transition
+//! replaces the item, so the due-index attributes disappear on their own when an approval leaves
+//! `pending` (the index is sparse). Items of the previous layout (JSON text in `doc`, more
+//! columns beside it) still read; their next transition rewrites them.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
+use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 use uuid::Uuid;
 
@@ -51,14 +56,13 @@ pub fn due_shard(id: Uuid, shards: u32) -> String {
 }
 
 pub fn approval_item(a: &Approval, shards: u32) -> Result<Item, StoreError> {
-    let doc = serde_json::to_string(a).map_err(|e| StoreError::Internal(e.to_string()))?;
     let mut item = columns(a, shards);
-    item.insert("doc".into(), s(doc));
+    item.insert("doc".into(), packed(a)?);
     Ok(item)
 }
 
-/// The attributes beside `a`'s document: its key and what indexes, conditions and list filters
-/// read. Each follows from the document alone.
+/// The attributes beside `a`'s document: its key and what indexes and conditions read. Each
+/// follows from the document alone.
 fn columns(a: &Approval, shards: u32) -> Item {
     let mut item = Item::from([
         ("pk".into(), s(approval_pk(&a.tenant, a.id))),
@@ -68,8 +72,30 @@ fn columns(a: &Approval, shards: u32) -> Item {
             "tenant_status".into(),
             s(tenant_status(&a.tenant, a.status)),
         ),
-        ("status".into(), s(a.status.as_str())),
         ("version".into(), n(a.version)),
+    ]);
+    if let Some((shard, at)) = due(a, shards) {
+        item.insert("due_shard".into(), shard);
+        item.insert("due_at".into(), at);
+    }
+    item
+}
+
+/// The due index's `(due_shard, due_at)` of `a`, while the sweep has something to do with it.
+pub fn due(a: &Approval, shards: u32) -> Option<(AttributeValue, AttributeValue)> {
+    let deadline = a.next_deadline()?;
+    Some((
+        s(due_shard(a.id, shards)),
+        s(format!("{}#{}", time::format(&deadline), a.id)),
+    ))
+}
+
+/// Columns the previous layout kept beside the document for list filters, which
+/// `ListFilter::matches` now applies to the approvals read. Items written before still carry
+/// them until their next transition, and they are checked like any other.
+fn previous_columns(a: &Approval) -> Item {
+    let mut item = Item::from([
+        ("status".into(), s(a.status.as_str())),
         ("expires_at".into(), s(time::format(&a.expires_at))),
         ("agent_id".into(), s(&a.agent_id)),
         (
@@ -80,24 +106,27 @@ fn columns(a: &Approval, shards: u32) -> Item {
     if let Some(c) = &a.checkpoint_type {
         item.insert("checkpoint_type".into(), s(c));
     }
-    if let Some(deadline) = a.next_deadline() {
-        item.insert("due_shard".into(), s(due_shard(a.id, shards)));
-        item.insert(
-            "due_at".into(),
-            s(format!("{}#{}", time::format(&deadline), a.id)),
-        );
-    }
     item
 }
 
 /// The approval an item holds, with every attribute beside its document that says otherwise
-/// named in `row_mismatch` (its key names the tenant or id it contradicts).
+/// named in `row_mismatch` (its key names the tenant or id it contradicts). `published` is read
+/// like the document: the outbox's mark, set alone, has the last word on `published_seq`.
 pub fn approval_from(item: &Item, shards: u32) -> Result<Approval, StoreError> {
     let mut a: Approval = from_doc(item, "approval")?;
-    let expected = columns(&a, shards);
     let mut mismatch: Vec<String> = Vec::new();
-    for (name, value) in item.iter().filter(|(name, _)| *name != "doc") {
-        if expected.get(name) != Some(value) {
+    match item.get("published").map(number) {
+        None => {}
+        Some(Some(p)) => a.published_seq = a.published_seq.max(p),
+        Some(None) => mismatch.push("published".into()),
+    }
+    let expected = columns(&a, shards);
+    let previous = previous_columns(&a);
+    for (name, value) in item
+        .iter()
+        .filter(|(name, _)| !["doc", "published"].contains(&name.as_str()))
+    {
+        if expected.get(name).or_else(|| previous.get(name)) != Some(value) {
             mismatch.push(name.clone());
         }
     }
@@ -128,6 +157,33 @@ pub fn approval_from(item: &Item, shards: u32) -> Result<Approval, StoreError> {
     Ok(a)
 }
 
+/// `value` as JSON, deflated, for `doc`.
+fn packed<T: serde::Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
+    let json = serde_json::to_vec(value).map_err(|e| StoreError::Internal(e.to_string()))?;
+    Ok(AttributeValue::B(Blob::new(
+        miniz_oxide::deflate::compress_to_vec(&json, 6),
+    )))
+}
+
+/// Far above any document the API accepts: a corrupt `doc` cannot inflate without bound.
+const DOC_LIMIT: usize = 16 << 20;
+
+/// The JSON an item keeps in `doc`: deflated (Binary), or as text (the previous layout, and
+/// the tables that keep their documents as text).
+pub fn doc_text<'a>(item: &'a Item, what: &str) -> Result<Cow<'a, str>, StoreError> {
+    match item.get("doc") {
+        Some(AttributeValue::S(d)) => Ok(Cow::Borrowed(d)),
+        Some(AttributeValue::B(b)) => {
+            miniz_oxide::inflate::decompress_to_vec_with_limit(b.as_ref(), DOC_LIMIT)
+                .ok()
+                .and_then(|json| String::from_utf8(json).ok())
+                .map(Cow::Owned)
+                .ok_or_else(|| StoreError::Internal(format!("{what} item's doc does not inflate")))
+        }
+        _ => Err(StoreError::Internal(format!("{what} item has no doc"))),
+    }
+}
+
 /// The JSON text an item keeps in `doc` (every table keeps its whole document there).
 pub fn doc<'a>(item: &'a Item, what: &str) -> Result<&'a str, StoreError> {
     match item.get("doc") {
@@ -138,24 +194,21 @@ pub fn doc<'a>(item: &'a Item, what: &str) -> Result<&'a str, StoreError> {
 
 /// An item's `doc`, decoded.
 pub fn from_doc<T: serde::de::DeserializeOwned>(item: &Item, what: &str) -> Result<T, StoreError> {
-    serde_json::from_str(doc(item, what)?)
+    serde_json::from_str(&doc_text(item, what)?)
         .map_err(|e| StoreError::Internal(format!("{what} item does not decode: {e}")))
 }
 
+/// An audit record: its key and its document, nothing else (no index or condition reads more).
 pub fn record_item(r: &AuditRecord) -> Result<Item, StoreError> {
-    let doc = serde_json::to_string(r).map_err(|e| StoreError::Internal(e.to_string()))?;
     Ok(Item::from([
         ("approval".into(), s(chain_key(&r.tenant, r.approval_id))),
         ("seq".into(), n(r.sequence)),
-        ("event".into(), s(r.event.as_str())),
-        ("at".into(), s(time::format(&r.at))),
-        ("doc".into(), s(doc)),
+        ("doc".into(), packed(r)?),
     ]))
 }
 
 pub fn record_from(item: &Item) -> Result<AuditRecord, StoreError> {
-    serde_json::from_str(doc(item, "audit")?)
-        .map_err(|e| StoreError::Internal(format!("audit item does not decode: {e}")))
+    from_doc(item, "audit")
 }
 
 /// The list position an index's `LastEvaluatedKey` stands for.
@@ -175,6 +228,13 @@ pub fn cursor_from_key(key: &Item) -> Option<Cursor> {
 pub fn string(item: &Item, name: &str) -> Option<String> {
     match item.get(name) {
         Some(AttributeValue::S(v)) => Some(v.clone()),
+        _ => None,
+    }
+}
+
+fn number(v: &AttributeValue) -> Option<u64> {
+    match v {
+        AttributeValue::N(n) => n.parse().ok(),
         _ => None,
     }
 }

@@ -1,7 +1,6 @@
-//! The DynamoDB store: every write is one TransactWriteItems whose Puts are conditional, every
-//! read one GetItem or one Query. No Scan.
-
-use std::collections::HashMap;
+//! The DynamoDB store: every change is one TransactWriteItems whose Puts are conditional (the
+//! outbox's mark one conditional UpdateItem); a read is one GetItem, or one Query of a keys-only
+//! index and one BatchGetItem of the approvals it names. No Scan.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
@@ -18,6 +17,7 @@ use super::{Created, Cursor, IdempotencyKey, ListFilter, Page, Store, StoreError
 use holdpoint_core::audit::AuditRecord;
 use holdpoint_core::domain::approval::{Approval, Status};
 
+mod batch;
 mod due;
 pub mod item;
 pub mod tables;
@@ -25,6 +25,12 @@ pub mod tables;
 use item::{Item, n, s};
 
 pub use crate::config::Tables;
+
+/// The approvals table's indexes, each projecting only keys (`_keys`: a projection cannot change
+/// in place, so these replaced `by_tenant`, `by_status` and `due`, which projected everything).
+pub const BY_TENANT: &str = "by_tenant_keys";
+pub const BY_STATUS: &str = "by_status_keys";
+pub const DUE: &str = "due_keys";
 
 #[derive(Clone)]
 pub struct DynamoStore {
@@ -255,40 +261,18 @@ impl Store for DynamoStore {
         after: Option<&Cursor>,
         now: DateTime<Utc>,
     ) -> Result<Page, StoreError> {
-        let mut names = HashMap::new();
-        let mut values = HashMap::new();
-        let mut filters = Vec::new();
-        // Status as seen at `now` depends on the clock (lazy expiry), which only the domain
-        // knows: the query narrows by stored status, and `ListFilter::matches` decides below.
+        // The index narrows by tenant and stored status; every other filter, and status as seen
+        // at `now` (lazy expiry, which only the domain knows), `ListFilter::matches` applies to
+        // the approvals read. Like a FilterExpression, it filters after `Limit`: a page may
+        // hold fewer items.
         let (index, pk_name, pk_value) = match filter.status {
-            Some(Status::Expired) => {
-                names.insert("#st".into(), "status".into());
-                values.insert(":expired".into(), s("expired"));
-                values.insert(":pending".into(), s("pending"));
-                filters.push("#st IN (:expired, :pending)".to_owned());
-                ("by_tenant", "tenant", tenant.to_owned())
-            }
+            Some(Status::Expired) | None => (BY_TENANT, "tenant", tenant.to_owned()),
             Some(status) => (
-                "by_status",
+                BY_STATUS,
                 "tenant_status",
                 item::tenant_status(tenant, status),
             ),
-            None => ("by_tenant", "tenant", tenant.to_owned()),
         };
-        names.insert("#pk".into(), pk_name.into());
-        values.insert(":pk".into(), s(&pk_value));
-        if let Some(a) = &filter.agent_id {
-            values.insert(":agent".into(), s(a));
-            filters.push("agent_id = :agent".into());
-        }
-        if let Some(c) = &filter.checkpoint_type {
-            values.insert(":checkpoint".into(), s(c));
-            filters.push("checkpoint_type = :checkpoint".into());
-        }
-        if let Some(r) = &filter.reviewer {
-            values.insert(":reviewer".into(), s(r));
-            filters.push("contains(reviewers, :reviewer)".into());
-        }
         let start = after.map(|c| {
             Item::from([
                 ("pk".into(), s(item::approval_pk(tenant, c.id))),
@@ -302,21 +286,21 @@ impl Store for DynamoStore {
             .table_name(&self.tables.approvals)
             .index_name(index)
             .key_condition_expression("#pk = :pk")
-            .set_filter_expression((!filters.is_empty()).then(|| filters.join(" AND ")))
-            .set_expression_attribute_names(Some(names))
-            .set_expression_attribute_values(Some(values))
+            .expression_attribute_names("#pk", pk_name)
+            .expression_attribute_values(":pk", s(&pk_value))
             .scan_index_forward(false)
             .limit(i32::try_from(limit).unwrap_or(100))
             .set_exclusive_start_key(start)
             .send()
             .await
             .map_err(sdk_error)?;
-        let mut items = out
+        let pks: Vec<String> = out
             .items()
             .iter()
-            .map(|i| item::approval_from(i, self.tables.due_shards))
-            .collect::<Result<Vec<_>, _>>()?;
-        // Like a FilterExpression, this filters after `Limit`: a page may hold fewer items.
+            .filter_map(|i| item::string(i, "pk"))
+            .collect();
+        // Eventually consistent, like the index the page came from: half the read units.
+        let mut items = self.approvals_at(&pks, false).await?;
         items.retain(|a| filter.matches(a, now));
         let next = out.last_evaluated_key().and_then(item::cursor_from_key);
         Ok(Page { items, next })
@@ -368,18 +352,27 @@ impl Store for DynamoStore {
         }
     }
 
+    /// Sets `published` alone, and the due attributes to follow it: no document is rewritten,
+    /// and the key-only tenant and status indexes are not touched.
     async fn mark_published(&self, approval: &Approval) -> Result<bool, StoreError> {
-        let result = self
+        let update = self
             .client
-            .put_item()
+            .update_item()
             .table_name(&self.tables.approvals)
-            .set_item(Some(item::approval_item(approval, self.tables.due_shards)?))
+            .key("pk", s(item::approval_pk(&approval.tenant, approval.id)))
             .condition_expression("#v = :v")
             .expression_attribute_names("#v", "version")
+            .expression_attribute_names("#p", "published")
             .expression_attribute_values(":v", n(approval.version))
-            .send()
-            .await;
-        match result {
+            .expression_attribute_values(":p", n(approval.published_seq));
+        let update = match item::due(approval, self.tables.due_shards) {
+            Some((shard, at)) => update
+                .update_expression("SET #p = :p, due_shard = :shard, due_at = :at")
+                .expression_attribute_values(":shard", shard)
+                .expression_attribute_values(":at", at),
+            None => update.update_expression("SET #p = :p REMOVE due_shard, due_at"),
+        };
+        match update.send().await {
             Ok(_) => Ok(true),
             Err(e)
                 if e.as_service_error()

@@ -170,7 +170,21 @@ mod tests {
             .iter()
             .map(|i| i.index_name.as_str())
             .collect();
-        assert_eq!(names, ["by_tenant", "by_status", "due"]);
+        assert_eq!(
+            names,
+            [
+                super::super::BY_TENANT,
+                super::super::BY_STATUS,
+                super::super::DUE
+            ]
+        );
+        assert!(
+            approvals
+                .global_secondary_indexes
+                .iter()
+                .all(|i| i.projection.projection_type == "KEYS_ONLY"),
+            "the store reads the approvals themselves by key"
+        );
         assert_eq!(approvals.billing_mode, "PAY_PER_REQUEST");
         let audit = definition(TEMPLATE, AUDIT).unwrap();
         let key: Vec<_> = audit
