@@ -72,19 +72,6 @@ pub enum BackendError {
     NoEmbeddedStore,
 }
 
-/// Starts fetching the current key without waiting for it, so a function's first request that
-/// needs it (a read checks the seal) finds it fetched, or in flight, while that request reads
-/// its caller and its approval: the key's round trip overlaps theirs instead of following them.
-/// A failure here is only logged: the request that needs the key fetches it again and answers
-/// 503 if it still cannot.
-fn warm_in_background(keys: Arc<SecretsManagerKeys>) {
-    tokio::spawn(async move {
-        if let Err(e) = keys.current().await {
-            tracing::warn!(error = %e, "signing key not fetched at cold start");
-        }
-    });
-}
-
 /// The store of approvals as opened.
 #[derive(Clone)]
 pub struct Approvals {
@@ -174,7 +161,7 @@ impl Backend {
                 self.settings.key_cache,
             ));
             if self.access == Access::Function {
-                warm_in_background(keys.clone());
+                keys.warm_in_background();
             } else {
                 keys.current().await?;
             }

@@ -4,6 +4,7 @@
 //! version's material never changes, so it is cached for the life of the process.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -39,6 +40,20 @@ impl SecretsManagerKeys {
             ttl,
             cache: Mutex::new(Cache::default()),
         }
+    }
+
+    /// Starts fetching the current key without waiting for it, so a function's first request
+    /// that needs it (a read checks the seal) finds it fetched, or in flight with the cache
+    /// held, while that request reads its caller and its approval: the key's round trip
+    /// overlaps theirs instead of following them. A failure is only logged: the request that
+    /// needs the key fetches it again and answers 503 if it still cannot.
+    pub fn warm_in_background(self: &Arc<Self>) {
+        let keys = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = keys.current().await {
+                tracing::warn!(error = %e, "signing key not fetched at cold start");
+            }
+        });
     }
 
     async fn fetch(&self, which: Selector<'_>) -> Result<Option<Key>, KeyError> {
