@@ -22,7 +22,7 @@ fn main() {
             at,
             payload.into(),
         )
-        .with_state(holdpoint_core::domain::integrity::Taken {
+        .with_state(holdpoint_core::audit::SignedState {
             digest: "0".repeat(64),
             fields: "0".repeat(6 * 30),
         });

@@ -20,7 +20,6 @@ use holdpoint::service::Service;
 use holdpoint::store::Cursor;
 use holdpoint::store::embedded::EmbeddedStore;
 use holdpoint_core::audit::{self, AuditEvent, AuditRecord};
-use holdpoint_core::domain::integrity::Taken;
 use holdpoint_core::domain::request::{CreateRequest, ExpiryBounds};
 use holdpoint_core::keys::KeyRing;
 use holdpoint_core::time::Clock;
@@ -243,7 +242,7 @@ fn any_change_to_a_signed_field_breaks_the_chain_there() {
                 holdpoint_core::time::truncate_millis(chrono::Utc::now()),
                 json!({"i": i, "note": rng.random::<u32>()}).into(),
             )
-            .with_state(Taken {
+            .with_state(audit::SignedState {
                 digest: format!("{:064x}", rng.random::<u128>()),
                 fields: format!("{:012x}", rng.random::<u64>() >> 16),
             });

@@ -17,7 +17,6 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::domain::integrity::Taken;
 use crate::json::document::Document;
 use crate::keys::Key;
 use crate::time::{self, rfc3339};
@@ -26,6 +25,16 @@ mod event;
 pub use event::{AuditEvent, EventFacts};
 
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// An approval state as a change took it down: what its audit record signs (see
+/// [`crate::domain::integrity`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedState {
+    /// The SHA-256 of the state text.
+    pub digest: String,
+    /// The fingerprints of its fields.
+    pub fields: String,
+}
 
 /// The last record of a chain: what the next record links to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,7 +105,7 @@ impl AuditRecord {
     }
 
     /// The record, signing the approval state it produced.
-    pub fn with_state(mut self, state: Taken) -> AuditRecord {
+    pub fn with_state(mut self, state: SignedState) -> AuditRecord {
         self.state_digest = state.digest;
         self.state_fields = state.fields;
         self.hash = self.computed_hash();

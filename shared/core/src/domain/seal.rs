@@ -51,3 +51,15 @@ impl Integrity {
         *self == Integrity::Ok
     }
 }
+
+/// How a stored approval differs from what its chain head signed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("approval {approval}: {reason}")]
+pub struct Breach {
+    pub approval: uuid::Uuid,
+    /// The fields (or row columns) known to differ: empty when only the signed digest says so;
+    /// verification then names them from the audit record
+    /// ([`super::integrity::state::differing`]).
+    pub fields: Vec<String>,
+    pub reason: String,
+}

@@ -15,9 +15,8 @@ use serde::Serialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use super::Breach;
 use crate::domain::approval::Approval;
-use crate::domain::seal::Seal;
+use crate::domain::seal::{Breach, Seal};
 use crate::json::canonical;
 use crate::keys::Key;
 

@@ -27,25 +27,8 @@ pub mod state;
 use crate::domain::approval::Approval;
 use crate::keys::Key;
 
-pub use crate::domain::seal::Seal;
-
-/// How a stored approval differs from what its chain head signed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("approval {approval}: {reason}")]
-pub struct Breach {
-    pub approval: uuid::Uuid,
-    /// The fields (or row columns) known to differ: empty when only the signed digest says so;
-    /// verification then names them from the audit record ([`state::differing`]).
-    pub fields: Vec<String>,
-    pub reason: String,
-}
-
-/// A state as a change took it down: what its audit record signs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Taken {
-    pub digest: String,
-    pub fields: String,
-}
+use crate::audit::SignedState;
+pub use crate::domain::seal::{Breach, Seal};
 
 /// The state digest of `a` as its seal's kind computes it: what its audit head signed.
 pub fn state_digest(a: &Approval) -> String {
@@ -65,13 +48,13 @@ fn message(a: &Approval, state_digest: &str) -> String {
 
 /// Takes down the state of `a`, once per change: its digest (kept for [`seal`]) and its field
 /// fingerprints, for the audit record.
-pub fn take_state(a: &mut Approval) -> Taken {
+pub fn take_state(a: &mut Approval) -> SignedState {
     let digest = state::digest(a);
     a.seal = Seal {
         taken: digest.clone(),
         ..Seal::default()
     };
-    Taken {
+    SignedState {
         digest,
         fields: state::fields(a),
     }

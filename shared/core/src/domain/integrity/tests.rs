@@ -1,43 +1,34 @@
 use serde_json::{Value, json};
 
 use super::*;
-use crate::domain::approval::{Decision, Verdict};
-use crate::domain::identity::Principal;
-use crate::domain::request::{CreateRequest, ExpiryBounds};
-use crate::json::document::Document;
 
 fn key() -> Key {
     Key::new("k-2026-11", vec![7; 32]).unwrap()
 }
 
-/// The README's walkthrough approval, decided, with every optional member set.
+/// The README's walkthrough approval, decided, with every optional member set; as text, so its
+/// numbers are as the agent wrote them.
 fn approval() -> Approval {
-    // As text: numbers as the agent wrote them.
-    let request: CreateRequest = serde_json::from_str(
-        r#"{"action": "Terminate EC2 instance i-0abc123", "agent_id": "ops-agent",
-        "reviewers": ["alice", "bob"], "quorum": 2,
-        "context": {"instance_id": "i-0abc123", "n": 1.50},
+    let mut a: Approval = serde_json::from_str(
+        r#"{"id": "0b9e4a52-8c1f-4d2e-9a57-3f6c1d2b8e41", "tenant": "acme", "status": "modified",
+        "version": 2, "action": "Terminate EC2 instance i-0abc123", "agent_id": "ops-agent",
+        "requested_by": "agent", "reviewers": ["alice", "bob"], "quorum": 2,
+        "context": {"instance_id": "i-0abc123", "n": 1.50}, "context_hash": "00",
+        "reason": "Idle for 30 days",
         "tool_call": {"name": "ec2.terminate_instances", "arguments": {"InstanceIds": ["i-0abc123"]}},
-        "reason": "Idle for 30 days", "risk_score": 80, "callback_url": "https://agent.test/cb"}"#,
+        "risk_score": 80, "checkpoint_type": null, "execution_id": null, "session_id": null,
+        "state_snapshot": null, "escalation": [], "callback_url": "https://agent.test/cb",
+        "escalation_level": 0, "approvals": [], "proposed_output": null,
+        "decision": {"decision": "modified", "by": "alice", "at": "2026-11-30T10:00:00.000Z",
+            "comment": "ok", "modified_output": {"x": 1e2}, "signature": null},
+        "cancelled_by": null, "created_at": "2026-11-30T09:00:00.000Z",
+        "expires_at": "2026-12-01T09:00:00.000Z", "escalates_at": null, "executed_at": null,
+        "audit_head": {"sequence": 2, "hash": "ab"}}"#,
     )
     .unwrap();
-    let agent = Principal {
-        tenant: "acme".into(),
-        principal: "agent".into(),
-        roles: vec![],
-    };
-    let (mut a, record) = request
-        .into_approval(&agent, ExpiryBounds::default(), chrono::Utc::now())
-        .unwrap();
-    a.decision = Some(Decision {
-        decision: Verdict::Modified,
-        by: "alice".into(),
-        at: a.created_at,
-        comment: Some("ok".into()),
-        modified_output: Document::from_text(r#"{"x": 1e2}"#),
-        signature: Some("ab".repeat(32)),
-    });
-    a.audit_head = record.head();
+    if let Some(d) = &mut a.decision {
+        d.signature = Some("ab".repeat(32));
+    }
     take_state(&mut a);
     seal(&mut a, &key());
     a
