@@ -134,8 +134,19 @@ pub async fn row_tampering_is_detected(store: Arc<dyn Store>, tamper: Arc<dyn Ta
     )
     .await;
 
+    let muted = pending(&service, &t).await;
+    tamper.edit_column(&t, muted.id, Column::Published).await;
+    caught(
+        &service,
+        &t,
+        (muted.id, muted.id),
+        &["published"],
+        "published mark",
+    )
+    .await;
+
     // Nothing was written for any of them.
-    for id in [victim.id, edited.id, hidden.id] {
+    for id in [victim.id, edited.id, hidden.id, muted.id] {
         assert_eq!(
             store.audit(&t, id).await.unwrap().len(),
             1,

@@ -28,6 +28,8 @@ pub enum Column {
     Status,
     /// The due time, moved to 2099 (out of the sweep's sight).
     DueAt,
+    /// The outbox's published mark, raised past the chain (its events would never be sent).
+    Published,
 }
 
 #[cfg(feature = "embedded")]
@@ -70,6 +72,7 @@ impl Tamper for crate::store::embedded::EmbeddedStore {
         let sql = match column {
             Column::Status => "UPDATE approvals SET status = 'approved' WHERE id = ?1",
             Column::DueAt => "UPDATE approvals SET due_at = 4070908800000 WHERE id = ?1",
+            Column::Published => "UPDATE approvals SET published_seq = 99 WHERE id = ?1",
         };
         self.tamper(sql, rusqlite::params![schema::id(id)]);
     }
@@ -153,6 +156,9 @@ impl Tamper for crate::store::dynamodb::DynamoStore {
                     "due_at".into(),
                     item::s(format!("2099-01-01T00:00:00.000Z#{id}")),
                 );
+            }
+            Column::Published => {
+                raw.insert("published".into(), item::n(99));
             }
         }
         self.raw_put(raw).await;

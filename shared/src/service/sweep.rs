@@ -141,6 +141,15 @@ impl Service {
 
     /// Publishes what `a` still has to publish, then expires or escalates it if it is due.
     async fn sweep_one(&self, mut a: Approval, now: DateTime<Utc>) -> Swept {
+        // Nothing is published or changed from a state its chain did not produce (an edited
+        // callback URL must not receive the events); the breach is logged and announced.
+        if self.check_integrity(&a).await.is_err() {
+            return Swept {
+                tenant: a.tenant,
+                republished: false,
+                change: Some(Change::Failed),
+            };
+        }
         let republished = self.republish(&mut a).await;
         let change = match lifecycle::due(&a, now) {
             None => None,

@@ -19,12 +19,23 @@ const ROUNDS: u32 = 8;
 impl DynamoStore {
     /// The approvals stored under `pks`, in their order; a key with no item (gone since the
     /// index was read) is left out. `consistent` for a read that acts on what it finds.
+    /// With `skip_unreadable` (the sweep, which reads every tenant's), an item whose document
+    /// does not inflate or decode is logged and left out rather than failing the whole batch.
     pub(super) async fn approvals_at(
         &self,
         pks: &[String],
         consistent: bool,
+        skip_unreadable: bool,
     ) -> Result<Vec<Approval>, StoreError> {
-        let batches = pks.chunks(BATCH).map(|c| self.items_at(c, consistent));
+        // BatchGetItem refuses a key asked twice; an index read across pages can return one
+        // twice when its index key moved in between.
+        let mut unique: Vec<String> = Vec::with_capacity(pks.len());
+        for pk in pks {
+            if !unique.contains(pk) {
+                unique.push(pk.clone());
+            }
+        }
+        let batches = unique.chunks(BATCH).map(|c| self.items_at(c, consistent));
         let mut found = std::collections::HashMap::with_capacity(pks.len());
         for items in futures_util::future::try_join_all(batches).await? {
             for i in items {
@@ -33,10 +44,20 @@ impl DynamoStore {
                 }
             }
         }
-        pks.iter()
-            .filter_map(|pk| found.remove(pk))
-            .map(|i| item::approval_from(&i, self.tables.due_shards))
-            .collect()
+        let mut approvals = Vec::with_capacity(unique.len());
+        for (pk, i) in unique
+            .iter()
+            .filter_map(|pk| found.remove(pk).map(|i| (pk, i)))
+        {
+            match item::approval_from(&i, self.tables.due_shards) {
+                Ok(a) => approvals.push(a),
+                Err(e) if skip_unreadable => {
+                    tracing::error!(item = %pk, error = %e, "an unreadable approval is left out of the sweep");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(approvals)
     }
 
     /// One BatchGetItem of up to 100 keys, asked again for what DynamoDB left unprocessed.

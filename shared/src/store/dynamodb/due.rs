@@ -34,7 +34,7 @@ impl DynamoStore {
         }
         due.truncate(limit);
         // Consistent: the sweep acts on what it reads (and refuses what is no longer due).
-        Ok((self.approvals_at(&due, true).await?, read))
+        Ok((self.approvals_at(&due, true, true).await?, read))
     }
 
     /// The keys of up to `limit` due approvals of one shard of the due index, earliest deadline

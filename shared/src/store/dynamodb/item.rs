@@ -120,7 +120,22 @@ pub fn approval_from(item: &Item, shards: u32) -> Result<Approval, StoreError> {
         Some(Some(p)) => a.published_seq = a.published_seq.max(p),
         Some(None) => mismatch.push("published".into()),
     }
-    let expected = columns(&a, shards);
+    if a.published_seq > a.audit_head.sequence {
+        // No honest mark is ahead of the chain: one raised past it would hide events.
+        mismatch.push("published".into());
+    }
+    let mut expected = columns(&a, shards);
+    // Any shard the sweep queries will do: the count may have been raised since the write.
+    let queried = |v: &str| {
+        v.parse::<u32>()
+            .is_ok_and(|n| n < shards.max(1) && n.to_string() == v)
+    };
+    if let Some(AttributeValue::S(stored)) = item.get("due_shard")
+        && expected.contains_key("due_shard")
+        && queried(stored)
+    {
+        expected.insert("due_shard".into(), s(stored));
+    }
     let previous = previous_columns(&a);
     for (name, value) in item
         .iter()
@@ -165,8 +180,9 @@ fn packed<T: serde::Serialize>(value: &T) -> Result<AttributeValue, StoreError> 
     )))
 }
 
-/// Far above any document the API accepts: a corrupt `doc` cannot inflate without bound.
-const DOC_LIMIT: usize = 16 << 20;
+/// Above any approval the API can build (a 128 KiB request and a few 64 KiB edits), far below
+/// what a page of them may hold in a function's memory: a planted `doc` cannot inflate beyond.
+const DOC_LIMIT: usize = 1 << 20;
 
 /// The JSON an item keeps in `doc`: deflated (Binary), or as text (the previous layout, and
 /// the tables that keep their documents as text).
@@ -236,5 +252,57 @@ fn number(v: &AttributeValue) -> Option<u64> {
     match v {
         AttributeValue::N(n) => n.parse().ok(),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use holdpoint_core::domain::identity::Principal;
+    use holdpoint_core::domain::request::{CreateRequest, ExpiryBounds};
+
+    fn pending() -> Approval {
+        let request: CreateRequest = serde_json::from_value(serde_json::json!({
+            "action": "a", "agent_id": "ops-agent", "reviewers": ["alice"],
+        }))
+        .unwrap();
+        let agent = Principal {
+            tenant: "acme".into(),
+            principal: "agent".into(),
+            roles: vec![],
+        };
+        let (mut a, r) = request
+            .into_approval(&agent, ExpiryBounds::default(), chrono::Utc::now())
+            .unwrap();
+        a.published_seq = r.sequence;
+        a
+    }
+
+    /// A raised shard count leaves every stored shard in the sweep's sight: not a breach. A
+    /// lowered one leaves some out of it: those are named.
+    #[test]
+    fn any_shard_the_sweep_queries_is_intact() {
+        let a = (0..)
+            .map(|_| pending())
+            .find(|a| due_shard(a.id, 8) == "5")
+            .unwrap();
+        let item = approval_item(&a, 8).unwrap();
+        assert!(approval_from(&item, 8).unwrap().row_mismatch.is_empty());
+        assert!(approval_from(&item, 16).unwrap().row_mismatch.is_empty());
+        assert_eq!(approval_from(&item, 4).unwrap().row_mismatch, ["due_shard"]);
+        let mut odd = item.clone();
+        odd.insert("due_shard".into(), s("05"));
+        assert_eq!(approval_from(&odd, 8).unwrap().row_mismatch, ["due_shard"]);
+    }
+
+    #[test]
+    fn a_planted_document_inflates_within_its_limit() {
+        let packed = |n: usize| {
+            let bomb = miniz_oxide::deflate::compress_to_vec(&vec![b' '; n], 9);
+            assert!(bomb.len() < 8 * 1024, "small when stored: {}", bomb.len());
+            Item::from([("doc".into(), AttributeValue::B(Blob::new(bomb)))])
+        };
+        assert_eq!(doc_text(&packed(DOC_LIMIT), "x").unwrap().len(), DOC_LIMIT);
+        assert!(doc_text(&packed(DOC_LIMIT + 1), "x").is_err());
     }
 }

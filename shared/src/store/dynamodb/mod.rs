@@ -300,7 +300,7 @@ impl Store for DynamoStore {
             .filter_map(|i| item::string(i, "pk"))
             .collect();
         // Eventually consistent, like the index the page came from: half the read units.
-        let mut items = self.approvals_at(&pks, false).await?;
+        let mut items = self.approvals_at(&pks, false, false).await?;
         items.retain(|a| filter.matches(a, now));
         let next = out.last_evaluated_key().and_then(item::cursor_from_key);
         Ok(Page { items, next })

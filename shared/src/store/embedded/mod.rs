@@ -235,7 +235,13 @@ fn due(
         .query(rusqlite::params![schema::ms(now), limit])
         .map_err(failed)?;
     while let Some(row) = rows.next().map_err(failed)? {
-        due.push(schema::approval(row)?);
+        // One unreadable row must not stop the sweep for every tenant.
+        match schema::approval(row) {
+            Ok(a) => due.push(a),
+            Err(e) => {
+                tracing::error!(error = %e, "an unreadable approval is left out of the sweep")
+            }
+        }
     }
     drop(rows);
     let scanned = s.get_status(rusqlite::StatementStatus::FullscanStep);

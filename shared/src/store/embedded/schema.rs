@@ -135,6 +135,10 @@ pub fn approval(row: &rusqlite::Row<'_>) -> Result<Approval, StoreError> {
         due_at: row.get(11).map_err(failed)?,
     };
     a.row_mismatch = stored.contradicting(&expected);
+    if a.published_seq > a.audit_head.sequence {
+        // No honest mark is ahead of the chain: one raised past it would hide events.
+        a.row_mismatch.push("published_seq".into());
+    }
     Ok(a)
 }
 

@@ -224,8 +224,18 @@ pub fn differing(a: &Approval, signed: &str) -> Vec<String> {
         .step_by(PRINT)
         .map(|i| &signed[i..i + PRINT])
         .collect();
-    fingerprints(a)
-        .into_iter()
+    let now = fingerprints(a);
+    if now.len() == prints.len() {
+        // The same members: each compared with its own, in name order.
+        return now
+            .into_iter()
+            .zip(prints)
+            .filter(|((_, print), signed)| print != signed)
+            .map(|((name, _), _)| name)
+            .collect();
+    }
+    // A member added or dropped since: whatever has no fingerprint among the signed ones.
+    now.into_iter()
         .filter(|(_, print)| !prints.contains(&print.as_str()))
         .map(|(name, _)| name)
         .collect()
