@@ -53,33 +53,41 @@ def target(ok, text):
 # (2026-11-23, 2 cores) and kept here so every rerun carries it; the figures above are the rerun's.
 WHY = """### Where the targets are missed, and why
 
-Profiled with `perf` on the server under load, on the machine of the first full run:
+Measured in this run, with the in-process step timings of a read (`cargo run --release -p
+holdpoint --features embedded --example read_path`) and `perf` on the server under load:
 
-- **Two cores for everything.** The load generator (~0.4 core), the server's HTTP workers and the
-  store's writer thread share them; the peer's figures carry the same handicap.
-- **No single hot spot.** About a quarter of the server's samples are the kernel (loopback TCP,
-  futex wake-ups between the HTTP workers and the writer), ~15 % `malloc`/`free`, then JSON
-  encoding and decoding, and the integrity work every request does: canonical JSON, SHA-256 and
-  hex of the ~30 field digests of an approval's seal, HMAC signatures (audit record, seal, review
-  links). The store itself is not the bound: alone (no HTTP, no service) it takes ~5,600 creates/s
-  from 64 concurrent writers, its writer thread uses ~0.6 core under HTTP load and spends the rest
-  waiting on the WAL sync (0.27 ms here) that each batch shares.
-- **A create is two commits.** The approval with its first record, then, after its event is
-  written, the mark that the event is published (the outbox), each durable before it is answered.
-  Folding the mark into the create's own transaction would need the outbox inside the store
-  contract.
-- **Every read checks the seal.** Each approval read is checked against its signed chain head
-  before it is shown (the guarantee that stored state cannot be edited unseen), ~100 µs of CPU per
-  approval here. A list page pays it 20 times: that, not the store's size, is the list p99 (4.7 ms
-  at 10,000 approvals, 6.2 ms at 1,000,000 in the first run). Caching verified approvals would
-  trade that guarantee for speed, so it is not done.
-- **Tried and dropped:** mimalloc as the server's allocator (two A/B runs: within the ±10 % noise
-  of this shared machine, no consistent gain).
+- **The lean seal paid off where the seal was the cost.** Checking an approval takes ~2–4 µs
+  (it was ~55 µs with a digest per field), taking a state down and sealing it ~16 µs (was ~70;
+  `cargo run --release -p holdpoint-core --example state_check`). Server CPU per request went, on
+  this machine, from ~1,700 to 505 µs for a list page of 20, ~115 to 47 µs for a get and ~560 to
+  394 µs for a create; list p99 at 1,000,000 approvals from 6.2 to 0.98 ms.
+- **A get is now mostly the HTTP front, not the service.** In process, the whole
+  `Service::get` — the store's read with its row check (~6 µs), the seal check (~2 µs), the
+  answer's members (~4 µs) — is ~9 µs of the 47 µs the server spends per GET. The rest is the
+  per-connection hyper stack (header and request timeouts, the problem rewriting of hyper's own
+  errors), the API-key lookup and the kernel (loopback TCP, futex wake-ups); the floor spends
+  12 µs on all of it. The release build is stripped, so the profile does not name Holdpoint's
+  own frames: an unstripped profile of that front is the next step.
+- **A create is more than one durable write.** The approval with its first record (one synced
+  SQLite commit), its event appended to `events.jsonl` with the review link printed, then the
+  published mark (a second synced commit); the floor makes one insert. Folding the mark into the
+  create's own transaction needs the outbox inside the store contract.
+- **A list page checks what it shows.** Each of the 20 approvals is decoded, its row compared
+  with its document and its seal checked (~25 µs an approval all told), where the floor returns
+  its stored rows as they are. Caching checked approvals would trade the guarantee for speed.
+- **The peer ratios** depend on the peer as much as on Holdpoint: the peer keeps approvals in a
+  Python dict, so its create does no I/O at all.
+- **The read's cold start** first asks the directory who its IAM caller is (the assumed role's
+  session and role now at once, then the principal) before it can read the approval, whose key
+  holds the tenant; the minimal function makes neither lookup. The key's fetch now starts at the
+  cold start and overlaps them. Under 0.8× would need the principal on its credential item and
+  the approval read before the caller is known, which the tenant in the key forbids.
+- **Tried and dropped** (an earlier run): mimalloc as the server's allocator, within the noise.
 
-The durability targets that depend on the store alone are met: memory stays at ~15 MiB and
+The durability targets that depend on the store alone are met: memory stays under 20 MiB and
 start-up under 0.1 s at 1,000,000 approvals, and the sweep reads only the due rows.
 On DynamoDB the due query asks each shard for its share of the batch, so it can return a little
-less than the batch (985 of 1,000) while more are due; the sweep's next batch takes the rest.
+less than the batch while more are due; the sweep's next batch takes the rest.
 The DynamoDB times are moto's, which answers a query by scanning in Python, not DynamoDB's."""
 
 sections = []
