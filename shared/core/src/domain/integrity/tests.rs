@@ -134,3 +134,19 @@ fn a_seal_of_the_first_kind_still_checks_and_names_fields() {
         ["action"]
     );
 }
+
+/// Neither kind of seal can pass for the other: a lean seal given field digests is checked the
+/// first way and fails without that kind's HMAC, and a first-kind seal stripped of its digests
+/// fails the lean check.
+#[test]
+fn a_seal_cannot_be_downgraded_or_upgraded_without_the_key() {
+    let lean = approval();
+    let mut downgraded = lean.clone();
+    downgraded.seal.fields = legacy::state_fields(&lean);
+    assert!(check(&downgraded, |_| Some(key())).is_err());
+    let mut first = approval();
+    legacy::seal(&mut first, &key());
+    let mut upgraded = first.clone();
+    upgraded.seal.fields.clear();
+    assert!(check(&upgraded, |_| Some(key())).is_err());
+}
