@@ -287,7 +287,12 @@ impl Service {
             target::check_url(url, self.allow_private_webhooks)
                 .map_err(|refused| Invalid::new("callback_url", refused.to_string()))?;
         }
-        let (mut approval, mut record) = request.into_approval(caller, self.expiry, now)?;
+        let (mut approval, mut record) = request.into_approval(
+            caller,
+            &holdpoint_core::domain::request::Gate::open(),
+            self.expiry,
+            now,
+        )?;
         self.seal(&mut approval, &mut record).await?;
         // The same request is the same JSON, whatever its members' order or spacing.
         let key = idempotency_key.map(|(key, body)| IdempotencyKey {

@@ -96,7 +96,12 @@ async fn writes_arriving_together_share_a_commit() {
         let (store, request, agent) = (store.clone(), request.clone(), agent.clone());
         tasks.push(tokio::spawn(async move {
             let (a, record) = request
-                .into_approval(&agent, ExpiryBounds::default(), chrono::Utc::now())
+                .into_approval(
+                    &agent,
+                    &holdpoint_core::domain::request::Gate::open(),
+                    ExpiryBounds::default(),
+                    chrono::Utc::now(),
+                )
                 .unwrap();
             store.create(&a, &record, None).await.unwrap();
             a.id

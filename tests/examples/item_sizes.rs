@@ -57,6 +57,7 @@ fn main() {
     let (pending, mut created) = request
         .into_approval(
             &agent,
+            &holdpoint_core::domain::request::Gate::open(),
             Default::default(),
             holdpoint_core::time::Clock::system().now(),
         )

@@ -247,7 +247,12 @@ async fn sweep(pending: usize) {
                 let mut r = request(i);
                 r.expires_in_seconds = Some(3600);
                 let (mut a, record) = r
-                    .into_approval(&agent(), ExpiryBounds::default(), created)
+                    .into_approval(
+                        &agent(),
+                        &holdpoint_core::domain::request::Gate::open(),
+                        ExpiryBounds::default(),
+                        created,
+                    )
                     .expect("valid");
                 a.published_seq = record.sequence;
                 store.create(&a, &record, None).await.expect("stored");

@@ -230,6 +230,7 @@ pub async fn seed_created(
             .clone()
             .into_approval(
                 &acme("agent"),
+                &holdpoint_core::domain::request::Gate::open(),
                 holdpoint_core::domain::request::ExpiryBounds::default(),
                 created_at,
             )
@@ -305,6 +306,7 @@ pub fn pending_approvals(
                 .clone()
                 .into_approval(
                     &agent,
+                    &holdpoint_core::domain::request::Gate::open(),
                     holdpoint_core::domain::request::ExpiryBounds::default(),
                     created,
                 )

@@ -115,7 +115,12 @@ mod layout {
         let (store, _) = holdpoint_tests::fresh_store().await;
         let now = Clock::system().now();
         let (a, record) = request()
-            .into_approval(&acme("agent"), ExpiryBounds::default(), now)
+            .into_approval(
+                &acme("agent"),
+                &holdpoint_core::domain::request::Gate::open(),
+                ExpiryBounds::default(),
+                now,
+            )
             .unwrap();
         assert!(a.unpublished());
         store.create(&a, &record, None).await.unwrap();

@@ -25,7 +25,12 @@ fn main() {
         roles: vec![],
     };
     let (mut a, _) = request
-        .into_approval(&agent, ExpiryBounds::default(), chrono::Utc::now())
+        .into_approval(
+            &agent,
+            &holdpoint_core::domain::request::Gate::open(),
+            ExpiryBounds::default(),
+            chrono::Utc::now(),
+        )
         .expect("approval");
     integrity::seal(&mut a, &key);
     let runs = 20_000u32;

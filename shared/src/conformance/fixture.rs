@@ -85,7 +85,12 @@ pub(crate) fn request(reviewers: &[String], extra: serde_json::Value) -> CreateR
 /// A new approval as a service without events stores it (nothing left to publish).
 pub(crate) fn new_approval(tenant: &str, at: DateTime<Utc>) -> (Approval, AuditRecord) {
     let (mut a, mut r) = request(&["alice".into()], json!({}))
-        .into_approval(&principal(tenant, "agent"), ExpiryBounds::default(), at)
+        .into_approval(
+            &principal(tenant, "agent"),
+            &holdpoint_core::domain::request::Gate::open(),
+            ExpiryBounds::default(),
+            at,
+        )
         .expect("valid approval");
     r.sign(&test_key());
     a.published_seq = r.sequence;

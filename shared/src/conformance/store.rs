@@ -187,7 +187,12 @@ pub async fn list_filters(store: Arc<dyn Store>) {
     let make = |reviewers: &[&str], extra| {
         let reviewers: Vec<String> = reviewers.iter().map(|s| s.to_string()).collect();
         let (mut a, r) = request(&reviewers, extra)
-            .into_approval(&agent, ExpiryBounds::default(), now())
+            .into_approval(
+                &agent,
+                &holdpoint_core::domain::request::Gate::open(),
+                ExpiryBounds::default(),
+                now(),
+            )
             .unwrap();
         a.published_seq = 1;
         (a, r)

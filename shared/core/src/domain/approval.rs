@@ -116,6 +116,25 @@ pub struct Approval {
     pub escalates_at: Option<DateTime<Utc>>,
     #[serde(with = "rfc3339::option")]
     pub executed_at: Option<DateTime<Utc>>,
+    /// The tenant's policy version and the rules that settled this approval's gate (absent on
+    /// approvals made before policies, and when no policy was set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub governed_by: Option<Governance>,
+    /// How long after its approval it may be executed; absent on approvals made before windows
+    /// existed, which get [`DEFAULT_EXECUTE_WITHIN_SECONDS`].
+    #[serde(
+        default,
+        deserialize_with = "crate::json::whole::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub execute_within_seconds: Option<u32>,
+    /// The latest `expires_at` an extension may reach (the policy's maximum lifetime).
+    #[serde(
+        default,
+        with = "rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub latest_expiry: Option<DateTime<Utc>>,
     /// The last audit record written for this approval.
     pub audit_head: ChainHead,
     /// The sequence of the last audit record whose event was published; newer records are
@@ -133,6 +152,18 @@ pub struct Approval {
     /// that contradict this document, as the store that read it found them; never stored.
     #[serde(skip)]
     pub row_mismatch: Vec<String>,
+}
+
+/// How long an approved approval may wait to be executed when its request named no window.
+pub const DEFAULT_EXECUTE_WITHIN_SECONDS: u32 = 3600;
+
+/// What governed an approval: the tenant's policy version and the ids of the rules that matched
+/// (empty when none did and the tenant's default applied).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Governance {
+    pub policy_version: u64,
+    pub rules: Vec<String>,
 }
 
 /// See [`Approval::bound_hash`].

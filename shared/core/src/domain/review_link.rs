@@ -263,9 +263,14 @@ mod tests {
             principal: "agent".into(),
             roles: vec![],
         };
-        req.into_approval(&agent, ExpiryBounds::default(), Utc::now())
-            .unwrap()
-            .0
+        req.into_approval(
+            &agent,
+            &crate::domain::request::Gate::open(),
+            ExpiryBounds::default(),
+            Utc::now(),
+        )
+        .unwrap()
+        .0
     }
 
     fn key(id: &str, byte: u8) -> Key {

@@ -272,7 +272,12 @@ mod tests {
             roles: vec![],
         };
         let (mut a, r) = request
-            .into_approval(&agent, ExpiryBounds::default(), chrono::Utc::now())
+            .into_approval(
+                &agent,
+                &holdpoint_core::domain::request::Gate::open(),
+                ExpiryBounds::default(),
+                chrono::Utc::now(),
+            )
             .unwrap();
         a.published_seq = r.sequence;
         a

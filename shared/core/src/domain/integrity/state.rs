@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::domain::approval::{
-    Approval, Decision, EscalationLevel, Status, ToolCall, Verdict, Vote,
+    Approval, Decision, EscalationLevel, Governance, Status, ToolCall, Verdict, Vote,
 };
 use crate::json::document::Document;
 use crate::time::rfc3339;
@@ -59,6 +59,13 @@ struct State<'a> {
     escalates_at: Option<DateTime<Utc>>,
     #[serde(with = "rfc3339::option")]
     executed_at: Option<DateTime<Utc>>,
+    // Absent before policies and execution windows: old states keep their digest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    governed_by: &'a Option<Governance>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    execute_within_seconds: Option<u32>,
+    #[serde(with = "rfc3339::option", skip_serializing_if = "Option::is_none")]
+    latest_expiry: Option<DateTime<Utc>>,
 }
 
 /// The decision without its signature: that is the signature of the record signing this state.
@@ -104,6 +111,9 @@ impl<'a> State<'a> {
             expires_at,
             escalates_at,
             executed_at,
+            governed_by,
+            execute_within_seconds,
+            latest_expiry,
             audit_head: _,
             published_seq: _,
             seal: _,
@@ -156,6 +166,9 @@ impl<'a> State<'a> {
             expires_at: *expires_at,
             escalates_at: *escalates_at,
             executed_at: *executed_at,
+            governed_by,
+            execute_within_seconds: *execute_within_seconds,
+            latest_expiry: *latest_expiry,
         }
     }
 }

@@ -19,6 +19,9 @@ pub const ESCALATION_LEVELS: usize = 5;
 /// Largest quorum when the reviewers name a role (whose size Holdpoint cannot know).
 pub const QUORUM: u32 = 20;
 
+/// The longest execution window (`execute_within_seconds`): 30 days.
+pub const EXECUTE_WITHIN_SECONDS: u32 = 2_592_000;
+
 /// Bounds on `expires_in_seconds`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExpiryBounds {

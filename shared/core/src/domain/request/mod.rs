@@ -5,17 +5,21 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::audit::{AuditEvent, AuditRecord, ChainHead};
-use crate::domain::approval::{Approval, EscalationLevel, Status, ToolCall};
+use crate::domain::approval::{
+    Approval, DEFAULT_EXECUTE_WITHIN_SECONDS, EscalationLevel, Governance, Status, ToolCall,
+};
 use crate::domain::identity::Principal;
 use crate::domain::record;
 use crate::invalid::Invalid;
 use crate::json::document::Document;
 
 mod checks;
+mod gate;
 pub mod limits;
 
 pub use checks::{check_document, check_name, check_optional, check_text};
 use checks::{check_reviewers, possible_approvers};
+pub use gate::Gate;
 pub use limits::ExpiryBounds;
 
 /// What an agent sends to `POST /v1/approvals`: read by the service, written by the client crate
@@ -24,8 +28,12 @@ pub use limits::ExpiryBounds;
 #[serde(deny_unknown_fields)]
 pub struct CreateRequest {
     pub action: String,
+    /// The agent's own name for itself; absent, the caller's principal name.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub agent_id: String,
-    /// Principals, or `role:NAME` entries.
+    /// Principals, or `role:NAME` entries. May be left out when the tenant's policy names the
+    /// reviewers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reviewers: Vec<String>,
     #[serde(
         default,
@@ -61,6 +69,14 @@ pub struct CreateRequest {
         skip_serializing_if = "Option::is_none"
     )]
     pub expires_in_seconds: Option<u32>,
+    /// How long after approval it may be executed (default
+    /// [`DEFAULT_EXECUTE_WITHIN_SECONDS`]; the policy may lower the ceiling).
+    #[serde(
+        default,
+        deserialize_with = "crate::json::whole::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub execute_within_seconds: Option<u32>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub escalation: Vec<EscalationLevel>,
     /// Where every terminal change and execution is posted, signed (Standard Webhooks): `https`
@@ -91,6 +107,7 @@ impl CreateRequest {
             session_id: None,
             state_snapshot: None,
             expires_in_seconds: None,
+            execute_within_seconds: None,
             escalation: Vec::new(),
             callback_url: None,
         }
@@ -135,6 +152,12 @@ impl CreateRequest {
         self
     }
 
+    /// How long after approval the action may still run.
+    pub fn execute_within(mut self, seconds: u32) -> CreateRequest {
+        self.execute_within_seconds = Some(seconds);
+        self
+    }
+
     /// The `context_hash` of what this request asks, with the reviewer's edits when it was
     /// approved with some ([`Approval::bound_hash`] of the approval it becomes): what the
     /// requester sends at execute to prove that what runs is what was approved.
@@ -149,14 +172,38 @@ impl CreateRequest {
 }
 
 impl CreateRequest {
-    /// Checks every field and builds the new approval and the first record of its audit chain.
+    /// Lays `gate` over the request, checks every field and builds the new approval and the
+    /// first record of its audit chain.
     pub fn into_approval(
         self,
         caller: &Principal,
+        gate: &Gate,
         bounds: ExpiryBounds,
         now: DateTime<Utc>,
     ) -> Result<(Approval, AuditRecord), Invalid> {
-        let Checked { quorum, expires_in } = self.check(caller, bounds)?;
+        let mut request = gate.apply(self);
+        if request.agent_id.is_empty() {
+            request.agent_id = caller.principal.clone();
+        }
+        request.build(caller, gate, bounds, now)
+    }
+
+    fn build(
+        self,
+        caller: &Principal,
+        gate: &Gate,
+        bounds: ExpiryBounds,
+        now: DateTime<Utc>,
+    ) -> Result<(Approval, AuditRecord), Invalid> {
+        let Checked {
+            quorum,
+            expires_in,
+            execute_within,
+        } = self.check(caller, bounds)?;
+        let lifetime = gate
+            .max_expires_in
+            .unwrap_or(bounds.max_seconds)
+            .max(expires_in);
         let id = Uuid::new_v4();
         let context_hash = crate::domain::approval::bound_hash(
             &self.action,
@@ -180,6 +227,9 @@ impl CreateRequest {
             tool_call: Option<&'a ToolCall>,
             expires_at: String,
             escalation: &'a [EscalationLevel],
+            execute_within_seconds: u32,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            governed_by: Option<&'a Governance>,
         }
         let payload = Document::of(&Created {
             action: &self.action,
@@ -191,6 +241,8 @@ impl CreateRequest {
             tool_call: self.tool_call.as_ref(),
             expires_at: crate::time::format(&expires_at),
             escalation: &self.escalation,
+            execute_within_seconds: execute_within,
+            governed_by: gate.governance.as_ref(),
         });
         let approval = Approval {
             id,
@@ -222,6 +274,9 @@ impl CreateRequest {
             expires_at,
             escalates_at,
             executed_at: None,
+            governed_by: gate.governance.clone(),
+            execute_within_seconds: Some(execute_within),
+            latest_expiry: Some(now + TimeDelta::seconds(i64::from(lifetime))),
             audit_head: ChainHead {
                 sequence: 0,
                 hash: String::new(),
@@ -246,6 +301,7 @@ impl CreateRequest {
 struct Checked {
     quorum: u32,
     expires_in: u32,
+    execute_within: u32,
 }
 
 impl CreateRequest {
@@ -324,6 +380,19 @@ impl CreateRequest {
                 ));
             }
         }
-        Ok(Checked { quorum, expires_in })
+        let execute_within = self
+            .execute_within_seconds
+            .unwrap_or(DEFAULT_EXECUTE_WITHIN_SECONDS);
+        if !(1..=limits::EXECUTE_WITHIN_SECONDS).contains(&execute_within) {
+            return Err(Invalid::new(
+                "execute_within_seconds",
+                format!("must be between 1 and {}", limits::EXECUTE_WITHIN_SECONDS),
+            ));
+        }
+        Ok(Checked {
+            quorum,
+            expires_in,
+            execute_within,
+        })
     }
 }

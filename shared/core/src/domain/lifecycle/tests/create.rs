@@ -8,7 +8,11 @@ use super::*;
 fn create_refuses_what_cannot_be_approved() {
     let agent = who("agent", &[]);
     let bounds = ExpiryBounds::default();
-    let field = |req: CreateRequest| req.into_approval(&agent, bounds, t0()).unwrap_err().field;
+    let field = |req: CreateRequest| {
+        req.into_approval(&agent, &crate::domain::request::Gate::open(), bounds, t0())
+            .unwrap_err()
+            .field
+    };
     assert_eq!(field(request(&[], None)), "reviewers");
     assert_eq!(
         field(request(&["agent"], None)),
@@ -37,7 +41,7 @@ fn create_refuses_what_cannot_be_approved() {
     // A role makes the quorum bounded by the hard limit instead.
     assert!(
         request(&["role:sre"], Some(5))
-            .into_approval(&agent, bounds, t0())
+            .into_approval(&agent, &crate::domain::request::Gate::open(), bounds, t0())
             .is_ok()
     );
 }
@@ -46,7 +50,10 @@ fn create_refuses_what_cannot_be_approved() {
 fn every_reviewer_named_is_a_principal_or_role_name() {
     let agent = who("agent", &[]);
     let bounds = ExpiryBounds::default();
-    let field = |req: CreateRequest| req.into_approval(&agent, bounds, t0()).err();
+    let field = |req: CreateRequest| {
+        req.into_approval(&agent, &crate::domain::request::Gate::open(), bounds, t0())
+            .err()
+    };
     let x64 = "x".repeat(64);
     let role64 = format!("role:{x64}");
     for good in [

@@ -168,7 +168,12 @@ fn escalation_reassigns_keeps_pending_and_sets_the_next_deadline() {
         },
     ];
     let (mut a, _) = req
-        .into_approval(&who("agent", &[]), ExpiryBounds::default(), t0())
+        .into_approval(
+            &who("agent", &[]),
+            &crate::domain::request::Gate::open(),
+            ExpiryBounds::default(),
+            t0(),
+        )
         .unwrap();
     assert_eq!(a.next_deadline(), Some(t0()), "unpublished: due at once");
     a.published_seq = 1;

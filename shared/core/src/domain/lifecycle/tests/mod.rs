@@ -39,7 +39,12 @@ fn request(reviewers: &[&str], quorum: Option<u32>) -> CreateRequest {
 /// A new approval with nothing left to publish, so deadlines alone make it due.
 fn new_approval(reviewers: &[&str], quorum: Option<u32>) -> Approval {
     let mut a = request(reviewers, quorum)
-        .into_approval(&who("agent", &[]), ExpiryBounds::default(), t0())
+        .into_approval(
+            &who("agent", &[]),
+            &crate::domain::request::Gate::open(),
+            ExpiryBounds::default(),
+            t0(),
+        )
         .unwrap()
         .0;
     a.published_seq = 1;
