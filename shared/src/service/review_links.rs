@@ -58,9 +58,17 @@ impl Service {
         base_url: &str,
     ) -> Result<Vec<(String, String)>, ServiceError> {
         let key = self.signing_key().await?;
+        let to = self.review_recipients(approval).await?;
+        Ok(review_link::links(&key, approval, base_url, &to))
+    }
+
+    /// Whom [`Service::review_links`] link to, without a link: what lifecycle events name.
+    pub async fn review_recipients(
+        &self,
+        approval: &Approval,
+    ) -> Result<Vec<review_link::Recipient>, ServiceError> {
         let Some(directory) = &self.directory else {
-            let to = review_link::recipients(approval, &[]);
-            return Ok(review_link::links(&key, approval, base_url, &to));
+            return Ok(review_link::recipients(approval, &[]));
         };
         let mut members = Vec::new();
         for entry in approval
@@ -84,7 +92,7 @@ impl Service {
                 to.push(r);
             }
         }
-        Ok(review_link::links(&key, approval, base_url, &to))
+        Ok(to)
     }
 
     /// Verifies `token` for approval `id`, and with a directory that the principal it stands
