@@ -20,5 +20,6 @@ pub mod events;
 pub mod http;
 pub mod keys;
 pub mod metrics;
+pub mod policy;
 pub mod service;
 pub mod store;

@@ -3,11 +3,13 @@
 //! its gate stricter, never weaker: the rule's reviewers stay, its quorum is a floor, its
 //! lifetime and window are ceilings, its escalation chain replaces the agent's.
 
+use serde::Serialize;
+
 use crate::domain::approval::{EscalationLevel, Governance};
 use crate::domain::request::CreateRequest;
 
 /// What the rules that matched a request require of the approval it becomes.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Gate {
     /// Reviewers the rules require: principals and `role:NAME` entries.
     pub reviewers: Vec<String>,
