@@ -52,6 +52,7 @@ async fn accepted_documents_survive_a_restart() {
         tenant: "t".into(),
         principal: "agent".into(),
         roles: vec![],
+        kind: Default::default(),
     };
     let mut created = Vec::new();
     {
@@ -86,6 +87,7 @@ async fn writes_arriving_together_share_a_commit() {
         tenant: "t".into(),
         principal: "agent".into(),
         roles: vec![],
+        kind: Default::default(),
     };
     let request: CreateRequest =
         serde_json::from_str(r#"{"action": "x", "agent_id": "a", "reviewers": ["r"]}"#).unwrap();
@@ -136,6 +138,20 @@ mod directory {
     }
 
     holdpoint::directory_suite!(fresh());
+}
+
+mod policies {
+    use std::sync::Arc;
+
+    use holdpoint::directory::policy::PolicyStore;
+    use holdpoint::directory::policy::embedded::EmbeddedPolicies;
+
+    async fn fresh() -> Arc<dyn PolicyStore> {
+        let dir = tempfile::tempdir().expect("temp dir").keep();
+        Arc::new(EmbeddedPolicies::open(&dir).expect("open policies"))
+    }
+
+    holdpoint::policy_suite!(fresh());
 }
 
 mod deliveries {

@@ -49,6 +49,23 @@ mod directory {
     holdpoint::directory_suite!(fresh());
 }
 
+mod policies {
+    use std::sync::Arc;
+
+    use holdpoint::directory::policy::PolicyStore;
+    use holdpoint::directory::policy::dynamodb::DynamoPolicies;
+
+    async fn fresh() -> Arc<dyn PolicyStore> {
+        let (store, _) = holdpoint_tests::fresh_store().await;
+        Arc::new(DynamoPolicies::new(
+            store.client().clone(),
+            store.tables().directory.clone(),
+        ))
+    }
+
+    holdpoint::policy_suite!(fresh());
+}
+
 mod deliveries {
     use std::sync::Arc;
 

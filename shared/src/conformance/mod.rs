@@ -9,6 +9,7 @@ pub mod directory;
 mod documents;
 mod events;
 mod fixture;
+pub mod policies;
 mod races;
 mod rows;
 mod state;

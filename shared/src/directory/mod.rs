@@ -15,12 +15,15 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::store::StoreError;
-use holdpoint_core::domain::identity::{Principal, check_principal_name};
+use holdpoint_core::domain::identity::{
+    Principal, PrincipalKind, ROLE_PREFIX, check_principal_name,
+};
 
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
 #[cfg(feature = "embedded")]
 pub mod embedded;
+pub mod policy;
 
 /// The most IAM ARNs one principal may have (each is one lookup item, written in the same
 /// transaction as the principal).
@@ -36,6 +39,9 @@ pub struct Entry {
     pub name: String,
     #[serde(default)]
     pub roles: Vec<String>,
+    /// Human or agent; absent is human, so principals stored before kinds existed still decide.
+    #[serde(default, skip_serializing_if = "PrincipalKind::is_human")]
+    pub kind: PrincipalKind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -56,6 +62,7 @@ impl Entry {
             tenant: self.tenant.clone(),
             principal: self.name.clone(),
             roles: self.roles.clone(),
+            kind: self.kind,
         }
     }
 
@@ -76,6 +83,7 @@ impl Entry {
             "tenant": self.tenant,
             "name": self.name,
             "roles": self.roles,
+            "kind": self.kind.as_str(),
             "email": self.email,
             "webhook": self.webhook,
             "iam_arns": self.iam_arns,
@@ -202,6 +210,23 @@ pub trait Directory: Send + Sync + 'static {
     }
 }
 
+/// The reviewers named in `reviewers` (not `role:` entries) that are agent principals of
+/// `tenant` in `directory`: an agent can never decide, so naming one is refused at create.
+pub async fn agents_among(
+    directory: &dyn Directory,
+    tenant: &str,
+    reviewers: &[String],
+) -> Result<Vec<String>, StoreError> {
+    let mut agents = Vec::new();
+    for name in reviewers.iter().filter(|r| !r.starts_with(ROLE_PREFIX)) {
+        let found = directory.get(tenant, name).await?;
+        if found.is_some_and(|e| e.kind == PrincipalKind::Agent) && !agents.contains(name) {
+            agents.push(name.clone());
+        }
+    }
+    Ok(agents)
+}
+
 /// A fixed directory held in memory: what `HOLDPOINT_API_KEYS` gives tests and CI. It cannot
 /// be changed while the process runs.
 #[derive(Debug, Clone, Default)]
@@ -263,9 +288,10 @@ impl Directory for StaticDirectory {
     }
 }
 
-/// The entries of an API key map `{"<key>": {"tenant", "principal", "roles"}}` (the format of
-/// `HOLDPOINT_API_KEYS` and of the `api-keys.json` of earlier versions). Several keys of one
-/// principal are refused: the directory holds one key per principal.
+/// The entries of an API key map `{"<key>": {"tenant", "principal", "roles", "kind"}}` (the
+/// format of `HOLDPOINT_API_KEYS` and of the `api-keys.json` of earlier versions; `kind` is
+/// `human` when absent). Several keys of one principal are refused: the directory holds one
+/// key per principal.
 pub fn entries_from_key_map(json: &str) -> Result<Vec<Entry>, String> {
     let keys: HashMap<String, Principal> =
         serde_json::from_str(json).map_err(|e| format!("not valid: {e}"))?;
@@ -284,6 +310,7 @@ pub fn entries_from_key_map(json: &str) -> Result<Vec<Entry>, String> {
             tenant: p.tenant,
             name: p.principal,
             roles: p.roles,
+            kind: p.kind,
             email: None,
             webhook: None,
             iam_arns: Vec::new(),
@@ -335,5 +362,34 @@ mod tests {
         assert!(entries_from_key_map("{}").is_err());
         assert!(entries_from_key_map(r#"{"short": {"tenant": "t", "principal": "p"}}"#).is_err());
         assert!(entries_from_key_map("not json").is_err());
+    }
+
+    #[test]
+    fn key_maps_give_kinds_human_when_absent() {
+        let entries = entries_from_key_map(
+            r#"{"0123456789abcdef": {"tenant": "t", "principal": "bot", "kind": "agent"},
+                "fedcba9876543210": {"tenant": "t", "principal": "ann"}}"#,
+        )
+        .unwrap();
+        let kinds: Vec<_> = entries.iter().map(|e| (e.name.as_str(), e.kind)).collect();
+        assert_eq!(
+            kinds,
+            [("ann", PrincipalKind::Human), ("bot", PrincipalKind::Agent)]
+        );
+        assert!(entries[1].principal().is_agent());
+        assert_eq!(entries[1].public()["kind"], "agent");
+        assert_eq!(entries[0].public()["kind"], "human");
+        let unknown = r#"{"0123456789abcdef": {"tenant": "t", "principal": "p", "kind": "bot"}}"#;
+        assert!(entries_from_key_map(unknown).is_err());
+    }
+
+    #[test]
+    fn an_entry_stored_before_kinds_reads_human() {
+        let old: Entry = serde_json::from_str(
+            r#"{"tenant": "t", "name": "ann", "roles": ["sre"], "key_hash": "ab"}"#,
+        )
+        .unwrap();
+        assert_eq!(old.kind, PrincipalKind::Human);
+        assert!(!serde_json::to_string(&old).unwrap().contains("kind"));
     }
 }
