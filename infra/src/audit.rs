@@ -53,6 +53,7 @@ pub async fn chains(
         tenant: tenant.to_owned(),
         principal: "operator".into(),
         roles: vec![],
+        kind: Default::default(),
     };
     let mut out = Vec::new();
     let mut cursor: Option<Cursor> = None;

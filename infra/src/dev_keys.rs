@@ -10,6 +10,7 @@ use std::io::Write;
 use std::path::Path;
 
 use holdpoint::directory::{self, Directory, Entry};
+use holdpoint_core::domain::identity::PrincipalKind;
 
 use crate::error::CliError;
 
@@ -35,13 +36,19 @@ pub async fn ensure(dir: &Path, d: &dyn Directory) -> Result<Start, CliError> {
         return Ok(Start::Empty);
     }
     let mut file = serde_json::Map::new();
-    for (name, roles) in [("agent", vec![]), ("reviewer", vec!["reviewer", "admin"])] {
+    // The agent is of kind agent, so it can ask but never decide, even when named a reviewer.
+    let dev = [
+        ("agent", PrincipalKind::Agent, vec![]),
+        ("reviewer", PrincipalKind::Human, vec!["reviewer", "admin"]),
+    ];
+    for (name, kind, roles) in dev {
         let key = format!("hp_dev_{name}_{}", &directory::new_api_key()[3..]);
         let secret = directory::new_webhook_secret();
         let entry = Entry {
             tenant: "local".into(),
             name: name.into(),
             roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+            kind,
             email: None,
             webhook: None,
             iam_arns: Vec::new(),
@@ -51,7 +58,7 @@ pub async fn ensure(dir: &Path, d: &dyn Directory) -> Result<Start, CliError> {
         d.put(&entry, true).await?;
         file.insert(
             key,
-            serde_json::json!({"tenant": "local", "principal": name, "roles": roles, "webhook_secret": secret}),
+            serde_json::json!({"tenant": "local", "principal": name, "roles": roles, "kind": kind, "webhook_secret": secret}),
         );
     }
     let json = serde_json::to_string_pretty(&file).map_err(|e| e.to_string())?;

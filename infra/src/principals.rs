@@ -7,6 +7,7 @@ use clap::Subcommand;
 use holdpoint::config::Settings;
 use holdpoint::directory::{self, Entry};
 use holdpoint::store::StoreError;
+use holdpoint_core::domain::identity::PrincipalKind;
 
 use crate::error::CliError;
 use crate::open::open_directory;
@@ -22,6 +23,10 @@ pub enum PrincipalsCommand {
         /// A role it holds (repeat for more); `role:NAME` reviewers reach its holders.
         #[arg(long = "role")]
         roles: Vec<String>,
+        /// human (the default) or agent: an agent may ask for approval but never approve,
+        /// reject or modify, even when named a reviewer or holding a reviewer role.
+        #[arg(long, default_value = "human", value_parser = parse_kind)]
+        kind: PrincipalKind,
         /// Where review requests are mailed.
         #[arg(long)]
         email: Option<String>,
@@ -89,6 +94,7 @@ pub async fn run(command: PrincipalsCommand, mut settings: Settings) -> Result<E
         PrincipalsCommand::Add {
             who,
             roles,
+            kind,
             email,
             webhook,
             iam_arns,
@@ -105,6 +111,7 @@ pub async fn run(command: PrincipalsCommand, mut settings: Settings) -> Result<E
                 tenant,
                 name,
                 roles,
+                kind,
                 email,
                 webhook,
                 iam_arns,
@@ -138,9 +145,10 @@ pub async fn run(command: PrincipalsCommand, mut settings: Settings) -> Result<E
                         .map(String::as_str)
                         .collect();
                     println!(
-                        "{}/{}  roles: {}  reached at: {}  signs in with: {}",
+                        "{}/{}  kind: {}  roles: {}  reached at: {}  signs in with: {}",
                         e.tenant,
                         e.name,
+                        e.kind.as_str(),
                         none_if_empty(&e.roles.join(",")),
                         none_if_empty(&reach.join(" ")),
                         none_if_empty(&signs_in(e)),
@@ -175,6 +183,11 @@ pub async fn run(command: PrincipalsCommand, mut settings: Settings) -> Result<E
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn parse_kind(s: &str) -> Result<PrincipalKind, String> {
+    s.parse()
+        .map_err(|_| format!("{s:?}: a kind is human or agent"))
 }
 
 fn print_secrets(api_key: Option<&str>, webhook_secret: &str) {

@@ -29,6 +29,7 @@ async fn main() {
         tenant: "acme".into(),
         principal: "agent".into(),
         roles: vec![],
+        kind: Default::default(),
     };
     let request: CreateRequest = serde_json::from_str(
         r#"{"action": "Terminate EC2 instance i-0abc123", "agent_id": "ops-agent",

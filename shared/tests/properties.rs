@@ -145,6 +145,7 @@ async fn review_tokens_other_than_the_issued_one_are_refused() {
         tenant: "acme".into(),
         principal: "agent".into(),
         roles: vec![],
+        kind: Default::default(),
     };
     let request: CreateRequest = serde_json::from_value(
         json!({"action": "a", "agent_id": "b", "reviewers": ["alice"], "expires_in_seconds": 600}),

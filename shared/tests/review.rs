@@ -64,6 +64,7 @@ async fn create(f: &Fixture, body: serde_json::Value) -> Approval {
         tenant: "acme".into(),
         principal: "agent".into(),
         roles: vec![],
+        kind: Default::default(),
     };
     let request: CreateRequest = serde_json::from_value(body).unwrap();
     f.service.create(&agent, request, None).await.unwrap().0
@@ -323,6 +324,7 @@ async fn a_link_through_a_role_escalated_away_neither_opens_nor_decides() {
         iam_arns: vec![],
         key_hash: None,
         webhook_secret: None,
+        kind: Default::default(),
     };
     let f = fixture_with(Some(Arc::new(StaticDirectory::new(vec![member("carol")]))));
     let mut body = standard();

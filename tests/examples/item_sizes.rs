@@ -42,6 +42,7 @@ fn main() {
         tenant: "acme".into(),
         principal: "agent".into(),
         roles: vec![],
+        kind: Default::default(),
     };
     let request: holdpoint_core::domain::request::CreateRequest = serde_json::from_value(serde_json::json!({
         "action": "Terminate EC2 instance i-0abc123",

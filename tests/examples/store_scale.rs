@@ -37,6 +37,7 @@ fn agent() -> Principal {
         tenant: "acme".into(),
         principal: "agent".into(),
         roles: vec![],
+        kind: Default::default(),
     }
 }
 

@@ -117,6 +117,7 @@ pub fn iam_principals() -> Vec<holdpoint::directory::Entry> {
         iam_arns: vec![format!("arn:aws:sts::123456789012:assumed-role/{name}")],
         key_hash: None,
         webhook_secret: None,
+        kind: Default::default(),
     };
     vec![entry("agent", &[]), entry("reviewer", &["ops"])]
 }
@@ -345,5 +346,6 @@ pub fn acme(name: &str) -> holdpoint_core::domain::identity::Principal {
         tenant: "acme".into(),
         principal: name.into(),
         roles: vec![],
+        kind: Default::default(),
     }
 }

@@ -23,6 +23,7 @@ fn main() {
         tenant: "acme".into(),
         principal: "agent".into(),
         roles: vec![],
+        kind: Default::default(),
     };
     let (mut a, _) = request
         .into_approval(

@@ -2,8 +2,9 @@
 
 use std::sync::Arc;
 
-use crate::directory::{Directory, Entry, Lookup, key_hash};
+use crate::directory::{Directory, Entry, Lookup, agents_among, key_hash};
 use crate::store::StoreError;
+use holdpoint_core::domain::identity::PrincipalKind;
 
 /// Expands to one `#[tokio::test]` per directory scenario; `$make` is an async expression
 /// giving an `Arc<dyn Directory>`.
@@ -12,7 +13,7 @@ macro_rules! directory_suite {
     ($make:expr) => {
         $crate::directory_suite!(@tests $make;
             directory_round_trip, a_credential_belongs_to_one_principal,
-            replacing_moves_credentials, role_members);
+            replacing_moves_credentials, role_members, kinds_round_trip);
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {
         $(
@@ -39,6 +40,7 @@ fn entry(tenant: &str, name: &str, key: &str) -> Entry {
         iam_arns: vec![format!("arn:aws:iam::123456789012:role/{tenant}-{name}")],
         key_hash: Some(key_hash(key)),
         webhook_secret: Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into()),
+        kind: PrincipalKind::Human,
     }
 }
 
@@ -165,4 +167,73 @@ pub async fn role_members(d: Arc<dyn Directory>) {
     assert_eq!(names(d.members(&t, "finance").await.unwrap()), ["a", "b"]);
     assert_eq!(names(d.members(&t, "sre").await.unwrap()), ["a"]);
     assert!(d.members(&t, "nobody").await.unwrap().is_empty());
+}
+
+/// A kind is kept, and changed, by every store; a human's entry is stored without one, as
+/// entries were before kinds existed, and reads back human (and decides, carried into its
+/// principal).
+pub async fn kinds_round_trip(d: Arc<dyn Directory>) {
+    let t = tenant();
+    let mut bot = entry(&t, "bot", &format!("{t}-bot"));
+    bot.kind = PrincipalKind::Agent;
+    let alice = entry(&t, "alice", &format!("{t}-alice"));
+    assert!(
+        !serde_json::to_string(&alice).unwrap().contains("kind"),
+        "a human's entry is stored as before kinds"
+    );
+    for e in [&bot, &alice] {
+        d.put(e, true).await.unwrap();
+    }
+    let read = d.get(&t, "bot").await.unwrap().unwrap();
+    assert_eq!(read.kind, PrincipalKind::Agent);
+    assert!(
+        read.principal().is_agent(),
+        "the kind reaches the principal"
+    );
+    let by_key = Lookup::Key(key_hash(&format!("{t}-bot")));
+    assert_eq!(
+        d.find(&by_key).await.unwrap().unwrap().kind,
+        PrincipalKind::Agent
+    );
+    let read = d.get(&t, "alice").await.unwrap().unwrap();
+    assert_eq!(read.kind, PrincipalKind::Human);
+    assert!(!read.principal().is_agent());
+    let kinds: Vec<_> = d
+        .members(&t, "reviewer")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.name, e.kind))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("alice".into(), PrincipalKind::Human),
+            ("bot".into(), PrincipalKind::Agent)
+        ]
+    );
+    let named = ["bot", "alice", "role:reviewer", "ghost", "bot"].map(String::from);
+    assert_eq!(agents_among(&*d, &t, &named).await.unwrap(), ["bot"]);
+    assert!(
+        agents_among(&*d, &tenant(), &named)
+            .await
+            .unwrap()
+            .is_empty(),
+        "per tenant"
+    );
+
+    // An operator turns an agent into a human, and back.
+    bot.kind = PrincipalKind::Human;
+    d.put(&bot, false).await.unwrap();
+    assert_eq!(
+        d.get(&t, "bot").await.unwrap().unwrap().kind,
+        PrincipalKind::Human
+    );
+    assert!(agents_among(&*d, &t, &named).await.unwrap().is_empty());
+    bot.kind = PrincipalKind::Agent;
+    d.put(&bot, false).await.unwrap();
+    assert_eq!(
+        d.get(&t, "bot").await.unwrap().unwrap().kind,
+        PrincipalKind::Agent
+    );
 }

@@ -62,6 +62,7 @@ pub(crate) fn principal(tenant: &str, name: &str) -> Principal {
         tenant: tenant.into(),
         principal: name.into(),
         roles: vec![],
+        kind: Default::default(),
     }
 }
 

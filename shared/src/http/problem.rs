@@ -130,6 +130,7 @@ fn refusal(r: Refusal) -> Problem {
     use StatusCode as S;
     let detail = r.to_string();
     match r {
+        Refusal::AgentCannotDecide => Problem::new(S::FORBIDDEN, "agents_cannot_decide", detail),
         Refusal::NotAReviewer => Problem::new(S::FORBIDDEN, "not_a_reviewer", detail),
         Refusal::SelfApproval => Problem::new(S::FORBIDDEN, "self_approval", detail),
         Refusal::NotRequester => Problem::new(S::FORBIDDEN, "not_requester", detail),

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::{Service, ServiceError};
 use holdpoint_core::domain::approval::{Approval, Status, Verdict};
-use holdpoint_core::domain::identity::ROLE_PREFIX;
+use holdpoint_core::domain::identity::{Principal, PrincipalKind, ROLE_PREFIX};
 use holdpoint_core::domain::lifecycle::{Command, Refusal};
 use holdpoint_core::domain::review_link::{self, Claims, LinkRefusal};
 use holdpoint_core::json::document::Document;
@@ -23,11 +23,22 @@ pub struct Review {
 #[derive(Debug, Clone)]
 pub struct VerifiedLink {
     claims: Claims,
+    /// The directory's kind of its principal (human without a directory, which has no kinds).
+    kind: PrincipalKind,
 }
 
 impl VerifiedLink {
     pub fn claims(&self) -> &Claims {
         &self.claims
+    }
+
+    /// Who decides by this link: its reviewer, of the kind the directory gives it, so the
+    /// lifecycle refuses an agent by a link as it does on every other path.
+    pub fn principal(&self) -> Principal {
+        Principal {
+            kind: self.kind,
+            ..self.claims.principal()
+        }
     }
 
     /// Whether `approval` still addresses the link's reviewer: the one rule for opening and for
@@ -50,8 +61,9 @@ impl VerifiedLink {
 impl Service {
     /// The signed review links of `approval`'s reviewers, as `(principal, url)`: its named
     /// reviewers, and with a directory the members of its reviewer roles, each their own link.
-    /// With a directory, only principals in it get one (no other could use it). Never part of
-    /// an answer to the agent: links reach reviewers through events, messages and operators only.
+    /// With a directory, only principals in it get one (no other could use it), and never an
+    /// agent principal (it could not decide by it). Never part of an answer to the agent: links
+    /// reach reviewers through events, messages and operators only.
     pub async fn review_links(
         &self,
         approval: &Approval,
@@ -81,14 +93,16 @@ impl Service {
                 .members(&approval.tenant, role)
                 .await?
                 .into_iter()
+                .filter(|e| e.kind.is_human())
                 .map(|e| e.name)
                 .collect();
             members.push((entry.clone(), names));
         }
         let mut to = Vec::new();
         for r in review_link::recipients(approval, &members) {
-            // Members come from the directory; a named reviewer must be in it too.
-            if r.via.is_some() || directory.get(&approval.tenant, &r.name).await?.is_some() {
+            // Members come from the directory (humans only); a named reviewer must be in it too.
+            let human = |e: Option<crate::directory::Entry>| e.is_some_and(|e| e.kind.is_human());
+            if r.via.is_some() || human(directory.get(&approval.tenant, &r.name).await?) {
                 to.push(r);
             }
         }
@@ -101,16 +115,18 @@ impl Service {
     /// [`VerifiedLink`].
     pub async fn verify_link(&self, id: Uuid, token: &str) -> Result<VerifiedLink, ServiceError> {
         let claims = review_link::verify(&*self.keys, token, id, self.clock.now()).await?;
+        let mut kind = PrincipalKind::Human;
         if let Some(directory) = &self.directory {
             let entry = directory.get(&claims.tenant, &claims.reviewer).await?;
             let holds = |e: &crate::directory::Entry| {
                 claims.principal().roles.iter().all(|r| e.roles.contains(r))
             };
-            if !entry.as_ref().is_some_and(holds) {
-                return Err(ServiceError::Link(LinkRefusal::Invalid));
+            match entry {
+                Some(e) if holds(&e) => kind = e.kind,
+                _ => return Err(ServiceError::Link(LinkRefusal::Invalid)),
             }
         }
-        Ok(VerifiedLink { claims })
+        Ok(VerifiedLink { claims, kind })
     }
 
     /// The review links of approval `id` of `tenant`, for an operator to hand out.
@@ -132,6 +148,11 @@ impl Service {
     /// addressed to the link's reviewer. A decided or expired approval is the conflict refusal.
     pub async fn open_review(&self, id: Uuid, token: &str) -> Result<Review, ServiceError> {
         let link = self.verify_link(id, token).await?;
+        // A page whose buttons could only be refused is not shown (deciding refuses in the
+        // lifecycle all the same).
+        if link.principal().is_agent() {
+            return Err(Refusal::AgentCannotDecide.into());
+        }
         let now = self.clock.now();
         let approval = self
             .store
@@ -158,7 +179,7 @@ impl Service {
         comment: Option<String>,
         modified_output: Option<Document>,
     ) -> Result<Approval, ServiceError> {
-        let by = link.claims.principal();
+        let by = link.principal();
         let command = Command::Decide {
             by: &by,
             verdict,

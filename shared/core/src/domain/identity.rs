@@ -11,6 +11,43 @@ pub struct Principal {
     pub principal: String,
     #[serde(default)]
     pub roles: Vec<String>,
+    /// Absent is human: principals stored before kinds existed keep deciding as they did.
+    #[serde(default, skip_serializing_if = "PrincipalKind::is_human")]
+    pub kind: PrincipalKind,
+}
+
+/// What a principal is: a person, or an agent acting on its own. Agents ask; only humans decide.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PrincipalKind {
+    #[default]
+    Human,
+    Agent,
+}
+
+impl PrincipalKind {
+    pub fn is_human(&self) -> bool {
+        *self == PrincipalKind::Human
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            PrincipalKind::Human => "human",
+            PrincipalKind::Agent => "agent",
+        }
+    }
+}
+
+impl std::str::FromStr for PrincipalKind {
+    type Err = Invalid;
+
+    fn from_str(s: &str) -> Result<PrincipalKind, Invalid> {
+        match s {
+            "human" => Ok(PrincipalKind::Human),
+            "agent" => Ok(PrincipalKind::Agent),
+            _ => Err(Invalid::new("kind", "must be human or agent")),
+        }
+    }
 }
 
 /// The actor name the service itself uses in the audit trail (expiry, escalation).
@@ -45,6 +82,11 @@ pub fn check_principal_name(field: &str, name: &str) -> Result<(), Invalid> {
 }
 
 impl Principal {
+    /// Whether this principal is an agent, which may ask but never decide.
+    pub fn is_agent(&self) -> bool {
+        self.kind == PrincipalKind::Agent
+    }
+
     /// Whether this principal holds the tenant's [`ADMIN_ROLE`].
     pub fn is_admin(&self) -> bool {
         self.roles.iter().any(|r| r == ADMIN_ROLE)
@@ -95,6 +137,7 @@ mod tests {
             tenant: "t".into(),
             principal: "alice".into(),
             roles: vec!["finance".into()],
+            kind: PrincipalKind::Human,
         };
         assert!(p.is_reviewer(&["alice".into()]));
         assert!(p.is_reviewer(&["bob".into(), "role:finance".into()]));
@@ -106,5 +149,23 @@ mod tests {
             ..p
         };
         assert!(admin.is_admin());
+    }
+
+    #[test]
+    fn a_principal_without_a_kind_is_human() {
+        let old: Principal =
+            serde_json::from_value(serde_json::json!({"tenant": "t", "principal": "p"})).unwrap();
+        assert_eq!(old.kind, PrincipalKind::Human);
+        assert!(serde_json::to_value(&old).unwrap().get("kind").is_none());
+        let agent: Principal = serde_json::from_value(
+            serde_json::json!({"tenant": "t", "principal": "p", "kind": "agent"}),
+        )
+        .unwrap();
+        assert_eq!(agent.kind, PrincipalKind::Agent);
+        assert_eq!(serde_json::to_value(&agent).unwrap()["kind"], "agent");
+        let unknown = serde_json::json!({"tenant": "t", "principal": "p", "kind": "robot"});
+        assert!(serde_json::from_value::<Principal>(unknown).is_err());
+        assert_eq!("agent".parse::<PrincipalKind>(), Ok(PrincipalKind::Agent));
+        assert!("Agent".parse::<PrincipalKind>().is_err());
     }
 }

@@ -51,6 +51,8 @@ pub enum Outcome {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
+    #[error("an agent principal cannot approve, reject or modify")]
+    AgentCannotDecide,
     #[error("you are not a reviewer of this approval")]
     NotAReviewer,
     #[error("the requester cannot decide its own request")]
@@ -143,6 +145,11 @@ fn decide(
     modified_output: Option<Document>,
     now: DateTime<Utc>,
 ) -> Result<Outcome, Refusal> {
+    // First, whatever the reviewers name: an agent named, or holding a reviewer role, would
+    // otherwise let one agent approve another (every path to a decision comes here).
+    if by.is_agent() {
+        return Err(Refusal::AgentCannotDecide);
+    }
     if by.principal == a.requested_by {
         return Err(Refusal::SelfApproval);
     }

@@ -44,6 +44,7 @@ pub struct Claims {
 
 impl Claims {
     /// The principal the link stands for, holding no role but the one it was reached through.
+    /// Its kind is the directory's to say: the service sets it when it verifies the link.
     pub fn principal(&self) -> Principal {
         Principal {
             tenant: self.tenant.clone(),
@@ -54,6 +55,7 @@ impl Claims {
                 .and_then(|v| v.strip_prefix(ROLE_PREFIX))
                 .map(|r| vec![r.to_owned()])
                 .unwrap_or_default(),
+            kind: Default::default(),
         }
     }
 
@@ -262,6 +264,7 @@ mod tests {
             tenant: "acme".into(),
             principal: "agent".into(),
             roles: vec![],
+            kind: Default::default(),
         };
         req.into_approval(
             &agent,

@@ -270,6 +270,7 @@ mod tests {
             tenant: "acme".into(),
             principal: "agent".into(),
             roles: vec![],
+            kind: Default::default(),
         };
         let (mut a, r) = request
             .into_approval(

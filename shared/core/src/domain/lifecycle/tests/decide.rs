@@ -178,3 +178,72 @@ fn the_requester_never_decides_its_own_request() {
         Refusal::SelfApproval
     );
 }
+
+fn agent_kind(name: &str, roles: &[&str]) -> Principal {
+    Principal {
+        kind: crate::domain::identity::PrincipalKind::Agent,
+        ..who(name, roles)
+    }
+}
+
+#[test]
+fn an_agent_never_decides_named_or_through_a_role() {
+    let a = new_approval(&["bot", "role:sre", "alice"], None);
+    for bot in [agent_kind("bot", &[]), agent_kind("sre-bot", &["sre"])] {
+        assert!(bot.is_reviewer(&a.reviewers), "{bot:?} is a reviewer");
+        for cmd in [
+            decide(&bot, Verdict::Approved),
+            decide(&bot, Verdict::Rejected),
+            modify(&bot, json!({"x": 1})),
+        ] {
+            assert_eq!(refused(&a, cmd, at(1)), Refusal::AgentCannotDecide);
+        }
+    }
+    // Refused before anything else is looked at: a decided approval, or a request of its own.
+    let (done, _) = changed(&a, decide(&who("alice", &[]), Verdict::Approved), at(1));
+    assert_eq!(
+        refused(
+            &done,
+            decide(&agent_kind("bot", &[]), Verdict::Approved),
+            at(2)
+        ),
+        Refusal::AgentCannotDecide
+    );
+    assert_eq!(
+        refused(
+            &a,
+            decide(&agent_kind("agent", &[]), Verdict::Approved),
+            at(1)
+        ),
+        Refusal::AgentCannotDecide
+    );
+    // The same names as humans still decide.
+    let (next, _) = changed(&a, decide(&who("bot", &[]), Verdict::Approved), at(1));
+    assert_eq!(next.status, Status::Approved);
+    let (next, _) = changed(
+        &a,
+        modify(&who("sre-bot", &["sre"]), json!({"x": 1})),
+        at(1),
+    );
+    assert_eq!(next.status, Status::Modified);
+}
+
+#[test]
+fn an_agent_does_not_count_toward_a_quorum() {
+    let a = new_approval(&["alice", "role:sre"], Some(2));
+    let (one, _) = changed(&a, decide(&who("alice", &[]), Verdict::Approved), at(1));
+    assert_eq!(
+        refused(
+            &one,
+            decide(&agent_kind("bot", &["sre"]), Verdict::Approved),
+            at(2)
+        ),
+        Refusal::AgentCannotDecide
+    );
+    let (two, _) = changed(
+        &one,
+        decide(&who("carol", &["sre"]), Verdict::Approved),
+        at(2),
+    );
+    assert_eq!(two.status, Status::Approved);
+}

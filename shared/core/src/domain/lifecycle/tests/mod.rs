@@ -21,6 +21,7 @@ fn who(name: &str, roles: &[&str]) -> Principal {
         tenant: "acme".into(),
         principal: name.into(),
         roles: roles.iter().map(|r| r.to_string()).collect(),
+        kind: Default::default(),
     }
 }
 
