@@ -17,6 +17,7 @@ use crate::delivery::DeliveryLog;
 use crate::delivery::dynamodb::DynamoDeliveries;
 use crate::directory::Directory;
 use crate::directory::dynamodb::DynamoDirectory;
+use crate::directory::policy::{PolicyStore, dynamodb::DynamoPolicies};
 use crate::events::{EventBridgeSink, EventSink, JsonLinesSink};
 use crate::keys::local::{self, LocalKeys};
 use crate::keys::secrets_manager::SecretsManagerKeys;
@@ -256,6 +257,17 @@ impl Backend {
         Ok(directory.clone())
     }
 
+    /// Tenant policies, beside the directory: in `directory.db`, or the directory table.
+    pub async fn policies(&self) -> Result<Arc<dyn PolicyStore>, BackendError> {
+        Ok(match self.store_kind() {
+            StoreKind::Embedded => crate::directory::policy::embedded_in(self.data_dir())?,
+            StoreKind::Dynamodb => Arc::new(DynamoPolicies::new(
+                self.dynamodb().await,
+                self.settings.tables.directory.clone(),
+            )),
+        })
+    }
+
     #[cfg(feature = "embedded")]
     fn open_embedded_directory(&self) -> Result<Arc<dyn Directory>, BackendError> {
         let directory = crate::directory::embedded::EmbeddedDirectory::open(self.data_dir())?;
@@ -380,6 +392,7 @@ impl Backend {
             .await?
             .with_events(self.event_sink().await, base_url)
             .with_directory(self.directory().await?)
+            .with_policies(self.policies().await?)
             .with_deliveries(self.deliveries().await?))
     }
 }
@@ -443,6 +456,7 @@ impl Backend {
         let service = service
             .with_events(Arc::new(sink), base_url)
             .with_directory(directory)
+            .with_policies(self.policies().await?)
             .with_deliveries(self.deliveries().await?);
         Ok((service, notifier))
     }

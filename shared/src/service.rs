@@ -9,28 +9,28 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::delivery::{Delivery, DeliveryLog, target};
+use crate::delivery::{Delivery, DeliveryLog};
 use crate::directory::Directory;
 use crate::events::EventSink;
 use crate::metrics;
-use crate::store::{Created, Cursor, IdempotencyKey, ListFilter, Page, Store, StoreError};
+use crate::store::{Cursor, ListFilter, Page, Store, StoreError};
 use holdpoint_core::audit::{self, AuditRecord, Verification};
 use holdpoint_core::domain::approval::Approval;
 use holdpoint_core::domain::identity::Principal;
 use holdpoint_core::domain::integrity::{self, Breach};
 use holdpoint_core::domain::lifecycle::{self, Command, Outcome, Refusal};
-use holdpoint_core::domain::request::{CreateRequest, ExpiryBounds};
+use holdpoint_core::domain::request::ExpiryBounds;
 use holdpoint_core::domain::review_link::{BaseUrl, LinkRefusal};
 use holdpoint_core::invalid::Invalid;
-use holdpoint_core::json::canonical;
 use holdpoint_core::keys::{Key, KeyError, KeyProvider};
 use holdpoint_core::time::Clock;
 
+mod create;
 pub mod decision_check;
 mod outbox;
+pub mod policy;
 pub mod review_links;
 mod state_check;
 pub mod sweep;
@@ -62,6 +62,9 @@ pub enum ServiceError {
     /// change it.
     #[error(transparent)]
     IntegrityViolation(#[from] Breach),
+    /// Refused by, or for, the tenant's approval policy.
+    #[error(transparent)]
+    Policy(#[from] policy::PolicyRefusal),
     #[error("internal: {0}")]
     Internal(String),
 }
@@ -124,6 +127,8 @@ pub struct Service {
     deliveries: Option<Arc<dyn DeliveryLog>>,
     /// `HOLDPOINT_ALLOW_PRIVATE_WEBHOOKS`: callback URLs may point anywhere, over http too.
     allow_private_webhooks: bool,
+    /// The tenants' approval policies; without them every request asks its own reviewers.
+    policies: Option<Arc<policy::Policies>>,
 }
 
 impl Service {
@@ -142,6 +147,7 @@ impl Service {
             directory: None,
             deliveries: None,
             allow_private_webhooks: false,
+            policies: None,
         }
     }
 
@@ -273,46 +279,6 @@ impl Service {
     }
 
     // ---- Changes -----------------------------------------------------------------------------
-
-    /// Creates an approval. `idempotency_key` with the raw body makes a retry return the first
-    /// approval (`false` = not newly created).
-    pub async fn create(
-        &self,
-        caller: &Principal,
-        request: CreateRequest,
-        idempotency_key: Option<(&str, &[u8])>,
-    ) -> Result<(Approval, bool), ServiceError> {
-        let now = self.clock.now();
-        if let Some(url) = &request.callback_url {
-            target::check_url(url, self.allow_private_webhooks)
-                .map_err(|refused| Invalid::new("callback_url", refused.to_string()))?;
-        }
-        let (mut approval, mut record) = request.into_approval(
-            caller,
-            &holdpoint_core::domain::request::Gate::open(),
-            self.expiry,
-            now,
-        )?;
-        self.seal(&mut approval, &mut record).await?;
-        // The same request is the same JSON, whatever its members' order or spacing.
-        let key = idempotency_key.map(|(key, body)| IdempotencyKey {
-            key: key.to_owned(),
-            request_hash: match std::str::from_utf8(body)
-                .ok()
-                .and_then(canonical::canonical_text)
-            {
-                Some(canonical) => hex::encode(Sha256::digest(canonical.as_bytes())),
-                None => hex::encode(Sha256::digest(body)),
-            },
-        });
-        match self.store.create(&approval, &record, key.as_ref()).await? {
-            Created::New(a) => {
-                metrics::transition(&a, &record);
-                Ok((self.announce(a, Some(&record)).await, true))
-            }
-            Created::Existing(a) => Ok((self.marked(a).await?.seen_at(now), false)),
-        }
-    }
 
     /// Applies `command` to approval `id` of `tenant` with optimistic concurrency: read, decide
     /// by the rules, write if unchanged since the read; on a lost race, decide again on what won.

@@ -3,12 +3,13 @@
 
 use axum::Router;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get, post};
+use axum::routing::{MethodRouter, get, post, put};
 use http::{HeaderValue, Method, StatusCode, header};
 
 mod approvals;
 pub mod auth;
 mod extract;
+mod policy;
 pub mod problem;
 mod review;
 pub mod review_page;
@@ -64,6 +65,10 @@ fn table() -> Vec<(Routes, Method, &'static str, MethodRouter<AppState>)> {
             "/v1/approvals/{id}/verify",
             post(approvals::verify),
         ),
+        (R::Read, M::GET, "/v1/policy", get(policy::get)),
+        (R::Decide, M::PUT, "/v1/policy", put(policy::put)),
+        (R::Read, M::GET, "/v1/policy/history", get(policy::history)),
+        (R::Read, M::POST, "/v1/policy/test", post(policy::test)),
         (R::Read, M::GET, "/review/{id}", get(review::page)),
         (R::Decide, M::POST, "/review/{id}", post(review::decide)),
         (

@@ -5,6 +5,7 @@ use http::{HeaderValue, StatusCode, header};
 use serde_json::{Map, Value, json};
 
 use crate::service::ServiceError;
+use crate::service::policy::PolicyRefusal;
 use holdpoint_core::domain::lifecycle::Refusal;
 
 #[derive(Debug)]
@@ -83,7 +84,7 @@ impl From<ServiceError> for Problem {
             ServiceError::NotAdmin => Problem::new(
                 S::FORBIDDEN,
                 "not_admin",
-                "only a principal holding the role admin in its tenant may run the sweep",
+                "only a principal holding the role admin in its tenant may do this",
             ),
             ServiceError::IdempotencyKeyReused => Problem::new(
                 S::UNPROCESSABLE_ENTITY,
@@ -91,6 +92,7 @@ impl From<ServiceError> for Problem {
                 "this Idempotency-Key was used with a different request body",
             ),
             ServiceError::Refused(r) => refusal(r),
+            ServiceError::Policy(p) => policy(p),
             // Links are served by the review routes, which render their own pages; an API caller
             // never holds one, but the answer stays as reticent as the page's.
             ServiceError::Link(r) => Problem::new(S::FORBIDDEN, "invalid_link", r.to_string()),
@@ -122,6 +124,35 @@ impl From<ServiceError> for Problem {
                 tracing::error!(error = %m, "internal error");
                 Problem::new(S::INTERNAL_SERVER_ERROR, "internal", "internal error")
             }
+        }
+    }
+}
+
+fn policy(p: PolicyRefusal) -> Problem {
+    use StatusCode as S;
+    let detail = p.to_string();
+    match p {
+        PolicyRefusal::NotSet => Problem::new(S::NOT_FOUND, "no_policy", detail),
+        PolicyRefusal::Invalid(e) => {
+            Problem::new(S::UNPROCESSABLE_ENTITY, "invalid_policy", detail).with("rule", e.rule)
+        }
+        PolicyRefusal::VersionMismatch { current, .. } => {
+            Problem::new(S::PRECONDITION_FAILED, "policy_version_mismatch", detail)
+                .with("current_version", current)
+        }
+        PolicyRefusal::Denied {
+            approval,
+            rule,
+            reason,
+        } => Problem::new(S::FORBIDDEN, "denied_by_policy", detail)
+            .with("rule", rule)
+            .with("reason", reason)
+            .with("approval_id", approval.to_string()),
+        PolicyRefusal::Unusable { version, error } => {
+            tracing::warn!(version, rule = ?error.rule, error = %error.message, "stored policy does not parse");
+            Problem::new(S::CONFLICT, "policy_unusable", detail)
+                .with("rule", error.rule)
+                .with("policy_version", version)
         }
     }
 }

@@ -39,6 +39,13 @@ pub enum Command<'a> {
     },
     Expire,
     Escalate,
+    /// The tenant's policy answers at creation (`deny`: rejected, `allow`: approved), decided
+    /// by `policy:<rule>`.
+    Settle {
+        rule: &'a str,
+        verdict: Verdict,
+        reason: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -119,6 +126,11 @@ pub fn apply(current: &Approval, cmd: Command<'_>, now: DateTime<Utc>) -> Result
         Command::Execute { by, context_hash } => execute(current, by, context_hash, now),
         Command::Expire => expire(current, now),
         Command::Escalate => escalate(current, now),
+        Command::Settle {
+            rule,
+            verdict,
+            reason,
+        } => settle::settle(current, rule, verdict, reason, now),
     }
 }
 
@@ -386,6 +398,9 @@ impl Command<'_> {
         }
     }
 }
+
+mod settle;
+pub use settle::policy_actor;
 
 #[cfg(test)]
 mod tests;
