@@ -217,6 +217,21 @@ impl Client {
             .await
     }
 
+    /// Moves a pending approval's deadline `seconds` later (its reviewers and admins; never past
+    /// its latest expiry).
+    pub async fn extend(
+        &self,
+        id: Uuid,
+        seconds: u32,
+        reason: Option<&str>,
+    ) -> Result<Approval, Error> {
+        self.post(
+            &format!("v1/approvals/{id}/extend"),
+            &json!({"seconds": seconds, "reason": reason}),
+        )
+        .await
+    }
+
     /// Withdraws a pending request (the requester only).
     pub async fn cancel(&self, id: Uuid, reason: Option<&str>) -> Result<Approval, Error> {
         self.post(
@@ -235,16 +250,12 @@ impl Client {
         edited: Option<&Document>,
     ) -> Result<Approval, Error> {
         let hash = ticket.request.context_hash(edited);
-        self.execute_with_hash(ticket.id(), Some(&hash)).await
+        self.execute_with_hash(ticket.id(), &hash).await
     }
 
-    /// Marks approval `id` executed with `context_hash` as given (none: the server checks only
-    /// that the caller is the requester and the approval is approved).
-    pub async fn execute_with_hash(
-        &self,
-        id: Uuid,
-        context_hash: Option<&str>,
-    ) -> Result<Approval, Error> {
+    /// Marks approval `id` executed, proving what ran by `context_hash` (see
+    /// [`Approval::bound_hash`]; the server refuses one that is not what was approved).
+    pub async fn execute_with_hash(&self, id: Uuid, context_hash: &str) -> Result<Approval, Error> {
         self.post(
             &format!("v1/approvals/{id}/execute"),
             &json!({"context_hash": context_hash}),
@@ -262,6 +273,7 @@ impl Client {
         Ok(SweepReport {
             expired: count("expired"),
             escalated: count("escalated"),
+            lapsed: count("lapsed"),
             republished: count("republished"),
             skipped: count("skipped"),
             failed: count("failed"),

@@ -31,6 +31,8 @@ pub enum Outcome {
     },
     /// Nobody decided before the deadline.
     Expired,
+    /// Approved, but not executed within its execution window: it may no longer run.
+    Lapsed,
     Cancelled {
         by: Option<String>,
     },
@@ -44,6 +46,7 @@ impl Outcome {
         match approval.status {
             Status::Pending => None,
             Status::Expired => Some(Outcome::Expired),
+            Status::Lapsed => Some(Outcome::Lapsed),
             Status::Cancelled => Some(Outcome::Cancelled {
                 by: approval.cancelled_by.clone(),
             }),
@@ -68,13 +71,14 @@ impl Outcome {
         matches!(self, Outcome::Approved { .. } | Outcome::Modified { .. })
     }
 
-    /// `approved`, `modified`, `rejected`, `expired`, `cancelled` or `timed_out`.
+    /// `approved`, `modified`, `rejected`, `expired`, `lapsed`, `cancelled` or `timed_out`.
     pub fn kind(&self) -> &'static str {
         match self {
             Outcome::Approved { .. } => "approved",
             Outcome::Modified { .. } => "modified",
             Outcome::Rejected { .. } => "rejected",
             Outcome::Expired => "expired",
+            Outcome::Lapsed => "lapsed",
             Outcome::Cancelled { .. } => "cancelled",
             Outcome::TimedOut => "timed_out",
         }
@@ -91,6 +95,7 @@ impl fmt::Display for Outcome {
             }
             Outcome::Rejected { by, comment } => write!(f, "rejected by {by}{}", said(comment)),
             Outcome::Expired => f.write_str("expired: nobody decided in time"),
+            Outcome::Lapsed => f.write_str("lapsed: not executed within its window"),
             Outcome::Cancelled { by } => match by {
                 Some(by) => write!(f, "cancelled by {by}"),
                 None => f.write_str("cancelled"),

@@ -182,6 +182,12 @@ fn outcome_json(o: &Outcome) -> String {
         Outcome::TimedOut => {
             v.insert("note", raw(&"still pending: call wait_for_decision again"));
         }
+        Outcome::Lapsed => {
+            v.insert(
+                "note",
+                raw(&"not executed within its window: do not run it"),
+            );
+        }
         Outcome::Expired | Outcome::Cancelled { .. } => {}
     }
     text(&v)
@@ -280,21 +286,27 @@ impl Gatekeeper {
     }
 
     #[tool(
-        description = "Record that you did the approved action, once, after doing it. When this session asked for the approval, it proves that what ran is what was approved (the context hash of the request it sent, with the reviewer's edits when modified)."
+        description = "Record that you did the approved action, once, after doing it. It proves that what ran is what was approved: the context hash of the request this session sent, or (asked for in another session) of the approval's action, tool call and context, with the reviewer's edits when modified."
     )]
     async fn mark_executed(&self, Parameters(args): Parameters<IdArgs>) -> Result<String, String> {
         let id = id_of(&args.id)?;
         let ticket = self.tickets.lock().ok().and_then(|t| t.get(&id).cloned());
+        let current = self.client.get(id).await.map_err(refused)?;
         let a = match ticket {
             Some(ticket) => {
-                let current = self.client.get(id).await.map_err(refused)?;
                 let edited = match Outcome::of(&current) {
                     Some(Outcome::Modified { output, .. }) => Some(output),
                     _ => None,
                 };
                 self.client.execute(&ticket, edited.as_ref()).await
             }
-            None => self.client.execute_with_hash(id, None).await,
+            // Recomputed from what the approval holds, never its stored hash echoed back: the
+            // server checks the hash against what it approved.
+            None => {
+                self.client
+                    .execute_with_hash(id, &current.bound_hash())
+                    .await
+            }
         }
         .map_err(refused)?;
         Ok(summary(&a))

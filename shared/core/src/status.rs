@@ -13,10 +13,12 @@ pub enum Status {
     Expired,
     Cancelled,
     Executed,
+    /// Approved (or modified) but not executed within its execution window: terminal.
+    Lapsed,
 }
 
 impl Status {
-    pub const ALL: [Status; 7] = [
+    pub const ALL: [Status; 8] = [
         Status::Pending,
         Status::Approved,
         Status::Rejected,
@@ -24,6 +26,7 @@ impl Status {
         Status::Expired,
         Status::Cancelled,
         Status::Executed,
+        Status::Lapsed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -35,6 +38,7 @@ impl Status {
             Status::Expired => "expired",
             Status::Cancelled => "cancelled",
             Status::Executed => "executed",
+            Status::Lapsed => "lapsed",
         }
     }
 

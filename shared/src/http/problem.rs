@@ -179,6 +179,20 @@ fn refusal(r: Refusal) -> Problem {
         Refusal::ContextMismatch => {
             Problem::new(S::UNPROCESSABLE_ENTITY, "context_mismatch", detail)
         }
+        Refusal::ExecutionWindowClosed { execute_by } => {
+            Problem::new(S::CONFLICT, "execution_window_closed", detail)
+                .with("current_status", "lapsed")
+                .with("execute_by", holdpoint_core::time::format(&execute_by))
+        }
+        // Named like any field out of bounds, with the latest deadline allowed.
+        Refusal::PastLatestExpiry { latest_expiry } => {
+            Problem::new(S::UNPROCESSABLE_ENTITY, "invalid_field", detail)
+                .with("field", "seconds")
+                .with(
+                    "latest_expiry",
+                    holdpoint_core::time::format(&latest_expiry),
+                )
+        }
         Refusal::Conflict {
             current_status,
             decided_by,

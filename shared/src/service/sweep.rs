@@ -1,5 +1,5 @@
-//! The sweep: expires and escalates due approvals, and publishes what earlier publishes missed,
-//! through the same path as every other change.
+//! The sweep: expires, lapses and escalates due approvals, and publishes what earlier publishes
+//! missed, through the same path as every other change.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -25,6 +25,7 @@ fn count(report: &mut SweepReport, swept: Swept) {
     match swept.change {
         None => {}
         Some(Change::Expired) => report.expired += 1,
+        Some(Change::Lapsed) => report.lapsed += 1,
         Some(Change::Escalated) => report.escalated += 1,
         Some(Change::Skipped | Change::Lost) => report.skipped += 1,
         Some(Change::Failed) => report.failed += 1,
@@ -39,18 +40,19 @@ struct Swept {
 }
 
 impl Swept {
-    /// Changes made: a publish, an expiry, an escalation.
+    /// Changes made: a publish, an expiry, a lapse, an escalation.
     fn progress(&self) -> usize {
         usize::from(self.republished)
             + usize::from(matches!(
                 self.change,
-                Some(Change::Expired | Change::Escalated)
+                Some(Change::Expired | Change::Lapsed | Change::Escalated)
             ))
     }
 }
 
 enum Change {
     Expired,
+    Lapsed,
     Escalated,
     /// Nothing to do after all (refused by the rules, or already so).
     Skipped,
@@ -60,7 +62,7 @@ enum Change {
 }
 
 impl Service {
-    /// Expires and escalates every due approval, batch by batch, until none is due, and
+    /// Expires, lapses and escalates every due approval, batch by batch, until none is due, and
     /// publishes what earlier publishes missed.
     pub async fn sweep(&self) -> Result<SweepReport, ServiceError> {
         self.sweep_until(None).await
@@ -139,7 +141,7 @@ impl Service {
         }
     }
 
-    /// Publishes what `a` still has to publish, then expires or escalates it if it is due.
+    /// Publishes what `a` still has to publish, then expires, lapses or escalates it if due.
     async fn sweep_one(&self, mut a: Approval, now: DateTime<Utc>) -> Swept {
         // Nothing is published or changed from a state its chain did not produce (an edited
         // callback URL must not receive the events); the breach is logged and announced.
@@ -154,10 +156,13 @@ impl Service {
         let change = match lifecycle::due(&a, now) {
             None => None,
             Some(command) => {
-                let expiry = matches!(command, Command::Expire);
+                let made = match command {
+                    Command::Expire => Change::Expired,
+                    Command::Lapse => Change::Lapsed,
+                    _ => Change::Escalated,
+                };
                 Some(match self.attempt(&a, command, now).await {
-                    Ok(Attempt::Stored(_)) if expiry => Change::Expired,
-                    Ok(Attempt::Stored(_)) => Change::Escalated,
+                    Ok(Attempt::Stored(_)) => made,
                     Ok(Attempt::Lost(_)) => Change::Lost,
                     Ok(Attempt::Unchanged(_)) | Err(ServiceError::Refused(_)) => Change::Skipped,
                     Err(e) => {

@@ -15,9 +15,13 @@ pub enum AuditEvent {
     Rejected,
     Modified,
     Escalated,
+    /// A pending approval's deadline moved later by a reviewer or an admin.
+    Extended,
     Expired,
     Cancelled,
     Executed,
+    /// Approved, but its execution window closed before it was executed.
+    Lapsed,
 }
 
 /// What follows from one kind of event, wherever it is told or counted.
@@ -41,16 +45,18 @@ pub struct EventFacts {
 }
 
 impl AuditEvent {
-    pub const ALL: [AuditEvent; 9] = [
+    pub const ALL: [AuditEvent; 11] = [
         AuditEvent::Created,
         AuditEvent::ApprovalRecorded,
         AuditEvent::Approved,
         AuditEvent::Rejected,
         AuditEvent::Modified,
         AuditEvent::Escalated,
+        AuditEvent::Extended,
         AuditEvent::Expired,
         AuditEvent::Cancelled,
         AuditEvent::Executed,
+        AuditEvent::Lapsed,
     ];
 
     pub const fn facts(self) -> EventFacts {
@@ -78,6 +84,12 @@ impl AuditEvent {
                 "Approval Escalated",
                 Some("ApprovalsEscalated"),
             ),
+            AuditEvent::Extended => (
+                "extended",
+                Status::Pending,
+                "Approval Extended",
+                Some("ApprovalsExtended"),
+            ),
             AuditEvent::Expired => (
                 "expired",
                 Status::Expired,
@@ -96,10 +108,18 @@ impl AuditEvent {
                 "Approval Executed",
                 Some("ApprovalsExecuted"),
             ),
+            AuditEvent::Lapsed => (
+                "lapsed",
+                Status::Lapsed,
+                "Approval Lapsed",
+                Some("ApprovalsLapsed"),
+            ),
         };
         let review_type = match self {
             AuditEvent::Created => Some("approval.review_requested"),
             AuditEvent::Escalated => Some("approval.escalated"),
+            // Reviewers are told the new deadline.
+            AuditEvent::Extended => Some("approval.extended"),
             _ => None,
         };
         // The requester is called back on every change that leaves the approval no longer waiting.
@@ -110,7 +130,11 @@ impl AuditEvent {
             AuditEvent::Expired => Some("approval.expired"),
             AuditEvent::Cancelled => Some("approval.cancelled"),
             AuditEvent::Executed => Some("approval.executed"),
-            AuditEvent::Created | AuditEvent::ApprovalRecorded | AuditEvent::Escalated => None,
+            AuditEvent::Lapsed => Some("approval.lapsed"),
+            AuditEvent::Created
+            | AuditEvent::ApprovalRecorded
+            | AuditEvent::Escalated
+            | AuditEvent::Extended => None,
         };
         EventFacts {
             name,

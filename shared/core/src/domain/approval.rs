@@ -190,17 +190,45 @@ pub fn bound_hash(
 }
 
 impl Approval {
-    /// The status as it is at `now`. This is the expiry rule, stated once: a pending approval is
-    /// expired from its `expires_at` on, even before any sweep has stored that.
+    /// The status as it is at `now`. These are the expiry and lapse rules, stated once: a
+    /// pending approval is expired from its `expires_at` on, and an approved or modified one
+    /// lapsed from its [`Approval::execute_by`] on, even before any sweep has stored that.
     pub fn status_at(&self, now: DateTime<Utc>) -> Status {
-        if self.status == Status::Pending && now >= self.expires_at {
-            Status::Expired
-        } else {
-            self.status
+        match self.status {
+            Status::Pending if now >= self.expires_at => Status::Expired,
+            Status::Approved | Status::Modified if self.execute_by().is_some_and(|t| now >= t) => {
+                Status::Lapsed
+            }
+            s => s,
         }
     }
 
-    /// This approval as a reader sees it at `now` (lazy expiry applied).
+    /// How long after its approval it may be executed, in seconds.
+    pub fn execute_within(&self) -> u32 {
+        self.execute_within_seconds
+            .unwrap_or(DEFAULT_EXECUTE_WITHIN_SECONDS)
+    }
+
+    /// When the execution window of an approved or modified approval closes (its decision plus
+    /// the window), or closed for a lapsed one; `None` in any other status.
+    pub fn execute_by(&self) -> Option<DateTime<Utc>> {
+        match (&self.decision, self.status) {
+            (Some(d), Status::Approved | Status::Modified | Status::Lapsed) => {
+                Some(d.at + chrono::TimeDelta::seconds(i64::from(self.execute_within())))
+            }
+            _ => None,
+        }
+    }
+
+    /// The latest `expires_at` an extension may reach: the one recorded at creation, else (an
+    /// approval made before it was recorded) its creation plus `max_seconds`, the service's
+    /// longest lifetime.
+    pub fn latest_expiry_or(&self, max_seconds: u32) -> DateTime<Utc> {
+        self.latest_expiry
+            .unwrap_or(self.created_at + chrono::TimeDelta::seconds(i64::from(max_seconds)))
+    }
+
+    /// This approval as a reader sees it at `now` (lazy expiry and lapse applied).
     pub fn seen_at(mut self, now: DateTime<Utc>) -> Approval {
         self.status = self.status_at(now);
         self
@@ -211,7 +239,9 @@ impl Approval {
     /// is none) and, once a reviewer approved with edits, `"modified_output"` too.
     pub fn bound_hash(&self) -> String {
         let edited = match (&self.decision, self.status) {
-            (Some(d), Status::Modified | Status::Executed) => d.modified_output.as_ref(),
+            (Some(d), Status::Modified | Status::Executed | Status::Lapsed) => {
+                d.modified_output.as_ref()
+            }
             _ => None,
         };
         bound_hash(&self.action, self.tool_call.as_ref(), &self.context, edited)
@@ -223,18 +253,25 @@ impl Approval {
     }
 
     /// The next moment the sweep must look at this approval: at once while events wait to be
-    /// published, else its next deadline while pending; `None` when nothing is left to do.
+    /// published, else its next deadline while pending, or the end of its execution window
+    /// while approved; `None` when nothing is left to do.
     pub fn next_deadline(&self) -> Option<DateTime<Utc>> {
         if self.unpublished() {
             return Some(self.created_at);
         }
-        if self.status != Status::Pending {
-            return None;
+        match self.status {
+            Status::Pending => Some(match self.escalates_at {
+                Some(at) if at < self.expires_at => at,
+                _ => self.expires_at,
+            }),
+            // Only with a recorded window: rows of approvals made before windows existed were
+            // stored without this deadline, and their columns must keep following from their
+            // documents (they lapse when read, and at execute, all the same).
+            Status::Approved | Status::Modified if self.execute_within_seconds.is_some() => {
+                self.execute_by()
+            }
+            _ => None,
         }
-        Some(match self.escalates_at {
-            Some(at) if at < self.expires_at => at,
-            _ => self.expires_at,
-        })
     }
 
     /// Who brought the approval to its current state, for conflict answers.

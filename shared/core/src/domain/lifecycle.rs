@@ -35,10 +35,21 @@ pub enum Command<'a> {
     },
     Execute {
         by: &'a Principal,
+        /// Required: `None` is refused by [`Command::check_limits`] (and by the rule itself).
         context_hash: Option<String>,
+    },
+    /// Moves a pending approval's deadline `seconds` later (see [`deadlines`]).
+    Extend {
+        by: &'a Principal,
+        seconds: u32,
+        reason: Option<String>,
+        /// The service's longest lifetime: the limit of approvals that recorded none.
+        max_lifetime_seconds: u32,
     },
     Expire,
     Escalate,
+    /// Records that an approved approval's execution window closed unexecuted.
+    Lapse,
     /// The tenant's policy answers at creation (`deny`: rejected, `allow`: approved), decided
     /// by `policy:<rule>`.
     Settle {
@@ -80,6 +91,10 @@ pub enum Refusal {
     },
     #[error("context_hash does not match the approved context")]
     ContextMismatch,
+    #[error("the execution window closed at {}", crate::time::format(.execute_by))]
+    ExecutionWindowClosed { execute_by: DateTime<Utc> },
+    #[error("seconds would move the deadline past the latest allowed, {}", crate::time::format(.latest_expiry))]
+    PastLatestExpiry { latest_expiry: DateTime<Utc> },
     #[error("nothing is due")]
     NotDue,
 }
@@ -98,11 +113,12 @@ impl Refusal {
 }
 
 /// The change the service itself owes an approval at `now`, if any: expiry once its
-/// deadline has passed, else escalation once the current level's time is up and another
-/// level exists.
+/// deadline has passed, lapse once its execution window has closed, else escalation once the
+/// current level's time is up and another level exists.
 pub fn due(a: &Approval, now: DateTime<Utc>) -> Option<Command<'static>> {
     match a.status_at(now) {
         Status::Expired if a.status == Status::Pending => Some(Command::Expire),
+        Status::Lapsed if a.status != Status::Lapsed => Some(Command::Lapse),
         Status::Pending
             if a.escalates_at.is_some_and(|at| at <= now)
                 && a.escalation.len() > a.escalation_level as usize =>
@@ -124,8 +140,15 @@ pub fn apply(current: &Approval, cmd: Command<'_>, now: DateTime<Utc>) -> Result
         } => decide(current, by, verdict, comment, modified_output, now),
         Command::Cancel { by, reason } => cancel(current, by, reason, now),
         Command::Execute { by, context_hash } => execute(current, by, context_hash, now),
-        Command::Expire => expire(current, now),
+        Command::Extend {
+            by,
+            seconds,
+            reason,
+            max_lifetime_seconds,
+        } => deadlines::extend(current, by, seconds, reason, max_lifetime_seconds, now),
+        Command::Expire => deadlines::expire(current, now),
         Command::Escalate => escalate(current, now),
+        Command::Lapse => deadlines::lapse(current, now),
         Command::Settle {
             rule,
             verdict,
@@ -308,37 +331,29 @@ fn execute(
     if by.principal != a.requested_by {
         return Err(Refusal::NotRequester);
     }
+    // Lapsed when read as when stored: the same answer either way.
+    if a.status_at(now) == Status::Lapsed {
+        let execute_by = a.execute_by().unwrap_or(now);
+        return Err(Refusal::ExecutionWindowClosed { execute_by });
+    }
     if !matches!(a.status, Status::Approved | Status::Modified) {
         return Err(Refusal::conflict(a, now));
     }
-    if let Some(h) = &context_hash
-        && !h.eq_ignore_ascii_case(&a.context_hash)
+    // What runs must be proved to be what was approved: no hash, no execution.
+    if !context_hash
+        .as_deref()
+        .is_some_and(|h| h.eq_ignore_ascii_case(&a.context_hash))
     {
         return Err(Refusal::ContextMismatch);
     }
     let mut next = a.clone();
     next.executed_at = Some(now);
-    let payload = json!({ "context_hash_checked": context_hash.is_some() }).into();
+    let payload = json!({ "context_hash_checked": true }).into();
     Ok(changed(
         a,
         next,
         AuditEvent::Executed,
         &by.principal,
-        now,
-        payload,
-    ))
-}
-
-fn expire(a: &Approval, now: DateTime<Utc>) -> Result<Outcome, Refusal> {
-    if !matches!(due(a, now), Some(Command::Expire)) {
-        return Err(Refusal::NotDue);
-    }
-    let payload = json!({ "expires_at": crate::time::format(&a.expires_at) }).into();
-    Ok(changed(
-        a,
-        a.clone(),
-        AuditEvent::Expired,
-        SYSTEM_ACTOR,
         now,
         payload,
     ))
@@ -388,12 +403,24 @@ impl Command<'_> {
             }
             Command::Cancel { reason, .. } => check_optional("reason", reason, limits::TEXT_CHARS),
             Command::Execute {
+                context_hash: None, ..
+            } => Err(Invalid::new(
+                "context_hash",
+                "is required: the SHA-256 of what is about to run, as approved",
+            )),
+            Command::Execute {
                 context_hash: Some(h),
                 ..
             } if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) => Err(Invalid::new(
                 "context_hash",
                 "must be 64 hex characters (SHA-256)",
             )),
+            Command::Extend {
+                seconds, reason, ..
+            } => {
+                deadlines::check_seconds(*seconds)?;
+                check_optional("reason", reason, limits::TEXT_CHARS)
+            }
             _ => Ok(()),
         }
     }
@@ -401,6 +428,9 @@ impl Command<'_> {
 
 mod settle;
 pub use settle::policy_actor;
+
+mod deadlines;
+pub use deadlines::EXTEND_SECONDS;
 
 #[cfg(test)]
 mod tests;

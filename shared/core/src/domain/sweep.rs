@@ -5,6 +5,9 @@
 pub struct SweepReport {
     pub expired: usize,
     pub escalated: usize,
+    /// Approved approvals whose execution window closed unexecuted (absent in older reports).
+    #[serde(default)]
+    pub lapsed: usize,
     /// Approvals whose unpublished events were published by this sweep.
     pub republished: usize,
     /// Due approvals another writer changed first; the next sweep sees them again if still due.

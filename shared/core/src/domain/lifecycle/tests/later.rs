@@ -110,6 +110,12 @@ fn execute_once_by_the_requester_with_the_approved_context() {
         refused(&approved, exec(Some(&wrong)), at(2)),
         Refusal::ContextMismatch
     );
+    // No hash proves nothing: refused by the limits (422 naming it) and by the rule alike.
+    assert_eq!(exec(None).check_limits().unwrap_err().field, "context_hash");
+    assert_eq!(
+        refused(&approved, exec(None), at(2)),
+        Refusal::ContextMismatch
+    );
     // The hash binds the action, the tool call and the context.
     let right = crate::json::canonical::digest(&json!({
         "action": approved.action,
@@ -136,11 +142,20 @@ fn execute_once_by_the_requester_with_the_approved_context() {
 fn execute_after_modify_and_never_after_reject_or_expiry() {
     let a = new_approval(&["alice"], None);
     let agent = who("agent", &[]);
+    let (modified, _) = changed(&a, modify(&who("alice", &[]), json!({"y": 2})), at(1));
     let exec = Command::Execute {
         by: &agent,
-        context_hash: None,
+        context_hash: Some(modified.bound_hash()),
     };
-    let (modified, _) = changed(&a, modify(&who("alice", &[]), json!({"y": 2})), at(1));
+    // The hash binds the edits: the request as sent no longer proves what runs.
+    let unedited = Command::Execute {
+        by: &agent,
+        context_hash: Some(a.context_hash.clone()),
+    };
+    assert_eq!(
+        refused(&modified, unedited, at(2)),
+        Refusal::ContextMismatch
+    );
     changed(&modified, exec.clone(), at(2));
     let (rejected, _) = changed(&a, decide(&who("alice", &[]), Verdict::Rejected), at(1));
     assert!(matches!(

@@ -94,5 +94,6 @@ fn refused(a: &Approval, cmd: Command<'_>, now: DateTime<Utc>) -> Refusal {
 }
 
 mod create;
+mod deadlines;
 mod decide;
 mod later;
