@@ -1,5 +1,6 @@
 //! The directory of principals through `holdpoint principals`: a removed principal's keys and
-//! links stop working, a rotated key replaces the old, and the same commands on DynamoDB.
+//! links stop working, a rotated key replaces the old, an agent principal never decides, and the
+//! same commands on DynamoDB.
 
 mod support;
 
@@ -7,8 +8,8 @@ use std::time::Duration;
 
 use holdpoint_tests::receivers::{Mailbox, Webhooks, eventually};
 use serde_json::{Value, json};
-use support::team::{approval, decide_by_link, link_in, serve, team};
-use support::{create, fresh_tables, holdpoint};
+use support::team::{add, approval, decide_by_link, link_in, serve, team};
+use support::{Server, create, free_port, fresh_tables, holdpoint, printed};
 
 #[tokio::test]
 async fn a_removed_principal_can_no_longer_call_or_decide_and_a_rotated_key_replaces_the_old() {
@@ -22,16 +23,12 @@ async fn a_removed_principal_can_no_longer_call_or_decide_and_a_rotated_key_repl
         json!({"action": "Drop table", "agent_id": "db", "reviewers": ["bob", "alice", "zed"]}),
     )
     .await;
-    // Links go to principals of the directory alone: zed is not one, and could not use one.
+    // Only principals of the directory are asked (and get links, by their own messages): zed
+    // is not one, and could not use one. The event names them and carries no link.
     let events = std::fs::read_to_string(dir.path().join(".holdpoint/events.jsonl")).unwrap();
+    assert!(!events.contains("token="), "{events}");
     let requested: Value = serde_json::from_str(events.lines().next().unwrap()).unwrap();
-    let linked: Vec<_> = requested["detail"]["links"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["reviewer"].as_str().unwrap())
-        .collect();
-    assert_eq!(linked, ["bob", "alice"]);
+    assert_eq!(requested["detail"]["reviewers"], json!(["bob", "alice"]));
     let mails = eventually(
         Duration::from_secs(20),
         async || mail.messages(),
@@ -166,4 +163,135 @@ async fn principals_are_managed_on_dynamodb_alike() {
 
 fn nothing_listed(out: &std::process::Output) -> bool {
     serde_json::from_slice::<Vec<Value>>(&out.stdout).is_ok_and(|l| l.is_empty())
+}
+
+/// `holdpoint approvals ARGS…` against `server` as `key`.
+fn approvals(server: &Server, key: &str, args: &[&str]) -> std::process::Output {
+    let mut all = vec!["approvals"];
+    all.extend_from_slice(args);
+    let url = server.url();
+    let env = [("HOLDPOINT_URL", url.as_str()), ("HOLDPOINT_API_KEY", key)];
+    holdpoint(std::path::Path::new("."), &all, &env)
+}
+
+#[tokio::test]
+async fn an_agent_added_with_kind_agent_cannot_decide_from_the_cli_even_holding_the_role() {
+    let dir = tempfile::tempdir().unwrap();
+    let requester = add(dir.path(), &["local/ops-agent", "--kind", "agent"]);
+    let bot = add(
+        dir.path(),
+        &["local/bot", "--kind", "agent", "--role", "finance"],
+    );
+    let alice = add(dir.path(), &["local/alice", "--role", "finance"]);
+    let robot = holdpoint(
+        dir.path(),
+        &["principals", "add", "local/x", "--kind", "robot"],
+        &[],
+    );
+    assert_eq!(robot.status.code(), Some(2), "{}", printed(&robot));
+    let listed = holdpoint(dir.path(), &["principals", "list"], &[]);
+    let text = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        text.contains("local/bot  kind: agent  roles: finance"),
+        "{text}"
+    );
+    assert!(text.contains("local/alice  kind: human"), "{text}");
+    let listed = holdpoint(dir.path(), &["principals", "list", "--json"], &[]);
+    let listed: Vec<Value> = serde_json::from_slice(&listed.stdout).unwrap();
+    let kinds: Vec<_> = listed.iter().map(|p| (&p["name"], &p["kind"])).collect();
+    assert_eq!(
+        kinds,
+        [
+            (&json!("alice"), &json!("human")),
+            (&json!("bot"), &json!("agent")),
+            (&json!("ops-agent"), &json!("agent")),
+        ]
+    );
+
+    let server = Server::start(dir.path(), &[], free_port()).await;
+    let id = create(
+        &server,
+        &requester.key,
+        json!({"action": "Pay invoice 42", "agent_id": "ap", "reviewers": ["role:finance"]}),
+    )
+    .await;
+    let edit = dir.path().join("edit.json");
+    std::fs::write(&edit, r#"{"amount_eur": 1}"#).unwrap();
+    for args in [
+        vec!["approve", &id],
+        vec!["reject", &id, "--comment", "no"],
+        vec!["approve", &id, "--edit", edit.to_str().unwrap()],
+    ] {
+        let out = approvals(&server, &bot.key, &args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", printed(&out));
+        let line = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            line.starts_with("holdpoint: agents_cannot_decide (403): "),
+            "{line}"
+        );
+    }
+    let (status, audit) = server
+        .call(
+            "GET",
+            &format!("/v1/approvals/{id}/audit"),
+            Some(&alice.key),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(
+        audit["records"].as_array().unwrap().len(),
+        1,
+        "nothing recorded"
+    );
+    assert_eq!(
+        approval(&server, &alice.key, &id).await["status"],
+        "pending"
+    );
+
+    let out = approvals(&server, &alice.key, &["approve", &id]);
+    assert_eq!(out.status.code(), Some(0), "{}", printed(&out));
+    assert_eq!(
+        approval(&server, &alice.key, &id).await["status"],
+        "approved"
+    );
+}
+
+#[tokio::test]
+async fn the_development_agent_of_a_first_run_is_an_agent() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[], free_port()).await;
+    let keys = std::fs::read_to_string(dir.path().join(".holdpoint/dev-keys.json")).unwrap();
+    let keys: serde_json::Map<String, Value> = serde_json::from_str(&keys).unwrap();
+    let key_of = |who: &str| {
+        keys.iter()
+            .find(|(_, p)| p["principal"] == who)
+            .map(|(k, _)| k.clone())
+            .unwrap()
+    };
+    let (_, me) = server
+        .call("GET", "/v1/me", Some(&key_of("agent")), None)
+        .await
+        .unwrap();
+    assert_eq!(me["kind"], "agent", "{me}");
+    let (_, me) = server
+        .call("GET", "/v1/me", Some(&key_of("reviewer")), None)
+        .await
+        .unwrap();
+    assert_eq!(me["principal"], "reviewer");
+    assert!(
+        me.get("kind").is_none(),
+        "a human's kind is the default: {me}"
+    );
+    let listed = holdpoint(dir.path(), &["principals", "list", "--json"], &[]);
+    let listed: Vec<Value> = serde_json::from_slice(&listed.stdout).unwrap();
+    let kinds: Vec<_> = listed.iter().map(|p| (&p["name"], &p["kind"])).collect();
+    assert_eq!(
+        kinds,
+        [
+            (&json!("agent"), &json!("agent")),
+            (&json!("reviewer"), &json!("human")),
+        ]
+    );
 }
