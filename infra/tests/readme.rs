@@ -58,8 +58,13 @@ async fn the_walkthrough_works_as_written() {
         &walkthrough(&format!("http://{}", server.addr)),
     ));
 
-    // Its events, written to events.jsonl in place of the bus: Requested carries the link.
+    // Its events, written to events.jsonl in place of the bus: Requested names the reviewer and
+    // carries no link; `holdpoint links` prints it, at the server's address.
     let events = std::fs::read_to_string(dir.path().join(".holdpoint/events.jsonl")).unwrap();
+    assert!(
+        !events.contains("/review/") && !events.contains("token="),
+        "{events}"
+    );
     let events: Vec<serde_json::Value> = events
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -76,12 +81,23 @@ async fn the_walkthrough_works_as_written() {
             "Approval Executed"
         ]
     );
-    let link = events[0]["detail"]["links"][0]["url"].as_str().unwrap();
+    assert_eq!(
+        events[0]["detail"]["reviewers"],
+        serde_json::json!(["reviewer"])
+    );
+    let id = events[0]["detail"]["approval_id"].as_str().unwrap();
+    let addr = server.addr.to_string();
+    let out = holdpoint(dir.path(), &["links", id], &[("HOLDPOINT_ADDR", &addr)]);
+    assert!(out.status.success(), "{}", printed(&out));
+    let printed_links = String::from_utf8_lossy(&out.stdout).into_owned();
+    let link = printed_links
+        .lines()
+        .find_map(|l| l.strip_prefix("reviewer "))
+        .unwrap_or_else(|| panic!("no link for the reviewer: {printed_links}"));
     assert!(
-        link.starts_with(&format!("http://{}/review/", server.addr)),
+        link.starts_with(&format!("http://{addr}/review/{id}?token=")),
         "{link}"
     );
-    assert_eq!(events[0]["detail"]["links"][0]["reviewer"], "reviewer");
 }
 
 #[tokio::test]

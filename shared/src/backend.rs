@@ -28,11 +28,6 @@ use holdpoint_core::domain::review_link::BaseUrl;
 use holdpoint_core::keys::{KeyError, KeyProvider};
 use holdpoint_core::time::Clock;
 
-#[cfg(feature = "delivery")]
-use crate::delivery::send::{Courier, Mailer};
-#[cfg(feature = "delivery")]
-use crate::delivery::worker::{Notifier, NotifyingSink};
-
 #[cfg(feature = "embedded")]
 use crate::store::embedded::EmbeddedStore;
 #[cfg(not(feature = "embedded"))]
@@ -359,16 +354,14 @@ impl Backend {
     }
 
     /// Where lifecycle events go: a function's EventBridge bus; locally
-    /// [`Backend::events_file`], with review links printed for whoever runs the server.
+    /// [`Backend::events_file`]. Neither gets a review link (see [`Backend::local_server`]).
     pub async fn event_sink(&self) -> Arc<dyn EventSink> {
         match self.access {
             Access::Function => Arc::new(EventBridgeSink::new(
                 aws_sdk_eventbridge::Client::new(self.sdk().await),
                 self.settings.event_bus.clone(),
             )),
-            Access::Serve | Access::Inspect => {
-                Arc::new(JsonLinesSink::new(self.events_file(), true))
-            }
+            Access::Serve | Access::Inspect => Arc::new(JsonLinesSink::new(self.events_file())),
         }
     }
 
@@ -398,66 +391,4 @@ impl Backend {
 }
 
 #[cfg(feature = "delivery")]
-impl Backend {
-    /// How mail leaves: from a function by SES, from `HOLDPOINT_EMAIL_FROM` (unset: no mail);
-    /// locally by SMTP at `HOLDPOINT_SMTP_URL` (unset: no mail). Without a mailer every mail
-    /// delivery fails, recorded.
-    async fn mailer(&self) -> Result<Option<Mailer>, BackendError> {
-        let settings = &self.settings;
-        match self.access {
-            Access::Function => Ok(match &settings.email_from {
-                Some(from) => Some(Mailer::Ses {
-                    client: aws_sdk_sesv2::Client::new(self.sdk().await),
-                    from: from.clone(),
-                }),
-                None => None,
-            }),
-            Access::Serve | Access::Inspect => match &settings.smtp_url {
-                Some(url) => {
-                    let from = settings
-                        .email_from
-                        .as_deref()
-                        .unwrap_or("holdpoint@localhost");
-                    Ok(Some(
-                        Mailer::smtp(url, from).map_err(BackendError::Delivery)?,
-                    ))
-                }
-                None => Ok(None),
-            },
-        }
-    }
-
-    /// The notifier: deliveries kept in [`Backend::deliveries`], sent to the principals of
-    /// `directory`, a message asking a reviewer only while the approval (read from the store)
-    /// still waits.
-    pub async fn notifier(&self, directory: Arc<dyn Directory>) -> Result<Notifier, BackendError> {
-        let allow_private = self.settings.allow_private_webhooks;
-        let courier = Courier::new(directory.clone(), self.mailer().await?, allow_private)
-            .map_err(BackendError::Delivery)?;
-        let log = self.deliveries().await?;
-        Ok(
-            Notifier::new(log, courier, directory, self.settings.delivery)
-                .asking_only_while_waiting(self.approvals().await?.store),
-        )
-    }
-
-    /// What `holdpoint serve` runs: `service` (the bare one) reading principals from
-    /// `directory` (the one callers are authenticated against), events to
-    /// [`Backend::events_file`] with review links under `base_url`, and the deliveries they
-    /// owe kept in [`Backend::deliveries`] and sent by the notifier (to be run in this process).
-    pub async fn local_server(
-        &self,
-        service: Service,
-        directory: Arc<dyn Directory>,
-        base_url: impl Into<BaseUrl>,
-    ) -> Result<(Service, Arc<Notifier>), BackendError> {
-        let notifier = Arc::new(self.notifier(directory.clone()).await?);
-        let sink = NotifyingSink::new(self.event_sink().await, notifier.clone());
-        let service = service
-            .with_events(Arc::new(sink), base_url)
-            .with_directory(directory)
-            .with_policies(self.policies().await?)
-            .with_deliveries(self.deliveries().await?);
-        Ok((service, notifier))
-    }
-}
+mod notify;

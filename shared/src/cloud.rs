@@ -103,16 +103,25 @@ pub async fn app_from_env(groups: &[Routes]) -> Result<axum::Router, Error> {
 }
 
 /// The notifier of the notify function: the directory and delivery tables, mail by SES from
-/// `HOLDPOINT_EMAIL_FROM` (unset: mail deliveries fail, recorded), webhooks and callbacks, and
-/// the approvals table to tell whether an approval still waits for its reviewers (no key, no
-/// bus: it signs and publishes nothing).
+/// `HOLDPOINT_EMAIL_FROM` (unset: mail deliveries fail, recorded), webhooks and callbacks, the
+/// approvals table to tell whether an approval still waits for its reviewers, and each
+/// reviewer's link minted for their message, signed with the key in
+/// `HOLDPOINT_SIGNING_SECRET_ID` under `HOLDPOINT_PUBLIC_BASE_URL` (both required: events carry
+/// no link). It publishes nothing.
 #[cfg(feature = "delivery")]
 pub async fn notifier_from_env() -> Result<crate::delivery::worker::Notifier, Error> {
     let settings = Settings::from_env()?;
+    let base_url = Settings::required(
+        &settings.public_base_url,
+        config::PUBLIC_BASE_URL,
+        "reviewers' messages need the base URL of their review links",
+    )?;
     // Its metrics matter: DeliveryFailuresAlarm reads the DeliveryFailures it writes.
     let backend = function_backend(&settings);
     let directory = backend.directory().await?;
-    Ok(backend.notifier(directory).await?)
+    Ok(backend
+        .notifier(directory, BaseUrl::fixed(base_url))
+        .await?)
 }
 
 /// Why a notify invocation failed.
@@ -122,9 +131,9 @@ pub enum NotifyError {
     /// Not an event of Holdpoint's lifecycle: the same event fails the same way again.
     #[error("not a Holdpoint lifecycle event: {0}")]
     NotALifecycleEvent(#[from] serde_json::Error),
-    /// The deliveries could not be planned or kept.
+    /// The deliveries could not be planned or kept (a store unavailable, no key for a link).
     #[error(transparent)]
-    Store(#[from] crate::store::StoreError),
+    Plan(#[from] crate::delivery::PlanError),
     /// Deliveries still pending at the deadline: Lambda retries the invocation, then keeps it
     /// in the failure queue.
     #[error("{pending} deliveries of {event} still pending; the invocation is retried")]
@@ -136,7 +145,7 @@ impl NotifyError {
     pub fn is_retryable(&self) -> bool {
         match self {
             NotifyError::NotALifecycleEvent(_) => false,
-            NotifyError::Store(e) => matches!(e, crate::store::StoreError::Unavailable(_)),
+            NotifyError::Plan(e) => e.is_retryable(),
             NotifyError::StillPending { .. } => true,
         }
     }
@@ -185,9 +194,10 @@ pub async fn notify(
         detail: serde_json::from_value(event["detail"].clone())?,
     };
     let kept = notifier.keep(std::slice::from_ref(&lifecycle)).await?;
+    // Skipped deliveries may be planned so now; only what was sent (or given up) is done.
     let already_done = kept
         .iter()
-        .filter(|d| d.status != DeliveryStatus::Pending)
+        .filter(|d| matches!(d.status, DeliveryStatus::Delivered | DeliveryStatus::Failed))
         .count();
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -17,12 +17,6 @@ pub const SOURCE: &str = "holdpoint";
 /// The detail-type of the event that tells a change was refused on a tampered approval.
 pub const INTEGRITY_VIOLATION: &str = "Approval Integrity Violation";
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ReviewLink {
-    pub reviewer: String,
-    pub url: String,
-}
-
 /// The `detail` of an event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EventDetail {
@@ -52,9 +46,11 @@ pub struct EventDetail {
     /// Where the requester asked to be called back; the notifier posts terminal changes there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callback_url: Option<String>,
-    /// Requested and Escalated only, while the approval waits for those reviewers.
+    /// The principals a Requested or Escalated event asks, while the approval waits for them:
+    /// named reviewers and members of reviewer roles. Names only: a review link is a bearer
+    /// capability, minted by the notifier for its reviewer's message, never on the bus.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub links: Vec<ReviewLink>,
+    pub reviewers: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -65,8 +61,8 @@ pub struct LifecycleEvent {
 }
 
 impl LifecycleEvent {
-    /// The event of `record`, one of `approval`'s. `links` go to the reviewers it addresses.
-    pub fn of(approval: &Approval, record: &AuditRecord, links: Vec<(String, String)>) -> Self {
+    /// The event of `record`, one of `approval`'s, asking `reviewers`.
+    pub fn of(approval: &Approval, record: &AuditRecord, reviewers: Vec<String>) -> Self {
         LifecycleEvent {
             source: SOURCE.to_owned(),
             detail_type: record.event.facts().detail_type.to_owned(),
@@ -87,10 +83,7 @@ impl LifecycleEvent {
                 risk_score: approval.risk_score,
                 expires_at: holdpoint_core::time::format(&approval.expires_at),
                 callback_url: approval.callback_url.clone(),
-                links: links
-                    .into_iter()
-                    .map(|(reviewer, url)| ReviewLink { reviewer, url })
-                    .collect(),
+                reviewers,
             },
         }
     }
@@ -125,12 +118,12 @@ impl LifecycleEvent {
                 risk_score: approval.risk_score,
                 expires_at: holdpoint_core::time::format(&approval.expires_at),
                 callback_url: None,
-                links: Vec::new(),
+                reviewers: Vec::new(),
             },
         }
     }
 
-    /// Whether this kind of event carries review links.
+    /// Whether this kind of event asks reviewers (names them in `reviewers`).
     pub fn addresses_reviewers(event: AuditEvent) -> bool {
         event.facts().review_type.is_some()
     }
@@ -147,21 +140,20 @@ pub trait EventSink: Send + Sync + 'static {
     async fn publish(&self, events: &[LifecycleEvent]) -> Result<(), PublishError>;
 }
 
-/// Appends events as JSON lines to a file (the local stand-in for the bus) and prints the review
-/// links, so whoever runs `holdpoint serve` can open them. The file is opened once and kept open;
-/// a line is a few hundred bytes written to the page cache, too short to be worth a thread hop.
+/// Appends events as JSON lines to a file (the local stand-in for the bus). No review link goes
+/// in it: the local notifier prints those to the terminal of `holdpoint serve`. The file is opened
+/// once and kept open; a line is a few hundred bytes written to the page cache, too short to be
+/// worth a thread hop.
 pub struct JsonLinesSink {
     path: std::path::PathBuf,
     file: std::sync::Mutex<Option<std::fs::File>>,
-    print_links: bool,
 }
 
 impl JsonLinesSink {
-    pub fn new(path: std::path::PathBuf, print_links: bool) -> JsonLinesSink {
+    pub fn new(path: std::path::PathBuf) -> JsonLinesSink {
         JsonLinesSink {
             path,
             file: std::sync::Mutex::new(None),
-            print_links,
         }
     }
 
@@ -196,21 +188,7 @@ impl EventSink for JsonLinesSink {
             lines.push(b'\n');
         }
         self.append(&lines)
-            .map_err(|e| PublishError(format!("{}: {e}", self.path.display())))?;
-        if self.print_links {
-            for e in events {
-                for link in &e.detail.links {
-                    println!(
-                        "{} {}: review link for {}: {}",
-                        e.detail_type,
-                        e.detail.approval_id,
-                        link.reviewer.escape_debug(),
-                        link.url.escape_debug()
-                    );
-                }
-            }
-        }
-        Ok(())
+            .map_err(|e| PublishError(format!("{}: {e}", self.path.display())))
     }
 }
 

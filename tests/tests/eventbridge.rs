@@ -1,6 +1,6 @@
 //! Lifecycle events on EventBridge (the local protocol server), read back from an SQS queue that
 //! a rule targets: every transition's event arrives, and with PutEvents failing the events
-//! arrive after the next sweep, none missing.
+//! arrive after the next sweep, none missing. No event carries a review link.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -160,5 +160,94 @@ async fn events_missed_while_put_events_fails_arrive_after_the_sweep() {
         service.sweep().await.unwrap().republished,
         0,
         "nothing left to publish"
+    );
+}
+
+/// Review links are bearer capabilities: the bus names the reviewers an event asks (named ones
+/// and a role's members), and carries no link, whether the approval is asked, escalated or
+/// decided.
+#[tokio::test]
+async fn no_event_on_the_bus_carries_a_review_link() {
+    use holdpoint::directory::{Directory, Entry};
+    let bus = bus().await;
+    let time = ManualClock::default();
+    let (store, _) = holdpoint_tests::fresh_store().await;
+    let directory = holdpoint_tests::directory(&store);
+    for (name, roles) in [
+        ("alice", vec![]),
+        ("bob", vec!["finance"]),
+        ("dana", vec!["finance"]),
+        ("carol", vec![]),
+    ] {
+        let entry: Entry =
+            serde_json::from_value(json!({"tenant": "acme", "name": name, "roles": roles}))
+                .unwrap();
+        directory.put(&entry, true).await.unwrap();
+    }
+    let sdk = holdpoint::store::dynamodb::sdk_config().await;
+    let sink = EventBridgeSink::new(aws_sdk_eventbridge::Client::new(&sdk), &bus.name);
+    let service = Service::new(
+        Arc::new(store),
+        test_keys(),
+        time.clock(),
+        ExpiryBounds::default(),
+    )
+    .with_events(Arc::new(sink), "https://holdpoint.example")
+    .with_directory(Arc::new(directory));
+    let (agent, bob) = (acme("agent"), acme("bob"));
+
+    let (decided, _) = service
+        .create(
+            &agent,
+            request(json!({"reviewers": ["alice", "role:finance"]})),
+            None,
+        )
+        .await
+        .unwrap();
+    service
+        .apply("acme", decided.id, approve(&bob))
+        .await
+        .unwrap();
+    let (escalated, _) = service
+        .create(
+            &agent,
+            request(json!({"reviewers": ["alice"], "expires_in_seconds": 600,
+            "escalation": [{"after_seconds": 60, "reviewers": ["role:finance", "carol"]}]})),
+            None,
+        )
+        .await
+        .unwrap();
+    time.advance(TimeDelta::seconds(61));
+    service.sweep().await.unwrap();
+
+    let events = bus.drain().await;
+    let published = serde_json::to_string(&events).unwrap();
+    assert!(
+        !published.contains("/review/") && !published.contains("token="),
+        "{published}"
+    );
+    let asked = |detail_type: &str, id: uuid::Uuid| {
+        let e = events
+            .iter()
+            .find(|e| {
+                e["detail-type"] == detail_type && e["detail"]["approval_id"] == id.to_string()
+            })
+            .unwrap_or_else(|| panic!("no {detail_type} of {id}: {events:?}"));
+        let mut names: Vec<String> = e["detail"]["reviewers"]
+            .as_array()
+            .map(|a| a.iter().map(|r| r.as_str().unwrap().to_owned()).collect())
+            .unwrap_or_default();
+        names.sort();
+        names
+    };
+    assert_eq!(
+        asked("Approval Requested", decided.id),
+        ["alice", "bob", "dana"]
+    );
+    assert!(asked("Approval Decided", decided.id).is_empty());
+    assert_eq!(asked("Approval Requested", escalated.id), ["alice"]);
+    assert_eq!(
+        asked("Approval Escalated", escalated.id),
+        ["bob", "carol", "dana"]
     );
 }

@@ -95,7 +95,7 @@ async fn a_principal_removed_from_the_directory_is_refused_once_the_cache_lapses
 }
 
 #[tokio::test]
-async fn review_links_start_at_the_domain_api_gateway_was_called_on_and_metrics_are_logged() {
+async fn a_first_deploy_publishes_requested_naming_reviewers_without_a_link_and_logs_metrics() {
     let (store, _) = holdpoint_tests::fresh_store().await;
     let bus = holdpoint_tests::bus::bus().await;
     // A first deploy: no public base URL configured.
@@ -113,18 +113,17 @@ async fn review_links_start_at_the_domain_api_gateway_was_called_on_and_metrics_
 
     let events = bus.drain().await;
     assert_eq!(events.len(), 1, "{events:?}");
-    let links = events[0]["detail"]["links"]
-        .as_array()
-        .expect("review links")
-        .clone();
-    assert!(!links.is_empty());
-    for link in links {
-        let url = link["url"].as_str().unwrap();
-        assert!(
-            url.starts_with("https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/review/"),
-            "the fixture's requestContext.domainName: {url}"
-        );
-    }
+    // Whom it asks, by name; a review link is the notifier's to mint, never on the bus.
+    assert_eq!(
+        events[0]["detail"]["reviewers"],
+        serde_json::json!(["reviewer"]),
+        "{events:?}"
+    );
+    let published = serde_json::to_string(&events).unwrap();
+    assert!(
+        !published.contains("/review/") && !published.contains("token="),
+        "{published}"
+    );
 
     let requested: Vec<_> = function
         .metrics()

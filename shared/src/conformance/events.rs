@@ -40,8 +40,9 @@ impl RecordingSink {
     }
 }
 
-/// Every transition's event arrives, Requested with review links; when publishing fails the
-/// state still changes, and the next sweep publishes what was missed, none lost.
+/// Every transition's event arrives, Requested naming its reviewers and carrying no link; when
+/// publishing fails the state still changes, and the next sweep publishes what was missed, none
+/// lost.
 pub async fn events_are_never_lost(store: Arc<dyn Store>) {
     use holdpoint_core::audit::AuditEvent as E;
     let t = tenant();
@@ -75,11 +76,11 @@ pub async fn events_are_never_lost(store: Arc<dyn Store>) {
         ]
     );
     let requested = sink.events.lock().unwrap()[0].clone();
-    assert_eq!(requested.detail.links.len(), 1);
+    assert_eq!(requested.detail.reviewers, ["alice"]);
+    let published = serde_json::to_string(&*sink.events.lock().unwrap()).unwrap();
     assert!(
-        requested.detail.links[0]
-            .url
-            .starts_with(&format!("https://hp.example/review/{}?token=", a.id))
+        !published.contains("/review/") && !published.contains("token="),
+        "no event carries a review link: {published}"
     );
     assert_eq!(store.get(&t, a.id).await.unwrap().unwrap().published_seq, 3);
     let swept = service.sweep().await.unwrap();
@@ -127,8 +128,8 @@ pub async fn events_are_never_lost(store: Arc<dyn Store>) {
         .cloned()
         .unwrap();
     assert!(
-        late.detail.links.is_empty(),
-        "a decided approval's late Requested event carries no live links"
+        late.detail.reviewers.is_empty(),
+        "a decided approval's late Requested event asks nobody"
     );
     assert_eq!(store.get(&t, b.id).await.unwrap().unwrap().published_seq, 3);
     assert!(

@@ -144,10 +144,10 @@ pub fn review_webhook(
     )
 }
 
-/// The lifecycle event as the agent's callback: its detail without links or the callback URL.
+/// The lifecycle event as the agent's callback: its detail without reviewers or the callback URL.
 pub fn callback(event: &LifecycleEvent, event_type: &str, now: DateTime<Utc>) -> Message {
     let mut detail = event.detail.clone();
-    detail.links.clear();
+    detail.reviewers.clear();
     detail.callback_url = None;
     webhook(event_type, now, &members::of(&detail, &[]))
 }
@@ -209,7 +209,7 @@ mod tests {
                 risk_score: None,
                 expires_at: String::new(),
                 callback_url: Some("https://x/cb".into()),
-                links: Vec::new(),
+                reviewers: Vec::new(),
             },
         };
         let Message::Webhook { body } = callback(&event, "approval.modified", chrono::Utc::now())

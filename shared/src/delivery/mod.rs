@@ -3,6 +3,7 @@
 //!
 //! - A reviewer with a contact in the directory gets one message per channel (email, webhook)
 //!   with their own review link, when an approval is requested and when it is escalated to them.
+//!   Events name reviewers; the link is minted here, for the message ([`links`]).
 //! - An agent that gave a `callback_url` gets every terminal change (approved, rejected,
 //!   modified, expired, cancelled) and execution, never a review link.
 //!
@@ -31,6 +32,7 @@ use holdpoint_core::time::rfc3339;
 pub mod dynamodb;
 #[cfg(feature = "embedded")]
 pub mod embedded;
+pub mod links;
 mod message;
 #[cfg(all(feature = "embedded", feature = "dynamodb"))]
 pub mod mirrored;
@@ -40,6 +42,7 @@ pub mod target;
 #[cfg(feature = "delivery")]
 pub mod worker;
 
+pub use links::{LinkMinter, PlanError};
 pub use message::Message;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -241,52 +244,79 @@ pub trait DeliveryLog: Send + Sync + 'static {
     ) -> Result<Vec<Delivery>, StoreError>;
 }
 
-/// What `event` owes whom: a message per channel to each reviewer it carries a link for (as the
-/// directory has them), and the callback of a terminal change. Pure but for directory reads.
+/// What `event` owes whom: a message per channel to each reviewer it asks (as the directory has
+/// them), with their own link from `links`, and the callback of a terminal change. A reviewer
+/// the approval no longer waits for gets a skipped delivery. Reads the directory and the
+/// approval; writes nothing.
 pub async fn plan(
     event: &LifecycleEvent,
     directory: &dyn Directory,
+    links: &LinkMinter,
     now: DateTime<Utc>,
-) -> Result<Vec<Delivery>, StoreError> {
+) -> Result<Vec<Delivery>, PlanError> {
     let d = &event.detail;
     let mut out = Vec::new();
     let new =
-        |channel: Channel, recipient: &str, target: &str, event_type: &str, m: Message| Delivery {
-            id: format!("{}.{}.{recipient}", d.event_id, channel.as_str()),
-            tenant: d.tenant.clone(),
-            approval_id: d.approval_id,
-            event_id: d.event_id.clone(),
-            event_type: event_type.to_owned(),
-            channel,
-            recipient: recipient.to_owned(),
-            target: target.to_owned(),
-            status: DeliveryStatus::Pending,
-            attempts: 0,
-            created_at: now,
-            next_attempt_at: now,
-            last_attempt_at: None,
-            delivered_at: None,
-            last_error: None,
-            last_status: None,
-            message: Some(m),
+        |channel: Channel, recipient: &str, target: &str, event_type: &str, m: Option<Message>| {
+            Delivery {
+                id: format!("{}.{}.{recipient}", d.event_id, channel.as_str()),
+                tenant: d.tenant.clone(),
+                approval_id: d.approval_id,
+                event_id: d.event_id.clone(),
+                event_type: event_type.to_owned(),
+                channel,
+                recipient: recipient.to_owned(),
+                target: target.to_owned(),
+                status: DeliveryStatus::Pending,
+                attempts: 0,
+                created_at: now,
+                next_attempt_at: now,
+                last_attempt_at: None,
+                delivered_at: None,
+                last_error: None,
+                last_status: None,
+                message: m,
+            }
         };
-    for link in &d.links {
-        let Some(entry) = directory.get(&d.tenant, &link.reviewer).await? else {
+    let minting = match d.reviewers.is_empty() {
+        true => links::Minting::NotWaiting,
+        false => links.minting(d, now).await?,
+    };
+    for reviewer in &d.reviewers {
+        let Some(entry) = directory.get(&d.tenant, reviewer).await? else {
             continue;
         };
         let event_type = message::review_type(d.event);
+        let link = links.link(&minting, event, &entry);
+        let mut asked = |channel, target: &str, m: Option<Message>| {
+            let mut delivery = new(channel, &entry.name, target, event_type, m);
+            if delivery.message.is_none() {
+                delivery.skip("the approval no longer waits for this reviewer", now);
+            }
+            out.push(delivery);
+        };
         if let Some(email) = &entry.email {
-            let m = message::review_email(event, &link.reviewer, &link.url);
-            out.push(new(Channel::Email, &entry.name, email, event_type, m));
+            let m = link
+                .as_deref()
+                .map(|url| message::review_email(event, &entry.name, url));
+            asked(Channel::Email, email, m);
         }
-        if let Some(url) = &entry.webhook {
-            let m = message::review_webhook(event, &link.reviewer, &link.url, now);
-            out.push(new(Channel::Webhook, &entry.name, url, event_type, m));
+        if let Some(target) = &entry.webhook {
+            let m = link
+                .as_deref()
+                .map(|url| message::review_webhook(event, &entry.name, url, now));
+            asked(Channel::Webhook, target, m);
         }
     }
     if let (Some(url), Some(event_type)) = (&d.callback_url, d.event.facts().callback_type) {
         let m = message::callback(event, event_type, now);
-        out.push(new(Channel::Callback, &d.requested_by, url, event_type, m));
+        out.push(new(
+            Channel::Callback,
+            &d.requested_by,
+            url,
+            event_type,
+            Some(m),
+        ));
     }
     Ok(out)
 }

@@ -12,11 +12,9 @@ use futures_util::StreamExt;
 use tokio::sync::Notify;
 
 use super::send::Courier;
-use super::{Channel, Delivery, DeliveryLog, DeliveryStatus, plan};
+use super::{Channel, Delivery, DeliveryLog, DeliveryStatus, LinkMinter, PlanError, plan};
 use crate::directory::Directory;
 use crate::events::{EventSink, LifecycleEvent, PublishError};
-use crate::store::{Store, StoreError};
-use holdpoint_core::domain::approval::Status;
 use holdpoint_core::retry::RetryPolicy;
 
 /// Deliveries sent at once.
@@ -30,17 +28,20 @@ pub struct Notifier {
     directory: Arc<dyn Directory>,
     policy: RetryPolicy,
     wake: Notify,
-    /// Where to read whether an approval still waits: a reviewer is not asked about one that
-    /// does not.
-    approvals: Option<Arc<dyn Store>>,
+    /// Mints each reviewer's link as their message is planned, and tells whether an approval
+    /// still waits: a reviewer is not asked about one that does not.
+    links: LinkMinter,
 }
 
 impl Notifier {
+    /// Deliveries kept in `log`, sent by `courier` to the principals of `directory`; reviewers'
+    /// links minted by `links`, and a reviewer asked only while the approval still waits.
     pub fn new(
         log: Arc<dyn DeliveryLog>,
         courier: Courier,
         directory: Arc<dyn Directory>,
         policy: RetryPolicy,
+        links: LinkMinter,
     ) -> Notifier {
         Notifier {
             log,
@@ -48,26 +49,8 @@ impl Notifier {
             directory,
             policy,
             wake: Notify::new(),
-            approvals: None,
+            links,
         }
-    }
-
-    /// Skips messages to reviewers of approvals in `approvals` that no longer wait for them.
-    pub fn asking_only_while_waiting(mut self, approvals: Arc<dyn Store>) -> Notifier {
-        self.approvals = Some(approvals);
-        self
-    }
-
-    /// Whether the approval `d` is about still waits for its reviewers (pending, not past its
-    /// deadline). Read without the seal check: it only decides whether a message is still
-    /// sent; every decision takes the checked path.
-    async fn still_waiting(&self, d: &Delivery) -> Result<bool, StoreError> {
-        let Some(approvals) = &self.approvals else {
-            return Ok(true);
-        };
-        let now = Utc::now();
-        let approval = approvals.get(&d.tenant, d.approval_id).await?;
-        Ok(approval.is_some_and(|a| a.status_at(now) == Status::Pending))
     }
 
     pub fn log(&self) -> &Arc<dyn DeliveryLog> {
@@ -75,12 +58,13 @@ impl Notifier {
     }
 
     /// Plans what `events` owe and keeps it (deliveries already kept stand); answers each
-    /// delivery as now kept.
-    pub async fn keep(&self, events: &[LifecycleEvent]) -> Result<Vec<Delivery>, StoreError> {
+    /// delivery as now kept. Without a key for a reviewer's link nothing is kept: planned again
+    /// later.
+    pub async fn keep(&self, events: &[LifecycleEvent]) -> Result<Vec<Delivery>, PlanError> {
         let now = Utc::now();
         let mut planned = Vec::new();
         for e in events {
-            planned.extend(plan(e, self.directory.as_ref(), now).await?);
+            planned.extend(plan(e, self.directory.as_ref(), &self.links, now).await?);
         }
         self.log.enqueue(&planned).await?;
         let mut kept = Vec::with_capacity(planned.len());
@@ -98,7 +82,7 @@ impl Notifier {
         let now = Utc::now();
         let asks_reviewer = d.channel != Channel::Callback;
         let waits = if asks_reviewer {
-            self.still_waiting(&d).await
+            self.links.waits(&d.tenant, d.approval_id, now).await
         } else {
             Ok(true)
         };

@@ -1,6 +1,8 @@
 //! The outbox: an approval's audit records past `published_seq` are lifecycle events still to
 //! publish. A change is announced right after it is stored; what a failed publish missed, the
-//! sweep republishes. Consumers de-duplicate by approval id and sequence.
+//! sweep republishes. Consumers de-duplicate by approval id and sequence. An event names the
+//! reviewers it asks, never with a link: whoever reads the bus or the events file could decide
+//! with one. The notifier mints each reviewer's link for their own message.
 
 use super::Service;
 use crate::events::LifecycleEvent;
@@ -33,7 +35,7 @@ impl Service {
         mut approval: Approval,
         fresh: Option<&AuditRecord>,
     ) -> Approval {
-        let Some((sink, base_url)) = &self.events else {
+        let Some((sink, _)) = &self.events else {
             return approval;
         };
         if !approval.unpublished() {
@@ -54,25 +56,21 @@ impl Service {
         };
         let mut events = Vec::with_capacity(records.len());
         for r in &records {
-            // Links only for the newest record, while the approval still waits for them.
+            // Reviewers only for the newest record, while the approval still waits for them.
             let current =
                 r.sequence == approval.audit_head.sequence && approval.status == Status::Pending;
-            let links = if current && LifecycleEvent::addresses_reviewers(r.event) {
-                let Some(base_url) = base_url.get() else {
-                    tracing::warn!(id = %approval.id, "no base URL for links yet; the sweep retries");
-                    return approval;
-                };
-                match self.review_links(&approval, base_url).await {
-                    Ok(links) => links,
+            let reviewers = if current && LifecycleEvent::addresses_reviewers(r.event) {
+                match self.review_recipients(&approval).await {
+                    Ok(to) => to.into_iter().map(|r| r.name).collect(),
                     Err(e) => {
-                        tracing::warn!(id = %approval.id, error = %e, "no key for links; the sweep retries");
+                        tracing::warn!(id = %approval.id, error = %e, "reviewers not read; the sweep retries");
                         return approval;
                     }
                 }
             } else {
                 Vec::new()
             };
-            events.push(LifecycleEvent::of(&approval, r, links));
+            events.push(LifecycleEvent::of(&approval, r, reviewers));
         }
         if let Err(e) = sink.publish(&events).await {
             crate::metrics::publish_failed();

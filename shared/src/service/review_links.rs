@@ -62,8 +62,8 @@ impl Service {
     /// The signed review links of `approval`'s reviewers, as `(principal, url)`: its named
     /// reviewers, and with a directory the members of its reviewer roles, each their own link.
     /// With a directory, only principals in it get one (no other could use it), and never an
-    /// agent principal (it could not decide by it). Never part of an answer to the agent: links
-    /// reach reviewers through events, messages and operators only.
+    /// agent principal (it could not decide by it). Never part of an answer to the agent, nor of
+    /// an event: links reach reviewers through their own messages and operators only.
     pub async fn review_links(
         &self,
         approval: &Approval,
