@@ -58,8 +58,42 @@ pub enum ApprovalsCommand {
         #[arg(long)]
         reason: Option<String>,
     },
-    /// Run the expiry and escalation sweep once and print its report (the role admin only).
+    /// Move a pending request's deadline later (its reviewers and admins; never past the
+    /// latest expiry its policy allows).
+    Extend {
+        id: Uuid,
+        /// How much later: a number with s, m, h or d (30m, 2h, 1d); a bare number is seconds.
+        #[arg(long = "by", value_parser = parse_duration)]
+        by: u32,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Run the expiry, lapse and escalation sweep once and print its report (the role admin
+    /// only).
     Sweep,
+}
+
+/// `30m` as seconds: a whole number with an optional unit s, m, h or d.
+pub fn parse_duration(text: &str) -> Result<u32, String> {
+    let text = text.trim();
+    let (digits, unit) = match text.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&text[..i], c.to_ascii_lowercase()),
+        _ => (text, 's'),
+    };
+    let scale: u64 = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3_600,
+        'd' => 86_400,
+        _ => return Err(format!("{text:?}: the unit must be s, m, h or d")),
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(scale))
+        .and_then(|s| u32::try_from(s).ok())
+        .filter(|s| *s > 0)
+        .ok_or_else(|| format!("{text:?} is not a positive duration such as 30m, 2h or 1d"))
 }
 
 pub async fn run(
@@ -172,15 +206,29 @@ pub async fn run(
         ApprovalsCommand::Cancel { id, reason } => {
             done(&client.cancel(id, reason.as_deref()).await?, json);
         }
+        ApprovalsCommand::Extend { id, by, reason } => {
+            let a = client.extend(id, by, reason.as_deref()).await?;
+            if json {
+                print_json(&shown(&a));
+            } else {
+                println!(
+                    "{} {} until {}",
+                    a.id,
+                    a.status.as_str(),
+                    a.expires_at.to_rfc3339()
+                );
+            }
+        }
         ApprovalsCommand::Sweep => {
             let r = client.sweep().await?;
             if json {
                 print_json(&r);
             } else {
                 println!(
-                    "expired {}, escalated {}, republished {}, skipped {}, failed {}{}",
+                    "expired {}, escalated {}, lapsed {}, republished {}, skipped {}, failed {}{}",
                     r.expired,
                     r.escalated,
+                    r.lapsed,
                     r.republished,
                     r.skipped,
                     r.failed,
@@ -334,6 +382,8 @@ fn print_approval(a: &Approval) {
     }
     if let Some(at) = a.executed_at {
         row("executed", at.to_rfc3339());
+    } else if let Some(by) = a.execute_by() {
+        row("execute by", by.to_rfc3339());
     }
 }
 

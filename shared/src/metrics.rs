@@ -36,6 +36,10 @@ pub const EXPIRED: &str = counted(AuditEvent::Expired);
 pub const ESCALATED: &str = counted(AuditEvent::Escalated);
 pub const CANCELLED: &str = counted(AuditEvent::Cancelled);
 pub const EXECUTED: &str = counted(AuditEvent::Executed);
+/// Approved approvals whose execution window closed unexecuted.
+pub const LAPSED: &str = counted(AuditEvent::Lapsed);
+/// Pending deadlines moved later.
+pub const EXTENDED: &str = counted(AuditEvent::Extended);
 /// Lifecycle events the sweep published after an earlier publish failed.
 pub const REPUBLISHED: &str = "EventsRepublished";
 /// Lifecycle events not delivered to EventBridge when the change was stored (the sweep retries).

@@ -29,6 +29,7 @@ use holdpoint_core::time::Clock;
 
 mod create;
 pub mod decision_check;
+mod extend;
 mod outbox;
 pub mod policy;
 pub mod review_links;

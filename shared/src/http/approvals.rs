@@ -132,7 +132,7 @@ pub(super) async fn list(
         Some(s) => Some(Status::parse(s).ok_or_else(|| {
             Problem::bad_request(
                 "invalid_query",
-                "status must be one of pending, approved, rejected, modified, expired, cancelled, executed",
+                "status must be one of pending, approved, rejected, modified, expired, cancelled, executed, lapsed",
             )
         })?),
     };
@@ -308,6 +308,30 @@ pub(super) async fn execute(
     };
     Ok(ok(shown(
         &state.service.apply(&caller.tenant, id, command).await?,
+    )))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ExtendBody {
+    #[serde(deserialize_with = "holdpoint_core::json::whole::required")]
+    seconds: u64,
+    reason: Option<String>,
+}
+
+/// A reviewer of the current level, or an admin, moves a pending approval's deadline later.
+pub(super) async fn extend(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    body: JsonBody<ExtendBody, { limits::SMALL_BODY_BYTES }>,
+) -> Result<Response, Problem> {
+    let id = approval_id(&id)?;
+    let b = body.value;
+    // Beyond u32 is beyond the bound too: refused naming `seconds`, as any out of bounds.
+    let seconds = u32::try_from(b.seconds).unwrap_or(u32::MAX);
+    Ok(ok(shown(
+        &state.service.extend(&caller, id, seconds, b.reason).await?,
     )))
 }
 

@@ -92,6 +92,12 @@ fn table() -> Vec<(Routes, Method, &'static str, MethodRouter<AppState>)> {
         (
             R::Decide,
             M::POST,
+            "/v1/approvals/{id}/extend",
+            post(approvals::extend),
+        ),
+        (
+            R::Decide,
+            M::POST,
             "/v1/escalations/sweep",
             post(approvals::sweep),
         ),

@@ -96,6 +96,16 @@ fn refused(e: ServiceError) -> Response {
         ServiceError::Invalid(i) if i.field == "comment" => {
             unprocessable("The comment is too long.")
         }
+        ServiceError::Invalid(i) if i.field == "reason" => unprocessable("The reason is too long."),
+        ServiceError::Invalid(i) if i.field == "seconds" => {
+            unprocessable("The extension must be between one second and 30 days.")
+        }
+        ServiceError::Refused(Refusal::PastLatestExpiry { latest_expiry }) => {
+            unprocessable(&format!(
+                "The deadline cannot move past {}.",
+                holdpoint_core::time::format(&latest_expiry)
+            ))
+        }
         ServiceError::Invalid(_) => unprocessable("The edited output is too large."),
         ServiceError::Refused(Refusal::CommentRequired) => {
             unprocessable("A rejection needs a comment.")
@@ -136,12 +146,16 @@ pub(super) async fn page(
     }
 }
 
+/// One of the page's forms: a decision, or (with `extend_seconds` instead) an extension.
 #[derive(Deserialize)]
 struct DecisionForm {
     token: String,
-    decision: Verdict,
+    decision: Option<Verdict>,
+    extend_seconds: Option<u32>,
     #[serde(default)]
     comment: String,
+    #[serde(default)]
+    reason: String,
     modified_output: Option<String>,
 }
 
@@ -182,7 +196,32 @@ pub(super) async fn decide(
         Ok(link) => link,
         Err(e) => return refused(e),
     };
-    let modified_output = match (form.decision, form.modified_output.as_deref()) {
+    let decision = match (form.decision, form.extend_seconds) {
+        (Some(d), None) => d,
+        (None, Some(seconds)) => {
+            let reason = Some(form.reason).filter(|r| !is_blank(r));
+            return match state.service.extend_as(&link, seconds, reason).await {
+                Ok(a) => html(
+                    StatusCode::OK,
+                    message(
+                        "Deadline extended",
+                        &format!(
+                            "The request now waits for a decision until {}.",
+                            holdpoint_core::time::format(&a.expires_at)
+                        ),
+                    ),
+                ),
+                Err(e) => refused(e),
+            };
+        }
+        _ => {
+            return html(
+                StatusCode::BAD_REQUEST,
+                message("Not sent", "The form was not understood."),
+            );
+        }
+    };
+    let modified_output = match (decision, form.modified_output.as_deref()) {
         (Verdict::Modified, Some(text)) => match edited_output(text) {
             Ok(v) => Some(v),
             Err(e) => {
@@ -194,7 +233,7 @@ pub(super) async fn decide(
     let comment = Some(form.comment).filter(|c| !is_blank(c));
     let decided = state
         .service
-        .decide_as(&link, form.decision, comment, modified_output)
+        .decide_as(&link, decision, comment, modified_output)
         .await;
     match decided {
         Ok(done) => {

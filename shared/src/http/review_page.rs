@@ -168,6 +168,19 @@ pub fn review(a: &Approval, reviewer: &str, token: &str) -> String {
          <button type=\"submit\" id=\"modify\">Approve with edits</button></form>",
         pretty(&edits)
     );
+    // Offered while an hour more stays within the latest expiry (the service's longest
+    // lifetime bounds approvals that recorded none; it refuses past it all the same).
+    let hour = chrono::TimeDelta::hours(1);
+    if a.latest_expiry.is_none_or(|l| a.expires_at + hour <= l) {
+        let _ = write!(
+            b,
+            "<h2>Need more time?</h2>\
+             <form method=\"post\" action=\"{action}\">{hidden}<input type=\"hidden\" name=\"extend_seconds\" value=\"{}\">\
+             <label for=\"extend-reason\">Why (optional)</label><textarea id=\"extend-reason\" name=\"reason\" maxlength=\"4000\"></textarea>\
+             <button type=\"submit\" id=\"extend\">Extend the deadline by 1 hour</button></form>",
+            hour.num_seconds()
+        );
+    }
     page("Approval requested", &b)
 }
 

@@ -266,7 +266,10 @@ impl Store for DynamoStore {
         // the approvals read. Like a FilterExpression, it filters after `Limit`: a page may
         // hold fewer items.
         let (index, pk_name, pk_value) = match filter.status {
-            Some(Status::Expired) | None => (BY_TENANT, "tenant", tenant.to_owned()),
+            // Seen at `now`, these span stored statuses (lazy expiry, lazy lapse).
+            Some(Status::Expired | Status::Lapsed) | None => {
+                (BY_TENANT, "tenant", tenant.to_owned())
+            }
             Some(status) => (
                 BY_STATUS,
                 "tenant_status",

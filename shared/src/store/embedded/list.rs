@@ -9,10 +9,11 @@ use crate::store::{Cursor, ListFilter, Page, StoreError};
 use holdpoint_core::domain::approval::Status;
 
 /// The stored statuses a filter on `status` can match: a stored pending approval reads as
-/// expired once past its deadline.
+/// expired once past its deadline, an approved or modified one as lapsed once past its window.
 fn stored_statuses(status: Status) -> Vec<&'static str> {
     match status {
         Status::Expired => vec!["expired", "pending"],
+        Status::Lapsed => vec!["lapsed", "approved", "modified"],
         s => vec![s.as_str()],
     }
 }
