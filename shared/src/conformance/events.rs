@@ -52,9 +52,10 @@ pub async fn events_are_never_lost(store: Arc<dyn Store>) {
     let agent = principal(&t, "agent");
     let alice = principal(&t, "alice");
     let decide = approve(&alice);
-    let execute = Command::Execute {
+    // What is run, as approved.
+    let execute = |a: &Approval| Command::Execute {
         by: &agent,
-        context_hash: None,
+        context_hash: Some(a.context_hash.clone()),
     };
 
     let (a, _) = service
@@ -66,7 +67,7 @@ pub async fn events_are_never_lost(store: Arc<dyn Store>) {
         "no link reaches the agent"
     );
     service.apply(&t, a.id, decide.clone()).await.unwrap();
-    service.apply(&t, a.id, execute.clone()).await.unwrap();
+    service.apply(&t, a.id, execute(&a)).await.unwrap();
     assert_eq!(
         sink.arrived(a.id),
         [
@@ -97,7 +98,7 @@ pub async fn events_are_never_lost(store: Arc<dyn Store>) {
         .await
         .unwrap();
     service.apply(&t, b.id, decide).await.unwrap();
-    service.apply(&t, b.id, execute).await.unwrap();
+    service.apply(&t, b.id, execute(&b)).await.unwrap();
     let stored = store.get(&t, b.id).await.unwrap().unwrap();
     assert_eq!((stored.status, stored.published_seq), (Status::Executed, 0));
     assert!(sink.arrived(b.id).is_empty());
