@@ -9,16 +9,21 @@ use holdpoint_core::domain::identity::Principal;
 use holdpoint_core::domain::request::CreateRequest as ApprovalRequest;
 use holdpoint_core::domain::sweep::SweepReport;
 use holdpoint_core::json::document::Document;
-use holdpoint_core::retry::{is_retryable_status, retry_after};
+use holdpoint_core::retry::is_retryable_status;
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::credentials::Credentials;
-use crate::error::{Error, Problem};
+use crate::error::Error;
 use crate::pacing::WaitPolicy;
 use crate::ticket::Ticket;
+
+mod policy;
+mod transport;
+
+pub use policy::{PolicyVersion, Ruling};
 
 /// How many times a create is sent before giving up (same `Idempotency-Key` each time).
 const CREATE_ATTEMPTS: u32 = 4;
@@ -290,7 +295,7 @@ impl Client {
         parse(self.send(Method::POST, path, Some(bytes), None).await?)
     }
 
-    /// One request: its answer's body when 2xx, the server's problem otherwise.
+    /// One JSON request: its answer's body when 2xx, the server's problem otherwise.
     pub(crate) async fn send(
         &self,
         method: Method,
@@ -298,42 +303,9 @@ impl Client {
         body: Option<Vec<u8>>,
         idempotency_key: Option<&str>,
     ) -> Result<Vec<u8>, Error> {
-        let url = self
-            .base
-            .join(path)
-            .map_err(|e| Error::Usage(format!("{path}: {e}")))?;
-        let mut builder = self.http.request(method, url);
-        if let Some(b) = body {
-            builder = builder
-                .header(http::header::CONTENT_TYPE, "application/json")
-                .body(b);
-        }
-        if let Some(k) = idempotency_key {
-            builder = builder.header("idempotency-key", k);
-        }
-        let mut request = builder.build().map_err(|e| Error::Usage(e.to_string()))?;
-        self.credentials.apply(&mut request).await?;
-        let answer = self
-            .http
-            .execute(request)
-            .await
-            .map_err(|e| Error::Unreachable(describe(&e)))?;
-        let status = answer.status();
-        let retry_after = answer
-            .headers()
-            .get(http::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| retry_after(v, chrono::Utc::now()));
-        let bytes = answer
-            .bytes()
-            .await
-            .map_err(|e| Error::Unreachable(describe(&e)))?;
-        if status.is_success() {
-            return Ok(bytes.to_vec());
-        }
-        let mut problem = Problem::from_answer(status.as_u16(), &bytes);
-        problem.retry_after = retry_after;
-        Err(Error::Refused(problem))
+        let body = body.map(|b| (b, "application/json"));
+        let header = idempotency_key.map(|k| ("idempotency-key", k));
+        self.send_as(method, path, body, header).await
     }
 }
 
@@ -365,6 +337,7 @@ fn describe(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Problem;
 
     #[test]
     fn credentials_cross_the_network_only_over_https() {

@@ -41,11 +41,17 @@ pub enum ProblemCode {
     IntegrityViolation,
     InvalidLink,
     Internal,
+    DeniedByPolicy,
+    InvalidPolicy,
+    NoPolicy,
+    PolicyVersionMismatch,
+    InvalidIfMatch,
+    PolicyUnusable,
     Other(String),
 }
 
 impl ProblemCode {
-    const KNOWN: [(&'static str, ProblemCode); 33] = [
+    const KNOWN: &'static [(&'static str, ProblemCode)] = &[
         ("invalid_body", ProblemCode::InvalidBody),
         ("invalid_field", ProblemCode::InvalidField),
         ("invalid_id", ProblemCode::InvalidId),
@@ -88,6 +94,15 @@ impl ProblemCode {
         ("integrity_violation", ProblemCode::IntegrityViolation),
         ("invalid_link", ProblemCode::InvalidLink),
         ("internal", ProblemCode::Internal),
+        ("denied_by_policy", ProblemCode::DeniedByPolicy),
+        ("invalid_policy", ProblemCode::InvalidPolicy),
+        ("no_policy", ProblemCode::NoPolicy),
+        (
+            "policy_version_mismatch",
+            ProblemCode::PolicyVersionMismatch,
+        ),
+        ("invalid_if_match", ProblemCode::InvalidIfMatch),
+        ("policy_unusable", ProblemCode::PolicyUnusable),
     ];
 
     pub fn parse(code: &str) -> ProblemCode {

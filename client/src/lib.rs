@@ -40,7 +40,7 @@ mod sigv4;
 mod ticket;
 mod wait;
 
-pub use client::{AuditReport, Client, Decision, ListQuery, Page};
+pub use client::{AuditReport, Client, Decision, ListQuery, Page, PolicyVersion, Ruling};
 pub use credentials::Credentials;
 pub use error::{Error, Problem, ProblemCode};
 pub use gate::{Gated, Policy};
