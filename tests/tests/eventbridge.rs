@@ -72,7 +72,7 @@ async fn every_transition(
             a.id,
             Command::Execute {
                 by: &agent,
-                context_hash: None,
+                context_hash: Some(a.context_hash.clone()),
             },
         )
         .await
@@ -194,7 +194,8 @@ async fn no_event_on_the_bus_carries_a_review_link() {
     )
     .with_events(Arc::new(sink), "https://holdpoint.example")
     .with_directory(Arc::new(directory));
-    let (agent, bob) = (acme("agent"), acme("bob"));
+    let (agent, mut bob) = (acme("agent"), acme("bob"));
+    bob.roles = vec!["finance".into()];
 
     let (decided, _) = service
         .create(
