@@ -4,6 +4,7 @@
 //! Every scenario works in a tenant of its own, so backends may share one database between
 //! scenarios running in parallel.
 
+mod deadlines;
 pub mod deliveries;
 pub mod directory;
 mod documents;
@@ -17,6 +18,7 @@ mod store;
 mod tamper;
 mod upgrade;
 
+pub use deadlines::*;
 pub use deliveries::*;
 pub use directory::*;
 pub use documents::*;
@@ -42,7 +44,8 @@ macro_rules! conformance_suite {
             fifty_concurrent_decisions_one_winner, fifty_concurrent_store_writes_one_winner,
             concurrent_quorum_approvals_all_count, lifecycle_end_to_end, sweep_expires_due_approvals,
             lazy_expiry_is_stored_on_write, events_are_never_lost,
-            accepted_documents_survive_the_store);
+            accepted_documents_survive_the_store, approvals_lapse_past_their_window,
+            extend_moves_the_deadline_within_the_latest_expiry);
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {
         $(

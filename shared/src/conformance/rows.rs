@@ -48,9 +48,16 @@ async fn caught(
         },
         Command::Execute {
             by: &agent,
-            context_hash: None,
+            context_hash: Some("0".repeat(64)),
+        },
+        Command::Extend {
+            by: &alice,
+            seconds: 60,
+            reason: None,
+            max_lifetime_seconds: 3_600,
         },
         Command::Expire,
+        Command::Lapse,
     ];
     for cmd in commands {
         let r = service.apply(tenant, id, cmd.clone()).await;

@@ -14,7 +14,7 @@ fn edited(name: &str, value: &Value) -> Value {
     match (name, value) {
         ("id", _) => json!(Uuid::new_v4()),
         ("status", _) => json!("approved"),
-        ("created_at" | "expires_at" | "escalates_at" | "executed_at", _) => at,
+        ("created_at" | "expires_at" | "escalates_at" | "executed_at" | "latest_expiry", _) => at,
         ("decision", Value::Null) => json!({
             "decision": "approved", "by": "mallory", "at": at,
             "comment": null, "modified_output": null,
@@ -116,10 +116,17 @@ pub async fn state_tampering_is_detected(store: Arc<dyn Store>, tamper: Arc<dyn 
             },
             Command::Execute {
                 by: &agent,
-                context_hash: None,
+                context_hash: Some("0".repeat(64)),
+            },
+            Command::Extend {
+                by: &bob,
+                seconds: 60,
+                reason: None,
+                max_lifetime_seconds: 3_600,
             },
             Command::Expire,
             Command::Escalate,
+            Command::Lapse,
         ];
         if name == "tenant" {
             // The tenant is part of the key: the edit moves or hides the approval, and nothing
