@@ -1,0 +1,164 @@
+//! A rule's `when`: a CEL predicate compiled by the `cel` crate, checked for the variables it
+//! reads and how deeply its macros nest, and run over the request's facts.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::sync::{Arc, LazyLock};
+
+use cel::common::ast::{EntryExpr, Expr, IdedExpr};
+use cel::{Context, Env, Program, Value};
+use holdpoint_core::domain::request::limits::TEXT_CHARS;
+
+/// The variables a predicate may read; any other name is refused when the policy is parsed, so a
+/// typo cannot quietly turn a rule into one that always errs.
+pub(super) const VARIABLES: [&str; 7] = [
+    "context",
+    "tool",
+    "action",
+    "agent_id",
+    "principal",
+    "roles",
+    "risk",
+];
+
+/// CEL's type names, which read as identifiers (`type(risk) == int`).
+const TYPE_NAMES: [&str; 10] = [
+    "bool",
+    "int",
+    "uint",
+    "double",
+    "string",
+    "bytes",
+    "list",
+    "map",
+    "null_type",
+    "type",
+];
+
+/// How deeply macros (`all`, `exists`, `map`, …) may nest: each level may multiply the work by
+/// the length of a list in the request, and a predicate runs on every create.
+pub(super) const MACRO_DEPTH: usize = 2;
+
+/// The standard CEL environment, built once: programs are compiled and run against it.
+pub(super) static ENV: LazyLock<Arc<Env>> = LazyLock::new(|| Arc::new(Env::stdlib()));
+
+/// A compiled CEL predicate and its source.
+#[derive(Clone)]
+pub(super) struct Predicate {
+    source: String,
+    program: Arc<Program>,
+}
+
+impl fmt::Debug for Predicate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Predicate").field(&self.source).finish()
+    }
+}
+
+impl Predicate {
+    pub(super) fn compile(source: &str) -> Result<Predicate, String> {
+        if source.trim().is_empty() {
+            return Err("must not be empty".into());
+        }
+        if source.chars().count() > TEXT_CHARS {
+            return Err(format!("must be at most {TEXT_CHARS} characters"));
+        }
+        let program = ENV
+            .compile(source)
+            .map_err(|e| format!("does not compile: {e}"))?;
+        let mut walk = Walk::default();
+        walk.visit(program.expression(), &mut Vec::new(), 0);
+        if walk.depth > MACRO_DEPTH {
+            return Err(format!("nests macros deeper than {MACRO_DEPTH}"));
+        }
+        if !walk.unknown.is_empty() {
+            return Err(format!(
+                "reads unknown variable(s) {}; a predicate may read {}",
+                walk.unknown.into_iter().collect::<Vec<_>>().join(", "),
+                VARIABLES.join(", ")
+            ));
+        }
+        Ok(Predicate {
+            source: source.to_owned(),
+            program: Arc::new(program),
+        })
+    }
+
+    /// `Ok(true)` when the predicate holds; an error when it cannot be evaluated (a missing key,
+    /// a wrong type) or does not yield a boolean.
+    pub(super) fn holds(&self, variables: &Context<'_, '_>) -> Result<bool, String> {
+        match self.program.execute(variables) {
+            Ok(Value::Bool(b)) => Ok(b),
+            Ok(other) => Err(format!("yields {other:?}, not a boolean")),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
+/// The names a program reads that neither the request nor a macro binds, and its deepest
+/// nesting of macros (the crate's own list of references counts a macro's variables as free).
+#[derive(Default)]
+struct Walk<'e> {
+    unknown: BTreeSet<&'e str>,
+    depth: usize,
+}
+
+impl<'e> Walk<'e> {
+    fn visit(&mut self, e: &'e IdedExpr, bound: &mut Vec<&'e str>, depth: usize) {
+        self.depth = self.depth.max(depth);
+        match &e.expr {
+            Expr::Unspecified | Expr::Literal(_) => {}
+            Expr::Ident(name) => {
+                let name = name.as_str();
+                if !(VARIABLES.contains(&name)
+                    || TYPE_NAMES.contains(&name)
+                    || name.starts_with('@')
+                    || bound.contains(&name))
+                {
+                    self.unknown.insert(name);
+                }
+            }
+            Expr::Call(call) => {
+                for arg in call.target.iter().map(|t| &**t).chain(&call.args) {
+                    self.visit(arg, bound, depth);
+                }
+            }
+            Expr::Comprehension(c) => {
+                self.visit(&c.iter_range, bound, depth);
+                self.visit(&c.accu_init, bound, depth);
+                let outer = bound.len();
+                bound.extend([c.iter_var.as_str(), c.accu_var.as_str()]);
+                bound.extend(c.iter_var2.as_deref());
+                for inner in [&c.loop_cond, &c.loop_step, &c.result] {
+                    self.visit(inner, bound, depth + 1);
+                }
+                bound.truncate(outer);
+            }
+            Expr::List(list) => {
+                for item in &list.elements {
+                    self.visit(item, bound, depth);
+                }
+            }
+            Expr::Select(select) => self.visit(&select.operand, bound, depth),
+            Expr::Map(map) => self.entries(map.entries.iter().map(|e| &e.expr), bound, depth),
+            Expr::Struct(s) => self.entries(s.entries.iter().map(|e| &e.expr), bound, depth),
+        }
+    }
+
+    fn entries(
+        &mut self,
+        entries: impl Iterator<Item = &'e EntryExpr>,
+        bound: &mut Vec<&'e str>,
+        depth: usize,
+    ) {
+        for entry in entries {
+            match entry {
+                EntryExpr::StructField(field) => self.visit(&field.value, bound, depth),
+                EntryExpr::MapEntry(pair) => {
+                    self.visit(&pair.key, bound, depth);
+                    self.visit(&pair.value, bound, depth);
+                }
+            }
+        }
+    }
+}
