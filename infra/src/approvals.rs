@@ -340,6 +340,16 @@ fn print_approval(a: &Approval) {
         "reviewers",
         format!("{} (quorum {})", visible(&a.reviewers.join(", ")), a.quorum),
     );
+    if let Some(g) = &a.governed_by {
+        let rules = match g.rules.is_empty() {
+            true => "none matched (the default)".to_owned(),
+            false => visible(&g.rules.join(", ")),
+        };
+        row(
+            "policy",
+            format!("version {}, rules {rules}", g.policy_version),
+        );
+    }
     if let Some(r) = a.risk_score {
         row("risk", r.to_string());
     }
@@ -364,10 +374,15 @@ fn print_approval(a: &Approval) {
             .as_ref()
             .map(|c| format!(": {}", visible(c)))
             .unwrap_or_default();
+        // A rule that settled the request at creation: no reviewer was asked.
+        let policy = match d.by.starts_with("policy:") {
+            true => " (the tenant's policy; no reviewer asked)",
+            false => "",
+        };
         row(
             "decision",
             format!(
-                "{} by {} at {}{said}",
+                "{} by {}{policy} at {}{said}",
                 d.decision.as_str(),
                 visible(&d.by),
                 d.at.to_rfc3339()

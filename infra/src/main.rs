@@ -24,6 +24,7 @@ mod listener;
 mod mcp;
 mod open;
 mod place;
+mod policy;
 mod principals;
 mod remote;
 mod serve;
@@ -131,6 +132,17 @@ enum Command {
         json: bool,
         #[command(subcommand)]
         command: approvals::ApprovalsCommand,
+    },
+    /// The tenant's approval policy on a running Holdpoint (the role admin only): get, set,
+    /// test, history (exit codes as for approvals).
+    Policy {
+        #[command(flatten)]
+        remote: remote::Remote,
+        /// Print JSON instead of text.
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        command: policy::PolicyCommand,
     },
     /// A Model Context Protocol server on stdin/stdout: tools to request an approval, wait for
     /// the decision, read, cancel and mark it executed, on the Holdpoint at HOLDPOINT_URL.
@@ -257,6 +269,11 @@ async fn run(command: Command) -> Result<ExitCode, CliError> {
             json,
             command,
         } => approvals::run(&remote.client().await?, command, json).await,
+        Command::Policy {
+            remote,
+            json,
+            command,
+        } => policy::run(&remote.client().await?, command, json).await,
         Command::Mcp { remote } => mcp::serve(remote.client().await?).await,
         Command::DemoAgent {
             remote,
