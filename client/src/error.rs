@@ -31,6 +31,7 @@ pub enum ProblemCode {
     ModifiedOutputRequired,
     UnexpectedModifiedOutput,
     ContextMismatch,
+    ExecutionWindowClosed,
     IdempotencyKeyReused,
     Conflict,
     NotFound,
@@ -84,6 +85,10 @@ impl ProblemCode {
             ProblemCode::UnexpectedModifiedOutput,
         ),
         ("context_mismatch", ProblemCode::ContextMismatch),
+        (
+            "execution_window_closed",
+            ProblemCode::ExecutionWindowClosed,
+        ),
         ("idempotency_key_reused", ProblemCode::IdempotencyKeyReused),
         ("conflict", ProblemCode::Conflict),
         ("not_found", ProblemCode::NotFound),

@@ -125,7 +125,7 @@ async fn a_hand_edited_approval_state_is_named_and_nothing_runs_on_it() {
             "POST",
             &format!("/v1/approvals/{id}/execute"),
             Some(AGENT_KEY),
-            Some(&json!({})),
+            Some(&json!({"context_hash": "0".repeat(64)})),
         )
         .await
         .unwrap();

@@ -195,7 +195,11 @@ async fn numbers_survive_every_surface(
         "POST",
         &format!("/v1/approvals/{id}/execute"),
         &agent,
-        Some("{}".into()),
+        // The hash binds the edits; read from the answer only to be sent back.
+        Some(format!(
+            r#"{{"context_hash": {}}}"#,
+            serde_json::from_str::<serde_json::Value>(&decided).unwrap()["context_hash"]
+        )),
     )
     .await;
     assert_eq!(status, 200, "{executed}");

@@ -46,6 +46,18 @@ async fn create_poll_decide_execute() {
     assert_eq!(late.body["decided_by"], "alice");
 
     let exec = format!("/v1/approvals/{id}/execute");
+    // Without a hash nothing proves what runs: refused naming the field, nothing written.
+    for unproved in [None, Some(json!({})), Some(json!({"context_hash": null}))] {
+        let r = send(&app, call("POST", &exec, Some(AGENT), unproved)).await;
+        problem(&r, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field");
+        assert_eq!(r.body["field"], "context_hash");
+    }
+    let unchanged = send(
+        &app,
+        call("GET", &format!("/v1/approvals/{id}"), Some(AGENT), None),
+    )
+    .await;
+    assert_eq!(unchanged.body, d.body, "nothing was written");
     let wrong = json!({"context_hash": "ab".repeat(32)});
     let mismatch = send(&app, call("POST", &exec, Some(AGENT), Some(wrong))).await;
     problem(
@@ -218,7 +230,7 @@ async fn cancel_only_while_pending_and_only_by_the_requester() {
             "POST",
             &format!("/v1/approvals/{id}/execute"),
             Some(AGENT),
-            None,
+            Some(json!({"context_hash": ok.body["context_hash"]})),
         ),
     )
     .await;
@@ -262,7 +274,16 @@ async fn another_tenant_sees_nothing_anywhere() {
             Some(json!({"decision": "approved"})),
         ),
         ("POST", format!("/v1/approvals/{id}/cancel"), None),
-        ("POST", format!("/v1/approvals/{id}/execute"), None),
+        (
+            "POST",
+            format!("/v1/approvals/{id}/execute"),
+            Some(json!({"context_hash": "ab".repeat(32)})),
+        ),
+        (
+            "POST",
+            format!("/v1/approvals/{id}/extend"),
+            Some(json!({"seconds": 60})),
+        ),
     ] {
         let r = send(&app, call(method, &path, Some(STRANGER), body)).await;
         problem(&r, StatusCode::NOT_FOUND, "not_found");

@@ -84,7 +84,7 @@ fn main() {
         &approved,
         Command::Execute {
             by: &agent,
-            context_hash: None,
+            context_hash: Some(approved.context_hash.clone()),
         },
         holdpoint_core::time::Clock::system().now(),
     ) else {

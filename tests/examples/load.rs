@@ -105,6 +105,13 @@ fn create_body() -> Value {
     })
 }
 
+/// The context hash of [`create_body`], which execute proves.
+fn context_hash() -> String {
+    serde_json::from_value::<holdpoint_core::domain::request::CreateRequest>(create_body())
+        .expect("a valid request")
+        .context_hash(None)
+}
+
 /// Creates `n` approvals with `connections` at a time; their ids.
 async fn create_many(target: &Target, n: usize, connections: usize) -> Vec<String> {
     let next = Arc::new(AtomicUsize::new(0));
@@ -247,8 +254,9 @@ async fn main() {
                         let (status, took) = target.decide(&id).await;
                         tally.record(status == 200, took);
                         let path = format!("/v1/approvals/{id}/execute");
+                        let proof = json!({"context_hash": context_hash()});
                         let (status, _, took) = target
-                            .call("POST", &path, &target.agent, Some(&json!({})))
+                            .call("POST", &path, &target.agent, Some(&proof))
                             .await;
                         tally.record(status == 200, took);
                     }

@@ -163,7 +163,7 @@ mod layout {
         assert_eq!(read.published_seq, 1);
         assert!(read.row_mismatch.is_empty(), "{:?}", read.row_mismatch);
 
-        // Decided: due at once while its event waits, then out of the due index.
+        // Decided: due at once while its event waits, then when its execution window closes.
         let decide = Command::Decide {
             by: &acme("alice"),
             verdict: Verdict::Approved,
@@ -185,11 +185,15 @@ mod layout {
         assert!(store.mark_published(&marked).await.unwrap());
         let after = raw(&store, &a).await;
         assert_eq!(after["doc"], decided["doc"]);
-        assert!(!after.contains_key("due_at") && !after.contains_key("due_shard"));
+        let execute_by = next.execute_by().expect("approved: a window");
+        let lapse = format!("{}#{}", time::format(&execute_by), a.id);
+        assert_eq!(due_at(&after).as_deref(), Some(lapse.as_str()));
         let read = store.get("acme", a.id).await.unwrap().unwrap();
         assert_eq!(read.published_seq, 2);
         assert!(read.row_mismatch.is_empty(), "{:?}", read.row_mismatch);
-        let due = store.due(now + chrono::TimeDelta::days(30), 100).await;
+        let due = store
+            .due(execute_by - chrono::TimeDelta::seconds(1), 100)
+            .await;
         assert!(due.unwrap().iter().all(|d| d.id != a.id));
     }
 
