@@ -383,7 +383,7 @@ fn the_readme_example_decides_three_requests() {
     // The agent's own, lenient reviewer does not survive the gate.
     let mut lenient = refund.clone();
     lenient.reviewers = vec!["intern".into()];
-    assert_eq!(gate.apply(lenient).reviewers, ["role:finance"]);
+    assert_eq!(lenient.under(&gate).reviewers, ["role:finance"]);
 
     let lookup = request("look up the customer").tool_call("crm.get", &json!({"id": 4}));
     assert!(

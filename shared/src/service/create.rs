@@ -67,7 +67,7 @@ impl Service {
             // Settled at once: no quorum will ever be counted.
             request.quorum = None;
         } else {
-            self.refuse_agent_reviewers(&caller.tenant, &gate.apply(request.clone()))
+            self.refuse_agent_reviewers(&caller.tenant, &request.clone().under(&gate))
                 .await?;
         }
         let (mut approval, mut record) = request.into_approval(caller, &gate, self.expiry, now)?;

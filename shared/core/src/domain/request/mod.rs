@@ -172,6 +172,37 @@ impl CreateRequest {
 }
 
 impl CreateRequest {
+    /// `request` with this gate laid over it: what the approval is built from.
+    pub fn under(self, gate: &Gate) -> CreateRequest {
+        let mut request = self;
+        let own = std::mem::take(&mut request.reviewers);
+        let mut reviewers = gate.reviewers.clone();
+        if gate.agent_may_add_reviewers || gate.reviewers.is_empty() {
+            // A reviewer the agent lists twice is left for the checks to refuse.
+            reviewers.extend(own.into_iter().filter(|r| !gate.reviewers.contains(r)));
+        }
+        request.reviewers = reviewers;
+        // A quorum of 0 is left for the checks to refuse, not raised into a valid one.
+        if request.quorum != Some(0) && request.quorum.unwrap_or(1) < gate.min_quorum {
+            request.quorum = Some(gate.min_quorum);
+        }
+        if let Some(max) = gate.max_expires_in {
+            request.expires_in_seconds =
+                Some(request.expires_in_seconds.map_or(max, |s| s.min(max)));
+        }
+        if let Some(max) = gate.max_execute_within {
+            request.execute_within_seconds =
+                Some(request.execute_within_seconds.map_or(max, |s| s.min(max)));
+        }
+        if !gate.escalation.is_empty() {
+            request.escalation = gate.escalation.clone();
+        } else if !gate.agent_may_add_reviewers && !gate.reviewers.is_empty() {
+            // An escalation level replaces the reviewers: the agent may not name the next ones.
+            request.escalation.clear();
+        }
+        request
+    }
+
     /// Lays `gate` over the request, checks every field and builds the new approval and the
     /// first record of its audit chain.
     pub fn into_approval(
@@ -181,7 +212,7 @@ impl CreateRequest {
         bounds: ExpiryBounds,
         now: DateTime<Utc>,
     ) -> Result<(Approval, AuditRecord), Invalid> {
-        let mut request = gate.apply(self);
+        let mut request = self.under(gate);
         if request.agent_id.is_empty() {
             request.agent_id = caller.principal.clone();
         }

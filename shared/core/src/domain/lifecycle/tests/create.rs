@@ -94,3 +94,72 @@ fn every_reviewer_named_is_a_principal_or_role_name() {
     r.agent_id = "billing agent: é".into();
     assert_eq!(field(r), None);
 }
+
+/// A policy's gate laid over what an agent asked.
+mod gate {
+    use crate::domain::approval::EscalationLevel;
+    use crate::domain::request::{CreateRequest, Gate};
+
+    fn asked() -> CreateRequest {
+        let mut r = CreateRequest::new("pay", "bot", ["lenient"]);
+        r.quorum = Some(1);
+        r.expires_in_seconds = Some(7 * 86_400);
+        r.escalation = vec![EscalationLevel {
+            after_seconds: 1,
+            reviewers: vec!["lenient2".into()],
+        }];
+        r
+    }
+
+    fn strict() -> Gate {
+        Gate {
+            reviewers: vec!["role:finance".into()],
+            agent_may_add_reviewers: false,
+            min_quorum: 2,
+            max_expires_in: Some(3_600),
+            escalation: Vec::new(),
+            max_execute_within: Some(600),
+            governance: None,
+        }
+    }
+
+    #[test]
+    fn the_open_gate_keeps_the_request() {
+        let r = asked();
+        let applied = r.clone().under(&Gate::open());
+        assert_eq!(applied, r);
+    }
+
+    #[test]
+    fn an_agent_cannot_weaken_a_rule() {
+        let applied = asked().under(&strict());
+        assert_eq!(applied.reviewers, ["role:finance"]);
+        assert_eq!(applied.quorum, Some(2));
+        let mut zero = asked();
+        zero.quorum = Some(0);
+        assert_eq!(zero.under(&strict()).quorum, Some(0), "left for the checks");
+        assert_eq!(applied.expires_in_seconds, Some(3_600));
+        assert_eq!(applied.execute_within_seconds, Some(600));
+        assert!(
+            applied.escalation.is_empty(),
+            "the agent's chain would swap reviewers"
+        );
+    }
+
+    #[test]
+    fn an_agent_may_be_stricter_and_add_reviewers_when_allowed() {
+        let mut r = asked();
+        r.quorum = Some(3);
+        r.expires_in_seconds = Some(120);
+        r.execute_within_seconds = Some(60);
+        let gate = Gate {
+            agent_may_add_reviewers: true,
+            ..strict()
+        };
+        let applied = r.under(&gate);
+        assert_eq!(applied.reviewers, ["role:finance", "lenient"]);
+        assert_eq!(applied.quorum, Some(3));
+        assert_eq!(applied.expires_in_seconds, Some(120));
+        assert_eq!(applied.execute_within_seconds, Some(60));
+    }
+}
