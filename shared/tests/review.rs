@@ -372,3 +372,78 @@ async fn the_form_takes_only_form_posts() {
     let garbage = post_form(&f, a.id, &[("decision", "maybe")]).await;
     assert_eq!(garbage.status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn the_links_reviewer_extends_the_deadline_from_the_page() {
+    let f = fixture();
+    let a = create(&f, standard()).await;
+    let path = link(&f, &a, "alice").await;
+    let page = get(&f, &path).await;
+    assert!(
+        page.text.contains("name=\"extend_seconds\" value=\"3600\"")
+            && page.text.contains("id=\"extend\""),
+        "{}",
+        page.text
+    );
+    let token = token_of(&path);
+    // The form's token is its proof, as for deciding: a forged one changes nothing.
+    let forged = post_form(&f, a.id, &[("token", "forged"), ("extend_seconds", "3600")]).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    // A decision and an extension at once is not a form of the page.
+    let both = [
+        ("token", token.as_str()),
+        ("decision", "approved"),
+        ("extend_seconds", "60"),
+    ];
+    assert_eq!(
+        post_form(&f, a.id, &both).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(stored(&f, &a).await.version, 1, "nothing written");
+
+    let fields = [
+        ("token", token.as_str()),
+        ("extend_seconds", "3600"),
+        ("reason", "on call"),
+    ];
+    let done = post_form(&f, a.id, &fields).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.text);
+    assert!(done.text.contains("Deadline extended"), "{}", done.text);
+    let now = stored(&f, &a).await;
+    assert_eq!(
+        (now.status, now.expires_at),
+        (Status::Pending, a.expires_at + TimeDelta::hours(1))
+    );
+    let records = f.store.audit("acme", a.id).await.unwrap();
+    let last = records.last().unwrap();
+    assert_eq!(
+        (last.event.as_str(), last.actor.as_str()),
+        ("extended", "alice")
+    );
+
+    // Past the old deadline it still waits, and a link minted now decides it.
+    f.time.advance(TimeDelta::seconds(601));
+    let fresh = token_of(&link(&f, &now, "bob").await);
+    let approve = [("token", fresh.as_str()), ("decision", "approved")];
+    assert_eq!(post_form(&f, a.id, &approve).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn no_extension_past_the_latest_expiry() {
+    let f = fixture();
+    let mut body = standard();
+    body["expires_in_seconds"] = json!(2_592_000);
+    let a = create(&f, body).await;
+    let path = link(&f, &a, "alice").await;
+    // No button that could only be refused; the form is refused all the same.
+    assert!(!get(&f, &path).await.text.contains("extend_seconds"));
+    let token = token_of(&path);
+    let refused = post_form(&f, a.id, &[("token", &token), ("extend_seconds", "60")]).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused.text.contains("cannot move past"),
+        "{}",
+        refused.text
+    );
+    assert_eq!(stored(&f, &a).await.version, 1);
+}
