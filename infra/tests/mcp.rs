@@ -199,3 +199,49 @@ async fn an_mcp_client_asks_waits_and_executes_through_holdpoint() {
     session.cancel().await.unwrap();
     tokio::time::sleep(Duration::from_millis(50)).await;
 }
+
+/// An approval asked for elsewhere (here by the client, not this session) and approved with
+/// edits: `mark_executed` reads it and proves what runs from its action, tool call, context and
+/// the reviewer's edits, the hash recomputed rather than echoed.
+#[tokio::test]
+async fn mark_executed_proves_an_approval_asked_in_another_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::for_team(dir.path(), &[]).await;
+    let url = s.url();
+    let agent = Client::new(&url, Credentials::api_key(AGENT_KEY)).unwrap();
+    let request = holdpoint_client::ApprovalRequest::new("Resize the cluster", "ops", ["reviewer"])
+        .context(&json!({"nodes": 12}));
+    let ticket = agent.request_approval(&request).await.unwrap();
+    let reviewer = Client::new(&url, Credentials::api_key(REVIEWER_KEY)).unwrap();
+    let edit = json!({"nodes": 6});
+    let decision = Decision {
+        verdict: Verdict::Modified,
+        comment: None,
+        modified_output: Some(edit.clone().into()),
+    };
+    let decided = reviewer.decide(ticket.id(), decision).await.unwrap();
+    assert_eq!(
+        decided.context_hash,
+        request.context_hash(Some(&edit.into()))
+    );
+
+    let transport = TokioChildProcess::new(
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_holdpoint")).configure(|c| {
+            c.arg("mcp")
+                .env("HOLDPOINT_URL", &url)
+                .env("HOLDPOINT_API_KEY", AGENT_KEY);
+        }),
+    )
+    .unwrap();
+    let session = ().serve(transport).await.unwrap();
+    let peer = session.peer().clone();
+    let id = ticket.id().to_string();
+    let (err, done) = call(&peer, "mark_executed", json!({"id": id})).await;
+    assert!(!err, "{done}");
+    assert_eq!(done["status"], "executed");
+    let audit = agent.audit(ticket.id()).await.unwrap();
+    let executed = audit.records.last().unwrap();
+    assert_eq!(executed.event.as_str(), "executed");
+    session.cancel().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+}
