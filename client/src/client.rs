@@ -20,10 +20,8 @@ use crate::error::Error;
 use crate::pacing::WaitPolicy;
 use crate::ticket::Ticket;
 
-mod policy;
+pub(crate) mod policy;
 mod transport;
-
-pub use policy::{PolicyVersion, Ruling};
 
 /// How many times a create is sent before giving up (same `Idempotency-Key` each time).
 const CREATE_ATTEMPTS: u32 = 4;

@@ -40,7 +40,8 @@ mod sigv4;
 mod ticket;
 mod wait;
 
-pub use client::{AuditReport, Client, Decision, ListQuery, Page, PolicyVersion, Ruling};
+pub use client::policy::{PolicyVersion, Ruling};
+pub use client::{AuditReport, Client, Decision, ListQuery, Page};
 pub use credentials::Credentials;
 pub use error::{Error, Problem, ProblemCode};
 pub use gate::{Gated, Policy};

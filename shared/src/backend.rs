@@ -255,7 +255,7 @@ impl Backend {
     /// Tenant policies, beside the directory: in `directory.db`, or the directory table.
     pub async fn policies(&self) -> Result<Arc<dyn PolicyStore>, BackendError> {
         Ok(match self.store_kind() {
-            StoreKind::Embedded => crate::directory::policy::embedded_in(self.data_dir())?,
+            StoreKind::Embedded => crate::directory::policy::local::open(self.data_dir())?,
             StoreKind::Dynamodb => Arc::new(DynamoPolicies::new(
                 self.dynamodb().await,
                 self.settings.tables.directory.clone(),

@@ -32,6 +32,7 @@ pub mod decision_check;
 mod extend;
 mod outbox;
 pub mod policy;
+mod policy_admin;
 pub mod review_links;
 mod state_check;
 pub mod sweep;

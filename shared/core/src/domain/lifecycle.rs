@@ -153,7 +153,13 @@ pub fn apply(current: &Approval, cmd: Command<'_>, now: DateTime<Utc>) -> Result
             rule,
             verdict,
             reason,
-        } => settle::settle(current, rule, verdict, reason, now),
+        } => match settle::settle(current, rule, verdict, reason, now) {
+            settle::Settlement::Repeat => Ok(Outcome::Unchanged),
+            settle::Settlement::TooLate => Err(Refusal::conflict(current, now)),
+            settle::Settlement::Decided(next, event, by, payload) => {
+                Ok(changed(current, *next, event, &by, now, payload))
+            }
+        },
     }
 }
 

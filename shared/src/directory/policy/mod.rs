@@ -13,6 +13,7 @@ use crate::store::StoreError;
 pub mod dynamodb;
 #[cfg(feature = "embedded")]
 pub mod embedded;
+pub mod local;
 
 /// The most versions [`PolicyStore::history`] answers.
 pub const HISTORY_LIMIT: usize = 100;
@@ -48,19 +49,4 @@ pub trait PolicyStore: Send + Sync + 'static {
 
     /// The newest [`HISTORY_LIMIT`] versions, newest first.
     async fn history(&self, tenant: &str) -> Result<Vec<StoredPolicy>, StoreError>;
-}
-
-/// The policies in `directory.db` in `dir`: the local store's, beside its principals.
-pub fn embedded_in(dir: &std::path::Path) -> Result<std::sync::Arc<dyn PolicyStore>, StoreError> {
-    #[cfg(feature = "embedded")]
-    {
-        Ok(std::sync::Arc::new(embedded::EmbeddedPolicies::open(dir)?))
-    }
-    #[cfg(not(feature = "embedded"))]
-    {
-        let _ = dir;
-        Err(StoreError::Internal(
-            "this build has no embedded store".into(),
-        ))
-    }
 }

@@ -1,0 +1,168 @@
+//! What a tenant's admins do with its approval policy — read it, set a new version, trace its
+//! versions, try it on a request — and the [`Ruling`] [`Service::create`] asks of it.
+
+use std::sync::Arc;
+
+use super::policy::{Policies, PolicyRefusal};
+use super::{Service, ServiceError};
+use crate::directory::policy::{PolicyStore, StoredPolicy};
+use crate::policy::{Policy, Ruling};
+use crate::store::StoreError;
+use holdpoint_core::domain::identity::Principal;
+use holdpoint_core::domain::request::{CreateRequest, Gate};
+
+/// How often an edit that did not name the version it follows is retried after another.
+const EDIT_ATTEMPTS: usize = 4;
+
+impl Service {
+    /// Keeps and applies tenant policies from `store`.
+    pub fn with_policies(mut self, store: Arc<dyn PolicyStore>) -> Service {
+        self.policies = Some(Arc::new(Policies::new(store)));
+        self
+    }
+
+    fn policy_store(&self) -> Result<&Policies, ServiceError> {
+        self.policies
+            .as_deref()
+            .ok_or_else(|| ServiceError::Internal("no policy store".into()))
+    }
+
+    /// The policy in force (admins only).
+    pub async fn policy(&self, caller: &Principal) -> Result<StoredPolicy, ServiceError> {
+        admin(caller)?;
+        let current = match &self.policies {
+            Some(p) => p.store.current(&caller.tenant).await?,
+            None => None,
+        };
+        Ok(current.ok_or(PolicyRefusal::NotSet)?)
+    }
+
+    /// The newest versions, newest first (admins only).
+    pub async fn policy_history(
+        &self,
+        caller: &Principal,
+    ) -> Result<Vec<StoredPolicy>, ServiceError> {
+        admin(caller)?;
+        match &self.policies {
+            Some(p) => Ok(p.store.history(&caller.tenant).await?),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Sets `text` as the tenant's policy (admins only), after `expected_version` when given
+    /// (else after whatever is in force). A document that does not hold is refused and the
+    /// version in force stays.
+    pub async fn set_policy(
+        &self,
+        caller: &Principal,
+        text: &str,
+        expected_version: Option<u64>,
+    ) -> Result<StoredPolicy, ServiceError> {
+        admin(caller)?;
+        let policies = self.policy_store()?;
+        let tenant = &caller.tenant;
+        let parsed = Policy::parse(text, &self.known_roles(tenant).await?)
+            .map_err(PolicyRefusal::Invalid)?;
+        for _ in 0..EDIT_ATTEMPTS {
+            let now = self.clock.now();
+            let current = policies
+                .store
+                .current(tenant)
+                .await?
+                .map_or(0, |p| p.version);
+            let after = expected_version.unwrap_or(current);
+            if after != current {
+                return Err(PolicyRefusal::VersionMismatch {
+                    expected: after,
+                    current,
+                }
+                .into());
+            }
+            match policies
+                .store
+                .put(tenant, text, &caller.principal, now, after)
+                .await
+            {
+                Ok(version) => {
+                    policies.keep(tenant, version, Arc::new(parsed));
+                    return Ok(StoredPolicy {
+                        version,
+                        text: text.to_owned(),
+                        set_by: caller.principal.clone(),
+                        set_at: now,
+                    });
+                }
+                // Another admin's edit came first: told when this one named its version.
+                Err(StoreError::AlreadyExists) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ServiceError::Unavailable(
+            "too many concurrent policy edits; retry".into(),
+        ))
+    }
+
+    /// What the policy in force would rule on `request` (admins only); creates nothing.
+    pub async fn test_policy(
+        &self,
+        caller: &Principal,
+        request: &CreateRequest,
+    ) -> Result<Ruling, ServiceError> {
+        admin(caller)?;
+        self.ruling(caller, request).await
+    }
+
+    /// What the tenant's policy rules on `request` from `caller`: without a policy, an ask
+    /// through the open gate (the agent's own reviewers).
+    pub(super) async fn ruling(
+        &self,
+        caller: &Principal,
+        request: &CreateRequest,
+    ) -> Result<Ruling, ServiceError> {
+        let Some(policies) = &self.policies else {
+            return Ok(Ruling::Ask { gate: Gate::open() });
+        };
+        let tenant = &caller.tenant;
+        let Some(stored) = policies.store.current(tenant).await? else {
+            return Ok(Ruling::Ask { gate: Gate::open() });
+        };
+        let policy = match policies.cached(tenant, stored.version) {
+            Some(p) => p,
+            None => {
+                let parsed = Policy::parse(&stored.text, &self.known_roles(tenant).await?)
+                    .map_err(|error| PolicyRefusal::Unusable {
+                        version: stored.version,
+                        error,
+                    })?;
+                let parsed = Arc::new(parsed);
+                policies.keep(tenant, stored.version, parsed.clone());
+                parsed
+            }
+        };
+        Ok(policy.evaluate(caller, request, stored.version))
+    }
+
+    /// The roles some principal of `tenant` holds: the only ones a rule may ask.
+    async fn known_roles(&self, tenant: &str) -> Result<Vec<String>, ServiceError> {
+        let Some(directory) = &self.directory else {
+            return Ok(Vec::new());
+        };
+        let mut roles: Vec<String> = directory
+            .list(Some(tenant))
+            .await?
+            .into_iter()
+            .flat_map(|e| e.roles)
+            .collect();
+        roles.sort_unstable();
+        roles.dedup();
+        Ok(roles)
+    }
+}
+
+fn admin(caller: &Principal) -> Result<(), ServiceError> {
+    if caller.is_admin() {
+        Ok(())
+    } else {
+        Err(ServiceError::NotAdmin)
+    }
+}
