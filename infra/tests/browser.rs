@@ -8,12 +8,18 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use support::webdriver::Browser;
-use support::{AGENT_KEY, Server, create, holdpoint, printed};
+use support::{AGENT_KEY, Server, create, holdpoint, printed, team_keys};
 
-/// `holdpoint links ID`, beside the running server: alice's link.
+/// `holdpoint links ID`, beside the running server (with its key map, so no directory of the
+/// data directory filters the team's names out): alice's link.
 fn alice_link(cwd: &Path, server: &Server, id: &str) -> String {
     let addr = server.addr.to_string();
-    let out = holdpoint(cwd, &["links", id], &[("HOLDPOINT_ADDR", &addr)]);
+    let keys = team_keys();
+    let env = [
+        ("HOLDPOINT_ADDR", addr.as_str()),
+        ("HOLDPOINT_API_KEYS", &keys),
+    ];
+    let out = holdpoint(cwd, &["links", id], &env);
     assert!(out.status.success(), "{}", printed(&out));
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     stdout
