@@ -97,3 +97,4 @@ mod create;
 mod deadlines;
 mod decide;
 mod later;
+mod settle;
