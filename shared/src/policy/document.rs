@@ -107,8 +107,12 @@ pub(super) fn parse(text: &str, known_roles: &[String]) -> Result<Rules, PolicyE
             "the policy must be at most {DOCUMENT_BYTES} bytes"
         )));
     }
-    let raw: RawDocument = serde_yaml_ng::from_str(text)
-        .map_err(|e| whole(format!("the policy is not a valid document: {e}")))?;
+    let raw: RawDocument = serde_yaml_ng::from_str(text).map_err(|e| {
+        whole(format!(
+            "the policy is not a valid document: {}",
+            readable(e)
+        ))
+    })?;
     if raw.rules.len() > RULES {
         return Err(whole(format!("a policy holds at most {RULES} rules")));
     }
@@ -124,7 +128,7 @@ pub(super) fn parse(text: &str, known_roles: &[String]) -> Result<Rules, PolicyE
             },
             rule: named.clone(),
         };
-        let raw: RawRule = serde_yaml_ng::from_value(value).map_err(|e| at_fault(e.to_string()))?;
+        let raw: RawRule = serde_yaml_ng::from_value(value).map_err(|e| at_fault(readable(e)))?;
         if rules.iter().any(|r| r.id == raw.id) {
             return Err(at_fault("the id is used by an earlier rule".into()));
         }
@@ -135,6 +139,19 @@ pub(super) fn parse(text: &str, known_roles: &[String]) -> Result<Rules, PolicyE
         default: raw.default,
         rules,
     })
+}
+
+/// A reading error in the document's words rather than this module's type names.
+fn readable(e: serde_yaml_ng::Error) -> String {
+    [
+        ("struct RawDocument", "a policy (a mapping)"),
+        ("struct RawRule", "a rule (a mapping)"),
+        ("struct RawMatch", "a match (a mapping)"),
+        ("struct RawRisk", "a risk range (a mapping)"),
+        ("struct RawLevel", "an escalation level (a mapping)"),
+    ]
+    .into_iter()
+    .fold(e.to_string(), |m, (from, to)| m.replace(from, to))
 }
 
 fn whole(message: String) -> PolicyError {

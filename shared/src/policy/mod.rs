@@ -1,5 +1,6 @@
 //! Tenant policies: rules that decide, before any reviewer sees it, whether an agent's request
-//! is denied, allowed outright, or asked of reviewers, and under what [`Gate`].
+//! is denied, allowed outright, or asked of reviewers, and under what
+//! [`Gate`](holdpoint_core::domain::request::Gate).
 //!
 //! A policy is a YAML (or JSON) document of at most 64 KiB and 200 rules:
 //!
@@ -17,11 +18,15 @@
 //! `risk_score`), and `when`, a [CEL](https://cel.dev) predicate over `context`, `tool`
 //! (`{name, arguments}` or `null`), `action`, `agent_id`, `principal`, `roles` (the caller's)
 //! and `risk` (`int` or `null`). Globs: `*` any run of characters, `?` one, `[..]` a class,
-//! `{a,b}` alternatives, case-sensitive.
+//! `{a,b}` alternatives, case-sensitive. `agent_id` is what the agent says it is: a rule about
+//! who calls matches `principal`, which the service authenticated.
 //!
-//! A predicate that cannot be evaluated (a missing key, a wrong type, a result not a boolean)
-//! fails closed: it counts as not matching for an `allow` rule, and as matching for `deny` and
-//! `ask` rules. Guard optional keys with `has(context.key)`.
+//! A predicate may read no other name, nest macros (`all`, `exists`, `map`, …) at most two
+//! deep, and not call `matches`, `timestamp` or `duration` (this build has no regular
+//! expressions or time types); each is refused when the policy is parsed. A predicate that
+//! cannot be evaluated (a missing key, a wrong type, a result not a boolean) fails closed: it
+//! counts as not matching for an `allow` rule, and as matching for `deny` and `ask` rules.
+//! Guard optional keys with `has(context.key)`.
 //!
 //! An `ask` rule may set `reviewers` (principals and `role:NAME` of roles the tenant's
 //! principals hold), `quorum`, `max_expires_in_seconds` (60 to 2,592,000),
@@ -30,11 +35,12 @@
 //! the `reason` shown to the agent. Fields that mean nothing for the outcome are refused.
 //!
 //! Every matching rule counts: any deny wins, else any ask, else any allow (the first matching
-//! rule of the winning kind names the ruling); [`Governance::rules`] lists every matching rule
-//! in document order. Several asks combine by taking the stricter of each setting: every
+//! rule of the winning kind names the ruling), and
+//! [`Governance::rules`](holdpoint_core::domain::approval::Governance::rules) lists every
+//! matching rule in document order. Several asks combine by taking the stricter of each setting: every
 //! reviewer, the highest quorum, the shortest lifetime and window, agents may add reviewers only
 //! if all allow it, and the escalation chain of the first matching ask that has one. The agent
-//! may then make the gate stricter, never weaker (see [`Gate::apply`]).
+//! may then make the gate stricter, never weaker (see [`CreateRequest::under`]).
 
 mod document;
 mod matching;

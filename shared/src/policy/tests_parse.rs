@@ -106,6 +106,10 @@ fn a_bad_glob_or_predicate_is_refused() {
         Policy::parse(&text, &[]).unwrap_or_else(|e| panic!("{when}: {e:?}"));
     }
     refuses(
+        "{id: r, outcome: deny, match: {when: 'action.matches(\"^drop\")'}}",
+        "calls matches, which policies do not offer",
+    );
+    refuses(
         "{id: r, outcome: deny, match: {when: 'context.items.exists(i, i > 1) && i > 2'}}",
         "reads unknown variable(s) i",
     );
@@ -272,4 +276,20 @@ fn yaml_that_is_no_policy_is_refused() {
     }
     let e = refused("rules: [{id: r, outcome: allow, id: s}]");
     assert!(e.message.contains("duplicate"), "{e:?}");
+}
+
+#[test]
+fn an_empty_policy_is_its_default_alone() {
+    for text in ["", "{}", "rules: []"] {
+        let p = Policy::parse(text, &[]).unwrap_or_else(|e| panic!("{text:?}: {e:?}"));
+        assert_eq!(p.rule_ids().count(), 0);
+    }
+    let e = refused("~");
+    assert!(e.message.contains("expected a policy (a mapping)"), "{e:?}");
+    let e = refused("rules: [7]");
+    assert!(
+        e.message
+            .contains("rule #1 (no id): invalid type: integer `7`, expected a rule (a mapping)"),
+        "{e:?}"
+    );
 }
