@@ -155,7 +155,7 @@ pub const VARIABLES: &[Variable] = &[
     var(DUE_SHARDS, "`8`", "both", "shards of the due index (1–64)"),
     var(
         PUBLIC_BASE_URL,
-        "local: the server's own address; API functions: the domain API Gateway was called on; the sweep: required (the template sets it)",
+        "local: the server's own address; API functions: the domain API Gateway was called on; the sweep and notify: required (the template sets it)",
         "both",
         "http(s) base URL of review links (`--base-url` for `holdpoint links`)",
     ),
@@ -167,7 +167,7 @@ pub const VARIABLES: &[Variable] = &[
     ),
     var(
         SIGNING_SECRET_ID,
-        "none: the functions that sign (all but notify) refuse to start; locally unset = `signing-keys.json`",
+        "none: every function signs (notify, reviewers' links) and refuses to start without it; locally unset = `signing-keys.json`",
         "both",
         "Secrets Manager secret holding the HMAC key",
     ),
