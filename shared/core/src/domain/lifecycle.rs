@@ -7,14 +7,14 @@
 //! approve the edits; when the quorum is reached the approval ends `modified` with those edits.
 //! One rejection rejects, whatever the quorum.
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use crate::json::document::Document;
 
 use crate::audit::{AuditEvent, AuditRecord};
 use crate::domain::approval::{Approval, Decision, Status, Verdict, Vote};
-use crate::domain::identity::{Principal, SYSTEM_ACTOR};
+use crate::domain::identity::Principal;
 use crate::domain::record;
 use crate::domain::request::{check_document, check_optional, limits};
 use crate::invalid::Invalid;
@@ -116,17 +116,30 @@ impl Refusal {
 /// deadline has passed, lapse once its execution window has closed, else escalation once the
 /// current level's time is up and another level exists.
 pub fn due(a: &Approval, now: DateTime<Utc>) -> Option<Command<'static>> {
-    match a.status_at(now) {
-        Status::Expired if a.status == Status::Pending => Some(Command::Expire),
-        Status::Lapsed if a.status != Status::Lapsed => Some(Command::Lapse),
-        Status::Pending
-            if a.escalates_at.is_some_and(|at| at <= now)
-                && a.escalation.len() > a.escalation_level as usize =>
-        {
-            Some(Command::Escalate)
-        }
-        _ => None,
+    if deadlines::expiry_due(a, now) {
+        Some(Command::Expire)
+    } else if deadlines::lapse_due(a, now) {
+        Some(Command::Lapse)
+    } else {
+        deadlines::escalation_due(a, now).then_some(Command::Escalate)
     }
+}
+
+/// What a deadline rule came to, recorded or told as a refusal (see [`deadlines`]).
+fn deadline(
+    a: &Approval,
+    rule: Result<deadlines::Change, deadlines::Denied>,
+    now: DateTime<Utc>,
+) -> Result<Outcome, Refusal> {
+    use deadlines::Denied as D;
+    let c = rule.map_err(|denied| match denied {
+        D::Agent => Refusal::AgentCannotDecide,
+        D::NotAReviewer => Refusal::NotAReviewer,
+        D::NotPending => Refusal::conflict(a, now),
+        D::PastLatestExpiry(latest_expiry) => Refusal::PastLatestExpiry { latest_expiry },
+        D::NotDue => Refusal::NotDue,
+    })?;
+    Ok(changed(a, c.next, c.event, &c.actor, now, c.payload))
 }
 
 /// Applies `cmd` to `current` at `now`.
@@ -145,10 +158,13 @@ pub fn apply(current: &Approval, cmd: Command<'_>, now: DateTime<Utc>) -> Result
             seconds,
             reason,
             max_lifetime_seconds,
-        } => deadlines::extend(current, by, seconds, reason, max_lifetime_seconds, now),
-        Command::Expire => deadlines::expire(current, now),
-        Command::Escalate => escalate(current, now),
-        Command::Lapse => deadlines::lapse(current, now),
+        } => {
+            let rule = deadlines::extend(current, by, seconds, reason, max_lifetime_seconds, now);
+            deadline(current, rule, now)
+        }
+        Command::Expire => deadline(current, deadlines::expire(current, now), now),
+        Command::Escalate => deadline(current, deadlines::escalate(current, now), now),
+        Command::Lapse => deadline(current, deadlines::lapse(current, now), now),
         Command::Settle {
             rule,
             verdict,
@@ -360,32 +376,6 @@ fn execute(
         next,
         AuditEvent::Executed,
         &by.principal,
-        now,
-        payload,
-    ))
-}
-
-fn escalate(a: &Approval, now: DateTime<Utc>) -> Result<Outcome, Refusal> {
-    let level = a.escalation_level as usize;
-    let due = matches!(due(a, now), Some(Command::Escalate));
-    let Some(target) = a.escalation.get(level).filter(|_| due) else {
-        return Err(Refusal::NotDue);
-    };
-    let mut next = a.clone();
-    next.reviewers = target.reviewers.clone();
-    next.escalation_level += 1;
-    next.approvals.clear();
-    next.proposed_output = None;
-    next.escalates_at = a
-        .escalation
-        .get(level + 1)
-        .map(|l| now + TimeDelta::seconds(i64::from(l.after_seconds)));
-    let payload = json!({ "level": next.escalation_level, "reviewers": next.reviewers }).into();
-    Ok(changed(
-        a,
-        next,
-        AuditEvent::Escalated,
-        SYSTEM_ACTOR,
         now,
         payload,
     ))

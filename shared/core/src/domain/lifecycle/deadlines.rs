@@ -1,18 +1,47 @@
 //! The deadlines of an approval: a pending one expires at `expires_at`, which its reviewers or an
-//! admin may move later (never past its latest expiry); an approved one lapses when its
-//! execution window closes unexecuted.
+//! admin may move later (never past its latest expiry), and escalates when its level's time is
+//! up; an approved one lapses when its execution window closes unexecuted. Pure rules: what they
+//! come to is recorded (or refused) by the lifecycle itself.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::json;
 
-use super::{Command, Outcome, Refusal, changed, due};
 use crate::audit::AuditEvent;
 use crate::domain::approval::{Approval, Status};
 use crate::domain::identity::{Principal, SYSTEM_ACTOR};
 use crate::invalid::Invalid;
+use crate::json::document::Document;
 
 /// The longest one extension may add, in seconds: 30 days.
 pub const EXTEND_SECONDS: u32 = 2_592_000;
+
+/// Why a deadline rule does not apply.
+pub(super) enum Denied {
+    Agent,
+    NotAReviewer,
+    NotPending,
+    PastLatestExpiry(DateTime<Utc>),
+    NotDue,
+}
+
+/// What a deadline rule changes: the next state, and the record of it.
+pub(super) struct Change {
+    pub next: Approval,
+    pub event: AuditEvent,
+    pub actor: String,
+    pub payload: Document,
+}
+
+impl Change {
+    fn by_service(next: Approval, event: AuditEvent, payload: serde_json::Value) -> Change {
+        Change {
+            next,
+            event,
+            actor: SYSTEM_ACTOR.to_owned(),
+            payload: payload.into(),
+        }
+    }
+}
 
 pub(super) fn check_seconds(seconds: u32) -> Result<(), Invalid> {
     if (1..=EXTEND_SECONDS).contains(&seconds) {
@@ -25,19 +54,57 @@ pub(super) fn check_seconds(seconds: u32) -> Result<(), Invalid> {
     }
 }
 
-pub(super) fn expire(a: &Approval, now: DateTime<Utc>) -> Result<Outcome, Refusal> {
-    if !matches!(due(a, now), Some(Command::Expire)) {
-        return Err(Refusal::NotDue);
+/// Stored pending, expired as seen at `now`: the expiry is owed.
+pub(super) fn expiry_due(a: &Approval, now: DateTime<Utc>) -> bool {
+    a.status == Status::Pending && a.status_at(now) == Status::Expired
+}
+
+/// Stored approved or modified, lapsed as seen at `now`: the lapse is owed.
+pub(super) fn lapse_due(a: &Approval, now: DateTime<Utc>) -> bool {
+    a.status != Status::Lapsed && a.status_at(now) == Status::Lapsed
+}
+
+/// Pending, its level's time up, and another level to go to.
+pub(super) fn escalation_due(a: &Approval, now: DateTime<Utc>) -> bool {
+    a.status_at(now) == Status::Pending
+        && a.escalates_at.is_some_and(|at| at <= now)
+        && a.escalation.len() > a.escalation_level as usize
+}
+
+pub(super) fn expire(a: &Approval, now: DateTime<Utc>) -> Result<Change, Denied> {
+    if !expiry_due(a, now) {
+        return Err(Denied::NotDue);
     }
-    let payload = json!({ "expires_at": crate::time::format(&a.expires_at) }).into();
-    Ok(changed(
-        a,
-        a.clone(),
-        AuditEvent::Expired,
-        SYSTEM_ACTOR,
-        now,
-        payload,
-    ))
+    let payload = json!({ "expires_at": crate::time::format(&a.expires_at) });
+    Ok(Change::by_service(a.clone(), AuditEvent::Expired, payload))
+}
+
+/// Records that an approved (or modified) approval's execution window closed unexecuted.
+pub(super) fn lapse(a: &Approval, now: DateTime<Utc>) -> Result<Change, Denied> {
+    let Some(execute_by) = a.execute_by().filter(|_| lapse_due(a, now)) else {
+        return Err(Denied::NotDue);
+    };
+    let payload = json!({ "execute_by": crate::time::format(&execute_by) });
+    Ok(Change::by_service(a.clone(), AuditEvent::Lapsed, payload))
+}
+
+pub(super) fn escalate(a: &Approval, now: DateTime<Utc>) -> Result<Change, Denied> {
+    let level = a.escalation_level as usize;
+    let due = escalation_due(a, now);
+    let Some(target) = a.escalation.get(level).filter(|_| due) else {
+        return Err(Denied::NotDue);
+    };
+    let mut next = a.clone();
+    next.reviewers = target.reviewers.clone();
+    next.escalation_level += 1;
+    next.approvals.clear();
+    next.proposed_output = None;
+    next.escalates_at = a
+        .escalation
+        .get(level + 1)
+        .map(|l| now + TimeDelta::seconds(i64::from(l.after_seconds)));
+    let payload = json!({ "level": next.escalation_level, "reviewers": next.reviewers });
+    Ok(Change::by_service(next, AuditEvent::Escalated, payload))
 }
 
 /// Moves a pending approval's deadline `seconds` later. Its reviewers of the current level may,
@@ -50,21 +117,21 @@ pub(super) fn extend(
     reason: Option<String>,
     max_lifetime_seconds: u32,
     now: DateTime<Utc>,
-) -> Result<Outcome, Refusal> {
+) -> Result<Change, Denied> {
     if by.is_agent() {
-        return Err(Refusal::AgentCannotDecide);
+        return Err(Denied::Agent);
     }
     let reviewer = by.principal != a.requested_by && by.is_reviewer(&a.reviewers);
     if !(reviewer || by.is_admin()) {
-        return Err(Refusal::NotAReviewer);
+        return Err(Denied::NotAReviewer);
     }
     if a.status_at(now) != Status::Pending {
-        return Err(Refusal::conflict(a, now));
+        return Err(Denied::NotPending);
     }
     let latest_expiry = a.latest_expiry_or(max_lifetime_seconds);
     let expires_at = a.expires_at + TimeDelta::seconds(i64::from(seconds));
     if expires_at > latest_expiry {
-        return Err(Refusal::PastLatestExpiry { latest_expiry });
+        return Err(Denied::PastLatestExpiry(latest_expiry));
     }
     let mut next = a.clone();
     next.expires_at = expires_at;
@@ -72,33 +139,11 @@ pub(super) fn extend(
         "seconds": seconds,
         "reason": reason,
         "expires_at": crate::time::format(&expires_at),
-    })
-    .into();
-    Ok(changed(
-        a,
+    });
+    Ok(Change {
         next,
-        AuditEvent::Extended,
-        &by.principal,
-        now,
-        payload,
-    ))
-}
-
-/// Records that an approved (or modified) approval's execution window closed unexecuted.
-pub(super) fn lapse(a: &Approval, now: DateTime<Utc>) -> Result<Outcome, Refusal> {
-    let Some(execute_by) = a
-        .execute_by()
-        .filter(|_| matches!(due(a, now), Some(Command::Lapse)))
-    else {
-        return Err(Refusal::NotDue);
-    };
-    let payload = json!({ "execute_by": crate::time::format(&execute_by) }).into();
-    Ok(changed(
-        a,
-        a.clone(),
-        AuditEvent::Lapsed,
-        SYSTEM_ACTOR,
-        now,
-        payload,
-    ))
+        event: AuditEvent::Extended,
+        actor: by.principal.clone(),
+        payload: payload.into(),
+    })
 }
