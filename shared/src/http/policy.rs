@@ -89,7 +89,8 @@ pub(super) async fn put(
     Ok(with_etag(StatusCode::OK, &stored))
 }
 
-/// The version an edit follows: `If-Match: "<version>"` (absent or `*`: whatever is in force).
+/// The version an edit follows: `If-Match: "<version>"`, the quotes optional (absent or `*`:
+/// whatever is in force).
 fn if_match(headers: &HeaderMap) -> Result<Option<u64>, Problem> {
     let Some(value) = headers.get(header::IF_MATCH) else {
         return Ok(None);
@@ -98,10 +99,12 @@ fn if_match(headers: &HeaderMap) -> Result<Option<u64>, Problem> {
     if value == "*" {
         return Ok(None);
     }
-    value
-        .strip_prefix('"')
-        .and_then(|v| v.strip_suffix('"'))
-        .and_then(|v| v.parse::<u64>().ok())
+    let quoted = value.strip_prefix('"').and_then(|v| v.strip_suffix('"'));
+    quoted
+        .unwrap_or(value)
+        .parse::<u64>()
+        .ok()
+        .filter(|_| value.bytes().all(|b| b.is_ascii_digit() || b == b'"'))
         .map(Some)
         .ok_or_else(|| {
             Problem::bad_request(
