@@ -16,6 +16,8 @@ pub fn open(dir: &Path) -> Result<Arc<dyn PolicyStore>, StoreError> {
     #[cfg(not(feature = "embedded"))]
     {
         let _ = dir;
-        Err(StoreError::Internal("this build has no embedded store".into()))
+        Err(StoreError::Internal(
+            "this build has no embedded store".into(),
+        ))
     }
 }
