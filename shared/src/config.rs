@@ -82,7 +82,7 @@ pub const VARIABLES: &[Variable] = &[
         API_KEYS,
         "unset: the directory (`directory.db`)",
         "local",
-        "for tests and CI only: a fixed key map `{\"<key>\": {\"tenant\", \"principal\", \"roles\"}}` (keys of 16+ characters) used instead of the directory",
+        "for tests and CI only: a fixed key map `{\"<key>\": {\"tenant\", \"principal\", \"roles\", \"kind\"}}` (`kind` `human` unless `agent`; keys of 16+ characters) used instead of the directory",
     ),
     var(
         STORE,
