@@ -194,7 +194,8 @@ async fn hostile_input_shows_as_text_and_runs_nothing() {
         let checks = browser.execute(NOTHING_RAN).await;
         assert_eq!(
             checks,
-            json!({"pwned": false, "hidden": false, "injected": 0, "forms": 3, "foreign_forms": 0}),
+            // Approve, reject, approve with edits, and extend by an hour: all to the page itself.
+            json!({"pwned": false, "hidden": false, "injected": 0, "forms": 4, "foreign_forms": 0}),
             "payload {payload:?}"
         );
         assert!(
