@@ -81,11 +81,15 @@ rules:
 "#;
 
 fn put_policy(key: &str, text: &str, if_match: Option<&str>) -> Request<Body> {
+    put_as(key, "application/yaml", text, if_match)
+}
+
+fn put_as(key: &str, media: &str, text: &str, if_match: Option<&str>) -> Request<Body> {
     let mut b = Request::builder()
         .method("PUT")
         .uri("/v1/policy")
         .header(header::AUTHORIZATION, format!("Bearer {key}"))
-        .header(header::CONTENT_TYPE, "application/yaml");
+        .header(header::CONTENT_TYPE, media);
     if let Some(tag) = if_match {
         b = b.header(header::IF_MATCH, tag);
     }
@@ -115,6 +119,12 @@ async fn get(app: &Router, key: &str, uri: &str) -> Reply {
     send(app, call("GET", uri, Some(key), None)).await
 }
 
+/// Seconds from an approval's creation to its deadline.
+fn lifetime(a: &Value) -> i64 {
+    let at = |k: &str| chrono::DateTime::parse_from_rfc3339(a[k].as_str().unwrap()).unwrap();
+    (at("expires_at") - at("created_at")).num_seconds()
+}
+
 async fn audit(app: &Router, id: &str) -> Value {
     let r = get(app, AGENT, &format!("/v1/approvals/{id}/audit")).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
@@ -126,20 +136,13 @@ async fn audit(app: &Router, id: &str) -> Value {
 async fn a_denied_request_is_refused_and_recorded_as_rejected_by_its_rule() {
     let app = router();
     set(&app, POLICY).await;
-    let body = request(
-        "delete the orders table",
-        "db.drop",
-        json!({"environment": "production"}),
-    );
+    let production = json!({"environment": "production"});
+    let body = request("delete the orders table", "db.drop", production);
     let keyed = |body: &Value| {
-        Request::builder()
-            .method("POST")
-            .uri("/v1/approvals")
-            .header(header::AUTHORIZATION, format!("Bearer {AGENT}"))
-            .header(header::CONTENT_TYPE, "application/json")
-            .header("idempotency-key", "delete-1")
-            .body(Body::from(body.to_string()))
-            .unwrap()
+        let mut req = call("POST", "/v1/approvals", Some(AGENT), Some(body.clone()));
+        req.headers_mut()
+            .insert("idempotency-key", "delete-1".parse().unwrap());
+        req
     };
     let r = send(&app, keyed(&body)).await;
     problem(&r, StatusCode::FORBIDDEN, "denied_by_policy");
@@ -213,9 +216,7 @@ async fn an_ask_gets_the_rules_gate_whatever_the_agent_named() {
     );
     assert_eq!(a["quorum"], 2);
     assert_eq!(a["governed_by"]["rules"], json!(["finance-payments"]));
-    let lifetime = chrono::DateTime::parse_from_rfc3339(a["expires_at"].as_str().unwrap()).unwrap()
-        - chrono::DateTime::parse_from_rfc3339(a["created_at"].as_str().unwrap()).unwrap();
-    assert!(lifetime.num_seconds() <= 3600, "{lifetime}");
+    assert!(lifetime(a) <= 3600, "{a}");
 
     // With only the action, tool call and context, the policy chooses the reviewers.
     let bare =
@@ -255,9 +256,7 @@ async fn deny_beats_ask_beats_allow_and_two_asks_take_the_stricter_of_each() {
         a["governed_by"]["rules"],
         json!(["read-only-tools", "finance-payments", "high-risk"])
     );
-    let lifetime = chrono::DateTime::parse_from_rfc3339(a["expires_at"].as_str().unwrap()).unwrap()
-        - chrono::DateTime::parse_from_rfc3339(a["created_at"].as_str().unwrap()).unwrap();
-    assert!(lifetime.num_seconds() <= 600, "{lifetime}");
+    assert!(lifetime(a) <= 600, "{a}");
 }
 
 #[tokio::test]
@@ -337,26 +336,18 @@ async fn edits_name_the_version_they_follow_and_bodies_are_bounded() {
     let huge = format!("# {}\ndefault: ask\n", "x".repeat(70 * 1024));
     let r = send(&app, put_policy(ADMIN, &huge, None)).await;
     problem(&r, StatusCode::PAYLOAD_TOO_LARGE, "body_too_large");
-    let html = Request::builder()
-        .method("PUT")
-        .uri("/v1/policy")
-        .header(header::AUTHORIZATION, format!("Bearer {ADMIN}"))
-        .header(header::CONTENT_TYPE, "text/html")
-        .body(Body::from("default: deny"))
-        .unwrap();
+    let html = put_as(ADMIN, "text/html", "default: deny", None);
     problem(
         &send(&app, html).await,
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
         "unsupported_media_type",
     );
-    let json_policy = Request::builder()
-        .method("PUT")
-        .uri("/v1/policy")
-        .header(header::AUTHORIZATION, format!("Bearer {ADMIN}"))
-        .header(header::CONTENT_TYPE, "application/json")
-        .header(header::IF_MATCH, "\"1\"")
-        .body(Body::from(r#"{"default": "deny"}"#))
-        .unwrap();
+    let json_policy = put_as(
+        ADMIN,
+        "application/json",
+        r#"{"default": "deny"}"#,
+        Some("\"1\""),
+    );
     let r = send(&app, json_policy).await;
     assert_eq!(
         (r.status, r.body["version"].clone()),
@@ -372,7 +363,7 @@ async fn edits_name_the_version_they_follow_and_bodies_are_bounded() {
 #[tokio::test]
 async fn only_admins_see_or_change_the_policy_and_only_their_tenants() {
     let app = router();
-    set(&app, POLICY).await;
+    set(&app, "default: deny").await;
     for key in [AGENT, ALICE] {
         for uri in ["/v1/policy", "/v1/policy/history"] {
             problem(
@@ -393,6 +384,18 @@ async fn only_admins_see_or_change_the_policy_and_only_their_tenants() {
     problem(&other, StatusCode::NOT_FOUND, "no_policy");
     let history = get(&app, GLOBEX_ADMIN, "/v1/policy/history").await;
     assert_eq!(history.body["items"], json!([]));
+    let body = request("read", "x.get", json!({}));
+    let r = send(
+        &app,
+        call("POST", "/v1/approvals", Some(GLOBEX_ADMIN), Some(body)),
+    )
+    .await;
+    assert_eq!(
+        r.status,
+        StatusCode::CREATED,
+        "acme's deny is not globex's: {}",
+        r.body
+    );
 }
 
 #[tokio::test]
