@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_yaml_ng::Value as Yaml;
 
 use super::matching::{Match, Pattern, RiskRange};
-use super::predicate::Predicate;
+use super::predicate::{Predicate, bracket_depth};
 use super::rules::{Ask, DefaultOutcome, Outcome, Rule, Rules};
 use super::ruling::DEFAULT_RULE;
 
@@ -101,10 +101,40 @@ enum OutcomeKind {
     Ask,
 }
 
+/// How deeply brackets may nest in the whole text, predicates' included.
+const DOCUMENT_BRACKETS: usize = 64;
+
+/// The stack the document is read on. The YAML reader and the CEL parser recurse on nesting
+/// (brackets cost the parser some 170 KiB a level unoptimised), far past what a runtime worker's
+/// stack holds; the stack is reserved, and only the part used is ever committed.
+const READING_STACK: usize = 32 * 1024 * 1024;
+
 pub(super) fn parse(text: &str, known_roles: &[String]) -> Result<Rules, PolicyError> {
+    std::thread::scope(|scope| {
+        match std::thread::Builder::new()
+            .name("policy-reader".into())
+            .stack_size(READING_STACK)
+            .spawn_scoped(scope, || read(text, known_roles))
+        {
+            Ok(reader) => reader
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            // No thread to be had: read here; the limits on nesting still hold.
+            Err(_) => read(text, known_roles),
+        }
+    })
+}
+
+fn read(text: &str, known_roles: &[String]) -> Result<Rules, PolicyError> {
     if text.len() > DOCUMENT_BYTES {
         return Err(whole(format!(
             "the policy must be at most {DOCUMENT_BYTES} bytes"
+        )));
+    }
+    // Deeply nested flow YAML costs the reader time out of all proportion to its size.
+    if bracket_depth(text) > DOCUMENT_BRACKETS {
+        return Err(whole(format!(
+            "the policy nests brackets deeper than {DOCUMENT_BRACKETS}"
         )));
     }
     let raw: RawDocument = serde_yaml_ng::from_str(text).map_err(|e| {

@@ -43,6 +43,31 @@ const LEFT_OUT: [&str; 3] = ["matches", "timestamp", "duration"];
 /// the length of a list in the request, and a predicate runs on every create.
 pub(super) const MACRO_DEPTH: usize = 2;
 
+/// How deep a predicate's expression may be: running it recurses on each level, on the stack of
+/// the create that evaluates it, some 40 KiB a level unoptimised (`a + b + c` is three levels
+/// with its operands, `a.b.c` three; `&&` and `||` chains are balanced). Policies need far less.
+const EXPRESSION_DEPTH: usize = 20;
+
+/// How deeply brackets may nest in a predicate's source: the parser recurses on each level.
+const MAX_BRACKETS: usize = 32;
+
+/// The deepest nesting of `(`, `[` and `{`, counted in string literals too (a scan that can only
+/// over-count cannot be fooled by quotes into letting a deep program through).
+pub(super) fn bracket_depth(source: &str) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    for c in source.chars() {
+        match c {
+            '(' | '[' | '{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
 /// The standard CEL environment, built once: programs are compiled and run against it.
 pub(super) static ENV: LazyLock<Arc<Env>> = LazyLock::new(|| Arc::new(Env::stdlib()));
 
@@ -67,11 +92,17 @@ impl Predicate {
         if source.chars().count() > TEXT_CHARS {
             return Err(format!("must be at most {TEXT_CHARS} characters"));
         }
+        if bracket_depth(source) > MAX_BRACKETS {
+            return Err(format!("nests brackets deeper than {MAX_BRACKETS}"));
+        }
         let program = ENV
             .compile(source)
             .map_err(|e| format!("does not compile: {e}"))?;
         let mut walk = Walk::default();
         walk.visit(program.expression(), &mut Vec::new(), 0);
+        if walk.too_deep {
+            return Err(format!("nests expressions deeper than {EXPRESSION_DEPTH}"));
+        }
         if walk.depth > MACRO_DEPTH {
             return Err(format!("nests macros deeper than {MACRO_DEPTH}"));
         }
@@ -110,13 +141,27 @@ impl Predicate {
 #[derive(Default)]
 struct Walk<'e> {
     unknown: BTreeSet<&'e str>,
+    /// The deepest nesting of macros.
     depth: usize,
+    /// How deep the walk is in the expression, and whether it passed [`EXPRESSION_DEPTH`].
+    level: usize,
+    too_deep: bool,
     left_out: Option<&'e str>,
 }
 
 impl<'e> Walk<'e> {
     fn visit(&mut self, e: &'e IdedExpr, bound: &mut Vec<&'e str>, depth: usize) {
         self.depth = self.depth.max(depth);
+        if self.level == EXPRESSION_DEPTH {
+            self.too_deep = true;
+            return;
+        }
+        self.level += 1;
+        self.children(e, bound, depth);
+        self.level -= 1;
+    }
+
+    fn children(&mut self, e: &'e IdedExpr, bound: &mut Vec<&'e str>, depth: usize) {
         match &e.expr {
             Expr::Unspecified | Expr::Literal(_) => {}
             Expr::Ident(name) => {

@@ -293,3 +293,120 @@ fn an_empty_policy_is_its_default_alone() {
         "{e:?}"
     );
 }
+
+/// An attacker's try: a predicate deep enough to overflow the stack of the parser, or of every
+/// create that runs it, is refused.
+#[test]
+fn a_deeply_nested_predicate_is_refused_not_overflowed() {
+    let n = 1990;
+    let cases = [
+        // Deeper than a predicate may nest, not yet than the whole document may.
+        format!("{}1{}", "(".repeat(40), ")".repeat(40)),
+        format!("{}1{}", "[".repeat(40), "]".repeat(40)),
+        format!("{}1{}", "{1:".repeat(40), "}".repeat(40)),
+        format!("1{} > 0", " + 1".repeat(n / 4)),
+        format!("context{} == 1", ".a".repeat(n / 2)),
+        format!("context{} == 1", "[0]".repeat(n / 3)),
+        format!("{}1 == 1", "true ? 1 : ".repeat(n / 11)),
+        format!("size(context){}", ".size()".repeat(n / 7)),
+    ];
+    for when in cases {
+        let text = format!("rules: [{{id: r, outcome: deny, match: {{when: '{when}'}}}}]");
+        let e = refused(&text);
+        assert_eq!(e.rule.as_deref(), Some("r"), "{e:?}");
+        assert!(
+            ["deeper than", "Recursion limit"]
+                .iter()
+                .any(|s| e.message.contains(s)),
+            "{}: {e:?}",
+            &when[..20]
+        );
+    }
+}
+
+/// The parser folds runs of `!` and `-` into one and balances `&&` and `||`: long, yet shallow,
+/// so accepted, and run safely.
+#[test]
+fn long_but_shallow_predicates_run() {
+    let n = 1990;
+    let agent = holdpoint_core::domain::identity::Principal {
+        tenant: "t".into(),
+        principal: "a".into(),
+        roles: Vec::new(),
+        kind: Default::default(),
+    };
+    let request = holdpoint_core::domain::request::CreateRequest::new("x", "a", ["b"]);
+    for (when, holds) in [
+        (format!("{}true", "!".repeat(n + 1)), false),
+        (format!("{}1 > 0", "-".repeat(n)), true),
+        (format!("true{}", " && true".repeat(n / 8)), true),
+        (format!("false{}", " || false".repeat(n / 9)), false),
+    ] {
+        let text = format!("rules: [{{id: r, outcome: deny, match: {{when: '{when}'}}}}]");
+        let p = Policy::parse(&text, &[]).unwrap_or_else(|e| panic!("{e:?}"));
+        let denied = matches!(p.evaluate(&agent, &request, 1), super::Ruling::Deny { .. });
+        assert_eq!(denied, holds, "{}", &when[..20]);
+    }
+}
+
+/// The deepest predicate accepted runs, unoptimised, on half the stack of a runtime worker.
+/// (A stack overflow aborts the test binary: this cannot pass by accident.)
+#[test]
+fn the_deepest_predicate_runs_on_a_small_stack() {
+    // The deepest brackets accepted parse (on the reader's own deep stack).
+    let brackets = format!("{}1{} == 1", "(".repeat(32), ")".repeat(32));
+    Policy::parse(
+        &format!("rules: [{{id: r, outcome: deny, match: {{when: '{brackets}'}}}}]"),
+        &[],
+    )
+    .expect("32 brackets");
+    let when = format!("context.a.b{} > 0", " + 1".repeat(16));
+    let text = format!("rules: [{{id: r, outcome: deny, match: {{when: '{when}'}}}}]");
+    let p = Policy::parse(&text, &[]).unwrap_or_else(|e| panic!("{e:?}"));
+    let deeper = format!("context.a.b.c{} > 0", " + 1".repeat(16));
+    let e = refused(&format!(
+        "rules: [{{id: r, outcome: deny, match: {{when: '{deeper}'}}}}]"
+    ));
+    assert!(
+        e.message.contains("nests expressions deeper than 20"),
+        "{e:?}"
+    );
+    let run = std::thread::Builder::new()
+        .stack_size(1024 * 1024)
+        .spawn(move || {
+            // The deepest brackets accepted parse there too.
+            let brackets = format!("{}1{} == 1", "(".repeat(32), ")".repeat(32));
+            Policy::parse(
+                &format!("rules: [{{id: r, outcome: deny, match: {{when: '{brackets}'}}}}]"),
+                &[],
+            )
+            .expect("32 brackets");
+            let agent = holdpoint_core::domain::identity::Principal {
+                tenant: "t".into(),
+                principal: "a".into(),
+                roles: Vec::new(),
+                kind: Default::default(),
+            };
+            let request = holdpoint_core::domain::request::CreateRequest::new("x", "a", ["b"])
+                .context(&serde_json::json!({"a": {"b": 1}}));
+            matches!(p.evaluate(&agent, &request, 1), super::Ruling::Deny { .. })
+        })
+        .expect("thread");
+    assert!(run.join().expect("no overflow"), "1 + 16 > 0");
+}
+
+/// An attacker's try: YAML nested past any sense is refused, not overflowed.
+#[test]
+fn deeply_nested_yaml_is_refused() {
+    for text in [
+        format!("rules: {}{}", "[".repeat(30_000), "]".repeat(30_000)),
+        format!(
+            "rules: [{{id: r, outcome: ask, description: {}}}]",
+            "{a: ".repeat(2_000)
+        ),
+    ] {
+        let e = refused(&text);
+        assert_eq!(e.rule, None);
+        assert!(e.message.contains("nests brackets deeper than 64"), "{e:?}");
+    }
+}
