@@ -27,7 +27,13 @@ pub enum PolicyCommand {
     },
     /// Which rules decide the request in REQUEST.json (a create request) and what would
     /// happen; creates nothing.
-    Test { request: PathBuf },
+    Test {
+        request: PathBuf,
+        /// As sent by this principal of the tenant (rules may match on who asks); by default
+        /// you.
+        #[arg(long = "as")]
+        sender: Option<String>,
+    },
     /// The kept versions, newest first, with who set each and when.
     History,
 }
@@ -56,12 +62,12 @@ pub async fn run(
                 println!("policy version {} set", policy.version);
             }
         }
-        PolicyCommand::Test { request } => {
+        PolicyCommand::Test { request, sender } => {
             let text = read(&request)?;
             let request: ApprovalRequest = serde_json::from_str(&text).map_err(|e| {
                 CliError::usage(format!("{}: not a create request: {e}", request.display()))
             })?;
-            let ruling = client.test_policy(&request).await?;
+            let ruling = client.test_policy(&request, sender.as_deref()).await?;
             if json {
                 let shown = json!({
                     "outcome": ruling.outcome,

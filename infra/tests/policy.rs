@@ -49,6 +49,11 @@ rules:
     outcome: ask
     reviewers: ["role:finance"]
     quorum: 1
+  - id: agents-never-refund
+    match:
+      principal: agent
+      tool: "payments.refund"
+    outcome: deny
 "#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -139,6 +144,29 @@ async fn an_admin_sets_reads_traces_and_tests_the_policy_from_the_terminal() {
         &["policy", "test", "request.json", "--json"],
     ));
     assert_eq!(ruling["outcome"], "deny");
+    // As sent by another principal: the rule on who asks decides.
+    let refund =
+        json!({"action": "refund", "tool_call": {"name": "payments.refund", "arguments": {}}});
+    std::fs::write(d.join("refund.json"), refund.to_string()).unwrap();
+    let mine = text(&run(ADMIN_KEY, &["policy", "test", "refund.json"]));
+    assert!(
+        mine.starts_with("ask\n  reviewers    role:finance"),
+        "{mine}"
+    );
+    let agents = text(&run(
+        ADMIN_KEY,
+        &["policy", "test", "refund.json", "--as", "agent"],
+    ));
+    assert!(
+        agents.starts_with("deny, by rule agents-never-refund"),
+        "{agents}"
+    );
+    let nobody = run(ADMIN_KEY, &["policy", "test", "refund.json", "--as", "zed"]);
+    assert!(
+        err(&nobody).contains("invalid_field (422)"),
+        "{}",
+        err(&nobody)
+    );
     let listed = json_of(&run(ADMIN_KEY, &["approvals", "list", "--json"]));
     assert_eq!(listed["items"], json!([]));
 

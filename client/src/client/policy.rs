@@ -78,8 +78,20 @@ impl Client {
         Ok(history.items)
     }
 
-    /// What the policy in force would rule on `request`; creates nothing.
-    pub async fn test_policy(&self, request: &ApprovalRequest) -> Result<Ruling, Error> {
-        self.post("v1/policy/test", request).await
+    /// What the policy in force would rule on `request` sent by the principal `sender` of the
+    /// tenant (by default the caller); creates nothing.
+    pub async fn test_policy(
+        &self,
+        request: &ApprovalRequest,
+        sender: Option<&str>,
+    ) -> Result<Ruling, Error> {
+        let path = match sender {
+            Some(name) => {
+                let name: String = url::form_urlencoded::byte_serialize(name.as_bytes()).collect();
+                format!("v1/policy/test?principal={name}")
+            }
+            None => "v1/policy/test".to_owned(),
+        };
+        self.post(&path, request).await
     }
 }

@@ -2,10 +2,11 @@
 //! optionally after the version read, `If-Match`), trace its versions, try it on a request.
 
 use axum::Json;
-use axum::extract::{Request, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, Request, State};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::extract::{Caller, JsonBody, read_body};
 use super::problem::Problem;
@@ -60,12 +61,25 @@ pub(super) async fn history(
     Ok(Json(serde_json::json!({ "items": items })).into_response())
 }
 
+/// `POST /v1/policy/test?principal=NAME`: as sent by that principal of the tenant.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct TestParams {
+    principal: Option<String>,
+}
+
 pub(super) async fn test(
     State(state): State<AppState>,
     Caller(caller): Caller,
+    params: Result<Query<TestParams>, QueryRejection>,
     body: JsonBody<CreateRequest>,
 ) -> Result<Response, Problem> {
-    let ruling = state.service.test_policy(&caller, &body.value).await?;
+    let Query(p) = params.map_err(|e| Problem::bad_request("invalid_query", e.body_text()))?;
+    let sender = p.principal.as_deref();
+    let ruling = state
+        .service
+        .test_policy(&caller, &body.value, sender)
+        .await?;
     Ok(Json(ruling).into_response())
 }
 

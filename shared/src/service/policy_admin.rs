@@ -10,6 +10,7 @@ use crate::policy::{Policy, Ruling};
 use crate::store::StoreError;
 use holdpoint_core::domain::identity::Principal;
 use holdpoint_core::domain::request::{CreateRequest, Gate};
+use holdpoint_core::invalid::Invalid;
 
 /// How often an edit that did not name the version it follows is retried after another.
 const EDIT_ATTEMPTS: usize = 4;
@@ -102,14 +103,29 @@ impl Service {
         ))
     }
 
-    /// What the policy in force would rule on `request` (admins only); creates nothing.
+    /// What the policy in force would rule on `request` (admins only) sent by the principal
+    /// `sender` of the tenant (by default the admin itself); creates nothing.
     pub async fn test_policy(
         &self,
         caller: &Principal,
         request: &CreateRequest,
+        sender: Option<&str>,
     ) -> Result<Ruling, ServiceError> {
         admin(caller)?;
-        self.ruling(caller, request).await
+        let Some(name) = sender else {
+            return self.ruling(caller, request).await;
+        };
+        let found = match &self.directory {
+            Some(d) => d.get(&caller.tenant, name).await?,
+            None => None,
+        };
+        let sender = found.map(|e| e.principal()).ok_or_else(|| {
+            Invalid::new(
+                "principal",
+                format!("no principal of the tenant is named {name:?}"),
+            )
+        })?;
+        self.ruling(&sender, request).await
     }
 
     /// What the tenant's policy rules on `request` from `caller`: without a policy, an ask
