@@ -2,7 +2,8 @@
 //! is denied, allowed outright, or asked of reviewers, and under what
 //! [`Gate`](holdpoint_core::domain::request::Gate).
 //!
-//! A policy is a YAML (or JSON) document of at most 64 KiB and 200 rules:
+//! A policy is a YAML (or JSON) document of at most 64 KiB and 200 rules, its brackets nested
+//! at most 64 deep:
 //!
 //! - `default`: `ask` (the agent's own reviewers, as without a policy) or `deny`, for a request
 //!   no rule matches; `ask` when left out.
@@ -21,12 +22,12 @@
 //! `{a,b}` alternatives, case-sensitive. `agent_id` is what the agent says it is: a rule about
 //! who calls matches `principal`, which the service authenticated.
 //!
-//! A predicate may read no other name, nest macros (`all`, `exists`, `map`, …) at most two
-//! deep, and not call `matches`, `timestamp` or `duration` (this build has no regular
-//! expressions or time types); each is refused when the policy is parsed. A predicate that
-//! cannot be evaluated (a missing key, a wrong type, a result not a boolean) fails closed: it
-//! counts as not matching for an `allow` rule, and as matching for `deny` and `ask` rules.
-//! Guard optional keys with `has(context.key)`.
+//! A predicate may read no other name, nest brackets at most 32 deep, its expression at most
+//! 20 and macros (`all`, `exists`, `map`, …) at most two, and not call `matches`, `timestamp`
+//! or `duration` (this build has no regular expressions or time types); each is refused when
+//! the policy is parsed. A predicate that cannot be evaluated (a missing key, a wrong type, a
+//! result not a boolean) fails closed: it counts as not matching for an `allow` rule, and as
+//! matching for `deny` and `ask` rules. Guard optional keys with `has(context.key)`.
 //!
 //! An `ask` rule may set `reviewers` (principals and `role:NAME` of roles the tenant's
 //! principals hold), `quorum`, `max_expires_in_seconds` (60 to 2,592,000),
@@ -37,10 +38,10 @@
 //! Every matching rule counts: any deny wins, else any ask, else any allow (the first matching
 //! rule of the winning kind names the ruling), and
 //! [`Governance::rules`](holdpoint_core::domain::approval::Governance::rules) lists every
-//! matching rule in document order. Several asks combine by taking the stricter of each setting: every
-//! reviewer, the highest quorum, the shortest lifetime and window, agents may add reviewers only
-//! if all allow it, and the escalation chain of the first matching ask that has one. The agent
-//! may then make the gate stricter, never weaker (see [`CreateRequest::under`]).
+//! matching rule in document order. Several asks combine by taking the stricter of each
+//! setting: every reviewer, the highest quorum, the shortest lifetime and window, agents may add
+//! reviewers only if all allow it, and the escalation chain of the first matching ask that has
+//! one. The agent may then make the gate stricter, never weaker (see [`CreateRequest::under`]).
 
 mod document;
 mod matching;
