@@ -133,3 +133,80 @@ async fn the_walkthrough_works_on_dynamodb() {
         &walkthrough(&format!("http://{}", server.addr)),
     ));
 }
+
+/// The first ```bash block after "## Policies", pointed at `url`.
+fn policies_example(url: &str) -> String {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .unwrap();
+    let section = readme
+        .split("## Policies")
+        .nth(1)
+        .expect("a Policies section");
+    let block = section
+        .split("```bash\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("a bash block");
+    assert!(block.contains("URL=http://127.0.0.1:8004\n"));
+    block.replace("URL=http://127.0.0.1:8004\n", &format!("URL={url}\n"))
+}
+
+#[tokio::test]
+async fn the_policy_example_works_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[], free_port()).await;
+    // As the README says: `holdpoint` on the PATH.
+    let bin = Path::new(env!("CARGO_BIN_EXE_holdpoint")).parent().unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let script = format!(
+        "export PATH={path:?}\n{}",
+        policies_example(&format!("http://{}", server.addr))
+    );
+    let out = run(dir.path(), &script);
+    let answers: Vec<serde_json::Value> = out
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert_eq!(answers.len(), 3, "{out}");
+    let (denied, allowed, asked) = (&answers[0], &answers[1], &answers[2]);
+
+    // 3. Denied, naming the rule, and kept: rejected by the policy in the audit trail.
+    assert_eq!(denied["status"], 403, "{denied}");
+    assert!(
+        denied["type"]
+            .as_str()
+            .unwrap()
+            .ends_with("denied_by_policy"),
+        "{denied}"
+    );
+    assert_eq!(denied["rule"], "production-deletes", "{denied}");
+    // 4. Allowed at once, by the rule.
+    assert_eq!(allowed["status"], "approved", "{allowed}");
+    assert_eq!(
+        allowed["decision"]["by"], "policy:read-only-tools",
+        "{allowed}"
+    );
+    assert_eq!(
+        allowed["governed_by"]["rules"],
+        serde_json::json!(["read-only-tools"])
+    );
+    // 5. The rule's gate, not the agent's.
+    assert_eq!(asked["status"], "pending", "{asked}");
+    assert_eq!(
+        asked["reviewers"],
+        serde_json::json!(["role:finance"]),
+        "{asked}"
+    );
+    assert_eq!(asked["quorum"], 2, "{asked}");
+    assert_eq!(asked["execute_within_seconds"], 600, "{asked}");
+    assert_eq!(
+        asked["escalation"][0]["reviewers"],
+        serde_json::json!(["role:cfo"])
+    );
+    assert_eq!(asked["governed_by"]["policy_version"], 1, "{asked}");
+    // 6. The test names no rule and falls to the default.
+    assert!(out.contains("policy version 1 set"), "{out}");
+    assert!(out.to_lowercase().contains("default"), "{out}");
+}

@@ -11,10 +11,10 @@ use crate::directory::agents_among;
 use crate::metrics;
 use crate::policy::Ruling;
 use crate::store::{Created, IdempotencyKey};
-use holdpoint_core::domain::approval::{Approval, Governance, Verdict};
-use holdpoint_core::domain::identity::{ADMIN_ROLE, Principal, ROLE_PREFIX};
+use holdpoint_core::domain::approval::{Approval, Verdict};
+use holdpoint_core::domain::identity::Principal;
 use holdpoint_core::domain::lifecycle::Command;
-use holdpoint_core::domain::request::{CreateRequest, Gate};
+use holdpoint_core::domain::request::CreateRequest;
 use holdpoint_core::invalid::Invalid;
 use holdpoint_core::json::canonical;
 
@@ -32,7 +32,7 @@ impl Service {
     pub async fn create(
         &self,
         caller: &Principal,
-        mut request: CreateRequest,
+        request: CreateRequest,
         idempotency_key: Option<(&str, &[u8])>,
     ) -> Result<(Approval, bool), ServiceError> {
         let now = self.clock.now();
@@ -40,37 +40,36 @@ impl Service {
             target::check_url(url, self.allow_private_webhooks)
                 .map_err(|refused| Invalid::new("callback_url", refused.to_string()))?;
         }
-        let (gate, settled) = match self.ruling(caller, &request).await? {
-            Ruling::Ask { gate } => (gate, None),
+        let (mut approval, mut record, settled) = match self.ruling(caller, &request).await? {
+            Ruling::Ask { gate } => {
+                self.refuse_agent_reviewers(&caller.tenant, &request.clone().under(&gate))
+                    .await?;
+                let (a, r) = request.into_approval(caller, &gate, self.expiry, now)?;
+                (a, r, None)
+            }
             Ruling::Allow { rule, governance } => {
+                let (a, r) = request.into_settled_approval(caller, governance, self.expiry, now)?;
                 let settled = Settled {
                     rule,
                     verdict: Verdict::Approved,
                     reason: None,
                 };
-                (settled_gate(governance), Some(settled))
+                (a, r, Some(settled))
             }
             Ruling::Deny {
                 rule,
                 reason,
                 governance,
             } => {
+                let (a, r) = request.into_settled_approval(caller, governance, self.expiry, now)?;
                 let settled = Settled {
                     rule,
                     verdict: Verdict::Rejected,
                     reason,
                 };
-                (settled_gate(governance), Some(settled))
+                (a, r, Some(settled))
             }
         };
-        if settled.is_some() {
-            // Settled at once: no quorum will ever be counted.
-            request.quorum = None;
-        } else {
-            self.refuse_agent_reviewers(&caller.tenant, &request.clone().under(&gate))
-                .await?;
-        }
-        let (mut approval, mut record) = request.into_approval(caller, &gate, self.expiry, now)?;
         self.seal(&mut approval, &mut record).await?;
         // The same request is the same JSON, whatever its members' order or spacing.
         let key = idempotency_key.map(|(key, body)| IdempotencyKey {
@@ -130,17 +129,6 @@ impl Service {
             }
         }
         Ok(())
-    }
-}
-
-/// The gate of a request a rule settles: the tenant's admins, who own the policy, are its
-/// reviewers of record (none can decide it: it is settled before anyone is asked).
-fn settled_gate(governance: Governance) -> Gate {
-    Gate {
-        reviewers: vec![format!("{ROLE_PREFIX}{ADMIN_ROLE}")],
-        agent_may_add_reviewers: false,
-        governance: Some(governance),
-        ..Gate::open()
     }
 }
 

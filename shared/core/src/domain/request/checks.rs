@@ -1,6 +1,7 @@
 //! The checks of what a caller sent, one field at a time: its shape and size, and for reviewers
 //! whether they can approve at all. Each failure names its field (422).
 
+use crate::domain::approval::EscalationLevel;
 use crate::domain::identity::{ROLE_PREFIX, check_principal_name};
 use crate::domain::request::limits;
 use crate::invalid::Invalid;
@@ -65,7 +66,7 @@ pub fn check_document(field: &str, value: &impl serde::Serialize) -> Result<(), 
     Ok(())
 }
 
-pub(super) fn check_reviewers(field: &str, reviewers: &[String]) -> Result<(), Invalid> {
+fn check_reviewers(field: &str, reviewers: &[String]) -> Result<(), Invalid> {
     if reviewers.is_empty() {
         return Err(Invalid::new(field, "at least one reviewer is required"));
     }
@@ -87,9 +88,56 @@ pub(super) fn check_reviewers(field: &str, reviewers: &[String]) -> Result<(), I
 }
 
 /// The most distinct approvers `reviewers` can supply, leaving out the requester.
-pub(super) fn possible_approvers(reviewers: &[String], requester: &str) -> u32 {
+fn possible_approvers(reviewers: &[String], requester: &str) -> u32 {
     if reviewers.iter().any(|r| r.starts_with(ROLE_PREFIX)) {
         return limits::QUORUM;
     }
     reviewers.iter().filter(|r| *r != requester).count() as u32
+}
+
+/// The reviewers, quorum and escalation chain of a request that asks: who can approve, and how
+/// many of them must. Answers the quorum.
+pub(super) fn check_gate(
+    reviewers: &[String],
+    quorum_asked: Option<u32>,
+    escalation: &[EscalationLevel],
+    requester: &str,
+) -> Result<u32, Invalid> {
+    check_reviewers("reviewers", &reviewers)?;
+    let possible = possible_approvers(&reviewers, requester);
+    if possible == 0 {
+        return Err(Invalid::new(
+            "reviewers",
+            "the requester cannot review its own request; name someone else",
+        ));
+    }
+    let quorum = quorum_asked.unwrap_or(1);
+    if quorum == 0 || quorum > possible {
+        return Err(Invalid::new(
+            "quorum",
+            format!("must be between 1 and {possible} (the reviewers who can approve)"),
+        ));
+    }
+    if escalation.len() > limits::ESCALATION_LEVELS {
+        return Err(Invalid::new(
+            "escalation",
+            format!("at most {} levels", limits::ESCALATION_LEVELS),
+        ));
+    }
+    for (i, level) in escalation.iter().enumerate() {
+        if level.after_seconds < 1 {
+            return Err(Invalid::new(
+                &format!("escalation[{i}].after_seconds"),
+                "must be at least 1",
+            ));
+        }
+        check_reviewers(&format!("escalation[{i}].reviewers"), &level.reviewers)?;
+        if possible_approvers(&level.reviewers, requester) < quorum {
+            return Err(Invalid::new(
+                &format!("escalation[{i}].reviewers"),
+                "cannot reach the quorum",
+            ));
+        }
+    }
+    Ok(quorum)
 }

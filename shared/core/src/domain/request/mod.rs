@@ -17,8 +17,8 @@ mod checks;
 mod gate;
 pub mod limits;
 
+use checks::check_gate;
 pub use checks::{check_document, check_name, check_optional, check_text};
-use checks::{check_reviewers, possible_approvers};
 pub use gate::Gate;
 pub use limits::ExpiryBounds;
 
@@ -216,7 +216,31 @@ impl CreateRequest {
         if request.agent_id.is_empty() {
             request.agent_id = caller.principal.clone();
         }
-        request.build(caller, gate, bounds, now)
+        request.build(caller, gate, bounds, now, true)
+    }
+
+    /// As [`CreateRequest::into_approval`] for a request a rule settles at once (allowed or
+    /// denied by the policy `governance` names): it asks nobody, so whatever reviewers, quorum
+    /// or chain the agent named are dropped and nobody can ever decide it. Should the settling
+    /// write never happen, it waits for nobody until it expires: it fails closed.
+    pub fn into_settled_approval(
+        mut self,
+        caller: &Principal,
+        governance: Governance,
+        bounds: ExpiryBounds,
+        now: DateTime<Utc>,
+    ) -> Result<(Approval, AuditRecord), Invalid> {
+        self.reviewers.clear();
+        self.escalation.clear();
+        self.quorum = None;
+        if self.agent_id.is_empty() {
+            self.agent_id = caller.principal.clone();
+        }
+        let gate = Gate {
+            governance: Some(governance),
+            ..Gate::open()
+        };
+        self.build(caller, &gate, bounds, now, false)
     }
 
     fn build(
@@ -225,12 +249,13 @@ impl CreateRequest {
         gate: &Gate,
         bounds: ExpiryBounds,
         now: DateTime<Utc>,
+        asks: bool,
     ) -> Result<(Approval, AuditRecord), Invalid> {
         let Checked {
             quorum,
             expires_in,
             execute_within,
-        } = self.check(caller, bounds)?;
+        } = self.check(caller, bounds, asks)?;
         let lifetime = gate
             .max_expires_in
             .unwrap_or(bounds.max_seconds)
@@ -337,7 +362,12 @@ struct Checked {
 
 impl CreateRequest {
     /// Checks every field of the request `caller` sends, within `bounds`.
-    fn check(&self, caller: &Principal, bounds: ExpiryBounds) -> Result<Checked, Invalid> {
+    fn check(
+        &self,
+        caller: &Principal,
+        bounds: ExpiryBounds,
+        asks: bool,
+    ) -> Result<Checked, Invalid> {
         check_text("action", &self.action, limits::ACTION_CHARS, true)?;
         check_name("agent_id", &self.agent_id)?;
         check_optional("reason", &self.reason, limits::TEXT_CHARS)?;
@@ -365,21 +395,17 @@ impl CreateRequest {
         if self.risk_score.is_some_and(|r| r > 100) {
             return Err(Invalid::new("risk_score", "must be between 0 and 100"));
         }
-        check_reviewers("reviewers", &self.reviewers)?;
-        let possible = possible_approvers(&self.reviewers, &caller.principal);
-        if possible == 0 {
-            return Err(Invalid::new(
-                "reviewers",
-                "the requester cannot review its own request; name someone else",
-            ));
-        }
-        let quorum = self.quorum.unwrap_or(1);
-        if quorum == 0 || quorum > possible {
-            return Err(Invalid::new(
-                "quorum",
-                format!("must be between 1 and {possible} (the reviewers who can approve)"),
-            ));
-        }
+        // A request a rule settles at once asks nobody: no reviewer, no quorum, no chain.
+        let quorum = if asks {
+            check_gate(
+                &self.reviewers,
+                self.quorum,
+                &self.escalation,
+                &caller.principal,
+            )?
+        } else {
+            1
+        };
         let expires_in = self.expires_in_seconds.unwrap_or(bounds.default_seconds);
         if expires_in < bounds.min_seconds || expires_in > bounds.max_seconds {
             return Err(Invalid::new(
@@ -389,27 +415,6 @@ impl CreateRequest {
                     bounds.min_seconds, bounds.max_seconds
                 ),
             ));
-        }
-        if self.escalation.len() > limits::ESCALATION_LEVELS {
-            return Err(Invalid::new(
-                "escalation",
-                format!("at most {} levels", limits::ESCALATION_LEVELS),
-            ));
-        }
-        for (i, level) in self.escalation.iter().enumerate() {
-            if level.after_seconds < 1 {
-                return Err(Invalid::new(
-                    &format!("escalation[{i}].after_seconds"),
-                    "must be at least 1",
-                ));
-            }
-            check_reviewers(&format!("escalation[{i}].reviewers"), &level.reviewers)?;
-            if possible_approvers(&level.reviewers, &caller.principal) < quorum {
-                return Err(Invalid::new(
-                    &format!("escalation[{i}].reviewers"),
-                    "cannot reach the quorum",
-                ));
-            }
         }
         let execute_within = self
             .execute_within_seconds

@@ -163,3 +163,39 @@ mod gate {
         assert_eq!(applied.execute_within_seconds, Some(60));
     }
 }
+
+/// A request a rule settles asks nobody: should the settling write never happen, nobody can
+/// decide what waits (it fails closed), whatever reviewers the agent named.
+#[test]
+fn a_settled_request_names_no_reviewer_and_nobody_can_decide_it() {
+    let agent = who("agent", &[]);
+    let mut asked = request(&["alice", "role:admin"], Some(2));
+    asked.escalation = vec![crate::domain::approval::EscalationLevel {
+        after_seconds: 1,
+        reviewers: vec!["bob".into()],
+    }];
+    let governance = crate::domain::approval::Governance {
+        policy_version: 3,
+        rules: vec!["read-only".into()],
+    };
+    let (a, record) = asked
+        .into_settled_approval(&agent, governance.clone(), ExpiryBounds::default(), t0())
+        .unwrap();
+    assert!(a.reviewers.is_empty() && a.escalation.is_empty());
+    assert_eq!(a.quorum, 1);
+    assert_eq!(a.governed_by, Some(governance));
+    assert!(
+        record.payload.text().contains("\"reviewers\":[]"),
+        "{}",
+        record.payload.text()
+    );
+    for by in [who("alice", &[]), who("root", &["admin"]), who("bob", &[])] {
+        let cmd = Command::Decide {
+            by: &by,
+            verdict: Verdict::Approved,
+            comment: None,
+            modified_output: None,
+        };
+        assert_eq!(apply(&a, cmd, t0()), Err(Refusal::NotAReviewer), "{by:?}");
+    }
+}
