@@ -103,8 +103,8 @@ pub(super) fn check_gate(
     escalation: &[EscalationLevel],
     requester: &str,
 ) -> Result<u32, Invalid> {
-    check_reviewers("reviewers", &reviewers)?;
-    let possible = possible_approvers(&reviewers, requester);
+    check_reviewers("reviewers", reviewers)?;
+    let possible = possible_approvers(reviewers, requester);
     if possible == 0 {
         return Err(Invalid::new(
             "reviewers",
