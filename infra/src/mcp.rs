@@ -52,9 +52,12 @@ pub struct RequestApprovalArgs {
     /// What the agent is about to do, in one sentence a reviewer can judge (at most 1,000
     /// characters).
     pub action: String,
-    /// The agent asking (its name or id).
-    pub agent_id: String,
-    /// Who may decide: principal names, or `role:NAME` for anyone holding that role.
+    /// The agent asking (its name or id) [default: the name of the credentials].
+    #[serde(default)]
+    pub agent_id: Option<String>,
+    /// Who may decide: principal names, or `role:NAME` for anyone holding that role. May be
+    /// left out when the tenant's policy names the reviewers; a policy may also require others.
+    #[serde(default)]
     pub reviewers: Vec<String>,
     /// What the reviewer needs to judge, as a JSON object (at most 64 KiB).
     #[serde(default)]
@@ -74,6 +77,10 @@ pub struct RequestApprovalArgs {
     /// Seconds until the request expires unanswered (60 to 2,592,000) [default 3,600].
     #[serde(default)]
     pub expires_in_seconds: Option<u32>,
+    /// Seconds after approval within which the action must run, or the approval lapses (1 to
+    /// 2,592,000) [default 3,600; the tenant's policy may lower it].
+    #[serde(default)]
+    pub execute_within_seconds: Option<u32>,
     /// Who is asked next when nobody decided in time.
     #[serde(default)]
     pub escalation: Option<Vec<EscalationArg>>,
@@ -210,7 +217,11 @@ impl Gatekeeper {
         &self,
         Parameters(args): Parameters<RequestApprovalArgs>,
     ) -> Result<String, String> {
-        let mut request = ApprovalRequest::new(args.action, args.agent_id, args.reviewers);
+        let mut request = ApprovalRequest::new(
+            args.action,
+            args.agent_id.unwrap_or_default(),
+            args.reviewers,
+        );
         if let Some(c) = args.context {
             request.context = Document::of(&c);
         }
@@ -221,6 +232,7 @@ impl Gatekeeper {
         request.risk_score = args.risk_score;
         request.quorum = args.quorum;
         request.expires_in_seconds = args.expires_in_seconds;
+        request.execute_within_seconds = args.execute_within_seconds;
         request.escalation = args
             .escalation
             .unwrap_or_default()
