@@ -2,6 +2,7 @@
 //! is ruled by the one in force — deny (403, recorded as rejected by `policy:<rule>`), allow
 //! (approved by the rule, executed once with its hash), ask (the rule's gate, never weaker).
 
+mod policies_held;
 mod support;
 
 use std::sync::Arc;

@@ -133,6 +133,7 @@ fn policy(p: PolicyRefusal) -> Problem {
     let detail = p.to_string();
     match p {
         PolicyRefusal::NotSet => Problem::new(S::NOT_FOUND, "no_policy", detail),
+        PolicyRefusal::AgentCannotSet => Problem::new(S::FORBIDDEN, "not_admin", detail),
         PolicyRefusal::Invalid(e) => {
             Problem::new(S::UNPROCESSABLE_ENTITY, "invalid_policy", detail).with("rule", e.rule)
         }

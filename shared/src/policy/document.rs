@@ -109,7 +109,10 @@ const DOCUMENT_BRACKETS: usize = 64;
 /// stack holds; the stack is reserved, and only the part used is ever committed.
 const READING_STACK: usize = 32 * 1024 * 1024;
 
-pub(super) fn parse(text: &str, known_roles: &[String]) -> Result<Rules, PolicyError> {
+/// `known_roles`: the roles a rule's reviewers may name; `None` reads a stored version, whose
+/// roles were checked when it was set (a role's last holder may have left since, and every
+/// process must rule on it alike, whatever it has parsed before).
+pub(super) fn parse(text: &str, known_roles: Option<&[String]>) -> Result<Rules, PolicyError> {
     std::thread::scope(|scope| {
         match std::thread::Builder::new()
             .name("policy-reader".into())
@@ -125,7 +128,7 @@ pub(super) fn parse(text: &str, known_roles: &[String]) -> Result<Rules, PolicyE
     })
 }
 
-fn read(text: &str, known_roles: &[String]) -> Result<Rules, PolicyError> {
+fn read(text: &str, known_roles: Option<&[String]>) -> Result<Rules, PolicyError> {
     if text.len() > DOCUMENT_BYTES {
         return Err(whole(format!(
             "the policy must be at most {DOCUMENT_BYTES} bytes"
@@ -192,7 +195,11 @@ fn whole(message: String) -> PolicyError {
 }
 
 /// One rule, checked: its id, its match compiled, its outcome's fields meaningful and in bounds.
-fn compile(mut raw: RawRule, agents_may_add: bool, known_roles: &[String]) -> Result<Rule, String> {
+fn compile(
+    mut raw: RawRule,
+    agents_may_add: bool,
+    known_roles: Option<&[String]>,
+) -> Result<Rule, String> {
     check_principal_name("id", &raw.id).map_err(|e| format!("id {}", e.message))?;
     if raw.id == DEFAULT_RULE {
         return Err(format!(
@@ -311,7 +318,7 @@ fn compile_match(raw: RawMatch) -> Result<Match, String> {
 fn compile_ask(
     raw: &RawRule,
     default_may_add: bool,
-    known_roles: &[String],
+    known_roles: Option<&[String]>,
 ) -> Result<Ask, String> {
     let agents_may_add = raw.agents_may_add_reviewers.unwrap_or(default_may_add);
     let reviewers = raw.reviewers.clone().unwrap_or_default();
@@ -381,11 +388,12 @@ fn compile_ask(
     })
 }
 
-/// Each reviewer a principal name or `role:NAME` of a role some principal holds, none twice.
+/// Each reviewer a principal name or `role:NAME` (of a role some principal holds, when
+/// `known_roles` are given), none twice.
 fn check_reviewers(
     field: &str,
     reviewers: &[String],
-    known_roles: &[String],
+    known_roles: Option<&[String]>,
 ) -> Result<(), String> {
     if reviewers.len() > REVIEWERS {
         return Err(format!("{field}: at most {REVIEWERS} reviewers"));
@@ -395,7 +403,7 @@ fn check_reviewers(
         match r.strip_prefix(ROLE_PREFIX) {
             Some(role) => {
                 check_principal_name(&f, role).map_err(|e| format!("{f} {}", e.message))?;
-                if !known_roles.iter().any(|k| k == role) {
+                if known_roles.is_some_and(|known| !known.iter().any(|k| k == role)) {
                     return Err(format!(
                         "{f}: no principal of the tenant holds the role {role}"
                     ));

@@ -101,13 +101,37 @@ pub struct Policy {
 impl Policy {
     /// Parses YAML or JSON text; `known_roles` = roles some principal of the tenant holds.
     pub fn parse(text: &str, known_roles: &[String]) -> Result<Policy, PolicyError> {
-        document::parse(text, known_roles).map(|rules| Policy { rules })
+        document::parse(text, Some(known_roles)).map(|rules| Policy { rules })
+    }
+
+    /// Parses a stored version: every check of [`Policy::parse`] but the known roles, which
+    /// held when it was set. A role whose last holder has left leaves its rules with no one
+    /// to approve (escalation or an admin's new version answers that), and every process rules
+    /// alike, whichever versions it has parsed before.
+    pub fn parse_stored(text: &str) -> Result<Policy, PolicyError> {
+        document::parse(text, None).map(|rules| Policy { rules })
     }
 
     /// The rules that match `request` from `caller`, and what follows. `version` is the stored
     /// version of this policy (goes into the Governance).
     pub fn evaluate(&self, caller: &Principal, request: &CreateRequest, version: u64) -> Ruling {
         ruling::evaluate(&self.rules, caller, request, version)
+    }
+
+    /// The reviewers each ask rule names, its own and each escalation level's, with the rule's
+    /// id: checked against the directory when the policy is set.
+    pub fn named_reviewers(&self) -> impl Iterator<Item = (&str, &[String])> {
+        self.rules.rules.iter().flat_map(|r| {
+            let asked = match &r.outcome {
+                rules::Outcome::Ask(ask) => Some(ask),
+                _ => None,
+            };
+            asked.into_iter().flat_map(move |ask| {
+                std::iter::once(ask.reviewers.as_slice())
+                    .chain(ask.escalation.iter().map(|l| l.reviewers.as_slice()))
+                    .map(move |reviewers| (r.id.as_str(), reviewers))
+            })
+        })
     }
 
     /// The rules' ids, in document order.

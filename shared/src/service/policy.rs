@@ -2,9 +2,11 @@
 //! this process has parsed, and why a policy refuses (the admins' routes and the ruling at every
 //! create are in `policy_admin`).
 //!
-//! A policy is parsed when set (refused whole, naming the rule at fault, while the version in
-//! force stays) and again when a process first rules by that version; parsed versions are kept
-//! per `(tenant, version)`, since a stored version never changes.
+//! A policy is checked whole when set (refused, naming the rule at fault, while the version in
+//! force stays): its roles must be held and its named reviewers must not be agents. A process
+//! parses a stored version again when it first rules by it, without looking at the directory
+//! (so every process rules alike); parsed versions are kept per `(tenant, version)`, since a
+//! stored version never changes.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -56,6 +58,10 @@ pub enum PolicyRefusal {
     /// compile; nothing was stored.
     #[error(transparent)]
     Invalid(#[from] PolicyError),
+    /// An agent principal may not set the policy, whatever its roles: it would rewrite the
+    /// rules that gate it.
+    #[error("an agent principal cannot set the policy, even holding the role admin")]
+    AgentCannotSet,
     /// `If-Match` named a version other than the one in force.
     #[error("the policy in force is version {current}, not {expected}")]
     VersionMismatch { expected: u64, current: u64 },
@@ -66,7 +72,7 @@ pub enum PolicyRefusal {
         rule: String,
         reason: Option<String>,
     },
-    /// The stored policy no longer parses (a role it names is held by no one any more):
+    /// The stored policy no longer parses (it was stored by a build with other limits):
     /// nothing is created until an admin sets it again.
     #[error("the tenant's policy (version {version}) no longer holds: {error}")]
     Unusable { version: u64, error: PolicyError },

@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use super::policy::{Policies, PolicyRefusal};
 use super::{Service, ServiceError};
+use crate::directory::agents_among;
 use crate::directory::policy::{PolicyStore, StoredPolicy};
-use crate::policy::{Policy, Ruling};
+use crate::policy::{Policy, PolicyError, Ruling};
 use crate::store::StoreError;
 use holdpoint_core::domain::identity::Principal;
 use holdpoint_core::domain::request::{CreateRequest, Gate};
@@ -50,9 +51,11 @@ impl Service {
         }
     }
 
-    /// Sets `text` as the tenant's policy (admins only), after `expected_version` when given
+    /// Sets `text` as the tenant's policy (human admins only: an agent holding the role admin
+    /// would otherwise rewrite the rules that gate it), after `expected_version` when given
     /// (else after whatever is in force). A document that does not hold is refused and the
-    /// version in force stays.
+    /// version in force stays. Roles and reviewers are checked against the directory here
+    /// only: a stored version is ruled by as it was set.
     pub async fn set_policy(
         &self,
         caller: &Principal,
@@ -60,10 +63,14 @@ impl Service {
         expected_version: Option<u64>,
     ) -> Result<StoredPolicy, ServiceError> {
         admin(caller)?;
+        if caller.is_agent() {
+            return Err(PolicyRefusal::AgentCannotSet.into());
+        }
         let policies = self.policy_store()?;
         let tenant = &caller.tenant;
         let parsed = Policy::parse(text, &self.known_roles(tenant).await?)
             .map_err(PolicyRefusal::Invalid)?;
+        self.refuse_agent_rule_reviewers(tenant, &parsed).await?;
         for _ in 0..EDIT_ATTEMPTS {
             let now = self.clock.now();
             let current = policies
@@ -145,17 +152,45 @@ impl Service {
         let policy = match policies.cached(tenant, stored.version) {
             Some(p) => p,
             None => {
-                let parsed = Policy::parse(&stored.text, &self.known_roles(tenant).await?)
-                    .map_err(|error| PolicyRefusal::Unusable {
+                let parsed = Policy::parse_stored(&stored.text).map_err(|error| {
+                    PolicyRefusal::Unusable {
                         version: stored.version,
                         error,
-                    })?;
+                    }
+                })?;
                 let parsed = Arc::new(parsed);
                 policies.keep(tenant, stored.version, parsed.clone());
                 parsed
             }
         };
         Ok(policy.evaluate(caller, request, stored.version))
+    }
+
+    /// Refuses a policy whose asks name an agent principal: an agent can never decide, so the
+    /// rule could only stall, or hand approvals to another agent.
+    async fn refuse_agent_rule_reviewers(
+        &self,
+        tenant: &str,
+        policy: &Policy,
+    ) -> Result<(), ServiceError> {
+        let Some(directory) = &self.directory else {
+            return Ok(());
+        };
+        for (rule, reviewers) in policy.named_reviewers() {
+            let agents = agents_among(directory.as_ref(), tenant, reviewers).await?;
+            if !agents.is_empty() {
+                return Err(PolicyRefusal::Invalid(PolicyError {
+                    rule: Some(rule.to_owned()),
+                    message: format!(
+                        "rule {rule}: {} {} an agent principal, and an agent can never decide",
+                        agents.join(", "),
+                        if agents.len() == 1 { "is" } else { "are" }
+                    ),
+                })
+                .into());
+            }
+        }
+        Ok(())
     }
 
     /// The roles some principal of `tenant` holds: the only ones a rule may ask.

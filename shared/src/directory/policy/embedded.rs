@@ -4,7 +4,7 @@ use std::path::Path;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{ErrorCode, OptionalExtension, TransactionBehavior, params};
 
 use super::{HISTORY_LIMIT, PolicyStore, StoredPolicy};
 use crate::directory::embedded::FILE;
@@ -34,6 +34,14 @@ impl EmbeddedPolicies {
     }
 }
 
+/// The version already stored (by an edit that came first) is that edit's, not a defect.
+fn taken(e: rusqlite::Error) -> StoreError {
+    match e.sqlite_error_code() {
+        Some(ErrorCode::ConstraintViolation) => StoreError::AlreadyExists,
+        _ => failed(e),
+    }
+}
+
 fn decode(body: &str) -> Result<StoredPolicy, StoreError> {
     sqlite::decode("policy", body)
 }
@@ -59,7 +67,12 @@ impl PolicyStore for EmbeddedPolicies {
         let stored = i64::try_from(version).map_err(|e| StoreError::Internal(e.to_string()))?;
         self.file
             .with(move |conn| {
-                let tx = conn.transaction().map_err(failed)?;
+                // Immediate: the write lock is taken before MAX(version) is read, so another
+                // process on this file cannot read the same version in between (a deferred
+                // transaction would fail its write instead, as a busy file).
+                let tx = conn
+                    .transaction_with_behavior(TransactionBehavior::Immediate)
+                    .map_err(failed)?;
                 let newest: Option<i64> = tx
                     .query_row(
                         "SELECT MAX(version) FROM policies WHERE tenant = ?1",
@@ -76,7 +89,7 @@ impl PolicyStore for EmbeddedPolicies {
                     "INSERT INTO policies (tenant, version, body) VALUES (?1, ?2, ?3)",
                     params![tenant, stored, body],
                 )
-                .map_err(failed)?;
+                .map_err(taken)?;
                 tx.commit().map_err(failed)?;
                 Ok(version)
             })
@@ -119,3 +132,7 @@ impl PolicyStore for EmbeddedPolicies {
             .await
     }
 }
+
+#[cfg(test)]
+#[path = "embedded_tests.rs"]
+mod tests;
