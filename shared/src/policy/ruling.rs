@@ -1,7 +1,7 @@
 //! From the rules that matched to a ruling: deny beats ask beats allow, asks combine by taking
 //! the stricter of each setting, no match falls to the policy's default.
 
-use holdpoint_core::domain::approval::Governance;
+use holdpoint_core::domain::approval::{Governance, Requirement};
 use holdpoint_core::domain::identity::Principal;
 use holdpoint_core::domain::request::{CreateRequest, Gate};
 
@@ -65,10 +65,10 @@ pub(super) fn evaluate(
             governance,
         };
     }
-    let asks: Vec<&Ask> = matched
+    let asks: Vec<(&str, &Ask)> = matched
         .iter()
         .filter_map(|r| match &r.outcome {
-            Outcome::Ask(ask) => Some(ask),
+            Outcome::Ask(ask) => Some((r.id.as_str(), ask)),
             _ => None,
         })
         .collect();
@@ -99,14 +99,23 @@ pub(super) fn evaluate(
     }
 }
 
-/// Several asks at once: every reviewer of each, the highest quorum, the shortest lifetime and
-/// window, agents may add reviewers only if every ask lets them, and the first chain given.
-fn combine(asks: &[&Ask], governance: Governance) -> Gate {
+/// Several asks at once: every reviewer of each, each rule's own quorum among its own reviewers
+/// (a [`Requirement`], so no rule is met by another's reviewers or the agent's), the highest
+/// quorum overall, the shortest lifetime and window, agents may add reviewers only if every ask
+/// lets them, and the first chain given.
+fn combine(asks: &[(&str, &Ask)], governance: Governance) -> Gate {
     let mut gate = Gate {
         governance: Some(governance),
         ..Gate::open()
     };
-    for ask in asks {
+    for (rule, ask) in asks {
+        if !ask.reviewers.is_empty() {
+            gate.requirements.push(Requirement {
+                rule: (*rule).to_owned(),
+                reviewers: ask.reviewers.clone(),
+                quorum: ask.quorum,
+            });
+        }
         for r in &ask.reviewers {
             if !gate.reviewers.contains(r) {
                 gate.reviewers.push(r.clone());

@@ -1,7 +1,7 @@
 //! What a policy decides: each outcome, precedence, combined asks, the default, globs, risk,
 //! predicates (failing closed), and the README's worked example.
 
-use holdpoint_core::domain::approval::{EscalationLevel, Governance};
+use holdpoint_core::domain::approval::{EscalationLevel, Governance, Requirement};
 use holdpoint_core::domain::identity::{Principal, PrincipalKind};
 use holdpoint_core::domain::request::{CreateRequest, Gate};
 use serde_json::json;
@@ -97,6 +97,11 @@ fn each_outcome() {
                 reviewers: vec!["alice".into(), "role:finance".into()],
                 agent_may_add_reviewers: false,
                 min_quorum: 2,
+                requirements: vec![Requirement {
+                    rule: "refunds".into(),
+                    reviewers: vec!["alice".into(), "role:finance".into()],
+                    quorum: 2,
+                }],
                 max_expires_in: Some(3600),
                 escalation: vec![EscalationLevel {
                     after_seconds: 60,
@@ -174,6 +179,13 @@ rules:
     };
     assert_eq!(gate.reviewers, ["alice", "bob", "carol", "erin"]);
     assert_eq!(gate.min_quorum, 3);
+    // Each rule keeps its own quorum among its own reviewers: the union does not dilute one.
+    let own: Vec<_> = gate
+        .requirements
+        .iter()
+        .map(|r| (r.rule.as_str(), r.reviewers.len(), r.quorum))
+        .collect();
+    assert_eq!(own, [("loose", 2, 1), ("no-chain", 3, 3)]);
     assert_eq!(gate.max_expires_in, Some(600));
     assert_eq!(gate.max_execute_within, Some(30));
     assert!(!gate.agent_may_add_reviewers, "one ask forbids it");

@@ -56,6 +56,21 @@ pub struct Vote {
     #[serde(with = "rfc3339")]
     pub at: DateTime<Utc>,
     pub comment: Option<String>,
+    /// The rules whose [`Requirement`] this vote counts towards: those whose reviewers its
+    /// author was (by name or a role held) when voting.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub meets: Vec<String>,
+}
+
+/// What one policy rule demands of an approval, whoever else may also review it: `quorum`
+/// approvals from among its own `reviewers`. Reviewers an agent adds, or another rule's, never
+/// count towards it, so no rule is diluted by the pool it is combined into.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Requirement {
+    pub rule: String,
+    pub reviewers: Vec<String>,
+    pub quorum: u32,
 }
 
 /// The final decision, once the approval left `pending` through a reviewer.
@@ -85,6 +100,10 @@ pub struct Approval {
     /// The reviewers of the current escalation level: principals and `role:NAME` entries.
     pub reviewers: Vec<String>,
     pub quorum: u32,
+    /// What the policy's rules demand beyond the quorum, each of its own reviewers (none before
+    /// policies, and once an escalation has moved the approval on to the rules' next level).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requirements: Vec<Requirement>,
     /// A JSON object, kept as sent.
     pub context: Document,
     pub context_hash: String,
@@ -272,6 +291,14 @@ impl Approval {
             }
             _ => None,
         }
+    }
+
+    /// Whether `votes` decide: the quorum, and each rule's own quorum among its reviewers.
+    pub fn quorum_met(&self, votes: &[Vote]) -> bool {
+        votes.len() as u32 >= self.quorum
+            && self.requirements.iter().all(|r| {
+                votes.iter().filter(|v| v.meets.contains(&r.rule)).count() as u32 >= r.quorum
+            })
     }
 
     /// Who brought the approval to its current state, for conflict answers.

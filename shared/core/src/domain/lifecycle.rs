@@ -250,6 +250,12 @@ fn decide(
         by: me.to_owned(),
         at: now,
         comment: comment.clone(),
+        meets: a
+            .requirements
+            .iter()
+            .filter(|r| by.is_reviewer(&r.reviewers))
+            .map(|r| r.rule.clone())
+            .collect(),
     };
     #[derive(serde::Serialize)]
     struct Decided<'a> {
@@ -287,7 +293,7 @@ fn decide(
             next.approvals.push(vote);
         }
     }
-    if (next.approvals.len() as u32) < a.quorum {
+    if !a.quorum_met(&next.approvals) {
         return Ok(changed(
             a,
             next,

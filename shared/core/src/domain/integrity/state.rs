@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::domain::approval::{
-    Approval, Decision, EscalationLevel, Governance, Status, ToolCall, Verdict, Vote,
+    Approval, Decision, EscalationLevel, Governance, Requirement, Status, ToolCall, Verdict, Vote,
 };
 use crate::json::document::Document;
 use crate::time::rfc3339;
@@ -34,6 +34,9 @@ struct State<'a> {
     requested_by: &'a str,
     reviewers: &'a [String],
     quorum: u32,
+    // Absent before policies: old states keep their digest.
+    #[serde(skip_serializing_if = "<[Requirement]>::is_empty")]
+    requirements: &'a [Requirement],
     context: &'a Document,
     context_hash: &'a str,
     reason: &'a Option<String>,
@@ -91,6 +94,7 @@ impl<'a> State<'a> {
             requested_by,
             reviewers,
             quorum,
+            requirements,
             context,
             context_hash,
             reason,
@@ -130,6 +134,7 @@ impl<'a> State<'a> {
             requested_by,
             reviewers,
             quorum: *quorum,
+            requirements,
             context,
             context_hash,
             reason,

@@ -98,6 +98,8 @@ pub(super) fn escalate(a: &Approval, now: DateTime<Utc>) -> Result<Change, Denie
     next.reviewers = target.reviewers.clone();
     next.escalation_level += 1;
     next.approvals.clear();
+    // The rules' next level replaces the reviewers their requirements were of.
+    next.requirements.clear();
     next.proposed_output = None;
     next.escalates_at = a
         .escalation

@@ -1,7 +1,7 @@
 //! The checks of what a caller sent, one field at a time: its shape and size, and for reviewers
 //! whether they can approve at all. Each failure names its field (422).
 
-use crate::domain::approval::EscalationLevel;
+use crate::domain::approval::{EscalationLevel, Requirement};
 use crate::domain::identity::{ROLE_PREFIX, check_principal_name};
 use crate::domain::request::limits;
 use crate::invalid::Invalid;
@@ -140,4 +140,19 @@ pub(super) fn check_gate(
         }
     }
     Ok(quorum)
+}
+
+/// A rule's own quorum must be reachable among its reviewers without the requester, who never
+/// decides its own request.
+pub(super) fn check_requirement(r: &Requirement, requester: &str) -> Result<(), Invalid> {
+    if possible_approvers(&r.reviewers, requester) < r.quorum {
+        return Err(Invalid::new(
+            "reviewers",
+            format!(
+                "the policy rule {} needs {} approvals from its reviewers, and the requester cannot approve its own request",
+                r.rule, r.quorum
+            ),
+        ));
+    }
+    Ok(())
 }

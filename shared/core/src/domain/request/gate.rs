@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use crate::domain::approval::{EscalationLevel, Governance};
+use crate::domain::approval::{EscalationLevel, Governance, Requirement};
 
 /// What the rules that matched a request require of the approval it becomes.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -18,6 +18,8 @@ pub struct Gate {
     pub agent_may_add_reviewers: bool,
     /// The least quorum.
     pub min_quorum: u32,
+    /// Each asking rule's own quorum among its own reviewers, kept on the approval.
+    pub requirements: Vec<Requirement>,
     /// The longest lifetime in seconds, for asking and for any extension.
     pub max_expires_in: Option<u32>,
     /// The rules' escalation chain; when set it replaces whatever the agent named.
@@ -35,6 +37,7 @@ impl Gate {
             reviewers: Vec::new(),
             agent_may_add_reviewers: true,
             min_quorum: 1,
+            requirements: Vec::new(),
             max_expires_in: None,
             escalation: Vec::new(),
             max_execute_within: None,

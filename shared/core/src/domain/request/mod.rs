@@ -6,7 +6,8 @@ use uuid::Uuid;
 
 use crate::audit::{AuditEvent, AuditRecord, ChainHead};
 use crate::domain::approval::{
-    Approval, DEFAULT_EXECUTE_WITHIN_SECONDS, EscalationLevel, Governance, Status, ToolCall,
+    Approval, DEFAULT_EXECUTE_WITHIN_SECONDS, EscalationLevel, Governance, Requirement, Status,
+    ToolCall,
 };
 use crate::domain::identity::Principal;
 use crate::domain::record;
@@ -15,10 +16,11 @@ use crate::json::document::Document;
 
 mod checks;
 mod gate;
+mod gated;
 pub mod limits;
 
-use checks::check_gate;
 pub use checks::{check_document, check_name, check_optional, check_text};
+use checks::{check_gate, check_requirement};
 pub use gate::Gate;
 pub use limits::ExpiryBounds;
 
@@ -172,37 +174,6 @@ impl CreateRequest {
 }
 
 impl CreateRequest {
-    /// `request` with this gate laid over it: what the approval is built from.
-    pub fn under(self, gate: &Gate) -> CreateRequest {
-        let mut request = self;
-        let own = std::mem::take(&mut request.reviewers);
-        let mut reviewers = gate.reviewers.clone();
-        if gate.agent_may_add_reviewers || gate.reviewers.is_empty() {
-            // A reviewer the agent lists twice is left for the checks to refuse.
-            reviewers.extend(own.into_iter().filter(|r| !gate.reviewers.contains(r)));
-        }
-        request.reviewers = reviewers;
-        // A quorum of 0 is left for the checks to refuse, not raised into a valid one.
-        if request.quorum != Some(0) && request.quorum.unwrap_or(1) < gate.min_quorum {
-            request.quorum = Some(gate.min_quorum);
-        }
-        if let Some(max) = gate.max_expires_in {
-            request.expires_in_seconds =
-                Some(request.expires_in_seconds.map_or(max, |s| s.min(max)));
-        }
-        if let Some(max) = gate.max_execute_within {
-            request.execute_within_seconds =
-                Some(request.execute_within_seconds.map_or(max, |s| s.min(max)));
-        }
-        if !gate.escalation.is_empty() {
-            request.escalation = gate.escalation.clone();
-        } else if !gate.agent_may_add_reviewers && !gate.reviewers.is_empty() {
-            // An escalation level replaces the reviewers: the agent may not name the next ones.
-            request.escalation.clear();
-        }
-        request
-    }
-
     /// Lays `gate` over the request, checks every field and builds the new approval and the
     /// first record of its audit chain.
     pub fn into_approval(
@@ -219,30 +190,6 @@ impl CreateRequest {
         request.build(caller, gate, bounds, now, true)
     }
 
-    /// As [`CreateRequest::into_approval`] for a request a rule settles at once (allowed or
-    /// denied by the policy `governance` names): it asks nobody, so whatever reviewers, quorum
-    /// or chain the agent named are dropped and nobody can ever decide it. Should the settling
-    /// write never happen, it waits for nobody until it expires: it fails closed.
-    pub fn into_settled_approval(
-        mut self,
-        caller: &Principal,
-        governance: Governance,
-        bounds: ExpiryBounds,
-        now: DateTime<Utc>,
-    ) -> Result<(Approval, AuditRecord), Invalid> {
-        self.reviewers.clear();
-        self.escalation.clear();
-        self.quorum = None;
-        if self.agent_id.is_empty() {
-            self.agent_id = caller.principal.clone();
-        }
-        let gate = Gate {
-            governance: Some(governance),
-            ..Gate::open()
-        };
-        self.build(caller, &gate, bounds, now, false)
-    }
-
     fn build(
         self,
         caller: &Principal,
@@ -256,10 +203,19 @@ impl CreateRequest {
             expires_in,
             execute_within,
         } = self.check(caller, bounds, asks)?;
+        let expires_in = gate
+            .max_expires_in
+            .map_or(expires_in, |m| expires_in.min(m));
+        let execute_within = gate
+            .max_execute_within
+            .map_or(execute_within, |m| execute_within.min(m));
         let lifetime = gate
             .max_expires_in
-            .unwrap_or(bounds.max_seconds)
+            .map_or(bounds.max_seconds, |m| m.min(bounds.max_seconds))
             .max(expires_in);
+        for r in &gate.requirements {
+            check_requirement(r, &caller.principal)?;
+        }
         let id = Uuid::new_v4();
         let context_hash = crate::domain::approval::bound_hash(
             &self.action,
@@ -284,6 +240,8 @@ impl CreateRequest {
             expires_at: String,
             escalation: &'a [EscalationLevel],
             execute_within_seconds: u32,
+            #[serde(skip_serializing_if = "<[Requirement]>::is_empty")]
+            requirements: &'a [Requirement],
             #[serde(skip_serializing_if = "Option::is_none")]
             governed_by: Option<&'a Governance>,
         }
@@ -298,6 +256,7 @@ impl CreateRequest {
             expires_at: crate::time::format(&expires_at),
             escalation: &self.escalation,
             execute_within_seconds: execute_within,
+            requirements: &gate.requirements,
             governed_by: gate.governance.as_ref(),
         });
         let approval = Approval {
@@ -310,6 +269,7 @@ impl CreateRequest {
             requested_by: caller.principal.clone(),
             reviewers: self.reviewers,
             quorum,
+            requirements: gate.requirements.clone(),
             context: self.context,
             context_hash,
             reason: self.reason,

@@ -3,6 +3,7 @@
 use serde_json::json;
 
 use super::*;
+use crate::domain::request::Gate;
 
 #[test]
 fn create_refuses_what_cannot_be_approved() {
@@ -116,6 +117,11 @@ mod gate {
             reviewers: vec!["role:finance".into()],
             agent_may_add_reviewers: false,
             min_quorum: 2,
+            requirements: vec![crate::domain::approval::Requirement {
+                rule: "finance".into(),
+                reviewers: vec!["role:finance".into()],
+                quorum: 2,
+            }],
             max_expires_in: Some(3_600),
             escalation: Vec::new(),
             max_execute_within: Some(600),
@@ -139,7 +145,10 @@ mod gate {
         zero.quorum = Some(0);
         assert_eq!(zero.under(&strict()).quorum, Some(0), "left for the checks");
         assert_eq!(applied.expires_in_seconds, Some(3_600));
-        assert_eq!(applied.execute_within_seconds, Some(600));
+        assert_eq!(
+            applied.execute_within_seconds, None,
+            "held under the ceiling at build"
+        );
         assert!(
             applied.escalation.is_empty(),
             "the agent's chain would swap reviewers"
@@ -158,6 +167,10 @@ mod gate {
         };
         let applied = r.under(&gate);
         assert_eq!(applied.reviewers, ["role:finance", "lenient"]);
+        assert!(
+            applied.escalation.is_empty(),
+            "an agent's level would replace the rule's reviewers"
+        );
         assert_eq!(applied.quorum, Some(3));
         assert_eq!(applied.expires_in_seconds, Some(120));
         assert_eq!(applied.execute_within_seconds, Some(60));
@@ -170,6 +183,7 @@ mod gate {
 fn a_settled_request_names_no_reviewer_and_nobody_can_decide_it() {
     let agent = who("agent", &[]);
     let mut asked = request(&["alice", "role:admin"], Some(2));
+    asked.execute_within_seconds = Some(30 * 86_400);
     asked.escalation = vec![crate::domain::approval::EscalationLevel {
         after_seconds: 1,
         reviewers: vec!["bob".into()],
@@ -183,6 +197,11 @@ fn a_settled_request_names_no_reviewer_and_nobody_can_decide_it() {
         .unwrap();
     assert!(a.reviewers.is_empty() && a.escalation.is_empty());
     assert_eq!(a.quorum, 1);
+    assert_eq!(
+        a.execute_within_seconds,
+        Some(3_600),
+        "the default is an allow's ceiling"
+    );
     assert_eq!(a.governed_by, Some(governance));
     assert!(
         record.payload.text().contains("\"reviewers\":[]"),
@@ -198,4 +217,106 @@ fn a_settled_request_names_no_reviewer_and_nobody_can_decide_it() {
         };
         assert_eq!(apply(&a, cmd, t0()), Err(Refusal::NotAReviewer), "{by:?}");
     }
+}
+
+/// A rule's ceilings bound what the agent asks; they never lengthen the service's defaults.
+#[test]
+fn a_rules_ceilings_are_not_defaults() {
+    let agent = who("agent", &[]);
+    let gate = Gate {
+        max_expires_in: Some(86_400),
+        max_execute_within: Some(86_400),
+        ..Gate::open()
+    };
+    let mut asked = request(&["alice"], None);
+    asked.expires_in_seconds = None;
+    let (a, _) = asked
+        .into_approval(&agent, &gate, ExpiryBounds::default(), t0())
+        .unwrap();
+    assert_eq!(a.expires_at, t0() + TimeDelta::seconds(3_600));
+    assert_eq!(a.execute_within_seconds, Some(3_600));
+    // A service bound below the rule's ceiling holds the latest expiry too.
+    let bounds = ExpiryBounds {
+        max_seconds: 7_200,
+        ..ExpiryBounds::default()
+    };
+    let (a, _) = request(&["alice"], None)
+        .into_approval(&agent, &gate, bounds, t0())
+        .unwrap();
+    assert_eq!(a.latest_expiry, Some(t0() + TimeDelta::seconds(7_200)));
+    // A ceiling below the default holds what the agent left out.
+    let tight = Gate {
+        max_expires_in: Some(300),
+        max_execute_within: Some(600),
+        ..Gate::open()
+    };
+    let mut asked = request(&["alice"], None);
+    asked.expires_in_seconds = None;
+    let (a, _) = asked
+        .into_approval(&agent, &tight, ExpiryBounds::default(), t0())
+        .unwrap();
+    assert_eq!(a.expires_at, t0() + TimeDelta::seconds(300));
+    assert_eq!(a.execute_within_seconds, Some(600));
+    assert_eq!(a.latest_expiry, Some(t0() + TimeDelta::seconds(300)));
+}
+
+/// Reviewers the agent adds, or another rule's, never count towards a rule's own quorum.
+#[test]
+fn a_rules_quorum_is_met_by_its_own_reviewers_only() {
+    let agent = who("agent", &[]);
+    let gate = Gate {
+        reviewers: vec!["role:finance".into()],
+        min_quorum: 2,
+        requirements: vec![crate::domain::approval::Requirement {
+            rule: "finance".into(),
+            reviewers: vec!["role:finance".into()],
+            quorum: 2,
+        }],
+        ..Gate::open()
+    };
+    let (a, _) = request(&["bob", "carol"], Some(2))
+        .into_approval(&agent, &gate, ExpiryBounds::default(), t0())
+        .unwrap();
+    assert_eq!(a.reviewers, ["role:finance", "bob", "carol"]);
+    let approve = |a: &Approval, by: &Principal| {
+        let cmd = Command::Decide {
+            by,
+            verdict: Verdict::Approved,
+            comment: None,
+            modified_output: None,
+        };
+        match apply(a, cmd, t0()).unwrap() {
+            Outcome::Changed(next, _) => *next,
+            Outcome::Unchanged => panic!("unchanged"),
+        }
+    };
+    let (bob, carol) = (who("bob", &[]), who("carol", &[]));
+    let (fin1, fin2) = (who("fin1", &["finance"]), who("fin2", &["finance"]));
+    let a = approve(&approve(&a, &bob), &carol);
+    assert_eq!(
+        a.status,
+        Status::Pending,
+        "two of the agent's own: not enough"
+    );
+    let a = approve(&a, &fin1);
+    assert_eq!(a.status, Status::Pending, "one of finance: not enough");
+    assert_eq!(a.approvals[2].meets, ["finance"]);
+    assert!(a.approvals[0].meets.is_empty());
+    let a = approve(&a, &fin2);
+    assert_eq!(a.status, Status::Approved);
+
+    // And a rule whose quorum its reviewers cannot give without the requester is refused.
+    let gate = Gate {
+        reviewers: vec!["agent".into(), "alice".into()],
+        requirements: vec![crate::domain::approval::Requirement {
+            rule: "pair".into(),
+            reviewers: vec!["agent".into(), "alice".into()],
+            quorum: 2,
+        }],
+        ..Gate::open()
+    };
+    let refused = request(&[], None)
+        .into_approval(&agent, &gate, ExpiryBounds::default(), t0())
+        .unwrap_err();
+    assert_eq!(refused.field, "reviewers");
 }
