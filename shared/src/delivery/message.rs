@@ -47,14 +47,14 @@ pub fn review_email(event: &LifecycleEvent, reviewer: &str, url: &str) -> Messag
         .collect();
     let (agent, asked_by) = (text::visible(&d.agent_id), text::visible(&d.requested_by));
     let reason = d.reason.as_deref().map(text::visible);
-    let escalated = d.event == AuditEvent::Escalated;
+    let intro = match d.event {
+        AuditEvent::Escalated => "An approval was escalated to you.",
+        AuditEvent::Extended => "An approval waiting for you has a new deadline.",
+        _ => "An agent is waiting for your approval.",
+    };
     let mut text = format!(
         "Hello {reviewer},\n\n{}\n\nAction:   {action}\nAgent:    {}\nAsked by: {}\nRisk:     {}\nDecide by: {}\n",
-        if escalated {
-            "An approval was escalated to you."
-        } else {
-            "An agent is waiting for your approval."
-        },
+        intro,
         agent,
         asked_by,
         risk(event),
@@ -79,11 +79,7 @@ pub fn review_email(event: &LifecycleEvent, reviewer: &str, url: &str) -> Messag
          <p><a href=\"{}\">Review and decide</a> (this link is yours alone; do not forward it)</p>\
          <p>Approval {}</p></body></html>",
         text::html(reviewer),
-        if escalated {
-            "An approval was escalated to you."
-        } else {
-            "An agent is waiting for your approval."
-        },
+        intro,
         text::html(&action),
         text::html(&agent),
         text::html(&asked_by),
@@ -182,6 +178,29 @@ mod tests {
             assert!(body.contains("bot\\u{202e}gnp.exe"), "{body}");
             assert!(body.contains("Refund «1042» — 900 €\\u{200b}"), "{body}");
             assert!(!body.contains(['\u{1b}', '\u{202e}', '\u{200b}']), "{body}");
+        }
+    }
+
+    #[test]
+    fn an_extension_mail_says_so_and_gives_the_new_deadline() {
+        let event: LifecycleEvent = serde_json::from_value(serde_json::json!({
+            "source": "holdpoint", "detail_type": "Approval Extended",
+            "detail": {
+                "event_id": "e:2", "approval_id": uuid::Uuid::nil(), "tenant": "t",
+                "version": 2, "status": "pending", "event": "extended",
+                "action": "Pay", "agent_id": "bot", "actor": "alice",
+                "at": "2026-11-29T10:00:00.000Z", "payload": {},
+                "expires_at": "2026-11-29T12:00:00.000Z",
+            }
+        }))
+        .unwrap();
+        let Message::Email { text, html, .. } = review_email(&event, "bob", "https://x/review")
+        else {
+            panic!("a mail")
+        };
+        for body in [&text, &html] {
+            assert!(body.contains("has a new deadline"), "{body}");
+            assert!(body.contains("2026-11-29T12:00:00.000Z"), "{body}");
         }
     }
 
