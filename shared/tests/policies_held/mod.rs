@@ -154,3 +154,39 @@ async fn a_stored_policy_rules_alike_in_every_process_after_a_roles_last_holder_
     let refused = warm.set_policy(&root.principal(), text, None).await;
     assert!(format!("{refused:?}").contains("finance"), "{refused:?}");
 }
+
+/// docs/policy.md's advice on `tool` and `risk`, as written: a request without a tool call or a
+/// risk score escapes the deny keyed on them but meets the rules that cover what lacks them.
+#[test]
+fn the_documented_rules_for_requests_without_a_tool_call_or_a_score_hold() {
+    let docs = include_str!("../../../docs/policy.md");
+    let start = docs
+        .find("  - id: production-drops")
+        .expect("the documented rules");
+    let snippet = &docs[start..start + docs[start..].find("```").unwrap()];
+    let policy =
+        holdpoint::policy::Policy::parse(&format!("rules:\n{snippet}"), &["sre".to_owned()])
+            .unwrap_or_else(|e| panic!("{e:?}"));
+    let caller = entry("agent", &[], PrincipalKind::Agent).principal();
+    let bare = CreateRequest::new("drop the table", "agent", Vec::<String>::new());
+    let ruled = |request: &CreateRequest| match policy.evaluate(&caller, request, 1) {
+        holdpoint::policy::Ruling::Ask { gate } => gate.governance.unwrap().rules,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(ruled(&bare), ["no-tool-call", "unscored"]);
+    let dropped = bare.clone().tool_call("db.drop_table", &json!({})).risk(10);
+    assert!(matches!(
+        policy.evaluate(&caller, &dropped, 1),
+        holdpoint::policy::Ruling::Deny { rule, .. } if rule == "production-drops"
+    ));
+    // The guard the docs give a deny: a request that leaves the key out still meets it.
+    let guarded = "rules:\n  - id: large\n    match: {when: '!has(context.amount) || \
+                   context.amount > 1000'}\n    outcome: deny\n";
+    let policy = holdpoint::policy::Policy::parse(guarded, &[]).unwrap();
+    for (context, denied) in [(json!({}), true), (json!({"amount": 5}), false)] {
+        let request = bare.clone().context(&context);
+        let ruling = policy.evaluate(&caller, &request, 1);
+        let was = matches!(ruling, holdpoint::policy::Ruling::Deny { .. });
+        assert_eq!(was, denied, "{context}");
+    }
+}
