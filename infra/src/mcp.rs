@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use holdpoint_client::{ApprovalRequest, Client, Error, Outcome, Ticket};
-use holdpoint_core::domain::approval::{Approval, EscalationLevel};
+use holdpoint_core::domain::approval::{Approval, EscalationLevel, ToolCall, bound_hash};
 use holdpoint_core::json::document::Document;
 use holdpoint_core::json::members::raw;
 use rmcp::handler::server::router::tool::ToolRouter;
@@ -110,6 +110,24 @@ pub struct WaitArgs {
 pub struct IdArgs {
     /// The approval's id.
     pub id: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MarkExecutedArgs {
+    /// The approval's id.
+    pub id: String,
+    /// The tool call you ran, as you asked for it (the reviewer's edits, when it was approved
+    /// modified, are added from the approval). Give this and/or `context` when the approval was
+    /// asked for in another session: the hash is then computed from what you ran, and running
+    /// anything else is refused (`context_mismatch`). Left out while `context` is given: no
+    /// tool call ran.
+    #[serde(default)]
+    pub tool_call: Option<ToolCallArg>,
+    /// The context you ran with, as you asked for it (see `tool_call`). Left out while
+    /// `tool_call` is given: an empty object.
+    #[serde(default)]
+    pub context: Option<Map<String, Value>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -298,22 +316,42 @@ impl Gatekeeper {
     }
 
     #[tool(
-        description = "Record that you did the approved action, once, after doing it. It proves that what ran is what was approved: the context hash of the request this session sent, or (asked for in another session) of the approval's action, tool call and context, with the reviewer's edits when modified."
+        description = "Record that you did the approved action, once, after doing it. It proves that what ran is what was approved: the context hash of what you give as tool_call and context (what you ran, as you asked for it), else of the request this session sent. Asked for in another session and given neither, the hash is recomputed from the approval itself: that proves only that this is the approval you asked about, not what you ran, so give tool_call and context whenever you can."
     )]
-    async fn mark_executed(&self, Parameters(args): Parameters<IdArgs>) -> Result<String, String> {
+    async fn mark_executed(
+        &self,
+        Parameters(args): Parameters<MarkExecutedArgs>,
+    ) -> Result<String, String> {
         let id = id_of(&args.id)?;
         let ticket = self.tickets.lock().ok().and_then(|t| t.get(&id).cloned());
         let current = self.client.get(id).await.map_err(refused)?;
+        let edited = match Outcome::of(&current) {
+            Some(Outcome::Modified { output, .. }) => Some(output),
+            _ => None,
+        };
+        let ran = args.tool_call.is_some() || args.context.is_some();
         let a = match ticket {
-            Some(ticket) => {
-                let edited = match Outcome::of(&current) {
-                    Some(Outcome::Modified { output, .. }) => Some(output),
-                    _ => None,
-                };
-                self.client.execute(&ticket, edited.as_ref()).await
+            // What the agent says it ran, bound to the approval's action and the reviewer's
+            // edits: the server refuses it unless it is what was approved.
+            _ if ran => {
+                let tool_call = args.tool_call.map(|t| ToolCall {
+                    name: t.name,
+                    arguments: Document::of(&t.arguments.unwrap_or(json!({}))),
+                });
+                let context = args
+                    .context
+                    .map_or_else(Document::empty_object, |c| Document::of(&c));
+                let hash = bound_hash(
+                    &current.action,
+                    tool_call.as_ref(),
+                    &context,
+                    edited.as_ref(),
+                );
+                self.client.execute_with_hash(id, &hash).await
             }
-            // Recomputed from what the approval holds, never its stored hash echoed back: the
-            // server checks the hash against what it approved.
+            Some(ticket) => self.client.execute(&ticket, edited.as_ref()).await,
+            // Recomputed from what the approval holds, never its stored hash echoed back; it
+            // proves which approval this is, not what ran (the description says so).
             None => {
                 self.client
                     .execute_with_hash(id, &current.bound_hash())

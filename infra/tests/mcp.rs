@@ -236,12 +236,47 @@ async fn mark_executed_proves_an_approval_asked_in_another_session() {
     let session = ().serve(transport).await.unwrap();
     let peer = session.peer().clone();
     let id = ticket.id().to_string();
-    let (err, done) = call(&peer, "mark_executed", json!({"id": id})).await;
+    // Told what is about to run, it proves that, not the approval's own hash: running
+    // something other than what was asked (and edited) is refused, and nothing is recorded.
+    for ran in [
+        json!({"id": id, "context": {"nodes": 24}}),
+        json!({"id": id, "context": {"nodes": 12}, "tool_call": {"name": "k8s.scale"}}),
+    ] {
+        let (err, text) = call(&peer, "mark_executed", ran).await;
+        assert!(
+            err && text.as_str().unwrap().starts_with("context_mismatch"),
+            "{text}"
+        );
+    }
+    let (err, done) = call(
+        &peer,
+        "mark_executed",
+        json!({"id": id, "context": {"nodes": 12}}),
+    )
+    .await;
     assert!(!err, "{done}");
     assert_eq!(done["status"], "executed");
     let audit = agent.audit(ticket.id()).await.unwrap();
     let executed = audit.records.last().unwrap();
     assert_eq!(executed.event.as_str(), "executed");
+
+    // Told nothing, it recomputes the hash from the approval itself (which proves only that
+    // this is the approval asked about).
+    let other = agent.request_approval(&request).await.unwrap();
+    let approve = Decision {
+        verdict: Verdict::Approved,
+        comment: None,
+        modified_output: None,
+    };
+    reviewer.decide(other.id(), approve).await.unwrap();
+    let (err, done) = call(
+        &peer,
+        "mark_executed",
+        json!({"id": other.id().to_string()}),
+    )
+    .await;
+    assert!(!err, "{done}");
+    assert_eq!(done["status"], "executed");
     session.cancel().await.unwrap();
     tokio::time::sleep(Duration::from_millis(50)).await;
 }
