@@ -11,7 +11,7 @@ use crate::directory::agents_among;
 use crate::metrics;
 use crate::policy::Ruling;
 use crate::store::{Created, IdempotencyKey};
-use holdpoint_core::domain::approval::{Approval, Verdict};
+use holdpoint_core::domain::approval::{Approval, Status, Verdict};
 use holdpoint_core::domain::identity::Principal;
 use holdpoint_core::domain::lifecycle::Command;
 use holdpoint_core::domain::request::CreateRequest;
@@ -96,6 +96,24 @@ impl Service {
                 };
                 let a = self.apply(&caller.tenant, a.id, command).await?;
                 answer(a, true)
+            }
+            // A settled request whose settling write never landed, retried: settled now, as
+            // the policy rules it. One that asks reviewers is never settled by a retry.
+            Created::Existing(a)
+                if a.status == Status::Pending && a.reviewers.is_empty() && a.version == 1 =>
+            {
+                let a = self.marked(a).await?;
+                match settled {
+                    Some(s) => {
+                        let command = Command::Settle {
+                            rule: &s.rule,
+                            verdict: s.verdict,
+                            reason: s.reason.clone(),
+                        };
+                        answer(self.apply(&caller.tenant, a.id, command).await?, false)
+                    }
+                    None => answer(a.seen_at(now), false),
+                }
             }
             Created::Existing(a) => answer(self.marked(a).await?.seen_at(now), false),
         }
