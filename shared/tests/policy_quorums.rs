@@ -134,3 +134,46 @@ async fn no_rule_is_met_by_another_rules_reviewers_or_the_agents() {
     assert_eq!(a["approvals"][4]["meets"], json!(["finance"]));
     assert_eq!(a["approvals"][1]["meets"], json!(["ops"]));
 }
+
+#[tokio::test]
+async fn the_policy_test_shows_what_a_request_would_be_asked_with() {
+    let app = router();
+    set_policy(&app).await;
+    let r = send(
+        &app,
+        call(
+            "POST",
+            "/v1/policy/test",
+            Some(ADMIN),
+            Some(json!({
+                "action": "Pay invoice 8",
+                "tool_call": {"name": "payments.send", "arguments": {}},
+                "reviewers": ["pal"],
+                "escalation": [{"after_seconds": 1, "reviewers": ["pal"]}],
+            })),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["outcome"], "ask");
+    let asked = &r.body["asked"];
+    assert_eq!(
+        asked["reviewers"],
+        json!(["role:finance", "role:ops", "pal"])
+    );
+    assert_eq!(asked["quorum"], 2);
+    assert!(asked.get("escalation").is_none(), "dropped: {asked}");
+    // No rule matches: the default asks the agent's own reviewers.
+    let r = send(
+        &app,
+        call(
+            "POST",
+            "/v1/policy/test",
+            Some(ADMIN),
+            Some(json!({"action": "Pay nobody", "reviewers": ["pal"]})),
+        ),
+    )
+    .await;
+    assert_eq!(r.body["outcome"], "ask", "the default: {}", r.body);
+    assert_eq!(r.body["asked"]["reviewers"], json!(["pal"]));
+}

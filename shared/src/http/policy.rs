@@ -12,7 +12,7 @@ use super::extract::{Caller, JsonBody, read_body};
 use super::problem::Problem;
 use super::state::AppState;
 use crate::directory::policy::StoredPolicy;
-use crate::policy::DOCUMENT_BYTES;
+use crate::policy::{DOCUMENT_BYTES, Ruling};
 use holdpoint_core::domain::request::CreateRequest;
 use holdpoint_core::time::rfc3339;
 
@@ -80,7 +80,25 @@ pub(super) async fn test(
         .service
         .test_policy(&caller, &body.value, sender)
         .await?;
-    Ok(Json(ruling).into_response())
+    /// The ruling, and for an ask what the agent's request becomes under its gate: the
+    /// reviewers, quorum, lifetime, window and chain it would be asked with (the service's
+    /// defaults fill what neither names).
+    #[derive(Serialize)]
+    struct Tested<'a> {
+        #[serde(flatten)]
+        ruling: &'a Ruling,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        asked: Option<CreateRequest>,
+    }
+    let asked = match &ruling {
+        Ruling::Ask { gate } => Some(body.value.clone().under(gate)),
+        _ => None,
+    };
+    let answer = Tested {
+        ruling: &ruling,
+        asked,
+    };
+    Ok(Json(answer).into_response())
 }
 
 pub(super) async fn put(
