@@ -96,7 +96,11 @@ impl Match {
         if !names_hold {
             return Verdict::Fails;
         }
-        match self.when.as_ref().map(|p| p.holds(facts.activation())) {
+        let run = |p: &Predicate| {
+            let (variables, largest) = facts.activation();
+            p.holds(variables, *largest)
+        };
+        match self.when.as_ref().map(run) {
             None | Some(Ok(true)) => Verdict::Holds,
             Some(Ok(false)) => Verdict::Fails,
             Some(Err(e)) => Verdict::Errs(e),
@@ -110,7 +114,9 @@ pub(super) struct Facts<'a> {
     request: &'a CreateRequest,
     /// The request's `agent_id`, or the caller's name when it names none (as create does).
     agent_id: &'a str,
-    activation: OnceCell<Context<'static, 'static>>,
+    /// The variables, and the most items of any list or map among them (what a macro may
+    /// iterate).
+    activation: OnceCell<(Context<'static, 'static>, usize)>,
 }
 
 impl<'a> Facts<'a> {
@@ -128,15 +134,16 @@ impl<'a> Facts<'a> {
         }
     }
 
-    fn activation(&self) -> &Context<'static, 'static> {
+    fn activation(&self) -> &(Context<'static, 'static>, usize) {
         self.activation.get_or_init(|| {
             let r = self.request;
+            let mut largest = self.caller.roles.len();
             let mut context = Context::with_env(ENV.clone());
-            context.add_variable_from_value("context", document(r.context.text()));
+            context.add_variable_from_value("context", document(r.context.text(), &mut largest));
             let tool = r.tool_call.as_ref().map_or(Value::Null, |call| {
                 object([
                     ("name", Value::from(call.name.as_str())),
-                    ("arguments", document(call.arguments.text())),
+                    ("arguments", document(call.arguments.text(), &mut largest)),
                 ])
             });
             context.add_variable_from_value("tool", tool);
@@ -154,7 +161,7 @@ impl<'a> Facts<'a> {
                 .risk_score
                 .map_or(Value::Null, |s| Value::Int(i64::from(s)));
             context.add_variable_from_value("risk", risk);
-            context
+            (context, largest)
         })
     }
 }
@@ -166,11 +173,12 @@ fn object<const N: usize>(fields: [(&str, Value); N]) -> Value {
 
 /// A JSON document as CEL values: whole numbers as `int` (so `context.amount > 1000` compares
 /// like with like), others as `double`; an unreadable document as `null`.
-fn document(text: &str) -> Value {
-    serde_json::from_str::<serde_json::Value>(text).map_or(Value::Null, |v| json(&v))
+/// `largest` grows to the most items of any list or map in it.
+fn document(text: &str, largest: &mut usize) -> Value {
+    serde_json::from_str::<serde_json::Value>(text).map_or(Value::Null, |v| json(&v, largest))
 }
 
-fn json(value: &serde_json::Value) -> Value {
+fn json(value: &serde_json::Value, largest: &mut usize) -> Value {
     use serde_json::Value as J;
     match value {
         J::Null => Value::Null,
@@ -181,11 +189,15 @@ fn json(value: &serde_json::Value) -> Value {
             .or_else(|| n.as_u64().map(Value::UInt))
             .unwrap_or_else(|| Value::Float(n.as_f64().unwrap_or(f64::NAN))),
         J::String(s) => Value::from(s.as_str()),
-        J::Array(items) => Value::List(Arc::new(items.iter().map(json).collect())),
+        J::Array(items) => {
+            *largest = (*largest).max(items.len());
+            Value::List(Arc::new(items.iter().map(|i| json(i, largest)).collect()))
+        }
         J::Object(fields) => {
+            *largest = (*largest).max(fields.len());
             let map: HashMap<Key, Value> = fields
                 .iter()
-                .map(|(k, v)| (Key::from(k.as_str()), json(v)))
+                .map(|(k, v)| (Key::from(k.as_str()), json(v, largest)))
                 .collect();
             Value::Map(Map { map: Arc::new(map) })
         }

@@ -51,6 +51,13 @@ const EXPRESSION_DEPTH: usize = 20;
 /// How deeply brackets may nest in a predicate's source: the parser recurses on each level.
 const MAX_BRACKETS: usize = 32;
 
+/// The most work one evaluation may be let to do, as the largest collection it can iterate
+/// (the request's or the predicate's own) raised to one more than its macro nesting: the
+/// evaluation runs to its end on the create's worker, so two nested `exists` over two lists of
+/// 12,000 items in a 64 KiB context would hold it for minutes. Past it, the predicate errs
+/// (fails closed) without running.
+pub(super) const EVALUATION_BUDGET: u64 = 1_000_000;
+
 /// The deepest nesting of `(`, `[` and `{`, counted in string literals too (a scan that can only
 /// over-count cannot be fooled by quotes into letting a deep program through).
 pub(super) fn bracket_depth(source: &str) -> usize {
@@ -76,6 +83,10 @@ pub(super) static ENV: LazyLock<Arc<Env>> = LazyLock::new(|| Arc::new(Env::stdli
 pub(super) struct Predicate {
     source: String,
     program: Arc<Program>,
+    /// How deeply its macros nest, and its largest literal list or map (see
+    /// [`EVALUATION_BUDGET`]).
+    macro_depth: usize,
+    largest_literal: usize,
 }
 
 impl fmt::Debug for Predicate {
@@ -121,13 +132,31 @@ impl Predicate {
         }
         Ok(Predicate {
             source: source.to_owned(),
+            macro_depth: walk.depth,
+            largest_literal: walk.largest_literal,
             program: Arc::new(program),
         })
     }
 
     /// `Ok(true)` when the predicate holds; an error when it cannot be evaluated (a missing key,
     /// a wrong type) or does not yield a boolean.
-    pub(super) fn holds(&self, variables: &Context<'_, '_>) -> Result<bool, String> {
+    /// `largest` is the request's largest list or map: past the budget, it is not run.
+    pub(super) fn holds(
+        &self,
+        variables: &Context<'_, '_>,
+        largest: usize,
+    ) -> Result<bool, String> {
+        let items = largest.max(self.largest_literal).max(1) as u64;
+        let exponent = u32::try_from(self.macro_depth + 1).unwrap_or(u32::MAX);
+        if items
+            .checked_pow(exponent)
+            .is_none_or(|w| w > EVALUATION_BUDGET)
+        {
+            return Err(format!(
+                "not run: {items} items under {} nested macro(s) exceed its budget",
+                self.macro_depth
+            ));
+        }
         match self.program.execute(variables) {
             Ok(Value::Bool(b)) => Ok(b),
             Ok(other) => Err(format!("yields {other:?}, not a boolean")),
@@ -147,6 +176,8 @@ struct Walk<'e> {
     level: usize,
     too_deep: bool,
     left_out: Option<&'e str>,
+    /// The most items of a literal list or map.
+    largest_literal: usize,
 }
 
 impl<'e> Walk<'e> {
@@ -194,12 +225,16 @@ impl<'e> Walk<'e> {
                 bound.truncate(outer);
             }
             Expr::List(list) => {
+                self.largest_literal = self.largest_literal.max(list.elements.len());
                 for item in &list.elements {
                     self.visit(item, bound, depth);
                 }
             }
             Expr::Select(select) => self.visit(&select.operand, bound, depth),
-            Expr::Map(map) => self.entries(map.entries.iter().map(|e| &e.expr), bound, depth),
+            Expr::Map(map) => {
+                self.largest_literal = self.largest_literal.max(map.entries.len());
+                self.entries(map.entries.iter().map(|e| &e.expr), bound, depth)
+            }
             Expr::Struct(s) => self.entries(s.entries.iter().map(|e| &e.expr), bound, depth),
         }
     }
