@@ -60,7 +60,7 @@ pub enum PolicyRefusal {
     Invalid(#[from] PolicyError),
     /// An agent principal may not set the policy, whatever its roles: it would rewrite the
     /// rules that gate it.
-    #[error("an agent principal cannot set the policy, even holding the role admin")]
+    #[error("an agent principal cannot read, set or test the policy, even holding the role admin")]
     AgentCannotSet,
     /// `If-Match` named a version other than the one in force.
     #[error("the policy in force is version {current}, not {expected}")]
