@@ -444,9 +444,3 @@ fn a_ruling_serialises_for_policy_test() {
         json!(["refunds", "anything"])
     );
 }
-
-#[test]
-fn a_policy_can_be_shared_between_tasks() {
-    fn shared<T: Send + Sync + Clone + std::fmt::Debug + 'static>() {}
-    shared::<Policy>();
-}

@@ -410,3 +410,9 @@ fn deeply_nested_yaml_is_refused() {
         assert!(e.message.contains("nests brackets deeper than 64"), "{e:?}");
     }
 }
+
+#[test]
+fn a_policy_can_be_shared_between_tasks() {
+    fn shared<T: Send + Sync + Clone + std::fmt::Debug + 'static>() {}
+    shared::<Policy>();
+}
