@@ -28,7 +28,6 @@ const HELPER_BOT: &str = "key-helper-bot-00000";
 const GLOBEX_ADMIN: &str = "key-globex-admin-000";
 
 fn router() -> Router {
-    let dir = tempfile::tempdir().unwrap().keep();
     let keys = json!({
         AGENT: {"tenant": "acme", "principal": "agent", "kind": "agent"},
         ADMIN: {"tenant": "acme", "principal": "root", "roles": ["admin"]},
@@ -37,20 +36,7 @@ fn router() -> Router {
         HELPER_BOT: {"tenant": "acme", "principal": "helper-bot", "kind": "agent"},
         GLOBEX_ADMIN: {"tenant": "globex", "principal": "root", "roles": ["admin"]},
     });
-    let auth = Authenticator::api_keys_from_json(&keys.to_string()).unwrap();
-    let service = Service::new(
-        Arc::new(EmbeddedStore::open(&dir).unwrap()),
-        holdpoint::conformance::test_keys(),
-        Clock::system(),
-        ExpiryBounds::default(),
-    )
-    .with_directory(auth.directory().clone())
-    .with_policies(Arc::new(EmbeddedPolicies::open(&dir).unwrap()));
-    let state = AppState {
-        service,
-        auth: Arc::new(auth),
-    };
-    app(state, &Routes::ALL)
+    support::policy_router(&keys, Clock::system()).0
 }
 
 const POLICY: &str = r#"default: ask

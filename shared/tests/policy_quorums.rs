@@ -4,18 +4,11 @@
 
 mod support;
 
-use std::sync::Arc;
-
 use axum::Router;
 use axum::body::Body;
 use http::{Request, StatusCode, header};
 use serde_json::{Value, json};
 
-use holdpoint::directory::policy::embedded::EmbeddedPolicies;
-use holdpoint::http::{AppState, Authenticator, Routes, app};
-use holdpoint::service::Service;
-use holdpoint::store::embedded::EmbeddedStore;
-use holdpoint_core::domain::request::ExpiryBounds;
 use holdpoint_core::time::Clock;
 use support::{call, send};
 
@@ -28,7 +21,6 @@ const OPS2: &str = "key-ops2-00000000000";
 const PAL: &str = "key-pal-000000000000";
 
 fn router() -> Router {
-    let dir = tempfile::tempdir().unwrap().keep();
     let keys = json!({
         AGENT: {"tenant": "acme", "principal": "agent", "kind": "agent"},
         ADMIN: {"tenant": "acme", "principal": "root", "roles": ["admin"]},
@@ -38,20 +30,7 @@ fn router() -> Router {
         OPS2: {"tenant": "acme", "principal": "ops2", "roles": ["ops"]},
         PAL: {"tenant": "acme", "principal": "pal"},
     });
-    let auth = Authenticator::api_keys_from_json(&keys.to_string()).unwrap();
-    let service = Service::new(
-        Arc::new(EmbeddedStore::open(&dir).unwrap()),
-        holdpoint::conformance::test_keys(),
-        Clock::system(),
-        ExpiryBounds::default(),
-    )
-    .with_directory(auth.directory().clone())
-    .with_policies(Arc::new(EmbeddedPolicies::open(&dir).unwrap()));
-    let state = AppState {
-        service,
-        auth: Arc::new(auth),
-    };
-    app(state, &Routes::ALL)
+    support::policy_router(&keys, Clock::system()).0
 }
 
 /// Two asks on one payment: finance (2 of them) and ops (1); the agent may add reviewers.

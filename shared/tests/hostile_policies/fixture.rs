@@ -2,20 +2,14 @@
 //! holding the finance role, one holding admin), a directory, a policy store, and a clock the
 //! tests move.
 
-use std::sync::Arc;
-
 use axum::Router;
 use axum::body::Body;
 use http::{Request, header};
 use serde_json::{Value, json};
 
 use crate::support::{Reply, send};
-use holdpoint::conformance::{ManualClock, test_keys};
-use holdpoint::directory::policy::embedded::EmbeddedPolicies;
-use holdpoint::http::{AppState, Authenticator, Routes, app};
+use holdpoint::conformance::ManualClock;
 use holdpoint::service::Service;
-use holdpoint::store::embedded::EmbeddedStore;
-use holdpoint_core::domain::request::ExpiryBounds;
 
 pub const AGENT: &str = "key-agent-0000000000";
 pub const ADMIN: &str = "key-admin-0000000000";
@@ -35,7 +29,6 @@ pub struct Fixture {
 }
 
 pub fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().unwrap().keep();
     let keys = json!({
         AGENT: {"tenant": "acme", "principal": "agent", "kind": "agent"},
         ADMIN: {"tenant": "acme", "principal": "root", "roles": ["admin"]},
@@ -48,22 +41,10 @@ pub fn fixture() -> Fixture {
                       "roles": ["admin"]},
         STRANGER: {"tenant": "globex", "principal": "alice", "roles": ["admin", "finance"]},
     });
-    let auth = Authenticator::api_keys_from_json(&keys.to_string()).unwrap();
     let time = ManualClock::default();
-    let service = Service::new(
-        Arc::new(EmbeddedStore::open(&dir).unwrap()),
-        test_keys(),
-        time.clock(),
-        ExpiryBounds::default(),
-    )
-    .with_directory(auth.directory().clone())
-    .with_policies(Arc::new(EmbeddedPolicies::open(&dir).unwrap()));
-    let state = AppState {
-        service: service.clone(),
-        auth: Arc::new(auth),
-    };
+    let (router, service) = crate::support::policy_router(&keys, time.clock());
     Fixture {
-        router: app(state, &Routes::ALL),
+        router,
         service,
         time,
     }

@@ -12,6 +12,7 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+use holdpoint::directory::policy::embedded::EmbeddedPolicies;
 use holdpoint::http::{AppState, Authenticator, Routes, app};
 use holdpoint::service::Service;
 use holdpoint::store::embedded::EmbeddedStore;
@@ -42,6 +43,26 @@ pub fn router() -> Router {
         auth: Arc::new(Authenticator::api_keys_from_json(&keys.to_string()).unwrap()),
     };
     app(state, &Routes::ALL)
+}
+
+/// The router over a fresh embedded store with `keys` (an API key map, as
+/// `HOLDPOINT_API_KEYS`) as its directory, a policy store and `clock`; and the service it serves.
+pub fn policy_router(keys: &Value, clock: Clock) -> (Router, Service) {
+    let dir = tempfile::tempdir().unwrap().keep();
+    let auth = Authenticator::api_keys_from_json(&keys.to_string()).unwrap();
+    let service = Service::new(
+        Arc::new(EmbeddedStore::open(&dir).unwrap()),
+        holdpoint::conformance::test_keys(),
+        clock,
+        ExpiryBounds::default(),
+    )
+    .with_directory(auth.directory().clone())
+    .with_policies(Arc::new(EmbeddedPolicies::open(&dir).unwrap()));
+    let state = AppState {
+        service: service.clone(),
+        auth: Arc::new(auth),
+    };
+    (app(state, &Routes::ALL), service)
 }
 
 pub struct Reply {
