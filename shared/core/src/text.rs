@@ -68,6 +68,30 @@ pub fn html(text: &str) -> String {
     out
 }
 
+/// Text an agent wrote, for HTML: [hidden](is_hidden) characters shown as escapes, then markup
+/// escaped. Every HTML surface (review page, mail) shows agent text through this and nothing else.
+pub fn html_visible(text: &str) -> String {
+    html(&visible(text))
+}
+
+/// A JSON document's (pretty) text, for HTML: each [hidden](is_hidden) character written as the
+/// JSON escape `\uXXXX`, then markup escaped. Outside strings JSON holds only spaces and line
+/// breaks, so only the line breaks of the indentation are kept; the escape is JSON's own so that
+/// a document a reviewer sends back edited is still the same document, and still valid JSON.
+pub fn html_json(text: &str) -> String {
+    let mut shown = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c != '\n' && is_hidden(c) {
+            for unit in c.encode_utf16(&mut [0; 2]) {
+                shown.push_str(&format!("\\u{unit:04x}"));
+            }
+        } else {
+            shown.push(c);
+        }
+    }
+    html(&shown)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,5 +124,44 @@ mod tests {
             html(r#"<script>alert('x')</script> & "q""#),
             "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;"
         );
+    }
+
+    /// ESC, other C0 controls, DEL, C1 controls, bidi overrides and isolates, zero-width
+    /// characters: what an agent could write to drive a terminal or disguise its words.
+    const HOSTILE: &str =
+        "a\u{1b}[31mb\u{7}\u{8}\u{7f}\u{85}\u{9b}\u{202e}\u{2066}\u{200b}\u{200d}\u{feff}<i>";
+
+    #[test]
+    fn agent_text_in_html_shows_every_hidden_character_and_no_markup() {
+        let shown = html_visible(HOSTILE);
+        assert_eq!(
+            shown,
+            "a\\u{1b}[31mb\\u{7}\\u{8}\\u{7f}\\u{85}\\u{9b}\\u{202e}\\u{2066}\\u{200b}\\u{200d}\\u{feff}&lt;i&gt;"
+        );
+        assert!(!shown.chars().any(is_hidden));
+    }
+
+    #[test]
+    fn a_document_in_html_keeps_its_lines_and_stays_the_same_json() {
+        let doc = format!(
+            "{{\n  \"k\": {}\n}}",
+            serde_json::to_string(HOSTILE).unwrap()
+        );
+        let shown = html_json(&doc);
+        assert!(
+            shown.contains("\\u001b[31mb\\u0007\\b\\u007f\\u0085\\u009b\\u202e"),
+            "{shown}"
+        );
+        assert!(!shown.chars().any(|c| c != '\n' && is_hidden(c)), "{shown}");
+        assert_eq!(shown.lines().count(), 3);
+        let back = shown
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"");
+        let (sent, seen): (serde_json::Value, serde_json::Value) = (
+            serde_json::from_str(&doc).unwrap(),
+            serde_json::from_str(&back).unwrap(),
+        );
+        assert_eq!(sent, seen);
     }
 }
