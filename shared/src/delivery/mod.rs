@@ -37,6 +37,8 @@ mod message;
 #[cfg(all(feature = "embedded", feature = "dynamodb"))]
 pub mod mirrored;
 #[cfg(feature = "delivery")]
+pub mod schedule;
+#[cfg(feature = "delivery")]
 pub mod send;
 pub mod target;
 #[cfg(feature = "delivery")]

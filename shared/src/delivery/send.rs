@@ -15,6 +15,9 @@ use crate::directory::Directory;
 
 /// How long one HTTP attempt may take, connection included.
 pub const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one attempt may take, the directory read and the name lookup included: a receiver
+/// that never answers holds its slot no longer.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(12);
 
 /// How mail leaves.
 pub enum Mailer {

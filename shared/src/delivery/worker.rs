@@ -3,22 +3,26 @@
 //! event's deliveries, retrying within its invocation, and fails the invocation for Lambda to
 //! retry what is left).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{TimeDelta, Utc};
 use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use tokio::sync::Notify;
+use tokio::task::JoinSet;
 
-use super::send::Courier;
+use super::schedule::Slots;
+use super::send::{ATTEMPT_TIMEOUT, Courier};
 use super::{Channel, Delivery, DeliveryLog, DeliveryStatus, LinkMinter, PlanError, plan};
 use crate::directory::Directory;
 use crate::events::{EventSink, LifecycleEvent, PublishError};
 use holdpoint_core::retry::RetryPolicy;
 
-/// Deliveries sent at once.
-const CONCURRENCY: usize = 16;
+/// Due deliveries read from the local queue at once: more than [`super::schedule::IN_FLIGHT`].
+const WINDOW: usize = 256;
 /// How often the local queue is looked at when nothing wakes it.
 const POLL: Duration = Duration::from_millis(500);
 
@@ -88,7 +92,14 @@ impl Notifier {
         };
         match waits {
             Ok(true) => {
-                let outcome = self.courier.attempt(&d, now).await;
+                // The client's own timeouts bound a POST; this bounds the whole attempt.
+                let outcome = tokio::time::timeout(ATTEMPT_TIMEOUT, self.courier.attempt(&d, now))
+                    .await
+                    .unwrap_or_else(|_| super::Outcome::Retry {
+                        error: format!("timed out after {}s", ATTEMPT_TIMEOUT.as_secs()),
+                        status: None,
+                        retry_after: None,
+                    });
                 d.record(outcome, Utc::now(), &self.policy);
             }
             Ok(false) => d.skip("the approval no longer waits for its reviewers", now),
@@ -124,8 +135,9 @@ impl Notifier {
         d
     }
 
-    /// Delivers those of `deliveries` still pending, waiting out each backoff, until all are
-    /// over or `deadline` would pass; answers every one of them as it now stands.
+    /// Delivers those of `deliveries` still pending, each on its own (the slots of
+    /// [`super::schedule`]: a target that never answers holds its own two), waiting out each
+    /// backoff, until all are over or `deadline` would pass; answers every one as it now stands.
     pub async fn deliver_until(
         &self,
         deliveries: Vec<Delivery>,
@@ -134,53 +146,120 @@ impl Notifier {
         let (mut pending, mut over): (Vec<_>, Vec<_>) = deliveries
             .into_iter()
             .partition(|d| d.status == DeliveryStatus::Pending);
+        let mut slots = Slots::default();
+        let mut in_flight = FuturesUnordered::new();
         loop {
             let now = Utc::now();
-            let (due, later): (Vec<_>, Vec<_>) =
-                pending.into_iter().partition(|d| d.next_attempt_at <= now);
-            let done: Vec<Delivery> = futures_util::stream::iter(due)
-                .map(|d| self.attempt(d))
-                .buffer_unordered(CONCURRENCY)
-                .collect()
-                .await;
-            pending = later;
-            for d in done {
-                if d.status == DeliveryStatus::Pending {
-                    pending.push(d);
-                } else {
-                    over.push(d);
+            // An attempt may take up to its timeout: start none that could not finish.
+            if Instant::now() + ATTEMPT_TIMEOUT <= deadline {
+                let (due, later): (Vec<_>, Vec<_>) =
+                    pending.into_iter().partition(|d| d.next_attempt_at <= now);
+                let taken = slots.take(due);
+                pending = later;
+                pending.extend(taken.waiting);
+                pending.extend(taken.later);
+                in_flight.extend(taken.start.into_iter().map(|d| self.attempt(d)));
+            }
+            if in_flight.is_empty() {
+                let Some(next) = pending.iter().map(|d| d.next_attempt_at).min() else {
+                    return over;
+                };
+                let wait = (next - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+                if Instant::now() + wait + ATTEMPT_TIMEOUT > deadline {
+                    over.extend(pending);
+                    return over;
                 }
+                tokio::time::sleep(wait).await;
+                continue;
             }
-            let Some(next) = pending.iter().map(|d| d.next_attempt_at).min() else {
-                return over;
-            };
-            let wait = (next - Utc::now()).to_std().unwrap_or(Duration::ZERO);
-            // An attempt may take up to the HTTP timeout: start none that could not finish.
-            if Instant::now() + wait + super::send::HTTP_TIMEOUT > deadline {
-                over.extend(pending);
-                return over;
+            // Woken by an attempt over (its slot is free) or by the next backoff ending.
+            let next = pending
+                .iter()
+                .map(|d| d.next_attempt_at)
+                .filter(|at| *at > now)
+                .min();
+            let wait = next.map_or(POLL, |at| (at - now).to_std().unwrap_or(Duration::ZERO));
+            tokio::select! {
+                Some(d) = in_flight.next() => {
+                    slots.release(&d.id);
+                    match d.status {
+                        DeliveryStatus::Pending => pending.push(d),
+                        _ => over.push(d),
+                    }
+                }
+                _ = tokio::time::sleep(wait) => {}
             }
-            tokio::time::sleep(wait).await;
         }
     }
 
-    /// The local queue: delivers whatever is due, woken by new deliveries, forever.
+    /// The local queue: delivers whatever is due, woken by new deliveries, forever. Each
+    /// attempt runs as its own task holding its slots; dropped (at shutdown), the attempts in
+    /// flight are abandoned unsaved, so they stay pending in the log and are attempted again.
     pub async fn run(self: Arc<Self>) {
+        let mut slots = Slots::default();
+        let mut attempts: JoinSet<()> = JoinSet::new();
+        let mut ids: HashMap<tokio::task::Id, String> = HashMap::new();
         loop {
-            match self.log.due(Utc::now(), 256).await {
-                Ok(due) if !due.is_empty() => {
-                    futures_util::stream::iter(due)
-                        .map(|d| self.attempt(d))
-                        .buffer_unordered(CONCURRENCY)
-                        .for_each(|_| async {})
-                        .await;
-                    continue;
-                }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "the delivery queue could not be read"),
+            // Attempts over are let go before the queue is read: each was saved as it ended, so
+            // it is read as saved; one still running is in `slots` and not taken again.
+            while let Some(done) = attempts.try_join_next_with_id() {
+                over(done, &mut ids, &mut slots);
             }
-            let _ = tokio::time::timeout(POLL, self.wake.notified()).await;
+            if slots.free() {
+                match self.log.due(Utc::now(), WINDOW).await {
+                    Ok(due) => {
+                        let crowded = due.len() >= WINDOW;
+                        let taken = slots.take(due);
+                        for d in taken.start {
+                            let id = d.id.clone();
+                            let me = self.clone();
+                            let task = attempts.spawn(async move {
+                                me.attempt(d).await;
+                            });
+                            ids.insert(task.id(), id);
+                        }
+                        if crowded {
+                            self.defer(taken.waiting).await;
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "the delivery queue could not be read"),
+                }
+            }
+            tokio::select! {
+                Some(done) = attempts.join_next_with_id(), if !attempts.is_empty() => {
+                    over(done, &mut ids, &mut slots);
+                }
+                _ = tokio::time::timeout(POLL, self.wake.notified()) => {}
+            }
         }
+    }
+
+    /// Moves `waiting` (due, their targets' slots full, filling the window the queue is read
+    /// by) back by an attempt's timeout, so the window reaches the deliveries behind them: a
+    /// target with many pending deliveries does not starve the others. Not an attempt.
+    async fn defer(&self, waiting: Vec<Delivery>) {
+        let at = Utc::now() + TimeDelta::from_std(ATTEMPT_TIMEOUT).unwrap_or(TimeDelta::MAX);
+        for mut d in waiting {
+            d.next_attempt_at = d.next_attempt_at.max(at);
+            if let Err(e) = self.log.save(&d).await {
+                tracing::warn!(delivery = %d.id, error = %e, "the delivery was not deferred");
+            }
+        }
+    }
+}
+
+/// Frees the slots of the attempt `done` (ended or panicked).
+fn over(
+    done: Result<(tokio::task::Id, ()), tokio::task::JoinError>,
+    ids: &mut HashMap<tokio::task::Id, String>,
+    slots: &mut Slots,
+) {
+    let task = match done {
+        Ok((task, ())) => task,
+        Err(e) => e.id(),
+    };
+    if let Some(id) = ids.remove(&task) {
+        slots.release(&id);
     }
 }
 
