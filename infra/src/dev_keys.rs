@@ -54,6 +54,7 @@ pub async fn ensure(dir: &Path, d: &dyn Directory) -> Result<Start, CliError> {
             iam_arns: Vec::new(),
             key_hash: Some(directory::key_hash(&key)),
             webhook_secret: Some(secret.clone()),
+            instance: None,
         };
         d.put(&entry, true).await?;
         file.insert(

@@ -117,6 +117,7 @@ pub async fn run(command: PrincipalsCommand, mut settings: Settings) -> Result<E
                 iam_arns,
                 key_hash: api_key.as_deref().map(directory::key_hash),
                 webhook_secret: Some(secret.clone()),
+                instance: None,
             };
             entry.check()?;
             directory.put(&entry, true).await.map_err(|e| match e {

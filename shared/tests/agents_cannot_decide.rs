@@ -184,6 +184,7 @@ fn entry(name: &str, roles: &[&str], kind: PrincipalKind) -> Entry {
         iam_arns: vec![],
         key_hash: None,
         webhook_secret: None,
+        instance: None,
     }
 }
 

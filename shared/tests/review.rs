@@ -324,6 +324,7 @@ async fn a_link_through_a_role_escalated_away_neither_opens_nor_decides() {
         iam_arns: vec![],
         key_hash: None,
         webhook_secret: None,
+        instance: None,
         kind: Default::default(),
     };
     let f = fixture_with(Some(Arc::new(StaticDirectory::new(vec![member("carol")]))));

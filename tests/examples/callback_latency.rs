@@ -60,6 +60,7 @@ async fn main() {
             iam_arns: vec![],
             key_hash: Some(key_hash(key)),
             webhook_secret: Some(new_webhook_secret()),
+            instance: None,
             kind: Default::default(),
         };
         directory.put(&entry, true).await.unwrap();

@@ -117,6 +117,7 @@ pub fn iam_principals() -> Vec<holdpoint::directory::Entry> {
         iam_arns: vec![format!("arn:aws:sts::123456789012:assumed-role/{name}")],
         key_hash: None,
         webhook_secret: None,
+        instance: None,
         kind: Default::default(),
     };
     vec![entry("agent", &[]), entry("reviewer", &["ops"])]

@@ -50,6 +50,7 @@ fn entry(name: &str, roles: &[&str]) -> Entry {
         iam_arns: Vec::new(),
         key_hash: None,
         webhook_secret: None,
+        instance: None,
     }
 }
 

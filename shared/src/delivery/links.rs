@@ -151,7 +151,8 @@ impl LinkMinter {
 
 /// How `approval` addresses `entry`: by name, or else through the first of its reviewer roles
 /// the principal holds (as review links are made, [`review_link::recipients`]); never its
-/// requester, nor an agent (which could not decide by a link).
+/// requester, nor an agent (which could not decide by a link). The link is bound to the entry's
+/// instance, so it dies if the principal is removed, even if one of the name is added again.
 fn addressed(approval: &Approval, entry: &Entry) -> Option<Recipient> {
     if entry.tenant != approval.tenant
         || entry.name == approval.requested_by
@@ -163,6 +164,7 @@ fn addressed(approval: &Approval, entry: &Entry) -> Option<Recipient> {
         return Some(Recipient {
             name: entry.name.clone(),
             via: None,
+            instance: entry.instance,
         });
     }
     approval
@@ -175,5 +177,6 @@ fn addressed(approval: &Approval, entry: &Entry) -> Option<Recipient> {
         .map(|via| Recipient {
             name: entry.name.clone(),
             via: Some(via.clone()),
+            instance: entry.instance,
         })
 }

@@ -1,7 +1,10 @@
 //! The directory in DynamoDB (`DirectoryTable` in `template.yaml`): principals under the
 //! partition `principal` (sort key `{tenant}/{name}`, so a tenant's are one Query), and one
 //! item per credential (`key#{hash}` or `arn#{arn}`) naming its owner. Every change is one
-//! TransactWriteItems whose conditions keep a credential to a single principal.
+//! TransactWriteItems whose conditions keep a credential to a single principal, and a name to a
+//! single principal of its tenant ignoring case: the item `name#{tenant}/{folded name}` names
+//! its owner as a credential's does. Principals written before that item existed get it at
+//! their next change; until then a create also looks through the tenant's principals.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
@@ -12,6 +15,7 @@ use super::{Directory, Entry, Lookup};
 use crate::store::StoreError;
 use crate::store::dynamodb::item::{Item, doc, from_doc, s};
 use crate::store::dynamodb::sdk_error;
+use uuid::Uuid;
 
 const PRINCIPAL: &str = "principal";
 const CREDENTIAL: &str = "-";
@@ -24,6 +28,11 @@ pub struct DynamoDirectory {
 
 fn owner(tenant: &str, name: &str) -> String {
     format!("{tenant}/{name}")
+}
+
+/// The item that keeps `entry`'s name, in any case, to it alone within its tenant.
+fn name_lookup(entry: &Entry) -> String {
+    format!("name#{}", owner(&entry.tenant, &entry.folded_name()))
 }
 
 fn built<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T, StoreError> {
@@ -143,22 +152,37 @@ impl DynamoDirectory {
 #[async_trait]
 impl Directory for DynamoDirectory {
     async fn put(&self, entry: &Entry, create: bool) -> Result<(), StoreError> {
+        let mut entry = entry.clone();
         let who = owner(&entry.tenant, &entry.name);
         let new = entry.lookups();
         let mut items = Vec::new();
         if create {
-            items.push(self.put_principal(entry, "attribute_not_exists(pk)", None)?);
+            // Principals stored before name items existed have none to hold the name: looked
+            // for (the name item's condition holds against everything written since).
+            let folded = entry.folded_name();
+            let twin = self
+                .list(Some(&entry.tenant))
+                .await?
+                .into_iter()
+                .any(|e| e.folded_name() == folded);
+            if twin {
+                return Err(StoreError::AlreadyExists);
+            }
+            entry.instance = Some(Uuid::new_v4());
+            items.push(self.put_principal(&entry, "attribute_not_exists(pk)", None)?);
         } else {
             let (old, body) = self
                 .stored(&entry.tenant, &entry.name)
                 .await?
                 .ok_or(StoreError::NotFound)?;
+            entry.instance = old.instance;
             // Replaced only as read: a concurrent change makes this one fail, not mix.
-            items.push(self.put_principal(entry, "#d = :old", Some(&body))?);
+            items.push(self.put_principal(&entry, "#d = :old", Some(&body))?);
             for gone in old.lookups().iter().filter(|l| !new.contains(l)) {
                 items.push(self.delete_credential(gone, &who)?);
             }
         }
+        items.push(self.put_credential(&name_lookup(&entry), &who)?);
         for lookup in &new {
             items.push(self.put_credential(lookup, &who)?);
         }
@@ -234,6 +258,7 @@ impl Directory for DynamoDirectory {
         for lookup in entry.lookups() {
             items.push(self.delete_credential(&lookup, &who)?);
         }
+        items.push(self.delete_credential(&name_lookup(&entry), &who)?);
         self.transact(
             items,
             StoreError::Unavailable("the principal changed meanwhile; try again".into()),

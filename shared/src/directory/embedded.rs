@@ -2,11 +2,16 @@
 //! per credential lookup. A file of its own beside the approvals: `holdpoint principals …`
 //! changes it while the server runs (SQLite serialises the two processes), and the server sees
 //! the change when its authentication cache next reads.
+//!
+//! Names are unique within a tenant ignoring case: a create looks for the name in any case in
+//! the transaction that writes it (a check, not an index, so a file holding such twins from
+//! before still opens).
 
 use std::path::Path;
 
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
+use uuid::Uuid;
 
 use super::{Directory, Entry, Lookup};
 use crate::store::StoreError;
@@ -61,20 +66,41 @@ fn get(conn: &Connection, tenant: &str, name: &str) -> Result<Option<Entry>, Sto
         .transpose()
 }
 
+/// Whether another principal of `entry`'s tenant has its name in another case. SQLite's
+/// `lower` folds ASCII only, as [`Entry::folded_name`] does.
+fn named_alike(conn: &Connection, entry: &Entry) -> Result<bool, StoreError> {
+    conn.prepare_cached(
+        "SELECT 1 FROM principals WHERE tenant = ?1 AND lower(name) = ?2 AND name != ?3 LIMIT 1",
+    )
+    .map_err(failed)?
+    .query_row(
+        params![entry.tenant, entry.folded_name(), entry.name],
+        |_| Ok(()),
+    )
+    .optional()
+    .map_err(failed)
+    .map(|found| found.is_some())
+}
+
 #[async_trait]
 impl Directory for EmbeddedDirectory {
     async fn put(&self, entry: &Entry, create: bool) -> Result<(), StoreError> {
-        let entry = entry.clone();
-        let body = sqlite::encode(&entry)?;
+        let mut entry = entry.clone();
         self.file.with(move |conn| {
             let tx = conn.transaction().map_err(failed)?;
-            let exists = get(&tx, &entry.tenant, &entry.name)?.is_some();
-            if create && exists {
-                return Err(StoreError::AlreadyExists);
+            let stored = get(&tx, &entry.tenant, &entry.name)?;
+            match (&stored, create) {
+                (Some(_), true) => return Err(StoreError::AlreadyExists),
+                (None, false) => return Err(StoreError::NotFound),
+                (None, true) => {
+                    if named_alike(&tx, &entry)? {
+                        return Err(StoreError::AlreadyExists);
+                    }
+                    entry.instance = Some(Uuid::new_v4());
+                }
+                (Some(old), false) => entry.instance = old.instance,
             }
-            if !create && !exists {
-                return Err(StoreError::NotFound);
-            }
+            let body = sqlite::encode(&entry)?;
             tx.execute(
                 "DELETE FROM credentials WHERE tenant = ?1 AND name = ?2",
                 params![entry.tenant, entry.name],

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 use crate::store::StoreError;
 use holdpoint_core::domain::identity::{
-    Principal, PrincipalKind, ROLE_PREFIX, check_principal_name,
+    Principal, PrincipalKind, ROLE_PREFIX, check_not_reserved, check_principal_name, folded_name,
 };
 
 #[cfg(feature = "dynamodb")]
@@ -54,6 +54,14 @@ pub struct Entry {
     /// The secret its webhooks and its callbacks are signed with (`whsec_` + base64).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_secret: Option<String>,
+    /// Which principal of this name it is: the directory draws a new one when the principal is
+    /// added and keeps it through every change, so a principal removed and added again is
+    /// another instance, and review links bound to the one removed stay dead. Absent on
+    /// principals stored before instances existed, which keep their links (`None` is an
+    /// instance of its own that no principal added since can have). Whatever a caller puts
+    /// here is ignored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<uuid::Uuid>,
 }
 
 impl Entry {
@@ -91,10 +99,17 @@ impl Entry {
         })
     }
 
+    /// The form of its name that is unique within its tenant ([`folded_name`]).
+    pub fn folded_name(&self) -> String {
+        folded_name(&self.name)
+    }
+
     /// Checks every field an operator gave.
     pub fn check(&self) -> Result<(), String> {
         check_name("tenant", &self.tenant)?;
         check_name("name", &self.name)?;
+        check_not_reserved("name", &self.name)
+            .map_err(|e| format!("name {:?} {}", self.name, e.message))?;
         if self.roles.len() > MAX_ROLES {
             return Err(format!("at most {MAX_ROLES} roles"));
         }
@@ -184,8 +199,10 @@ pub fn new_webhook_secret() -> String {
 #[async_trait]
 pub trait Directory: Send + Sync + 'static {
     /// Stores `entry`: only if absent when `create`, else in place of the one stored (which
-    /// must exist). Its credentials must belong to no other principal. All or nothing:
-    /// `AlreadyExists` (the principal, or a credential of another), `NotFound`.
+    /// must exist). Its name must be no other principal's of the tenant ignoring case
+    /// ([`Entry::folded_name`]), its credentials no other principal's. A create draws a new
+    /// [`Entry::instance`], a change keeps the stored one. All or nothing: `AlreadyExists` (the
+    /// principal, its name in another case, or a credential of another), `NotFound`.
     async fn put(&self, entry: &Entry, create: bool) -> Result<(), StoreError>;
 
     async fn get(&self, tenant: &str, name: &str) -> Result<Option<Entry>, StoreError>;
@@ -316,8 +333,16 @@ pub fn entries_from_key_map(json: &str) -> Result<Vec<Entry>, String> {
             iam_arns: Vec::new(),
             key_hash: Some(key_hash(&key)),
             webhook_secret: None,
+            instance: None,
         };
         entry.check()?;
+        let twin = |e: &Entry| e.tenant == entry.tenant && e.folded_name() == entry.folded_name();
+        if let Some(other) = entries.iter().find(|e| twin(e)) {
+            return Err(format!(
+                "principals {:?} and {:?} of tenant {} differ only in case",
+                other.name, entry.name, entry.tenant
+            ));
+        }
         entries.push(entry);
     }
     entries.sort_by(|a, b| (&a.tenant, &a.name).cmp(&(&b.tenant, &b.name)));
@@ -365,6 +390,23 @@ mod tests {
     }
 
     #[test]
+    fn key_maps_refuse_names_alike_ignoring_case_and_the_system_names() {
+        let twins = r#"{"0123456789abcdef": {"tenant": "t", "principal": "alice"},
+                        "fedcba9876543210": {"tenant": "t", "principal": "Alice"}}"#;
+        let err = entries_from_key_map(twins).unwrap_err();
+        assert!(err.contains("differ only in case"), "{err}");
+        let apart = r#"{"0123456789abcdef": {"tenant": "t", "principal": "alice"},
+                        "fedcba9876543210": {"tenant": "u", "principal": "Alice"}}"#;
+        assert_eq!(entries_from_key_map(apart).unwrap().len(), 2);
+        for reserved in ["holdpoint", "SYSTEM"] {
+            let map =
+                format!(r#"{{"0123456789abcdef": {{"tenant": "t", "principal": "{reserved}"}}}}"#);
+            let err = entries_from_key_map(&map).unwrap_err();
+            assert!(err.contains("keeps for itself"), "{err}");
+        }
+    }
+
+    #[test]
     fn key_maps_give_kinds_human_when_absent() {
         let entries = entries_from_key_map(
             r#"{"0123456789abcdef": {"tenant": "t", "principal": "bot", "kind": "agent"},
@@ -389,7 +431,8 @@ mod tests {
             r#"{"tenant": "t", "name": "ann", "roles": ["sre"], "key_hash": "ab"}"#,
         )
         .unwrap();
-        assert_eq!(old.kind, PrincipalKind::Human);
-        assert!(!serde_json::to_string(&old).unwrap().contains("kind"));
+        assert_eq!((old.kind, old.instance), (PrincipalKind::Human, None));
+        let stored = serde_json::to_string(&old).unwrap();
+        assert!(!stored.contains("kind") && !stored.contains("instance"));
     }
 }

@@ -83,36 +83,44 @@ impl Service {
             return Ok(review_link::recipients(approval, &[]));
         };
         let mut members = Vec::new();
+        // Each link is bound to its principal's directory instance.
+        let mut instances = std::collections::HashMap::new();
         for entry in approval
             .reviewers
             .iter()
             .filter(|r| r.starts_with(ROLE_PREFIX))
         {
             let role = &entry[ROLE_PREFIX.len()..];
-            let names = directory
-                .members(&approval.tenant, role)
-                .await?
-                .into_iter()
-                .filter(|e| e.kind.is_human())
-                .map(|e| e.name)
-                .collect();
+            let mut names = Vec::new();
+            for e in directory.members(&approval.tenant, role).await? {
+                if e.kind.is_human() {
+                    instances.insert(e.name.clone(), e.instance);
+                    names.push(e.name);
+                }
+            }
             members.push((entry.clone(), names));
         }
         let mut to = Vec::new();
-        for r in review_link::recipients(approval, &members) {
+        for mut r in review_link::recipients(approval, &members) {
             // Members come from the directory (humans only); a named reviewer must be in it too.
-            let human = |e: Option<crate::directory::Entry>| e.is_some_and(|e| e.kind.is_human());
-            if r.via.is_some() || human(directory.get(&approval.tenant, &r.name).await?) {
-                to.push(r);
+            if r.via.is_none() {
+                match directory.get(&approval.tenant, &r.name).await? {
+                    Some(e) if e.kind.is_human() => r.instance = e.instance,
+                    _ => continue,
+                }
+            } else {
+                r.instance = instances.get(&r.name).copied().flatten();
             }
+            to.push(r);
         }
         Ok(to)
     }
 
     /// Verifies `token` for approval `id`, and with a directory that the principal it stands
-    /// for is still there and, for a link reached through a role, still holds it: removing a
-    /// principal (or its role) ends its links. Once per request: what follows takes the
-    /// [`VerifiedLink`].
+    /// for is still there, the very instance the link was minted for, and, for a link reached
+    /// through a role, still holds it: removing a principal (or its role) ends its links, and
+    /// adding one of the same name again does not bring them back. Once per request: what
+    /// follows takes the [`VerifiedLink`].
     pub async fn verify_link(&self, id: Uuid, token: &str) -> Result<VerifiedLink, ServiceError> {
         let claims = review_link::verify(&*self.keys, token, id, self.clock.now()).await?;
         let mut kind = PrincipalKind::Human;
@@ -122,7 +130,7 @@ impl Service {
                 claims.principal().roles.iter().all(|r| e.roles.contains(r))
             };
             match entry {
-                Some(e) if holds(&e) => kind = e.kind,
+                Some(e) if e.instance == claims.instance && holds(&e) => kind = e.kind,
                 _ => return Err(ServiceError::Link(LinkRefusal::Invalid)),
             }
         }

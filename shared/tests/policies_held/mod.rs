@@ -100,6 +100,7 @@ fn entry(name: &str, roles: &[&str], kind: PrincipalKind) -> Entry {
         iam_arns: vec![],
         key_hash: None,
         webhook_secret: None,
+        instance: None,
     }
 }
 

@@ -53,6 +53,11 @@ impl std::str::FromStr for PrincipalKind {
 /// The actor name the service itself uses in the audit trail (expiry, escalation).
 pub const SYSTEM_ACTOR: &str = "holdpoint";
 
+/// The principal names the service keeps for itself: [`SYSTEM_ACTOR`] (the audit trail's actor of
+/// expiry and escalation) and `system`, in any case. Policy actors (`policy:NAME`) need no entry:
+/// the name rule already refuses ':'.
+pub const RESERVED_NAMES: [&str; 2] = [SYSTEM_ACTOR, "system"];
+
 /// The role that may run the sweep on request (`POST /v1/escalations/sweep`) and read any
 /// approval's deliveries.
 pub const ADMIN_ROLE: &str = "admin";
@@ -79,6 +84,25 @@ pub fn check_principal_name(field: &str, name: &str) -> Result<(), Invalid> {
             "must be 1 to 64 letters, digits, '.', '_', '@' or '-'",
         ))
     }
+}
+
+/// The form principal names are compared in for uniqueness within a tenant: ASCII lowercase,
+/// which is enough because [`check_principal_name`] admits ASCII only (`Alice` is `alice`).
+pub fn folded_name(name: &str) -> String {
+    name.to_ascii_lowercase()
+}
+
+/// Refuses a principal name the service keeps for itself ([`RESERVED_NAMES`], any case): a
+/// principal so named could pass for the system in the audit trail, and a reviewer so named
+/// could never decide.
+pub fn check_not_reserved(field: &str, name: &str) -> Result<(), Invalid> {
+    if RESERVED_NAMES.iter().any(|r| r.eq_ignore_ascii_case(name)) {
+        return Err(Invalid::new(
+            field,
+            format!("{name:?} is a name the service keeps for itself"),
+        ));
+    }
+    Ok(())
 }
 
 impl Principal {
@@ -129,6 +153,22 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn the_system_names_are_reserved_in_any_case() {
+        for reserved in ["holdpoint", "HoldPoint", "system", "SYSTEM"] {
+            assert_eq!(
+                check_not_reserved("n", reserved).unwrap_err().field,
+                "n",
+                "{reserved:?}"
+            );
+        }
+        for free in ["holdpoint-ops", "systems", "alice"] {
+            assert_eq!(check_not_reserved("n", free), Ok(()), "{free:?}");
+        }
+        assert_eq!(folded_name("Alice.B@X"), "alice.b@x");
+        assert_eq!(folded_name("Alice"), folded_name("aLICE"));
     }
 
     #[test]

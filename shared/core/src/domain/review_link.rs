@@ -2,10 +2,12 @@
 //!
 //! Token: `{payload}.{signature}` where `payload` is the base64url (no padding) of the JSON
 //! `{"a": approval id, "t": tenant, "r": reviewer, "e": deadline (Unix ms), "k": key id}` (and
-//! `"v": "role:NAME"` when the link went to a member of a reviewer role) and
+//! `"v": "role:NAME"` when the link went to a member of a reviewer role, `"i"`: the directory
+//! instance of the reviewer when it has one) and
 //! `signature` the hex HMAC-SHA256, with key `k`, of `holdpoint-review-v1\n{payload}`. A link dies
 //! at its deadline (never later than the approval's), when the approval leaves `pending`, or when
-//! an escalation takes the approval away from its reviewer.
+//! an escalation takes the approval away from its reviewer, or when its reviewer is removed from
+//! the directory (a principal added again under the name is another instance).
 
 use std::sync::{Arc, OnceLock};
 
@@ -40,6 +42,10 @@ pub struct Claims {
     /// not named itself.
     #[serde(rename = "v", default, skip_serializing_if = "Option::is_none")]
     pub via: Option<String>,
+    /// The directory instance of the reviewer the link was minted for; absent for a principal
+    /// stored before instances existed (and without a directory).
+    #[serde(rename = "i", default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<Uuid>,
 }
 
 impl Claims {
@@ -70,6 +76,8 @@ impl Claims {
 pub struct Recipient {
     pub name: String,
     pub via: Option<String>,
+    /// Its directory instance, which the link is bound to.
+    pub instance: Option<Uuid>,
 }
 
 /// Why a link was refused. Only `Expired` and `Reassigned` may be told to its holder; everything else looks the
@@ -100,6 +108,7 @@ pub fn token(key: &Key, approval: &Approval, to: &Recipient) -> String {
         expires_ms: approval.expires_at.timestamp_millis(),
         key_id: key.id.clone(),
         via: to.via.clone(),
+        instance: to.instance,
     };
     let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap_or_default());
     let signature = signed(key, &payload);
@@ -157,7 +166,8 @@ impl From<String> for BaseUrl {
 }
 
 /// The named reviewers of `approval` (never its requester), then `members` (role entry →
-/// the principals holding it) not already among them: each principal once.
+/// the principals holding it) not already among them: each principal once, its instance for the
+/// caller to set from the directory.
 pub fn recipients(approval: &Approval, members: &[(String, Vec<String>)]) -> Vec<Recipient> {
     let mut out: Vec<Recipient> = approval
         .reviewers
@@ -166,6 +176,7 @@ pub fn recipients(approval: &Approval, members: &[(String, Vec<String>)]) -> Vec
         .map(|r| Recipient {
             name: r.clone(),
             via: None,
+            instance: None,
         })
         .collect();
     for (entry, names) in members {
@@ -174,6 +185,7 @@ pub fn recipients(approval: &Approval, members: &[(String, Vec<String>)]) -> Vec
                 out.push(Recipient {
                     name: name.clone(),
                     via: Some(entry.clone()),
+                    instance: None,
                 });
             }
         }
@@ -284,6 +296,7 @@ mod tests {
         Recipient {
             name: name.into(),
             via: None,
+            instance: None,
         }
     }
 
@@ -298,6 +311,21 @@ mod tests {
             ("alice", "acme")
         );
         assert!(still_addressed(&a, &claims));
+        assert_eq!(claims.instance, None);
+        let instance = Some(Uuid::new_v4());
+        let bound = token(
+            &key("k1", 1),
+            &a,
+            &Recipient {
+                instance,
+                ..named("alice")
+            },
+        );
+        let claims = verify(&ring, &bound, a.id, Utc::now()).await.unwrap();
+        assert_eq!(
+            claims.instance, instance,
+            "the link carries its reviewer's instance"
+        );
     }
 
     #[tokio::test]
@@ -406,24 +434,4 @@ mod tests {
 }
 
 #[cfg(test)]
-mod base_url_tests {
-    use super::BaseUrl;
-
-    #[test]
-    fn a_learned_base_is_the_first_host_name_and_never_changes() {
-        let base = BaseUrl::learned();
-        assert_eq!(base.get(), None);
-        base.learn("evil.example/path");
-        base.learn("");
-        assert_eq!(base.get(), None, "only a host name is learned");
-        base.learn("Abc123.execute-api.us-east-1.amazonaws.com");
-        base.learn("other.example");
-        assert_eq!(
-            base.get(),
-            Some("https://abc123.execute-api.us-east-1.amazonaws.com")
-        );
-        let fixed = BaseUrl::fixed("https://approvals.example.com/");
-        fixed.learn("other.example");
-        assert_eq!(fixed.get(), Some("https://approvals.example.com"));
-    }
-}
+mod base_url_tests;

@@ -2,7 +2,7 @@
 //! whether they can approve at all. Each failure names its field (422).
 
 use crate::domain::approval::{EscalationLevel, Requirement};
-use crate::domain::identity::{ROLE_PREFIX, check_principal_name};
+use crate::domain::identity::{ROLE_PREFIX, check_not_reserved, check_principal_name};
 use crate::domain::request::limits;
 use crate::invalid::Invalid;
 use crate::text;
@@ -78,8 +78,15 @@ fn check_reviewers(field: &str, reviewers: &[String]) -> Result<(), Invalid> {
     }
     for (i, r) in reviewers.iter().enumerate() {
         let f = format!("{field}[{i}]");
-        // A principal, or `role:NAME` naming a role of the directory.
-        check_principal_name(&f, r.strip_prefix(ROLE_PREFIX).unwrap_or(r))?;
+        // A principal, or `role:NAME` naming a role of the directory. A principal the service
+        // keeps for itself could never decide: such a request could only wait out its deadline.
+        match r.strip_prefix(ROLE_PREFIX) {
+            Some(role) => check_principal_name(&f, role)?,
+            None => {
+                check_principal_name(&f, r)?;
+                check_not_reserved(&f, r)?;
+            }
+        }
         if reviewers[..i].contains(r) {
             return Err(Invalid::new(&f, "listed twice"));
         }
@@ -155,4 +162,32 @@ pub(super) fn check_requirement(r: &Requirement, requester: &str) -> Result<(), 
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_reviewer_named_as_the_system_is_refused_naming_its_field() {
+        for reserved in ["holdpoint", "Holdpoint", "system", "SYSTEM"] {
+            let err = check_gate(&names(&["alice", reserved]), None, &[], "agent").unwrap_err();
+            assert_eq!(err.field, "reviewers[1]", "{reserved:?}");
+        }
+        let level = EscalationLevel {
+            after_seconds: 60,
+            reviewers: names(&["holdpoint"]),
+        };
+        let err = check_gate(&names(&["alice"]), None, &[level], "agent").unwrap_err();
+        assert_eq!(err.field, "escalation[0].reviewers[0]");
+        // A role is no principal: `role:system` names the directory's role of that name.
+        assert_eq!(
+            check_gate(&names(&["role:system"]), None, &[], "agent"),
+            Ok(1)
+        );
+    }
 }
