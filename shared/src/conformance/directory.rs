@@ -13,7 +13,8 @@ macro_rules! directory_suite {
     ($make:expr) => {
         $crate::directory_suite!(@tests $make;
             directory_round_trip, a_credential_belongs_to_one_principal,
-            replacing_moves_credentials, role_members, kinds_round_trip);
+            replacing_moves_credentials, role_members, kinds_round_trip,
+            names_are_unique_ignoring_case, an_instance_lasts_one_life_of_a_principal);
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {
         $(
@@ -49,7 +50,13 @@ pub async fn directory_round_trip(d: Arc<dyn Directory>) {
     let t = tenant();
     let alice = entry(&t, "alice", &format!("{t}-alice-key"));
     d.put(&alice, true).await.unwrap();
-    assert_eq!(d.get(&t, "alice").await.unwrap().as_ref(), Some(&alice));
+    let stored = d.get(&t, "alice").await.unwrap().unwrap();
+    assert!(stored.instance.is_some(), "a create draws an instance");
+    let alice = Entry {
+        instance: stored.instance,
+        ..alice
+    };
+    assert_eq!(stored, alice);
     let by_key = Lookup::Key(key_hash(&format!("{t}-alice-key")));
     assert_eq!(d.find(&by_key).await.unwrap().as_ref(), Some(&alice));
     let by_arn = Lookup::Arn(alice.iam_arns[0].clone());
@@ -237,4 +244,69 @@ pub async fn kinds_round_trip(d: Arc<dyn Directory>) {
         d.get(&t, "bot").await.unwrap().unwrap().kind,
         PrincipalKind::Agent
     );
+}
+
+/// `Alice` is `alice`: a create under a name another principal of the tenant has in another
+/// case is refused, and writes nothing; changing the one there still works, and removing it
+/// frees the name in every case.
+pub async fn names_are_unique_ignoring_case(d: Arc<dyn Directory>) {
+    let t = tenant();
+    let mut alice = entry(&t, "alice", &format!("{t}-alice"));
+    d.put(&alice, true).await.unwrap();
+    for twin in ["Alice", "ALICE", "aLiCe"] {
+        let other = entry(&t, twin, &format!("{t}-{twin}"));
+        assert!(
+            matches!(d.put(&other, true).await, Err(StoreError::AlreadyExists)),
+            "{twin}"
+        );
+        assert_eq!(d.get(&t, twin).await.unwrap(), None, "nothing written");
+        let by_key = Lookup::Key(key_hash(&format!("{t}-{twin}")));
+        assert_eq!(d.find(&by_key).await.unwrap(), None, "not its key either");
+    }
+    alice.roles = vec!["finance".into()];
+    d.put(&alice, false).await.unwrap();
+    let elsewhere = tenant();
+    d.put(&entry(&elsewhere, "Alice", &format!("{elsewhere}-a")), true)
+        .await
+        .unwrap();
+    assert!(d.remove(&t, "alice").await.unwrap());
+    d.put(&entry(&t, "Alice", &format!("{t}-Alice")), true)
+        .await
+        .unwrap();
+    let names: Vec<_> = d.list(Some(&t)).await.unwrap();
+    assert_eq!(names.len(), 1);
+    assert_eq!(names[0].name, "Alice");
+    assert!(matches!(
+        d.put(&entry(&t, "alice", &format!("{t}-again")), true)
+            .await,
+        Err(StoreError::AlreadyExists)
+    ));
+}
+
+/// An instance is drawn when a principal is added, kept through every change (whatever the
+/// change says), and never comes back: a principal removed and added again under its name is
+/// another instance, so links bound to the first stay dead.
+pub async fn an_instance_lasts_one_life_of_a_principal(d: Arc<dyn Directory>) {
+    let t = tenant();
+    let instance = |d: Arc<dyn Directory>, t: String| async move {
+        d.get(&t, "alice").await.unwrap().unwrap().instance
+    };
+    let mut alice = entry(&t, "alice", &format!("{t}-alice"));
+    d.put(&alice, true).await.unwrap();
+    let first = instance(d.clone(), t.clone()).await;
+    assert!(first.is_some());
+    for claimed in [None, Some(uuid::Uuid::new_v4())] {
+        alice.instance = claimed;
+        alice.key_hash = Some(key_hash(&format!("{t}-rotated")));
+        d.put(&alice, false).await.unwrap();
+        assert_eq!(instance(d.clone(), t.clone()).await, first, "kept");
+    }
+    let by_key = Lookup::Key(key_hash(&format!("{t}-rotated")));
+    assert_eq!(d.find(&by_key).await.unwrap().unwrap().instance, first);
+    assert!(d.remove(&t, "alice").await.unwrap());
+    alice.instance = first;
+    d.put(&alice, true).await.unwrap();
+    let second = instance(d.clone(), t.clone()).await;
+    assert!(second.is_some());
+    assert_ne!(second, first, "a new life, whatever the create said");
 }
