@@ -37,8 +37,14 @@ pub mod review_links;
 mod state_check;
 pub mod sweep;
 
-/// How often a transition is retried when another writer got there first.
-const MAX_ATTEMPTS: usize = 8;
+/// How often a change is re-decided when another writer got there first. Each lost
+/// compare-and-set means another change landed, so the race always makes progress: 64 covers
+/// dozens of reviewers voting at once (a vote is not a conflict and must not be refused for
+/// being concurrent), while still bounding the work one request can cause.
+const MAX_ATTEMPTS: u64 = 64;
+/// The longest pause, in milliseconds, between attempts; the pause is jittered (1 ms up to a
+/// ceiling growing with each loss) so racing writers spread out instead of colliding again.
+const MAX_PAUSE_MS: u64 = 20;
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
     #[error("not found")]
@@ -308,7 +314,12 @@ impl Service {
             .get(tenant, id)
             .await?
             .ok_or(ServiceError::NotFound)?;
-        for _ in 0..MAX_ATTEMPTS {
+        for attempt in 0..MAX_ATTEMPTS {
+            if attempt > 0 {
+                let ceiling = (1 + 2 * attempt).min(MAX_PAUSE_MS);
+                let pause = rand::random_range(1..=ceiling);
+                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+            }
             let now = self.clock.now();
             if let Err(refused) = admits(&current) {
                 // A broken seal is told first, whatever the stored state says.
@@ -317,6 +328,7 @@ impl Service {
             }
             match self.attempt(&current, command.clone(), now).await {
                 Ok(Attempt::Stored(a) | Attempt::Unchanged(a)) => return Ok(a),
+                // Lost to another change: the next attempt decides again on what won.
                 Ok(Attempt::Lost(stored)) => current = stored,
                 Err(ServiceError::Refused(refusal)) => {
                     // Lazy expiry: store what every reader already sees.

@@ -42,7 +42,8 @@ macro_rules! conformance_suite {
             transition_stores_the_audit_record_with_the_state,
             list_pages_newest_first, list_filters, due_holds_only_pending_past_deadline,
             fifty_concurrent_decisions_one_winner, fifty_concurrent_store_writes_one_winner,
-            concurrent_quorum_approvals_all_count, lifecycle_end_to_end, sweep_expires_due_approvals,
+            concurrent_quorum_approvals_all_count,
+            forty_concurrent_votes_on_quorum_twenty_all_answer, lifecycle_end_to_end, sweep_expires_due_approvals,
             lazy_expiry_is_stored_on_write, events_are_never_lost,
             accepted_documents_survive_the_store, approvals_lapse_past_their_window,
             extend_moves_the_deadline_within_the_latest_expiry);

@@ -110,3 +110,48 @@ pub async fn concurrent_quorum_approvals_all_count(store: Arc<dyn Store>) {
     );
     assert_eq!(store.audit(&t, a.id).await.unwrap().len(), 6);
 }
+
+/// Forty reviewers approve at once an approval needing twenty: no vote is refused for being
+/// concurrent (no `Unavailable`); the first twenty count, the rest find it approved (409).
+pub async fn forty_concurrent_votes_on_quorum_twenty_all_answer(store: Arc<dyn Store>) {
+    let t = tenant();
+    let service = service_on(&store, Clock::system());
+    let (a, _) = service
+        .create(
+            &principal(&t, "agent"),
+            request(&reviewers(40), json!({"quorum": 20})),
+            None,
+        )
+        .await
+        .unwrap();
+    let votes = reviewers(40).into_iter().map(|name| {
+        let (service, t) = (service.clone(), t.clone());
+        tokio::spawn(async move {
+            let p = principal(&t, &name);
+            service.apply(&t, a.id, approve(&p)).await
+        })
+    });
+    let (mut counted, mut too_late) = (0, 0);
+    for answer in futures_util::future::join_all(votes).await {
+        match answer.unwrap() {
+            Ok(_) => counted += 1,
+            Err(ServiceError::Refused(Refusal::Conflict { current_status, .. })) => {
+                assert_eq!(
+                    current_status,
+                    Status::Approved,
+                    "only a decided approval refuses a vote"
+                );
+                too_late += 1;
+            }
+            Err(e) => panic!("a concurrent vote was refused: {e}"),
+        }
+    }
+    assert!(counted >= 20, "{counted} votes answered Ok");
+    assert_eq!(counted + too_late, 40);
+    let stored = store.get(&t, a.id).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.status, stored.approvals.len()),
+        (Status::Approved, 20)
+    );
+    assert_eq!(store.audit(&t, a.id).await.unwrap().len(), 21);
+}
