@@ -53,7 +53,8 @@ pub fn review_email(event: &LifecycleEvent, reviewer: &str, url: &str) -> Messag
         _ => "An agent is waiting for your approval.",
     };
     let mut text = format!(
-        "Hello {reviewer},\n\n{}\n\nAction:   {action}\nAgent:    {}\nAsked by: {}\nRisk:     {}\nDecide by: {}\n",
+        "Hello {},\n\n{}\n\nAction:   {action}\nAgent:    {}\nAsked by: {}\nRisk:     {}\nDecide by: {}\n",
+        text::visible(reviewer),
         intro,
         agent,
         asked_by,
@@ -67,9 +68,10 @@ pub fn review_email(event: &LifecycleEvent, reviewer: &str, url: &str) -> Messag
         "\nReview and decide (this link is yours alone; do not forward it):\n{url}\n\nApproval {}\n",
         d.approval_id
     ));
-    let reason_row = reason
+    let reason_row = d
+        .reason
         .as_deref()
-        .map(|r| format!("<tr><th>Reason</th><td>{}</td></tr>", text::html(r)))
+        .map(|r| format!("<tr><th>Reason</th><td>{}</td></tr>", text::html_visible(r)))
         .unwrap_or_default();
     let html = format!(
         "<!doctype html><html><body><p>Hello {},</p><p>{}</p><table>\
@@ -78,11 +80,11 @@ pub fn review_email(event: &LifecycleEvent, reviewer: &str, url: &str) -> Messag
          <tr><th>Decide by</th><td>{}</td></tr>{reason_row}</table>\
          <p><a href=\"{}\">Review and decide</a> (this link is yours alone; do not forward it)</p>\
          <p>Approval {}</p></body></html>",
-        text::html(reviewer),
+        text::html_visible(reviewer),
         intro,
-        text::html(&action),
-        text::html(&agent),
-        text::html(&asked_by),
+        text::html_visible(&d.action),
+        text::html_visible(&d.agent_id),
+        text::html_visible(&d.requested_by),
         text::html(&risk(event)),
         text::html(&d.expires_at),
         text::html(url),
@@ -178,6 +180,36 @@ mod tests {
             assert!(body.contains("bot\\u{202e}gnp.exe"), "{body}");
             assert!(body.contains("Refund «1042» — 900 €\\u{200b}"), "{body}");
             assert!(!body.contains(['\u{1b}', '\u{202e}', '\u{200b}']), "{body}");
+        }
+    }
+
+    #[test]
+    fn every_hidden_character_an_agent_wrote_is_escaped_in_the_mail_html() {
+        // ESC, C0 controls, DEL, C1 controls, bidi override and isolate, zero-width characters.
+        let hostile = "x\u{1b}[2J\u{1}\u{1f}\u{7f}\u{80}\u{9b}\u{202e}\u{2067}\u{200b}\u{feff}y";
+        let shown = r"x\u{1b}[2J\u{1}\u{1f}\u{7f}\u{80}\u{9b}\u{202e}\u{2067}\u{200b}\u{feff}y";
+        let event: LifecycleEvent = serde_json::from_value(serde_json::json!({
+            "source": "holdpoint", "detail_type": "Approval Requested",
+            "detail": {
+                "event_id": "e:1", "approval_id": uuid::Uuid::nil(), "tenant": "t",
+                "version": 1, "status": "pending", "event": "created",
+                "action": hostile, "agent_id": hostile, "requested_by": hostile,
+                "actor": "a", "at": "2026-11-29T10:00:00.000Z", "payload": {},
+                "reason": hostile,
+            }
+        }))
+        .unwrap();
+        let Message::Email { text, html, .. } = review_email(&event, hostile, "https://x/review")
+        else {
+            panic!("a mail")
+        };
+        for body in [&text, &html] {
+            let raw: Vec<char> = body
+                .chars()
+                .filter(|&c| c != '\n' && text::is_hidden(c))
+                .collect();
+            assert!(raw.is_empty(), "raw {raw:?} in {body}");
+            assert_eq!(body.matches(shown).count(), 5, "{body}");
         }
     }
 

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use chrono::{DateTime, Utc};
 
 use holdpoint_core::domain::approval::{Approval, Status};
-use holdpoint_core::text::html;
+use holdpoint_core::text::{html, html_json, html_visible};
 use holdpoint_core::time;
 
 const STYLE: &str = "body{font:16px/1.5 system-ui,sans-serif;margin:0 auto;max-width:44rem;padding:1rem;color:#1b1b1b}\
@@ -38,14 +38,16 @@ pub fn content_security_policy() -> &'static str {
     })
 }
 
-/// Agent-supplied text: escaped and isolated from the page's own text direction.
+/// Agent-supplied text: hidden characters shown as escapes, markup escaped, and isolated from
+/// the page's own text direction.
 fn agent(text: &str) -> String {
-    format!("<bdi>{}</bdi>", html(text))
+    format!("<bdi>{}</bdi>", html_visible(text))
 }
 
-/// An agent's document, indented, escaped, its numbers as sent.
+/// An agent's document, indented, escaped, its numbers as sent (hidden characters as JSON
+/// escapes: the edit form sends it back as JSON).
 fn pretty(doc: &holdpoint_core::json::document::Document) -> String {
-    html(&doc.pretty())
+    html_json(&doc.pretty())
 }
 
 fn page(title: &str, body: &str) -> String {
@@ -64,8 +66,8 @@ pub fn message(title: &str, text: &str) -> String {
         title,
         &format!(
             "<h1>{}</h1><p class=\"note\">{}</p>",
-            html(title),
-            html(text)
+            html_visible(title),
+            html_visible(text)
         ),
     )
 }
@@ -225,5 +227,59 @@ mod tests {
         assert!(csp.starts_with("default-src 'none'; style-src 'sha256-"));
         assert!(!csp.contains("unsafe"));
         assert!(csp.contains("frame-ancestors 'none'") && csp.contains("form-action 'self'"));
+    }
+
+    /// ESC, other C0 controls (no NUL: JSON text cannot hold it raw), DEL, C1 controls, bidi
+    /// overrides and isolates, zero-width characters.
+    const HOSTILE: &str =
+        "x\u{1b}[2J\u{1}\u{1f}\u{7f}\u{80}\u{9b}\u{202e}\u{2067}\u{200b}\u{feff}y";
+
+    #[test]
+    fn agent_text_shows_its_hidden_characters_escaped_never_raw() {
+        use holdpoint_core::domain::identity::Principal;
+        use holdpoint_core::domain::request::{CreateRequest, ExpiryBounds, Gate};
+        let request: CreateRequest = serde_json::from_value(serde_json::json!({
+            "action": format!("drop {HOSTILE}"), "agent_id": "bot", "reviewers": ["alice"],
+            "reason": HOSTILE, "checkpoint_type": "sql",
+            "context": {"note": HOSTILE, HOSTILE: 1},
+            "tool_call": {"name": "sql.execute", "arguments": {"sql": HOSTILE}},
+        }))
+        .unwrap();
+        let agent = Principal {
+            tenant: "acme".into(),
+            principal: "agent".into(),
+            roles: vec![],
+            kind: Default::default(),
+        };
+        let (mut a, _) = request
+            .into_approval(&agent, &Gate::open(), ExpiryBounds::default(), Utc::now())
+            .unwrap();
+        // Names the request refuses such characters in: shown escaped all the same, should one
+        // ever be stored (written before that rule, or by another path).
+        a.agent_id = HOSTILE.into();
+        a.requested_by = HOSTILE.into();
+        a.checkpoint_type = Some(HOSTILE.into());
+        a.reviewers.push(HOSTILE.into());
+        if let Some(call) = a.tool_call.as_mut() {
+            call.name = HOSTILE.into();
+        }
+        let page = review(&a, "alice", "token");
+        let raw: Vec<char> = page
+            .chars()
+            .filter(|&c| c != '\n' && holdpoint_core::text::is_hidden(c))
+            .collect();
+        assert!(raw.is_empty(), "raw {raw:?} in {page}");
+        let shown =
+            "x\\u{1b}[2J\\u{1}\\u{1f}\\u{7f}\\u{80}\\u{9b}\\u{202e}\\u{2067}\\u{200b}\\u{feff}y";
+        assert_eq!(
+            page.matches(shown).count(),
+            8,
+            "action, reason, agent, requested by (twice), checkpoint, reviewer, tool: {page}"
+        );
+        let in_json = "x\\u001b[2J\\u0001\\u001f\\u007f\\u0080\\u009b\\u202e\\u2067\\u200b\\ufeffy";
+        assert!(
+            page.matches(in_json).count() >= 4,
+            "context and arguments, shown and editable: {page}"
+        );
     }
 }
