@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 use holdpoint::config::Settings;
-use holdpoint::directory::{self, Entry};
+use holdpoint::directory::{self, Directory, Entry};
 use holdpoint::store::StoreError;
 use holdpoint_core::domain::identity::PrincipalKind;
 
@@ -120,12 +120,11 @@ pub async fn run(command: PrincipalsCommand, mut settings: Settings) -> Result<E
                 instance: None,
             };
             entry.check()?;
-            directory.put(&entry, true).await.map_err(|e| match e {
-                StoreError::AlreadyExists => CliError::usage(format!(
-                    "{who} is already in the directory, or one of its IAM ARNs belongs to another principal"
-                )),
-                e => e.into(),
-            })?;
+            match directory.put(&entry, true).await {
+                Ok(()) => {}
+                Err(StoreError::AlreadyExists) => return Err(taken(&*directory, &entry).await),
+                Err(e) => return Err(e.into()),
+            }
             println!("added {who}");
             print_secrets(api_key.as_deref(), &secret);
             Ok(ExitCode::SUCCESS)
@@ -184,6 +183,27 @@ pub async fn run(command: PrincipalsCommand, mut settings: Settings) -> Result<E
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Why a create was refused as already there: the name, in this case or another (names are
+/// unique within a tenant ignoring case), or a credential of another principal.
+async fn taken(directory: &dyn Directory, entry: &Entry) -> CliError {
+    let who = format!("{}/{}", entry.tenant, entry.name);
+    let listed = directory
+        .list(Some(&entry.tenant))
+        .await
+        .unwrap_or_default();
+    let twin = listed
+        .iter()
+        .find(|e| e.folded_name() == entry.folded_name());
+    CliError::usage(match twin {
+        Some(e) if e.name == entry.name => format!("{who} is already in the directory"),
+        Some(e) => format!(
+            "{who}: the directory already has {}/{} (names are unique within a tenant ignoring case)",
+            e.tenant, e.name
+        ),
+        None => format!("{who}: one of its IAM ARNs belongs to another principal"),
+    })
 }
 
 fn parse_kind(s: &str) -> Result<PrincipalKind, String> {

@@ -68,6 +68,16 @@ async fn a_removed_principal_can_no_longer_call_or_decide_and_a_rotated_key_repl
     );
     let a = approval(&server, &t.agent.key, &id).await;
     assert_eq!(a["status"], "pending", "bob's link decided nothing");
+    // Attacker try: someone new added as bob does not get the removed bob's link back.
+    add(dir.path(), &["local/bob", "--email", "bob@example.com"]);
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    assert_eq!(http.get(&bob_link).send().await.unwrap().status(), 403);
+    assert_eq!(
+        decide_by_link(&server, &bob_link, &id, "decision=approved").await,
+        403
+    );
+    let out = holdpoint(dir.path(), &["principals", "remove", "local/bob"], &[]);
+    assert!(out.status.success());
 
     let out = holdpoint(
         dir.path(),
@@ -152,6 +162,9 @@ async fn principals_are_managed_on_dynamodb_alike() {
         listed[0]["iam_arns"],
         json!(["arn:aws:iam::123456789012:user/alice"])
     );
+    let twin = run(&["add", "acme/ALICE"]);
+    assert_eq!(twin.status.code(), Some(2), "{}", printed(&twin));
+    assert!(printed(&twin).contains("already has acme/alice"));
     assert!(run(&["rotate-key", "acme/alice"]).status.success());
     assert!(run(&["remove", "acme/alice"]).status.success());
     assert!(
@@ -159,6 +172,45 @@ async fn principals_are_managed_on_dynamodb_alike() {
         "gone already"
     );
     assert!(nothing_listed(&run(&["list", "--json"])));
+}
+
+#[tokio::test]
+async fn names_alike_ignoring_case_and_the_names_of_the_system_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    add(dir.path(), &["acme/alice"]);
+    let twin = holdpoint(dir.path(), &["principals", "add", "acme/Alice"], &[]);
+    assert_eq!(twin.status.code(), Some(2), "{}", printed(&twin));
+    let said = printed(&twin);
+    assert!(
+        said.contains("acme/Alice: the directory already has acme/alice"),
+        "{said}"
+    );
+    let again = holdpoint(dir.path(), &["principals", "add", "acme/alice"], &[]);
+    assert!(printed(&again).contains("acme/alice is already in the directory"));
+    for reserved in ["holdpoint", "HoldPoint", "system"] {
+        let who = format!("acme/{reserved}");
+        let out = holdpoint(dir.path(), &["principals", "add", &who], &[]);
+        assert_eq!(out.status.code(), Some(2), "{}", printed(&out));
+        assert!(
+            printed(&out).contains("keeps for itself"),
+            "{}",
+            printed(&out)
+        );
+    }
+    // The audit trail's policy actors cannot be named either: ':' is no name's.
+    let policy = holdpoint(dir.path(), &["principals", "add", "acme/policy:x"], &[]);
+    assert_eq!(policy.status.code(), Some(2), "{}", printed(&policy));
+    add(dir.path(), &["globex/Alice"]);
+    let listed = holdpoint(dir.path(), &["principals", "list", "--json"], &[]);
+    let listed: Vec<Value> = serde_json::from_slice(&listed.stdout).unwrap();
+    let names: Vec<_> = listed.iter().map(|p| (&p["tenant"], &p["name"])).collect();
+    assert_eq!(
+        names,
+        [
+            (&json!("acme"), &json!("alice")),
+            (&json!("globex"), &json!("Alice"))
+        ]
+    );
 }
 
 fn nothing_listed(out: &std::process::Output) -> bool {
