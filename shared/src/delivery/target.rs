@@ -124,24 +124,49 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
 }
 
 fn is_public_v6(ip: Ipv6Addr) -> bool {
-    if let Some(v4) = ip.to_ipv4_mapped() {
-        return is_public_v4(v4);
-    }
     let s = ip.segments();
-    // NAT64 (64:ff9b::/96) reaches the IPv4 address it embeds.
-    if s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0] {
-        let [a, b] = s[6].to_be_bytes();
-        let [c, d] = s[7].to_be_bytes();
-        return is_public_v4(Ipv4Addr::new(a, b, c, d));
-    }
-    !(ip.is_unspecified()
+    if ip.is_unspecified()
         || ip.is_loopback()
         || ip.is_multicast()
         || (s[0] & 0xfe00) == 0xfc00 // unique local
         || (s[0] & 0xffc0) == 0xfe80 // link-local
         || (s[0] & 0xffc0) == 0xfec0 // site-local (deprecated)
         || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
-        || (s[0] == 0 && s[1..6] == [0, 0, 0, 0, 0])) // IPv4-compatible and other ::/80
+        // NAT64 local-use (RFC 8215): not globally reachable, and where its IPv4 address sits
+        // depends on the prefix length a network chose, so it is refused whole.
+        || (s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1)
+    {
+        return false;
+    }
+    match embedded_v4(s) {
+        Some(reached) => reached.iter().all(|v4| is_public_v4(*v4)),
+        // Any other ::/80 address is reserved.
+        None => !(s[0] == 0 && s[1..5] == [0, 0, 0, 0]),
+    }
+}
+
+/// The IPv4 addresses an IPv6 address carries and is translated or tunnelled to, in every form
+/// that carries one: such an address is as public as what it embeds, so `::ffff:127.0.0.1` or
+/// `2002:7f00:1::` never reach loopback.
+fn embedded_v4(s: [u16; 8]) -> Option<Vec<Ipv4Addr>> {
+    let v4 = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
+    let last = v4(s[6], s[7]);
+    match s {
+        // IPv4-mapped ::ffff:a.b.c.d and IPv4-compatible ::a.b.c.d (deprecated).
+        [0, 0, 0, 0, 0, 0xffff | 0, _, _] => Some(vec![last]),
+        // SIIT IPv4-translated ::ffff:0:a.b.c.d.
+        [0, 0, 0, 0, 0xffff, 0, _, _] => Some(vec![last]),
+        // NAT64 well-known prefix 64:ff9b::/96.
+        [0x64, 0xff9b, 0, 0, 0, 0, _, _] => Some(vec![last]),
+        // 6to4 2002:AABB:CCDD::/48.
+        [0x2002, hi, lo, ..] => Some(vec![v4(hi, lo)]),
+        // Teredo 2001:0::/32: the server's address, then the client's, its bits inverted.
+        [0x2001, 0, server_hi, server_lo, _, _, _, _] => Some(vec![
+            v4(server_hi, server_lo),
+            Ipv4Addr::from(!u32::from(last)),
+        ]),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -196,5 +221,85 @@ mod tests {
         let refused = resolve(&url, false).await.unwrap_err();
         assert!(matches!(refused, Unreachable::Refused(_)), "{refused}");
         assert!(!resolve(&url, true).await.unwrap().is_empty());
+    }
+
+    /// Every IPv6 form that carries an IPv4 address, carrying `v4`.
+    fn embedding(v4: Ipv4Addr) -> Vec<(&'static str, Ipv6Addr)> {
+        let n = u32::from(v4);
+        let (hi, lo) = ((n >> 16) as u16, n as u16);
+        let teredo_server = u32::from(Ipv4Addr::new(65, 54, 227, 120));
+        let (shi, slo) = ((teredo_server >> 16) as u16, teredo_server as u16);
+        vec![
+            ("mapped", v4.to_ipv6_mapped()),
+            ("compatible", Ipv6Addr::new(0, 0, 0, 0, 0, 0, hi, lo)),
+            ("SIIT", Ipv6Addr::new(0, 0, 0, 0, 0xffff, 0, hi, lo)),
+            ("NAT64", Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, hi, lo)),
+            ("6to4", Ipv6Addr::new(0x2002, hi, lo, 0, 0, 0, 0, 1)),
+            ("Teredo", Ipv6Addr::new(0x2001, 0, shi, slo, 0, 0, !hi, !lo)),
+        ]
+    }
+
+    #[tokio::test]
+    async fn ipv6_forms_embedding_ipv4_are_as_public_as_what_they_embed() {
+        let inward = [
+            Ipv4Addr::new(127, 0, 0, 1),
+            Ipv4Addr::new(10, 1, 2, 3),
+            Ipv4Addr::new(192, 168, 0, 1),
+            Ipv4Addr::new(169, 254, 169, 254),
+        ];
+        for v4 in inward {
+            for (form, ip) in embedding(v4) {
+                let url = format!("https://[{ip}]/hook");
+                assert!(
+                    check_url(&url, false).is_err(),
+                    "{form} {url} ({v4}) was allowed"
+                );
+                // The delivery-time check refuses the same address however it was given.
+                let parsed = Url::parse(&url).unwrap();
+                let refused = resolve(&parsed, false).await.unwrap_err();
+                assert!(
+                    matches!(refused, Unreachable::Refused(_)),
+                    "{form} {url}: {refused}"
+                );
+            }
+        }
+        let public = Ipv4Addr::new(93, 184, 216, 34);
+        for (form, ip) in embedding(public) {
+            let url = format!("https://[{ip}]/hook");
+            assert!(check_url(&url, false).is_ok(), "{form} {url} was refused");
+            assert!(
+                resolve(&Url::parse(&url).unwrap(), false).await.is_ok(),
+                "{url}"
+            );
+        }
+        // Written the way an attacker would, dotted quads and all.
+        for url in [
+            "https://[::ffff:0:127.0.0.1]/",
+            "https://[::127.0.0.1]/",
+            "https://[2002:7f00:1::]/",
+            "https://[2002:a9fe:a9fe::1]/",
+            "https://[64:ff9b::127.0.0.1]/",
+            "https://[2001:0:4136:e378:8000:63bf:80ff:fffe]/", // Teredo client 127.0.0.1
+        ] {
+            assert!(check_url(url, false).is_err(), "{url} was allowed");
+        }
+        // NAT64 local-use: never a public destination, whatever it embeds.
+        for v4 in inward.into_iter().chain([public]) {
+            let [a, b, c, d] = v4.octets();
+            let ip = Ipv6Addr::new(
+                0x64,
+                0xff9b,
+                1,
+                0,
+                0,
+                0,
+                u16::from_be_bytes([a, b]),
+                u16::from_be_bytes([c, d]),
+            );
+            assert!(
+                check_url(&format!("https://[{ip}]/"), false).is_err(),
+                "{ip}"
+            );
+        }
     }
 }
