@@ -1,6 +1,6 @@
 //! Where Holdpoint may send a webhook or a callback: `https` to a public address, never into the
 //! network it runs in (no loopback, private, link-local — the cloud metadata service at
-//! 169.254.169.254 — shared, multicast or reserved address, in IPv4 or IPv6). Checked when the
+//! 169.254.169.254 — shared, multicast or reserved address, in IPv4 or IPv6, nor an IPv6 address carrying one). Checked when the
 //! URL is given, and again at every delivery on the addresses its name resolves to then, so a
 //! name that later points inwards is refused too; the connection goes to the address checked.
 //!
