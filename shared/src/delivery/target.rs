@@ -1,8 +1,9 @@
 //! Where Holdpoint may send a webhook or a callback: `https` to a public address, never into the
 //! network it runs in (no loopback, private, link-local — the cloud metadata service at
-//! 169.254.169.254 — shared, multicast or reserved address, in IPv4 or IPv6, nor an IPv6 address carrying one). Checked when the
-//! URL is given, and again at every delivery on the addresses its name resolves to then, so a
-//! name that later points inwards is refused too; the connection goes to the address checked.
+//! 169.254.169.254 — shared, multicast or reserved address, in IPv4 or IPv6, nor an IPv6 address
+//! carrying one). Checked when the URL is given, and again at every delivery on the addresses its
+//! name resolves to then, so a name that later points inwards is refused too; the connection goes
+//! to the address checked.
 //!
 //! `HOLDPOINT_ALLOW_PRIVATE_WEBHOOKS=1` lifts the check (and allows `http`) for local
 //! development and tests. It is unsafe anywhere an agent is not fully trusted.
