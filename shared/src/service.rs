@@ -38,9 +38,10 @@ mod state_check;
 pub mod sweep;
 
 /// How often a change is re-decided when another writer got there first. Each lost
-/// compare-and-set means another change landed, so the race always makes progress: 64 covers
-/// dozens of reviewers voting at once (a vote is not a conflict and must not be refused for
-/// being concurrent), while still bounding the work one request can cause.
+/// compare-and-set means another change landed, and an approval takes at most 50 votes (one per
+/// named reviewer) before it is decided and every later vote is a conflict: 64 lets every vote
+/// of the largest quorum count (a vote is not a conflict, never refused for being concurrent),
+/// with room for other changes racing it, while still bounding the work of one request.
 const MAX_ATTEMPTS: u64 = 64;
 /// The longest pause, in milliseconds, between attempts; the pause is jittered (1 ms up to a
 /// ceiling growing with each loss) so racing writers spread out instead of colliding again.
