@@ -53,6 +53,19 @@ impl Dead {
 
 #[tokio::test]
 async fn a_receiver_that_never_answers_does_not_delay_a_reviewers_webhook() {
+    webhook_behind_dead_callbacks(30).await;
+}
+
+/// More than the worker reads of the queue at once (256): those waiting for the dead target's
+/// slots are moved back, so the webhook behind them is still reached.
+#[tokio::test]
+async fn more_dead_callbacks_than_the_queue_is_read_by_do_not_starve_a_reviewers_webhook() {
+    webhook_behind_dead_callbacks(300).await;
+}
+
+/// `callbacks` approvals decided, each owing a callback to a receiver that never answers, then
+/// a reviewer asked: how long their webhook takes.
+async fn webhook_behind_dead_callbacks(callbacks: usize) {
     let dir = tempfile::tempdir().unwrap();
     let (hooks, mail) = (Webhooks::start().await, Mailbox::start().await);
     let t = team(dir.path(), &hooks);
@@ -60,8 +73,8 @@ async fn a_receiver_that_never_answers_does_not_delay_a_reviewers_webhook() {
     let server = serve(dir.path(), &mail, true).await;
     let dead = Dead::start().await;
 
-    // 30 approvals decided, each owing a callback to the dead receiver.
-    for _ in 0..30 {
+    let decided = Instant::now();
+    for _ in 0..callbacks {
         let id = create(
             &server,
             &t.agent.key,
@@ -80,6 +93,10 @@ async fn a_receiver_that_never_answers_does_not_delay_a_reviewers_webhook() {
             .unwrap();
         assert_eq!(status, 200, "{e}");
     }
+    println!(
+        "{callbacks} approvals created and decided in {} ms",
+        decided.elapsed().as_millis()
+    );
     // The callbacks are being attempted: the dead receiver holds connections.
     let until = Instant::now() + Duration::from_secs(5);
     while dead.open.load(Ordering::SeqCst) == 0 {
@@ -113,7 +130,7 @@ async fn a_receiver_that_never_answers_does_not_delay_a_reviewers_webhook() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     println!(
-        "reviewer's webhook behind 30 callbacks to a dead receiver: {} ms (dead receiver's connections at once: at most {})",
+        "reviewer's webhook behind {callbacks} callbacks to a dead receiver: {} ms (dead receiver's connections at once: at most {})",
         arrived.as_millis(),
         dead.most.load(Ordering::SeqCst)
     );
