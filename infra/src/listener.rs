@@ -6,12 +6,15 @@
 //!   [`MAX_HEADER_BYTES`]; a whole request, body included, must be answered within
 //!   [`REQUEST_SECONDS`] (408 otherwise).
 //! - Bodies are bounded per route by the application, before they are read.
+//! - At most `max_connections` are open at once: one past it is answered `503 unavailable` with
+//!   `Retry-After: 1` and closed, so a flood of idle connections holds a bounded amount.
 //! - What hyper answers by itself (malformed HTTP 400, 414, 431) goes out as
 //!   `application/problem+json`: [`ProblemIo`] rewrites those bodiless answers on the way out.
 
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
+use std::sync::{Arc, LazyLock};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
@@ -24,18 +27,22 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
 pub const HEADER_SECONDS: u64 = 10;
 pub const REQUEST_SECONDS: u64 = 30;
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 
-/// Serves `app` on `listener` until `shutdown` completes, then lets open requests finish.
+/// Serves `app` on `listener`, at most `max_connections` at once, until `shutdown` completes,
+/// then lets open requests finish.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
+    max_connections: usize,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
+    let open = Arc::new(Semaphore::new(max_connections));
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -50,6 +57,13 @@ pub async fn serve(
                 }
             },
             () = &mut shutdown => break,
+        };
+        let Ok(slot) = open.clone().try_acquire_owned() else {
+            // A fresh socket's send buffer is empty, so the short answer goes out at once
+            // without a task per refused connection; then it is closed.
+            let _ = stream.try_write(&REFUSED);
+            drop(stream);
+            continue;
         };
         let app = app.clone();
         let service =
@@ -81,6 +95,7 @@ pub async fn serve(
         let connection = http.serve_connection(TokioIo::new(ProblemIo::new(stream)), service);
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
+            let _slot = slot;
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, "connection ended");
             }
@@ -90,6 +105,18 @@ pub async fn serve(
     graceful.shutdown().await;
     Ok(())
 }
+
+/// The answer to a connection past the bound.
+static REFUSED: LazyLock<Vec<u8>> = LazyLock::new(|| {
+    let body = r#"{"code":"unavailable","detail":"too many connections are open; retry","status":503,"title":"Service Unavailable","type":"https://holdpoint.dev/problems/unavailable"}"#;
+    format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/problem+json\r\n\
+         content-length: {}\r\nretry-after: 1\r\ncache-control: no-store\r\n\
+         connection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+});
 
 /// A connection whose bodiless error answers (hyper's own, for requests it could not parse) are
 /// replaced by problem documents. Every answer of the application has a `content-type`, so a

@@ -107,7 +107,8 @@ pub async fn run(settings: &Settings) -> Result<(), CliError> {
             }
         }
     });
-    let served = crate::listener::serve(listener, app(state, &Routes::ALL), shutdown())
+    let app = holdpoint::http::limits::bounded(app(state, &Routes::ALL), &settings.server);
+    let served = crate::listener::serve(listener, app, settings.server.connections, shutdown())
         .await
         .map_err(CliError::from);
     sweeper.abort();

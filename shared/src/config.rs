@@ -57,6 +57,9 @@ pub const PUBLIC_BASE_URL: &str = "HOLDPOINT_PUBLIC_BASE_URL";
 pub const EVENT_BUS: &str = "HOLDPOINT_EVENT_BUS";
 pub const SIGNING_SECRET_ID: &str = "HOLDPOINT_SIGNING_SECRET_ID";
 pub const KEY_CACHE_SECONDS: &str = "HOLDPOINT_KEY_CACHE_SECONDS";
+pub const MAX_REQUESTS: &str = "HOLDPOINT_MAX_REQUESTS";
+pub const MAX_CONNECTIONS: &str = "HOLDPOINT_MAX_CONNECTIONS";
+pub const BODY_BUDGET_MIB: &str = "HOLDPOINT_BODY_BUDGET_MIB";
 pub const DEFAULT_EXPIRY_SECONDS: &str = "HOLDPOINT_DEFAULT_EXPIRY_SECONDS";
 pub const MIN_EXPIRY_SECONDS: &str = "HOLDPOINT_MIN_EXPIRY_SECONDS";
 pub const MAX_EXPIRY_SECONDS: &str = "HOLDPOINT_MAX_EXPIRY_SECONDS";
@@ -91,6 +94,24 @@ pub const VARIABLES: &[Variable] = &[
         "`embedded` or `dynamodb` (`--store`)",
     ),
     var(SWEEP_SECONDS, "`5`", "local", "seconds between sweeps"),
+    var(
+        MAX_REQUESTS,
+        "`32`",
+        "local",
+        "requests served at once; past it `503 unavailable` with `Retry-After: 1` (`/health` is exempt)",
+    ),
+    var(
+        MAX_CONNECTIONS,
+        "`512`",
+        "local",
+        "open connections; past it a new connection is answered `503 unavailable` and closed",
+    ),
+    var(
+        BODY_BUDGET_MIB,
+        "`64`",
+        "local",
+        "MiB of request bodies held at once by all requests together; past it `503 unavailable`",
+    ),
     var(
         LOG,
         "`info`",
@@ -277,6 +298,16 @@ pub struct Settings {
     pub signing_secret_id: Option<String>,
     pub key_cache: Duration,
     pub expiry: ExpiryBounds,
+    pub server: ServerLimits,
+}
+
+/// What the local server takes on at once (on AWS, API Gateway throttling and the functions'
+/// reserved concurrency bound the same things).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerLimits {
+    pub requests: usize,
+    pub connections: usize,
+    pub body_bytes: usize,
 }
 
 impl Settings {
@@ -331,6 +362,15 @@ impl Settings {
                 expiry.min_seconds, expiry.default_seconds, expiry.max_seconds
             )));
         }
+        let at_least_one = |name: &str, default: u32| match number(name, default)? {
+            0 => Err(ConfigError(format!("{name} must be at least 1"))),
+            n => Ok(n as usize),
+        };
+        let server = ServerLimits {
+            requests: at_least_one(MAX_REQUESTS, 32)?,
+            connections: at_least_one(MAX_CONNECTIONS, 512)?,
+            body_bytes: at_least_one(BODY_BUDGET_MIB, 64)?.saturating_mul(1024 * 1024),
+        };
         Ok(Settings {
             addr,
             data_dir: PathBuf::from(text(DATA_DIR, "./.holdpoint")),
@@ -367,6 +407,7 @@ impl Settings {
             signing_secret_id: get(SIGNING_SECRET_ID),
             key_cache: Duration::from_secs(u64::from(number(KEY_CACHE_SECONDS, 300)?)),
             expiry,
+            server,
         })
     }
 
@@ -401,45 +442,4 @@ pub fn check_base_url(url: &str) -> Result<(), ConfigError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::HashMap;
-
-    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        Settings::from_lookup(|name| map.get(name).cloned())
-    }
-
-    #[test]
-    fn defaults_when_nothing_is_set() {
-        let s = settings(&[]).unwrap();
-        assert_eq!(s.addr.to_string(), "127.0.0.1:8004");
-        assert_eq!(s.store, StoreKind::Embedded);
-        assert_eq!(s.tables.approvals, "holdpoint-approvals");
-        assert_eq!(s.tables.due_shards, 8);
-        assert_eq!(s.key_cache, Duration::from_secs(300));
-        assert_eq!(s.expiry, ExpiryBounds::default());
-        assert_eq!(s.base_url_or(s.addr), "http://127.0.0.1:8004");
-    }
-
-    #[test]
-    fn every_bad_value_is_one_clear_error_naming_its_variable() {
-        for (name, value) in [
-            (DUE_SHARDS, "0"),
-            (DUE_SHARDS, "65"),
-            (KEY_CACHE_SECONDS, "soon"),
-            (ADDR, "localhost"),
-            (STORE, "postgres"),
-            (PUBLIC_BASE_URL, "ftp://x"),
-            (MIN_EXPIRY_SECONDS, "0"),
-            (DEFAULT_EXPIRY_SECONDS, "99999999"),
-        ] {
-            let e = settings(&[(name, value)]).unwrap_err();
-            let named = e.0.contains(name) || e.0.contains("expiry bounds");
-            assert!(named, "{name}={value}: {e}");
-        }
-    }
-}
+mod tests;

@@ -174,14 +174,75 @@ pub(super) async fn list(
         reviewer: p.reviewer,
         checkpoint_type: p.checkpoint_type,
     };
-    let page = state
-        .service
-        .list(&caller, &filter, limit, cursor.as_ref())
-        .await?;
-    Ok(ok(Page {
-        items: page.items.iter().map(shown).collect(),
-        next_cursor: page.next.map(|c| c.encode()),
-    }))
+    // Cut by bytes as well as by count: past the budget the page ends after the last item
+    // kept and says there is more, so no page holds more than a few MB however large the
+    // approvals are (an item larger than the budget alone still goes out, on a page of its
+    // own). The store is read a few items at a time, so no more than those are held besides.
+    let mut items = Vec::new();
+    let mut bytes = 0;
+    let mut after = cursor;
+    let next = 'page: loop {
+        let want = (limit - items.len()).min(READ_AT_ONCE);
+        let read = state
+            .service
+            .list(&caller, &filter, want, after.as_ref())
+            .await?;
+        for a in &read.items {
+            let item = shown(a);
+            let size = json_size(&item);
+            if !items.is_empty() && bytes + size > PAGE_BYTES {
+                break 'page after;
+            }
+            bytes += size;
+            items.push(item);
+            after = Some(Cursor::after(a));
+            // Large items take a while to write out: let other requests (`/health`) run.
+            tokio::task::yield_now().await;
+        }
+        match read.next {
+            Some(more) if items.len() < limit => after = Some(more),
+            more => break more,
+        }
+    };
+    let page = Page {
+        items,
+        next_cursor: next.map(|c| c.encode()),
+    };
+    // Megabytes of JSON are written off the request threads, for the same reason.
+    let failed = |e: String| crate::service::ServiceError::Internal(format!("writing a page: {e}"));
+    let body = tokio::task::spawn_blocking(move || serde_json::to_vec(&page))
+        .await
+        .map_err(|e| failed(e.to_string()))?
+        .map_err(|e| failed(e.to_string()))?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        axum::body::Bytes::from(body),
+    )
+        .into_response())
+}
+
+/// The most bytes of items one page of `GET /v1/approvals` holds.
+const PAGE_BYTES: usize = 2 * 1024 * 1024;
+/// How many approvals a page reads from the store at once.
+const READ_AT_ONCE: usize = 10;
+
+/// The length of `value` as JSON, counted without keeping the text.
+fn json_size(value: &impl Serialize) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Writing to a counter cannot fail; a value that cannot be written counts as nothing and
+    // fails where the page itself is written.
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
 }
 
 pub(super) async fn deliveries(

@@ -9,6 +9,7 @@ use http::{HeaderValue, Method, StatusCode, header};
 mod approvals;
 pub mod auth;
 mod extract;
+pub mod limits;
 mod policy;
 pub mod problem;
 mod review;
