@@ -13,7 +13,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{AGENT_KEY, REVIEWER_KEY, Server, create};
+use support::{
+    AGENT_KEY, REVIEWER_KEY, Server, create, free_port, fresh_tables, holdpoint, printed, team_keys,
+};
 
 /// The ceiling the README's "Limits" states for the local server's peak RSS.
 const CEILING_KIB: u64 = 256 * 1024;
@@ -61,23 +63,14 @@ async fn page(server: &Server, cursor: Option<&str>) -> (u16, Vec<String>, Optio
     (status, ids, next, body.to_string().len())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn large_lists_and_creates_stay_under_the_ceiling_with_health_answering() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Arc::new(Server::for_team(dir.path(), &[]).await);
-    let mut created = HashSet::new();
-    for i in 0..APPROVALS {
-        created.insert(create(&server, AGENT_KEY, large(i, 60 * 1024)).await);
-    }
-    let idle = server.rss_kib();
-
-    // Pages are cut by bytes: the first holds fewer than 100, says there is more, and walking
-    // the cursors yields every approval exactly once.
+/// Pages are cut by bytes: the first holds fewer than 100, says there is more, and walking the
+/// cursors yields every approval in `created` exactly once.
+async fn walk_pages(server: &Server, created: &HashSet<String>) {
     let mut seen = Vec::new();
     let mut cursor = None;
     let mut pages = 0;
     loop {
-        let (status, ids, next, bytes) = page(&server, cursor.as_deref()).await;
+        let (status, ids, next, bytes) = page(server, cursor.as_deref()).await;
         assert_eq!(status, 200);
         assert!(bytes < PAGE_BYTES + 64 * 1024, "a page of {bytes} bytes");
         if pages == 0 {
@@ -98,7 +91,20 @@ async fn large_lists_and_creates_stay_under_the_ceiling_with_health_answering() 
     }
     let unique: HashSet<_> = seen.iter().cloned().collect();
     assert_eq!(unique.len(), seen.len(), "no approval repeated");
-    assert_eq!(unique, created, "no approval lost");
+    assert_eq!(&unique, created, "no approval lost");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn large_lists_and_creates_stay_under_the_ceiling_with_health_answering() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Arc::new(Server::for_team(dir.path(), &[]).await);
+    let mut created = HashSet::new();
+    for i in 0..APPROVALS {
+        created.insert(create(&server, AGENT_KEY, large(i, 60 * 1024)).await);
+    }
+    let idle = server.rss_kib();
+
+    walk_pages(&server, &created).await;
 
     // The attack: 40 concurrent lists of 100 large approvals and 20 concurrent maximal creates,
     // each repeated, with `/health` asked throughout and the server's RSS sampled.
@@ -229,4 +235,23 @@ async fn connections_past_the_cap_are_refused_and_the_server_recovers() {
         after.starts_with("HTTP/1.1 200"),
         "served again once slots free: {after}"
     );
+}
+
+#[tokio::test]
+async fn pages_on_dynamodb_are_cut_by_bytes_too() {
+    holdpoint_tests::endpoint(); // a local DynamoDB-protocol server, or the test refuses
+    let dir = tempfile::tempdir().unwrap();
+    let tables = fresh_tables("pages");
+    let keys = team_keys();
+    let mut env: Vec<(&str, &str)> = tables.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    env.push(("HOLDPOINT_API_KEYS", keys.as_str()));
+    let made = holdpoint(dir.path(), &["tables", "create"], &env);
+    assert!(made.status.success(), "{}", printed(&made));
+    let server = Server::start_with(dir.path(), &env, free_port(), &["--store", "dynamodb"]).await;
+    let mut created = HashSet::new();
+    // 2.4 MB of approvals: more than one page's budget, fewer than 100.
+    for i in 0..40 {
+        created.insert(create(&server, AGENT_KEY, large(i, 60 * 1024)).await);
+    }
+    walk_pages(&server, &created).await;
 }
