@@ -255,3 +255,56 @@ async fn pages_on_dynamodb_are_cut_by_bytes_too() {
     }
     walk_pages(&server, &created).await;
 }
+
+#[tokio::test]
+async fn bodies_past_the_shared_budget_are_refused_until_it_frees() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::for_team(dir.path(), &[("HOLDPOINT_BODY_BUDGET_MIB", "1")]).await;
+    let addr = server.addr;
+    let (refused, health, later) = tokio::task::spawn_blocking(move || {
+        let ask = |request: &str| {
+            let mut s = TcpStream::connect(addr).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            s.write_all(request.as_bytes()).unwrap();
+            let mut answer = String::new();
+            let _ = s.read_to_string(&mut answer);
+            answer
+        };
+        // Eight maximal creates whose bodies never finish hold the whole MiB.
+        let held: Vec<_> = (0..8)
+            .map(|_| {
+                let mut s = TcpStream::connect(addr).unwrap();
+                s.write_all(
+                    format!(
+                        "POST /v1/approvals HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {AGENT_KEY}\r\n\
+                         Content-Type: application/json\r\nContent-Length: 131072\r\n\r\n{{\"action\": \""
+                    )
+                    .as_bytes(),
+                )
+                .unwrap();
+                s
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(300));
+        let small = "POST /v1/approvals HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+                     Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
+        let refused = ask(small);
+        let health = ask("GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        drop(held);
+        std::thread::sleep(Duration::from_millis(300));
+        (refused, health, ask(small))
+    })
+    .await
+    .unwrap();
+    assert!(refused.starts_with("HTTP/1.1 503"), "{refused}");
+    assert!(refused.contains("\"code\":\"unavailable\""), "{refused}");
+    assert!(
+        refused.to_ascii_lowercase().contains("retry-after: 1"),
+        "{refused}"
+    );
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    assert!(
+        later.starts_with("HTTP/1.1 401"),
+        "once freed, read and judged: {later}"
+    );
+}
