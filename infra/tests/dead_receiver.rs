@@ -135,7 +135,8 @@ async fn webhook_behind_dead_callbacks(callbacks: usize) {
         dead.most.load(Ordering::SeqCst)
     );
     assert!(arrived < Duration::from_secs(5), "took {arrived:?}");
-    // The dead target held no more than its own slots.
-    assert!(dead.most.load(Ordering::SeqCst) <= 2);
+    // The dead target held no more than its own 2 slots (plus, at most, one connection whose
+    // attempt timed out and which the receiver has not yet seen close).
+    assert!(dead.most.load(Ordering::SeqCst) <= 3);
     dead.accept.abort();
 }
