@@ -21,6 +21,7 @@ use crate::json::document::Document;
 use crate::keys::Key;
 use crate::time::{self, rfc3339};
 
+pub mod checkpoint;
 mod event;
 pub use event::{AuditEvent, EventFacts};
 
