@@ -118,3 +118,86 @@ fn released_slots_can_be_taken_again_and_unknown_ids_are_ignored() {
     assert_eq!(slots.busy(), 0);
     assert_eq!(slots.take(vec![d]).start.len(), 1);
 }
+
+#[test]
+fn a_tenant_with_many_dead_callback_origins_holds_only_its_share() {
+    let mut slots = Slots::default();
+    // 100 callbacks of one tenant to 50 origins (a wildcard DNS name, many ports), all older
+    // than a reviewer's webhook of the same tenant and one of another tenant.
+    let mut all: Vec<Delivery> = (0..100)
+        .map(|n| {
+            due(
+                n,
+                "noisy",
+                Channel::Callback,
+                &format!("https://dead{}.example:{}/", n % 50, 8000 + n),
+            )
+        })
+        .collect();
+    all.push(due(
+        100,
+        "noisy",
+        Channel::Webhook,
+        "https://hooks.example/r",
+    ));
+    all.push(due(101, "calm", Channel::Webhook, "https://calm.example/r"));
+    let taken = slots.take(all);
+    let callbacks = taken
+        .start
+        .iter()
+        .filter(|d| d.channel == Channel::Callback)
+        .count();
+    assert_eq!(
+        callbacks, PER_TENANT_CALLBACKS,
+        "the agent's callbacks hold their share"
+    );
+    let started: Vec<&str> = ids(&taken.start);
+    assert!(
+        started.contains(&"noisy.100.https://hooks.example/r"),
+        "{started:?}"
+    );
+    assert!(
+        started.contains(&"calm.101.https://calm.example/r"),
+        "{started:?}"
+    );
+    assert_eq!(taken.waiting.len(), 100 - PER_TENANT_CALLBACKS);
+    assert!(slots.free(), "the process keeps slots for everyone else");
+}
+
+#[test]
+fn callbacks_of_all_tenants_leave_slots_for_reviewers() {
+    let mut slots = Slots::default();
+    // Ten tenants each at their callback share fill the callbacks' share of the process.
+    let mut all: Vec<Delivery> = (0..40)
+        .map(|n| {
+            due(
+                n,
+                &format!("t{}", n % 10),
+                Channel::Callback,
+                &format!("https://dead{n}.example/"),
+            )
+        })
+        .collect();
+    all.extend((40..48).map(|n| due(n, &format!("t{}", n % 10), Channel::Email, "r@mail.example")));
+    all.extend((48..56).map(|n| due(n, "r", Channel::Webhook, &format!("https://r{n}.example/"))));
+    let taken = slots.take(all);
+    let callbacks = taken
+        .start
+        .iter()
+        .filter(|d| d.channel == Channel::Callback)
+        .count();
+    assert_eq!(callbacks, CALLBACKS);
+    assert_eq!(taken.start.len(), IN_FLIGHT);
+    // Reviewers' messages got the slots callbacks could not take (mail to one domain: two).
+    assert_eq!(taken.start.len() - callbacks, IN_FLIGHT - CALLBACKS);
+    assert!(taken.start.iter().any(|d| d.channel == Channel::Email));
+    let first = taken
+        .start
+        .iter()
+        .find(|d| d.channel == Channel::Callback)
+        .unwrap()
+        .id
+        .clone();
+    slots.release(&first);
+    assert!(slots.free());
+}
