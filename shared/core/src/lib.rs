@@ -3,6 +3,7 @@
 //! - [`domain`]: the approval, the request that creates it and its limits, the lifecycle rules,
 //!   the seal that binds the approval's state to its audit chain, identities, review-link claims.
 //! - [`audit`]: audit records, their canonical form and the hash chain.
+//! - [`evidence`]: evidence bundles of one approval and their offline verification.
 //! - [`json`]: canonical JSON, documents kept as sent, strict parsing.
 //! - [`keys`]: the HMAC key and the contract of whatever provides it.
 //! - [`text`], [`retry`], [`time`], [`invalid`]: the small rules everyone applies the same way.
@@ -12,6 +13,7 @@
 
 pub mod audit;
 pub mod domain;
+pub mod evidence;
 pub mod invalid;
 pub mod json;
 pub mod keys;
