@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::{BUNDLE_FORMAT, BUNDLE_VERSION, EvidenceBundle};
+use super::bundle::{BUNDLE_FORMAT, BUNDLE_VERSION, EvidenceBundle};
 use crate::audit::checkpoint::{Jwks, Standing, chain_problems, standing};
 use crate::audit::{ChainHead, GENESIS_HASH};
 use crate::domain::integrity;

@@ -4,12 +4,31 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use p256::ecdsa::VerifyingKey;
-use p256::pkcs8::DecodePublicKey;
+use p256::ecdsa::signature::Verifier;
+use p256::ecdsa::{DerSignature, VerifyingKey};
+use p256::pkcs8::{DecodePublicKey, EncodePublicKey};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
-use super::sign::{key_id_of, verifies};
 use crate::keys::KeyError;
+
+/// The id of a public key: the first 16 hex characters of the SHA-256 of its SubjectPublicKeyInfo
+/// DER (what KMS `GetPublicKey` returns), so anyone holding the key can recompute it.
+pub fn key_id_of_spki(spki_der: &[u8]) -> String {
+    hex::encode(&Sha256::digest(spki_der)[..8])
+}
+
+/// The id of `key` (see [`key_id_of_spki`]).
+pub fn key_id_of(key: &VerifyingKey) -> String {
+    let der = key.to_public_key_der().expect("a P-256 public key encodes");
+    key_id_of_spki(der.as_bytes())
+}
+
+/// Whether `der_signature` is `key`'s signature of `message`. Either form of `s` passes, as KMS
+/// does not normalise it; a signature that is not strict DER does not.
+pub fn verifies(key: &VerifyingKey, message: &[u8], der_signature: &[u8]) -> bool {
+    DerSignature::from_bytes(der_signature).is_ok_and(|sig| key.verify(message, &sig).is_ok())
+}
 
 /// One public key: `{"kty":"EC","crv":"P-256","x":…,"y":…,"kid":…,"alg":"ES256","use":"sig"}`,
 /// `x` and `y` the 32-byte big-endian coordinates in base64url without padding.
@@ -43,7 +62,7 @@ impl Jwk {
     }
 
     /// The JWK of a SubjectPublicKeyInfo DER (what KMS `GetPublicKey` returns), under `kid`, or
-    /// under the key's own id ([`super::key_id_of_spki`]) when `kid` is `None`.
+    /// under the key's own id ([`key_id_of_spki`]) when `kid` is `None`.
     pub fn from_spki_der(der: &[u8], kid: Option<&str>) -> Result<Jwk, KeyError> {
         let key = VerifyingKey::from_public_key_der(der)
             .map_err(|_| KeyError::Unusable("not a P-256 SubjectPublicKeyInfo".into()))?;

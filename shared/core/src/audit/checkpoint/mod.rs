@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-pub use jwks::{Jwk, Jwks};
-pub use sign::{CheckpointSigner, LocalSigner, key_id_of, key_id_of_spki, verifies};
+pub use jwks::{Jwk, Jwks, key_id_of, key_id_of_spki, verifies};
+pub use sign::{CheckpointSigner, LocalSigner};
 
 use super::{ChainHead, GENESIS_HASH};
 use crate::keys::KeyError;

@@ -3,12 +3,11 @@
 //! message itself). A key in KMS and a local key file sign alike, so one verifier serves both.
 
 use async_trait::async_trait;
-use p256::ecdsa::signature::{Signer, Verifier};
+use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{DerSignature, SigningKey, VerifyingKey};
-use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEnding};
-use sha2::{Digest, Sha256};
+use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
 
-use super::jwks::Jwk;
+use super::jwks::{Jwk, key_id_of};
 use crate::keys::KeyError;
 
 /// What signs checkpoints: the local key file, or (in the server crate) a KMS key.
@@ -22,24 +21,6 @@ pub trait CheckpointSigner: Send + Sync + 'static {
 
     /// The public key, as published in the JWKS.
     async fn public_key(&self) -> Result<Jwk, KeyError>;
-}
-
-/// The id of a public key: the first 16 hex characters of the SHA-256 of its SubjectPublicKeyInfo
-/// DER (what KMS `GetPublicKey` returns), so anyone holding the key can recompute it.
-pub fn key_id_of_spki(spki_der: &[u8]) -> String {
-    hex::encode(&Sha256::digest(spki_der)[..8])
-}
-
-/// The id of `key` (see [`key_id_of_spki`]).
-pub fn key_id_of(key: &VerifyingKey) -> String {
-    let der = key.to_public_key_der().expect("a P-256 public key encodes");
-    key_id_of_spki(der.as_bytes())
-}
-
-/// Whether `der_signature` is `key`'s signature of `message`. Either form of `s` passes, as KMS
-/// does not normalise it; a signature that is not strict DER does not.
-pub fn verifies(key: &VerifyingKey, message: &[u8], der_signature: &[u8]) -> bool {
-    DerSignature::from_bytes(der_signature).is_ok_and(|sig| key.verify(message, &sig).is_ok())
 }
 
 /// A P-256 key held in this process (the local key file).

@@ -5,9 +5,14 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 
+use uuid::Uuid;
+
 use super::*;
+use crate::audit::AuditRecord;
+use crate::audit::checkpoint::Checkpoint;
 use crate::audit::checkpoint::{CheckpointHead, CheckpointSigner, Jwk, Jwks, LocalSigner};
 use crate::audit::{AuditEvent, GENESIS_HASH};
+use crate::domain::approval::Approval;
 use crate::domain::approval::Verdict;
 use crate::domain::identity::Principal;
 use crate::domain::lifecycle::{self, Command, Outcome};
