@@ -1,0 +1,90 @@
+//! Both verifiers against the fixture bundles (`tests/fixtures/bundles`, written by the core's
+//! own tests): each says what the manifest expects, and they name the very same failures.
+//! The Python one (`tools/verify_bundle.py`) needs python3 with `cryptography`; without it this
+//! test fails under CI and only checks the Rust verifier elsewhere.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use holdpoint_core::audit::checkpoint::Jwks;
+use holdpoint_core::evidence::{EvidenceBundle, verify_bundle};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct Case {
+    bundle: String,
+    keys: String,
+    expect: Option<String>,
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bundles")
+}
+
+fn read<T: serde::de::DeserializeOwned>(file: &str) -> T {
+    let text = std::fs::read_to_string(fixtures().join(file)).unwrap();
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"))
+}
+
+fn python_ready() -> bool {
+    let ready = Command::new("python3")
+        .args(["-c", "import cryptography.hazmat.primitives.asymmetric.ec"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ready {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "python3 with the `cryptography` package is needed to check tools/verify_bundle.py"
+        );
+        eprintln!("python3 with `cryptography` missing: only the Rust verifier is checked");
+    }
+    ready
+}
+
+#[test]
+fn both_verifiers_say_what_the_manifest_expects_and_name_the_same_failures() {
+    let cases: Vec<Case> = read("manifest.json");
+    assert!(cases.len() >= 10, "the manifest lists every fixture");
+    let python = python_ready();
+    for case in cases {
+        let bundle: EvidenceBundle = read(&case.bundle);
+        let keys: Jwks = read(&case.keys);
+        let report = verify_bundle(&bundle, &keys);
+        let rust: Vec<String> = report.failures.iter().map(|f| f.to_string()).collect();
+        let name = format!("{} with {}", case.bundle, case.keys);
+        match &case.expect {
+            None => assert!(rust.is_empty(), "{name}: {rust:?}"),
+            Some(e) => assert!(rust.iter().any(|f| f.contains(e)), "{name}: {rust:?}"),
+        }
+        if !python {
+            continue;
+        }
+        let out = Command::new("python3")
+            .arg(root().join("tools/verify_bundle.py"))
+            .arg(fixtures().join(&case.bundle))
+            .arg("--keys")
+            .arg(fixtures().join(&case.keys))
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let code = out.status.code();
+        assert_eq!(
+            code,
+            Some(if case.expect.is_some() { 1 } else { 0 }),
+            "{name}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let named: Vec<String> = stdout
+            .lines()
+            .filter_map(|l| l.strip_prefix("FAIL "))
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(named, rust, "{name}: the two verifiers disagree");
+        let warnings = stdout.lines().filter(|l| l.starts_with("WARN ")).count();
+        assert_eq!(warnings, report.warnings.len(), "{name}: {stdout}");
+    }
+}
