@@ -6,8 +6,9 @@
 //!   [`MAX_HEADER_BYTES`]; a whole request, body included, must be answered within
 //!   [`REQUEST_SECONDS`] (408 otherwise).
 //! - Bodies are bounded per route by the application, before they are read.
-//! - At most `max_connections` are open at once: one past it is answered `503 unavailable` with
-//!   `Retry-After: 1` and closed, so a flood of idle connections holds a bounded amount.
+//! - At most `max_connections` are open at once: one past it has its request read (for at most
+//!   a second) and is answered `503 unavailable` with `Retry-After: 1` — or `200` if it asked for
+//!   `/health` — and closed, so a flood of idle connections holds a bounded amount.
 //! - What hyper answers by itself (malformed HTTP 400, 414, 431) goes out as
 //!   `application/problem+json`: [`ProblemIo`] rewrites those bodiless answers on the way out.
 
@@ -20,13 +21,14 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use axum::response::IntoResponse;
 use holdpoint::http::problem::Problem;
 use http::StatusCode;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
@@ -43,10 +45,11 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
     let open = Arc::new(Semaphore::new(max_connections));
+    let refusing = Arc::new(Semaphore::new(REFUSING));
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
-        let (stream, _) = tokio::select! {
+        let accepted = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(c) => c,
                 Err(e) => {
@@ -58,11 +61,21 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        let (stream, peer) = accepted;
         let Ok(slot) = open.clone().try_acquire_owned() else {
-            // A fresh socket's send buffer is empty, so the short answer goes out at once
-            // without a task per refused connection; then it is closed.
-            let _ = stream.try_write(&REFUSED);
-            drop(stream);
+            match refusing.clone().try_acquire_owned() {
+                Ok(turn) => {
+                    tokio::spawn(async move {
+                        refuse(stream).await;
+                        drop(turn);
+                    });
+                }
+                // Past even that: the short answer, at once (a fresh socket's send buffer is
+                // empty), then closed; the peer may see a reset.
+                Err(_) => {
+                    let _ = stream.try_write(&REFUSED);
+                }
+            }
             continue;
         };
         let app = app.clone();
@@ -70,9 +83,11 @@ pub async fn serve(
             hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
                 let app = app.clone();
                 async move {
+                    let mut req = req.map(Body::new);
+                    req.extensions_mut().insert(ConnectInfo(peer));
                     let answer = tokio::time::timeout(
                         Duration::from_secs(REQUEST_SECONDS),
-                        app.oneshot(req.map(Body::new)),
+                        app.oneshot(req),
                     )
                     .await;
                     Ok::<_, std::convert::Infallible>(match answer {
@@ -105,6 +120,51 @@ pub async fn serve(
     graceful.shutdown().await;
     Ok(())
 }
+
+/// Connections past the bound being answered at once; past these a refusal is not read.
+const REFUSING: usize = 64;
+/// How long a refused connection has to send its request, and then to close.
+const REFUSE_SECONDS: u64 = 1;
+
+/// Answers a connection past the bound after reading what it sent, so its answer is not lost to
+/// a reset: `/health` is answered as ever (a monitor still sees the process alive when every
+/// connection is taken), anything else `503`; then the connection is drained and closed.
+async fn refuse(mut stream: TcpStream) {
+    let wait = Duration::from_secs(REFUSE_SECONDS);
+    let mut head = [0u8; 1024];
+    let mut read = 0;
+    let _ = tokio::time::timeout(wait, async {
+        while read < head.len() && !head[..read].windows(4).any(|w| w == b"\r\n\r\n") {
+            match stream.read(&mut head[read..]).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => read += n,
+            }
+        }
+    })
+    .await;
+    let answer: &[u8] = if head[..read].starts_with(b"GET /health ") {
+        HEALTHY
+    } else {
+        &REFUSED
+    };
+    if stream.write_all(answer).await.is_err() {
+        return;
+    }
+    let _ = stream.shutdown().await;
+    let _ = tokio::time::timeout(wait, async {
+        let mut sink = [0u8; 1024];
+        while let Ok(n) = stream.read(&mut sink).await {
+            if n == 0 {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+const HEALTHY: &[u8] =
+    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 15\r\n\
+    cache-control: no-store\r\nconnection: close\r\n\r\n{\"status\":\"ok\"}";
 
 /// The answer to a connection past the bound.
 static REFUSED: LazyLock<Vec<u8>> = LazyLock::new(|| {

@@ -107,7 +107,8 @@ pub async fn run(settings: &Settings) -> Result<(), CliError> {
             }
         }
     });
-    let app = holdpoint::http::limits::bounded(app(state, &Routes::ALL), &settings.server);
+    let auth = state.auth.clone();
+    let app = holdpoint::http::limits::bounded(app(state, &Routes::ALL), &settings.server, auth);
     let served = crate::listener::serve(listener, app, settings.server.connections, shutdown())
         .await
         .map_err(CliError::from);

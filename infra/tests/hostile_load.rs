@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::{
-    AGENT_KEY, REVIEWER_KEY, Server, create, free_port, fresh_tables, holdpoint, printed, team_keys,
+    ADMIN_KEY, AGENT_KEY, ALICE_KEY, BOB_KEY, FINANCE_KEY, REVIEWER_KEY, Server, create, free_port,
+    fresh_tables, holdpoint, printed, team_keys,
 };
 
 /// The ceiling the README's "Limits" states for the local server's peak RSS.
@@ -23,6 +24,8 @@ const CEILING_KIB: u64 = 256 * 1024;
 const PAGE_BYTES: usize = 2 * 1024 * 1024;
 const APPROVALS: usize = 150;
 const ROUNDS: usize = 1;
+const READERS: [&str; 4] = [REVIEWER_KEY, ALICE_KEY, BOB_KEY, FINANCE_KEY];
+const WRITERS: [&str; 2] = [AGENT_KEY, ADMIN_KEY];
 
 fn large(i: usize, bytes: usize) -> Value {
     json!({
@@ -41,13 +44,17 @@ fn maximal(i: usize) -> Value {
 }
 
 /// `list?limit=100` pages from `cursor`: (items' ids, next cursor, body bytes).
-async fn page(server: &Server, cursor: Option<&str>) -> (u16, Vec<String>, Option<String>, usize) {
+async fn page(
+    server: &Server,
+    key: &str,
+    cursor: Option<&str>,
+) -> (u16, Vec<String>, Option<String>, usize) {
     let path = match cursor {
         Some(c) => format!("/v1/approvals?limit=100&cursor={c}"),
         None => "/v1/approvals?limit=100".to_owned(),
     };
     let (status, body) = server
-        .call("GET", &path, Some(REVIEWER_KEY), None)
+        .call("GET", &path, Some(key), None)
         .await
         .expect("the server answers");
     let ids = body["items"]
@@ -70,7 +77,7 @@ async fn walk_pages(server: &Server, created: &HashSet<String>) {
     let mut cursor = None;
     let mut pages = 0;
     loop {
-        let (status, ids, next, bytes) = page(server, cursor.as_deref()).await;
+        let (status, ids, next, bytes) = page(server, REVIEWER_KEY, cursor.as_deref()).await;
         assert_eq!(status, 200);
         assert!(bytes < PAGE_BYTES + 64 * 1024, "a page of {bytes} bytes");
         if pages == 0 {
@@ -149,11 +156,13 @@ async fn large_lists_and_creates_stay_under_the_ceiling_with_health_answering() 
             let mut answered = (0, 0);
             for round in 0..ROUNDS {
                 let status = if n < 40 {
-                    page(&server, None).await.0
+                    // Many callers, so the server's own bound is what holds, not one
+                    // caller's share.
+                    page(&server, READERS[n % READERS.len()], None).await.0
                 } else {
                     let body = maximal(1000 + n * 10 + round);
                     server
-                        .call("POST", "/v1/approvals", Some(AGENT_KEY), Some(&body))
+                        .call("POST", "/v1/approvals", Some(WRITERS[n % 2]), Some(&body))
                         .await
                         .expect("the server answers")
                         .0
@@ -193,52 +202,6 @@ async fn large_lists_and_creates_stay_under_the_ceiling_with_health_answering() 
 }
 
 #[tokio::test]
-async fn connections_past_the_cap_are_refused_and_the_server_recovers() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::for_team(dir.path(), &[("HOLDPOINT_MAX_CONNECTIONS", "4")]).await;
-    let addr = server.addr;
-    let (refused, after) = tokio::task::spawn_blocking(move || {
-        // Four idle connections hold every slot (for the header time, 10 s).
-        let held: Vec<_> = (0..4).map(|_| TcpStream::connect(addr).unwrap()).collect();
-        std::thread::sleep(Duration::from_millis(200));
-        let mut fifth = TcpStream::connect(addr).unwrap();
-        fifth
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
-        // Nothing sent: the refusal comes at once, before any request is read.
-        let mut refused = Vec::new();
-        let _ = fifth.read_to_end(&mut refused);
-        drop(held);
-        std::thread::sleep(Duration::from_millis(200));
-        let mut later = TcpStream::connect(addr).unwrap();
-        later
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
-        later
-            .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            .unwrap();
-        let mut after = String::new();
-        let _ = later.read_to_string(&mut after);
-        (String::from_utf8_lossy(&refused).into_owned(), after)
-    })
-    .await
-    .unwrap();
-    assert!(
-        refused.starts_with("HTTP/1.1 503"),
-        "past the cap a connection is refused, never served: {refused}"
-    );
-    assert!(refused.contains("\"code\":\"unavailable\""), "{refused}");
-    assert!(
-        refused.to_ascii_lowercase().contains("retry-after: 1"),
-        "{refused}"
-    );
-    assert!(
-        after.starts_with("HTTP/1.1 200"),
-        "served again once slots free: {after}"
-    );
-}
-
-#[tokio::test]
 async fn pages_on_dynamodb_are_cut_by_bytes_too() {
     holdpoint_tests::endpoint(); // a local DynamoDB-protocol server, or the test refuses
     let dir = tempfile::tempdir().unwrap();
@@ -255,57 +218,4 @@ async fn pages_on_dynamodb_are_cut_by_bytes_too() {
         created.insert(create(&server, AGENT_KEY, large(i, 60 * 1024)).await);
     }
     walk_pages(&server, &created).await;
-}
-
-#[tokio::test]
-async fn bodies_past_the_shared_budget_are_refused_until_it_frees() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::for_team(dir.path(), &[("HOLDPOINT_BODY_BUDGET_MIB", "1")]).await;
-    let addr = server.addr;
-    let (refused, health, later) = tokio::task::spawn_blocking(move || {
-        let ask = |request: &str| {
-            let mut s = TcpStream::connect(addr).unwrap();
-            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-            s.write_all(request.as_bytes()).unwrap();
-            let mut answer = String::new();
-            let _ = s.read_to_string(&mut answer);
-            answer
-        };
-        // Eight maximal creates whose bodies never finish hold the whole MiB.
-        let held: Vec<_> = (0..8)
-            .map(|_| {
-                let mut s = TcpStream::connect(addr).unwrap();
-                s.write_all(
-                    format!(
-                        "POST /v1/approvals HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {AGENT_KEY}\r\n\
-                         Content-Type: application/json\r\nContent-Length: 131072\r\n\r\n{{\"action\": \""
-                    )
-                    .as_bytes(),
-                )
-                .unwrap();
-                s
-            })
-            .collect();
-        std::thread::sleep(Duration::from_millis(300));
-        let small = "POST /v1/approvals HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
-                     Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
-        let refused = ask(small);
-        let health = ask("GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-        drop(held);
-        std::thread::sleep(Duration::from_millis(300));
-        (refused, health, ask(small))
-    })
-    .await
-    .unwrap();
-    assert!(refused.starts_with("HTTP/1.1 503"), "{refused}");
-    assert!(refused.contains("\"code\":\"unavailable\""), "{refused}");
-    assert!(
-        refused.to_ascii_lowercase().contains("retry-after: 1"),
-        "{refused}"
-    );
-    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
-    assert!(
-        later.starts_with("HTTP/1.1 401"),
-        "once freed, read and judged: {later}"
-    );
 }

@@ -108,9 +108,9 @@ pub const VARIABLES: &[Variable] = &[
     ),
     var(
         BODY_BUDGET_MIB,
-        "`64`",
+        "`16`",
         "local",
-        "MiB of request bodies held at once by all requests together; past it `503 unavailable`",
+        "MiB of request bodies held at once by all requests together (128 bodies of the largest size); past it `503 unavailable`",
     ),
     var(
         LOG,
@@ -369,7 +369,7 @@ impl Settings {
         let server = ServerLimits {
             requests: at_least_one(MAX_REQUESTS, 32)?,
             connections: at_least_one(MAX_CONNECTIONS, 512)?,
-            body_bytes: at_least_one(BODY_BUDGET_MIB, 64)?.saturating_mul(1024 * 1024),
+            body_bytes: at_least_one(BODY_BUDGET_MIB, 16)?.saturating_mul(1024 * 1024),
         };
         Ok(Settings {
             addr,

@@ -141,8 +141,9 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
     }
     match embedded_v4(s) {
         Some(reached) => reached.iter().all(|v4| is_public_v4(*v4)),
-        // Any other ::/80 address is reserved.
-        None => !(s[0] == 0 && s[1..5] == [0, 0, 0, 0]),
+        // Anything else must be global unicast (2000::/3): the rest is reserved, discard-only
+        // (100::/64) or local.
+        None => (s[0] & 0xe000) == 0x2000,
     }
 }
 
@@ -166,6 +167,8 @@ fn embedded_v4(s: [u16; 8]) -> Option<Vec<Ipv4Addr>> {
             v4(server_hi, server_lo),
             Ipv4Addr::from(!u32::from(last)),
         ]),
+        // ISATAP: an interface id of 0:5efe (or 200:5efe) and the IPv4 address it tunnels to.
+        [_, _, _, _, 0 | 0x0200, 0x5efe, _, _] => Some(vec![last]),
         _ => None,
     }
 }
@@ -237,6 +240,14 @@ mod tests {
             ("NAT64", Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, hi, lo)),
             ("6to4", Ipv6Addr::new(0x2002, hi, lo, 0, 0, 0, 0, 1)),
             ("Teredo", Ipv6Addr::new(0x2001, 0, shi, slo, 0, 0, !hi, !lo)),
+            (
+                "ISATAP",
+                Ipv6Addr::new(0x2600, 0x1f18, 1, 2, 0, 0x5efe, hi, lo),
+            ),
+            (
+                "ISATAP-u",
+                Ipv6Addr::new(0x2600, 0x1f18, 1, 2, 0x200, 0x5efe, hi, lo),
+            ),
         ]
     }
 
@@ -281,6 +292,10 @@ mod tests {
             "https://[2002:a9fe:a9fe::1]/",
             "https://[64:ff9b::127.0.0.1]/",
             "https://[2001:0:4136:e378:8000:63bf:80ff:fffe]/", // Teredo client 127.0.0.1
+            // Not global unicast: discard-only, reserved, benchmarking-free space outside 2000::/3.
+            "https://[100::1]/",
+            "https://[4000::1]/",
+            "https://[::2:1:1]/",
         ] {
             assert!(check_url(url, false).is_err(), "{url} was allowed");
         }

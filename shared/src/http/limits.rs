@@ -1,26 +1,49 @@
-//! What the local server takes on at once: requests in flight and the bytes of request bodies
-//! held, both refused with `503 unavailable` + `Retry-After: 1` past their bound, so memory stays
-//! bounded whatever concurrent callers ask. `/health` is never refused, so a monitor still sees
-//! the process alive while it sheds load. On AWS, API Gateway throttling and the functions'
-//! reserved concurrency do this instead; their routers carry no such layer.
+//! What the local server takes on at once, so memory stays bounded whatever concurrent callers
+//! ask, and a caller who sends slowly holds only what is its own. Past a bound the answer is
+//! `503 unavailable` + `Retry-After: 1`. `/health` is never refused, so a monitor still sees the
+//! process alive while it sheds load. On AWS, API Gateway throttling and the functions' reserved
+//! concurrency do this instead; their routers carry no such layer.
+//!
+//! A request is admitted in this order:
+//! 1. **Who.** Its credentials are checked from its headers alone. A `/v1` request that names no
+//!    known caller goes straight to its handler, which refuses it `401` before any of its body is
+//!    read: it holds nothing while it trickles.
+//! 2. **Its caller's share.** At most `per_caller` requests of one caller (a principal, or the
+//!    peer address of a request without credentials, such as a review form) are in hand at once.
+//! 3. **Its body.** Bytes of the shared body budget for what the body may hold, then the body is
+//!    read whole. A slow body holds its caller's share and its bytes, never a request slot.
+//! 4. **A request slot** (`requests` at once), held while the handler runs.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use holdpoint_core::domain::identity::Principal;
 use holdpoint_core::domain::request::limits::BODY_BYTES as LARGEST_BODY;
 use http::{HeaderMap, StatusCode, header};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::Authenticator;
 use super::problem::Problem;
 use crate::config::ServerLimits;
 
 /// How long a request past the bound waits for a slot before it is refused: a burst a little
 /// over the bound is smoothed, a sustained one is shed.
 const WAIT: Duration = Duration::from_millis(250);
+
+/// Requests of one caller in hand at once, from reading its body to its answer.
+pub const PER_CALLER: usize = 16;
+
+/// The caller the admission layer already authenticated; the `Caller` extractor takes it rather
+/// than asking the directory twice.
+#[derive(Clone)]
+pub struct Authenticated(pub Principal);
 
 /// The bytes of request bodies every request together may hold. A request takes permits for
 /// what its body may hold before anything of it is read, and gives them back with its answer.
@@ -52,17 +75,67 @@ impl BodyBudget {
     }
 }
 
-#[derive(Clone)]
-struct Bounds {
-    requests: Arc<Semaphore>,
-    bodies: BodyBudget,
+/// Who a request counts against.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Who {
+    Principal(String, String),
+    Peer(IpAddr),
 }
 
-/// `router` with the local server's bounds on requests in flight and body bytes held.
-pub fn bounded(router: Router, limits: &ServerLimits) -> Router {
+/// Requests in hand per caller; an entry lives only while its caller has one.
+#[derive(Default)]
+struct Shares(Mutex<HashMap<Who, usize>>);
+
+/// One request's place in its caller's share, given back when dropped.
+struct Share {
+    shares: Arc<Shares>,
+    who: Who,
+}
+
+impl Shares {
+    fn take(self: &Arc<Self>, who: Who, most: usize) -> Option<Share> {
+        let mut held = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let n = held.entry(who.clone()).or_default();
+        if *n >= most {
+            return None;
+        }
+        *n += 1;
+        Some(Share {
+            shares: self.clone(),
+            who,
+        })
+    }
+}
+
+impl Drop for Share {
+    fn drop(&mut self) {
+        let mut held = self.shares.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = held.get_mut(&self.who) {
+            *n -= 1;
+            if *n == 0 {
+                held.remove(&self.who);
+            }
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Bounds {
+    auth: Arc<Authenticator>,
+    requests: Arc<Semaphore>,
+    bodies: BodyBudget,
+    shares: Arc<Shares>,
+    per_caller: usize,
+}
+
+/// `router` with the local server's bounds; `auth` names each request's caller.
+pub fn bounded(router: Router, limits: &ServerLimits, auth: Arc<Authenticator>) -> Router {
     let bounds = Bounds {
+        auth,
         requests: Arc::new(Semaphore::new(limits.requests)),
         bodies: BodyBudget::new(limits.body_bytes),
+        shares: Arc::default(),
+        per_caller: PER_CALLER,
     };
     router.layer(axum::middleware::from_fn_with_state(bounds, admit))
 }
@@ -71,6 +144,39 @@ async fn admit(State(bounds): State<Bounds>, req: Request, next: Next) -> Respon
     if req.uri().path() == "/health" {
         return next.run(req).await;
     }
+    let (mut parts, body) = req.into_parts();
+    let known = bounds.auth.authenticate(&parts).await.ok();
+    let who = match &known {
+        Some(p) => Who::Principal(p.tenant.clone(), p.principal.clone()),
+        None => Who::Peer(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip()),
+        ),
+    };
+    let anonymous_api = known.is_none() && parts.uri.path().starts_with("/v1/");
+    if let Some(p) = known {
+        parts.extensions.insert(Authenticated(p));
+    }
+    let Some(share) = bounds.shares.take(who, bounds.per_caller) else {
+        return busy("this caller has too many requests in hand; retry");
+    };
+    // Its handler refuses it before reading a byte of it.
+    let (req, held) = if anonymous_api {
+        (Request::from_parts(parts, body), None)
+    } else {
+        let Some(held) = bounds.bodies.admit(body_claim(&parts.headers)).await else {
+            return busy("too many request bodies are being read; retry");
+        };
+        let bytes = match read_whole(&parts.headers, body).await {
+            Ok(Some(bytes)) => Body::from(bytes),
+            // Declared too large: left for the route to refuse in its own words, unread.
+            Ok(None) => return next.run(Request::from_parts(parts, Body::empty())).await,
+            Err(answer) => return answer,
+        };
+        (Request::from_parts(parts, bytes), Some(held))
+    };
     let permit = match bounds.requests.clone().try_acquire_owned() {
         Ok(p) => p,
         Err(_) => match tokio::time::timeout(WAIT, bounds.requests.clone().acquire_owned()).await {
@@ -78,12 +184,37 @@ async fn admit(State(bounds): State<Bounds>, req: Request, next: Next) -> Respon
             _ => return busy("too many requests are being served; retry"),
         },
     };
-    let Some(held) = bounds.bodies.admit(body_claim(req.headers())).await else {
-        return busy("too many request bodies are being read; retry");
-    };
     let res = next.run(req).await;
-    drop((permit, held));
+    drop((permit, held, share));
     res
+}
+
+/// The body whole, or `None` when it declares more than any route reads.
+async fn read_whole(
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Option<axum::body::Bytes>, Response> {
+    if declared(headers).is_some_and(|n| n > LARGEST_BODY as u64) {
+        return Ok(None);
+    }
+    axum::body::to_bytes(body, LARGEST_BODY)
+        .await
+        .map(Some)
+        .map_err(|_| {
+            Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!("the body must be at most {LARGEST_BODY} bytes"),
+            )
+            .into_response()
+        })
+}
+
+fn declared(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
 }
 
 /// The most a request's body can hold: what it declares, else (chunked) the largest body any
@@ -92,13 +223,9 @@ fn body_claim(headers: &HeaderMap) -> usize {
     if headers.contains_key(header::TRANSFER_ENCODING) {
         return LARGEST_BODY;
     }
-    headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map_or(0, |n| {
-            usize::try_from(n).unwrap_or(usize::MAX).min(LARGEST_BODY)
-        })
+    declared(headers).map_or(0, |n| {
+        usize::try_from(n).unwrap_or(usize::MAX).min(LARGEST_BODY)
+    })
 }
 
 /// The answer past a bound.
