@@ -9,7 +9,7 @@ mod bundle;
 mod verify;
 
 pub use bundle::{BUNDLE_FORMAT, BUNDLE_VERSION, EvidenceBundle, checkpoints_for};
-pub use verify::{Finding, NewestCheckpoint, Report, verify_bundle};
+pub use verify::{Finding, NewestCheckpoint, Report, verify_bundle, verify_bundle_text};
 
 #[cfg(test)]
 mod tests;

@@ -4,6 +4,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use serde_json::Value;
 use uuid::Uuid;
 
 use super::bundle::{BUNDLE_FORMAT, BUNDLE_VERSION, EvidenceBundle};
@@ -111,6 +112,59 @@ pub fn verify_bundle(bundle: &EvidenceBundle, keys: &Jwks) -> Report {
     report.failures = failures.0;
     report.warnings = warnings.0;
     report
+}
+
+/// [`verify_bundle`] of a bundle's JSON text, which must also be the bundle as this format
+/// writes it: no member it does not define (a member the typed bundle would ignore, unchecked,
+/// could mislead a reader), none missing. `Err` when it is not a bundle at all.
+pub fn verify_bundle_text(text: &str, keys: &Jwks) -> Result<Report, String> {
+    let bundle: EvidenceBundle =
+        serde_json::from_str(text).map_err(|e| format!("not an evidence bundle: {e}"))?;
+    let mut report = verify_bundle(&bundle, keys);
+    let written: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let read = serde_json::to_value(&bundle).map_err(|e| e.to_string())?;
+    if let Some(path) = difference(&written, &read, String::new()) {
+        report.failures.push(Finding {
+            subject: "bundle".into(),
+            problem: format!(
+                "{path} is not as this format writes it (a member added, renamed or left out)"
+            ),
+        });
+    }
+    Ok(report)
+}
+
+/// Where `a` and `b` first differ, as a dotted path.
+fn difference(a: &Value, b: &Value, path: String) -> Option<String> {
+    let at = |key: &str| {
+        if path.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            keys.into_iter().find_map(|k| match (x.get(k), y.get(k)) {
+                (Some(p), Some(q)) => difference(p, q, at(k)),
+                _ => Some(at(k)),
+            })
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => x
+            .iter()
+            .zip(y)
+            .enumerate()
+            .find_map(|(i, (p, q))| difference(p, q, at(&i.to_string()))),
+        _ if a == b => None,
+        _ => Some(if path.is_empty() {
+            "the bundle".into()
+        } else {
+            path
+        }),
+    }
 }
 
 fn records(bundle: &EvidenceBundle, failures: &mut Findings) {

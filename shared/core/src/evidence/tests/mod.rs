@@ -21,6 +21,7 @@ use crate::domain::{integrity, record};
 use crate::keys::Key;
 
 mod fixtures;
+mod sweep;
 
 pub(super) const APPROVAL: Uuid = Uuid::from_u128(0x0b9e4a52_8c1f_4d2e_9a57_3f6c1d2b8e41);
 const OTHER: Uuid = Uuid::from_u128(0x7d1c0e33_2a4b_4c5d_8e6f_102132435465);
