@@ -15,7 +15,7 @@ use lambda_http::request::RequestContext;
 use super::problem::Problem;
 use crate::config::{API_KEYS, ConfigError};
 use crate::directory::{self, Directory, Lookup, StaticDirectory};
-use holdpoint_core::domain::identity::Principal;
+use holdpoint_core::domain::identity::{Principal, check_not_reserved};
 
 /// How a caller proves who it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,7 +95,17 @@ impl Authenticator {
                     "the directory of principals cannot be read now; try again",
                 )
             })?
-            .map(|e| e.principal());
+            .map(|e| e.principal())
+            // Stored before these names were kept for the service: such a principal could pass
+            // for the system in the audit trail, so it is nobody.
+            .filter(|p| {
+                let ok = check_not_reserved("principal", &p.principal).is_ok();
+                if !ok {
+                    tracing::warn!(principal = %p.principal, tenant = %p.tenant,
+                        "a principal under a name the service keeps for itself is refused");
+                }
+                ok
+            });
         if !self.ttl.is_zero()
             && let Ok(mut cache) = self.cache.lock()
         {
@@ -227,5 +237,33 @@ mod tests {
                 .is_err()
         );
         assert!(Authenticator::api_keys_from_json("not json").is_err());
+    }
+
+    #[tokio::test]
+    async fn principals_under_names_the_service_keeps_are_nobody() {
+        // Stored by a version that did not keep these names (nothing today adds them).
+        let entry = |name: &str, key: &str| -> directory::Entry {
+            serde_json::from_value(serde_json::json!({
+                "tenant": "t", "name": name, "key_hash": directory::key_hash(key),
+            }))
+            .unwrap()
+        };
+        let stored = StaticDirectory::new(vec![
+            entry("HoldPoint", "0123456789abcdef"),
+            entry("holdpoint-ops", "fedcba9876543210"),
+        ]);
+        let auth = Authenticator::new(Scheme::ApiKey, Arc::new(stored), Duration::ZERO);
+        let parts = |key: &str| {
+            http::Request::builder()
+                .header(header::AUTHORIZATION, format!("Bearer {key}"))
+                .body(())
+                .unwrap()
+                .into_parts()
+                .0
+        };
+        let refused = auth.authenticate(&parts("0123456789abcdef")).await;
+        assert_eq!(refused.unwrap_err().status, StatusCode::UNAUTHORIZED);
+        let other = auth.authenticate(&parts("fedcba9876543210")).await.unwrap();
+        assert_eq!(other.principal, "holdpoint-ops");
     }
 }

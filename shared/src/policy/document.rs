@@ -2,7 +2,7 @@
 //! checked and compiled, or a [`PolicyError`] naming the rule at fault.
 
 use holdpoint_core::domain::approval::EscalationLevel;
-use holdpoint_core::domain::identity::{ROLE_PREFIX, check_principal_name};
+use holdpoint_core::domain::identity::{ROLE_PREFIX, check_not_reserved, check_principal_name};
 use holdpoint_core::domain::request::limits::{
     ESCALATION_LEVELS, EXECUTE_WITHIN_SECONDS, ExpiryBounds, QUORUM, REVIEWERS, TEXT_CHARS,
 };
@@ -409,9 +409,12 @@ fn check_reviewers(
                     ));
                 }
             }
-            None => check_principal_name(&f, r).map_err(|e| format!("{f} {}", e.message))?,
+            None => check_principal_name(&f, r)
+                .and_then(|()| check_not_reserved(&f, r))
+                .map_err(|e| format!("{f} {}", e.message))?,
         }
-        if reviewers[..i].contains(r) {
+        // Names are unique in a tenant whatever their case, so `Alice` is `alice` listed twice.
+        if reviewers[..i].iter().any(|p| p.eq_ignore_ascii_case(r)) {
             return Err(format!("{f}: {r} is listed twice"));
         }
     }

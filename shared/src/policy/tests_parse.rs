@@ -138,6 +138,18 @@ fn reviewers_must_be_principals_or_known_roles() {
         "reviewers[2]: a is listed twice",
     );
     refuses(
+        "{id: r, outcome: ask, reviewers: [alice, Alice]}",
+        "reviewers[1]: Alice is listed twice",
+    );
+    refuses(
+        "{id: r, outcome: ask, reviewers: [HoldPoint]}",
+        "a name the service keeps for itself",
+    );
+    refuses(
+        "{id: r, outcome: ask, escalation: [{after_seconds: 9, reviewers: [system]}]}",
+        "a name the service keeps for itself",
+    );
+    refuses(
         "{id: r, outcome: ask, escalation: [{after_seconds: 9, reviewers: ['role:nobody']}]}",
         "escalation[0].reviewers[0]: no principal",
     );

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::{Service, ServiceError};
 use holdpoint_core::domain::approval::{Approval, Status, Verdict};
-use holdpoint_core::domain::identity::{Principal, PrincipalKind, ROLE_PREFIX};
+use holdpoint_core::domain::identity::{Principal, PrincipalKind, ROLE_PREFIX, check_not_reserved};
 use holdpoint_core::domain::lifecycle::{Command, Refusal};
 use holdpoint_core::domain::review_link::{self, Claims, LinkRefusal};
 use holdpoint_core::json::document::Document;
@@ -130,7 +130,14 @@ impl Service {
                 claims.principal().roles.iter().all(|r| e.roles.contains(r))
             };
             match entry {
-                Some(e) if e.instance == claims.instance && holds(&e) => kind = e.kind,
+                // A principal stored under a name the service keeps for itself is nobody.
+                Some(e)
+                    if e.instance == claims.instance
+                        && holds(&e)
+                        && check_not_reserved("reviewer", &e.name).is_ok() =>
+                {
+                    kind = e.kind
+                }
                 _ => return Err(ServiceError::Link(LinkRefusal::Invalid)),
             }
         }

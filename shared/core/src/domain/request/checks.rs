@@ -87,7 +87,8 @@ fn check_reviewers(field: &str, reviewers: &[String]) -> Result<(), Invalid> {
                 check_not_reserved(&f, r)?;
             }
         }
-        if reviewers[..i].contains(r) {
+        // Names are unique in a tenant whatever their case, so `Alice` is `alice` listed twice.
+        if reviewers[..i].iter().any(|p| p.eq_ignore_ascii_case(r)) {
             return Err(Invalid::new(&f, "listed twice"));
         }
     }

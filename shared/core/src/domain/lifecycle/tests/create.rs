@@ -23,6 +23,12 @@ fn create_refuses_what_cannot_be_approved() {
     assert_eq!(field(request(&["alice"], Some(2))), "quorum");
     assert_eq!(field(request(&["alice"], Some(0))), "quorum");
     assert_eq!(field(request(&["alice", "alice"], None)), "reviewers[1]");
+    // Names are unique whatever their case: `Alice` is `alice` listed twice.
+    assert_eq!(field(request(&["alice", "Alice"], None)), "reviewers[1]");
+    assert_eq!(
+        field(request(&["role:Ops", "role:ops"], None)),
+        "reviewers[1]"
+    );
     assert_eq!(field(request(&["role:"], None)), "reviewers[0]");
     let mut r = request(&["alice"], None);
     r.expires_in_seconds = Some(59);
