@@ -26,6 +26,16 @@ GENESIS = "0" * 64
 TIME = re.compile(r"\A\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\Z")
 UUID = re.compile(r"\A[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 NOT_STATE = ("audit_head", "published_seq", "seal", "integrity")
+# The members each part has (optional ones second): a bundle is read as written, so a member
+# added or renamed, which a reader might take for checked, fails. (The approval's own members
+# are all in its state digest but for NOT_STATE.)
+BUNDLE = ({"format", "version", "approval", "records", "checkpoints", "key_ids"}, set())
+RECORD = ({"approval_id", "tenant", "sequence", "event", "actor", "at", "payload",
+           "payload_digest", "state_digest", "prev_hash", "hash", "key_id", "signature"},
+          {"state_fields"})
+CHECKPOINT = ({"version", "tenant", "sequence", "at", "prev_hash", "heads", "hash", "key_id",
+               "signature"}, set())
+HEAD = ({"approval_id", "sequence", "hash"}, set())
 
 
 class Num(str):
@@ -160,6 +170,22 @@ def signature_problem(c, keys):
         return f'signature does not verify under key "{c["key_id"]}"'
 
 
+def shape_problem(bundle):
+    """The first member added, renamed or left out, as a dotted path."""
+    def odd(obj, shape, path):
+        required, optional = shape
+        for k in sorted(set(obj) ^ required):
+            if k not in optional:
+                return f"{path}.{k}" if path else k
+        return None
+    parts = [(bundle, BUNDLE, "")]
+    parts += [(r, RECORD, f"records.{i}") for i, r in enumerate(bundle["records"])]
+    for i, c in enumerate(bundle["checkpoints"]):
+        parts.append((c, CHECKPOINT, f"checkpoints.{i}"))
+        parts += [(h, HEAD, f"checkpoints.{i}.heads.{j}") for j, h in enumerate(c["heads"])]
+    return next((p for p in (odd(*part) for part in parts) if p), None)
+
+
 def verify(bundle, keys):
     """(failures, warnings, unchecked), each a list of text."""
     fail, warn = [], []
@@ -248,6 +274,11 @@ def verify(bundle, keys):
     elif newest[1] < len(hashes):
         warn.append(f"approval: not yet checkpointed: records after sequence {newest[1]} "
                     f"(checkpoint {newest[0]}) are newer than any checkpoint")
+
+    odd = shape_problem(bundle)
+    if odd:
+        fail.append(f"bundle: {odd} is not as this format writes it "
+                    "(a member added, renamed or left out)")
 
     hmac_keys = ", ".join(sorted({r["key_id"] for r in records}))
     unchecked = [f"record signatures: HMAC-SHA256 under the service's secret keys ({hmac_keys}),"

@@ -9,14 +9,34 @@ use serde_json::json;
 
 use super::*;
 
-/// Each fixture: its file, the keys it is checked with, and the failure it must name (`None`:
+/// Each fixture: its file, its bundle, the keys it is checked with, and the failure it must name (`None`:
 /// it verifies).
-pub(super) fn cases() -> Vec<(
-    &'static str,
-    EvidenceBundle,
-    &'static str,
-    Option<&'static str>,
-)> {
+type Case<T> = (&'static str, T, &'static str, Option<&'static str>);
+
+/// The fixtures as text.
+fn cases() -> Vec<Case<String>> {
+    let mut cases: Vec<_> = bundles()
+        .into_iter()
+        .map(|(file, bundle, keys, expected)| (file, pretty(&bundle), keys, expected))
+        .collect();
+    // A member no verifier checks, which a reader could take for checked.
+    let good = &cases[0].1;
+    let added = good.replacen(
+        "\"actor\": \"alice\",",
+        "\"actor\": \"alice\",\n      \"note\": \"reviewed by the CEO\",",
+        1,
+    );
+    assert_ne!(&added, good);
+    cases.push((
+        "tampered-added-member.json",
+        added,
+        "jwks.json",
+        Some("bundle: records.1.note is not as this format writes it"),
+    ));
+    cases
+}
+
+fn bundles() -> Vec<Case<EvidenceBundle>> {
     let s = story();
     let mut good = s.bundle();
     good.checkpoints = s.checkpoints.clone();
@@ -131,8 +151,8 @@ fn each_case_fails_as_its_manifest_says() {
         "jwks.json" => jwks(&[key_a(), key_b()]),
         _ => jwks(&[key_b()]),
     };
-    for (file, bundle, with, expected) in cases() {
-        let report = verify_bundle(&bundle, &keys(with));
+    for (file, text, with, expected) in cases() {
+        let report = verify_bundle_text(&text, &keys(with)).unwrap();
         let found: Vec<String> = report.failures.iter().map(|f| f.to_string()).collect();
         match expected {
             None => assert!(found.is_empty(), "{file}: {found:?}"),
@@ -153,10 +173,10 @@ fn the_fixtures_are_current() {
         ("jwks-b-only.json".to_owned(), pretty(&jwks(&[key_b()]))),
     ];
     let mut manifest = Vec::new();
-    for (file, bundle, keys, expected) in cases() {
+    for (file, text, keys, expected) in cases() {
         manifest.push(json!({"bundle": file, "keys": keys, "expect": expected}));
         if !files.iter().any(|(f, _)| f == file) {
-            files.push((file.to_owned(), pretty(&bundle)));
+            files.push((file.to_owned(), text));
         }
     }
     files.push(("manifest.json".to_owned(), pretty(&manifest)));
