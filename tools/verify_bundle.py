@@ -160,6 +160,9 @@ def signature_problem(c, keys):
         der = base64.b64decode(c["signature"], validate=True)
     except ValueError:
         return "signature is not base64"
+    if base64.b64encode(der).decode() != c["signature"]:
+        # Unused low bits set: another text of the same bytes, refused as an edit.
+        return "signature is not base64"
     key = next((public_key(k) for k in keys if k.get("kid") == c["key_id"]), None)
     if key is None:
         return f'signed with unknown key "{c["key_id"]}"'
@@ -189,7 +192,9 @@ def shape_problem(bundle):
 def verify(bundle, keys):
     """(failures, warnings, unchecked), each a list of text."""
     fail, warn = [], []
-    if bundle.get("format") != "holdpoint-evidence" or bundle.get("version") != "1":
+    version = bundle.get("version")
+    if bundle.get("format") != "holdpoint-evidence" or not isinstance(version, Num) \
+            or version != "1":
         fail.append(f"bundle: not a holdpoint-evidence bundle of version 1 "
                     f"({bundle.get('format')} {bundle.get('version')})")
         return fail, warn, []

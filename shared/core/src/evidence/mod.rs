@@ -9,7 +9,9 @@ mod bundle;
 mod verify;
 
 pub use bundle::{BUNDLE_FORMAT, BUNDLE_VERSION, EvidenceBundle, checkpoints_for};
-pub use verify::{Finding, NewestCheckpoint, Report, verify_bundle, verify_bundle_text};
+pub use verify::{
+    Checkpointed, Finding, NewestCheckpoint, Report, verify_bundle, verify_bundle_text,
+};
 
 #[cfg(test)]
 mod tests;

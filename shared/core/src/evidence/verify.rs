@@ -36,6 +36,13 @@ pub struct NewestCheckpoint {
     pub hash: String,
 }
 
+/// A head of the approval as a checkpoint recorded it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Checkpointed {
+    pub checkpoint: u64,
+    pub head: ChainHead,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Report {
     pub approval_id: Uuid,
@@ -43,7 +50,7 @@ pub struct Report {
     /// The head the records end at.
     pub head: Option<ChainHead>,
     /// The newest checkpoint that records this approval, and the head it recorded.
-    pub checkpointed: Option<(u64, ChainHead)>,
+    pub checkpointed: Option<Checkpointed>,
     pub newest_checkpoint: Option<NewestCheckpoint>,
     /// Any of these and the bundle does not verify.
     pub failures: Vec<Finding>,
@@ -254,7 +261,7 @@ fn coverage(
     bundle: &EvidenceBundle,
     failures: &mut Findings,
     warnings: &mut Findings,
-) -> Option<(u64, ChainHead)> {
+) -> Option<Checkpointed> {
     let id = bundle.approval.id;
     let hashes: Vec<&str> = bundle.records.iter().map(|r| r.hash.as_str()).collect();
     let mut newest = None;
@@ -279,24 +286,24 @@ fn coverage(
                 ),
             ),
         }
-        newest = Some((
-            c.sequence,
-            ChainHead {
+        newest = Some(Checkpointed {
+            checkpoint: c.sequence,
+            head: ChainHead {
                 sequence: h.sequence,
                 hash: h.hash.clone(),
             },
-        ));
+        });
     }
     match &newest {
         None => warnings.add(
             "approval",
             "not yet checkpointed: no checkpoint in the bundle records it",
         ),
-        Some((c, h)) if h.sequence < hashes.len() as u64 => warnings.add(
+        Some(c) if c.head.sequence < hashes.len() as u64 => warnings.add(
             "approval",
             format!(
-                "not yet checkpointed: records after sequence {} (checkpoint {c}) are newer than any checkpoint",
-                h.sequence
+                "not yet checkpointed: records after sequence {} (checkpoint {}) are newer than any checkpoint",
+                c.head.sequence, c.checkpoint
             ),
         ),
         Some(_) => {}

@@ -21,7 +21,6 @@ use crate::domain::{integrity, record};
 use crate::keys::Key;
 
 mod fixtures;
-mod sweep;
 
 pub(super) const APPROVAL: Uuid = Uuid::from_u128(0x0b9e4a52_8c1f_4d2e_9a57_3f6c1d2b8e41);
 const OTHER: Uuid = Uuid::from_u128(0x7d1c0e33_2a4b_4c5d_8e6f_102132435465);
@@ -181,7 +180,13 @@ fn an_untouched_bundle_verifies_with_both_keys_and_says_what_it_cannot_check() {
     let report = verify_bundle(&bundle, &jwks(&[key_a(), key_b()]));
     assert!(report.ok(), "{:?}", report.failures);
     assert!(report.warnings.is_empty(), "{:?}", report.warnings);
-    assert_eq!(report.checkpointed, Some((2, s.decided.audit_head.clone())));
+    assert_eq!(
+        report.checkpointed,
+        Some(Checkpointed {
+            checkpoint: 2,
+            head: s.decided.audit_head.clone()
+        })
+    );
     assert!(report.unchecked[0].contains("HMAC") && report.unchecked[0].contains("k-2026-11"));
 
     // The whole chain of checkpoints verifies too, and survives its JSON form.
