@@ -28,6 +28,14 @@ fn edit_row(dir: &Path, id: &str, sequence: Option<u64>, edit: impl Fn(&str) -> 
         .unwrap();
     let tampered = edit(&body);
     assert_ne!(tampered, body, "the edit changed the row");
+    if sequence.is_some() {
+        let refused = conn
+            .execute(update, rusqlite::params![id, seq, tampered])
+            .expect_err("the audit table refuses edits");
+        assert!(refused.to_string().contains("append-only"), "{refused}");
+        // What a hand must do first; verification still catches the edit.
+        conn.execute_batch("DROP TRIGGER audit_no_update;").unwrap();
+    }
     conn.execute(update, rusqlite::params![id, seq, tampered])
         .unwrap();
 }

@@ -75,6 +75,65 @@ async fn accepted_documents_survive_a_restart() {
     }
 }
 
+/// The audit table refuses every edit a hand with `sqlite3` would try: UPDATE, DELETE, and
+/// INSERT OR REPLACE over a record; appending the next record is still allowed.
+#[tokio::test]
+async fn audit_records_refuse_updates_and_deletes() {
+    use holdpoint_core::domain::identity::Principal;
+    use holdpoint_core::domain::request::{CreateRequest, ExpiryBounds, Gate};
+    let dir = tempfile::tempdir().expect("temp dir").keep();
+    let store = Arc::new(EmbeddedStore::open(&dir).expect("open store"));
+    let agent = Principal {
+        tenant: "t".into(),
+        principal: "agent".into(),
+        roles: vec![],
+        kind: Default::default(),
+    };
+    let request: CreateRequest =
+        serde_json::from_str(r#"{"action": "x", "agent_id": "a", "reviewers": ["r"]}"#).unwrap();
+    let (a, record) = request
+        .into_approval(
+            &agent,
+            &Gate::open(),
+            ExpiryBounds::default(),
+            chrono::Utc::now(),
+        )
+        .unwrap();
+    store.create(&a, &record, None).await.unwrap();
+    let id = a.id.hyphenated().to_string();
+    let conn = rusqlite::Connection::open(dir.join("holdpoint.db")).unwrap();
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .unwrap();
+    for edit in [
+        format!(
+            "UPDATE audit SET body = replace(body, '\"x\"', '\"y\"') WHERE approval_id = '{id}'"
+        ),
+        format!("DELETE FROM audit WHERE approval_id = '{id}'"),
+        format!(
+            "INSERT OR REPLACE INTO audit (approval_id, sequence, body) VALUES ('{id}', 1, '{{}}')"
+        ),
+    ] {
+        let refused = conn.execute(&edit, []).expect_err(&edit);
+        assert!(
+            refused.to_string().contains("append-only"),
+            "{edit}: {refused}"
+        );
+    }
+    let kept: String = conn
+        .query_row(
+            "SELECT body FROM audit WHERE approval_id = ?1 AND sequence = 1",
+            [&id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(kept.contains(&record.hash), "the record is as written");
+    conn.execute(
+        "INSERT INTO audit (approval_id, sequence, body) VALUES (?1, 2, '{}')",
+        [&id],
+    )
+    .expect("appending is not an edit");
+}
+
 /// Writes that arrive together are committed together: one transaction (one sync) for many
 /// callers, each answered once it is durable, every write there after a restart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

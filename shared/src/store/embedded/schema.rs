@@ -12,6 +12,9 @@ use crate::store::StoreError;
 use holdpoint_core::audit::AuditRecord;
 use holdpoint_core::domain::approval::Approval;
 
+/// The triggers that keep audit records append-only ([`SCHEMA`]).
+pub const APPEND_ONLY: [&str; 3] = ["audit_no_update", "audit_no_delete", "audit_no_replace"];
+
 /// The database file in the data directory.
 pub const FILE: &str = "holdpoint.db";
 
@@ -52,6 +55,16 @@ CREATE TABLE IF NOT EXISTS audit (
     body        TEXT NOT NULL, -- the record, as JSON
     PRIMARY KEY (approval_id, sequence)
 ) WITHOUT ROWID;
+-- Audit records are append-only: no UPDATE, no DELETE, no INSERT OR REPLACE over one (REPLACE
+-- deletes without firing delete triggers). A hand edit must drop these first; verification still
+-- catches what it then changes.
+CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
+BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_no_replace BEFORE INSERT ON audit
+WHEN EXISTS (SELECT 1 FROM audit WHERE approval_id = NEW.approval_id AND sequence = NEW.sequence)
+BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
 CREATE TABLE IF NOT EXISTS idempotency (
     tenant       TEXT NOT NULL,
     key          TEXT NOT NULL,
