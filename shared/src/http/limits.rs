@@ -29,7 +29,7 @@ use holdpoint_core::domain::request::limits::BODY_BYTES as LARGEST_BODY;
 use http::{HeaderMap, StatusCode, header};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::Authenticator;
+use super::auth::Authenticator;
 use super::problem::Problem;
 use crate::config::ServerLimits;
 
