@@ -122,7 +122,7 @@ for i in range(int(sys.argv[4])):
         print("unusable")
 "#;
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools");
-    let out = Command::new("python3")
+    let out = Command::new(python_bin())
         .arg("-c")
         .arg(script)
         .arg(root)
@@ -147,7 +147,7 @@ for i in range(int(sys.argv[4])):
 }
 
 fn python_ready() -> bool {
-    let ready = Command::new("python3")
+    let ready = Command::new(python_bin())
         .args(["-c", "import cryptography.hazmat.primitives.asymmetric.ec"])
         .output()
         .is_ok_and(|o| o.status.success());
@@ -190,4 +190,9 @@ fn any_edit_of_what_can_be_checked_fails_in_both_verifiers() {
             "an edit of {path} went unnoticed by verify_bundle.py"
         );
     }
+}
+
+/// The Python that runs the verifier: the test command's virtual environment, else `python3`.
+fn python_bin() -> String {
+    std::env::var("HOLDPOINT_TEST_PYTHON").unwrap_or_else(|_| "python3".to_owned())
 }

@@ -31,7 +31,7 @@ fn read<T: serde::de::DeserializeOwned>(file: &str) -> T {
 }
 
 fn python_ready() -> bool {
-    let ready = Command::new("python3")
+    let ready = Command::new(python_bin())
         .args(["-c", "import cryptography.hazmat.primitives.asymmetric.ec"])
         .output()
         .is_ok_and(|o| o.status.success());
@@ -63,7 +63,7 @@ fn both_verifiers_say_what_the_manifest_expects_and_name_the_same_failures() {
         if !python {
             continue;
         }
-        let out = Command::new("python3")
+        let out = Command::new(python_bin())
             .arg(root().join("tools/verify_bundle.py"))
             .arg(fixtures().join(&case.bundle))
             .arg("--keys")
@@ -87,4 +87,9 @@ fn both_verifiers_say_what_the_manifest_expects_and_name_the_same_failures() {
         let warnings = stdout.lines().filter(|l| l.starts_with("WARN ")).count();
         assert_eq!(warnings, report.warnings.len(), "{name}: {stdout}");
     }
+}
+
+/// The Python that runs the verifier: the test command's virtual environment, else `python3`.
+fn python_bin() -> String {
+    std::env::var("HOLDPOINT_TEST_PYTHON").unwrap_or_else(|_| "python3".to_owned())
 }
