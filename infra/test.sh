@@ -7,7 +7,8 @@ CFN_LINT_VERSION=1.58.0
 SCHEMATHESIS_VERSION=4.32.5
 STANDARDWEBHOOKS_VERSION=1.1.0
 AIOSMTPD_VERSION=1.4.6
-CRYPTOGRAPHY_VERSION=48.0.0
+# A range, not a pin: aws-sam-cli (same venv) needs a recent one too.
+CRYPTOGRAPHY_RANGE=">=42,<51"
 tools=${HOLDPOINT_TOOLS:-$PWD/.tools}
 if [ ! -x "$tools/bin/cfn-guard" ]; then
   echo "installing cfn-guard (policy-as-code checks of template.yaml) into $tools"
@@ -35,7 +36,7 @@ fi
 if ! "$venv/bin/python" -c "import cryptography" 2> /dev/null; then
   echo "installing cryptography (what tools/verify_bundle.py, the auditor's verifier, needs) into $venv"
   [ -x "$venv/bin/pip" ] || python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "cryptography==$CRYPTOGRAPHY_VERSION"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "cryptography$CRYPTOGRAPHY_RANGE"
 fi
 # The Python that runs tools/verify_bundle.py in the tests.
 HOLDPOINT_TEST_PYTHON="$(cd "$venv" && pwd)/bin/python"
