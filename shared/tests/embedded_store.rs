@@ -251,3 +251,127 @@ mod deliveries {
         assert_eq!(now_due, vec![due]);
     }
 }
+
+mod checkpoints {
+    use std::sync::Arc;
+
+    use holdpoint::store::embedded::EmbeddedStore;
+
+    async fn fresh() -> Arc<EmbeddedStore> {
+        let dir = tempfile::tempdir().expect("temp dir").keep();
+        Arc::new(EmbeddedStore::open(&dir).expect("open store"))
+    }
+
+    holdpoint::checkpoint_suite!(fresh());
+}
+
+/// Checkpoints and what each covered refuse every edit, as audit records do.
+#[tokio::test]
+async fn checkpoints_refuse_updates_and_deletes() {
+    use holdpoint::store::checkpoints::CheckpointLog;
+    use holdpoint_core::audit::checkpoint::{Checkpoint, CheckpointHead, LocalSigner};
+    let dir = tempfile::tempdir().expect("temp dir").keep();
+    let store = EmbeddedStore::open(&dir).expect("open store");
+    let head = CheckpointHead {
+        approval_id: uuid::Uuid::new_v4(),
+        sequence: 1,
+        hash: "a".repeat(64),
+    };
+    let c = Checkpoint::signed(
+        None,
+        "t",
+        chrono::Utc::now(),
+        vec![head.clone()],
+        &LocalSigner::generate(),
+    )
+    .await
+    .unwrap();
+    store.append(&c).await.unwrap();
+    let conn = rusqlite::Connection::open(dir.join("holdpoint.db")).unwrap();
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .unwrap();
+    for edit in [
+        "UPDATE checkpoints SET body = '{}' WHERE tenant = 't'".to_owned(),
+        "DELETE FROM checkpoints WHERE tenant = 't'".to_owned(),
+        "INSERT OR REPLACE INTO checkpoints (tenant, sequence, hash, body) \
+         VALUES ('t', 1, 'x', '{}')"
+            .to_owned(),
+        "UPDATE checkpoint_heads SET head_seq = 9 WHERE tenant = 't'".to_owned(),
+        "DELETE FROM checkpoint_heads WHERE tenant = 't'".to_owned(),
+        format!(
+            "INSERT OR REPLACE INTO checkpoint_heads (tenant, approval_id, checkpoint_seq, \
+             head_seq, head_hash) VALUES ('t', '{}', 1, 9, 'x')",
+            head.approval_id
+        ),
+    ] {
+        let refused = conn.execute(&edit, []).expect_err(&edit);
+        assert!(
+            refused.to_string().contains("append-only"),
+            "{edit}: {refused}"
+        );
+    }
+    assert_eq!(store.latest("t").await.unwrap(), Some(c));
+    assert_eq!(
+        store.covering("t", head.approval_id).await.unwrap(),
+        [(1, head)]
+    );
+}
+
+/// A file written before checkpoints (schema version 1) opens: its approvals are not moved
+/// until they change, and new ones are.
+#[tokio::test]
+async fn a_store_from_before_checkpoints_opens() {
+    use holdpoint::store::checkpoints::CheckpointLog;
+    use holdpoint_core::domain::identity::Principal;
+    use holdpoint_core::domain::request::{CreateRequest, ExpiryBounds, Gate};
+    let dir = tempfile::tempdir().expect("temp dir").keep();
+    let agent = Principal {
+        tenant: "t".into(),
+        principal: "agent".into(),
+        roles: vec![],
+        kind: Default::default(),
+    };
+    let request: CreateRequest =
+        serde_json::from_str(r#"{"action": "x", "agent_id": "a", "reviewers": ["r"]}"#).unwrap();
+    let new = || {
+        request
+            .clone()
+            .into_approval(
+                &agent,
+                &Gate::open(),
+                ExpiryBounds::default(),
+                chrono::Utc::now(),
+            )
+            .unwrap()
+    };
+    let (old, record) = new();
+    {
+        let store = EmbeddedStore::open(&dir).expect("open store");
+        store.create(&old, &record, None).await.unwrap();
+    }
+    // Back to version 1, as the previous Holdpoint left it.
+    let conn = rusqlite::Connection::open(dir.join("holdpoint.db")).unwrap();
+    conn.execute_batch(
+        "DROP INDEX approvals_moved; ALTER TABLE approvals DROP COLUMN moved; \
+         DROP TABLE checkpoints; DROP TABLE checkpoint_heads; PRAGMA user_version = 1;",
+    )
+    .unwrap();
+    drop(conn);
+    let store = EmbeddedStore::open(&dir).expect("a version 1 file opens");
+    let kept = store.get("t", old.id).await.unwrap().expect("kept");
+    assert_eq!(kept.audit_head, old.audit_head);
+    assert!(kept.row_mismatch.is_empty());
+    assert!(store.moved(10).await.unwrap().is_empty());
+    let (a, record) = new();
+    store.create(&a, &record, None).await.unwrap();
+    let moved = store.moved(10).await.unwrap();
+    assert_eq!(
+        moved.iter().map(|m| m.head.approval_id).collect::<Vec<_>>(),
+        [a.id]
+    );
+    let version: i64 = rusqlite::Connection::open(dir.join("holdpoint.db"))
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 2);
+}

@@ -4,6 +4,7 @@
 //! Every scenario works in a tenant of its own, so backends may share one database between
 //! scenarios running in parallel.
 
+pub mod checkpoints;
 mod deadlines;
 pub mod deliveries;
 pub mod directory;

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use holdpoint_core::audit::AuditRecord;
 use holdpoint_core::domain::approval::{Approval, Status};
 
+pub mod checkpoints;
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
 #[cfg(feature = "embedded")]
@@ -121,6 +122,9 @@ pub enum StoreError {
     /// change it.
     #[error("approval {id}: {reason}")]
     Integrity { id: Uuid, reason: String },
+    /// Another checkpoint of the tenant holds this sequence: a concurrent writer won.
+    #[error("checkpoint {sequence} of tenant {tenant} is already written")]
+    CheckpointTaken { tenant: String, sequence: u64 },
     /// The backend is unreachable or refused for now (throttled, down): worth retrying later.
     #[error("store unavailable: {0}")]
     Unavailable(String),

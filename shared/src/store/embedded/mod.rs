@@ -16,6 +16,7 @@ use super::{Created, Cursor, IdempotencyKey, ListFilter, Page, Store, StoreError
 use holdpoint_core::audit::AuditRecord;
 use holdpoint_core::domain::approval::Approval;
 
+mod checkpoints;
 mod list;
 pub(crate) mod schema;
 pub mod sqlite;
@@ -358,12 +359,17 @@ impl EmbeddedStore {
         let conn = Connection::open(&self.path).expect("open the store file");
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .expect("busy timeout");
-        if sql.contains("audit") {
-            // What a hand must do first: the audit table refuses edits.
-            for trigger in schema::APPEND_ONLY {
-                conn.execute(&format!("DROP TRIGGER IF EXISTS {trigger}"), [])
-                    .expect("drop the guard");
-            }
+        // What a hand must do first: the audit and checkpoint tables refuse edits.
+        let guards = [
+            (sql.contains("audit"), &schema::APPEND_ONLY[..]),
+            (
+                sql.contains("checkpoint"),
+                &schema::CHECKPOINTS_APPEND_ONLY[..],
+            ),
+        ];
+        for trigger in guards.iter().filter(|g| g.0).flat_map(|g| g.1) {
+            conn.execute(&format!("DROP TRIGGER IF EXISTS {trigger}"), [])
+                .expect("drop the guard");
         }
         conn.execute(sql, params).expect("raw write");
     }

@@ -1,6 +1,8 @@
 //! The embedded store's tables: one row per approval (its JSON beside the columns the list
 //! filters and the due query use), one per audit record, one per idempotency key, one per
 //! (reviewer, approval) for the reviewer filter. `sqlite3 .holdpoint/holdpoint.db` opens it.
+//! Version 2 added the signed checkpoints (one row each, and one per head each recorded) and the
+//! approvals' `moved` mark; a version 1 file gains them when it is opened.
 
 use std::path::Path;
 
@@ -15,11 +17,21 @@ use holdpoint_core::domain::approval::Approval;
 /// The triggers that keep audit records append-only ([`SCHEMA`]).
 pub const APPEND_ONLY: [&str; 3] = ["audit_no_update", "audit_no_delete", "audit_no_replace"];
 
+/// The triggers that keep checkpoints, and what each covered, append-only ([`SCHEMA`]).
+pub const CHECKPOINTS_APPEND_ONLY: [&str; 6] = [
+    "checkpoints_no_update",
+    "checkpoints_no_delete",
+    "checkpoints_no_replace",
+    "checkpoint_heads_no_update",
+    "checkpoint_heads_no_delete",
+    "checkpoint_heads_no_replace",
+];
+
 /// The database file in the data directory.
 pub const FILE: &str = "holdpoint.db";
 
 /// The schema's version, in `PRAGMA user_version`: a file from a later Holdpoint is refused.
-const VERSION: i64 = 1;
+const VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS approvals (
@@ -34,7 +46,8 @@ CREATE TABLE IF NOT EXISTS approvals (
     head_seq        INTEGER NOT NULL, -- the audit chain's last sequence
     published_seq   INTEGER NOT NULL, -- events published up to here (over the body's own)
     due_at          INTEGER,          -- when the sweep must look at it; NULL: never
-    body            TEXT NOT NULL     -- the approval, as JSON
+    body            TEXT NOT NULL,    -- the approval, as JSON
+    moved           INTEGER           -- 1: its chain moved since a checkpoint recorded it
 );
 CREATE INDEX IF NOT EXISTS approvals_newest ON approvals (tenant, created_at, id);
 CREATE INDEX IF NOT EXISTS approvals_by_status ON approvals (tenant, status, created_at, id);
@@ -65,6 +78,39 @@ BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_no_replace BEFORE INSERT ON audit
 WHEN EXISTS (SELECT 1 FROM audit WHERE approval_id = NEW.approval_id AND sequence = NEW.sequence)
 BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
+CREATE INDEX IF NOT EXISTS approvals_moved ON approvals (id) WHERE moved IS NOT NULL;
+-- Signed checkpoints, per tenant, chained; and each head one recorded, by approval (what
+-- covers an approval, without reading every checkpoint). Append-only like the audit records.
+CREATE TABLE IF NOT EXISTS checkpoints (
+    tenant   TEXT NOT NULL,
+    sequence INTEGER NOT NULL,
+    hash     TEXT NOT NULL, -- the checkpoint's hash: the next one's prev_hash
+    body     TEXT NOT NULL, -- the checkpoint, as JSON
+    PRIMARY KEY (tenant, sequence)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS checkpoint_heads (
+    tenant         TEXT NOT NULL,
+    approval_id    TEXT NOT NULL,
+    checkpoint_seq INTEGER NOT NULL,
+    head_seq       INTEGER NOT NULL,
+    head_hash      TEXT NOT NULL,
+    PRIMARY KEY (tenant, approval_id, checkpoint_seq)
+) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS checkpoints_no_update BEFORE UPDATE ON checkpoints
+BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS checkpoints_no_delete BEFORE DELETE ON checkpoints
+BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS checkpoints_no_replace BEFORE INSERT ON checkpoints
+WHEN EXISTS (SELECT 1 FROM checkpoints WHERE tenant = NEW.tenant AND sequence = NEW.sequence)
+BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS checkpoint_heads_no_update BEFORE UPDATE ON checkpoint_heads
+BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS checkpoint_heads_no_delete BEFORE DELETE ON checkpoint_heads
+BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS checkpoint_heads_no_replace BEFORE INSERT ON checkpoint_heads
+WHEN EXISTS (SELECT 1 FROM checkpoint_heads WHERE tenant = NEW.tenant
+    AND approval_id = NEW.approval_id AND checkpoint_seq = NEW.checkpoint_seq)
+BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
 CREATE TABLE IF NOT EXISTS idempotency (
     tenant       TEXT NOT NULL,
     key          TEXT NOT NULL,
@@ -88,11 +134,36 @@ pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
             path.display()
         )));
     }
-    conn.execute_batch(&format!(
-        "BEGIN; {SCHEMA} PRAGMA user_version = {VERSION}; COMMIT;"
-    ))
-    .map_err(opening)?;
+    conn.execute_batch("BEGIN IMMEDIATE;").map_err(opening)?;
+    let migrated = add_moved(&conn).and_then(|()| {
+        conn.execute_batch(&format!(
+            "{SCHEMA} PRAGMA user_version = {VERSION}; COMMIT;"
+        ))
+    });
+    if let Err(e) = migrated {
+        let _ = conn.execute_batch("ROLLBACK;");
+        return Err(opening(e));
+    }
     Ok(conn)
+}
+
+/// Adds `moved` to a version 1 file's approvals. Its approvals stay unmarked ("not moved")
+/// until their next change: a version 1 store kept no checkpoints to compare them against.
+fn add_moved(conn: &Connection) -> rusqlite::Result<()> {
+    let approvals: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'approvals')",
+        [],
+        |r| r.get(0),
+    )?;
+    let has: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM pragma_table_info('approvals') WHERE name = 'moved')",
+        [],
+        |r| r.get(0),
+    )?;
+    if approvals && !has {
+        conn.execute_batch("ALTER TABLE approvals ADD COLUMN moved INTEGER;")?;
+    }
+    Ok(())
 }
 
 /// A reading connection ([`sqlite::open_reader`]), once the server has created the store.
@@ -227,16 +298,17 @@ impl ApprovalRow {
         })
     }
 
-    /// Inserts the row, or replaces the approval stored under its id; adds its reviewers.
+    /// Inserts the row, or replaces the approval stored under its id; adds its reviewers. Either
+    /// way its chain moved: the row is marked for the next checkpoint in the same write.
     pub fn put(&self, conn: &Connection) -> rusqlite::Result<()> {
         let c = &self.columns;
         conn.prepare_cached(
             "INSERT INTO approvals (id, tenant, created_at, status, expires_at, agent_id, \
-             checkpoint_type, version, head_seq, published_seq, due_at, body) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
+             checkpoint_type, version, head_seq, published_seq, due_at, body, moved) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 1) \
              ON CONFLICT (id) DO UPDATE SET tenant = ?2, created_at = ?3, status = ?4, \
              expires_at = ?5, agent_id = ?6, checkpoint_type = ?7, version = ?8, head_seq = ?9, \
-             published_seq = ?10, due_at = ?11, body = ?12",
+             published_seq = ?10, due_at = ?11, body = ?12, moved = 1",
         )?
         .execute(rusqlite::params![
             c.id,

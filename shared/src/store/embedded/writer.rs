@@ -12,6 +12,7 @@ use std::sync::mpsc;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
+use super::checkpoints::{self, CheckpointRow};
 use super::schema::{self, ApprovalRow, RecordRow};
 use super::sqlite::failed;
 use crate::store::{Created, IdempotencyKey, StoreError};
@@ -41,6 +42,7 @@ pub enum Write {
         /// When the sweep must look at the approval once these events are published.
         due_at: Option<i64>,
     },
+    Checkpoint(Box<CheckpointRow>),
 }
 
 pub enum Answer {
@@ -178,6 +180,7 @@ fn apply(conn: &Connection, write: &Write) -> Result<Answer, StoreError> {
             due_at,
         } => mark_published(conn, tenant, id, *version, *published_seq, *due_at)
             .map(Answer::Published),
+        Write::Checkpoint(row) => checkpoints::append(conn, row).map(|()| Answer::Done),
     }
 }
 
