@@ -35,6 +35,18 @@ async fn state_tampering_is_detected() {
     holdpoint::conformance::state_tampering_is_detected(store.clone(), store).await;
 }
 
+mod checkpoints {
+    use std::sync::Arc;
+
+    use holdpoint::store::dynamodb::DynamoStore;
+
+    async fn fresh() -> Arc<DynamoStore> {
+        Arc::new(holdpoint_tests::fresh_store().await.0)
+    }
+
+    holdpoint::checkpoint_suite!(fresh());
+}
+
 mod directory {
     use std::sync::Arc;
 

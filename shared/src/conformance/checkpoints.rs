@@ -14,7 +14,7 @@ macro_rules! checkpoint_suite {
             creates_and_transitions_make_approvals_moved, append_clears_what_it_recorded,
             an_approval_moved_again_stays_moved, a_taken_checkpoint_is_refused_with_nothing_written,
             a_checkpoint_off_the_chain_is_refused, since_latest_and_covering_answer_in_order,
-            checkpoints_stay_in_their_tenant);
+            checkpoints_stay_in_their_tenant, a_checkpoint_of_many_heads_covers_each);
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {
         $(
@@ -254,4 +254,23 @@ pub async fn checkpoints_stay_in_their_tenant(store: Arc<dyn Store>, log: Arc<dy
     .await;
     log.append(&c3).await.unwrap();
     assert_eq!(moved_in(&*log, &t1).await, [head(&a1b)]);
+}
+
+/// More heads than one write of the backend holds (DynamoDB: 100 items a transaction).
+pub async fn a_checkpoint_of_many_heads_covers_each(
+    store: Arc<dyn Store>,
+    log: Arc<dyn CheckpointLog>,
+) {
+    let t = tenant();
+    let creates = (0..230).map(|_| created(&*store, &t));
+    let all = futures_util::future::join_all(creates).await;
+    let heads = moved_in(&*log, &t).await;
+    assert_eq!(heads, sorted(all.iter().map(head).collect()));
+    let c = next(None, &t, heads).await;
+    log.append(&c).await.unwrap();
+    assert!(moved_in(&*log, &t).await.is_empty());
+    assert_eq!(log.latest(&t).await.unwrap(), Some(c));
+    for a in &all {
+        assert_eq!(log.covering(&t, a.id).await.unwrap(), [(1, head(a))]);
+    }
 }

@@ -61,7 +61,11 @@ impl DynamoStore {
     }
 
     /// One BatchGetItem of up to 100 keys, asked again for what DynamoDB left unprocessed.
-    async fn items_at(&self, pks: &[String], consistent: bool) -> Result<Vec<Item>, StoreError> {
+    pub(super) async fn items_at(
+        &self,
+        pks: &[String],
+        consistent: bool,
+    ) -> Result<Vec<Item>, StoreError> {
         let table = &self.tables.approvals;
         let keys = pks
             .iter()

@@ -55,11 +55,19 @@ pub fn due_shard(id: Uuid, shards: u32) -> String {
     (id.as_u128() % u128::from(shards.max(1))).to_string()
 }
 
+/// The item of `a` as a create or transition writes it: marked moved (its chain has a new head
+/// no checkpoint recorded yet), in the same write as its audit record.
 pub fn approval_item(a: &Approval, shards: u32) -> Result<Item, StoreError> {
     let mut item = columns(a, shards);
     item.insert("doc".into(), packed(a)?);
+    item.insert(MOVED.into(), s(due_shard(a.id, shards)));
     Ok(item)
 }
+
+/// The moved mark: the approval's shard of the sparse moved index, present from a create or
+/// transition until a checkpoint records the head it wrote. Not checked against the document:
+/// it says what a checkpoint did, not what the approval is.
+pub const MOVED: &str = "moved_shard";
 
 /// The attributes beside `a`'s document: its key and what indexes and conditions read. Each
 /// follows from the document alone.
@@ -139,7 +147,7 @@ pub fn approval_from(item: &Item, shards: u32) -> Result<Approval, StoreError> {
     let previous = previous_columns(&a);
     for (name, value) in item
         .iter()
-        .filter(|(name, _)| !["doc", "published"].contains(&name.as_str()))
+        .filter(|(name, _)| !["doc", "published", MOVED].contains(&name.as_str()))
     {
         if expected.get(name).or_else(|| previous.get(name)) != Some(value) {
             mismatch.push(name.clone());
@@ -173,7 +181,7 @@ pub fn approval_from(item: &Item, shards: u32) -> Result<Approval, StoreError> {
 }
 
 /// `value` as JSON, deflated, for `doc`.
-fn packed<T: serde::Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
+pub fn packed<T: serde::Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
     let json = serde_json::to_vec(value).map_err(|e| StoreError::Internal(e.to_string()))?;
     Ok(AttributeValue::B(Blob::new(
         miniz_oxide::deflate::compress_to_vec(&json, 6),
@@ -248,7 +256,7 @@ pub fn string(item: &Item, name: &str) -> Option<String> {
     }
 }
 
-fn number(v: &AttributeValue) -> Option<u64> {
+pub fn number(v: &AttributeValue) -> Option<u64> {
     match v {
         AttributeValue::N(n) => n.parse().ok(),
         _ => None,

@@ -18,6 +18,7 @@ use holdpoint_core::audit::AuditRecord;
 use holdpoint_core::domain::approval::{Approval, Status};
 
 mod batch;
+mod checkpoints;
 mod due;
 pub mod item;
 pub mod tables;
@@ -31,6 +32,8 @@ pub use crate::config::Tables;
 pub const BY_TENANT: &str = "by_tenant_keys";
 pub const BY_STATUS: &str = "by_status_keys";
 pub const DUE: &str = "due_keys";
+/// Sparse: approvals whose chain moved since a checkpoint recorded its head (`checkpoints`).
+pub const MOVED_KEYS: &str = "moved_keys";
 
 #[derive(Clone)]
 pub struct DynamoStore {

@@ -175,7 +175,8 @@ mod tests {
             [
                 super::super::BY_TENANT,
                 super::super::BY_STATUS,
-                super::super::DUE
+                super::super::DUE,
+                super::super::MOVED_KEYS
             ]
         );
         assert!(

@@ -16,6 +16,7 @@ use super::{Created, Cursor, IdempotencyKey, ListFilter, Page, Store, StoreError
 use holdpoint_core::audit::AuditRecord;
 use holdpoint_core::domain::approval::Approval;
 
+mod checkpoint_rows;
 mod checkpoints;
 mod list;
 pub(crate) mod schema;

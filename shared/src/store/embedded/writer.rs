@@ -12,7 +12,7 @@ use std::sync::mpsc;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
-use super::checkpoints::{self, CheckpointRow};
+use super::checkpoint_rows::{self, CheckpointRow};
 use super::schema::{self, ApprovalRow, RecordRow};
 use super::sqlite::failed;
 use crate::store::{Created, IdempotencyKey, StoreError};
@@ -180,7 +180,7 @@ fn apply(conn: &Connection, write: &Write) -> Result<Answer, StoreError> {
             due_at,
         } => mark_published(conn, tenant, id, *version, *published_seq, *due_at)
             .map(Answer::Published),
-        Write::Checkpoint(row) => checkpoints::append(conn, row).map(|()| Answer::Done),
+        Write::Checkpoint(row) => checkpoint_rows::append(conn, row).map(|()| Answer::Done),
     }
 }
 
