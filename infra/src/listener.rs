@@ -9,6 +9,8 @@
 //! - At most `max_connections` are open at once: one past it has its request read (for at most
 //!   a second) and is answered `503 unavailable` with `Retry-After: 1` — or `200` if it asked for
 //!   `/health` — and closed, so a flood of idle connections holds a bounded amount.
+//! - A client that stops reading its answers is cut off once a write has waited
+//!   [`WRITE_STALL_SECONDS`] for it, so unread answers are not held for ever.
 //! - What hyper answers by itself (malformed HTTP 400, 414, 431) goes out as
 //!   `application/problem+json`: [`ProblemIo`] rewrites those bodiless answers on the way out.
 
@@ -181,19 +183,47 @@ static REFUSED: LazyLock<Vec<u8>> = LazyLock::new(|| {
 /// A connection whose bodiless error answers (hyper's own, for requests it could not parse) are
 /// replaced by problem documents. Every answer of the application has a `content-type`, so a
 /// 4xx/5xx head with none and `content-length: 0` can only be hyper's.
+///
+/// It also ends a connection whose client stops reading: a write that makes no progress for
+/// [`WRITE_STALL_SECONDS`] fails, so an answer nobody reads is not held in memory for ever.
 pub struct ProblemIo<S> {
     inner: S,
     /// A replacement being written, how much of it is out, and the length hyper wrote.
     pending: Option<(Vec<u8>, usize, usize)>,
+    /// Since when a write has been waiting for the client to read.
+    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
 }
+
+/// How long a write may wait for a client that does not read.
+pub const WRITE_STALL_SECONDS: u64 = 10;
 
 impl<S> ProblemIo<S> {
     pub fn new(inner: S) -> ProblemIo<S> {
         ProblemIo {
             inner,
             pending: None,
+            stalled: None,
         }
     }
+}
+
+/// `poll` as it is, except that one pending past the write stall limit fails.
+fn watched<T>(
+    stalled: &mut Option<Pin<Box<tokio::time::Sleep>>>,
+    cx: &mut Context<'_>,
+    poll: Poll<io::Result<T>>,
+) -> Poll<io::Result<T>> {
+    if poll.is_ready() {
+        *stalled = None;
+        return poll;
+    }
+    let timer = stalled.get_or_insert_with(|| {
+        Box::pin(tokio::time::sleep(Duration::from_secs(WRITE_STALL_SECONDS)))
+    });
+    if timer.as_mut().poll(cx).is_ready() {
+        return Poll::Ready(Err(io::ErrorKind::TimedOut.into()));
+    }
+    Poll::Pending
 }
 
 /// The problem document that stands in for hyper's bodiless error answer `head`, if it is one.
@@ -260,7 +290,10 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for ProblemIo<S> {
         if this.pending.is_none() {
             match replacement(buf) {
                 Some(bytes) => this.pending = Some((bytes, 0, buf.len())),
-                None => return Pin::new(&mut this.inner).poll_write(cx, buf),
+                None => {
+                    let poll = Pin::new(&mut this.inner).poll_write(cx, buf);
+                    return watched(&mut this.stalled, cx, poll);
+                }
             }
         }
         while let Some((bytes, written, claimed)) = &mut this.pending {
@@ -269,7 +302,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for ProblemIo<S> {
                 this.pending = None;
                 return Poll::Ready(Ok(claimed));
             }
-            let n = ready!(Pin::new(&mut this.inner).poll_write(cx, &bytes[*written..]))?;
+            let poll = Pin::new(&mut this.inner).poll_write(cx, &bytes[*written..]);
+            let n = ready!(watched(&mut this.stalled, cx, poll))?;
             if n == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
@@ -279,7 +313,9 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for ProblemIo<S> {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
+        let this = &mut *self;
+        let poll = Pin::new(&mut this.inner).poll_flush(cx);
+        watched(&mut this.stalled, cx, poll)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -219,3 +219,54 @@ async fn pages_on_dynamodb_are_cut_by_bytes_too() {
     }
     walk_pages(&server, &created).await;
 }
+
+/// Clients that ask for large pages and never read them: each large answer holds a slot of its
+/// own until it is sent and a stalled write ends its connection, so memory stays under the
+/// ceiling while other callers are still answered (between the attack's requests, which fill
+/// the request slots).
+#[tokio::test]
+async fn pages_nobody_reads_stay_under_the_ceiling() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Arc::new(Server::for_team(dir.path(), &[]).await);
+    for i in 0..40 {
+        create(&server, AGENT_KEY, large(i, 60 * 1024)).await;
+    }
+    let idle = server.rss_kib();
+    let addr = server.addr;
+    let attack = std::thread::spawn(move || {
+        (0..200)
+            .map(|n| {
+                let key = READERS[n % READERS.len()];
+                let mut s = TcpStream::connect(addr).unwrap();
+                s.set_write_timeout(Some(Duration::from_secs(1))).unwrap();
+                let one = format!(
+                    "GET /v1/approvals?limit=100 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n\r\n"
+                );
+                let _ = s.write_all(one.repeat(5).as_bytes());
+                s
+            })
+            .collect::<Vec<_>>()
+    });
+    let mut peak = idle;
+    let mut answered = 0;
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(12) {
+        peak = peak.max(server.rss_kib());
+        let (status, _) = server
+            .call("GET", "/v1/me", Some(ADMIN_KEY), None)
+            .await
+            .expect("the server answers");
+        // Shed while the attack's own requests fill the request slots, served between.
+        assert!(matches!(status, 200 | 503), "{status}");
+        answered += usize::from(status == 200);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let held = attack.join().unwrap();
+    drop(held);
+    println!(
+        "peak RSS {peak} KiB ({idle} KiB idle) with 200 connections asking for 5 pages of ~2 MiB \
+         each and reading none; /v1/me answered {answered} times meanwhile"
+    );
+    assert!(peak < CEILING_KIB, "peak RSS {peak} KiB");
+    assert!(answered > 0, "another caller is answered during the attack");
+}

@@ -195,3 +195,71 @@ async fn bodies_past_the_shared_budget_are_refused_until_it_frees() {
         "once freed, read and judged: {later}"
     );
 }
+
+#[tokio::test]
+async fn forms_without_credentials_read_from_a_pool_of_their_own() {
+    let dir = tempfile::tempdir().unwrap();
+    // 1 MiB for callers' bodies; a quarter of it (four forms) for bodies without credentials.
+    let server = Server::for_team(dir.path(), &[("HOLDPOINT_BODY_BUDGET_MIB", "1")]).await;
+    let addr = server.addr;
+    let (refused, create) = tokio::task::spawn_blocking(move || {
+        let form = "POST /review/6f9619ff-8b86-d011-b42d-00cf4fc964ff HTTP/1.1\r\nHost: x\r\n\
+                    Content-Type: application/x-www-form-urlencoded\r\n\
+                    Transfer-Encoding: chunked\r\n\r\n1\r\nt\r\n";
+        let held: Vec<_> = (0..4).map(|_| trickle(addr, form)).collect();
+        std::thread::sleep(Duration::from_millis(300));
+        let refused = ask(addr, form);
+        let create = ask(
+            addr,
+            &format!(
+                "POST /v1/approvals HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+                 Authorization: Bearer {AGENT_KEY}\r\nContent-Type: application/json\r\n\
+                 Content-Length: 2\r\n\r\n{{}}"
+            ),
+        );
+        drop(held);
+        (refused, create)
+    })
+    .await
+    .unwrap();
+    assert_busy(&refused);
+    assert!(refused.contains("request bodies"), "{refused}");
+    assert!(
+        create.starts_with("HTTP/1.1 4") && !create.starts_with("HTTP/1.1 413"),
+        "a caller's body is read and judged as ever: {create}"
+    );
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_cut_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::for_team(dir.path(), &[]).await;
+    let addr = server.addr;
+    let (closed, waited) = tokio::task::spawn_blocking(move || {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_write_timeout(Some(Duration::from_secs(2))).unwrap();
+        // Far more pipelined answers than the socket buffers hold, none of them read.
+        let burst = HEALTH.replace("Connection: close\r\n", "").repeat(20_000);
+        let _ = s.write_all(burst.as_bytes());
+        let started = Instant::now();
+        std::thread::sleep(Duration::from_secs(14));
+        // What was sent before the cut is still there to read; then the end.
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut sink = vec![0u8; 1 << 16];
+        let closed = loop {
+            match s.read(&mut sink) {
+                Ok(0) => break true,
+                Ok(_) => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break true,
+                Err(_) => break false,
+            }
+        };
+        (closed, started.elapsed())
+    })
+    .await
+    .unwrap();
+    assert!(
+        closed,
+        "the connection was ended (checked after {waited:?})"
+    );
+}

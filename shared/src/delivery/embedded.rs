@@ -161,6 +161,25 @@ impl DeliveryLog for EmbeddedDeliveries {
             .await
     }
 
+    async fn due_messages(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let (now, limit) = (now.timestamp_millis(), limit as i64);
+        // The due index is walked past callbacks: little, next to sending one.
+        self.file
+            .with(move |conn| {
+                query(
+                    conn,
+                    "SELECT body FROM deliveries WHERE due_at IS NOT NULL AND due_at <= ?1 \
+                     AND json_extract(body, '$.channel') <> 'callback' ORDER BY due_at LIMIT ?2",
+                    params![now, limit],
+                )
+            })
+            .await
+    }
+
     async fn of_approval(&self, tenant: &str, approval: Uuid) -> Result<Vec<Delivery>, StoreError> {
         let (tenant, approval) = (tenant.to_owned(), approval.hyphenated().to_string());
         self.file
@@ -192,5 +211,41 @@ impl DeliveryLog for EmbeddedDeliveries {
                 )
             })
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pending(n: usize, channel: &str, at: &str) -> Delivery {
+        serde_json::from_value(serde_json::json!({
+            "id": format!("e{n}.{channel}.r"), "tenant": "t", "approval_id": Uuid::new_v4(),
+            "event_id": format!("e{n}"), "event_type": "approval.requested", "channel": channel,
+            "recipient": "r", "target": "https://dead.example/cb", "status": "pending",
+            "attempts": 0, "created_at": at, "next_attempt_at": at,
+            "message": {"kind": "webhook", "body": "{}"},
+        }))
+        .unwrap()
+    }
+
+    /// However many callbacks wait ahead of it, a reviewer's message is in the first read of
+    /// messages: an agent's backlog never puts reviewers behind it.
+    #[tokio::test]
+    async fn reviewers_messages_are_read_apart_from_callbacks() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = EmbeddedDeliveries::open(dir.path()).unwrap();
+        let backlog: Vec<Delivery> = (0..2000)
+            .map(|n| pending(n, "callback", "2026-11-29T10:00:00.000Z"))
+            .collect();
+        log.enqueue(&backlog).await.unwrap();
+        let webhook = pending(9999, "webhook", "2026-11-29T11:00:00.000Z");
+        log.enqueue(std::slice::from_ref(&webhook)).await.unwrap();
+        let all = log.due(Utc::now(), 256).await.unwrap();
+        assert!(
+            !all.contains(&webhook),
+            "behind the callbacks in the whole queue"
+        );
+        assert_eq!(log.due_messages(Utc::now(), 64).await.unwrap(), [webhook]);
     }
 }

@@ -51,6 +51,14 @@ impl DeliveryLog for Mirrored {
         self.queue.due(now, limit).await
     }
 
+    async fn due_messages(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        self.queue.due_messages(now, limit).await
+    }
+
     async fn of_approval(&self, tenant: &str, approval: Uuid) -> Result<Vec<Delivery>, StoreError> {
         self.record.of_approval(tenant, approval).await
     }

@@ -233,6 +233,19 @@ pub trait DeliveryLog: Send + Sync + 'static {
     /// Pending deliveries due by `now`, oldest first, at most `limit`.
     async fn due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Delivery>, StoreError>;
 
+    /// As [`DeliveryLog::due`], reviewers' messages only (no callbacks): read apart, so however
+    /// many callbacks an agent has waiting on dead receivers, reviewers' messages are never
+    /// behind them in the queue.
+    async fn due_messages(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let mut due = self.due(now, limit).await?;
+        due.retain(|d| d.channel != Channel::Callback);
+        Ok(due)
+    }
+
     /// The deliveries of one approval, in the order they were planned.
     async fn of_approval(&self, tenant: &str, approval: Uuid) -> Result<Vec<Delivery>, StoreError>;
 

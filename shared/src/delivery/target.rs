@@ -153,24 +153,27 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
 fn embedded_v4(s: [u16; 8]) -> Option<Vec<Ipv4Addr>> {
     let v4 = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
     let last = v4(s[6], s[7]);
-    match s {
+    let mut reached = match s {
         // IPv4-mapped ::ffff:a.b.c.d and IPv4-compatible ::a.b.c.d (deprecated).
-        [0, 0, 0, 0, 0, 0xffff | 0, _, _] => Some(vec![last]),
+        [0, 0, 0, 0, 0, 0xffff | 0, _, _] => return Some(vec![last]),
         // SIIT IPv4-translated ::ffff:0:a.b.c.d.
-        [0, 0, 0, 0, 0xffff, 0, _, _] => Some(vec![last]),
+        [0, 0, 0, 0, 0xffff, 0, _, _] => return Some(vec![last]),
         // NAT64 well-known prefix 64:ff9b::/96.
-        [0x64, 0xff9b, 0, 0, 0, 0, _, _] => Some(vec![last]),
+        [0x64, 0xff9b, 0, 0, 0, 0, _, _] => return Some(vec![last]),
         // 6to4 2002:AABB:CCDD::/48.
-        [0x2002, hi, lo, ..] => Some(vec![v4(hi, lo)]),
+        [0x2002, hi, lo, ..] => vec![v4(hi, lo)],
         // Teredo 2001:0::/32: the server's address, then the client's, its bits inverted.
-        [0x2001, 0, server_hi, server_lo, _, _, _, _] => Some(vec![
-            v4(server_hi, server_lo),
-            Ipv4Addr::from(!u32::from(last)),
-        ]),
-        // ISATAP: an interface id of 0:5efe (or 200:5efe) and the IPv4 address it tunnels to.
-        [_, _, _, _, 0 | 0x0200, 0x5efe, _, _] => Some(vec![last]),
-        _ => None,
+        [0x2001, 0, server_hi, server_lo, _, _, _, _] => {
+            vec![v4(server_hi, server_lo), Ipv4Addr::from(!u32::from(last))]
+        }
+        _ => Vec::new(),
+    };
+    // ISATAP: an interface id of 0:5efe (or 200:5efe) and the IPv4 address it tunnels to, in
+    // any prefix, 6to4's and Teredo's too.
+    if matches!(s, [_, _, _, _, 0 | 0x0200, 0x5efe, _, _]) {
+        reached.push(last);
     }
+    (!reached.is_empty()).then_some(reached)
 }
 
 #[cfg(test)]
@@ -292,6 +295,9 @@ mod tests {
             "https://[2002:a9fe:a9fe::1]/",
             "https://[64:ff9b::127.0.0.1]/",
             "https://[2001:0:4136:e378:8000:63bf:80ff:fffe]/", // Teredo client 127.0.0.1
+            // ISATAP inside the 6to4 and Teredo prefixes, carrying 127.0.0.1.
+            "https://[2002:808:808::5efe:7f00:1]/",
+            "https://[2001:0:808:808::5efe:7f00:1]/",
             // Not global unicast: discard-only, reserved, benchmarking-free space outside 2000::/3.
             "https://[100::1]/",
             "https://[4000::1]/",

@@ -206,9 +206,8 @@ impl Notifier {
                 over(done, &mut ids, &mut slots);
             }
             if slots.free() {
-                match self.log.due(Utc::now(), WINDOW).await {
-                    Ok(due) => {
-                        let crowded = due.len() >= WINDOW;
+                match self.read_due().await {
+                    Ok((due, crowded)) => {
                         let taken = slots.take(due);
                         for d in taken.start {
                             let id = d.id.clone();
@@ -232,6 +231,17 @@ impl Notifier {
                 _ = tokio::time::timeout(POLL, self.wake.notified()) => {}
             }
         }
+    }
+
+    /// What is due: reviewers' messages first, read apart so that no backlog of callbacks
+    /// puts them behind it, then everything (the window is read again if it came back full).
+    async fn read_due(&self) -> Result<(Vec<Delivery>, bool), crate::store::StoreError> {
+        let now = Utc::now();
+        let mut due = self.log.due_messages(now, WINDOW / 4).await?;
+        let all = self.log.due(now, WINDOW).await?;
+        let crowded = all.len() >= WINDOW;
+        due.extend(all);
+        Ok((due, crowded))
     }
 
     /// Moves `waiting` (due, their targets' slots full, filling the window the queue is read

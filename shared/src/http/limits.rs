@@ -25,7 +25,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use holdpoint_core::domain::identity::Principal;
-use holdpoint_core::domain::request::limits::BODY_BYTES as LARGEST_BODY;
+use holdpoint_core::domain::request::limits::{BODY_BYTES as LARGEST_BODY, FORM_BYTES};
 use http::{HeaderMap, StatusCode, header};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -77,23 +77,23 @@ impl BodyBudget {
 
 /// Who a request counts against.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Who {
+pub enum Who {
     Principal(String, String),
     Peer(IpAddr),
 }
 
 /// Requests in hand per caller; an entry lives only while its caller has one.
 #[derive(Default)]
-struct Shares(Mutex<HashMap<Who, usize>>);
+pub struct Shares(Mutex<HashMap<Who, usize>>);
 
 /// One request's place in its caller's share, given back when dropped.
-struct Share {
+pub struct Share {
     shares: Arc<Shares>,
     who: Who,
 }
 
 impl Shares {
-    fn take(self: &Arc<Self>, who: Who, most: usize) -> Option<Share> {
+    pub fn take(self: &Arc<Self>, who: Who, most: usize) -> Option<Share> {
         let mut held = self.0.lock().unwrap_or_else(|e| e.into_inner());
         let n = held.entry(who.clone()).or_default();
         if *n >= most {
@@ -124,8 +124,11 @@ struct Bounds {
     auth: Arc<Authenticator>,
     requests: Arc<Semaphore>,
     bodies: BodyBudget,
+    /// For requests without credentials (review forms): a quarter of the budget, apart.
+    anonymous_bodies: BodyBudget,
     shares: Arc<Shares>,
     per_caller: usize,
+    answers: Answers,
 }
 
 /// `router` with the local server's bounds; `auth` names each request's caller.
@@ -134,8 +137,10 @@ pub fn bounded(router: Router, limits: &ServerLimits, auth: Arc<Authenticator>) 
         auth,
         requests: Arc::new(Semaphore::new(limits.requests)),
         bodies: BodyBudget::new(limits.body_bytes),
+        anonymous_bodies: BodyBudget::new((limits.body_bytes / 4).max(FORM_BYTES)),
         shares: Arc::default(),
         per_caller: PER_CALLER,
+        answers: Answers::default(),
     };
     router.layer(axum::middleware::from_fn_with_state(bounds, admit))
 }
@@ -155,27 +160,39 @@ async fn admit(State(bounds): State<Bounds>, req: Request, next: Next) -> Respon
                 .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip()),
         ),
     };
-    let anonymous_api = known.is_none() && parts.uri.path().starts_with("/v1/");
+    let anonymous = known.is_none();
     if let Some(p) = known {
         parts.extensions.insert(Authenticated(p));
     }
-    let Some(share) = bounds.shares.take(who, bounds.per_caller) else {
+    let Some(share) = bounds.shares.take(who.clone(), bounds.per_caller) else {
         return busy("this caller has too many requests in hand; retry");
     };
-    // Its handler refuses it before reading a byte of it.
-    let (req, held) = if anonymous_api {
+    let (req, held) = if anonymous && parts.uri.path().starts_with("/v1/") {
+        // Its handler refuses it before reading a byte of it.
         (Request::from_parts(parts, body), None)
+    } else if declared(&parts.headers).is_some_and(|n| n > LARGEST_BODY as u64) {
+        // More than any route reads: left for the route to refuse in its own words, unread.
+        (Request::from_parts(parts, Body::empty()), None)
     } else {
-        let Some(held) = bounds.bodies.admit(body_claim(&parts.headers)).await else {
-            return busy("too many request bodies are being read; retry");
+        // Without credentials, only a review form is read (and from a pool of its own, so
+        // anonymous senders cannot hold the bytes callers need).
+        let (pool, most) = if anonymous {
+            (&bounds.anonymous_bodies, FORM_BYTES)
+        } else {
+            (&bounds.bodies, LARGEST_BODY)
         };
-        let bytes = match read_whole(&parts.headers, body).await {
-            Ok(Some(bytes)) => Body::from(bytes),
-            // Declared too large: left for the route to refuse in its own words, unread.
-            Ok(None) => return next.run(Request::from_parts(parts, Body::empty())).await,
-            Err(answer) => return answer,
+        let claim = body_claim(&parts.headers, most);
+        let held = match claim {
+            0 => None,
+            n => match pool.admit(n).await {
+                Some(h) => Some(h),
+                None => return busy("too many request bodies are being read; retry"),
+            },
         };
-        (Request::from_parts(parts, bytes), Some(held))
+        match axum::body::to_bytes(body, most).await {
+            Ok(bytes) => (Request::from_parts(parts, Body::from(bytes)), held),
+            Err(_) => return too_large(most),
+        }
     };
     let permit = match bounds.requests.clone().try_acquire_owned() {
         Ok(p) => p,
@@ -186,28 +203,16 @@ async fn admit(State(bounds): State<Bounds>, req: Request, next: Next) -> Respon
     };
     let res = next.run(req).await;
     drop((permit, held, share));
-    res
+    bounds.answers.hold(res, who).await
 }
 
-/// The body whole, or `None` when it declares more than any route reads.
-async fn read_whole(
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<Option<axum::body::Bytes>, Response> {
-    if declared(headers).is_some_and(|n| n > LARGEST_BODY as u64) {
-        return Ok(None);
-    }
-    axum::body::to_bytes(body, LARGEST_BODY)
-        .await
-        .map(Some)
-        .map_err(|_| {
-            Problem::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                format!("the body must be at most {LARGEST_BODY} bytes"),
-            )
-            .into_response()
-        })
+fn too_large(most: usize) -> Response {
+    Problem::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+        format!("the body must be at most {most} bytes"),
+    )
+    .into_response()
 }
 
 fn declared(headers: &HeaderMap) -> Option<u64> {
@@ -217,15 +222,77 @@ fn declared(headers: &HeaderMap) -> Option<u64> {
         .and_then(|v| v.trim().parse::<u64>().ok())
 }
 
-/// The most a request's body can hold: what it declares, else (chunked) the largest body any
-/// route reads; no route reads more than that, so no claim needs to be larger.
-fn body_claim(headers: &HeaderMap) -> usize {
+/// The most a request's body can hold: what it declares, else (chunked) the most its kind of
+/// request may send (`most`); no route reads more, so no claim needs to be larger.
+fn body_claim(headers: &HeaderMap, most: usize) -> usize {
     if headers.contains_key(header::TRANSFER_ENCODING) {
-        return LARGEST_BODY;
+        return most;
     }
-    declared(headers).map_or(0, |n| {
-        usize::try_from(n).unwrap_or(usize::MAX).min(LARGEST_BODY)
-    })
+    declared(headers).map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX).min(most))
+}
+
+/// Answers larger than this hold a slot of their own until they are sent.
+pub const LARGE_ANSWER: usize = 64 * 1024;
+/// Large answers being sent at once, and of one caller.
+const LARGE_AT_ONCE: usize = 16;
+const LARGE_PER_CALLER: usize = 4;
+
+/// Large answers (list pages of up to 2 MiB) in the sending. A request's slot is given back
+/// when its handler returns, before its answer is written; a client that never reads would
+/// then keep any number of answers in memory. A large answer holds one of these slots until
+/// its last chunk is taken to be written (chunks of [`LARGE_ANSWER`], so that is when little of
+/// it is left unsent), and the connection's write stall limit ends a client that never reads.
+#[derive(Clone)]
+struct Answers {
+    slots: Arc<Semaphore>,
+    shares: Arc<Shares>,
+}
+
+impl Default for Answers {
+    fn default() -> Answers {
+        Answers {
+            slots: Arc::new(Semaphore::new(LARGE_AT_ONCE)),
+            shares: Arc::default(),
+        }
+    }
+}
+
+impl Answers {
+    /// `res`, holding a large-answer slot of `who` until it is sent if it is large.
+    async fn hold(&self, res: Response, who: Who) -> Response {
+        use axum::body::HttpBody as _;
+        if res
+            .body()
+            .size_hint()
+            .exact()
+            .is_none_or(|n| n <= LARGE_ANSWER as u64)
+        {
+            return res;
+        }
+        let Some(share) = self.shares.take(who, LARGE_PER_CALLER) else {
+            return busy("this caller has too many large answers being sent; retry");
+        };
+        let Ok(Ok(slot)) = tokio::time::timeout(WAIT, self.slots.clone().acquire_owned()).await
+        else {
+            return busy("too many large answers are being sent; retry");
+        };
+        let (mut parts, body) = res.into_parts();
+        let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+            return busy("the answer could not be read; retry");
+        };
+        parts
+            .headers
+            .insert(header::CONTENT_LENGTH, bytes.len().into());
+        let chunks =
+            futures_util::stream::unfold((bytes, (slot, share)), |(mut rest, held)| async move {
+                if rest.is_empty() {
+                    return None;
+                }
+                let chunk = rest.split_to(LARGE_ANSWER.min(rest.len()));
+                Some((Ok::<_, std::convert::Infallible>(chunk), (rest, held)))
+            });
+        Response::from_parts(parts, Body::from_stream(chunks))
+    }
 }
 
 /// The answer past a bound.
