@@ -10,9 +10,12 @@
 //!    read: it holds nothing while it trickles.
 //! 2. **Its caller's share.** At most `per_caller` requests of one caller (a principal, or the
 //!    peer address of a request without credentials, such as a review form) are in hand at once.
-//! 3. **Its body.** Bytes of the shared body budget for what the body may hold, then the body is
-//!    read whole. A slow body holds its caller's share and its bytes, never a request slot.
+//! 3. **Its body.** Bytes of the shared body budget for what the body may hold (a body without
+//!    credentials — a review form — from a quarter of it apart), then the body is read whole. A
+//!    slow body holds its caller's share and its bytes, never a request slot.
 //! 4. **A request slot** (`requests` at once), held while the handler runs.
+//! 5. **A large answer** (over [`LARGE_ANSWER`]) holds a slot of its own until it is sent, so
+//!    answers nobody reads cannot pile up in memory (the listener ends a stalled write).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
