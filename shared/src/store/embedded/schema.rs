@@ -14,10 +14,12 @@ use crate::store::StoreError;
 use holdpoint_core::audit::AuditRecord;
 use holdpoint_core::domain::approval::Approval;
 
-/// The triggers that keep audit records append-only ([`SCHEMA`]).
+/// The triggers that keep audit records append-only ([`SCHEMA`]): what the tamper tests drop.
+#[cfg(feature = "conformance")]
 pub const APPEND_ONLY: [&str; 3] = ["audit_no_update", "audit_no_delete", "audit_no_replace"];
 
 /// The triggers that keep checkpoints, and what each covered, append-only ([`SCHEMA`]).
+#[cfg(feature = "conformance")]
 pub const CHECKPOINTS_APPEND_ONLY: [&str; 6] = [
     "checkpoints_no_update",
     "checkpoints_no_delete",
