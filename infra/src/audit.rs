@@ -1,4 +1,5 @@
-//! `holdpoint audit verify`: walks the chains with the key and names every break.
+//! `holdpoint audit verify`: walks the chains with the key and names every break, and every
+//! chain shorter than, or other than, what a signed checkpoint recorded of it.
 
 use std::process::ExitCode;
 
@@ -79,7 +80,19 @@ pub async fn verify(service: &Service, chains: &[(String, Uuid)]) -> Result<usiz
             broken += 1;
             continue;
         };
-        if v.valid {
+        // A chain consistent in itself may still be one rolled back from a backup: it must
+        // hold the head the newest checkpoint recorded for it.
+        let rollback = match service.audit_keys() {
+            Some(_) => service
+                .checkpoint_check(tenant, *id)
+                .await?
+                .and_then(|c| c.rollback),
+            None => None,
+        };
+        if let (true, Some(why)) = (v.valid, &rollback) {
+            broken += 1;
+            println!("BROKEN approval {id} (tenant {tenant}): rolled back: {why}");
+        } else if v.valid {
             println!(
                 "ok     approval {id} (tenant {tenant}): {} records",
                 records.len()

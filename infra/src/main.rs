@@ -18,6 +18,7 @@ mod deliveries;
 mod demo_agent;
 mod dev_keys;
 mod error;
+mod evidence;
 mod keys;
 mod links;
 mod listener;
@@ -184,6 +185,42 @@ enum AuditCommand {
         #[arg(long)]
         approval: Option<uuid::Uuid>,
     },
+    /// Write an approval's evidence bundle: the approval, its records and the signed
+    /// checkpoints that cover them (docs/audit-evidence.md).
+    Export {
+        /// The approval.
+        id: uuid::Uuid,
+        #[command(flatten)]
+        place: Place,
+        /// Its tenant (required with --store dynamodb).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Write here rather than to standard output.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
+    /// Check an evidence bundle with the published keys alone (no service, no store, no
+    /// secret); exits 1 naming every failure.
+    VerifyBundle {
+        /// The bundle (`holdpoint audit export`, or GET /v1/approvals/{id}/evidence).
+        file: std::path::PathBuf,
+        /// The key set (GET /.well-known/holdpoint/audit-keys, or `holdpoint audit keys`).
+        #[arg(long)]
+        keys: std::path::PathBuf,
+    },
+    /// Write the signed checkpoints due now (the server does every HOLDPOINT_CHECKPOINT_SECONDS).
+    Checkpoint {
+        #[command(flatten)]
+        place: Place,
+    },
+    /// Print the published checkpoint keys (a JWKS) of the data directory.
+    Keys {
+        #[command(flatten)]
+        data_dir: DataDir,
+        /// First make a new key current; the old one stays published.
+        #[arg(long)]
+        rotate: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -233,6 +270,28 @@ async fn run(command: Command) -> Result<ExitCode, CliError> {
                     approval,
                 },
         } => audit::run(&at(place)?, tenant, approval).await,
+        Command::Audit {
+            command:
+                AuditCommand::Export {
+                    id,
+                    place,
+                    tenant,
+                    out,
+                },
+        } => evidence::export(&at(place)?, id, tenant, out).await,
+        Command::Audit {
+            command: AuditCommand::VerifyBundle { file, keys },
+        } => evidence::verify_bundle(&file, &keys),
+        Command::Audit {
+            command: AuditCommand::Checkpoint { place },
+        } => evidence::checkpoint(&at(place)?).await,
+        Command::Audit {
+            command: AuditCommand::Keys { data_dir, rotate },
+        } => {
+            let mut s = settings()?;
+            data_dir.apply(&mut s);
+            evidence::keys(&s, rotate)
+        }
         Command::Links {
             id,
             place,

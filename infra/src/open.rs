@@ -46,6 +46,9 @@ pub async fn open_on(backend: &Backend) -> Result<Opened, CliError> {
     if backend.has_directory() && backend.settings().api_keys.is_none() {
         service = service.with_directory(backend.directory().await?);
     }
+    if let Some(checkpoints) = backend.checkpoints().await? {
+        service = service.with_checkpoints(checkpoints);
+    }
     Ok(Opened {
         service,
         embedded: backend.approvals().await?.embedded,

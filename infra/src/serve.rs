@@ -88,6 +88,7 @@ pub async fn run(settings: &Settings) -> Result<(), CliError> {
     }
     let deliveries = tokio::spawn(notifier.run());
 
+    let checkpointing = service.clone();
     let every = settings.sweep_every;
     let sweeper = tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
@@ -107,12 +108,32 @@ pub async fn run(settings: &Settings) -> Result<(), CliError> {
             }
         }
     });
+    // Checkpoints of the chains that moved, signed with the key in the data directory.
+    let checkpointer = {
+        let service = checkpointing;
+        let every = settings.checkpoint_every;
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                match service.checkpoint().await {
+                    Ok(c) if c.written > 0 => {
+                        tracing::info!(written = c.written, heads = c.heads, "checkpoints");
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "checkpoints failed"),
+                }
+            }
+        })
+    };
     let auth = state.auth.clone();
     let app = holdpoint::http::limits::bounded(app(state, &Routes::ALL), &settings.server, auth);
     let served = crate::listener::serve(listener, app, settings.server.connections, shutdown())
         .await
         .map_err(CliError::from);
     sweeper.abort();
+    checkpointer.abort();
     deliveries.abort();
     println!("Holdpoint stopped");
     served

@@ -74,6 +74,43 @@ fn the_template_passes() {
 
 #[test]
 fn every_rule_fails_on_a_template_that_breaks_it() {
+    let key = "\n  CheckpointKey:\n";
+    fails(
+        edit_after(key, "KeySpec: ECC_NIST_P256", "KeySpec: RSA_2048"),
+        "checkpoint_key_signs_p256",
+    );
+    fails(
+        edit_after(key, "KeyUsage: SIGN_VERIFY", "KeyUsage: ENCRYPT_DECRYPT"),
+        "checkpoint_key_signs_p256",
+    );
+    fails(
+        edit_after(key, "DeletionPolicy: Retain", "DeletionPolicy: Delete"),
+        "checkpoint_key_signs_p256",
+    );
+    fails(
+        edit_after(
+            "\n  ReadFunction:",
+            "Action: [kms:GetPublicKey]",
+            "Action: [kms:GetPublicKey, kms:Sign]",
+        ),
+        "only_the_sweep_signs",
+    );
+    fails(
+        edit_after(
+            "\n  DecideFunction:",
+            "      Policies:\n        - Statement:\n",
+            "      Policies:\n        - Statement:\n            - {Effect: Allow, Action: [\"kms:*\"], Resource: \"*\"}\n",
+        ),
+        "only_the_sweep_signs",
+    );
+    fails(
+        edit_after(
+            "\n  EscalateFunction:",
+            "Resource: !GetAtt CheckpointKey.Arn",
+            "Resource: \"*\"",
+        ),
+        "only_the_sweep_signs",
+    );
     let audit = "\n  AuditTable:\n";
     fails(
         edit_after(

@@ -19,9 +19,11 @@ use crate::directory::Directory;
 use crate::directory::dynamodb::DynamoDirectory;
 use crate::directory::policy::{PolicyStore, dynamodb::DynamoPolicies};
 use crate::events::{EventBridgeSink, EventSink, JsonLinesSink};
+use crate::keys::checkpoint::CheckpointKeys;
 use crate::keys::local::{self, LocalKeys};
 use crate::keys::secrets_manager::SecretsManagerKeys;
 use crate::service::Service;
+use crate::store::checkpoints::{CheckpointLog, Checkpoints};
 use crate::store::dynamodb::{DynamoStore, sdk_config};
 use crate::store::{Store, StoreError};
 use holdpoint_core::domain::review_link::BaseUrl;
@@ -72,6 +74,8 @@ pub enum BackendError {
 #[derive(Clone)]
 pub struct Approvals {
     pub store: Arc<dyn Store>,
+    /// The same store's signed checkpoints.
+    pub checkpoints: Arc<dyn CheckpointLog>,
     /// The embedded store by name, for walking every chain (DynamoDB is walked per tenant).
     pub embedded: Option<EmbeddedStore>,
 }
@@ -193,13 +197,17 @@ impl Backend {
             .get_or_try_init(|| async {
                 Ok::<_, BackendError>(match self.store_kind() {
                     StoreKind::Embedded => self.open_embedded()?,
-                    StoreKind::Dynamodb => Approvals {
-                        store: Arc::new(DynamoStore::new(
+                    StoreKind::Dynamodb => {
+                        let store = Arc::new(DynamoStore::new(
                             self.dynamodb().await,
                             self.settings.tables.clone(),
-                        )),
-                        embedded: None,
-                    },
+                        ));
+                        Approvals {
+                            store: store.clone(),
+                            checkpoints: store,
+                            embedded: None,
+                        }
+                    }
                 })
             })
             .await?;
@@ -214,6 +222,7 @@ impl Backend {
         };
         Ok(Approvals {
             store: Arc::new(store.clone()),
+            checkpoints: Arc::new(store.clone()),
             embedded: Some(store),
         })
     }
@@ -378,15 +387,48 @@ impl Backend {
     }
 
     /// The service of an API function or the sweep: the tables, the directory, the deliveries
-    /// table, events to the bus with review links under `base_url`.
+    /// table, events to the bus with review links under `base_url`, and signed checkpoints.
     pub async fn function_service(&self, base_url: BaseUrl) -> Result<Service, BackendError> {
-        Ok(self
+        let service = self
             .bare_service()
             .await?
             .with_events(self.event_sink().await, base_url)
             .with_directory(self.directory().await?)
             .with_policies(self.policies().await?)
-            .with_deliveries(self.deliveries().await?))
+            .with_deliveries(self.deliveries().await?);
+        Ok(match self.checkpoints().await? {
+            Some(c) => service.with_checkpoints(c),
+            None => service,
+        })
+    }
+
+    /// Where checkpoints are kept and their keys: the KMS key named by
+    /// `HOLDPOINT_CHECKPOINT_KMS_KEY`, else `checkpoint-key.pem` in the data directory (created
+    /// by the local server; an operator beside it only reads the published keys, and signs
+    /// nothing). A Lambda function with no KMS key named keeps no checkpoints.
+    pub async fn checkpoints(&self) -> Result<Option<Checkpoints>, BackendError> {
+        let log = self.approvals().await?.checkpoints;
+        let s = &self.settings;
+        let (signer, keys) = match (&s.checkpoint_kms_key, self.access) {
+            (Some(current), _) => {
+                let keys =
+                    CheckpointKeys::kms(self.sdk().await, current, &s.checkpoint_retired_kms_keys)
+                        .await?;
+                (Some(keys.signer()), keys.published().clone())
+            }
+            (None, Access::Function) => return Ok(None),
+            (None, Access::Serve) => {
+                let keys = CheckpointKeys::local(self.data_dir())?;
+                (Some(keys.signer()), keys.published().clone())
+            }
+            // Beside a server that has never written one: nothing to check against yet.
+            (None, Access::Inspect) => match CheckpointKeys::local_published(self.data_dir()) {
+                Ok(keys) => (None, keys),
+                Err(KeyError::Unavailable(_)) => return Ok(None),
+                Err(e) => return Err(e.into()),
+            },
+        };
+        Ok(Some(Checkpoints { log, signer, keys }))
     }
 }
 

@@ -274,5 +274,19 @@ pub async fn sweep(service: &Service, deadline_ms: u64) -> Result<SweepReport, S
         "sweep done"
     );
     metrics::sweep(&r);
+    // Then the chains that moved are checkpointed (each minute, with the schedule), when this
+    // function holds the checkpoint key. A failure is logged and retried by the next run: the
+    // approvals stay moved until a checkpoint records them.
+    if service.writes_checkpoints() {
+        match service.checkpoint().await {
+            Ok(c) => tracing::info!(
+                written = c.written,
+                heads = c.heads,
+                contended = c.contended,
+                "checkpoints written"
+            ),
+            Err(e) => tracing::error!(error = %e, "checkpoints could not be written"),
+        }
+    }
     Ok(r)
 }

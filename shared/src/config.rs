@@ -13,239 +13,8 @@ use holdpoint_core::domain::request::ExpiryBounds;
 #[error("configuration: {0}")]
 pub struct ConfigError(pub String);
 
-/// One environment variable: its name, default, where it is read and what it means.
-#[derive(Debug, Clone, Copy)]
-pub struct Variable {
-    pub name: &'static str,
-    pub default: &'static str,
-    pub used_by: &'static str,
-    pub meaning: &'static str,
-}
-
-const fn var(
-    name: &'static str,
-    default: &'static str,
-    used_by: &'static str,
-    meaning: &'static str,
-) -> Variable {
-    Variable {
-        name,
-        default,
-        used_by,
-        meaning,
-    }
-}
-
-pub const ADDR: &str = "HOLDPOINT_ADDR";
-pub const DATA_DIR: &str = "HOLDPOINT_DATA_DIR";
-pub const API_KEYS: &str = "HOLDPOINT_API_KEYS";
-pub const STORE: &str = "HOLDPOINT_STORE";
-pub const SWEEP_SECONDS: &str = "HOLDPOINT_SWEEP_SECONDS";
-pub const LOG: &str = "HOLDPOINT_LOG";
-pub const DIRECTORY_TABLE: &str = "HOLDPOINT_DIRECTORY_TABLE";
-pub const DELIVERIES_TABLE: &str = "HOLDPOINT_DELIVERIES_TABLE";
-pub const AUTH_CACHE_SECONDS: &str = "HOLDPOINT_AUTH_CACHE_SECONDS";
-pub const ALLOW_PRIVATE_WEBHOOKS: &str = "HOLDPOINT_ALLOW_PRIVATE_WEBHOOKS";
-pub const SMTP_URL: &str = "HOLDPOINT_SMTP_URL";
-pub const EMAIL_FROM: &str = "HOLDPOINT_EMAIL_FROM";
-pub const DELIVERY_ATTEMPTS: &str = "HOLDPOINT_DELIVERY_ATTEMPTS";
-pub const DELIVERY_BACKOFF_MS: &str = "HOLDPOINT_DELIVERY_BACKOFF_MS";
-pub const APPROVALS_TABLE: &str = "HOLDPOINT_APPROVALS_TABLE";
-pub const AUDIT_TABLE: &str = "HOLDPOINT_AUDIT_TABLE";
-pub const DUE_SHARDS: &str = "HOLDPOINT_DUE_SHARDS";
-pub const PUBLIC_BASE_URL: &str = "HOLDPOINT_PUBLIC_BASE_URL";
-pub const EVENT_BUS: &str = "HOLDPOINT_EVENT_BUS";
-pub const SIGNING_SECRET_ID: &str = "HOLDPOINT_SIGNING_SECRET_ID";
-pub const KEY_CACHE_SECONDS: &str = "HOLDPOINT_KEY_CACHE_SECONDS";
-pub const MAX_REQUESTS: &str = "HOLDPOINT_MAX_REQUESTS";
-pub const MAX_CONNECTIONS: &str = "HOLDPOINT_MAX_CONNECTIONS";
-pub const BODY_BUDGET_MIB: &str = "HOLDPOINT_BODY_BUDGET_MIB";
-pub const DEFAULT_EXPIRY_SECONDS: &str = "HOLDPOINT_DEFAULT_EXPIRY_SECONDS";
-pub const MIN_EXPIRY_SECONDS: &str = "HOLDPOINT_MIN_EXPIRY_SECONDS";
-pub const MAX_EXPIRY_SECONDS: &str = "HOLDPOINT_MAX_EXPIRY_SECONDS";
-/// Read by the commands that call a Holdpoint over HTTP (`approvals`, `mcp`, `demo-agent`).
-pub const URL: &str = "HOLDPOINT_URL";
-pub const API_KEY: &str = "HOLDPOINT_API_KEY";
-
-/// Every variable Holdpoint reads, in the order the README lists them.
-pub const VARIABLES: &[Variable] = &[
-    var(
-        ADDR,
-        "`127.0.0.1:8004`",
-        "local",
-        "address to listen on (`--addr`)",
-    ),
-    var(
-        DATA_DIR,
-        "`./.holdpoint`",
-        "local",
-        "embedded store, signing keys and development keys (`--data-dir`)",
-    ),
-    var(
-        API_KEYS,
-        "unset: the directory (`directory.db`)",
-        "local",
-        "for tests and CI only: a fixed key map `{\"<key>\": {\"tenant\", \"principal\", \"roles\", \"kind\"}}` (`kind` `human` unless `agent`; keys of 16+ characters) used instead of the directory",
-    ),
-    var(
-        STORE,
-        "`embedded`",
-        "local",
-        "`embedded` or `dynamodb` (`--store`)",
-    ),
-    var(SWEEP_SECONDS, "`5`", "local", "seconds between sweeps"),
-    var(
-        MAX_REQUESTS,
-        "`32`",
-        "local",
-        "requests served at once; past it `503 unavailable` with `Retry-After: 1` (`/health` is exempt)",
-    ),
-    var(
-        MAX_CONNECTIONS,
-        "`512`",
-        "local",
-        "open connections; past it a new connection is answered `503 unavailable` and closed",
-    ),
-    var(
-        BODY_BUDGET_MIB,
-        "`16`",
-        "local",
-        "MiB of request bodies held at once by all requests together (128 bodies of the largest size); past it `503 unavailable`",
-    ),
-    var(
-        LOG,
-        "`info`",
-        "local",
-        "log filter (`debug`, `holdpoint=debug`, …)",
-    ),
-    var(
-        DIRECTORY_TABLE,
-        "`holdpoint-directory`",
-        "both",
-        "the directory of principals on DynamoDB (`holdpoint principals --store dynamodb`, the functions)",
-    ),
-    var(
-        DELIVERIES_TABLE,
-        "`holdpoint-deliveries`",
-        "both",
-        "deliveries to reviewers and agents on DynamoDB",
-    ),
-    var(
-        AUTH_CACHE_SECONDS,
-        "`5`",
-        "both",
-        "how long a credential's principal is cached: a removed principal is refused at most this long after",
-    ),
-    var(
-        SMTP_URL,
-        "none: no mail is sent locally (each mail delivery fails, recorded)",
-        "local",
-        "where reviewers' mail goes: `smtp://host:port`, `smtps://user:pass@host`",
-    ),
-    var(
-        EMAIL_FROM,
-        "`holdpoint@localhost` locally; none on AWS: no mail is sent",
-        "both",
-        "the sender of reviewers' mail (on AWS an SES-verified identity)",
-    ),
-    var(
-        ALLOW_PRIVATE_WEBHOOKS,
-        "unset: refused",
-        "both",
-        "`1` lets webhooks and callbacks go to loopback and private addresses, over http too. For local development and tests only: unsafe wherever agents are not fully trusted",
-    ),
-    var(
-        DELIVERY_ATTEMPTS,
-        "`8`",
-        "both",
-        "attempts per delivery before it is recorded as failed",
-    ),
-    var(
-        DELIVERY_BACKOFF_MS,
-        "`1000`",
-        "both",
-        "the pause after a first failed attempt, doubled after each further one (capped at 5 minutes, half of it random)",
-    ),
-    var(
-        APPROVALS_TABLE,
-        "`holdpoint-approvals`",
-        "both",
-        "approvals table",
-    ),
-    var(AUDIT_TABLE, "`holdpoint-audit`", "both", "audit table"),
-    var(DUE_SHARDS, "`8`", "both", "shards of the due index (1–64)"),
-    var(
-        PUBLIC_BASE_URL,
-        "local: the server's own address; API functions: the domain API Gateway was called on; the sweep and notify: required (the template sets it)",
-        "both",
-        "http(s) base URL of review links (`--base-url` for `holdpoint links`)",
-    ),
-    var(
-        EVENT_BUS,
-        "`default`",
-        "Lambda",
-        "EventBridge bus for lifecycle events",
-    ),
-    var(
-        SIGNING_SECRET_ID,
-        "none: every function signs (notify, reviewers' links) and refuses to start without it; locally unset = `signing-keys.json`",
-        "both",
-        "Secrets Manager secret holding the HMAC key",
-    ),
-    var(
-        KEY_CACHE_SECONDS,
-        "`300`",
-        "both",
-        "how long the current key version from Secrets Manager is cached",
-    ),
-    var(
-        DEFAULT_EXPIRY_SECONDS,
-        "`3600`",
-        "both",
-        "expiry when a request names none",
-    ),
-    var(
-        MIN_EXPIRY_SECONDS,
-        "`60`",
-        "both",
-        "shortest expiry accepted",
-    ),
-    var(
-        MAX_EXPIRY_SECONDS,
-        "`2592000`",
-        "both",
-        "longest expiry accepted",
-    ),
-    var(
-        URL,
-        "`http://127.0.0.1:8004`",
-        "client",
-        "the Holdpoint that `holdpoint approvals`, `mcp` and `demo-agent` call (`--url`)",
-    ),
-    var(
-        API_KEY,
-        "none: the client commands refuse (or `--aws`)",
-        "client",
-        "the API key those commands send (`--api-key`); with `--aws`, SigV4 from the AWS credentials chain instead",
-    ),
-];
-
-/// The Markdown table of [`VARIABLES`], as the README shows it.
-pub fn markdown_table() -> String {
-    let mut out = String::from("| Variable | Default | Used by | Meaning |\n|---|---|---|---|\n");
-    for v in VARIABLES {
-        out.push_str(&format!(
-            "| `{}` | {} | {} | {} |\n",
-            v.name, v.default, v.used_by, v.meaning
-        ));
-    }
-    // Not Holdpoint's to read, but part of configuring it.
-    out.push_str(
-        "| `AWS_REGION`, `AWS_ENDPOINT_URL`, … | SDK defaults | both | the AWS SDK's own variables; nothing in the code special-cases an emulator |\n\
-         | `AWS_LAMBDA_LOG_FORMAT`, `AWS_LAMBDA_LOG_LEVEL` | `JSON` (template), `INFO` | Lambda | the runtime's log format and level |\n",
-    );
-    out
-}
+mod variables;
+pub use variables::*;
 
 /// Which store a process works on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -285,6 +54,10 @@ pub struct Settings {
     pub api_keys: Option<String>,
     pub store: StoreKind,
     pub sweep_every: Duration,
+    /// How often the local server writes checkpoints.
+    pub checkpoint_every: Duration,
+    pub checkpoint_kms_key: Option<String>,
+    pub checkpoint_retired_kms_keys: Vec<String>,
     pub log: String,
     /// How long authentication trusts what it read from the directory.
     pub auth_cache: Duration,
@@ -377,6 +150,19 @@ impl Settings {
             api_keys: get(API_KEYS),
             store,
             sweep_every: Duration::from_secs(u64::from(number(SWEEP_SECONDS, 5)?.max(1))),
+            checkpoint_every: Duration::from_secs(u64::from(
+                number(CHECKPOINT_SECONDS, 60)?.max(1),
+            )),
+            checkpoint_kms_key: get(CHECKPOINT_KMS_KEY).map(|k| k.trim().to_owned()),
+            checkpoint_retired_kms_keys: get(CHECKPOINT_RETIRED_KMS_KEYS)
+                .map(|v| {
+                    v.split(',')
+                        .map(str::trim)
+                        .filter(|k| !k.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
             log: text(LOG, "info"),
             auth_cache: Duration::from_secs(u64::from(number(AUTH_CACHE_SECONDS, 5)?)),
             allow_private_webhooks: match get(ALLOW_PRIVATE_WEBHOOKS).as_deref().map(str::trim) {

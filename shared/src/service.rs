@@ -27,6 +27,7 @@ use holdpoint_core::invalid::Invalid;
 use holdpoint_core::keys::{Key, KeyError, KeyProvider};
 use holdpoint_core::time::Clock;
 
+pub mod checkpoints;
 mod create;
 pub mod decision_check;
 mod extend;
@@ -138,6 +139,8 @@ pub struct Service {
     allow_private_webhooks: bool,
     /// The tenants' approval policies; without them every request asks its own reviewers.
     policies: Option<Arc<policy::Policies>>,
+    /// Where signed checkpoints are kept, and their keys; without them none are written.
+    checkpoints: Option<Arc<crate::store::checkpoints::Checkpoints>>,
 }
 
 impl Service {
@@ -157,6 +160,7 @@ impl Service {
             deliveries: None,
             allow_private_webhooks: false,
             policies: None,
+            checkpoints: None,
         }
     }
 

@@ -8,6 +8,7 @@ use http::{HeaderValue, Method, StatusCode, header};
 
 mod approvals;
 pub mod auth;
+mod evidence;
 mod extract;
 pub mod limits;
 mod policy;
@@ -65,6 +66,18 @@ fn table() -> Vec<(Routes, Method, &'static str, MethodRouter<AppState>)> {
             M::POST,
             "/v1/approvals/{id}/verify",
             post(approvals::verify),
+        ),
+        (
+            R::Read,
+            M::GET,
+            "/v1/approvals/{id}/evidence",
+            get(evidence::evidence),
+        ),
+        (
+            R::Read,
+            M::GET,
+            "/.well-known/holdpoint/audit-keys",
+            get(evidence::audit_keys),
         ),
         (R::Read, M::GET, "/v1/policy", get(policy::get)),
         (R::Decide, M::PUT, "/v1/policy", put(policy::put)),
@@ -151,7 +164,9 @@ async fn method_not_allowed() -> Problem {
 
 async fn common_headers(mut res: Response) -> Response {
     let h = res.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // Nothing is cached unless its handler says so (the public audit keys).
+    h.entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

@@ -3,8 +3,10 @@
 //! `holdpoint.db` under the same triggers), with what each one covered and which approvals'
 //! chains moved since they were last covered.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
-use holdpoint_core::audit::checkpoint::{Checkpoint, CheckpointHead};
+use holdpoint_core::audit::checkpoint::{Checkpoint, CheckpointHead, CheckpointSigner, Jwks};
 use uuid::Uuid;
 
 use super::StoreError;
@@ -84,4 +86,13 @@ pub fn check_append(checkpoint: &Checkpoint) -> Result<(), StoreError> {
         )));
     }
     Ok(())
+}
+
+/// Where checkpoints are kept, the key that signs them now, and every key that may have signed
+/// one (served at `/.well-known/holdpoint/audit-keys`).
+pub struct Checkpoints {
+    pub log: Arc<dyn CheckpointLog>,
+    /// `None` for an operator's reading process, which writes no checkpoint.
+    pub signer: Option<Arc<dyn CheckpointSigner>>,
+    pub keys: Jwks,
 }

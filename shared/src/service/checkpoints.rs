@@ -1,0 +1,212 @@
+//! Signed checkpoints (issue 24): per tenant, a signed statement of every approval's audit head
+//! that moved since the one before, chained, so that a chain rewritten or rolled back by whoever
+//! holds the HMAC key shows against a signature only the checkpoint key can make. Written by the
+//! sweep (each minute on AWS; every `HOLDPOINT_CHECKPOINT_SECONDS` locally), served to auditors
+//! as evidence bundles, and checked by `holdpoint audit verify` against each chain.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use holdpoint_core::audit::AuditRecord;
+use holdpoint_core::audit::checkpoint::{
+    Checkpoint, CheckpointHead, Jwks, Standing, head_standing, standing,
+};
+use holdpoint_core::domain::approval::Approval;
+use holdpoint_core::domain::identity::Principal;
+use holdpoint_core::evidence::{EvidenceBundle, checkpoints_for};
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::{Service, ServiceError};
+use crate::store::StoreError;
+use crate::store::checkpoints::{Checkpoints, MAX_HEADS};
+
+/// Moved approvals one checkpoint round reads; a round that read this many goes on.
+const MOVED_BATCH: usize = 2_000;
+/// Rounds one call makes at most: approvals that keep moving are covered by the next call.
+const ROUNDS: usize = 8;
+/// Checkpoints a bundle carries at most, from the one that covers its head on.
+pub const BUNDLE_CHECKPOINTS: usize = 1_000;
+
+/// What one [`Service::checkpoint`] wrote.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckpointReport {
+    /// Checkpoints written.
+    pub written: usize,
+    /// Approval heads they recorded.
+    pub heads: usize,
+    /// Tenants whose next checkpoint another writer took first (theirs come next time).
+    pub contended: usize,
+}
+
+/// How one approval's chain stands against the newest checkpoint that recorded it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckpointCheck {
+    /// The checkpoint, and the head it recorded; `None` when none has yet.
+    pub checkpoint: Option<(u64, CheckpointHead)>,
+    /// Whether the chain still holds that head; `None` when nothing was recorded.
+    pub rollback: Option<String>,
+}
+
+impl Service {
+    /// Writes and reads signed checkpoints through `checkpoints`.
+    pub fn with_checkpoints(mut self, checkpoints: Checkpoints) -> Service {
+        self.checkpoints = Some(Arc::new(checkpoints));
+        self
+    }
+
+    /// The public keys checkpoints are verified with, when this service keeps checkpoints.
+    pub fn audit_keys(&self) -> Option<&Jwks> {
+        self.checkpoints.as_ref().map(|c| &c.keys)
+    }
+
+    /// Whether this service can write checkpoints (it keeps them and holds the signing key).
+    pub fn writes_checkpoints(&self) -> bool {
+        self.checkpoints
+            .as_ref()
+            .is_some_and(|c| c.signer.is_some())
+    }
+
+    fn checkpoints(&self) -> Result<&Checkpoints, ServiceError> {
+        self.checkpoints
+            .as_deref()
+            .ok_or_else(|| ServiceError::Unavailable("this service keeps no checkpoints".into()))
+    }
+
+    /// Writes one checkpoint per tenant with approvals whose chains moved since their last,
+    /// recording their heads now. A tenant whose next checkpoint another writer took first is
+    /// left for the next call (its approvals are still moved); so is anything past [`ROUNDS`].
+    pub async fn checkpoint(&self) -> Result<CheckpointReport, ServiceError> {
+        let cp = self.checkpoints()?;
+        let signer = cp.signer.as_deref().ok_or_else(|| {
+            ServiceError::KeyUnavailable("this process holds no checkpoint signing key".into())
+        })?;
+        let mut report = CheckpointReport::default();
+        for _ in 0..ROUNDS {
+            let moved = cp.log.moved(MOVED_BATCH).await?;
+            let full = moved.len() >= MOVED_BATCH;
+            let mut by_tenant: BTreeMap<String, Vec<CheckpointHead>> = BTreeMap::new();
+            for m in moved {
+                by_tenant.entry(m.tenant).or_default().push(m.head);
+            }
+            if by_tenant.is_empty() {
+                break;
+            }
+            'tenants: for (tenant, heads) in by_tenant {
+                // A checkpoint records at most MAX_HEADS: more take several, in turn.
+                for heads in heads.chunks(MAX_HEADS) {
+                    let prev = cp.log.latest(&tenant).await?;
+                    let next = Checkpoint::signed(
+                        prev.as_ref(),
+                        &tenant,
+                        self.clock.now(),
+                        heads.to_vec(),
+                        signer,
+                    )
+                    .await?;
+                    match cp.log.append(&next).await {
+                        Ok(()) => {
+                            report.written += 1;
+                            report.heads += heads.len();
+                        }
+                        Err(StoreError::CheckpointTaken { .. }) => {
+                            report.contended += 1;
+                            continue 'tenants;
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            }
+            if !full {
+                break;
+            }
+        }
+        Ok(report)
+    }
+
+    /// The evidence bundle of approval `id` for `caller` (any principal of its tenant, as its
+    /// audit trail is): the approval as stored, its records, and its tenant's checkpoints from
+    /// the first that recorded its head now (else the last that recorded it, else the newest)
+    /// to the newest, at most [`BUNDLE_CHECKPOINTS`].
+    pub async fn evidence(
+        &self,
+        caller: &Principal,
+        id: Uuid,
+    ) -> Result<EvidenceBundle, ServiceError> {
+        self.evidence_of(&caller.tenant, id)
+            .await?
+            .ok_or(ServiceError::NotFound)
+    }
+
+    /// As [`Service::evidence`], for an operator who names the tenant.
+    pub async fn evidence_of(
+        &self,
+        tenant: &str,
+        id: Uuid,
+    ) -> Result<Option<EvidenceBundle>, ServiceError> {
+        let cp = self.checkpoints()?;
+        let Some(approval) = self.store.get(tenant, id).await? else {
+            return Ok(None);
+        };
+        let records = self.store.audit(tenant, id).await?;
+        let covering = cp.log.covering(tenant, id).await?;
+        let head = &approval.audit_head;
+        let from = covering
+            .iter()
+            .find(|(_, h)| h.sequence == head.sequence && h.hash == head.hash)
+            .or(covering.last())
+            .map(|(seq, _)| *seq);
+        let from = match from {
+            Some(seq) => seq,
+            None => cp.log.latest(tenant).await?.map_or(1, |c| c.sequence),
+        };
+        let chosen = cp.log.since(tenant, from, BUNDLE_CHECKPOINTS).await?;
+        let chosen = checkpoints_for(&chosen, id, head).to_vec();
+        Ok(Some(EvidenceBundle::new(approval, records, chosen)))
+    }
+
+    /// How approval `id`'s stored chain stands against the newest checkpoint that recorded it
+    /// (`None` when no such approval is stored): a chain shorter than, or different from, what
+    /// was checkpointed has been rolled back or rewritten, however consistent it is in itself.
+    pub async fn checkpoint_check(
+        &self,
+        tenant: &str,
+        id: Uuid,
+    ) -> Result<Option<CheckpointCheck>, ServiceError> {
+        let cp = self.checkpoints()?;
+        let Some(approval) = self.store.get(tenant, id).await? else {
+            return Ok(None);
+        };
+        let records = self.store.audit(tenant, id).await?;
+        let newest = cp.log.covering(tenant, id).await?.pop();
+        let rollback = newest
+            .as_ref()
+            .and_then(|(seq, recorded)| rollback(&approval, &records, *seq, recorded));
+        Ok(Some(CheckpointCheck {
+            checkpoint: newest,
+            rollback,
+        }))
+    }
+}
+
+/// What is wrong with `approval`'s chain (`records`) against the head checkpoint `seq` recorded.
+fn rollback(
+    approval: &Approval,
+    records: &[AuditRecord],
+    seq: u64,
+    recorded: &CheckpointHead,
+) -> Option<String> {
+    let why = |s: Standing| match s {
+        Standing::Holds => None,
+        Standing::Shorter => Some(format!(
+            "checkpoint {seq} recorded head {} but the chain ends at {}",
+            recorded.sequence, approval.audit_head.sequence
+        )),
+        Standing::Differs => Some(format!(
+            "checkpoint {seq} recorded record {} with another hash",
+            recorded.sequence
+        )),
+    };
+    let hashes: Vec<&str> = records.iter().map(|r| r.hash.as_str()).collect();
+    why(head_standing(&approval.audit_head, recorded)).or_else(|| why(standing(&hashes, recorded)))
+}
