@@ -231,4 +231,19 @@ async fn an_auditor_checks_a_bundle_offline_and_a_rollback_is_caught() {
     let out = verify(&bundle, &rotated);
     assert!(out.status.success(), "{}", printed(&out));
     assert!(python_verifies(&bundle, &rotated).0);
+
+    // The server's checkpoints since the restart found the rolled-back chain: never recorded
+    // (no checkpoint vouches for it), announced, and still named by audit verify.
+    let events = std::fs::read_to_string(dir.path().join(".holdpoint/events.jsonl")).unwrap();
+    assert!(
+        events
+            .lines()
+            .any(|l| l.contains("Approval Integrity Violation")
+                && l.contains(&id)
+                && l.contains("rolled back")),
+        "{events}"
+    );
+    let out = holdpoint(dir.path(), &["audit", "verify"], &env);
+    assert!(!out.status.success(), "{}", printed(&out));
+    assert!(printed(&out).contains("rolled back"), "{}", printed(&out));
 }

@@ -283,6 +283,7 @@ pub async fn sweep(service: &Service, deadline_ms: u64) -> Result<SweepReport, S
                 written = c.written,
                 heads = c.heads,
                 contended = c.contended,
+                rolled_back = c.rolled_back,
                 "checkpoints written"
             ),
             Err(e) => tracing::error!(error = %e, "checkpoints could not be written"),

@@ -7,12 +7,14 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use holdpoint_core::audit::AuditRecord;
+use futures_util::StreamExt;
 use holdpoint_core::audit::checkpoint::{
     Checkpoint, CheckpointHead, Jwks, Standing, head_standing, standing,
 };
+use holdpoint_core::audit::{AuditRecord, ChainHead};
 use holdpoint_core::domain::approval::Approval;
 use holdpoint_core::domain::identity::Principal;
+use holdpoint_core::domain::seal::Breach;
 use holdpoint_core::evidence::{EvidenceBundle, checkpoints_for};
 use serde::Serialize;
 use uuid::Uuid;
@@ -37,6 +39,8 @@ pub struct CheckpointReport {
     pub heads: usize,
     /// Tenants whose next checkpoint another writer took first (theirs come next time).
     pub contended: usize,
+    /// Approvals found behind what a checkpoint recorded of them: reported, never recorded.
+    pub rolled_back: usize,
 }
 
 /// How one approval's chain stands against the newest checkpoint that recorded it.
@@ -93,6 +97,9 @@ impl Service {
                 break;
             }
             'tenants: for (tenant, heads) in by_tenant {
+                let heads = self.recordable(cp, &tenant, heads).await?;
+                report.rolled_back += heads.1;
+                let heads = heads.0;
                 // A checkpoint records at most MAX_HEADS: more take several, in turn.
                 for heads in heads.chunks(MAX_HEADS) {
                     let prev = cp.log.latest(&tenant).await?;
@@ -122,6 +129,59 @@ impl Service {
             }
         }
         Ok(report)
+    }
+
+    /// Of `heads` (moved, of `tenant`), those a checkpoint may record, and how many were left
+    /// out: a head behind, or other than, the one the newest checkpoint recorded of its
+    /// approval is a rollback (a backup put back, a chain rewritten). It is logged and announced
+    /// as an integrity violation, and never recorded, so no checkpoint vouches for it; it stays
+    /// moved, and is reported again at the next checkpoint until someone looks.
+    async fn recordable(
+        &self,
+        cp: &Checkpoints,
+        tenant: &str,
+        heads: Vec<CheckpointHead>,
+    ) -> Result<(Vec<CheckpointHead>, usize), ServiceError> {
+        let checked: Vec<Result<(CheckpointHead, Option<String>), ServiceError>> =
+            futures_util::stream::iter(heads)
+                .map(|head| async move {
+                    let newest = cp.log.covering(tenant, head.approval_id).await?.pop();
+                    let behind = newest.and_then(|(seq, recorded)| {
+                        let now = ChainHead {
+                            sequence: head.sequence,
+                            hash: head.hash.clone(),
+                        };
+                        (head_standing(&now, &recorded) != Standing::Holds).then(|| {
+                            format!(
+                                "rolled back: checkpoint {seq} recorded head {} ({}), the chain \
+                                 now ends at {} ({})",
+                                recorded.sequence, recorded.hash, head.sequence, head.hash
+                            )
+                        })
+                    });
+                    Ok((head, behind))
+                })
+                .buffer_unordered(16)
+                .collect()
+                .await;
+        let (mut keep, mut behind) = (Vec::new(), 0);
+        for c in checked {
+            match c? {
+                (head, None) => keep.push(head),
+                (head, Some(reason)) => {
+                    behind += 1;
+                    if let Some(a) = self.store.get(tenant, head.approval_id).await? {
+                        let breach = Breach {
+                            approval: a.id,
+                            fields: Vec::new(),
+                            reason,
+                        };
+                        self.report(&a, &breach).await;
+                    }
+                }
+            }
+        }
+        Ok((keep, behind))
     }
 
     /// The evidence bundle of approval `id` for `caller` (any principal of its tenant, as its
@@ -178,12 +238,14 @@ impl Service {
             return Ok(None);
         };
         let records = self.store.audit(tenant, id).await?;
-        let newest = cp.log.covering(tenant, id).await?.pop();
-        let rollback = newest
-            .as_ref()
-            .and_then(|(seq, recorded)| rollback(&approval, &records, *seq, recorded));
+        // Every checkpoint that recorded it, not just the newest: a rolled-back chain that a
+        // later checkpoint recorded again (before this check) is still behind an earlier one.
+        let covering = cp.log.covering(tenant, id).await?;
+        let rollback = covering
+            .iter()
+            .find_map(|(seq, recorded)| rollback(&approval, &records, *seq, recorded));
         Ok(Some(CheckpointCheck {
-            checkpoint: newest,
+            checkpoint: covering.last().cloned(),
             rollback,
         }))
     }
