@@ -187,17 +187,30 @@ enum AuditCommand {
     },
     /// Write an approval's evidence bundle: the approval, its records and the signed
     /// checkpoints that cover them (docs/audit-evidence.md).
+    ///
+    /// With `--format jsonl` (and no ID), a tenant's whole trail for a SIEM instead: each signed
+    /// checkpoint after the records it newly covers, one JSON object per line, from `--since`
+    /// or `--cursor`; the cursor to resume from is printed last, on standard error.
     Export {
-        /// The approval.
-        id: uuid::Uuid,
+        /// The approval (for its bundle).
+        id: Option<uuid::Uuid>,
         #[command(flatten)]
         place: Place,
-        /// Its tenant (required with --store dynamodb).
+        /// Its tenant (required with --store dynamodb, and for jsonl).
         #[arg(long)]
         tenant: Option<String>,
         /// Write here rather than to standard output.
         #[arg(long)]
         out: Option<std::path::PathBuf>,
+        /// `json` (an approval's bundle) or `jsonl` (a tenant's trail).
+        #[arg(long, default_value = "json")]
+        format: String,
+        /// jsonl: from the first checkpoint written at or after this time (RFC 3339).
+        #[arg(long)]
+        since: Option<chrono::DateTime<chrono::Utc>>,
+        /// jsonl: from this checkpoint sequence (the cursor a previous export printed).
+        #[arg(long)]
+        cursor: Option<u64>,
     },
     /// Check an evidence bundle with the published keys alone (no service, no store, no
     /// secret); exits 1 naming every failure.
@@ -277,8 +290,23 @@ async fn run(command: Command) -> Result<ExitCode, CliError> {
                     place,
                     tenant,
                     out,
+                    format,
+                    since,
+                    cursor,
                 },
-        } => evidence::export(&at(place)?, id, tenant, out).await,
+        } => match (format.as_str(), id) {
+            ("json", Some(id)) => evidence::export(&at(place)?, id, tenant, out).await,
+            ("jsonl", None) => {
+                let tenant =
+                    tenant.ok_or("--format jsonl exports a tenant's trail: name --tenant")?;
+                evidence::export_trail(&at(place)?, &tenant, since, cursor, out).await
+            }
+            ("json", None) => Err("name the approval to export, or use --format jsonl".into()),
+            ("jsonl", Some(_)) => {
+                Err("--format jsonl exports a tenant's trail, not one approval".into())
+            }
+            (other, _) => Err(format!("--format must be json or jsonl, not {other:?}").into()),
+        },
         Command::Audit {
             command: AuditCommand::VerifyBundle { file, keys },
         } => evidence::verify_bundle(&file, &keys),

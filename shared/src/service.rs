@@ -35,6 +35,7 @@ mod outbox;
 pub mod policy;
 mod policy_admin;
 pub mod review_links;
+pub mod siem;
 mod state_check;
 pub mod sweep;
 

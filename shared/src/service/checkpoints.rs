@@ -71,7 +71,7 @@ impl Service {
             .is_some_and(|c| c.signer.is_some())
     }
 
-    fn checkpoints(&self) -> Result<&Checkpoints, ServiceError> {
+    pub(super) fn checkpoints(&self) -> Result<&Checkpoints, ServiceError> {
         self.checkpoints
             .as_deref()
             .ok_or_else(|| ServiceError::Unavailable("this service keeps no checkpoints".into()))
