@@ -317,8 +317,8 @@ async fn checkpoints_refuse_updates_and_deletes() {
     );
 }
 
-/// A file written before checkpoints (schema version 1) opens: its approvals are not moved
-/// until they change, and new ones are.
+/// A file written before checkpoints (schema version 1) opens, its approvals marked moved so
+/// the first checkpoint records them; new ones are marked as ever.
 #[tokio::test]
 async fn a_store_from_before_checkpoints_opens() {
     use holdpoint::store::checkpoints::CheckpointLog;
@@ -361,14 +361,26 @@ async fn a_store_from_before_checkpoints_opens() {
     let kept = store.get("t", old.id).await.unwrap().expect("kept");
     assert_eq!(kept.audit_head, old.audit_head);
     assert!(kept.row_mismatch.is_empty());
-    assert!(store.moved(10).await.unwrap().is_empty());
-    let (a, record) = new();
-    store.create(&a, &record, None).await.unwrap();
+    // Every approval from before is marked, so the first checkpoint records it as it stands.
     let moved = store.moved(10).await.unwrap();
     assert_eq!(
         moved.iter().map(|m| m.head.approval_id).collect::<Vec<_>>(),
-        [a.id]
+        [old.id]
     );
+    assert_eq!(moved[0].head.sequence, old.audit_head.sequence);
+    let (a, record) = new();
+    store.create(&a, &record, None).await.unwrap();
+    let mut moved: Vec<_> = store
+        .moved(10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.head.approval_id)
+        .collect();
+    moved.sort();
+    let mut both = vec![old.id, a.id];
+    both.sort();
+    assert_eq!(moved, both);
     let version: i64 = rusqlite::Connection::open(dir.join("holdpoint.db"))
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))

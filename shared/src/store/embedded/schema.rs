@@ -149,8 +149,8 @@ pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
-/// Adds `moved` to a version 1 file's approvals. Its approvals stay unmarked ("not moved")
-/// until their next change: a version 1 store kept no checkpoints to compare them against.
+/// Adds `moved` to a version 1 file's approvals, every one of them marked: the first checkpoint
+/// then records each chain as it stands at the upgrade, not only those that change later.
 fn add_moved(conn: &Connection) -> rusqlite::Result<()> {
     let approvals: bool = conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'approvals')",
@@ -163,7 +163,9 @@ fn add_moved(conn: &Connection) -> rusqlite::Result<()> {
         |r| r.get(0),
     )?;
     if approvals && !has {
-        conn.execute_batch("ALTER TABLE approvals ADD COLUMN moved INTEGER;")?;
+        conn.execute_batch(
+            "ALTER TABLE approvals ADD COLUMN moved INTEGER; UPDATE approvals SET moved = 1;",
+        )?;
     }
     Ok(())
 }
