@@ -276,6 +276,31 @@ async fn a_kms_signed_bundle_verifies_offline_and_in_kms_and_a_rollback_is_caugh
         "{:?}",
         r.failures
     );
+    // A backup taken before the first checkpoint would bring the item back marked moved: the
+    // next checkpoint finds the chain behind what it recorded, reports it and leaves it out,
+    // so nothing vouches for it and the check still names it.
+    let shard = holdpoint::store::dynamodb::item::due_shard(a.id, store.tables().due_shards);
+    let mut marked = backup.0.clone();
+    marked.insert(
+        holdpoint::store::dynamodb::item::MOVED.into(),
+        AttributeValue::S(shard),
+    );
+    store
+        .client()
+        .put_item()
+        .table_name(&store.tables().approvals)
+        .set_item(Some(marked))
+        .send()
+        .await
+        .unwrap();
+    let next = service.checkpoint().await.unwrap();
+    assert_eq!((next.rolled_back, next.written), (1, 0), "{next:?}");
+    let check = service
+        .checkpoint_check("acme", a.id)
+        .await
+        .unwrap()
+        .expect("stored");
+    assert!(check.rollback.is_some(), "{check:?}");
 }
 
 /// Whether `report` failed with a finding about `subject`.
