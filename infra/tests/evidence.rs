@@ -314,4 +314,30 @@ async fn a_siem_reads_the_trail_as_json_lines_and_resumes_by_cursor() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert_eq!(text.lines().count(), 2, "{text}");
     assert!(text.contains(&third), "{text}");
+
+    // An approval deleted outright, records and all, after a checkpoint recorded it: the export
+    // says so rather than skip it, and audit verify walks it and names it.
+    server.kill();
+    {
+        let conn = rusqlite::Connection::open(dir.path().join(".holdpoint/holdpoint.db")).unwrap();
+        conn.execute_batch("DROP TRIGGER audit_no_delete;").unwrap();
+        conn.execute("DELETE FROM audit WHERE approval_id = ?1", [&second])
+            .unwrap();
+        conn.execute("DELETE FROM approvals WHERE id = ?1", [&second])
+            .unwrap();
+    }
+    let out = export(&[]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.contains("\"kind\":\"mismatch\"") && l.contains(&second)),
+        "{text}"
+    );
+    let out = holdpoint(dir.path(), &["audit", "verify"], &env);
+    assert!(!out.status.success(), "{}", printed(&out));
+    assert!(
+        printed(&out).contains(&format!("BROKEN approval {second}")),
+        "{}",
+        printed(&out)
+    );
 }

@@ -134,6 +134,34 @@ async fn audit_records_refuse_updates_and_deletes() {
     .expect("appending is not an edit");
 }
 
+/// A table renamed away (its triggers go with it) and rebuilt under the old name gets the
+/// triggers back when the store is next opened: the guard is not lost for good by a rename.
+#[tokio::test]
+async fn a_renamed_and_rebuilt_audit_table_is_guarded_again_on_open() {
+    let dir = tempfile::tempdir().expect("temp dir").keep();
+    drop(EmbeddedStore::open(&dir).expect("open store"));
+    let conn = rusqlite::Connection::open(dir.join("holdpoint.db")).unwrap();
+    conn.execute_batch(
+        "ALTER TABLE audit RENAME TO audit_kept; \
+         CREATE TABLE audit (approval_id TEXT NOT NULL, sequence INTEGER NOT NULL, \
+         body TEXT NOT NULL, PRIMARY KEY (approval_id, sequence)) WITHOUT ROWID; \
+         INSERT INTO audit VALUES ('x', 1, '{}');",
+    )
+    .unwrap();
+    conn.execute("UPDATE audit SET body = '[]'", [])
+        .expect("unguarded until the store opens");
+    drop(conn);
+    drop(EmbeddedStore::open(&dir).expect("reopen"));
+    let conn = rusqlite::Connection::open(dir.join("holdpoint.db")).unwrap();
+    for edit in ["UPDATE audit SET body = '{}'", "DELETE FROM audit"] {
+        let refused = conn.execute(edit, []).expect_err(edit);
+        assert!(
+            refused.to_string().contains("append-only"),
+            "{edit}: {refused}"
+        );
+    }
+}
+
 /// Writes that arrive together are committed together: one transaction (one sync) for many
 /// callers, each answered once it is durable, every write there after a restart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

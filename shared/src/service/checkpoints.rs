@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use futures_util::StreamExt;
+use holdpoint_core::audit::AuditRecord;
 use holdpoint_core::audit::checkpoint::{
     Checkpoint, CheckpointHead, Jwks, Standing, head_standing, standing,
 };
-use holdpoint_core::audit::{AuditRecord, ChainHead};
 use holdpoint_core::domain::approval::Approval;
 use holdpoint_core::domain::identity::Principal;
 use holdpoint_core::domain::seal::Breach;
@@ -145,16 +145,20 @@ impl Service {
         let checked: Vec<Result<(CheckpointHead, Option<String>), ServiceError>> =
             futures_util::stream::iter(heads)
                 .map(|head| async move {
-                    let newest = cp.log.covering(tenant, head.approval_id).await?.pop();
-                    let behind = newest.and_then(|(seq, recorded)| {
-                        let now = ChainHead {
-                            sequence: head.sequence,
-                            hash: head.hash.clone(),
-                        };
-                        (head_standing(&now, &recorded) != Standing::Holds).then(|| {
+                    let covering = cp.log.covering(tenant, head.approval_id).await?;
+                    if covering.is_empty() {
+                        return Ok((head, None));
+                    }
+                    // Against every checkpoint that recorded it, with the chain as stored: a
+                    // chain rewritten after a checkpoint and moved on past it is as wrong as one
+                    // cut short.
+                    let records = self.store.audit(tenant, head.approval_id).await?;
+                    let hashes: Vec<&str> = records.iter().map(|r| r.hash.as_str()).collect();
+                    let behind = covering.iter().find_map(|(seq, recorded)| {
+                        (standing(&hashes, recorded) != Standing::Holds).then(|| {
                             format!(
-                                "rolled back: checkpoint {seq} recorded head {} ({}), the chain \
-                                 now ends at {} ({})",
+                                "rolled back or rewritten: checkpoint {seq} recorded record {} \
+                                 as {}, the chain now ends at {} ({})",
                                 recorded.sequence, recorded.hash, head.sequence, head.hash
                             )
                         })
@@ -211,18 +215,43 @@ impl Service {
         let records = self.store.audit(tenant, id).await?;
         let covering = cp.log.covering(tenant, id).await?;
         let head = &approval.audit_head;
-        let from = covering
-            .iter()
-            .find(|(_, h)| h.sequence == head.sequence && h.hash == head.hash)
-            .or(covering.last())
-            .map(|(seq, _)| *seq);
-        let from = match from {
-            Some(seq) => seq,
-            None => cp.log.latest(tenant).await?.map_or(1, |c| c.sequence),
+        // From the first checkpoint that recorded it at all, so every checkpoint that could
+        // contradict its chain is in the bundle; for one never recorded, from the last written
+        // before its last record, so the bundle shows none could have recorded it.
+        let from = match covering.first() {
+            Some((seq, _)) => *seq,
+            None => match records.last() {
+                Some(last) => self.last_checkpoint_before(cp, tenant, last.at).await?,
+                None => 1,
+            },
         };
         let chosen = cp.log.since(tenant, from, BUNDLE_CHECKPOINTS).await?;
         let chosen = checkpoints_for(&chosen, id, head).to_vec();
         Ok(Some(EvidenceBundle::new(approval, records, chosen)))
+    }
+
+    /// The sequence of `tenant`'s last checkpoint written before `at` (1 when none was): a
+    /// binary search over the chain, which is in time order.
+    async fn last_checkpoint_before(
+        &self,
+        cp: &Checkpoints,
+        tenant: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<u64, ServiceError> {
+        let Some(latest) = cp.log.latest(tenant).await? else {
+            return Ok(1);
+        };
+        let (mut lo, mut hi) = (1, latest.sequence);
+        while lo < hi {
+            let mid = lo + (hi - lo).div_ceil(2);
+            let written = cp.log.since(tenant, mid, 1).await?;
+            if written.first().is_some_and(|c| c.at < at) {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        Ok(lo)
     }
 
     /// How approval `id`'s stored chain stands against the newest checkpoint that recorded it

@@ -3,10 +3,12 @@
 //! covers (those after the head the checkpoint before it recorded of the same approval), so a
 //! consumer holds only what some signed checkpoint vouches for, and can check each line as it
 //! arrives. What no checkpoint covers yet follows with the next one (a minute at most on AWS).
+//! Records a checkpoint recorded but the store no longer holds as recorded (deleted, cut short,
+//! rewritten) are named by a `mismatch` line, never skipped in silence.
 
 use chrono::{DateTime, Utc};
 use holdpoint_core::audit::AuditRecord;
-use holdpoint_core::audit::checkpoint::Checkpoint;
+use holdpoint_core::audit::checkpoint::{Checkpoint, CheckpointHead};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -21,6 +23,13 @@ pub const PAGE_CHECKPOINTS: usize = 100;
 pub enum ExportLine {
     Record(AuditRecord),
     Checkpoint(Checkpoint),
+    /// What the store holds is not what the checkpoint recorded: records missing (an approval
+    /// deleted, a chain cut short) or other than recorded (rewritten). Said, never skipped.
+    Mismatch {
+        approval_id: Uuid,
+        checkpoint: u64,
+        problem: String,
+    },
 }
 
 /// A page of the export: its lines, and the cursor of the next page (the checkpoint sequence
@@ -56,28 +65,24 @@ impl Service {
         let mut lines = Vec::new();
         for c in page {
             for head in &c.heads {
-                lines.extend(
-                    self.newly_covered(tenant, head.approval_id, c.sequence, head.sequence)
-                        .await?
-                        .into_iter()
-                        .map(ExportLine::Record),
-                );
+                lines.extend(self.newly_covered(tenant, c.sequence, head).await?);
             }
             lines.push(ExportLine::Checkpoint(c));
         }
         Ok(ExportPage { lines, next })
     }
 
-    /// The records of approval `id` that checkpoint `checkpoint` covers and no earlier one did:
-    /// after the head the checkpoint before recorded, up to `head`.
+    /// The records of `head`'s approval that checkpoint `checkpoint` covers and no earlier one
+    /// did: after the head the checkpoint before recorded, up to `head` — each of them, and the
+    /// last with the hash `head` recorded, or a mismatch line saying what is not so.
     async fn newly_covered(
         &self,
         tenant: &str,
-        id: Uuid,
         checkpoint: u64,
-        head: u64,
-    ) -> Result<Vec<AuditRecord>, ServiceError> {
+        head: &CheckpointHead,
+    ) -> Result<Vec<ExportLine>, ServiceError> {
         let cp = self.checkpoints()?;
+        let id = head.approval_id;
         let before = cp
             .log
             .covering(tenant, id)
@@ -88,7 +93,34 @@ impl Service {
             .max()
             .unwrap_or(0);
         let mut records = self.store.audit(tenant, id).await?;
-        records.retain(|r| r.sequence > before && r.sequence <= head);
-        Ok(records)
+        records.retain(|r| r.sequence > before && r.sequence <= head.sequence);
+        let whole = records.len() as u64 == head.sequence - before.min(head.sequence)
+            && records
+                .iter()
+                .zip(before + 1..)
+                .all(|(r, n)| r.sequence == n);
+        let problem = if !whole {
+            Some(format!(
+                "records {} to {} are not all stored",
+                before + 1,
+                head.sequence
+            ))
+        } else if records.last().is_some_and(|r| r.hash != head.hash) {
+            Some(format!(
+                "record {} is not the one the checkpoint recorded",
+                head.sequence
+            ))
+        } else {
+            None
+        };
+        let mut lines: Vec<ExportLine> = records.into_iter().map(ExportLine::Record).collect();
+        if let Some(problem) = problem {
+            lines.push(ExportLine::Mismatch {
+                approval_id: id,
+                checkpoint,
+                problem,
+            });
+        }
+        Ok(lines)
     }
 }

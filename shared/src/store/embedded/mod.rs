@@ -147,11 +147,15 @@ impl EmbeddedStore {
         out
     }
 
-    /// `(tenant, id)` of every approval, for operator tools that walk all chains.
+    /// `(tenant, id)` of every approval, for operator tools that walk all chains: those stored,
+    /// and those a checkpoint recorded (one deleted outright is then still walked, and named).
     pub async fn all_approvals(&self) -> Result<Vec<(String, Uuid)>, StoreError> {
         self.read(|conn| {
             let mut s = conn
-                .prepare("SELECT tenant, id FROM approvals ORDER BY tenant, id")
+                .prepare(
+                    "SELECT tenant, id FROM approvals \
+                     UNION SELECT tenant, approval_id FROM checkpoint_heads ORDER BY 1, 2",
+                )
                 .map_err(failed)?;
             let rows = s
                 .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))

@@ -14,12 +14,10 @@ use crate::store::StoreError;
 use holdpoint_core::audit::AuditRecord;
 use holdpoint_core::domain::approval::Approval;
 
-/// The triggers that keep audit records append-only ([`SCHEMA`]): what the tamper tests drop.
-#[cfg(feature = "conformance")]
+/// The triggers that keep audit records append-only ([`SCHEMA`]).
 pub const APPEND_ONLY: [&str; 3] = ["audit_no_update", "audit_no_delete", "audit_no_replace"];
 
 /// The triggers that keep checkpoints, and what each covered, append-only ([`SCHEMA`]).
-#[cfg(feature = "conformance")]
 pub const CHECKPOINTS_APPEND_ONLY: [&str; 6] = [
     "checkpoints_no_update",
     "checkpoints_no_delete",
@@ -137,9 +135,17 @@ pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
         )));
     }
     conn.execute_batch("BEGIN IMMEDIATE;").map_err(opening)?;
+    // The append-only triggers are made afresh at every open: a trigger follows its table
+    // through `ALTER TABLE … RENAME`, so a table renamed away and rebuilt would otherwise keep
+    // the name with none (and `CREATE TRIGGER IF NOT EXISTS` would find the names taken).
+    let guards: String = APPEND_ONLY
+        .iter()
+        .chain(CHECKPOINTS_APPEND_ONLY.iter())
+        .map(|t| format!("DROP TRIGGER IF EXISTS {t};"))
+        .collect();
     let migrated = add_moved(&conn).and_then(|()| {
         conn.execute_batch(&format!(
-            "{SCHEMA} PRAGMA user_version = {VERSION}; COMMIT;"
+            "{guards} {SCHEMA} PRAGMA user_version = {VERSION}; COMMIT;"
         ))
     });
     if let Err(e) = migrated {
