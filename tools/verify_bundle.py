@@ -17,6 +17,7 @@ import hashlib
 import json
 import re
 import sys
+import uuid
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -36,6 +37,11 @@ RECORD = ({"approval_id", "tenant", "sequence", "event", "actor", "at", "payload
 CHECKPOINT = ({"version", "tenant", "sequence", "at", "prev_hash", "heads", "hash", "key_id",
                "signature"}, set())
 HEAD = ({"approval_id", "sequence", "hash"}, set())
+# The deepest a bundle's text may nest, measured before it is parsed: more than a genuine bundle
+# ever does (an agent's document nests at most 64 levels), as the Rust verifier refuses.
+MAX_NESTING = 127
+NO_CHECKPOINT = ("NOT CHECKPOINTED: the bundle carries no checkpoint, so nothing signed covers "
+                 "its records (anyone could have written them)")
 
 
 class Num(str):
@@ -55,10 +61,51 @@ def reject(name):
     raise ValueError(f"{name} is not JSON")
 
 
+def nesting(text):
+    """How deep JSON text nests, brackets counted outside strings (no recursion)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth = max(depth - 1, 0)
+    return deepest
+
+
 def load(path):
     with open(path, encoding="utf-8") as f:
-        return json.loads(f.read(), object_pairs_hook=no_duplicates, parse_float=Num,
-                          parse_int=Num, parse_constant=reject)
+        text = f.read()
+    if nesting(text) > MAX_NESTING:
+        raise ValueError(f"{path}: nests deeper than {MAX_NESTING} levels")
+    return json.loads(text, object_pairs_hook=no_duplicates, parse_float=Num,
+                      parse_int=Num, parse_constant=reject)
+
+
+def printable(line):
+    """`line` with every character a terminal could act on (control, format, separator)
+    escaped: a bundle's strings cannot rewrite what the verifier shows."""
+    return "".join(c if c.isprintable() else f"\\u{{{ord(c):x}}}" for c in line)
+
+
+def approval_id(a):
+    """The approval's id; not a UUID at all is unusable input (the Rust verifier reads it as
+    one), one in another spelling than lowercase hyphenated an edit."""
+    try:
+        uuid.UUID(a["id"])
+    except (ValueError, TypeError, AttributeError) as e:
+        raise ValueError(f"approval id {a['id']!r} is not a UUID") from e
+    return a["id"]
 
 
 def dump(v, sort=False):
@@ -173,6 +220,12 @@ def signature_problem(c, keys):
         return f'signature does not verify under key "{c["key_id"]}"'
 
 
+def earlier(x, y):
+    """Whether time `x` is before time `y`, both in the one form times are written in (so the
+    text orders as the time does); a time in another form has already failed its hash."""
+    return bool(TIME.match(x) and TIME.match(y)) and x < y
+
+
 def shape_problem(bundle):
     """The first member added, renamed or left out, as a dotted path."""
     def odd(obj, shape, path):
@@ -181,7 +234,20 @@ def shape_problem(bundle):
             if k not in optional:
                 return f"{path}.{k}" if path else k
         return None
-    parts = [(bundle, BUNDLE, "")]
+    top = odd(bundle, BUNDLE, "")
+    if top:
+        return top
+    a = bundle["approval"]
+    if not UUID.match(approval_id(a)):
+        return "approval.id"
+    if "integrity" in a:
+        # Only "broken" is ever written (on a read that found the state broken); "ok" is left
+        # out; anything else is not an approval at all.
+        if a["integrity"] == "ok":
+            return "approval.integrity"
+        if a["integrity"] != "broken":
+            raise ValueError(f"approval.integrity {a['integrity']!r} is not ok or broken")
+    parts = []
     parts += [(r, RECORD, f"records.{i}") for i, r in enumerate(bundle["records"])]
     for i, c in enumerate(bundle["checkpoints"]):
         parts.append((c, CHECKPOINT, f"checkpoints.{i}"))
@@ -199,6 +265,7 @@ def verify(bundle, keys):
                     f"({bundle.get('format')} {bundle.get('version')})")
         return fail, warn, []
     a, records, checkpoints = bundle["approval"], bundle["records"], bundle["checkpoints"]
+    approval_id(a)
 
     if not records:
         fail.append("bundle: has no audit records")
@@ -274,11 +341,23 @@ def verify(bundle, keys):
             fail.append(f"approval: rewritten: checkpoint {c['sequence']} recorded another hash "
                         f"for record {seq}")
         newest = (c["sequence"], seq)
-    if newest is None:
+    if newest is not None:
+        if newest[1] < len(hashes):
+            warn.append(f"approval: not yet checkpointed: records after sequence {newest[1]} "
+                        f"(checkpoint {newest[0]}) are newer than any checkpoint")
+    elif not records:
+        pass
+    elif not checkpoints:
+        warn.append(f"approval: {NO_CHECKPOINT}")
+    elif integer(checkpoints[0]["sequence"]) == 1 or earlier(checkpoints[0]["at"],
+                                                            records[-1]["at"]):
+        # None records it, and the bundle shows none could have: the tenant's chain from its
+        # start, or from a checkpoint written before the approval's last record.
         warn.append("approval: not yet checkpointed: no checkpoint in the bundle records it")
-    elif newest[1] < len(hashes):
-        warn.append(f"approval: not yet checkpointed: records after sequence {newest[1]} "
-                    f"(checkpoint {newest[0]}) are newer than any checkpoint")
+    else:
+        fail.append("approval: the bundle leaves out the checkpoints that would record this "
+                    "approval (its first checkpoint is neither the tenant's first nor written "
+                    "before its last record)")
 
     odd = shape_problem(bundle)
     if odd:
@@ -304,21 +383,25 @@ def main():
     try:
         bundle, jwks = load(args.bundle), load(args.keys)
         fail, warn, unchecked = verify(bundle, jwks["keys"])
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
-        print(f"unusable input: {e!r}", file=sys.stderr)
+    except RecursionError:
+        print("unusable input: nested too deeply to read", file=sys.stderr)
+        return 2
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError) as e:
+        print(printable(f"unusable input: {e}"), file=sys.stderr)
         return 2
     for f in fail:
-        print(f"FAIL {f}")
+        print(printable(f"FAIL {f}"))
     for w in warn:
-        print(f"WARN {w}")
+        print(printable(f"WARN {w}"))
     for u in unchecked:
-        print(f"NOT CHECKED {u}")
+        print(printable(f"NOT CHECKED {u}"))
     a = bundle["approval"]
     if fail:
-        print(f"NOT VERIFIED: approval {a['id']}: {len(fail)} failure(s)")
+        print(printable(f"NOT VERIFIED: approval {a['id']}: {len(fail)} failure(s)"))
         return 1
-    print(f"VERIFIED: approval {a['id']} (tenant {a['tenant']}), "
-          f"{len(bundle['records'])} records, {len(bundle['checkpoints'])} checkpoints")
+    unsigned = " WITH NO CHECKPOINT (nothing signed covers it)" if not bundle["checkpoints"] else ""
+    print(printable(f"VERIFIED{unsigned}: approval {a['id']} (tenant {a['tenant']}), "
+                    f"{len(bundle['records'])} records, {len(bundle['checkpoints'])} checkpoints"))
     return 0
 
 

@@ -15,6 +15,10 @@ struct Case {
     bundle: String,
     keys: String,
     expect: Option<String>,
+    /// Refused unread (the Rust verifier's `Err`, the Python one's exit code 2), with `expect`
+    /// in the message.
+    #[serde(default)]
+    refused: bool,
 }
 
 fn root() -> PathBuf {
@@ -53,9 +57,13 @@ fn both_verifiers_say_what_the_manifest_expects_and_name_the_same_failures() {
     for case in cases {
         let text = std::fs::read_to_string(fixtures().join(&case.bundle)).unwrap();
         let keys: Jwks = read(&case.keys);
+        let name = format!("{} with {}", case.bundle, case.keys);
+        if case.refused {
+            refused_by_both(&case, &text, &keys, python);
+            continue;
+        }
         let report = verify_bundle_text(&text, &keys).unwrap();
         let rust: Vec<String> = report.failures.iter().map(|f| f.to_string()).collect();
-        let name = format!("{} with {}", case.bundle, case.keys);
         match &case.expect {
             None => assert!(rust.is_empty(), "{name}: {rust:?}"),
             Some(e) => assert!(rust.iter().any(|f| f.contains(e)), "{name}: {rust:?}"),
@@ -63,13 +71,7 @@ fn both_verifiers_say_what_the_manifest_expects_and_name_the_same_failures() {
         if !python {
             continue;
         }
-        let out = Command::new(python_bin())
-            .arg(root().join("tools/verify_bundle.py"))
-            .arg(fixtures().join(&case.bundle))
-            .arg("--keys")
-            .arg(fixtures().join(&case.keys))
-            .output()
-            .unwrap();
+        let out = run_python(&case);
         let stdout = String::from_utf8_lossy(&out.stdout);
         let code = out.status.code();
         assert_eq!(
@@ -87,6 +89,35 @@ fn both_verifiers_say_what_the_manifest_expects_and_name_the_same_failures() {
         let warnings = stdout.lines().filter(|l| l.starts_with("WARN ")).count();
         assert_eq!(warnings, report.warnings.len(), "{name}: {stdout}");
     }
+}
+
+/// Both verifiers refuse `case` unread, naming why, without a crash.
+fn refused_by_both(case: &Case, text: &str, keys: &Jwks, python: bool) {
+    let expected = case.expect.as_deref().expect("a refused case names why");
+    let name = &case.bundle;
+    let error = verify_bundle_text(text, keys).expect_err(name);
+    assert!(error.contains(expected), "{name}: {error}");
+    if !python {
+        return;
+    }
+    let out = run_python(case);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
+    assert!(out.stdout.is_empty(), "{name}");
+    assert!(
+        stderr.contains(expected) && stderr.lines().count() == 1,
+        "{name}: {stderr}"
+    );
+}
+
+fn run_python(case: &Case) -> std::process::Output {
+    Command::new(python_bin())
+        .arg(root().join("tools/verify_bundle.py"))
+        .arg(fixtures().join(&case.bundle))
+        .arg("--keys")
+        .arg(fixtures().join(&case.keys))
+        .output()
+        .unwrap()
 }
 
 /// The Python that runs the verifier: the test command's virtual environment, else `python3`.

@@ -8,9 +8,12 @@
 mod bundle;
 mod verify;
 
-pub use bundle::{BUNDLE_FORMAT, BUNDLE_VERSION, EvidenceBundle, checkpoints_for};
+pub use bundle::{
+    BUNDLE_FORMAT, BUNDLE_VERSION, EvidenceBundle, checkpoints_for, checkpoints_for_chain,
+};
 pub use verify::{
-    Checkpointed, Finding, NewestCheckpoint, Report, verify_bundle, verify_bundle_text,
+    Checkpointed, Finding, MAX_BUNDLE_NESTING, NO_CHECKPOINT, NewestCheckpoint, Report,
+    verify_bundle, verify_bundle_text,
 };
 
 #[cfg(test)]

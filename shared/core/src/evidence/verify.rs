@@ -11,6 +11,7 @@ use super::bundle::{BUNDLE_FORMAT, BUNDLE_VERSION, EvidenceBundle};
 use crate::audit::checkpoint::{Jwks, Standing, chain_problems, standing};
 use crate::audit::{ChainHead, GENESIS_HASH};
 use crate::domain::integrity;
+use crate::json::canonical;
 use crate::time::rfc3339;
 
 /// One thing found wrong (or, among warnings, not yet provable), and what it concerns:
@@ -121,10 +122,20 @@ pub fn verify_bundle(bundle: &EvidenceBundle, keys: &Jwks) -> Report {
     report
 }
 
+/// The deepest a bundle's text may nest: as deep as any document in it may
+/// ([`canonical::MAX_NESTING`]), which is more than a genuine bundle ever does.
+pub const MAX_BUNDLE_NESTING: usize = canonical::MAX_NESTING;
+
 /// [`verify_bundle`] of a bundle's JSON text, which must also be the bundle as this format
 /// writes it: no member it does not define (a member the typed bundle would ignore, unchecked,
 /// could mislead a reader), none missing. `Err` when it is not a bundle at all.
 pub fn verify_bundle_text(text: &str, keys: &Jwks) -> Result<Report, String> {
+    // Measured before parsing, without recursion: deep enough text would overflow the stack.
+    if canonical::nesting(text) > MAX_BUNDLE_NESTING {
+        return Err(format!(
+            "not an evidence bundle: it nests deeper than {MAX_BUNDLE_NESTING} levels"
+        ));
+    }
     let bundle: EvidenceBundle =
         serde_json::from_str(text).map_err(|e| format!("not an evidence bundle: {e}"))?;
     let mut report = verify_bundle(&bundle, keys);
@@ -255,8 +266,15 @@ fn checkpoints(bundle: &EvidenceBundle, keys: &Jwks, failures: &mut Findings) {
     }
 }
 
-/// Checks every head a checkpoint recorded for the approval against its records; the newest
-/// such checkpoint and head.
+/// The warning for a bundle with no checkpoint at all: worded to stand out, since then nothing
+/// signed covers the records and anyone could have written them.
+pub const NO_CHECKPOINT: &str = "NOT CHECKPOINTED: the bundle carries no checkpoint, so nothing \
+     signed covers its records (anyone could have written them)";
+
+/// Checks every head a checkpoint recorded for the approval against its records (the record at
+/// that sequence must have that hash; a sequence past the records' end is a rollback), and,
+/// when none recorded it, that the bundle shows none could have; the newest such checkpoint
+/// and head.
 fn coverage(
     bundle: &EvidenceBundle,
     failures: &mut Findings,
@@ -294,19 +312,29 @@ fn coverage(
             },
         });
     }
-    match &newest {
-        None => warnings.add(
-            "approval",
-            "not yet checkpointed: no checkpoint in the bundle records it",
-        ),
-        Some(c) if c.head.sequence < hashes.len() as u64 => warnings.add(
+    match (&newest, bundle.checkpoints.first(), bundle.records.last()) {
+        (Some(c), _, _) if c.head.sequence < hashes.len() as u64 => warnings.add(
             "approval",
             format!(
                 "not yet checkpointed: records after sequence {} (checkpoint {}) are newer than any checkpoint",
                 c.head.sequence, c.checkpoint
             ),
         ),
-        Some(_) => {}
+        (Some(_), _, _) | (None, _, None) => {}
+        (None, None, Some(_)) => warnings.add("approval", NO_CHECKPOINT),
+        // None records it: only proof that none could have leaves that unremarkable — the
+        // tenant's chain from its start, or from a checkpoint written before the last record.
+        (None, Some(first), Some(last)) if first.sequence == 1 || first.at < last.at => {
+            warnings.add(
+                "approval",
+                "not yet checkpointed: no checkpoint in the bundle records it",
+            )
+        }
+        (None, Some(_), Some(_)) => failures.add(
+            "approval",
+            "the bundle leaves out the checkpoints that would record this approval (its first \
+             checkpoint is neither the tenant's first nor written before its last record)",
+        ),
     }
     newest
 }

@@ -12,6 +12,12 @@
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+/// The deepest a document these forms read may nest (the document itself is level 1): twice
+/// what an agent may send ([`crate::json::strict::MAX_DEPTH`]), for the levels records wrap
+/// around it, and below serde_json's own limit. Deeper text is not read (the parser recurses,
+/// and a deep enough text would overflow the stack).
+pub const MAX_NESTING: usize = 2 * crate::json::strict::MAX_DEPTH - 1;
+
 /// A parsed JSON text whose scalars keep their spelling.
 enum Node<'a> {
     /// A number, `true`, `false` or `null`, as written.
@@ -24,6 +30,8 @@ enum Node<'a> {
 struct Parser<'a> {
     text: &'a str,
     at: usize,
+    /// Of the node being read.
+    depth: usize,
 }
 
 impl<'a> Parser<'a> {
@@ -42,7 +50,15 @@ impl<'a> Parser<'a> {
     }
 
     fn node(&mut self) -> Option<Node<'a>> {
+        self.depth += 1;
+        let node = self.nested();
+        self.depth -= 1;
+        node
+    }
+
+    fn nested(&mut self) -> Option<Node<'a>> {
         match self.peek()? {
+            b'{' | b'[' if self.depth > MAX_NESTING => None,
             b'{' => {
                 self.at += 1;
                 let mut members = Vec::new();
@@ -109,10 +125,34 @@ impl<'a> Parser<'a> {
 }
 
 fn parse(text: &str) -> Option<Node<'_>> {
-    let mut p = Parser { text, at: 0 };
+    let mut p = Parser {
+        text,
+        at: 0,
+        depth: 0,
+    };
     let node = p.node()?;
     p.skip_space();
     (p.at == text.len()).then_some(node)
+}
+
+/// How deep JSON `text` nests (a scalar is 0, `[]` 1), counting brackets outside strings and
+/// without recursing, so it answers for any text; for malformed text, a bound.
+pub fn nesting(text: &str) -> usize {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0, false, false);
+    for b in text.bytes() {
+        match (in_string, b) {
+            (true, _) if escaped => escaped = false,
+            (true, b'\\') => escaped = true,
+            (true, b'"') | (false, b'"') => in_string = !in_string,
+            (false, b'{' | b'[') => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            (false, b'}' | b']') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 fn write_str(s: &str, out: &mut String) {
@@ -256,6 +296,17 @@ mod tests {
             digest(&json!({})),
             "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
         );
+    }
+
+    #[test]
+    fn text_nested_past_the_limit_is_not_read_and_does_not_overflow_the_stack() {
+        let deep = |n: usize| format!("{}1{}", "[".repeat(n), "]".repeat(n));
+        assert!(compact(&deep(MAX_NESTING)).is_some());
+        assert!(compact(&deep(MAX_NESTING + 1)).is_none());
+        assert!(canonical_text(&deep(1_000_000)).is_none());
+        assert_eq!(nesting(&deep(MAX_NESTING + 1)), MAX_NESTING + 1);
+        assert_eq!(nesting(r#"{"a":"[[\"[{","b":[{}]}"#), 3);
+        assert_eq!(nesting("1"), 0);
     }
 
     #[test]

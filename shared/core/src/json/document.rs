@@ -101,8 +101,12 @@ impl Serialize for Document {
 impl<'de> Deserialize<'de> for Document {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Document, D::Error> {
         let raw = Box::<RawValue>::deserialize(d)?;
-        Document::from_text(raw.get())
-            .ok_or_else(|| serde::de::Error::custom("a document must be JSON"))
+        Document::from_text(raw.get()).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "a document must be JSON nested at most {} levels deep",
+                canonical::MAX_NESTING
+            ))
+        })
     }
 }
 

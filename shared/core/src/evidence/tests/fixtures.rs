@@ -13,25 +13,51 @@ use super::*;
 /// it verifies).
 type Case<T> = (&'static str, T, &'static str, Option<&'static str>);
 
+/// Each fixture as text, and whether it is refused unread (then `expected` is in the error).
+type TextCase = (
+    &'static str,
+    String,
+    &'static str,
+    Option<&'static str>,
+    bool,
+);
+
 /// The fixtures as text.
-fn cases() -> Vec<Case<String>> {
+fn cases() -> Vec<TextCase> {
     let mut cases: Vec<_> = bundles()
         .into_iter()
-        .map(|(file, bundle, keys, expected)| (file, pretty(&bundle), keys, expected))
+        .map(|(file, bundle, keys, expected)| (file, pretty(&bundle), keys, expected, false))
         .collect();
     // A member no verifier checks, which a reader could take for checked.
-    let good = &cases[0].1;
+    let good = cases[0].1.clone();
     let added = good.replacen(
         "\"actor\": \"alice\",",
         "\"actor\": \"alice\",\n      \"note\": \"reviewed by the CEO\",",
         1,
     );
-    assert_ne!(&added, good);
+    assert_ne!(added, good);
     cases.push((
         "tampered-added-member.json",
         added,
         "jwks.json",
         Some("bundle: records.1.note is not as this format writes it"),
+        false,
+    ));
+    // Nested deep enough to overflow a recursive parser's stack: refused unread, by both.
+    let levels = 20_000;
+    let nested = format!("{}{}", "[".repeat(levels), "]".repeat(levels));
+    let deep = good.replacen(
+        r#""instance":"i-123""#,
+        &format!(r#""instance":{nested}"#),
+        1,
+    );
+    assert_ne!(deep, good);
+    cases.push((
+        "deep-nesting.json",
+        deep,
+        "jwks.json",
+        Some("nests deeper than 127 levels"),
+        true,
     ));
     cases
 }
@@ -134,6 +160,18 @@ fn bundles() -> Vec<Case<EvidenceBundle>> {
             all,
             Some("approval: rollback: checkpoint 2 recorded its head at sequence 2"),
         ),
+        (
+            "rewritten-after-checkpoint.json",
+            super::forgery::rewritten_after_checkpoint(),
+            all,
+            Some("approval: rewritten: checkpoint 2 recorded another hash for record 2"),
+        ),
+        (
+            "forged-dropped-checkpoints.json",
+            super::forgery::forged_dropping_checkpoints(),
+            all,
+            Some("approval: the bundle leaves out the checkpoints that would record this approval"),
+        ),
     ]
 }
 
@@ -151,7 +189,12 @@ fn each_case_fails_as_its_manifest_says() {
         "jwks.json" => jwks(&[key_a(), key_b()]),
         _ => jwks(&[key_b()]),
     };
-    for (file, text, with, expected) in cases() {
+    for (file, text, with, expected, refused) in cases() {
+        if refused {
+            let error = verify_bundle_text(&text, &keys(with)).unwrap_err();
+            assert!(error.contains(expected.unwrap()), "{file}: {error}");
+            continue;
+        }
         let report = verify_bundle_text(&text, &keys(with)).unwrap();
         let found: Vec<String> = report.failures.iter().map(|f| f.to_string()).collect();
         match expected {
@@ -173,8 +216,9 @@ fn the_fixtures_are_current() {
         ("jwks-b-only.json".to_owned(), pretty(&jwks(&[key_b()]))),
     ];
     let mut manifest = Vec::new();
-    for (file, text, keys, expected) in cases() {
-        manifest.push(json!({"bundle": file, "keys": keys, "expect": expected}));
+    for (file, text, keys, expected, refused) in cases() {
+        manifest
+            .push(json!({"bundle": file, "keys": keys, "expect": expected, "refused": refused}));
         if !files.iter().any(|(f, _)| f == file) {
             files.push((file.to_owned(), text));
         }

@@ -21,6 +21,7 @@ use crate::domain::{integrity, record};
 use crate::keys::Key;
 
 mod fixtures;
+mod forgery;
 
 pub(super) const APPROVAL: Uuid = Uuid::from_u128(0x0b9e4a52_8c1f_4d2e_9a57_3f6c1d2b8e41);
 const OTHER: Uuid = Uuid::from_u128(0x7d1c0e33_2a4b_4c5d_8e6f_102132435465);
@@ -73,7 +74,7 @@ impl Story {
         EvidenceBundle::new(
             self.decided.clone(),
             self.records.clone(),
-            checkpoints_for(&self.checkpoints, APPROVAL, &self.decided.audit_head).to_vec(),
+            checkpoints_for_chain(&self.checkpoints, APPROVAL, &self.records).to_vec(),
         )
     }
 }
@@ -173,10 +174,17 @@ fn an_untouched_bundle_verifies_with_both_keys_and_says_what_it_cannot_check() {
     let bundle = s.bundle();
     assert_eq!(
         bundle.checkpoints.len(),
-        1,
-        "from the one recording its head"
+        2,
+        "from the first that recorded it at all"
     );
-    assert_eq!(bundle.key_ids, vec![key_b().key_id()]);
+    let mut both = vec![key_a().key_id(), key_b().key_id()];
+    both.sort();
+    assert_eq!(bundle.key_ids, both);
+    // A caller that chose where they start gets the same.
+    assert_eq!(
+        checkpoints_for(&s.checkpoints, APPROVAL, &s.decided.audit_head),
+        &bundle.checkpoints[..]
+    );
     let report = verify_bundle(&bundle, &jwks(&[key_a(), key_b()]));
     assert!(report.ok(), "{:?}", report.failures);
     assert!(report.warnings.is_empty(), "{:?}", report.warnings);
@@ -213,7 +221,7 @@ fn edits_outside_the_fixtures_fail_too() {
     );
     let mut other_tenant = s.bundle();
     other_tenant.checkpoints[0].tenant = "evil".into();
-    fails_with(&other_tenant, &keys, "checkpoint 2: is of tenant \"evil\"");
+    fails_with(&other_tenant, &keys, "checkpoint 1: is of tenant \"evil\"");
     let mut behind = s.bundle();
     behind.approval = s.created.clone();
     fails_with(
@@ -257,12 +265,12 @@ fn a_head_newer_than_any_checkpoint_is_a_warning() {
     let bundle = EvidenceBundle::new(
         s.decided.clone(),
         s.records.clone(),
-        checkpoints_for(&s.checkpoints[..1], APPROVAL, &s.decided.audit_head).to_vec(),
+        checkpoints_for_chain(&s.checkpoints[..1], APPROVAL, &s.records).to_vec(),
     );
     assert_eq!(
         bundle.checkpoints.len(),
         1,
-        "the last one recording the approval"
+        "the one recording the approval"
     );
     let report = verify_bundle(&bundle, &keys);
     assert!(report.ok(), "{:?}", report.failures);
@@ -272,10 +280,9 @@ fn a_head_newer_than_any_checkpoint_is_a_warning() {
             .starts_with("not yet checkpointed")
     );
     let none = EvidenceBundle::new(s.decided.clone(), s.records.clone(), Vec::new());
-    assert!(
-        verify_bundle(&none, &keys).warnings[0]
-            .problem
-            .starts_with("not yet checkpointed")
+    assert_eq!(
+        verify_bundle(&none, &keys).warnings[0].problem,
+        NO_CHECKPOINT
     );
 }
 
