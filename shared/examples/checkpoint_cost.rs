@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use holdpoint::service::Service;
+use holdpoint::service::checkpoints::BUNDLE_CHECKPOINTS;
 use holdpoint::store::Store;
 use holdpoint::store::checkpoints::{CheckpointLog, Checkpoints};
 use holdpoint::store::embedded::{EmbeddedStore, FILE};
@@ -158,12 +159,36 @@ fn mib(bytes: u64) -> f64 {
     bytes as f64 / 1_048_576.0
 }
 
-/// `holdpoint.db` and its write-ahead log, in bytes.
-fn db_bytes(dir: &Path) -> u64 {
-    [FILE.to_owned(), format!("{FILE}-wal")]
-        .iter()
-        .map(|f| std::fs::metadata(dir.join(f)).map_or(0, |m| m.len()))
-        .sum()
+/// `holdpoint.db`'s size in bytes once its write-ahead log is folded in (so that what the log
+/// happens to hold does not count), and the checkpoints' stored JSON bytes and head rows.
+fn db_bytes(dir: &Path) -> (u64, u64, u64) {
+    let conn = rusqlite::Connection::open(dir.join(FILE)).expect("a second connection");
+    conn.busy_timeout(Duration::from_secs(30))
+        .expect("busy timeout");
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .expect("wal folded in");
+    let (bodies, heads): (i64, i64) = conn
+        .query_row(
+            "SELECT (SELECT coalesce(sum(length(body)), 0) FROM checkpoints), \
+             (SELECT count(*) FROM checkpoint_heads)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("checkpoint tables");
+    let file = std::fs::metadata(dir.join(FILE)).map_or(0, |m| m.len());
+    (file, bodies as u64, heads as u64)
+}
+
+fn report_growth(what: &str, before: (u64, u64, u64), after: (u64, u64, u64)) {
+    println!(
+        "  holdpoint.db {:.1} MiB before, {:.1} MiB after {what} (+{:.2} MiB; checkpoint JSON \
+         +{:.2} MiB, +{} head rows)",
+        mib(before.0),
+        mib(after.0),
+        mib(after.0.saturating_sub(before.0)),
+        mib(after.1 - before.1),
+        after.2 - before.2
+    );
 }
 
 /// Median time of `runs` calls of `f`, in milliseconds.
@@ -255,13 +280,17 @@ async fn run(n: usize, extra_heads: usize) {
     let first = first.first().expect("a checkpoint");
     let json = serde_json::to_vec(first).expect("json").len();
     println!(
-        "  a checkpoint of {} heads: {json} B of JSON ({:.0} B a head); holdpoint.db {:.1} MiB \
-         before, {:.1} MiB after (+{:.2} MiB, db + wal)",
+        "  a checkpoint of {} heads: {json} B of JSON ({:.0} B a head)",
         first.heads.len(),
         json as f64 / first.heads.len() as f64,
-        mib(before),
-        mib(after),
-        mib(after.saturating_sub(before))
+    );
+    report_growth("it", before, after);
+    // A bundle carries its covering checkpoint and every later one, each whole (its hash and
+    // signature are over all its heads), up to a bound.
+    println!(
+        "  a bundle's ceiling: {BUNDLE_CHECKPOINTS} checkpoints of up to {} heads: about {:.0} MiB",
+        first.heads.len(),
+        mib((json * BUNDLE_CHECKPOINTS) as u64)
     );
 
     // The partial index on `moved`: finding nothing costs nothing, however many approvals.
@@ -288,10 +317,7 @@ async fn run(n: usize, extra_heads: usize) {
         "incremental checkpoint (1 % moved)",
         checkpoint_all(&service).await,
     );
-    println!(
-        "  holdpoint.db +{:.2} MiB for it",
-        mib(db_bytes(dir.path()).saturating_sub(before))
-    );
+    report_growth("it", before, db_bytes(dir.path()));
 
     // A decided approval in the newest checkpoint: heads go in approval id order.
     let typical = *decided.iter().max().expect("one decided");
