@@ -232,6 +232,22 @@ async fn an_auditor_checks_a_bundle_offline_and_a_rollback_is_caught() {
     assert!(out.status.success(), "{}", printed(&out));
     assert!(python_verifies(&bundle, &rotated).0);
 
+    // The rolled-back approval is pending again: decided anew, its chain moves past what the
+    // checkpoint recorded with a record 2 other than the recorded one. No checkpoint signs over
+    // it, and its bundle (from the first checkpoint that recorded it) fails.
+    approve(&server, &id).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let rewritten = dir.path().join("rewritten.json");
+    let out = holdpoint(
+        dir.path(),
+        &["audit", "export", &id, "--out", rewritten.to_str().unwrap()],
+        &env,
+    );
+    assert!(out.status.success(), "{}", printed(&out));
+    let out = verify(&rewritten, &rotated);
+    assert!(!out.status.success(), "{}", printed(&out));
+    assert!(!python_verifies(&rewritten, &rotated).0);
+
     // The server's checkpoints since the restart found the rolled-back chain: never recorded
     // (no checkpoint vouches for it), announced, and still named by audit verify.
     let events = std::fs::read_to_string(dir.path().join(".holdpoint/events.jsonl")).unwrap();

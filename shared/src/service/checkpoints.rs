@@ -15,7 +15,7 @@ use holdpoint_core::audit::checkpoint::{
 use holdpoint_core::domain::approval::Approval;
 use holdpoint_core::domain::identity::Principal;
 use holdpoint_core::domain::seal::Breach;
-use holdpoint_core::evidence::{EvidenceBundle, checkpoints_for};
+use holdpoint_core::evidence::{EvidenceBundle, checkpoints_for_chain};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -214,7 +214,6 @@ impl Service {
         };
         let records = self.store.audit(tenant, id).await?;
         let covering = cp.log.covering(tenant, id).await?;
-        let head = &approval.audit_head;
         // From the first checkpoint that recorded it at all, so every checkpoint that could
         // contradict its chain is in the bundle; for one never recorded, from the last written
         // before its last record, so the bundle shows none could have recorded it.
@@ -226,7 +225,7 @@ impl Service {
             },
         };
         let chosen = cp.log.since(tenant, from, BUNDLE_CHECKPOINTS).await?;
-        let chosen = checkpoints_for(&chosen, id, head).to_vec();
+        let chosen = checkpoints_for_chain(&chosen, id, &records).to_vec();
         Ok(Some(EvidenceBundle::new(approval, records, chosen)))
     }
 
