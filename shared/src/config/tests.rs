@@ -19,7 +19,10 @@ fn defaults_when_nothing_is_set() {
     assert_eq!(s.key_cache, Duration::from_secs(300));
     assert_eq!(s.expiry, ExpiryBounds::default());
     assert_eq!((s.server.requests, s.server.connections), (32, 512));
-    assert_eq!(s.server.body_bytes, 64 << 20);
+    assert_eq!(s.server.body_bytes, 16 << 20);
+    assert_eq!(s.checkpoint_every, Duration::from_secs(60));
+    assert_eq!(s.checkpoint_kms_key, None);
+    assert!(s.checkpoint_retired_kms_keys.is_empty());
     assert_eq!(s.base_url_or(s.addr), "http://127.0.0.1:8004");
 }
 
@@ -42,4 +45,25 @@ fn every_bad_value_is_one_clear_error_naming_its_variable() {
         let named = e.0.contains(name) || e.0.contains("expiry bounds");
         assert!(named, "{name}={value}: {e}");
     }
+}
+
+#[test]
+fn checkpoint_keys_are_named_and_retired_ones_listed() {
+    let s = Settings::from_lookup(|name| match name {
+        CHECKPOINT_KMS_KEY => Some(" alias/holdpoint-checkpoints ".into()),
+        CHECKPOINT_RETIRED_KMS_KEYS => Some(" key-a, ,key-b ".into()),
+        CHECKPOINT_SECONDS => Some("0".into()),
+        _ => None,
+    })
+    .unwrap();
+    assert_eq!(
+        s.checkpoint_kms_key.as_deref(),
+        Some("alias/holdpoint-checkpoints")
+    );
+    assert_eq!(s.checkpoint_retired_kms_keys, ["key-a", "key-b"]);
+    assert_eq!(
+        s.checkpoint_every,
+        Duration::from_secs(1),
+        "at least a second"
+    );
 }
