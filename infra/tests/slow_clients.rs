@@ -263,3 +263,39 @@ async fn a_client_that_stops_reading_is_cut_off() {
         "the connection was ended (checked after {waited:?})"
     );
 }
+
+#[tokio::test]
+async fn a_review_form_too_large_is_refused_by_its_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::for_team(dir.path(), &[]).await;
+    let addr = server.addr;
+    let (declared, chunked) = tokio::task::spawn_blocking(move || {
+        let head = "POST /review/6f9619ff-8b86-d011-b42d-00cf4fc964ff HTTP/1.1\r\nHost: x\r\n\
+                    Connection: close\r\nContent-Type: application/x-www-form-urlencoded\r\n";
+        let form = format!("token={}", "a".repeat(70_000));
+        let declared = ask(
+            addr,
+            &format!("{head}Content-Length: {}\r\n\r\n{form}", form.len()),
+        );
+        let chunked = ask(
+            addr,
+            &format!(
+                "{head}Transfer-Encoding: chunked\r\n\r\n{:x}\r\n{form}\r\n0\r\n\r\n",
+                form.len()
+            ),
+        );
+        (declared, chunked)
+    })
+    .await
+    .unwrap();
+    // Past the 64 KiB a form may hold, declared or not: the page's own answer, as HTML.
+    for answer in [declared, chunked] {
+        assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+        assert!(
+            answer
+                .to_ascii_lowercase()
+                .contains("content-type: text/html"),
+            "{answer}"
+        );
+    }
+}

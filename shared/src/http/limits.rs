@@ -173,9 +173,6 @@ async fn admit(State(bounds): State<Bounds>, req: Request, next: Next) -> Respon
     let (req, held) = if anonymous && parts.uri.path().starts_with("/v1/") {
         // Its handler refuses it before reading a byte of it.
         (Request::from_parts(parts, body), None)
-    } else if declared(&parts.headers).is_some_and(|n| n > LARGEST_BODY as u64) {
-        // More than any route reads: left for the route to refuse in its own words, unread.
-        (Request::from_parts(parts, Body::empty()), None)
     } else {
         // Without credentials, only a review form is read (and from a pool of its own, so
         // anonymous senders cannot hold the bytes callers need).
@@ -184,17 +181,27 @@ async fn admit(State(bounds): State<Bounds>, req: Request, next: Next) -> Respon
         } else {
             (&bounds.bodies, LARGEST_BODY)
         };
-        let claim = body_claim(&parts.headers, most);
-        let held = match claim {
-            0 => None,
-            n => match pool.admit(n).await {
-                Some(h) => Some(h),
-                None => return busy("too many request bodies are being read; retry"),
-            },
-        };
-        match axum::body::to_bytes(body, most).await {
-            Ok(bytes) => (Request::from_parts(parts, Body::from(bytes)), held),
-            Err(_) => return too_large(most),
+        if declared(&parts.headers).is_some_and(|n| n > most as u64) {
+            // More than its kind of request may send: left for the route to refuse in its own
+            // words (a page, or a problem), unread.
+            (Request::from_parts(parts, Body::empty()), None)
+        } else {
+            let held = match body_claim(&parts.headers, most) {
+                0 => None,
+                n => match pool.admit(n).await {
+                    Some(h) => Some(h),
+                    None => return busy("too many request bodies are being read; retry"),
+                },
+            };
+            match axum::body::to_bytes(body, most).await {
+                Ok(bytes) => (Request::from_parts(parts, Body::from(bytes)), held),
+                // A chunked body past it: the route is handed one byte more than the most, so
+                // it refuses it in its own words too.
+                Err(_) => (
+                    Request::from_parts(parts, Body::from(vec![0u8; most + 1])),
+                    held,
+                ),
+            }
         }
     };
     let permit = match bounds.requests.clone().try_acquire_owned() {
@@ -207,15 +214,6 @@ async fn admit(State(bounds): State<Bounds>, req: Request, next: Next) -> Respon
     let res = next.run(req).await;
     drop((permit, held, share));
     bounds.answers.hold(res, who).await
-}
-
-fn too_large(most: usize) -> Response {
-    Problem::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "body_too_large",
-        format!("the body must be at most {most} bytes"),
-    )
-    .into_response()
 }
 
 fn declared(headers: &HeaderMap) -> Option<u64> {
