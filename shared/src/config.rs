@@ -126,6 +126,11 @@ impl Settings {
             default_seconds: number(DEFAULT_EXPIRY_SECONDS, d.default_seconds)?,
             min_seconds: number(MIN_EXPIRY_SECONDS, d.min_seconds)?,
             max_seconds: number(MAX_EXPIRY_SECONDS, d.max_seconds)?,
+            remind_at: match get(REMIND_AT) {
+                None => d.remind_at,
+                Some(v) => holdpoint_core::domain::reminder::RemindAt::parse(&v)
+                    .map_err(|e| ConfigError(format!("{REMIND_AT} {e}")))?,
+            },
         };
         if !(1..=expiry.default_seconds).contains(&expiry.min_seconds)
             || expiry.default_seconds > expiry.max_seconds

@@ -53,6 +53,7 @@ pub const BODY_BUDGET_MIB: &str = "HOLDPOINT_BODY_BUDGET_MIB";
 pub const DEFAULT_EXPIRY_SECONDS: &str = "HOLDPOINT_DEFAULT_EXPIRY_SECONDS";
 pub const MIN_EXPIRY_SECONDS: &str = "HOLDPOINT_MIN_EXPIRY_SECONDS";
 pub const MAX_EXPIRY_SECONDS: &str = "HOLDPOINT_MAX_EXPIRY_SECONDS";
+pub const REMIND_AT: &str = "HOLDPOINT_REMIND_AT";
 /// Read by the commands that call a Holdpoint over HTTP (`approvals`, `mcp`, `demo-agent`).
 pub const URL: &str = "HOLDPOINT_URL";
 pub const API_KEY: &str = "HOLDPOINT_API_KEY";
@@ -223,6 +224,12 @@ pub const VARIABLES: &[Variable] = &[
         "`2592000`",
         "both",
         "longest expiry accepted",
+    ),
+    var(
+        REMIND_AT,
+        "`0.8`",
+        "both",
+        "when reviewers of a pending approval are reminded, once: the share of its window passed (`0.8`: 80 %), or `never`; a tenant's policy `remind_at` overrides it",
     ),
     var(
         URL,

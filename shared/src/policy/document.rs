@@ -34,6 +34,9 @@ struct RawDocument {
     default: DefaultOutcome,
     #[serde(default = "yes")]
     agents_may_add_reviewers: bool,
+    /// When reviewers are reminded (see [`super::remind`]).
+    #[serde(default)]
+    remind_at: Option<Yaml>,
     /// Read one by one, so that an error inside a rule can name it.
     #[serde(default)]
     rules: Vec<Yaml>,
@@ -150,6 +153,7 @@ fn read(text: &str, known_roles: Option<&[String]>) -> Result<Rules, PolicyError
         return Err(whole(format!("a policy holds at most {RULES} rules")));
     }
     let agents_may_add = raw.agents_may_add_reviewers;
+    let remind_at = super::remind::read(raw.remind_at.as_ref()).map_err(whole)?;
     let mut rules: Vec<Rule> = Vec::with_capacity(raw.rules.len());
     for (i, value) in raw.rules.into_iter().enumerate() {
         // The id as written, to name the rule even when the rest does not read.
@@ -171,6 +175,7 @@ fn read(text: &str, known_roles: Option<&[String]>) -> Result<Rules, PolicyError
     Ok(Rules {
         default: raw.default,
         rules,
+        remind_at,
     })
 }
 

@@ -9,6 +9,8 @@
 //!   no rule matches; `ask` when left out.
 //! - `agents_may_add_reviewers`: whether an ask lets the agent add its own reviewers to the
 //!   rule's, unless the rule says otherwise; `true` when left out.
+//! - `remind_at`: when reviewers of a pending approval are reminded, once: the share of its
+//!   window passed (`0.8`), or `never` (also `0`); left out, `HOLDPOINT_REMIND_AT` (0.8).
 //! - `rules`: each with an `id` (a principal-style name, unique, not `default`), an optional
 //!   `description`, a `match` and an `outcome` (`deny`, `allow` or `ask`).
 //!
@@ -46,6 +48,7 @@
 mod document;
 mod matching;
 mod predicate;
+mod remind;
 mod rules;
 mod ruling;
 #[cfg(test)]

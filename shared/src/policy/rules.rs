@@ -10,6 +10,8 @@ use super::matching::Match;
 pub(super) struct Rules {
     pub(super) default: DefaultOutcome,
     pub(super) rules: Vec<Rule>,
+    /// When the tenant's reviewers are reminded (`None`: the service's setting).
+    pub(super) remind_at: Option<holdpoint_core::domain::reminder::RemindAt>,
 }
 
 /// What happens to a request no rule matches.

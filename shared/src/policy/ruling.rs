@@ -74,7 +74,10 @@ pub(super) fn evaluate(
         .collect();
     if !asks.is_empty() {
         return Ruling::Ask {
-            gate: combine(&asks, governance),
+            gate: Gate {
+                remind_at: policy.remind_at,
+                ..combine(&asks, governance)
+            },
         };
     }
     if let Some(rule) = matched.first() {
@@ -88,6 +91,7 @@ pub(super) fn evaluate(
         DefaultOutcome::Ask => Ruling::Ask {
             gate: Gate {
                 governance: Some(governance),
+                remind_at: policy.remind_at,
                 ..Gate::open()
             },
         },

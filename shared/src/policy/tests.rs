@@ -109,6 +109,7 @@ fn each_outcome() {
                 }],
                 max_execute_within: Some(600),
                 governance: Some(governance(&["refunds", "anything"])),
+                remind_at: None,
             }
         }
     );

@@ -22,6 +22,8 @@ pub enum AuditEvent {
     Executed,
     /// Approved, but its execution window closed before it was executed.
     Lapsed,
+    /// A pending approval's reviewers were reminded, once, before its deadline.
+    Reminded,
 }
 
 /// What follows from one kind of event, wherever it is told or counted.
@@ -45,7 +47,7 @@ pub struct EventFacts {
 }
 
 impl AuditEvent {
-    pub const ALL: [AuditEvent; 11] = [
+    pub const ALL: [AuditEvent; 12] = [
         AuditEvent::Created,
         AuditEvent::ApprovalRecorded,
         AuditEvent::Approved,
@@ -57,6 +59,7 @@ impl AuditEvent {
         AuditEvent::Cancelled,
         AuditEvent::Executed,
         AuditEvent::Lapsed,
+        AuditEvent::Reminded,
     ];
 
     pub const fn facts(self) -> EventFacts {
@@ -114,12 +117,20 @@ impl AuditEvent {
                 "Approval Lapsed",
                 Some("ApprovalsLapsed"),
             ),
+            AuditEvent::Reminded => (
+                "reminded",
+                Status::Pending,
+                "Approval Reminded",
+                Some("ApprovalsReminded"),
+            ),
         };
         let review_type = match self {
             AuditEvent::Created => Some("approval.review_requested"),
             AuditEvent::Escalated => Some("approval.escalated"),
             // Reviewers are told the new deadline.
             AuditEvent::Extended => Some("approval.extended"),
+            // Asked again, with the time left.
+            AuditEvent::Reminded => Some("approval.reminder"),
             _ => None,
         };
         // The requester is called back on every change that leaves the approval no longer waiting.
@@ -134,7 +145,8 @@ impl AuditEvent {
             AuditEvent::Created
             | AuditEvent::ApprovalRecorded
             | AuditEvent::Escalated
-            | AuditEvent::Extended => None,
+            | AuditEvent::Extended
+            | AuditEvent::Reminded => None,
         };
         EventFacts {
             name,

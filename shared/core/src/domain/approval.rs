@@ -135,6 +135,15 @@ pub struct Approval {
     pub escalates_at: Option<DateTime<Utc>>,
     #[serde(with = "rfc3339::option")]
     pub executed_at: Option<DateTime<Utc>>,
+    /// When its reviewers are reminded, once (see [`crate::domain::reminder`]); absent when no
+    /// reminder is owed: turned off, a window too short, already reminded, or made before
+    /// reminders existed.
+    #[serde(
+        default,
+        with = "rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub reminds_at: Option<DateTime<Utc>>,
     /// The tenant's policy version and the rules that settled this approval's gate (absent on
     /// approvals made before policies, and when no policy was set).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -279,10 +288,13 @@ impl Approval {
             return Some(self.created_at);
         }
         match self.status {
-            Status::Pending => Some(match self.escalates_at {
-                Some(at) if at < self.expires_at => at,
-                _ => self.expires_at,
-            }),
+            Status::Pending => Some(
+                [self.escalates_at, self.reminds_at]
+                    .into_iter()
+                    .flatten()
+                    .filter(|at| *at < self.expires_at)
+                    .fold(self.expires_at, DateTime::min),
+            ),
             // Only with a recorded window: rows of approvals made before windows existed were
             // stored without this deadline, and their columns must keep following from their
             // documents (they lapse when read, and at execute, all the same).

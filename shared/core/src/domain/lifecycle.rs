@@ -48,6 +48,8 @@ pub enum Command<'a> {
     },
     Expire,
     Escalate,
+    /// Asks a pending approval's reviewers again, once, before its deadline.
+    Remind,
     /// Records that an approved approval's execution window closed unexecuted.
     Lapse,
     /// The tenant's policy answers at creation (`deny`: rejected, `allow`: approved), decided
@@ -114,14 +116,17 @@ impl Refusal {
 
 /// The change the service itself owes an approval at `now`, if any: expiry once its
 /// deadline has passed, lapse once its execution window has closed, else escalation once the
-/// current level's time is up and another level exists.
+/// current level's time is up and another level exists, else its reminder once it is due (the
+/// next sweep reminds an approval that escalated at the same time, and its new reviewers).
 pub fn due(a: &Approval, now: DateTime<Utc>) -> Option<Command<'static>> {
     if deadlines::expiry_due(a, now) {
         Some(Command::Expire)
     } else if deadlines::lapse_due(a, now) {
         Some(Command::Lapse)
+    } else if deadlines::escalation_due(a, now) {
+        Some(Command::Escalate)
     } else {
-        deadlines::escalation_due(a, now).then_some(Command::Escalate)
+        deadlines::reminder_due(a, now).then_some(Command::Remind)
     }
 }
 
@@ -165,6 +170,7 @@ pub fn apply(current: &Approval, cmd: Command<'_>, now: DateTime<Utc>) -> Result
         Command::Expire => deadline(current, deadlines::expire(current, now), now),
         Command::Escalate => deadline(current, deadlines::escalate(current, now), now),
         Command::Lapse => deadline(current, deadlines::lapse(current, now), now),
+        Command::Remind => deadline(current, deadlines::remind(current, now), now),
         Command::Settle {
             rule,
             verdict,

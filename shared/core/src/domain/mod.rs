@@ -5,6 +5,7 @@ pub mod identity;
 pub mod integrity;
 pub mod lifecycle;
 pub mod record;
+pub mod reminder;
 pub mod request;
 pub mod review_link;
 pub mod seal;

@@ -62,6 +62,9 @@ struct State<'a> {
     escalates_at: Option<DateTime<Utc>>,
     #[serde(with = "rfc3339::option")]
     executed_at: Option<DateTime<Utc>>,
+    // Absent before reminders and once reminded: old states keep their digest.
+    #[serde(with = "rfc3339::option", skip_serializing_if = "Option::is_none")]
+    reminds_at: Option<DateTime<Utc>>,
     // Absent before policies and execution windows: old states keep their digest.
     #[serde(skip_serializing_if = "Option::is_none")]
     governed_by: &'a Option<Governance>,
@@ -115,6 +118,7 @@ impl<'a> State<'a> {
             expires_at,
             escalates_at,
             executed_at,
+            reminds_at,
             governed_by,
             execute_within_seconds,
             latest_expiry,
@@ -171,6 +175,7 @@ impl<'a> State<'a> {
             expires_at: *expires_at,
             escalates_at: *escalates_at,
             executed_at: *executed_at,
+            reminds_at: *reminds_at,
             governed_by,
             execute_within_seconds: *execute_within_seconds,
             latest_expiry: *latest_expiry,

@@ -1,7 +1,8 @@
 //! The deadlines of an approval: a pending one expires at `expires_at`, which its reviewers or an
 //! admin may move later (never past its latest expiry), and escalates when its level's time is
-//! up; an approved one lapses when its execution window closes unexecuted. Pure rules: what they
-//! come to is recorded (or refused) by the lifecycle itself.
+//! up; its reviewers are reminded once before it expires; an approved one lapses when its
+//! execution window closes unexecuted. Pure rules: what they come to is recorded (or refused)
+//! by the lifecycle itself.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::json;
@@ -71,6 +72,27 @@ pub(super) fn escalation_due(a: &Approval, now: DateTime<Utc>) -> bool {
         && a.escalation.len() > a.escalation_level as usize
 }
 
+/// Pending, its reminder still owed and its time come.
+pub(super) fn reminder_due(a: &Approval, now: DateTime<Utc>) -> bool {
+    a.status_at(now) == Status::Pending && a.reminds_at.is_some_and(|at| at <= now)
+}
+
+/// Asks the reviewers again, once: the reminder is spent by the change that records it. An
+/// escalation leaves it as it was (the new level's reviewers are reminded in its place).
+pub(super) fn remind(a: &Approval, now: DateTime<Utc>) -> Result<Change, Denied> {
+    if !reminder_due(a, now) {
+        return Err(Denied::NotDue);
+    }
+    let mut next = a.clone();
+    next.reminds_at = None;
+    let payload = json!({
+        "expires_at": crate::time::format(&a.expires_at),
+        "seconds_left": (a.expires_at - now).num_seconds(),
+        "reviewers": a.reviewers,
+    });
+    Ok(Change::by_service(next, AuditEvent::Reminded, payload))
+}
+
 pub(super) fn expire(a: &Approval, now: DateTime<Utc>) -> Result<Change, Denied> {
     if !expiry_due(a, now) {
         return Err(Denied::NotDue);
@@ -137,6 +159,10 @@ pub(super) fn extend(
     }
     let mut next = a.clone();
     next.expires_at = expires_at;
+    // A reminder still owed keeps its share of the longer window; a spent one stays spent.
+    next.reminds_at = a.reminds_at.and_then(|at| {
+        crate::domain::reminder::rescaled(a.created_at, at, a.expires_at, expires_at)
+    });
     let payload = json!({
         "seconds": seconds,
         "reason": reason,

@@ -6,6 +6,7 @@
 use serde::Serialize;
 
 use crate::domain::approval::{EscalationLevel, Governance, Requirement};
+use crate::domain::reminder::RemindAt;
 
 /// What the rules that matched a request require of the approval it becomes.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -28,6 +29,9 @@ pub struct Gate {
     pub max_execute_within: Option<u32>,
     /// The policy version and the rules behind this gate (`None`: no policy was set).
     pub governance: Option<Governance>,
+    /// The tenant's reminder setting (`None`: the service's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remind_at: Option<RemindAt>,
 }
 
 impl Gate {
@@ -42,6 +46,7 @@ impl Gate {
             escalation: Vec::new(),
             max_execute_within: None,
             governance: None,
+            remind_at: None,
         }
     }
 }

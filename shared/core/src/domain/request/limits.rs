@@ -28,6 +28,8 @@ pub struct ExpiryBounds {
     pub default_seconds: u32,
     pub min_seconds: u32,
     pub max_seconds: u32,
+    /// When reviewers are reminded where the tenant's policy does not say (`HOLDPOINT_REMIND_AT`).
+    pub remind_at: crate::domain::reminder::RemindAt,
 }
 
 impl Default for ExpiryBounds {
@@ -36,6 +38,7 @@ impl Default for ExpiryBounds {
             default_seconds: 3_600,
             min_seconds: 60,
             max_seconds: 2_592_000,
+            remind_at: Default::default(),
         }
     }
 }

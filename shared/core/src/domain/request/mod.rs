@@ -224,6 +224,12 @@ impl CreateRequest {
             None,
         );
         let expires_at = now + TimeDelta::seconds(i64::from(expires_in));
+        // A request the policy settles at once asks nobody, so reminds nobody.
+        let reminds_at = gate
+            .remind_at
+            .unwrap_or(bounds.remind_at)
+            .reminds_at(now, expires_at)
+            .filter(|_| asks);
         let escalates_at = self
             .escalation
             .first()
@@ -290,6 +296,7 @@ impl CreateRequest {
             expires_at,
             escalates_at,
             executed_at: None,
+            reminds_at,
             governed_by: gate.governance.clone(),
             execute_within_seconds: Some(execute_within),
             latest_expiry: Some(now + TimeDelta::seconds(i64::from(lifetime))),

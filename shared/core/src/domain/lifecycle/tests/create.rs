@@ -132,6 +132,7 @@ mod gate {
             escalation: Vec::new(),
             max_execute_within: Some(600),
             governance: None,
+            remind_at: None,
         }
     }
 

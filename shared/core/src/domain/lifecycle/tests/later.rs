@@ -207,6 +207,8 @@ fn escalation_reassigns_keeps_pending_and_sets_the_next_deadline() {
     let (two, _) = changed(&one, Command::Escalate, at(181));
     assert_eq!(two.reviewers, ["role:oncall"]);
     assert_eq!(two.escalates_at, None);
-    assert_eq!(two.next_deadline(), Some(a.expires_at));
+    // Escalations leave the reminder where it was: the last level's reviewers get it.
+    assert_eq!(two.reminds_at, a.reminds_at);
+    assert_eq!(two.next_deadline(), Some(at(480)));
     assert_eq!(refused(&two, Command::Escalate, at(500)), Refusal::NotDue);
 }

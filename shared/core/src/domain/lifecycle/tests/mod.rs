@@ -97,4 +97,5 @@ mod create;
 mod deadlines;
 mod decide;
 mod later;
+mod remind;
 mod settle;
