@@ -72,6 +72,8 @@ pub struct Settings {
     pub key_cache: Duration,
     pub expiry: ExpiryBounds,
     pub server: ServerLimits,
+    /// How long a reviewer's inbox session lasts.
+    pub session_hours: u32,
 }
 
 /// What the local server takes on at once (on AWS, API Gateway throttling and the functions'
@@ -149,6 +151,12 @@ impl Settings {
             connections: at_least_one(MAX_CONNECTIONS, 512)?,
             body_bytes: at_least_one(BODY_BUDGET_MIB, 16)?.saturating_mul(1024 * 1024),
         };
+        let session_hours = number(SESSION_HOURS, 12)?;
+        if !(1..=720).contains(&session_hours) {
+            return Err(ConfigError(format!(
+                "{SESSION_HOURS} must be 1 to 720, not {session_hours}"
+            )));
+        }
         Ok(Settings {
             addr,
             data_dir: PathBuf::from(text(DATA_DIR, "./.holdpoint")),
@@ -199,6 +207,7 @@ impl Settings {
             key_cache: Duration::from_secs(u64::from(number(KEY_CACHE_SECONDS, 300)?)),
             expiry,
             server,
+            session_hours,
         })
     }
 

@@ -22,4 +22,5 @@ pub mod keys;
 pub mod metrics;
 pub mod policy;
 pub mod service;
+pub mod sessions;
 pub mod store;

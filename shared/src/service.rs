@@ -35,6 +35,7 @@ mod outbox;
 pub mod policy;
 mod policy_admin;
 pub mod review_links;
+pub mod sessions;
 pub mod siem;
 mod state_check;
 pub mod sweep;
@@ -76,6 +77,9 @@ pub enum ServiceError {
     /// Refused by, or for, the tenant's approval policy.
     #[error(transparent)]
     Policy(#[from] policy::PolicyRefusal),
+    /// Too many sign-in requests, of a name or from an address: retry after this long.
+    #[error("too many sign-in requests; retry in {retry_after_seconds} s")]
+    RateLimited { retry_after_seconds: u64 },
     #[error("internal: {0}")]
     Internal(String),
 }
@@ -142,6 +146,8 @@ pub struct Service {
     policies: Option<Arc<policy::Policies>>,
     /// Where signed checkpoints are kept, and their keys; without them none are written.
     checkpoints: Option<Arc<crate::store::checkpoints::Checkpoints>>,
+    /// Reviewers' sign-in links and browser sessions; without them nobody signs in.
+    sessions: Option<Arc<sessions::Sessions>>,
 }
 
 impl Service {
@@ -162,6 +168,7 @@ impl Service {
             allow_private_webhooks: false,
             policies: None,
             checkpoints: None,
+            sessions: None,
         }
     }
 

@@ -54,6 +54,7 @@ pub const DEFAULT_EXPIRY_SECONDS: &str = "HOLDPOINT_DEFAULT_EXPIRY_SECONDS";
 pub const MIN_EXPIRY_SECONDS: &str = "HOLDPOINT_MIN_EXPIRY_SECONDS";
 pub const MAX_EXPIRY_SECONDS: &str = "HOLDPOINT_MAX_EXPIRY_SECONDS";
 pub const REMIND_AT: &str = "HOLDPOINT_REMIND_AT";
+pub const SESSION_HOURS: &str = "HOLDPOINT_SESSION_HOURS";
 /// Read by the commands that call a Holdpoint over HTTP (`approvals`, `mcp`, `demo-agent`).
 pub const URL: &str = "HOLDPOINT_URL";
 pub const API_KEY: &str = "HOLDPOINT_API_KEY";
@@ -230,6 +231,12 @@ pub const VARIABLES: &[Variable] = &[
         "`0.8`",
         "both",
         "when reviewers of a pending approval are reminded, once: the share of its window passed (`0.8`: 80 %), or `never`; a tenant's policy `remind_at` overrides it",
+    ),
+    var(
+        SESSION_HOURS,
+        "`12`",
+        "both",
+        "how long a reviewer's inbox session lasts (1–720); `holdpoint principals sign-out NAME` ends it sooner",
     ),
     var(
         URL,

@@ -40,6 +40,7 @@ pub mod mirrored;
 pub mod schedule;
 #[cfg(feature = "delivery")]
 pub mod send;
+pub mod sign_in;
 pub mod target;
 #[cfg(feature = "delivery")]
 pub mod worker;

@@ -84,7 +84,8 @@ impl Notifier {
     /// One attempt at `d`, recorded and saved; answers it as saved.
     pub async fn attempt(&self, mut d: Delivery) -> Delivery {
         let now = Utc::now();
-        let asks_reviewer = d.channel != Channel::Callback;
+        // A sign-in message asks about no approval: nothing to wait for.
+        let asks_reviewer = d.channel != Channel::Callback && !super::sign_in::is_sign_in(&d);
         let waits = if asks_reviewer {
             self.links.waits(&d.tenant, d.approval_id, now).await
         } else {

@@ -52,6 +52,10 @@ impl IntoResponse for Problem {
             "code": self.code,
             "detail": self.detail,
         });
+        let retry_after = self
+            .extra
+            .get("retry_after_seconds")
+            .and_then(Value::as_u64);
         if let Value::Object(m) = &mut body {
             m.extend(self.extra);
         }
@@ -64,7 +68,10 @@ impl IntoResponse for Problem {
             res.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(c));
         }
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+        if let Some(after) = retry_after {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(after));
+        } else if self.status == StatusCode::SERVICE_UNAVAILABLE {
             res.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
@@ -120,6 +127,14 @@ impl From<ServiceError> for Problem {
                     "this approval's stored state does not match its signed audit trail; nothing was changed",
                 )
             }
+            ServiceError::RateLimited {
+                retry_after_seconds,
+            } => Problem::new(
+                S::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "too many sign-in requests; retry later",
+            )
+            .with("retry_after_seconds", retry_after_seconds),
             ServiceError::Internal(m) => {
                 tracing::error!(error = %m, "internal error");
                 Problem::new(S::INTERNAL_SERVER_ERROR, "internal", "internal error")

@@ -1,0 +1,309 @@
+//! Sessions in DynamoDB: items of the directory table (`DirectoryTable`, no table of its own),
+//! each with the TTL attribute `ttl` (epoch seconds) so DynamoDB deletes them after they end;
+//! reads compare `expires` (epoch ms) themselves, since TTL deletes late.
+//!
+//! - `sign-in#{tenant}/{folded name}`, sk `count`: the requests of a name in its window.
+//! - `sign-in-link#{sha256 of the token}`, sk `-`: a link, taken by one conditional delete.
+//! - `session#{tenant}/{name}`, sk `{sha256 of the secret}`: a session; a principal's are one
+//!   Query, so `holdpoint principals sign-out` ends them all.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use chrono::{DateTime, TimeDelta, Utc};
+
+use super::{Counted, Session, SessionStore, SignInLink};
+use crate::store::StoreError;
+use crate::store::dynamodb::item::{Item, from_doc, number, s};
+use crate::store::dynamodb::sdk_error;
+
+#[derive(Clone)]
+pub struct DynamoSessions {
+    client: Client,
+    table: String,
+}
+
+impl DynamoSessions {
+    /// Sessions kept in the directory table `table`.
+    pub fn new(client: Client, table: impl Into<String>) -> DynamoSessions {
+        DynamoSessions {
+            client,
+            table: table.into(),
+        }
+    }
+}
+
+fn n_i(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn ttl(at: DateTime<Utc>) -> AttributeValue {
+    // A day past the end: DynamoDB deletes within days anyway, and reads check `expires`.
+    n_i(at.timestamp() + 86_400)
+}
+
+fn counter_pk(tenant: &str, folded: &str) -> String {
+    format!("sign-in#{tenant}/{folded}")
+}
+
+fn link_pk(hash: &str) -> String {
+    format!("sign-in-link#{hash}")
+}
+
+fn session_pk(tenant: &str, name: &str) -> String {
+    format!("session#{tenant}/{name}")
+}
+
+fn encode<T: serde::Serialize>(v: &T) -> Result<AttributeValue, StoreError> {
+    serde_json::to_string(v)
+        .map(s)
+        .map_err(|e| StoreError::Internal(e.to_string()))
+}
+
+fn expires(item: &Item) -> i64 {
+    item.get("expires").and_then(number).map_or(0, |v| v as i64)
+}
+
+fn failed_condition<E: aws_sdk_dynamodb::error::ProvideErrorMetadata, R>(
+    e: &SdkError<E, R>,
+) -> bool {
+    matches!(e, SdkError::ServiceError(se) if se.err().code() == Some("ConditionalCheckFailedException"))
+}
+
+#[async_trait]
+impl SessionStore for DynamoSessions {
+    async fn count_request(
+        &self,
+        tenant: &str,
+        folded_name: &str,
+        now: DateTime<Utc>,
+        window: TimeDelta,
+        limit: u32,
+    ) -> Result<Counted, StoreError> {
+        let pk = counter_pk(tenant, folded_name);
+        let now_ms = now.timestamp_millis();
+        // A counter in its window goes up while under the limit; a missing or ended one starts
+        // afresh. A lost race between the two is tried again.
+        for _ in 0..4 {
+            let up = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(&pk))
+                .key("sk", s("count"))
+                .update_expression("SET #c = #c + :one")
+                .condition_expression("#e > :now AND #c < :limit")
+                .expression_attribute_names("#c", "count")
+                .expression_attribute_names("#e", "expires")
+                .expression_attribute_values(":one", n_i(1))
+                .expression_attribute_values(":now", n_i(now_ms))
+                .expression_attribute_values(":limit", n_i(i64::from(limit)))
+                .send()
+                .await;
+            match up {
+                Ok(_) => return Ok(Counted::Admitted),
+                Err(e) if failed_condition(&e) => {}
+                Err(e) => return Err(sdk_error(e)),
+            }
+            let end = now + window;
+            let fresh = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .item("pk", s(&pk))
+                .item("sk", s("count"))
+                .item("count", n_i(1))
+                .item("expires", n_i(end.timestamp_millis()))
+                .item("ttl", ttl(end))
+                .condition_expression("attribute_not_exists(pk) OR #e <= :now")
+                .expression_attribute_names("#e", "expires")
+                .expression_attribute_values(":now", n_i(now_ms))
+                .send()
+                .await;
+            match fresh {
+                Ok(_) => return Ok(Counted::Admitted),
+                Err(e) if failed_condition(&e) => {}
+                Err(e) => return Err(sdk_error(e)),
+            }
+            let item = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .key("pk", s(&pk))
+                .key("sk", s("count"))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(sdk_error)?
+                .item;
+            if let Some(item) = item {
+                let count = item.get("count").and_then(number).unwrap_or(0);
+                let end = expires(&item);
+                if end > now_ms && count >= u64::from(limit) {
+                    let left = ((end - now_ms) as u64).div_ceil(1000).max(1);
+                    return Ok(Counted::Limited {
+                        retry_after_seconds: left,
+                    });
+                }
+            }
+        }
+        Err(StoreError::Unavailable(
+            "sign-in requests of this name raced; retry".into(),
+        ))
+    }
+
+    async fn put_link(&self, link: &SignInLink) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(link_pk(&link.hash)))
+            .item("sk", s("-"))
+            .item("doc", encode(link)?)
+            .item("expires", n_i(link.expires_at.timestamp_millis()))
+            .item("ttl", ttl(link.expires_at))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(())
+    }
+
+    async fn link(&self, hash: &str, now: DateTime<Utc>) -> Result<Option<SignInLink>, StoreError> {
+        let item = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(link_pk(hash)))
+            .key("sk", s("-"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_error)?
+            .item;
+        match item {
+            Some(i) if expires(&i) > now.timestamp_millis() => {
+                Ok(Some(from_doc(&i, "sign-in link")?))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    async fn take_link(
+        &self,
+        hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SignInLink>, StoreError> {
+        let taken = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(link_pk(hash)))
+            .key("sk", s("-"))
+            .condition_expression("attribute_exists(pk) AND #e > :now")
+            .expression_attribute_names("#e", "expires")
+            .expression_attribute_values(":now", n_i(now.timestamp_millis()))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await;
+        match taken {
+            Ok(out) => match out.attributes {
+                Some(i) => Ok(Some(from_doc(&i, "sign-in link")?)),
+                None => Ok(None),
+            },
+            Err(e) if failed_condition(&e) => Ok(None),
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
+
+    async fn put_session(&self, session: &Session) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(session_pk(&session.tenant, &session.name)))
+            .item("sk", s(&session.hash))
+            .item("doc", encode(session)?)
+            .item("expires", n_i(session.expires_at.timestamp_millis()))
+            .item("ttl", ttl(session.expires_at))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(())
+    }
+
+    async fn session(
+        &self,
+        tenant: &str,
+        name: &str,
+        hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Session>, StoreError> {
+        let item = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(session_pk(tenant, name)))
+            .key("sk", s(hash))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_error)?
+            .item;
+        match item {
+            Some(i) if expires(&i) > now.timestamp_millis() => Ok(Some(from_doc(&i, "session")?)),
+            _ => Ok(None),
+        }
+    }
+
+    async fn remove_session(
+        &self,
+        tenant: &str,
+        name: &str,
+        hash: &str,
+    ) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(session_pk(tenant, name)))
+            .key("sk", s(hash))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(out.attributes.is_some())
+    }
+
+    async fn remove_sessions_of(&self, tenant: &str, name: &str) -> Result<usize, StoreError> {
+        let pk = session_pk(tenant, name);
+        let now = Utc::now().timestamp_millis();
+        let mut removed = 0;
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(&pk))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            for item in page.items() {
+                let Some(AttributeValue::S(sk)) = item.get("sk") else {
+                    continue;
+                };
+                if self.remove_session(tenant, name, sk).await? && expires(item) > now {
+                    removed += 1;
+                }
+            }
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(removed),
+            }
+        }
+    }
+}
