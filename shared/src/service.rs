@@ -31,6 +31,7 @@ pub mod checkpoints;
 mod create;
 pub mod decision_check;
 mod extend;
+mod inbox;
 mod outbox;
 pub mod policy;
 mod policy_admin;

@@ -4,6 +4,7 @@
 //! Every scenario works in a tenant of its own, so backends may share one database between
 //! scenarios running in parallel.
 
+mod awaiting;
 pub mod checkpoints;
 mod deadlines;
 pub mod deliveries;
@@ -19,6 +20,7 @@ mod store;
 mod tamper;
 mod upgrade;
 
+pub use awaiting::*;
 pub use deadlines::*;
 pub use deliveries::*;
 pub use directory::*;
@@ -41,7 +43,7 @@ macro_rules! conformance_suite {
             create_then_get, create_is_create_if_absent, idempotency_keys,
             transition_is_compare_and_set, transition_versions_and_sequences,
             transition_stores_the_audit_record_with_the_state,
-            list_pages_newest_first, list_filters, due_holds_only_pending_past_deadline,
+            list_pages_newest_first, list_filters, list_awaiting_expands_roles, due_holds_only_pending_past_deadline,
             fifty_concurrent_decisions_one_winner, fifty_concurrent_store_writes_one_winner,
             concurrent_quorum_approvals_all_count,
             forty_concurrent_votes_on_quorum_twenty_all_answer, lifecycle_end_to_end, sweep_expires_due_approvals,

@@ -117,6 +117,8 @@ pub(super) struct ListParams {
     agent_id: Option<String>,
     reviewer: Option<String>,
     checkpoint_type: Option<String>,
+    /// `me`: what waits for the caller's decision now, named or through a role it holds.
+    awaiting: Option<String>,
     limit: Option<String>,
     cursor: Option<String>,
 }
@@ -168,11 +170,26 @@ pub(super) async fn list(
             ));
         }
     }
+    let awaiting = match p.awaiting.as_deref() {
+        None => None,
+        // An agent decides nothing, so nothing waits for it.
+        Some("me") if caller.is_agent() => {
+            return Ok(ok(json!({"items": [], "next_cursor": null})));
+        }
+        Some("me") => Some(crate::store::Awaiting {
+            name: caller.principal.clone(),
+            roles: caller.roles.clone(),
+        }),
+        Some(_) => {
+            return Err(Problem::bad_request("invalid_query", "awaiting must be me"));
+        }
+    };
     let filter = ListFilter {
         status,
         agent_id: p.agent_id,
         reviewer: p.reviewer,
         checkpoint_type: p.checkpoint_type,
+        awaiting,
     };
     // Cut by bytes as well as by count: past the budget the page ends after the last item
     // kept and says there is more, so no page holds more than a few MB however large the

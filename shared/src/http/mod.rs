@@ -10,6 +10,11 @@ mod approvals;
 pub mod auth;
 mod evidence;
 mod extract;
+mod inbox;
+mod inbox_approvals;
+pub mod inbox_page;
+mod insights;
+pub mod insights_page;
 pub mod limits;
 mod policy;
 pub mod problem;
@@ -79,11 +84,48 @@ fn table() -> Vec<(Routes, Method, &'static str, MethodRouter<AppState>)> {
             "/.well-known/holdpoint/audit-keys",
             get(evidence::audit_keys),
         ),
+        (R::Read, M::GET, "/v1/insights", get(insights::insights)),
         (R::Read, M::GET, "/v1/policy", get(policy::get)),
         (R::Decide, M::PUT, "/v1/policy", put(policy::put)),
         (R::Read, M::GET, "/v1/policy/history", get(policy::history)),
         (R::Read, M::POST, "/v1/policy/test", post(policy::test)),
         (R::Read, M::GET, "/review/{id}", get(review::page)),
+        (R::Read, M::GET, "/inbox", get(inbox_approvals::pending)),
+        (R::Decide, M::POST, "/inbox", post(inbox::request_link)),
+        (R::Read, M::GET, "/inbox/sign-in", get(inbox::open_link)),
+        (R::Decide, M::POST, "/inbox/sign-in", post(inbox::sign_in)),
+        (R::Decide, M::POST, "/inbox/sign-out", post(inbox::sign_out)),
+        (
+            R::Read,
+            M::GET,
+            "/inbox/decided",
+            get(inbox_approvals::decided),
+        ),
+        (
+            R::Read,
+            M::GET,
+            "/inbox/approvals/{id}",
+            get(inbox_approvals::one),
+        ),
+        (
+            R::Decide,
+            M::POST,
+            "/inbox/approvals/{id}",
+            post(inbox_approvals::decide_one),
+        ),
+        (
+            R::Decide,
+            M::POST,
+            "/inbox/preview",
+            post(inbox_approvals::preview),
+        ),
+        (
+            R::Decide,
+            M::POST,
+            "/inbox/decide",
+            post(inbox_approvals::decide_many),
+        ),
+        (R::Read, M::GET, "/inbox/app.js", get(inbox::app_js)),
         (R::Decide, M::POST, "/review/{id}", post(review::decide)),
         (
             R::Decide,

@@ -253,7 +253,7 @@ pub(super) async fn decide(
 
 /// Why the edited output of the form is not a document: not strict JSON, or not one in shape.
 #[derive(Debug, thiserror::Error)]
-enum NotADocument {
+pub(super) enum NotADocument {
     #[error(transparent)]
     Strict(#[from] holdpoint_core::invalid::Invalid),
     #[error(transparent)]
@@ -261,7 +261,7 @@ enum NotADocument {
 }
 
 /// The edited output as the form sent it, checked as strictly as the API's JSON.
-fn edited_output(text: &str) -> Result<Document, NotADocument> {
+pub(super) fn edited_output(text: &str) -> Result<Document, NotADocument> {
     holdpoint_core::json::strict::check(text.as_bytes())?;
     Ok(serde_json::from_str(text)?)
 }

@@ -14,7 +14,7 @@ use holdpoint_core::domain::approval::{Approval, Status};
 use holdpoint_core::text::{html, html_json, html_visible};
 use holdpoint_core::time;
 
-const STYLE: &str = "body{font:16px/1.5 system-ui,sans-serif;margin:0 auto;max-width:44rem;padding:1rem;color:#1b1b1b}\
+pub(crate) const STYLE: &str = "body{font:16px/1.5 system-ui,sans-serif;margin:0 auto;max-width:44rem;padding:1rem;color:#1b1b1b}\
 h1{font-size:1.3rem}h2{font-size:1.05rem;margin-top:1.5rem}\
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dt{font-weight:600}dd{margin:0}\
 bdi,pre,dd{overflow-wrap:anywhere;unicode-bidi:isolate}\
@@ -40,7 +40,7 @@ pub fn content_security_policy() -> &'static str {
 
 /// Agent-supplied text: hidden characters shown as escapes, markup escaped, and isolated from
 /// the page's own text direction.
-fn agent(text: &str) -> String {
+pub(crate) fn agent(text: &str) -> String {
     format!("<bdi>{}</bdi>", html_visible(text))
 }
 
@@ -74,6 +74,19 @@ pub fn message(title: &str, text: &str) -> String {
 
 /// The review page: what the agent wants to do, and the forms to decide.
 pub fn review(a: &Approval, reviewer: &str, token: &str) -> String {
+    let hidden = format!(
+        "<input type=\"hidden\" name=\"token\" value=\"{}\">",
+        html(token)
+    );
+    page(
+        "Approval requested",
+        &review_body(a, reviewer, &format!("/review/{}", a.id), &hidden),
+    )
+}
+
+/// What the review page shows, its forms posting to `action` with `hidden` (the link's token,
+/// or the inbox's CSRF token) in each: the inbox shows the very same.
+pub(crate) fn review_body(a: &Approval, reviewer: &str, action: &str, hidden: &str) -> String {
     let mut b = String::new();
     let _ = write!(
         b,
@@ -144,11 +157,6 @@ pub fn review(a: &Approval, reviewer: &str, token: &str) -> String {
         );
     }
     b.push_str("</ol>");
-    let action = format!("/review/{}", a.id);
-    let hidden = format!(
-        "<input type=\"hidden\" name=\"token\" value=\"{}\">",
-        html(token)
-    );
     let edits = a
         .proposed_output
         .clone()
@@ -183,7 +191,7 @@ pub fn review(a: &Approval, reviewer: &str, token: &str) -> String {
             hour.num_seconds()
         );
     }
-    page("Approval requested", &b)
+    b
 }
 
 /// What a reviewer sees once the approval is no longer waiting: its status, who brought it

@@ -35,12 +35,45 @@ pub struct ListFilter {
     pub agent_id: Option<String>,
     pub reviewer: Option<String>,
     pub checkpoint_type: Option<String>,
+    /// Only what waits for this reviewer's decision now (`awaiting=me`).
+    pub awaiting: Option<Awaiting>,
+}
+
+/// A reviewer as the directory holds it now: its name and the roles it holds, so an approval
+/// asking `role:NAME` is found for every current member (expanded here, not by the caller).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Awaiting {
+    pub name: String,
+    pub roles: Vec<String>,
+}
+
+impl Awaiting {
+    /// Pending at `now`, asking this reviewer at the current level (by name or by a role it
+    /// holds), and not yet approved by it (a quorum waits for the others, not for it).
+    pub fn waits_for(&self, a: &Approval, now: DateTime<Utc>) -> bool {
+        use holdpoint_core::domain::identity::ROLE_PREFIX;
+        a.status_at(now) == Status::Pending
+            && a.reviewers
+                .iter()
+                .any(|r| match r.strip_prefix(ROLE_PREFIX) {
+                    Some(role) => self.roles.iter().any(|mine| mine == role),
+                    None => *r == self.name,
+                })
+            && !a.approvals.iter().any(|v| v.by == self.name)
+    }
 }
 
 impl ListFilter {
+    /// The stored status the store may narrow by: `awaiting` implies pending.
+    pub fn narrowed_status(&self) -> Option<Status> {
+        self.status
+            .or(self.awaiting.as_ref().map(|_| Status::Pending))
+    }
+
     /// Whether `a`, as seen at `now`, passes the filter.
     pub fn matches(&self, a: &Approval, now: DateTime<Utc>) -> bool {
         self.status.is_none_or(|s| a.status_at(now) == s)
+            && self.awaiting.as_ref().is_none_or(|w| w.waits_for(a, now))
             && self.agent_id.as_ref().is_none_or(|v| *v == a.agent_id)
             && self
                 .reviewer

@@ -268,7 +268,7 @@ impl Store for DynamoStore {
         // at `now` (lazy expiry, which only the domain knows), `ListFilter::matches` applies to
         // the approvals read. Like a FilterExpression, it filters after `Limit`: a page may
         // hold fewer items.
-        let (index, pk_name, pk_value) = match filter.status {
+        let (index, pk_name, pk_value) = match filter.narrowed_status() {
             // Seen at `now`, these span stored statuses (lazy expiry, lazy lapse).
             Some(Status::Expired | Status::Lapsed) | None => {
                 (BY_TENANT, "tenant", tenant.to_owned())

@@ -58,7 +58,7 @@ pub fn page(
     if filter.reviewer.is_some() {
         sql.push_str(" AND a.tenant = r.tenant");
     }
-    if let Some(s) = filter.status {
+    if let Some(s) = filter.narrowed_status() {
         let stored = stored_statuses(s);
         sql.push_str(&format!(
             " AND a.status IN ({})",
