@@ -16,6 +16,8 @@ use holdpoint_core::audit::{AuditEvent, AuditRecord};
 use holdpoint_core::domain::approval::Approval;
 use holdpoint_core::domain::sweep::SweepReport;
 
+pub mod prometheus;
+
 pub const NAMESPACE: &str = "Holdpoint";
 
 /// The metric an event counts towards, as its row of [`AuditEvent::facts`] names it.
@@ -123,8 +125,10 @@ pub fn transition(approval: &Approval, record: &AuditRecord) {
     let Some(metric) = facts.metric else {
         return;
     };
+    prometheus::event(facts.name);
     if facts.decision {
         let waited = (record.at - approval.created_at).num_milliseconds().max(0);
+        prometheus::decided(facts.name, waited);
         emit(
             &[
                 (metric, Unit::Count, 1.0),
@@ -145,6 +149,11 @@ pub fn publish_failed() {
 /// A delivery to a reviewer or an agent that failed for good (see `holdpoint deliveries`).
 pub fn delivery_failed() {
     emit(&[(DELIVERY_FAILURES, Unit::Count, 1.0)], &[]);
+}
+
+/// A delivery attempt recorded with `status` on `channel` (for `/metrics`; EMF counts failures).
+pub fn delivery_recorded(status: &str, channel: &str) {
+    prometheus::delivery(status, channel);
 }
 
 /// What a sweep did that the transitions it made did not already count.

@@ -32,6 +32,7 @@ mod create;
 pub mod decision_check;
 mod extend;
 mod inbox;
+pub mod insights;
 mod outbox;
 pub mod policy;
 mod policy_admin;

@@ -114,6 +114,7 @@ impl Notifier {
                 &self.policy,
             ),
         }
+        crate::metrics::delivery_recorded(d.status.as_str(), d.channel.as_str());
         match d.status {
             DeliveryStatus::Delivered => {
                 tracing::info!(delivery = %d.id, attempts = d.attempts, "delivered")
