@@ -20,6 +20,7 @@ use crate::error::Error;
 use crate::pacing::WaitPolicy;
 use crate::ticket::Ticket;
 
+mod insights;
 pub(crate) mod policy;
 mod transport;
 
@@ -277,6 +278,7 @@ impl Client {
             expired: count("expired"),
             escalated: count("escalated"),
             lapsed: count("lapsed"),
+            reminded: count("reminded"),
             republished: count("republished"),
             skipped: count("skipped"),
             failed: count("failed"),

@@ -225,10 +225,11 @@ pub async fn run(
                 print_json(&r);
             } else {
                 println!(
-                    "expired {}, escalated {}, lapsed {}, republished {}, skipped {}, failed {}{}",
+                    "expired {}, escalated {}, lapsed {}, reminded {}, republished {}, skipped {}, failed {}{}",
                     r.expired,
                     r.escalated,
                     r.lapsed,
+                    r.reminded,
                     r.republished,
                     r.skipped,
                     r.failed,

@@ -14,6 +14,7 @@ mod events;
 mod fixture;
 pub mod policies;
 mod races;
+mod reminders;
 mod rows;
 mod state;
 mod store;
@@ -28,6 +29,7 @@ pub use documents::*;
 pub use events::*;
 pub use fixture::{ManualClock, approve, test_key, test_keys};
 pub use races::*;
+pub use reminders::*;
 pub use rows::*;
 pub use state::*;
 pub use store::*;
@@ -49,7 +51,8 @@ macro_rules! conformance_suite {
             forty_concurrent_votes_on_quorum_twenty_all_answer, lifecycle_end_to_end, sweep_expires_due_approvals,
             lazy_expiry_is_stored_on_write, events_are_never_lost,
             accepted_documents_survive_the_store, approvals_lapse_past_their_window,
-            extend_moves_the_deadline_within_the_latest_expiry);
+            extend_moves_the_deadline_within_the_latest_expiry,
+            a_reminder_is_found_due_and_recorded_once);
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {
         $(

@@ -14,7 +14,11 @@ fn edited(name: &str, value: &Value) -> Value {
     match (name, value) {
         ("id", _) => json!(Uuid::new_v4()),
         ("status", _) => json!("approved"),
-        ("created_at" | "expires_at" | "escalates_at" | "executed_at" | "latest_expiry", _) => at,
+        (
+            "created_at" | "expires_at" | "escalates_at" | "executed_at" | "latest_expiry"
+            | "reminds_at",
+            _,
+        ) => at,
         ("decision", Value::Null) => json!({
             "decision": "approved", "by": "mallory", "at": at,
             "comment": null, "modified_output": null,

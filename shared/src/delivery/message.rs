@@ -29,6 +29,31 @@ pub fn review_type(event: AuditEvent) -> &'static str {
     event.facts().review_type.or(requested).unwrap_or_default()
 }
 
+/// How long a reminded approval has left, from its reminder to its deadline, in seconds.
+fn seconds_left(event: &LifecycleEvent) -> Option<i64> {
+    let d = &event.detail;
+    if d.event != AuditEvent::Reminded {
+        return None;
+    }
+    let at = DateTime::parse_from_rfc3339(&d.at).ok()?;
+    let expires = DateTime::parse_from_rfc3339(&d.expires_at).ok()?;
+    Some((expires - at).num_seconds().max(0))
+}
+
+/// A duration as a reviewer reads it: "1 hour 5 minutes", "12 minutes", "45 seconds".
+fn readable(seconds: i64) -> String {
+    let unit = |n: i64, one: &str| format!("{n} {one}{}", if n == 1 { "" } else { "s" });
+    let (days, hours, minutes) = (seconds / 86_400, seconds / 3_600 % 24, seconds / 60 % 60);
+    match (days, hours, minutes) {
+        (0, 0, 0) => unit(seconds, "second"),
+        (0, 0, m) => unit(m, "minute"),
+        (0, h, 0) => unit(h, "hour"),
+        (0, h, m) => format!("{} {}", unit(h, "hour"), unit(m, "minute")),
+        (d, 0, _) => unit(d, "day"),
+        (d, h, _) => format!("{} {}", unit(d, "day"), unit(h, "hour")),
+    }
+}
+
 fn risk(event: &LifecycleEvent) -> String {
     event
         .detail
@@ -41,16 +66,21 @@ pub fn review_email(event: &LifecycleEvent, reviewer: &str, url: &str) -> Messag
     // Agent-written text shows its hidden characters (control, bidi, zero-width) escaped, as
     // every surface does: a mail neither breaks its lines nor disguises what an agent wrote.
     let action = text::visible(&d.action);
-    let subject: String = format!("Approval needed: {action}")
-        .chars()
-        .take(150)
-        .collect();
+    let left = seconds_left(event).map(readable);
+    let subject = match &left {
+        Some(left) => format!("Reminder, {left} left: approval needed: {action}"),
+        None => format!("Approval needed: {action}"),
+    };
+    let subject: String = subject.chars().take(150).collect();
     let (agent, asked_by) = (text::visible(&d.agent_id), text::visible(&d.requested_by));
     let reason = d.reason.as_deref().map(text::visible);
-    let intro = match d.event {
-        AuditEvent::Escalated => "An approval was escalated to you.",
-        AuditEvent::Extended => "An approval waiting for you has a new deadline.",
-        _ => "An agent is waiting for your approval.",
+    let intro = match (d.event, &left) {
+        (AuditEvent::Reminded, Some(left)) => {
+            format!("A reminder: an approval waiting for you expires in {left}, unanswered so far.")
+        }
+        (AuditEvent::Escalated, _) => "An approval was escalated to you.".into(),
+        (AuditEvent::Extended, _) => "An approval waiting for you has a new deadline.".into(),
+        _ => "An agent is waiting for your approval.".into(),
     };
     let mut text = format!(
         "Hello {},\n\n{}\n\nAction:   {action}\nAgent:    {}\nAsked by: {}\nRisk:     {}\nDecide by: {}\n",
@@ -123,10 +153,7 @@ pub fn review_webhook(
     now: DateTime<Utc>,
 ) -> Message {
     let d = &event.detail;
-    webhook(
-        review_type(d.event),
-        now,
-        &serde_json::json!({
+    let mut data = serde_json::json!({
             "event_id": d.event_id,
             "approval_id": d.approval_id,
             "tenant": d.tenant,
@@ -138,8 +165,11 @@ pub fn review_webhook(
             "risk_score": d.risk_score,
             "expires_at": d.expires_at,
             "review_url": url,
-        }),
-    )
+    });
+    if let Some(left) = seconds_left(event) {
+        data["seconds_left"] = left.into();
+    }
+    webhook(review_type(d.event), now, &data)
 }
 
 /// The lifecycle event as the agent's callback: its detail without reviewers or the callback URL.
@@ -234,6 +264,55 @@ mod tests {
             assert!(body.contains("has a new deadline"), "{body}");
             assert!(body.contains("2026-11-29T12:00:00.000Z"), "{body}");
         }
+    }
+
+    #[test]
+    fn a_reminder_says_so_with_the_time_left_by_mail_and_webhook() {
+        let event: LifecycleEvent = serde_json::from_value(serde_json::json!({
+            "source": "holdpoint", "detail_type": "Approval Reminded",
+            "detail": {
+                "event_id": "e:2", "approval_id": uuid::Uuid::nil(), "tenant": "t",
+                "version": 2, "status": "pending", "event": "reminded",
+                "action": "Pay", "agent_id": "bot", "actor": "holdpoint",
+                "at": "2026-11-29T10:48:00.000Z", "payload": {},
+                "expires_at": "2026-11-29T11:00:00.000Z",
+            }
+        }))
+        .unwrap();
+        let Message::Email {
+            subject,
+            text,
+            html,
+        } = review_email(&event, "bob", "https://x/review")
+        else {
+            panic!("a mail")
+        };
+        assert_eq!(subject, "Reminder, 12 minutes left: approval needed: Pay");
+        for body in [&text, &html] {
+            assert!(body.contains("A reminder"), "{body}");
+            assert!(body.contains("expires in 12 minutes"), "{body}");
+            assert!(body.contains("2026-11-29T11:00:00.000Z"), "{body}");
+        }
+        let Message::Webhook { body } =
+            review_webhook(&event, "bob", "https://x/review", chrono::Utc::now())
+        else {
+            panic!("a webhook")
+        };
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["type"], "approval.reminder");
+        assert_eq!(body["data"]["seconds_left"], 720);
+        assert_eq!(body["data"]["expires_at"], "2026-11-29T11:00:00.000Z");
+        assert_eq!(
+            [90, 3_600, 3_900, 86_400, 90_000, 59].map(readable),
+            [
+                "1 minute",
+                "1 hour",
+                "1 hour 5 minutes",
+                "1 day",
+                "1 day 1 hour",
+                "59 seconds"
+            ]
+        );
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! The sweep: expires, lapses and escalates due approvals, and publishes what earlier publishes
-//! missed, through the same path as every other change.
+//! The sweep: expires, lapses, escalates and reminds due approvals, and publishes what earlier
+//! publishes missed, through the same path as every other change.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -27,6 +27,7 @@ fn count(report: &mut SweepReport, swept: Swept) {
         Some(Change::Expired) => report.expired += 1,
         Some(Change::Lapsed) => report.lapsed += 1,
         Some(Change::Escalated) => report.escalated += 1,
+        Some(Change::Reminded) => report.reminded += 1,
         Some(Change::Skipped | Change::Lost) => report.skipped += 1,
         Some(Change::Failed) => report.failed += 1,
     }
@@ -40,12 +41,12 @@ struct Swept {
 }
 
 impl Swept {
-    /// Changes made: a publish, an expiry, a lapse, an escalation.
+    /// Changes made: a publish, an expiry, a lapse, an escalation, a reminder.
     fn progress(&self) -> usize {
         usize::from(self.republished)
             + usize::from(matches!(
                 self.change,
-                Some(Change::Expired | Change::Lapsed | Change::Escalated)
+                Some(Change::Expired | Change::Lapsed | Change::Escalated | Change::Reminded)
             ))
     }
 }
@@ -54,6 +55,7 @@ enum Change {
     Expired,
     Lapsed,
     Escalated,
+    Reminded,
     /// Nothing to do after all (refused by the rules, or already so).
     Skipped,
     /// Another writer changed it first.
@@ -141,7 +143,8 @@ impl Service {
         }
     }
 
-    /// Publishes what `a` still has to publish, then expires, lapses or escalates it if due.
+    /// Publishes what `a` still has to publish, then expires, lapses, escalates or reminds it if
+    /// due.
     async fn sweep_one(&self, mut a: Approval, now: DateTime<Utc>) -> Swept {
         // Nothing is published or changed from a state its chain did not produce (an edited
         // callback URL must not receive the events); the breach is logged and announced.
@@ -159,6 +162,7 @@ impl Service {
                 let made = match command {
                     Command::Expire => Change::Expired,
                     Command::Lapse => Change::Lapsed,
+                    Command::Remind => Change::Reminded,
                     _ => Change::Escalated,
                 };
                 Some(match self.attempt(&a, command, now).await {

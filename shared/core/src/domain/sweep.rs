@@ -8,6 +8,9 @@ pub struct SweepReport {
     /// Approved approvals whose execution window closed unexecuted (absent in older reports).
     #[serde(default)]
     pub lapsed: usize,
+    /// Pending approvals whose reviewers were reminded (absent in older reports).
+    #[serde(default)]
+    pub reminded: usize,
     /// Approvals whose unpublished events were published by this sweep.
     pub republished: usize,
     /// Due approvals another writer changed first; the next sweep sees them again if still due.
