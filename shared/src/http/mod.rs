@@ -12,6 +12,7 @@ mod evidence;
 mod extract;
 mod inbox;
 mod inbox_approvals;
+mod inbox_insights;
 pub mod inbox_page;
 mod insights;
 pub mod insights_page;
@@ -126,6 +127,12 @@ fn table() -> Vec<(Routes, Method, &'static str, MethodRouter<AppState>)> {
             post(inbox_approvals::decide_many),
         ),
         (R::Read, M::GET, "/inbox/app.js", get(inbox::app_js)),
+        (
+            R::Read,
+            M::GET,
+            "/inbox/insights",
+            get(inbox_insights::insights),
+        ),
         (R::Decide, M::POST, "/review/{id}", post(review::decide)),
         (
             R::Decide,
