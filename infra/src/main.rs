@@ -19,10 +19,12 @@ mod demo_agent;
 mod dev_keys;
 mod error;
 mod evidence;
+mod insights;
 mod keys;
 mod links;
 mod listener;
 mod mcp;
+mod metrics;
 mod open;
 mod place;
 mod policy;
@@ -85,6 +87,26 @@ enum Command {
     Principals {
         #[command(subcommand)]
         command: principals::PrincipalsCommand,
+    },
+    /// How a tenant's approvals went over a window (by outcome, agent, tool; time to decision;
+    /// expiries, escalations, the policy's share): from the local store with --tenant, else
+    /// from a running Holdpoint as an admin (--url, --api-key).
+    Insights {
+        /// Start of the window, RFC 3339 [default: 7 days before --until].
+        #[arg(long)]
+        since: Option<String>,
+        /// End of the window (excluded), RFC 3339 [default: now]; at most 90 days after --since.
+        #[arg(long)]
+        until: Option<String>,
+        /// Read the local store (or the DynamoDB tables) for this tenant instead of a server.
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        place: Place,
+        #[command(flatten)]
+        remote: remote::Remote,
     },
     /// Show deliveries to reviewers and agents (newest first), and which failed.
     Deliveries {
@@ -327,6 +349,20 @@ async fn run(command: Command) -> Result<ExitCode, CliError> {
             base_url,
         } => links::print(&at(place)?, id, tenant, base_url).await,
         Command::Principals { command } => principals::run(command, settings()?).await,
+        Command::Insights {
+            since,
+            until,
+            tenant,
+            json,
+            place,
+            remote,
+        } => {
+            let query = insights::Query { since, until, json };
+            match tenant {
+                Some(tenant) => insights::local(&at(place)?, &tenant, query).await,
+                None => insights::remote(&remote.client().await?, query).await,
+            }
+        }
         Command::Deliveries {
             failed,
             tenant,

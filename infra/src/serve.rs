@@ -128,7 +128,12 @@ pub async fn run(settings: &Settings) -> Result<(), CliError> {
         })
     };
     let auth = state.auth.clone();
-    let app = holdpoint::http::limits::bounded(app(state, &Routes::ALL), &settings.server, auth);
+    // `/metrics` is the local server's alone (loopback peers only; see crate::metrics).
+    let routes = app(state, &Routes::ALL).route(
+        crate::metrics::PATH,
+        axum::routing::get(crate::metrics::serve),
+    );
+    let app = holdpoint::http::limits::bounded(routes, &settings.server, auth);
     let served = crate::listener::serve(listener, app, settings.server.connections, shutdown())
         .await
         .map_err(CliError::from);
