@@ -169,8 +169,11 @@ mod layout {
         let after = raw(&store, &a).await;
         assert_eq!(after["doc"], before["doc"], "the document is not rewritten");
         assert_eq!(after["published"], item::n(1));
-        let expiry = format!("{}#{}", time::format(&a.expires_at), a.id);
-        assert_eq!(due_at(&after).as_deref(), Some(expiry.as_str()));
+        // Its next deadline: the reminder, before the expiry.
+        let reminder = a.reminds_at.expect("a reminder is owed");
+        assert!(reminder < a.expires_at);
+        let next = format!("{}#{}", time::format(&reminder), a.id);
+        assert_eq!(due_at(&after).as_deref(), Some(next.as_str()));
         let read = store.get("acme", a.id).await.unwrap().unwrap();
         assert_eq!(read.published_seq, 1);
         assert!(read.row_mismatch.is_empty(), "{:?}", read.row_mismatch);
