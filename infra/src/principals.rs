@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 use clap::Subcommand;
+use holdpoint::backend::{Access, Backend};
 use holdpoint::config::Settings;
 use holdpoint::directory::{self, Directory, Entry};
 use holdpoint::store::StoreError;
@@ -56,6 +57,16 @@ pub enum PrincipalsCommand {
         #[command(flatten)]
         place: Place,
     },
+    /// End every inbox session of a principal at once (its sign-in links stay single-use and
+    /// short: the next one it asks for signs it in again).
+    SignOut {
+        /// TENANT/NAME, or NAME with --tenant
+        who: String,
+        #[arg(long)]
+        tenant: Option<String>,
+        #[command(flatten)]
+        place: Place,
+    },
     /// Give a principal a new API key and webhook secret, printed once; the old ones stop
     /// working.
     RotateKey {
@@ -72,7 +83,8 @@ impl PrincipalsCommand {
             PrincipalsCommand::Add { place, .. }
             | PrincipalsCommand::List { place, .. }
             | PrincipalsCommand::Remove { place, .. }
-            | PrincipalsCommand::RotateKey { place, .. } => place,
+            | PrincipalsCommand::RotateKey { place, .. }
+            | PrincipalsCommand::SignOut { place, .. } => place,
         }
     }
 }
@@ -165,6 +177,19 @@ pub async fn run(command: PrincipalsCommand, mut settings: Settings) -> Result<E
             } else {
                 Err(format!("{who} is not in the directory").into())
             }
+        }
+        PrincipalsCommand::SignOut { who, tenant, .. } => {
+            let (tenant, name) = match tenant {
+                Some(t) if !who.contains('/') => split(&format!("{t}/{who}"))?,
+                None if who.contains('/') => split(&who)?,
+                _ => return Err("name the principal as TENANT/NAME, or NAME with --tenant".into()),
+            };
+            let sessions = Backend::new(&settings, Access::Serve).sessions().await?;
+            let ended = sessions
+                .remove_sessions_of(&tenant, &name, chrono::Utc::now())
+                .await?;
+            println!("signed out {tenant}/{name}: {ended} session(s) ended");
+            Ok(ExitCode::SUCCESS)
         }
         PrincipalsCommand::RotateKey { who, .. } => {
             let (tenant, name) = split(&who)?;

@@ -395,7 +395,8 @@ impl Backend {
             .with_events(self.event_sink().await, base_url)
             .with_directory(self.directory().await?)
             .with_policies(self.policies().await?)
-            .with_deliveries(self.deliveries().await?);
+            .with_deliveries(self.deliveries().await?)
+            .with_sessions(self.sessions().await?, self.settings.session_hours);
         Ok(match self.checkpoints().await? {
             Some(c) => service.with_checkpoints(c),
             None => service,
@@ -434,3 +435,4 @@ impl Backend {
 
 #[cfg(feature = "delivery")]
 mod notify;
+mod sessions;

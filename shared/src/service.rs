@@ -149,7 +149,7 @@ pub struct Service {
     /// Where signed checkpoints are kept, and their keys; without them none are written.
     checkpoints: Option<Arc<crate::store::checkpoints::Checkpoints>>,
     /// Reviewers' sign-in links and browser sessions; without them nobody signs in.
-    sessions: Option<Arc<sessions::Sessions>>,
+    sessions: Option<Arc<crate::sessions::peers::Sessions>>,
 }
 
 impl Service {

@@ -95,7 +95,8 @@ impl Backend {
             .with_events(Arc::new(sink), base_url)
             .with_directory(directory)
             .with_policies(self.policies().await?)
-            .with_deliveries(self.deliveries().await?);
+            .with_deliveries(self.deliveries().await?)
+            .with_sessions(self.sessions().await?, self.settings.session_hours);
         Ok((service, notifier))
     }
 }

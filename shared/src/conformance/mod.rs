@@ -16,6 +16,7 @@ pub mod policies;
 mod races;
 mod reminders;
 mod rows;
+pub mod sessions;
 mod state;
 mod store;
 mod tamper;

@@ -8,10 +8,8 @@
 //! limit tells nothing either); at most [`PEER_LIMIT`] per minute per peer address (an IPv6
 //! address by its /64), counted in the process.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -24,22 +22,21 @@ use subtle::ConstantTimeEq;
 use super::{Service, ServiceError};
 use crate::delivery::sign_in;
 use crate::directory::Entry;
+use crate::sessions::peers::Sessions;
 use crate::sessions::{self as store, Counted, Session, SessionStore, SignInLink};
 use holdpoint_core::domain::identity::{
     Principal, check_not_reserved, check_principal_name, folded_name,
 };
 use holdpoint_core::domain::review_link::LinkRefusal;
 
+pub use crate::sessions::peers::PEER_LIMIT;
+
 /// How long a sign-in link works, and the window the per-name limit counts in.
 pub const LINK_MINUTES: i64 = 15;
 /// Sign-in requests of one name (per tenant) let through per window.
 pub const NAME_LIMIT: u32 = 3;
-/// Sign-in requests from one peer address let through per minute.
-pub const PEER_LIMIT: u32 = 10;
 /// A session's length when `HOLDPOINT_SESSION_HOURS` is not set.
 pub const DEFAULT_SESSION_HOURS: u32 = 12;
-/// Addresses remembered at most by the per-address limit (older windows are dropped first).
-const PEERS_KEPT: usize = 100_000;
 /// Characters of a secret as shown: base64url of 32 bytes.
 const SECRET_CHARS: usize = 43;
 /// Separates tenant, name and secret in the cookie (no name holds it).
@@ -67,51 +64,6 @@ impl SignedIn {
     /// Whether `given` is this session's CSRF token, compared in constant time.
     pub fn csrf_matches(&self, given: &str) -> bool {
         bool::from(self.csrf.as_bytes().ct_eq(given.as_bytes()))
-    }
-}
-
-/// The session store and the per-address limit: the sign-in side of a [`Service`].
-pub struct Sessions {
-    store: Arc<dyn SessionStore>,
-    hours: u32,
-    peers: Mutex<HashMap<IpAddr, (Instant, u32)>>,
-}
-
-impl Sessions {
-    pub fn new(store: Arc<dyn SessionStore>, hours: u32) -> Sessions {
-        Sessions {
-            store,
-            hours: hours.max(1),
-            peers: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Counts one request from `peer`; `Err` with the seconds until its minute ends.
-    fn count_peer(&self, peer: IpAddr) -> Result<(), u64> {
-        let key = match peer {
-            // One host holds a whole /64: count it as one address.
-            IpAddr::V6(v6) => {
-                let s = v6.segments();
-                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
-            }
-            v4 => v4,
-        };
-        let now = Instant::now();
-        let minute = std::time::Duration::from_secs(60);
-        let mut peers = self.peers.lock().unwrap_or_else(|p| p.into_inner());
-        if peers.len() >= PEERS_KEPT {
-            peers.retain(|_, (start, _)| now.duration_since(*start) < minute);
-        }
-        let slot = peers.entry(key).or_insert((now, 0));
-        if now.duration_since(slot.0) >= minute {
-            *slot = (now, 0);
-        }
-        if slot.1 >= PEER_LIMIT {
-            let left = minute.saturating_sub(now.duration_since(slot.0));
-            return Err(left.as_secs().max(1));
-        }
-        slot.1 += 1;
-        Ok(())
     }
 }
 
@@ -278,7 +230,7 @@ impl Service {
             name: entry.name.clone(),
             instance: entry.instance,
             created_at: now,
-            expires_at: now + TimeDelta::hours(i64::from(sessions.hours)),
+            expires_at: now + TimeDelta::hours(i64::from(sessions.hours())),
         };
         sessions.store.put_session(&session).await?;
         let cookie = format!(
@@ -342,7 +294,7 @@ impl Service {
         Ok(self
             .sessions()?
             .store
-            .remove_sessions_of(tenant, name)
+            .remove_sessions_of(tenant, name, self.clock.now())
             .await?)
     }
 
@@ -391,22 +343,5 @@ mod tests {
         assert_eq!(csrf_of(&a), csrf_of(&a));
         assert_ne!(csrf_of(&a), csrf_of(&b));
         assert!(!csrf_of(&a).contains(&a));
-    }
-
-    #[cfg(feature = "embedded")]
-    #[test]
-    fn an_address_is_limited_to_its_share_per_minute_and_a_v6_host_by_its_64() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = crate::sessions::embedded::EmbeddedSessions::open(dir.path()).unwrap();
-        let s = Sessions::new(Arc::new(store), DEFAULT_SESSION_HOURS);
-        let a: IpAddr = "2001:db8::1".parse().unwrap();
-        let b: IpAddr = "2001:db8::2".parse().unwrap();
-        for i in 0..PEER_LIMIT {
-            let peer = if i % 2 == 0 { a } else { b };
-            assert!(s.count_peer(peer).is_ok());
-        }
-        let after = s.count_peer(a).unwrap_err();
-        assert!((1..=60).contains(&after), "{after}");
-        assert!(s.count_peer("192.0.2.1".parse().unwrap()).is_ok());
     }
 }

@@ -275,9 +275,14 @@ impl SessionStore for DynamoSessions {
         Ok(out.attributes.is_some())
     }
 
-    async fn remove_sessions_of(&self, tenant: &str, name: &str) -> Result<usize, StoreError> {
+    async fn remove_sessions_of(
+        &self,
+        tenant: &str,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
         let pk = session_pk(tenant, name);
-        let now = Utc::now().timestamp_millis();
+        let now = now.timestamp_millis();
         let mut removed = 0;
         let mut start: Option<Item> = None;
         loop {

@@ -232,15 +232,29 @@ impl SessionStore for EmbeddedSessions {
             .await
     }
 
-    async fn remove_sessions_of(&self, tenant: &str, name: &str) -> Result<usize, StoreError> {
+    async fn remove_sessions_of(
+        &self,
+        tenant: &str,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
         let (tenant, name) = (tenant.to_owned(), name.to_owned());
         self.file
             .with(move |conn| {
-                conn.execute(
-                    "DELETE FROM sessions WHERE tenant = ?1 AND name = ?2 AND expires > ?3",
-                    params![tenant, name, ms(Utc::now())],
+                let tx = conn.transaction().map_err(failed)?;
+                let live = tx
+                    .execute(
+                        "DELETE FROM sessions WHERE tenant = ?1 AND name = ?2 AND expires > ?3",
+                        params![tenant, name, ms(now)],
+                    )
+                    .map_err(failed)?;
+                tx.execute(
+                    "DELETE FROM sessions WHERE tenant = ?1 AND name = ?2",
+                    params![tenant, name],
                 )
-                .map_err(failed)
+                .map_err(failed)?;
+                tx.commit().map_err(failed)?;
+                Ok(live)
             })
             .await
     }

@@ -18,6 +18,7 @@ use holdpoint_core::time::rfc3339;
 pub mod dynamodb;
 #[cfg(feature = "embedded")]
 pub mod embedded;
+pub mod peers;
 
 /// A sign-in link as kept: whom it signs in (the directory instance it was sent to).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,6 +110,11 @@ pub trait SessionStore: Send + Sync + 'static {
         hash: &str,
     ) -> Result<bool, StoreError>;
 
-    /// Ends every session of `tenant`/`name`; answers how many there were.
-    async fn remove_sessions_of(&self, tenant: &str, name: &str) -> Result<usize, StoreError>;
+    /// Ends every session of `tenant`/`name`; answers how many were still live at `now`.
+    async fn remove_sessions_of(
+        &self,
+        tenant: &str,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError>;
 }
