@@ -100,25 +100,42 @@ impl World {
             .collect()
     }
 
-    /// The token of the newest sign-in link sent to `tenant`/`name`.
+    /// The sign-in messages to `tenant`/`name` once `n` are kept (they are kept off the
+    /// answer's path), or all after a while.
+    pub async fn sent(&self, tenant: &str, name: &str, n: usize) -> Vec<(String, String)> {
+        for _ in 0..100 {
+            let sent = self.messages(tenant, name).await;
+            if sent.len() >= n {
+                return sent;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        self.messages(tenant, name).await
+    }
+
+    /// The token of the sign-in link sent to `tenant`/`name` (the first one, once sent).
     pub async fn token(&self, tenant: &str, name: &str) -> String {
-        let (_, text) = self
-            .messages(tenant, name)
-            .await
-            .into_iter()
-            .next()
-            .expect("a message");
-        let at = text.find("token=").expect("a link") + "token=".len();
-        text[at..at + 43].to_owned()
+        let sent = self.sent(tenant, name, 1).await;
+        token_in(&sent.first().expect("a message").1)
     }
 
     /// Asks for a link for `tenant`/`name` and signs in by it: the cookie.
     pub async fn signed_in(&self, tenant: &str, name: &str) -> String {
+        let before = self.messages(tenant, name).await;
         self.service
             .request_sign_in(tenant, name, None)
             .await
             .unwrap();
-        let token = self.token(tenant, name).await;
-        self.service.sign_in(&token).await.unwrap().0
+        let now = self.sent(tenant, name, before.len() + 1).await;
+        let new = now
+            .iter()
+            .find(|m| !before.contains(m))
+            .expect("a new message");
+        self.service.sign_in(&token_in(&new.1)).await.unwrap().0
     }
+}
+
+fn token_in(text: &str) -> String {
+    let at = text.find("token=").expect("a link") + "token=".len();
+    text[at..at + 43].to_owned()
 }
