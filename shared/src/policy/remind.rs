@@ -40,36 +40,4 @@ mod tests {
             assert!(e.starts_with("remind_at "), "{bad}: {e}");
         }
     }
-
-    #[test]
-    fn the_tenant_setting_reaches_every_ask_and_a_bad_one_is_refused() {
-        use super::super::{Policy, Ruling};
-        use holdpoint_core::domain::identity::Principal;
-        use holdpoint_core::domain::request::CreateRequest;
-        let caller = Principal {
-            tenant: "acme".into(),
-            principal: "bot".into(),
-            roles: Vec::new(),
-            kind: Default::default(),
-        };
-        let gate = |text: &str, action: &str| {
-            let p = Policy::parse(text, &[]).unwrap();
-            match p.evaluate(&caller, &CreateRequest::new(action, "", ["alice"]), 1) {
-                Ruling::Ask { gate } => gate.remind_at,
-                other => panic!("{other:?}"),
-            }
-        };
-        let rules = "rules: [{id: pay, match: {action: pay}, outcome: ask, reviewers: [alice]}]";
-        let half = Some(RemindAt::from_share(0.5).unwrap());
-        assert_eq!(gate(&format!("remind_at: 0.5\n{rules}"), "pay"), half);
-        assert_eq!(gate(&format!("remind_at: 0.5\n{rules}"), "other"), half);
-        assert_eq!(
-            gate(&format!("remind_at: never\n{rules}"), "pay"),
-            Some(RemindAt::NEVER)
-        );
-        assert_eq!(gate(rules, "pay"), None, "the service's setting");
-        let e = Policy::parse("remind_at: 1.5", &[]).unwrap_err();
-        assert!(e.message.starts_with("remind_at must be"), "{e:?}");
-        assert_eq!(e.rule, None);
-    }
 }
