@@ -259,6 +259,17 @@ async fn only_admins_ask_and_a_window_is_bounded() {
         StatusCode::UNPROCESSABLE_ENTITY,
         "invalid_field",
     );
+    // The edges of what RFC 3339 can say read nothing, and fail nothing.
+    for edge in [
+        "?since=0000-01-01T00:00:00Z&until=0000-01-02T00:00:00Z",
+        "?since=9999-12-30T00:00:00Z&until=9999-12-31T23:59:59.999Z",
+        "?until=0000-01-01T00:00:00Z",
+        "?since=2026-11-20T10:00:00%2B14:00",
+    ] {
+        let r = insights(&app, ADMIN, edge).await;
+        assert_eq!(r.status, StatusCode::OK, "{edge}: {}", r.body);
+        assert_eq!(r.body["counted"], 0, "{edge}");
+    }
     for bad in [
         "?since=yesterday",
         "?until=2026-13-01T00:00:00Z",
