@@ -101,6 +101,7 @@ enum Command {
         /// Read the local store (or the DynamoDB tables) for this tenant instead of a server.
         #[arg(long)]
         tenant: Option<String>,
+        /// Print the answer of GET /v1/insights (JSON) instead of text.
         #[arg(long)]
         json: bool,
         #[command(flatten)]
