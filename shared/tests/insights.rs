@@ -48,7 +48,7 @@ fn router() -> (Router, holdpoint::service::Service, Hands) {
         AGENT: {"tenant": "acme", "principal": "agent", "kind": "agent"},
         ADMIN: {"tenant": "acme", "principal": "root", "roles": ["admin"]},
         ALICE: {"tenant": "acme", "principal": "alice"},
-        ROBOT_ADMIN: {"tenant": "acme", "principal": "robot", "kind": "agent"},
+        ROBOT_ADMIN: {"tenant": "acme", "principal": "robot", "kind": "agent", "roles": ["admin"]},
         GLOBEX_AGENT: {"tenant": "globex", "principal": "agent", "kind": "agent"},
         GLOBEX_ADMIN: {"tenant": "globex", "principal": "root", "roles": ["admin"]},
     });
@@ -222,7 +222,7 @@ async fn figures_match_a_scenario_with_known_durations() {
 #[tokio::test]
 async fn only_admins_ask_and_a_window_is_bounded() {
     let (app, _, _) = router();
-    // Attacker tries: a reviewer, an agent, no key at all.
+    // Attacker tries: a reviewer, an agent, an agent holding the role admin, no key at all.
     for key in [ALICE, AGENT, ROBOT_ADMIN] {
         problem(
             &insights(&app, key, "").await,

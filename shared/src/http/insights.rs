@@ -40,7 +40,7 @@ pub(super) async fn insights(
     params: Result<Query<WindowParams>, QueryRejection>,
 ) -> Result<Response, Problem> {
     // Non-admins are refused before their query is even looked at.
-    if !caller.is_admin() {
+    if !crate::service::insights::may_read(&caller) {
         return Err(crate::service::ServiceError::NotAdmin.into());
     }
     let Query(p) = params.map_err(|e| Problem::bad_request("invalid_query", e.body_text()))?;

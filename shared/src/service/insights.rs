@@ -108,6 +108,11 @@ pub fn window(
     Ok((since, until))
 }
 
+/// Whether `by` may read its tenant's insights: a human holding the role admin.
+pub fn may_read(by: &Principal) -> bool {
+    by.is_admin() && !by.is_agent()
+}
+
 impl Service {
     /// The window a request names, defaults as [`window`] has them, `now` by this service's
     /// clock.
@@ -119,14 +124,15 @@ impl Service {
         Ok(window(since, until, self.clock.now())?)
     }
 
-    /// Insights into `by`'s tenant over `[since, until)`, for its admins alone.
+    /// Insights into `by`'s tenant over `[since, until)`, for its human admins alone: an agent
+    /// holding the role is refused too (it could time its requests to when reviewers are slow).
     pub async fn insights(
         &self,
         by: &Principal,
         since: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<Insights, ServiceError> {
-        if !by.is_admin() {
+        if !may_read(by) {
             return Err(ServiceError::NotAdmin);
         }
         self.insights_of(&by.tenant, since, until).await
