@@ -23,6 +23,9 @@ use crate::service::{Service, ServiceError};
 use holdpoint_core::domain::review_link::BaseUrl;
 use holdpoint_core::domain::sweep::SweepReport;
 
+#[cfg(feature = "delivery")]
+pub mod sign_in;
+
 /// A cold start that failed: the function does not start.
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 

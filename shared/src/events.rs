@@ -138,7 +138,16 @@ pub struct PublishError(pub String);
 pub trait EventSink: Send + Sync + 'static {
     /// Publishes all of `events` or fails (then every one of them is published again later).
     async fn publish(&self, events: &[LifecycleEvent]) -> Result<(), PublishError>;
+
+    /// Hands a reviewer's sign-in request (tenant and name, no secret) to whoever sends its
+    /// link: answers `false` when none does (the local server sends it itself).
+    async fn sign_in_requested(&self, _tenant: &str, _name: &str) -> Result<bool, PublishError> {
+        Ok(false)
+    }
 }
+
+/// The detail type of a sign-in request on the bus (read by the notify function).
+pub const SIGN_IN_REQUESTED: &str = "Sign-in Requested";
 
 /// Appends events as JSON lines to a file (the local stand-in for the bus). No review link goes
 /// in it: the local notifier prints those to the terminal of `holdpoint serve`. The file is opened
@@ -247,5 +256,28 @@ impl EventSink for EventBridgeSink {
             }
         }
         Ok(())
+    }
+    async fn sign_in_requested(&self, tenant: &str, name: &str) -> Result<bool, PublishError> {
+        use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+        let detail = serde_json::json!({"tenant": tenant, "name": name}).to_string();
+        let entry = PutEventsRequestEntry::builder()
+            .source("holdpoint")
+            .detail_type(SIGN_IN_REQUESTED)
+            .detail(detail)
+            .event_bus_name(&self.bus)
+            .build();
+        let out = self
+            .client
+            .put_events()
+            .entries(entry)
+            .send()
+            .await
+            .map_err(|e| {
+                PublishError(aws_sdk_eventbridge::error::DisplayErrorContext(&e).to_string())
+            })?;
+        if out.failed_entry_count() > 0 {
+            return Err(PublishError("the sign-in request was not published".into()));
+        }
+        Ok(true)
     }
 }

@@ -10,9 +10,23 @@ async fn main() -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
     let notifier = holdpoint::cloud::notifier_from_env().await?;
     let notifier = &notifier;
+    // A reviewer's sign-in request, on the same rule: its link is minted here.
+    let sign_in = holdpoint::cloud::sign_in::sign_in_sender_from_env().await?;
+    let sign_in = &sign_in;
     lambda_http::lambda_runtime::run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
-            holdpoint::cloud::notify(notifier, event.payload, event.context.deadline).await
+            let deadline = event.context.deadline;
+            if holdpoint::cloud::sign_in::is_sign_in_request(&event.payload) {
+                holdpoint::cloud::sign_in::notify_sign_in(
+                    notifier,
+                    sign_in,
+                    event.payload,
+                    deadline,
+                )
+                .await
+            } else {
+                holdpoint::cloud::notify(notifier, event.payload, deadline).await
+            }
         },
     ))
     .await

@@ -2,15 +2,63 @@
 //! email, a webhook signed like every other), kept in the delivery log like the review messages.
 //! It asks about no approval: the worker sends it without asking whether one still waits.
 
-use chrono::{DateTime, Utc};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, TimeDelta, Utc};
+use rand::RngCore;
 use uuid::Uuid;
 
 use super::{Channel, Delivery, DeliveryStatus, Message};
-use crate::directory::Entry;
+use crate::directory::{Directory, Entry};
+use crate::sessions::{LINK_MINUTES, SessionStore, SignInLink, hash};
+use crate::store::StoreError;
+use holdpoint_core::domain::identity::check_not_reserved;
 use holdpoint_core::text;
 
 /// The Standard Webhooks type of a sign-in message.
 pub const SIGN_IN_TYPE: &str = "inbox.sign_in";
+
+/// 256 random bits, base64url: a sign-in token or a session secret.
+pub fn new_secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Whether `entry` may sign in: a human with a channel, not under a name the service keeps.
+pub fn may_sign_in(entry: &Entry) -> bool {
+    entry.kind.is_human()
+        && (entry.email.is_some() || entry.webhook.is_some())
+        && check_not_reserved("name", &entry.name).is_ok()
+}
+
+/// Mints a sign-in link for `tenant`/`name` if it may sign in: keeps its hash in `sessions`
+/// and answers the messages carrying it (links under `base`), for the caller to keep in the
+/// delivery log and send; for anyone else, nothing. `request` names the messages (a retried
+/// request plans the same ids).
+pub async fn mint(
+    sessions: &dyn SessionStore,
+    directory: &dyn Directory,
+    base: &str,
+    (tenant, name): (&str, &str),
+    request: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Vec<Delivery>, StoreError> {
+    let Some(entry) = directory.get(tenant, name).await?.filter(may_sign_in) else {
+        return Ok(Vec::new());
+    };
+    let token = new_secret();
+    let link = SignInLink {
+        hash: hash(&token),
+        tenant: entry.tenant.clone(),
+        name: entry.name.clone(),
+        instance: entry.instance,
+        expires_at: now + TimeDelta::minutes(LINK_MINUTES),
+    };
+    sessions.put_link(&link).await?;
+    let url = format!("{base}/inbox/sign-in?token={token}");
+    Ok(deliveries(&entry, &url, request, link.expires_at, now))
+}
 
 /// Whether `d` is a sign-in message (sent whatever any approval's state).
 pub fn is_sign_in(d: &Delivery) -> bool {

@@ -15,24 +15,19 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, TimeDelta, Utc};
 use hmac::{Hmac, KeyInit, Mac};
-use rand::RngCore;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use super::{Service, ServiceError};
-use crate::delivery::sign_in;
+use crate::delivery::sign_in::{self, may_sign_in, new_secret};
 use crate::directory::Entry;
 use crate::sessions::peers::Sessions;
-use crate::sessions::{self as store, Counted, Session, SessionStore, SignInLink};
-use holdpoint_core::domain::identity::{
-    Principal, check_not_reserved, check_principal_name, folded_name,
-};
+use crate::sessions::{self as store, Counted, LINK_MINUTES, Session, SessionStore};
+use holdpoint_core::domain::identity::{Principal, check_principal_name, folded_name};
 use holdpoint_core::domain::review_link::LinkRefusal;
 
 pub use crate::sessions::peers::PEER_LIMIT;
 
-/// How long a sign-in link works, and the window the per-name limit counts in.
-pub const LINK_MINUTES: i64 = 15;
 /// Sign-in requests of one name (per tenant) let through per window.
 pub const NAME_LIMIT: u32 = 3;
 /// A session's length when `HOLDPOINT_SESSION_HOURS` is not set.
@@ -67,13 +62,6 @@ impl SignedIn {
     }
 }
 
-/// 256 random bits, base64url.
-fn new_secret() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
 /// Whether `s` has the shape of a secret (before any store is asked).
 fn secret_shaped(s: &str) -> bool {
     s.len() == SECRET_CHARS
@@ -105,13 +93,6 @@ fn expired() -> ServiceError {
     ServiceError::Link(LinkRefusal::Expired)
 }
 
-/// Whether `entry` may sign in: a human with a channel, not under a name the service keeps.
-fn may_sign_in(entry: &Entry) -> bool {
-    entry.kind.is_human()
-        && (entry.email.is_some() || entry.webhook.is_some())
-        && check_not_reserved("name", &entry.name).is_ok()
-}
-
 impl Service {
     /// Keeps sign-in links and sessions in `store`; sessions last `hours`.
     pub fn with_sessions(mut self, store: Arc<dyn SessionStore>, hours: u32) -> Service {
@@ -126,9 +107,11 @@ impl Service {
     }
 
     /// Sends `tenant`/`name` a sign-in link, if it is a human principal with a channel; the
-    /// same `Ok(())` otherwise, after the same store work (the request is counted and a link
-    /// kept either way; only a principal's is ever sent). Refused when malformed (Invalid),
-    /// too frequent (RateLimited), or when nothing could be kept.
+    /// same `Ok(())` otherwise, after the same work: the request is counted (of any name) and
+    /// handed on; whether the name is a principal's is looked at only after the answer (by the
+    /// notify function on AWS, by a task of this process locally), so neither the answer's
+    /// time nor a failure tells. Refused when malformed (Invalid), too frequent (RateLimited),
+    /// or when the request could not be counted or handed on (Unavailable).
     pub async fn request_sign_in(
         &self,
         tenant: &str,
@@ -138,13 +121,15 @@ impl Service {
         check_principal_name("tenant", tenant)?;
         check_principal_name("name", name)?;
         let sessions = self.sessions()?;
-        let (Some(log), Some(base)) = (
-            &self.deliveries,
-            self.events.as_ref().and_then(|(_, b)| b.get()),
-        ) else {
+        let (Some(log), Some((sink, base)), Some(directory)) =
+            (&self.deliveries, &self.events, &self.directory)
+        else {
             return Err(ServiceError::Unavailable(
-                "sign-in needs a delivery log and a public base URL".into(),
+                "sign-in needs a directory, a delivery log and events".into(),
             ));
+        };
+        let Some(base) = base.get().map(str::to_owned) else {
+            return Err(ServiceError::Unavailable("no public base URL yet".into()));
         };
         if let Some(peer) = peer {
             sessions
@@ -153,10 +138,6 @@ impl Service {
                     retry_after_seconds,
                 })?;
         }
-        let entry = match &self.directory {
-            Some(d) => d.get(tenant, name).await?,
-            None => None,
-        };
         let now = self.clock.now();
         let window = TimeDelta::minutes(LINK_MINUTES);
         let counted = sessions
@@ -171,25 +152,22 @@ impl Service {
                 retry_after_seconds,
             });
         }
-        let token = new_secret();
-        let link = SignInLink {
-            hash: store::hash(&token),
-            tenant: tenant.to_owned(),
-            name: name.to_owned(),
-            instance: entry.as_ref().and_then(|e| e.instance),
-            expires_at: now + window,
-        };
-        // Kept for a stranger too (its token is dropped, so it signs nobody in): the same work.
-        sessions.store.put_link(&link).await?;
-        if let Some(entry) = entry.filter(may_sign_in) {
-            let url = format!("{base}/inbox/sign-in?token={token}");
-            let request = uuid::Uuid::new_v4();
-            let planned = sign_in::deliveries(&entry, &url, request, link.expires_at, now);
-            // Kept off the answer's path: neither its time nor its failure may tell that the
-            // name is a principal's (a failure is logged; the reviewer asks again).
-            let log = log.clone();
+        let handed_on = sink
+            .sign_in_requested(tenant, name)
+            .await
+            .map_err(|e| ServiceError::Unavailable(e.to_string()))?;
+        if !handed_on {
+            let (store, directory, log) = (sessions.store.clone(), directory.clone(), log.clone());
+            let who = (tenant.to_owned(), name.to_owned());
             tokio::spawn(async move {
-                if let Err(e) = log.enqueue(&planned).await {
+                let who = (who.0.as_str(), who.1.as_str());
+                let request = uuid::Uuid::new_v4();
+                let kept = match sign_in::mint(&*store, &*directory, &base, who, request, now).await
+                {
+                    Ok(planned) => log.enqueue(&planned).await,
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = kept {
                     tracing::warn!(error = %e, "a sign-in message was not kept");
                 }
             });

@@ -2,15 +2,20 @@
 //! each with the TTL attribute `ttl` (epoch seconds) so DynamoDB deletes them after they end;
 //! reads compare `expires` (epoch ms) themselves, since TTL deletes late.
 //!
-//! - `sign-in#{tenant}/{folded name}`, sk `count`: the requests of a name in its window.
-//! - `sign-in-link#{sha256 of the token}`, sk `-`: a link, taken by one conditional delete.
+//! - `sign-in#{tenant}/{folded name}`, sk `count`: the requests of a name in its window,
+//!   counted by compare-and-set.
+//! - `sign-in-link#{sha256 of the token}`, sk `-`: a link; sk `used`: put where none is by the
+//!   one request that takes it.
 //! - `session#{tenant}/{name}`, sk `{sha256 of the secret}`: a session; a principal's are one
 //!   Query, so `holdpoint principals sign-out` ends them all.
+//!
+//! Nothing here deletes or updates an item (no function may: infra/guard): a session ends by
+//! being put again with no time left, and DynamoDB's TTL removes what is over.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::{Counted, Session, SessionStore, SignInLink};
@@ -83,49 +88,9 @@ impl SessionStore for DynamoSessions {
     ) -> Result<Counted, StoreError> {
         let pk = counter_pk(tenant, folded_name);
         let now_ms = now.timestamp_millis();
-        // A counter in its window goes up while under the limit; a missing or ended one starts
-        // afresh. A lost race between the two is tried again.
-        for _ in 0..4 {
-            let up = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .key("pk", s(&pk))
-                .key("sk", s("count"))
-                .update_expression("SET #c = #c + :one")
-                .condition_expression("#e > :now AND #c < :limit")
-                .expression_attribute_names("#c", "count")
-                .expression_attribute_names("#e", "expires")
-                .expression_attribute_values(":one", n_i(1))
-                .expression_attribute_values(":now", n_i(now_ms))
-                .expression_attribute_values(":limit", n_i(i64::from(limit)))
-                .send()
-                .await;
-            match up {
-                Ok(_) => return Ok(Counted::Admitted),
-                Err(e) if failed_condition(&e) => {}
-                Err(e) => return Err(sdk_error(e)),
-            }
-            let end = now + window;
-            let fresh = self
-                .client
-                .put_item()
-                .table_name(&self.table)
-                .item("pk", s(&pk))
-                .item("sk", s("count"))
-                .item("count", n_i(1))
-                .item("expires", n_i(end.timestamp_millis()))
-                .item("ttl", ttl(end))
-                .condition_expression("attribute_not_exists(pk) OR #e <= :now")
-                .expression_attribute_names("#e", "expires")
-                .expression_attribute_values(":now", n_i(now_ms))
-                .send()
-                .await;
-            match fresh {
-                Ok(_) => return Ok(Counted::Admitted),
-                Err(e) if failed_condition(&e) => {}
-                Err(e) => return Err(sdk_error(e)),
-            }
+        // Read, then put the next count where the read one still stands: of racing requests
+        // one wins each count, the others read again.
+        for _ in 0..16 {
             let item = self
                 .client
                 .get_item()
@@ -137,15 +102,52 @@ impl SessionStore for DynamoSessions {
                 .await
                 .map_err(sdk_error)?
                 .item;
-            if let Some(item) = item {
-                let count = item.get("count").and_then(number).unwrap_or(0);
-                let end = expires(&item);
-                if end > now_ms && count >= u64::from(limit) {
-                    let left = ((end - now_ms) as u64).div_ceil(1000).max(1);
-                    return Ok(Counted::Limited {
-                        retry_after_seconds: left,
-                    });
-                }
+            let live = item.as_ref().filter(|i| expires(i) > now_ms);
+            let (count, end) = match live {
+                Some(i) => (i.get("count").and_then(number).unwrap_or(0), expires(i)),
+                None => (0, (now + window).timestamp_millis()),
+            };
+            if count >= u64::from(limit) {
+                let left = ((end - now_ms) as u64).div_ceil(1000).max(1);
+                return Ok(Counted::Limited {
+                    retry_after_seconds: left,
+                });
+            }
+            let mut put = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .item("pk", s(&pk))
+                .item("sk", s("count"))
+                .item("count", n_i(count as i64 + 1))
+                .item("expires", n_i(end))
+                .item(
+                    "ttl",
+                    ttl(DateTime::from_timestamp_millis(end).unwrap_or(now)),
+                );
+            put = match (live, &item) {
+                (Some(_), _) | (None, Some(_)) => put
+                    .condition_expression("#c = :c AND #e = :e")
+                    .expression_attribute_names("#c", "count")
+                    .expression_attribute_names("#e", "expires")
+                    .expression_attribute_values(
+                        ":c",
+                        item.as_ref()
+                            .and_then(|i| i.get("count").cloned())
+                            .unwrap_or_else(|| n_i(0)),
+                    )
+                    .expression_attribute_values(
+                        ":e",
+                        item.as_ref()
+                            .and_then(|i| i.get("expires").cloned())
+                            .unwrap_or_else(|| n_i(0)),
+                    ),
+                (None, None) => put.condition_expression("attribute_not_exists(pk)"),
+            };
+            match put.send().await {
+                Ok(_) => return Ok(Counted::Admitted),
+                Err(e) if failed_condition(&e) => continue,
+                Err(e) => return Err(sdk_error(e)),
             }
         }
         Err(StoreError::Unavailable(
@@ -170,20 +172,28 @@ impl SessionStore for DynamoSessions {
     }
 
     async fn link(&self, hash: &str, now: DateTime<Utc>) -> Result<Option<SignInLink>, StoreError> {
-        let item = self
+        let items = self
             .client
-            .get_item()
+            .query()
             .table_name(&self.table)
-            .key("pk", s(link_pk(hash)))
-            .key("sk", s("-"))
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(link_pk(hash)))
             .consistent_read(true)
             .send()
             .await
             .map_err(sdk_error)?
-            .item;
-        match item {
-            Some(i) if expires(&i) > now.timestamp_millis() => {
-                Ok(Some(from_doc(&i, "sign-in link")?))
+            .items
+            .unwrap_or_default();
+        let sk = |i: &Item| match i.get("sk") {
+            Some(AttributeValue::S(v)) => v.clone(),
+            _ => String::new(),
+        };
+        if items.iter().any(|i| sk(i) == "used") {
+            return Ok(None);
+        }
+        match items.iter().find(|i| sk(i) == "-") {
+            Some(i) if expires(i) > now.timestamp_millis() => {
+                Ok(Some(from_doc(i, "sign-in link")?))
             }
             _ => Ok(None),
         }
@@ -194,23 +204,22 @@ impl SessionStore for DynamoSessions {
         hash: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<SignInLink>, StoreError> {
+        let Some(link) = self.link(hash, now).await? else {
+            return Ok(None);
+        };
+        // The one put of `used` that finds none takes the link.
         let taken = self
             .client
-            .delete_item()
+            .put_item()
             .table_name(&self.table)
-            .key("pk", s(link_pk(hash)))
-            .key("sk", s("-"))
-            .condition_expression("attribute_exists(pk) AND #e > :now")
-            .expression_attribute_names("#e", "expires")
-            .expression_attribute_values(":now", n_i(now.timestamp_millis()))
-            .return_values(ReturnValue::AllOld)
+            .item("pk", s(link_pk(hash)))
+            .item("sk", s("used"))
+            .item("ttl", ttl(link.expires_at))
+            .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
         match taken {
-            Ok(out) => match out.attributes {
-                Some(i) => Ok(Some(from_doc(&i, "sign-in link")?)),
-                None => Ok(None),
-            },
+            Ok(_) => Ok(Some(link)),
             Err(e) if failed_condition(&e) => Ok(None),
             Err(e) => Err(sdk_error(e)),
         }
@@ -262,17 +271,27 @@ impl SessionStore for DynamoSessions {
         name: &str,
         hash: &str,
     ) -> Result<bool, StoreError> {
-        let out = self
+        // Put again with no time left (and gone by TTL a day on): a live one was there when
+        // the condition holds.
+        let now = Utc::now();
+        let ended = self
             .client
-            .delete_item()
+            .put_item()
             .table_name(&self.table)
-            .key("pk", s(session_pk(tenant, name)))
-            .key("sk", s(hash))
-            .return_values(ReturnValue::AllOld)
+            .item("pk", s(session_pk(tenant, name)))
+            .item("sk", s(hash))
+            .item("expires", n_i(0))
+            .item("ttl", ttl(now))
+            .condition_expression("#e > :zero")
+            .expression_attribute_names("#e", "expires")
+            .expression_attribute_values(":zero", n_i(0))
             .send()
-            .await
-            .map_err(sdk_error)?;
-        Ok(out.attributes.is_some())
+            .await;
+        match ended {
+            Ok(_) => Ok(true),
+            Err(e) if failed_condition(&e) => Ok(false),
+            Err(e) => Err(sdk_error(e)),
+        }
     }
 
     async fn remove_sessions_of(

@@ -20,6 +20,9 @@ pub mod dynamodb;
 pub mod embedded;
 pub mod peers;
 
+/// How long a sign-in link works, and the window the per-name limit counts in.
+pub const LINK_MINUTES: i64 = 15;
+
 /// A sign-in link as kept: whom it signs in (the directory instance it was sent to).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignInLink {
