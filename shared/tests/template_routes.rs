@@ -13,7 +13,7 @@ fn events_of(template: &Value, function: &str) -> BTreeSet<(String, String)> {
     };
     events
         .values()
-        .filter(|e| e["Type"] == Value::from("HttpApi"))
+        .filter(|e| e["Type"] == "HttpApi")
         .map(|e| {
             let p = &e["Properties"];
             let text = |k: &str| p[k].as_str().unwrap_or_default().to_owned();
