@@ -111,3 +111,51 @@ async fn a_reviewer_signs_in_by_the_link_it_is_sent_and_is_signed_out_by_the_ope
         "a name without its tenant is refused"
     );
 }
+
+#[tokio::test]
+async fn attack_many_sign_in_requests_are_refused_429_alike_for_every_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hooks, mail) = (Webhooks::start().await, Mailbox::start().await);
+    let _team = team(dir.path(), &hooks);
+    let server = serve(dir.path(), &mail, true).await;
+    let (base, client) = (server.url(), reqwest::Client::new());
+    let mut refused = Vec::new();
+    for name in ["alice", "ghost"] {
+        for _ in 0..3 {
+            assert_eq!(ask(&client, &base, "local", name).await.0, 200);
+        }
+        let res = client
+            .post(format!("{base}/inbox"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("tenant=local&name={name}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 429, "{name}: per name");
+        let after: u64 = res.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=900).contains(&after), "{after}");
+        refused.push(res.text().await.unwrap().replace(&after.to_string(), "N"));
+    }
+    assert_eq!(
+        refused[0], refused[1],
+        "the same refusal for a name nobody has"
+    );
+    // Ten a minute from one address, whatever the names: two more, then refused.
+    for name in ["n1", "n2"] {
+        assert_eq!(ask(&client, &base, "local", name).await.0, 200);
+    }
+    assert_eq!(
+        ask(&client, &base, "local", "n3").await.0,
+        429,
+        "per address"
+    );
+    // Odd names: refused as invalid (before any limit is counted), never a 500.
+    for name in ["a%2Fb", "%C3%A9", "a%0Ab", &"x".repeat(65)] {
+        let (status, _) = ask(&client, &base, "local", name).await;
+        assert_eq!(status, 422, "{name}: checked before any limit");
+    }
+}
