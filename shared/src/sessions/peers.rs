@@ -35,7 +35,9 @@ impl Sessions {
 
     /// Counts one request from `peer`; `Err` with the seconds until its minute ends.
     pub fn count_peer(&self, peer: IpAddr) -> Result<(), u64> {
-        let key = match peer {
+        // An IPv4 client of a dual-stack listener arrives as `::ffff:a.b.c.d`: judged as its
+        // IPv4 address, not as the one /64 every IPv4 client would share.
+        let key = match peer.to_canonical() {
             // One host holds a whole /64: count it as one address.
             IpAddr::V6(v6) => {
                 let s = v6.segments();
@@ -48,6 +50,10 @@ impl Sessions {
         let mut peers = self.peers.lock().unwrap_or_else(|p| p.into_inner());
         if peers.len() >= PEERS_KEPT {
             peers.retain(|_, (start, _)| now.duration_since(*start) < minute);
+            if peers.len() >= PEERS_KEPT {
+                // More live addresses than are kept: start afresh rather than grow without bound.
+                peers.clear();
+            }
         }
         let slot = peers.entry(key).or_insert((now, 0));
         if now.duration_since(slot.0) >= minute {
@@ -81,5 +87,27 @@ mod tests {
         let after = s.count_peer(a).unwrap_err();
         assert!((1..=60).contains(&after), "{after}");
         assert!(s.count_peer("192.0.2.1".parse().unwrap()).is_ok());
+    }
+
+    /// An attacker found every IPv4 client of a dual-stack listener sharing one limit (their
+    /// mapped addresses fell in one /64): ten requests from one blocked sign-in for all.
+    #[cfg(feature = "embedded")]
+    #[test]
+    fn ipv4_clients_of_a_dual_stack_listener_each_have_their_own_share() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::sessions::embedded::EmbeddedSessions::open(dir.path()).unwrap();
+        let s = Sessions::new(Arc::new(store), 12);
+        let one: IpAddr = "::ffff:127.0.0.1".parse().unwrap();
+        for _ in 0..PEER_LIMIT {
+            assert!(s.count_peer(one).is_ok());
+        }
+        assert!(s.count_peer(one).is_err());
+        assert!(
+            s.count_peer("127.0.0.1".parse().unwrap()).is_err(),
+            "the same host"
+        );
+        for other in ["::ffff:192.0.2.2", "::ffff:127.0.0.9", "192.0.2.3"] {
+            assert!(s.count_peer(other.parse().unwrap()).is_ok(), "{other}");
+        }
     }
 }
