@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod hostile;
+pub mod inbox;
 pub mod team;
 pub mod webdriver;
 

@@ -224,6 +224,22 @@ impl Browser {
             .unwrap_or_default()
     }
 
+    /// The cookies the browser holds for the current page's site.
+    pub async fn cookies(&self) -> Value {
+        self.call("GET", "/cookie", None).await
+    }
+
+    /// Gives the browser `cookie` (a WebDriver cookie object) for the current page's site.
+    pub async fn add_cookie(&self, cookie: Value) {
+        self.call("POST", "/cookie", Some(json!({"cookie": cookie})))
+            .await;
+    }
+
+    /// Drops every cookie of the current page's site.
+    pub async fn delete_cookies(&self) {
+        self.call("DELETE", "/cookie", None).await;
+    }
+
     /// Ends the session and the browser (dropping does the same).
     pub fn quit(self) {}
 }

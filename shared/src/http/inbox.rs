@@ -94,6 +94,26 @@ fn cookie_value<'h>(state: &AppState, headers: &'h HeaderMap) -> Option<&'h str>
         .map(|(_, v)| v)
 }
 
+/// Whether the browser sent a session cookie at all (without one, `/inbox` is the sign-in form).
+pub(super) fn has_session_cookie(state: &AppState, headers: &HeaderMap) -> bool {
+    cookie_value(state, headers).is_some()
+}
+
+/// A form another site made the browser send (`Sec-Fetch-Site: cross-site`, which browsers set
+/// and pages cannot): refused before it is read, so no site signs a reviewer in as someone else
+/// (login CSRF) or asks links in its name. Forms of signed-in pages carry the CSRF token too.
+fn cross_site(headers: &HeaderMap) -> Option<Response> {
+    let site = headers.get("sec-fetch-site")?.to_str().ok()?;
+    (site == "cross-site").then(|| {
+        say(
+            StatusCode::FORBIDDEN,
+            None,
+            "Not sent",
+            "This form was sent from another site.",
+        )
+    })
+}
+
 /// The session of this browser; otherwise the page to answer instead: the sign-in form (401)
 /// when there is no cookie or it no longer signs anyone in (then the cookie is ended too).
 pub(super) async fn session(state: &AppState, headers: &HeaderMap) -> Result<SignedIn, Response> {
@@ -214,6 +234,9 @@ fn peer(request: &Request) -> Option<IpAddr> {
 
 /// `POST /inbox`: asks for a sign-in link; the same page whether or not the name exists.
 pub(super) async fn request_link(State(state): State<AppState>, request: Request) -> Response {
+    if let Some(refused) = cross_site(request.headers()) {
+        return refused;
+    }
     let peer = peer(&request);
     let (_, form) = match form(request).await {
         Ok(f) => f,
@@ -296,6 +319,9 @@ pub(super) async fn open_link(
 
 /// `POST /inbox/sign-in`: consumes the link once, sets the cookie, on to the inbox.
 pub(super) async fn sign_in(State(state): State<AppState>, request: Request) -> Response {
+    if let Some(refused) = cross_site(request.headers()) {
+        return refused;
+    }
     let (_, form) = match form(request).await {
         Ok(f) => f,
         Err(res) => return res,

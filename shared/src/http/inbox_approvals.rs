@@ -8,7 +8,7 @@ use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::inbox::{html, say, session, signed_form, unavailable};
+use super::inbox::{has_session_cookie, html, say, session, signed_form, unavailable};
 use super::inbox_page::{self as page, Shown};
 use super::review_page;
 use super::state::AppState;
@@ -44,7 +44,7 @@ pub(super) async fn pending(
     headers: HeaderMap,
     query: Result<Query<InboxQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    if !headers.contains_key(http::header::COOKIE) {
+    if !has_session_cookie(&state, &headers) {
         return html(StatusCode::OK, page::sign_in_form(None));
     }
     let s = match session(&state, &headers).await {

@@ -1,0 +1,149 @@
+//! The inbox refuses every session that must not work, without a browser (the cookie as the
+//! test gives it): another tenant's cookie (as it is, and edited to this tenant), a session past
+//! its end, a removed principal's, a signed-out one's; a bulk decision past its bound; and bad
+//! input of every inbox route answered with a clear 4xx page, never a 500.
+
+mod support;
+
+use support::create;
+use support::inbox::{Web, body, cli, setup};
+use support::team::{add, approval};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_that_must_not_work_are_refused() {
+    let (dir, mail, _hooks, team, server) = setup().await;
+    let web = Web::new(&server);
+    let a = create(
+        &server,
+        &team.agent.key,
+        body(
+            "Local",
+            &["alice", "bob", "dave"],
+            "ec2.terminate",
+            80,
+            7200,
+        ),
+    )
+    .await;
+    add(dir.path(), &["local/dave", "--email", "dave@example.com"]);
+    add(
+        dir.path(),
+        &["other/alice", "--email", "alice@other.example"],
+    );
+    let (other, other_csrf) = web
+        .sign_in(&mail, "other", "alice", "alice@other.example")
+        .await;
+
+    // Another tenant's cookie: its own inbox only; this tenant's approval is not found.
+    let page = web.send("GET", "/inbox", Some(&other), "").await;
+    assert!(
+        page.status == 200 && !page.body.contains("Local"),
+        "{}",
+        page.body
+    );
+    let one = web
+        .send("GET", &format!("/inbox/approvals/{a}"), Some(&other), "")
+        .await;
+    assert_eq!(one.status, 404);
+    let forged = web
+        .send(
+            "POST",
+            &format!("/inbox/approvals/{a}"),
+            Some(&other),
+            &format!("csrf={other_csrf}&decision=approved"),
+        )
+        .await;
+    assert_eq!(forged.status, 404);
+    // Its tenant edited to this one: the secret is another tenant's, so nobody.
+    let moved = other.replacen("=other~", "=local~", 1);
+    assert_ne!(moved, other);
+    assert_eq!(
+        web.send("GET", "/inbox/decided", Some(&moved), "")
+            .await
+            .status,
+        401
+    );
+
+    // A session past its end.
+    let (bob, bob_csrf) = web.sign_in(&mail, "local", "bob", "bob@example.com").await;
+    let db = rusqlite::Connection::open(dir.path().join(".holdpoint/sessions.db")).unwrap();
+    db.execute("UPDATE sessions SET expires = 1 WHERE name = 'bob'", [])
+        .unwrap();
+    let late = web
+        .send(
+            "POST",
+            &format!("/inbox/approvals/{a}"),
+            Some(&bob),
+            &format!("csrf={bob_csrf}&decision=approved"),
+        )
+        .await;
+    assert_eq!(late.status, 401);
+    assert!(
+        late.body.contains("Your session has ended"),
+        "{}",
+        late.body
+    );
+
+    // A removed principal's session, and a signed-out one's.
+    let (dave, dave_csrf) = web
+        .sign_in(&mail, "local", "dave", "dave@example.com")
+        .await;
+    cli(dir.path(), &["principals", "remove", "local/dave"]);
+    let gone = web
+        .send(
+            "POST",
+            &format!("/inbox/approvals/{a}"),
+            Some(&dave),
+            &format!("csrf={dave_csrf}&decision=approved"),
+        )
+        .await;
+    assert_eq!(gone.status, 401);
+    let (alice, alice_csrf) = web
+        .sign_in(&mail, "local", "alice", "alice@example.com")
+        .await;
+    // Bulk past its bound: refused whole.
+    let many: String = (0..51)
+        .map(|_| format!("&id={}", uuid::Uuid::new_v4()))
+        .collect();
+    let big = web
+        .send(
+            "POST",
+            "/inbox/decide",
+            Some(&alice),
+            &format!("csrf={alice_csrf}&decision=approved{many}"),
+        )
+        .await;
+    assert_eq!(big.status, 413);
+    cli(dir.path(), &["principals", "sign-out", "local/alice"]);
+    let out = web
+        .send(
+            "POST",
+            &format!("/inbox/approvals/{a}"),
+            Some(&alice),
+            &format!("csrf={alice_csrf}&decision=approved"),
+        )
+        .await;
+    assert_eq!(out.status, 401);
+    assert_eq!(
+        approval(&server, &team.agent.key, &a).await["status"],
+        "pending",
+        "nothing was decided"
+    );
+    // Bad input gets a clear 4xx page, never a 500.
+    for (method, path, form) in [
+        ("GET", "/inbox/sign-in", ""),
+        ("GET", "/inbox/sign-in?token=%ff%fe", ""),
+        ("POST", "/inbox/sign-in", "token="),
+        ("POST", "/inbox", "tenant=a%20b&name=x"),
+        ("POST", "/inbox", "name=x"),
+        ("GET", "/inbox/approvals/not-a-uuid", ""),
+        ("POST", "/inbox/preview", "id=x"),
+    ] {
+        let a = web.send(method, path, Some(&alice), form).await;
+        assert!(
+            (400..500).contains(&a.status),
+            "{method} {path}: {}",
+            a.status
+        );
+    }
+}
