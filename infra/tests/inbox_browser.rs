@@ -174,6 +174,14 @@ async fn lists_exactly_mine(s: &Scene) -> (Ids, String) {
         .execute("return document.querySelector('time.left').textContent")
         .await;
     assert!(countdown.as_str().unwrap().ends_with("left"), "{countdown}");
+    let width = browser
+        .execute("return [window.innerWidth, document.documentElement.scrollWidth]")
+        .await;
+    assert_eq!(
+        width,
+        json!([390, 390]),
+        "fits a phone without sideways scrolling"
+    );
     if std::env::var("HOLDPOINT_INBOX_SCREENSHOT").is_ok_and(|v| v == "1") {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/inbox.png");
         std::fs::write(path, browser.screenshot().await).unwrap();

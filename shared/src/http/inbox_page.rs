@@ -22,7 +22,10 @@ nav a[aria-current]{font-weight:700}nav form{border:0;margin:0 0 0 auto;padding:
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.35rem;border-bottom:1px solid #e3e3e3;vertical-align:top}\
 td{overflow-wrap:anywhere}.filters{display:flex;gap:.75rem;flex-wrap:wrap;align-items:end}\
 .filters label{display:flex;flex-direction:column;font-size:.9rem}input,select{font:inherit}\
-.late{color:#cf222e;font-weight:600}";
+.late{color:#cf222e;font-weight:600}\
+@media(max-width:40rem){thead{display:none}table,tbody,tr,td{display:block}\
+tr{border-bottom:1px solid #ccc;padding:.5rem 0}td{border:0;padding:.1rem 0}\
+td[data-label]::before{content:attr(data-label) \": \";font-weight:600}}";
 
 /// The script the pages load (and nothing else): it counts every deadline down.
 pub const APP_JS: &str = r#""use strict";
@@ -202,7 +205,8 @@ fn risk(a: &Approval) -> String {
 /// One row of the item tables: action (linked), agent, tool, risk, reason.
 fn cells(a: &Approval) -> String {
     format!(
-        "<td><a href=\"/inbox/approvals/{id}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>",
+        "<td><a href=\"/inbox/approvals/{id}\">{}</a></td><td data-label=\"Agent\">{}</td>\
+         <td data-label=\"Tool\">{}</td><td data-label=\"Risk\">{}</td><td data-label=\"Reason\">{}</td>",
         agent(&a.action),
         agent(&a.agent_id),
         tool(a),
@@ -258,7 +262,7 @@ pub fn inbox(
     for a in items {
         let _ = write!(
             b,
-            "<tr data-id=\"{id}\"><td><input type=\"checkbox\" name=\"id\" value=\"{id}\" aria-label=\"select\"></td>{}<td>{}</td></tr>",
+            "<tr data-id=\"{id}\"><td><input type=\"checkbox\" name=\"id\" value=\"{id}\" aria-label=\"select\"></td>{}<td data-label=\"Time left\">{}</td></tr>",
             cells(a),
             countdown(a.expires_at, now),
             id = a.id
@@ -283,7 +287,7 @@ pub fn decided(s: &SignedIn, items: &[Approval]) -> String {
             .unwrap_or_default();
         let _ = write!(
             b,
-            "<tr data-id=\"{}\">{}<td>{}{by}</td></tr>",
+            "<tr data-id=\"{}\">{}<td data-label=\"Outcome\">{}{by}</td></tr>",
             a.id,
             cells(a),
             a.status.as_str()
@@ -304,7 +308,7 @@ pub fn preview(s: &SignedIn, items: &[Approval], now: DateTime<Utc>) -> String {
     for a in items {
         let _ = write!(
             b,
-            "<tr data-id=\"{}\">{}<td>{}</td></tr>",
+            "<tr data-id=\"{}\">{}<td data-label=\"Time left\">{}</td></tr>",
             a.id,
             cells(a),
             countdown(a.expires_at, now)
