@@ -147,3 +147,52 @@ async fn sessions_that_must_not_work_are_refused() {
         );
     }
 }
+
+/// `GET /v1/approvals?awaiting=me`: the inbox's list in the API, roles expanded on the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_lists_what_awaits_me() {
+    let (_dir, _mail, _hooks, team, server) = setup().await;
+    let agent = &team.agent.key;
+    let named = create(&server, agent, body("Named", &["alice"], "t", 1, 7200)).await;
+    let by_role = create(
+        &server,
+        agent,
+        body("Role", &["role:finance"], "t", 1, 7200),
+    )
+    .await;
+    create(&server, agent, body("Carol's", &["carol"], "t", 1, 7200)).await;
+    let ids = async |key: &str, query: &str| {
+        let (status, page) = server
+            .call("GET", &format!("/v1/approvals?{query}"), Some(key), None)
+            .await
+            .unwrap();
+        let mut ids: Vec<String> = page["items"]
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .map(|a| a["id"].as_str().unwrap().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        ids.sort();
+        (status, ids)
+    };
+    let mut both = vec![named.clone(), by_role.clone()];
+    both.sort();
+    assert_eq!(ids(&team.alice.key, "awaiting=me").await, (200, both));
+    assert_eq!(
+        ids(&team.bob.key, "awaiting=me").await,
+        (200, vec![by_role])
+    );
+    assert_eq!(
+        ids(agent, "awaiting=me").await,
+        (200, vec![]),
+        "an agent decides nothing"
+    );
+    assert_eq!(ids(&team.alice.key, "awaiting=bob").await.0, 400, "only me");
+    assert_eq!(
+        ids(&team.alice.key, "awaiting=me&status=approved").await,
+        (200, vec![])
+    );
+}

@@ -358,3 +358,28 @@ pub fn named(a: &Approval) -> String {
         agent(&a.action)
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_policy_allows_the_two_styles_and_this_origin_s_script_only() {
+        let csp = content_security_policy();
+        assert!(csp.starts_with("default-src 'none'; style-src 'sha256-"));
+        assert!(csp.contains("script-src 'self';") && !csp.contains("unsafe"));
+        assert!(csp.contains("frame-ancestors 'none'") && csp.contains("form-action 'self'"));
+        assert_eq!(csp.matches("'sha256-").count(), 2);
+    }
+
+    #[test]
+    fn the_countdown_starts_from_the_server_s_time_left() {
+        let now = Utc::now();
+        let left = |s| countdown(now + chrono::TimeDelta::seconds(s), now);
+        assert!(left(90_000).contains(">1 d 1 h left<"));
+        assert!(left(3_660).contains(">1 h 1 min left<"));
+        assert!(left(61).contains(">1 min 1 s left<"));
+        assert!(left(5).contains(">5 s left<"));
+        assert!(left(-1).contains(">expired<"));
+    }
+}
