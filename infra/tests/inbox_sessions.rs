@@ -196,3 +196,70 @@ async fn the_api_lists_what_awaits_me() {
         (200, vec![])
     );
 }
+
+/// The Insights tab is for admins alone; signing out needs the CSRF token and ends the session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn insights_for_admins_and_signing_out() {
+    let (dir, mail, _hooks, _team, server) = setup().await;
+    let web = Web::new(&server);
+    add(
+        dir.path(),
+        &[
+            "local/erin",
+            "--role",
+            "admin",
+            "--email",
+            "erin@example.com",
+        ],
+    );
+    let (erin, _) = web
+        .sign_in(&mail, "local", "erin", "erin@example.com")
+        .await;
+    let (alice, alice_csrf) = web
+        .sign_in(&mail, "local", "alice", "alice@example.com")
+        .await;
+    let inbox = web.send("GET", "/inbox", Some(&erin), "").await;
+    assert!(inbox.body.contains("href=\"/inbox/insights\""));
+    let tab = web.send("GET", "/inbox/insights", Some(&erin), "").await;
+    assert_eq!(tab.status, 200, "{}", tab.body);
+    let inbox = web.send("GET", "/inbox", Some(&alice), "").await;
+    assert!(!inbox.body.contains("/inbox/insights"), "not offered");
+    let tab = web.send("GET", "/inbox/insights", Some(&alice), "").await;
+    assert_eq!(tab.status, 403);
+
+    // Another site cannot sign alice out (no token), then she does.
+    let forged = web.send("POST", "/inbox/sign-out", Some(&alice), "").await;
+    assert_eq!(forged.status, 403);
+    assert_eq!(
+        web.send("GET", "/inbox/decided", Some(&alice), "")
+            .await
+            .status,
+        200
+    );
+    let out = web
+        .send(
+            "POST",
+            "/inbox/sign-out",
+            Some(&alice),
+            &format!("csrf={alice_csrf}"),
+        )
+        .await;
+    assert_eq!(out.status, 200);
+    assert!(
+        out.cookie.is_some_and(|c| c.contains("Max-Age=0")),
+        "the browser forgets it"
+    );
+    assert_eq!(
+        web.send("GET", "/inbox/decided", Some(&alice), "")
+            .await
+            .status,
+        401
+    );
+    assert_eq!(
+        web.send("GET", "/inbox/decided", Some(&erin), "")
+            .await
+            .status,
+        200,
+        "erin's goes on"
+    );
+}
