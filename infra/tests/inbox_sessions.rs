@@ -146,6 +146,28 @@ async fn sessions_that_must_not_work_are_refused() {
             a.status
         );
     }
+    // Every answer under /inbox, the router's own 404 and 405 too, carries the strict headers
+    // (an attacker found those two without them).
+    let client = reqwest::Client::new();
+    for (method, path) in [
+        ("GET", "/inbox/nope"),
+        ("PUT", "/inbox"),
+        ("DELETE", "/inbox/sign-out"),
+        ("GET", "/inbox/decide"),
+    ] {
+        let res = client
+            .request(method.parse().unwrap(), format!("{}{path}", server.url()))
+            .send()
+            .await
+            .expect("the server answers");
+        assert!(res.status().is_client_error(), "{method} {path}");
+        let h = res.headers();
+        assert_eq!(h["x-frame-options"], "DENY", "{method} {path}");
+        assert_eq!(h["referrer-policy"], "no-referrer", "{method} {path}");
+        assert_eq!(h["cache-control"], "no-store", "{method} {path}");
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("default-src 'none'"), "{method} {path}: {csp}");
+    }
 }
 
 /// `GET /v1/approvals?awaiting=me`: the inbox's list in the API, roles expanded on the server.

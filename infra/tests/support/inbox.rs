@@ -106,18 +106,27 @@ impl Web {
         assert_eq!(asked.status, 200, "{}", asked.body);
         let link = link_for(mail, to, before).await;
         let token = link.split("token=").nth(1).unwrap();
-        // Another site's form cannot sign the browser in with it (login CSRF), nor use it up.
-        let foreign = self
-            .client
-            .post(format!("{}/inbox/sign-in", self.base))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("sec-fetch-site", "cross-site")
-            .body(format!("token={token}"))
-            .send()
-            .await
-            .expect("the server answers");
-        assert_eq!(foreign.status(), 403);
-        assert!(foreign.headers().get("set-cookie").is_none());
+        // Another site's form cannot sign the browser in with it (login CSRF), nor use it up:
+        // neither another site, nor a sibling subdomain (an attacker got `same-site` through),
+        // nor a browser that does not say where from but sends a foreign Origin.
+        for (header, value) in [
+            ("sec-fetch-site", "cross-site"),
+            ("sec-fetch-site", "same-site"),
+            ("origin", "https://evil.example.com"),
+            ("origin", "null"),
+        ] {
+            let foreign = self
+                .client
+                .post(format!("{}/inbox/sign-in", self.base))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header(header, value)
+                .body(format!("token={token}"))
+                .send()
+                .await
+                .expect("the server answers");
+            assert_eq!(foreign.status(), 403, "{header}: {value}");
+            assert!(foreign.headers().get("set-cookie").is_none());
+        }
         let done = self
             .send("POST", "/inbox/sign-in", None, &format!("token={token}"))
             .await;

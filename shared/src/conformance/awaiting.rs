@@ -1,5 +1,6 @@
 //! `awaiting=me` on every store: exactly what waits for one reviewer's decision now, named or
-//! through a role it holds, never another tenant's, a decided, an expired or an already-voted one.
+//! through a role it holds, never another tenant's, a decided, an expired or an already-voted one,
+//! nor its own request (an attacker found those listed, where nobody may decide them).
 
 use super::fixture::*;
 use crate::store::Awaiting;
@@ -27,8 +28,9 @@ pub async fn list_awaiting_expands_roles(store: Arc<dyn Store>) {
     let soon = make(&agent, &["alice"], json!({"expires_in_seconds": 60}));
     let voted = make(&agent, &["alice", "bob"], json!({"quorum": 2}));
     let elsewhere = make(&principal(&tenant(), "agent"), &["alice"], json!({}));
+    let own = make(&principal(&t, "alice"), &["alice", "role:sre"], json!({}));
     for (a, r) in [
-        &named, &by_role, &others, &decided, &soon, &voted, &elsewhere,
+        &named, &by_role, &others, &decided, &soon, &voted, &elsewhere, &own,
     ] {
         create_new(&*store, a, r).await;
     }

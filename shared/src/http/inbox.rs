@@ -99,19 +99,28 @@ pub(super) fn has_session_cookie(state: &AppState, headers: &HeaderMap) -> bool 
     cookie_value(state, headers).is_some()
 }
 
-/// A form another site made the browser send (`Sec-Fetch-Site: cross-site`, which browsers set
-/// and pages cannot): refused before it is read, so no site signs a reviewer in as someone else
-/// (login CSRF) or asks links in its name. Forms of signed-in pages carry the CSRF token too.
-fn cross_site(headers: &HeaderMap) -> Option<Response> {
-    let site = headers.get("sec-fetch-site")?.to_str().ok()?;
-    (site == "cross-site").then(|| {
+/// A form another site made the browser send, refused before it is read, so no site signs a
+/// reviewer in as someone else (login CSRF) or asks links in its name. A browser says where a
+/// form came from (`Sec-Fetch-Site`, which pages cannot set): only `same-origin` (or `none`, typed
+/// by the user) is taken, so a sibling subdomain (`same-site`) is refused too. A browser that
+/// does not say must send an `Origin`, if any, that is the service's own. Forms of signed-in
+/// pages carry the CSRF token as well.
+fn cross_site(state: &AppState, headers: &HeaderMap) -> Option<Response> {
+    let refuse = || {
         say(
             StatusCode::FORBIDDEN,
             None,
             "Not sent",
             "This form was sent from another site.",
         )
-    })
+    };
+    if let Some(site) = headers.get("sec-fetch-site") {
+        let ok = matches!(site.to_str(), Ok("same-origin" | "none"));
+        return (!ok).then(refuse);
+    }
+    let origin = headers.get(header::ORIGIN)?;
+    let own = state.service.public_origin()?;
+    (origin.to_str().ok() != Some(own.as_str())).then(refuse)
 }
 
 /// The session of this browser; otherwise the page to answer instead: the sign-in form (401)
@@ -161,7 +170,11 @@ pub(super) async fn form(request: Request) -> Result<(HeaderMap, Form), Response
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
     if !is_form {
         return Err(say(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -234,7 +247,7 @@ fn peer(request: &Request) -> Option<IpAddr> {
 
 /// `POST /inbox`: asks for a sign-in link; the same page whether or not the name exists.
 pub(super) async fn request_link(State(state): State<AppState>, request: Request) -> Response {
-    if let Some(refused) = cross_site(request.headers()) {
+    if let Some(refused) = cross_site(&state, request.headers()) {
         return refused;
     }
     let peer = peer(&request);
@@ -319,7 +332,7 @@ pub(super) async fn open_link(
 
 /// `POST /inbox/sign-in`: consumes the link once, sets the cookie, on to the inbox.
 pub(super) async fn sign_in(State(state): State<AppState>, request: Request) -> Response {
-    if let Some(refused) = cross_site(request.headers()) {
+    if let Some(refused) = cross_site(&state, request.headers()) {
         return refused;
     }
     let (_, form) = match form(request).await {

@@ -19,6 +19,14 @@ impl Service {
         !base.is_some_and(plain_http_on_loopback)
     }
 
+    /// The origin (`scheme://host[:port]`) of the public base URL, once it is known: where the
+    /// inbox's own forms come from.
+    pub fn public_origin(&self) -> Option<String> {
+        let base = self.events.as_ref().and_then(|(_, b)| b.get())?;
+        let origin = url::Url::parse(base).ok()?.origin();
+        origin.is_tuple().then(|| origin.ascii_serialization())
+    }
+
     /// The approvals `who` could decide (named, or by a role it holds now) that are no longer
     /// pending, newest first, at most `limit`, from the tenant's most recent approvals.
     pub async fn recently_decided(

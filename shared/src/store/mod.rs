@@ -49,10 +49,12 @@ pub struct Awaiting {
 
 impl Awaiting {
     /// Pending at `now`, asking this reviewer at the current level (by name or by a role it
-    /// holds), and not yet approved by it (a quorum waits for the others, not for it).
+    /// holds), not its own request (nobody decides their own), and not yet approved by it (a
+    /// quorum waits for the others, not for it).
     pub fn waits_for(&self, a: &Approval, now: DateTime<Utc>) -> bool {
         use holdpoint_core::domain::identity::ROLE_PREFIX;
         a.status_at(now) == Status::Pending
+            && a.requested_by != self.name
             && a.reviewers
                 .iter()
                 .any(|r| match r.strip_prefix(ROLE_PREFIX) {
