@@ -80,7 +80,7 @@ async fn a_reviewer_signs_in_by_the_link_it_is_sent_and_is_signed_out_by_the_ope
     let cookie = cookie.split(';').next().unwrap().to_owned();
     assert!(!cookie.contains(token), "{cookie}");
     let replayed = sign_in(token.to_owned()).await.unwrap();
-    assert_eq!(replayed.status().as_u16(), 410, "a replayed link");
+    assert_eq!(replayed.status().as_u16(), 403, "a replayed link");
 
     let inbox = |cookie: String| {
         client

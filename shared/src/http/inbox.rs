@@ -301,12 +301,14 @@ pub(super) struct LinkQuery {
     token: Option<String>,
 }
 
-fn link_expired() -> Response {
+/// Every sign-in link that signs nobody in (unknown, used, expired, missing): 403, telling no
+/// more than that it is not valid now.
+fn link_not_valid() -> Response {
     say(
-        StatusCode::GONE,
+        StatusCode::FORBIDDEN,
         None,
-        "Link expired",
-        "This sign-in link has expired. Ask for a new one from the inbox.",
+        "Link not valid",
+        "This sign-in link is not valid: it was used, or it has expired. Ask for a new one from the inbox.",
     )
 }
 
@@ -316,7 +318,7 @@ pub(super) async fn open_link(
     query: Result<Query<LinkQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let Some(token) = query.ok().and_then(|Query(q)| q.token) else {
-        return link_expired();
+        return link_not_valid();
     };
     match state.service.open_sign_in(&token).await {
         Ok(offer) => html(
@@ -324,7 +326,7 @@ pub(super) async fn open_link(
             page::confirm_sign_in(&offer.tenant, &offer.name, &token),
         ),
         Err(ServiceError::Link(_) | ServiceError::NotFound | ServiceError::Invalid(_)) => {
-            link_expired()
+            link_not_valid()
         }
         Err(e) => unavailable(&e),
     }
@@ -340,7 +342,7 @@ pub(super) async fn sign_in(State(state): State<AppState>, request: Request) -> 
         Err(res) => return res,
     };
     let Some(token) = form.one("token") else {
-        return link_expired();
+        return link_not_valid();
     };
     match state.service.sign_in(token).await {
         Ok((cookie, signed)) => {
@@ -353,7 +355,7 @@ pub(super) async fn sign_in(State(state): State<AppState>, request: Request) -> 
             res
         }
         Err(ServiceError::Link(_) | ServiceError::NotFound | ServiceError::Invalid(_)) => {
-            link_expired()
+            link_not_valid()
         }
         Err(e) => unavailable(&e),
     }

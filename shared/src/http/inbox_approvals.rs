@@ -38,40 +38,61 @@ fn bad(s: &SignedIn, text: &str) -> Response {
     say(StatusCode::BAD_REQUEST, Some(s), "Not understood", text)
 }
 
+/// The pending tab's filters: agent, tool, minimum risk, soonest first.
+type Filters = (Option<String>, Option<String>, Option<u8>, bool);
+
+fn filters(
+    query: Result<Query<InboxQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Filters, &'static str> {
+    let Ok(Query(q)) = query else {
+        return Err("The filters were not understood.");
+    };
+    // As the page's own GET form sends them (an empty field is no filter), and as openapi.yaml
+    // states them: no more is taken than the spec allows.
+    let too_long = |v: &Option<String>| v.as_ref().is_some_and(|v| v.chars().count() > 200);
+    if too_long(&q.agent) || too_long(&q.tool) {
+        return Err("A filter is too long.");
+    }
+    let nonblank = |v: Option<String>| v.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let (agent, tool) = (nonblank(q.agent), nonblank(q.tool));
+    let min_risk = match q.risk.as_deref() {
+        None | Some("") => None,
+        Some(r) => {
+            let canonical = r.len() <= 3
+                && r.bytes().all(|b| b.is_ascii_digit())
+                && (r == "0" || !r.starts_with('0'));
+            match r.parse::<u8>().ok().filter(|r| canonical && *r <= 100) {
+                Some(r) => Some(r),
+                None => return Err("Risk is a number from 0 to 100."),
+            }
+        }
+    };
+    let soonest = match q.order.as_deref() {
+        None | Some("") | Some("newest") => false,
+        Some("soonest") => true,
+        Some(_) => return Err("Order is newest or soonest."),
+    };
+    Ok((agent, tool, min_risk, soonest))
+}
+
 /// `GET /inbox`: signed in, what waits for me; otherwise the sign-in form.
 pub(super) async fn pending(
     State(state): State<AppState>,
     headers: HeaderMap,
     query: Result<Query<InboxQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
+    // The filters first, signed in or not: a request the page cannot take is 400 either way.
+    let filters = match filters(query) {
+        Ok(f) => f,
+        Err(text) => return say(StatusCode::BAD_REQUEST, None, "Not understood", text),
+    };
+    let (agent, tool, min_risk, soonest) = filters;
     if !has_session_cookie(&state, &headers) {
         return html(StatusCode::OK, page::sign_in_form(None));
     }
     let s = match session(&state, &headers).await {
         Ok(s) => s,
         Err(res) => return res,
-    };
-    let Ok(Query(q)) = query else {
-        return bad(&s, "The filters were not understood.");
-    };
-    let nonblank = |v: Option<String>| v.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-    let (agent, tool) = (nonblank(q.agent), nonblank(q.tool));
-    if agent.as_ref().is_some_and(|a| a.chars().count() > 200)
-        || tool.as_ref().is_some_and(|t| t.chars().count() > 200)
-    {
-        return bad(&s, "A filter is too long.");
-    }
-    let min_risk = match nonblank(q.risk) {
-        None => None,
-        Some(r) => match r.parse::<u8>().ok().filter(|r| *r <= 100) {
-            Some(r) => Some(r),
-            None => return bad(&s, "Risk is a number from 0 to 100."),
-        },
-    };
-    let soonest = match q.order.as_deref() {
-        None | Some("") | Some("newest") => false,
-        Some("soonest") => true,
-        Some(_) => return bad(&s, "Order is newest or soonest."),
     };
     let filter = ListFilter {
         agent_id: agent.clone(),
