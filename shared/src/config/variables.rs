@@ -236,7 +236,7 @@ pub const VARIABLES: &[Variable] = &[
         SESSION_HOURS,
         "`12`",
         "both",
-        "how long a reviewer's inbox session lasts (1–720); `holdpoint principals sign-out NAME` ends it sooner",
+        "how long a reviewer's inbox session lasts (1–720); `holdpoint principals sign-out TENANT/NAME` ends it sooner",
     ),
     var(
         URL,

@@ -53,7 +53,7 @@ macro_rules! conformance_suite {
             lazy_expiry_is_stored_on_write, events_are_never_lost,
             accepted_documents_survive_the_store, approvals_lapse_past_their_window,
             extend_moves_the_deadline_within_the_latest_expiry,
-            a_reminder_is_found_due_and_recorded_once);
+            a_reminder_is_found_due_and_recorded_once, a_reminder_asks_only_those_still_to_answer);
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {
         $(

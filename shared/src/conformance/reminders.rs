@@ -80,3 +80,46 @@ pub async fn a_reminder_is_found_due_and_recorded_once(store: Arc<dyn Store>) {
     let (_, verification) = service.audit(&agent, a.id).await.unwrap();
     assert!(verification.valid, "{verification:?}");
 }
+
+/// A reminder asks those still to answer: a reviewer who approved towards a quorum of two is
+/// not reminded, the other is (a reviewer of this work found both reminded).
+pub async fn a_reminder_asks_only_those_still_to_answer(store: Arc<dyn Store>) {
+    let t = tenant();
+    let time = ManualClock::default();
+    let sink = Arc::new(super::events::RecordingSink::default());
+    let service = service_on(&store, time.clock()).with_events(sink.clone(), "https://hp.example");
+    let agent = principal(&t, "agent");
+    let asked = request(
+        &["alice".into(), "bob".into()],
+        json!({"expires_in_seconds": 600, "quorum": 2}),
+    );
+    let (a, _) = service.create(&agent, asked, None).await.unwrap();
+    let alice = principal(&t, "alice");
+    let vote = Command::Decide {
+        by: &alice,
+        verdict: Verdict::Approved,
+        comment: None,
+        modified_output: None,
+    };
+    let voted = service.apply(&t, a.id, vote).await.unwrap();
+    assert_eq!((voted.status, voted.approvals.len()), (Status::Pending, 1));
+
+    time.advance(TimeDelta::seconds(481));
+    let report = service
+        .sweep_for(&admin(&t), Duration::from_secs(60))
+        .await
+        .expect("sweep");
+    assert_eq!(report.reminded, 1, "{report:?}");
+    let reminders: Vec<Vec<String>> = sink
+        .events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| e.detail.approval_id == a.id && e.detail.event == AuditEvent::Reminded)
+        .map(|e| e.detail.reviewers.clone())
+        .collect();
+    assert!(!reminders.is_empty(), "the reminder was published");
+    for reviewers in reminders {
+        assert_eq!(reviewers, ["bob"], "alice has answered");
+    }
+}

@@ -62,6 +62,8 @@ fn filters(
                 && r.bytes().all(|b| b.is_ascii_digit())
                 && (r == "0" || !r.starts_with('0'));
             match r.parse::<u8>().ok().filter(|r| canonical && *r <= 100) {
+                // At least 0 is every request, those without a score too.
+                Some(0) => None,
                 Some(r) => Some(r),
                 None => return Err("Risk is a number from 0 to 100."),
             }

@@ -251,7 +251,13 @@ pub fn inbox(
         if f.soonest { " selected" } else { "" }
     );
     if items.is_empty() {
-        b.push_str("<p id=\"empty\">Nothing is waiting for you.</p>");
+        // Reads are bounded: an empty first stretch with more beyond is not "nothing".
+        b.push_str(if more {
+            "<p id=\"empty\">None of the newest pending requests waits for you, but there are \
+             more: narrow the filters to find older ones.</p>"
+        } else {
+            "<p id=\"empty\">Nothing is waiting for you.</p>"
+        });
         return signed_in(s, Tab::Pending, "Waiting for me", &b);
     }
     let _ = write!(

@@ -26,6 +26,9 @@ pub const DEFAULT_DAYS: i64 = 7;
 pub const MAX_DAYS: i64 = 90;
 /// The most approvals one answer reads; past it the answer says `truncated`.
 pub const MAX_COUNTED: u64 = 100_000;
+/// The longest one answer reads for: on DynamoDB a page is a round trip or two, and the read
+/// function has 10 s; past it the answer says `truncated` rather than time out.
+pub const MAX_READING: std::time::Duration = std::time::Duration::from_secs(6);
 /// How many agents and tools are listed (the most frequent; ties by name).
 pub const TOP: usize = 10;
 /// Approvals read per page of the store's list.
@@ -155,7 +158,12 @@ impl Service {
             id: Uuid::nil(),
         });
         let mut truncated = false;
+        let started = std::time::Instant::now();
         'pages: while let Some(cursor) = after.take() {
+            if started.elapsed() >= MAX_READING {
+                truncated = true;
+                break;
+            }
             let page = self
                 .store
                 .list(tenant, &ListFilter::default(), PAGE, Some(&cursor), now)

@@ -6,7 +6,7 @@
 
 use super::Service;
 use crate::events::LifecycleEvent;
-use holdpoint_core::audit::AuditRecord;
+use holdpoint_core::audit::{AuditEvent, AuditRecord};
 use holdpoint_core::domain::approval::{Approval, Status};
 
 impl Service {
@@ -61,7 +61,15 @@ impl Service {
                 r.sequence == approval.audit_head.sequence && approval.status == Status::Pending;
             let reviewers = if current && LifecycleEvent::addresses_reviewers(r.event) {
                 match self.review_recipients(&approval).await {
-                    Ok(to) => to.into_iter().map(|r| r.name).collect(),
+                    // A reminder asks those still to answer: who approved towards a quorum has.
+                    Ok(to) => to
+                        .into_iter()
+                        .map(|to| to.name)
+                        .filter(|name| {
+                            r.event != AuditEvent::Reminded
+                                || !approval.approvals.iter().any(|v| v.by == *name)
+                        })
+                        .collect(),
                     Err(e) => {
                         tracing::warn!(id = %approval.id, error = %e, "reviewers not read; the sweep retries");
                         return approval;
