@@ -7,6 +7,7 @@ CFN_LINT_VERSION=1.58.0
 SCHEMATHESIS_VERSION=4.32.5
 STANDARDWEBHOOKS_VERSION=1.1.0
 AIOSMTPD_VERSION=1.4.6
+SLACK_SDK_VERSION=3.48.0
 # A range, not a pin: aws-sam-cli (same venv) needs a recent one too.
 CRYPTOGRAPHY_RANGE=">=42,<51"
 tools=${HOLDPOINT_TOOLS:-$PWD/.tools}
@@ -32,6 +33,11 @@ if [ ! -x "$venv/bin/aiosmtpd" ] || ! "$venv/bin/python" -c "import standardwebh
   [ -x "$venv/bin/pip" ] || python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check \
     "standardwebhooks==$STANDARDWEBHOOKS_VERSION" "aiosmtpd==$AIOSMTPD_VERSION"
+fi
+if ! "$venv/bin/python" -c "import slack_sdk" 2> /dev/null; then
+  echo "installing Slack's own SDK (the cross-check of Slack request signatures) into $venv"
+  [ -x "$venv/bin/pip" ] || python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "slack_sdk==$SLACK_SDK_VERSION"
 fi
 if ! "$venv/bin/python" -c "import cryptography" 2> /dev/null; then
   echo "installing cryptography (what tools/verify_bundle.py, the auditor's verifier, needs) into $venv"

@@ -23,4 +23,5 @@ pub mod metrics;
 pub mod policy;
 pub mod service;
 pub mod sessions;
+pub mod slack;
 pub mod store;
