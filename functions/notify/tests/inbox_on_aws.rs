@@ -280,6 +280,23 @@ async fn a_reviewer_signs_in_and_decides_through_the_functions_as_api_gateway_ca
         assert!(set_cookies(&offer).is_empty(), "{offer}");
     }
 
+    // Attacker (login CSRF): the sign-in form sent by another site, as a browser says so or by
+    // its Origin alone, signs nobody in and leaves the link unused.
+    let mut cross = post("/inbox/sign-in", &format!("token={token}"), &[]);
+    cross["headers"]["sec-fetch-site"] = json!("cross-site");
+    let mut foreign = post("/inbox/sign-in", &format!("token={token}"), &[]);
+    let headers = foreign["headers"].as_object_mut().unwrap();
+    headers.remove("sec-fetch-site");
+    headers.insert(
+        "origin".into(),
+        json!("https://holdpoint.example.evil.test"),
+    );
+    for attempt in [cross, foreign] {
+        let refused = decide.invoke(attempt).await.expect("a response");
+        assert_eq!(refused["statusCode"], 403, "{refused}");
+        assert!(set_cookies(&refused).is_empty(), "{refused}");
+    }
+
     // 4. Signing in (decide): 303 to the inbox, the cookie in the v2 `cookies` array.
     let signed = decide
         .invoke(post("/inbox/sign-in", &format!("token={token}"), &[]))
