@@ -2,8 +2,6 @@
 //! what Holdpoint made of one is inert: the list idea of infra/tests/support/hostile.rs, for
 //! Slack's markup instead of a browser's.
 
-use super::mrkdwn::MENTION_BREAK;
-
 /// What an agent (or whoever steers it) might write to reach past the message: Slack's
 /// control sequences, mention words, mrkdwn links, entities, hidden characters; and the
 /// some of the browser list's markup tricks, which must arrive as the text they are too.
@@ -46,8 +44,9 @@ pub(crate) fn hostile() -> Vec<String> {
 }
 
 /// No sequence Slack would act on: no `<` or `>` left, every `&` starts one of the three
-/// escapes, and no `@` word straight after a word boundary.
-pub(crate) fn assert_inert(shown: &str) {
+/// escapes, no mention word, and no hidden character but `mention_break` (the one Holdpoint
+/// puts after an `@`).
+pub(crate) fn assert_inert(shown: &str, mention_break: char) {
     assert!(!shown.contains('<') && !shown.contains('>'), "{shown:?}");
     for (i, _) in shown.match_indices('&') {
         let rest = &shown[i..];
@@ -64,7 +63,7 @@ pub(crate) fn assert_inert(shown: &str) {
     }
     for c in shown.chars() {
         assert!(
-            c == MENTION_BREAK || !holdpoint_core::text::is_hidden(c),
+            c == mention_break || !holdpoint_core::text::is_hidden(c),
             "hidden {c:?} in {shown:?}"
         );
     }

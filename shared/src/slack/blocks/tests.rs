@@ -1,5 +1,6 @@
 use super::*;
 use crate::slack::hostile::{assert_inert, hostile};
+use crate::slack::mrkdwn::MENTION_BREAK;
 use holdpoint_core::domain::identity::Principal;
 use holdpoint_core::domain::request::{CreateRequest, ExpiryBounds, Gate};
 
@@ -115,7 +116,7 @@ fn hostile_text_everywhere_arrives_inert() {
             decided(&a, Status::Rejected, Some(&h), Utc::now()).unwrap(),
         ] {
             for t in agent_texts(&m) {
-                assert_inert(&t);
+                assert_inert(&t, MENTION_BREAK);
             }
         }
     }
