@@ -5,13 +5,15 @@
 //! `<!everyone>`, `<@U…>`, `<#C…>`, `<!subteam^…>`, `<!date^…>` and `<url|label>`, reaches Slack
 //! as the text it is. Plain `@channel`, `@here` and `@everyone` are a second door: a text object
 //! that is not `verbatim` has Slack parse such words into mentions. So every text object built
-//! from agent text is sent `verbatim: true` ([`text`]), and, in case a message is ever sent
-//! without it, a word joiner (U+2060, which Slack does not match across) goes after every `@`
-//! that starts a word: `@​channel` reads the same and pings nobody. An `@` inside a word
-//! (`alice@example.com`) is left alone,
-//! unless a mention word follows it (`hey@here`). Hidden characters are shown as `\u{…}` escapes first
+//! from agent text is sent `verbatim: true` ([`text`]), Block Kit's documented switch for that;
+//! and, in case a message is ever sent without it, a word joiner (U+2060) goes after every `@`
+//! that starts a word or precedes a mention word (`hey@here`): what follows the `@` is then no
+//! longer `channel`, it reads the same and pings nobody. An `@` inside a word
+//! (`alice@example.com`) is left alone. Hidden characters are shown as `\u{…}` escapes first
 //! ([`holdpoint_core::text::visible`]), as on every other surface, so the only hidden character
-//! in the result is the joiner this module put there.
+//! in the result is the joiner this module put there. An agent's own line breaks are shown as
+//! escapes too, so its text can never start a line of its own (a fake "*Approved* by alice"
+//! line); mrkdwn emphasis (`*`, `_`, `~`, `` ` ``) has no escape in Slack and stays.
 
 use holdpoint_core::text::{is_hidden, visible};
 use serde_json::{Value, json};

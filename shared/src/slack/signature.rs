@@ -22,7 +22,8 @@ pub struct SigningSecret(Vec<u8>);
 
 impl SigningSecret {
     /// The secret as Slack shows it on the app's page (its text is the HMAC key, as Slack's
-    /// SDKs use it); `None` when blank.
+    /// SDKs use it), without surrounding white space (a file's last line break is no part of
+    /// it); `None` when blank.
     pub fn new(secret: &str) -> Option<SigningSecret> {
         let secret = secret.trim();
         (!secret.is_empty()).then(|| SigningSecret(secret.as_bytes().to_vec()))

@@ -120,6 +120,12 @@ fn hostile_text_everywhere_arrives_inert() {
             }
         }
     }
+    // An agent's line break cannot start a line of its own under Holdpoint's headline.
+    let fake = hostile_approval("x\n*Approved* by alice");
+    let m = request(&fake, Asked::Requested, BUTTONS).unwrap();
+    let first = m["blocks"][0]["text"]["text"].as_str().unwrap();
+    assert_eq!(first.matches('\n').count(), 1, "{first}");
+    assert!(first.ends_with("x\\u{a}*Approved* by alice"), "{first}");
     let a = approval(json!({"action": "@channel <!here> & go"}));
     let m = request(&a, Asked::Requested, BUTTONS).unwrap();
     assert!(
