@@ -5,10 +5,10 @@
 use axum::extract::{Path, Query, Request, State};
 use axum::response::Response;
 use http::{HeaderMap, StatusCode};
-use serde::Deserialize;
 use uuid::Uuid;
 
 use super::inbox::{has_session_cookie, html, say, session, signed_form, unavailable};
+use super::inbox_filters::{Filters, InboxQuery};
 use super::inbox_page::{self as page, Shown};
 use super::review_page;
 use super::state::AppState;
@@ -26,55 +26,8 @@ const INBOX_MAX: usize = 200;
 const INBOX_READS: usize = 4;
 const DECIDED_SHOWN: usize = 50;
 
-#[derive(Deserialize)]
-pub(super) struct InboxQuery {
-    agent: Option<String>,
-    tool: Option<String>,
-    risk: Option<String>,
-    order: Option<String>,
-}
-
 fn bad(s: &SignedIn, text: &str) -> Response {
     say(StatusCode::BAD_REQUEST, Some(s), "Not understood", text)
-}
-
-/// The pending tab's filters: agent, tool, minimum risk, soonest first.
-type Filters = (Option<String>, Option<String>, Option<u8>, bool);
-
-fn filters(
-    query: Result<Query<InboxQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Filters, &'static str> {
-    let Ok(Query(q)) = query else {
-        return Err("The filters were not understood.");
-    };
-    // As the page's own GET form sends them (an empty field is no filter), and as openapi.yaml
-    // states them: no more is taken than the spec allows.
-    let too_long = |v: &Option<String>| v.as_ref().is_some_and(|v| v.chars().count() > 200);
-    if too_long(&q.agent) || too_long(&q.tool) {
-        return Err("A filter is too long.");
-    }
-    let nonblank = |v: Option<String>| v.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-    let (agent, tool) = (nonblank(q.agent), nonblank(q.tool));
-    let min_risk = match q.risk.as_deref() {
-        None | Some("") => None,
-        Some(r) => {
-            let canonical = r.len() <= 3
-                && r.bytes().all(|b| b.is_ascii_digit())
-                && (r == "0" || !r.starts_with('0'));
-            match r.parse::<u8>().ok().filter(|r| canonical && *r <= 100) {
-                // At least 0 is every request, those without a score too.
-                Some(0) => None,
-                Some(r) => Some(r),
-                None => return Err("Risk is a number from 0 to 100."),
-            }
-        }
-    };
-    let soonest = match q.order.as_deref() {
-        None | Some("") | Some("newest") => false,
-        Some("soonest") => true,
-        Some(_) => return Err("Order is newest or soonest."),
-    };
-    Ok((agent, tool, min_risk, soonest))
 }
 
 /// `GET /inbox`: signed in, what waits for me; otherwise the sign-in form.
@@ -84,11 +37,16 @@ pub(super) async fn pending(
     query: Result<Query<InboxQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     // The filters first, signed in or not: a request the page cannot take is 400 either way.
-    let filters = match filters(query) {
+    let filters = match Filters::of(query) {
         Ok(f) => f,
         Err(text) => return say(StatusCode::BAD_REQUEST, None, "Not understood", text),
     };
-    let (agent, tool, min_risk, soonest) = filters;
+    let Filters {
+        agent,
+        tool,
+        min_risk,
+        soonest,
+    } = filters;
     if !has_session_cookie(&state, &headers) {
         return html(StatusCode::OK, page::sign_in_form(None));
     }

@@ -12,6 +12,7 @@ mod evidence;
 mod extract;
 mod inbox;
 mod inbox_approvals;
+mod inbox_filters;
 mod inbox_insights;
 pub mod inbox_page;
 mod insights;
