@@ -127,9 +127,40 @@ async fn connections_past_the_cap_get_their_answer_whole() {
     let server = Server::for_team(dir.path(), &[("HOLDPOINT_MAX_CONNECTIONS", "4")]).await;
     let addr = server.addr;
     let (silent, posted, health, after) = tokio::task::spawn_blocking(move || {
-        // Four idle connections hold every slot (for the header time, 10 s).
-        let held: Vec<_> = (0..4).map(|_| TcpStream::connect(addr).unwrap()).collect();
-        std::thread::sleep(Duration::from_millis(200));
+        // Four idle connections hold every slot (for the header time, 10 s). On a busy machine
+        // one may reach the server while a probe's slot is still being freed and be refused
+        // itself: taken only once the server refuses a probe and none of the four has been
+        // answered (a refused one is answered within its second), else replaced.
+        let probe = "GET /v1/approvals HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+        let until = Instant::now() + Duration::from_secs(8);
+        let mut held: Vec<TcpStream> = Vec::new();
+        loop {
+            assert!(
+                Instant::now() < until,
+                "the four connections were never all held"
+            );
+            while held.len() < 4 {
+                held.push(TcpStream::connect(addr).unwrap());
+            }
+            if !ask(addr, probe).starts_with("HTTP/1.1 503") {
+                std::thread::sleep(Duration::from_millis(50));
+                continue;
+            }
+            std::thread::sleep(Duration::from_millis(1200));
+            held.retain(|c| {
+                c.set_nonblocking(true).unwrap();
+                let mut byte = [0u8; 1];
+                let served = matches!(
+                    (&*c).read(&mut byte),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock
+                );
+                c.set_nonblocking(false).unwrap();
+                served
+            });
+            if held.len() == 4 {
+                break;
+            }
+        }
         // Nothing sent: refused after the second it had to send its request.
         let silent = ask(addr, "");
         // A request with a body: read, then answered, not reset with its request unread.
