@@ -1,11 +1,22 @@
-//! Deciding from Slack (issue 26), its self-contained core: agent text made safe for mrkdwn
-//! ([`mrkdwn`]), the Block Kit messages ([`blocks`]), Slack's request signatures
-//! ([`signature`]) and the signed button values ([`button`]). Nothing is wired to routes or
-//! delivery yet.
+//! Deciding from Slack: agent text made safe for mrkdwn ([`mrkdwn`]), the Block Kit messages
+//! ([`blocks`]), Slack's request signatures ([`signature`]), the signed button values
+//! ([`button`]), each tenant's Slack app ([`connection`]) and Slack's Web API ([`api`]).
 
+use std::sync::Arc;
+
+#[cfg(feature = "delivery")]
+pub mod api;
 pub mod blocks;
 pub mod button;
+pub mod connection;
 #[cfg(test)]
 mod hostile;
 pub mod mrkdwn;
 pub mod signature;
+
+/// Slack as the service and the notifier use it: the tenants' apps, and the API to call.
+#[cfg(feature = "delivery")]
+pub struct Slack {
+    pub connections: Arc<dyn connection::SlackConnections>,
+    pub api: api::SlackApi,
+}
