@@ -15,7 +15,8 @@ macro_rules! session_suite {
             a_link_is_taken_once, an_expired_link_is_neither_read_nor_taken,
             of_concurrent_takes_one_gets_the_link, requests_are_counted_per_name_in_a_window,
             concurrent_requests_never_pass_the_limit, sessions_are_found_by_principal_and_hash,
-            sign_out_all_ends_the_principals_sessions_only);
+            sign_out_all_ends_the_principals_sessions_only, a_button_is_spent_once,
+            of_concurrent_spends_one_wins);
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {
         $(
@@ -217,4 +218,31 @@ pub async fn sign_out_all_ends_the_principals_sessions_only(s: Arc<dyn SessionSt
         s.remove_sessions_of(&t, "ann", Utc::now()).await.unwrap(),
         0
     );
+}
+
+pub async fn a_button_is_spent_once(s: Arc<dyn SessionStore>) {
+    let t = tenant();
+    let nonce = uuid::Uuid::new_v4();
+    let until = Utc::now() + TimeDelta::hours(1);
+    assert!(s.spend(&t, nonce, until).await.unwrap(), "first spend");
+    assert!(!s.spend(&t, nonce, until).await.unwrap(), "replayed");
+    assert!(
+        !s.spend(&tenant(), nonce, until).await.unwrap(),
+        "the same nonce under another tenant"
+    );
+    let other = uuid::Uuid::new_v4();
+    assert!(s.spend(&t, other, until).await.unwrap(), "another button");
+}
+
+pub async fn of_concurrent_spends_one_wins(s: Arc<dyn SessionStore>) {
+    let t = tenant();
+    let nonce = uuid::Uuid::new_v4();
+    let until = Utc::now() + TimeDelta::hours(1);
+    let mut spends = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let (s, t) = (s.clone(), t.clone());
+        spends.spawn(async move { s.spend(&t, nonce, until).await.unwrap() });
+    }
+    let won = spends.join_all().await.into_iter().filter(|w| *w).count();
+    assert_eq!(won, 1);
 }

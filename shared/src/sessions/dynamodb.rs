@@ -8,6 +8,8 @@
 //!   one request that takes it.
 //! - `session#{tenant}/{name}`, sk `{sha256 of the secret}`: a session; a principal's are one
 //!   Query, so `holdpoint principals sign-out` ends them all.
+//! - `slack-button#{nonce}`, sk `-`: a Slack button's value spent (single use), put where none
+//!   is; kept until the button's end.
 //!
 //! Nothing here deletes or updates an item (no function may: infra/guard): a session ends by
 //! being put again with no time left, and DynamoDB's TTL removes what is over.
@@ -17,6 +19,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, TimeDelta, Utc};
+use uuid::Uuid;
 
 use super::{Counted, Session, SessionStore, SignInLink};
 use crate::store::StoreError;
@@ -58,6 +61,10 @@ fn link_pk(hash: &str) -> String {
 
 fn session_pk(tenant: &str, name: &str) -> String {
     format!("session#{tenant}/{name}")
+}
+
+fn button_pk(nonce: Uuid) -> String {
+    format!("slack-button#{nonce}")
 }
 
 fn encode<T: serde::Serialize>(v: &T) -> Result<AttributeValue, StoreError> {
@@ -328,6 +335,31 @@ impl SessionStore for DynamoSessions {
                 Some(k) if !k.is_empty() => start = Some(k),
                 _ => return Ok(removed),
             }
+        }
+    }
+
+    async fn spend(
+        &self,
+        tenant: &str,
+        nonce: Uuid,
+        expires: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let spent = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(button_pk(nonce)))
+            .item("sk", s("-"))
+            .item("tenant", s(tenant))
+            .item("expires", n_i(expires.timestamp_millis()))
+            .item("ttl", ttl(expires))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match spent {
+            Ok(_) => Ok(true),
+            Err(e) if failed_condition(&e) => Ok(false),
+            Err(e) => Err(sdk_error(e)),
         }
     }
 }

@@ -7,6 +7,7 @@ use std::path::Path;
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 use rusqlite::{OptionalExtension, params};
+use uuid::Uuid;
 
 use super::{Counted, Session, SessionStore, SignInLink};
 use crate::store::StoreError;
@@ -34,6 +35,11 @@ CREATE TABLE IF NOT EXISTS sessions (
     expires   INTEGER NOT NULL, -- ms
     body      TEXT NOT NULL,
     PRIMARY KEY (tenant, name, hash)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS spent_buttons (
+    nonce     TEXT PRIMARY KEY,
+    tenant    TEXT NOT NULL,
+    expires   INTEGER NOT NULL -- ms
 ) WITHOUT ROWID;
 ";
 
@@ -255,6 +261,33 @@ impl SessionStore for EmbeddedSessions {
                 .map_err(failed)?;
                 tx.commit().map_err(failed)?;
                 Ok(live)
+            })
+            .await
+    }
+
+    async fn spend(
+        &self,
+        tenant: &str,
+        nonce: Uuid,
+        expires: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let tenant = tenant.to_owned();
+        self.file
+            .with(move |conn| {
+                // Rows past their button's end are spent for nothing: the button is refused.
+                conn.execute(
+                    "DELETE FROM spent_buttons WHERE expires <= ?1",
+                    params![ms(Utc::now())],
+                )
+                .map_err(failed)?;
+                // One statement: of two spends, only one inserts the row.
+                let n = conn
+                    .execute(
+                        "INSERT OR IGNORE INTO spent_buttons (nonce, tenant, expires) VALUES (?1, ?2, ?3)",
+                        params![nonce.to_string(), tenant, ms(expires)],
+                    )
+                    .map_err(failed)?;
+                Ok(n == 1)
             })
             .await
     }

@@ -120,4 +120,14 @@ pub trait SessionStore: Send + Sync + 'static {
         name: &str,
         now: DateTime<Utc>,
     ) -> Result<usize, StoreError>;
+
+    /// Spends `nonce` (a Slack button's, see [`crate::slack::button`]), kept until `expires`
+    /// (the button's own end: past it the button is refused anyway): true the first time, false
+    /// ever after. Of two concurrent spends one wins.
+    async fn spend(
+        &self,
+        tenant: &str,
+        nonce: Uuid,
+        expires: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
 }
