@@ -13,6 +13,7 @@ pub mod bus;
 pub mod fault_proxy;
 pub mod lambda;
 pub mod receivers;
+pub mod slack;
 
 /// The endpoint of the local DynamoDB-protocol server. Tests refuse anything but loopback, so a
 /// stray credential can never make them write to a real account.
@@ -116,6 +117,7 @@ pub fn iam_principals() -> Vec<holdpoint::directory::Entry> {
         webhook: None,
         iam_arns: vec![format!("arn:aws:sts::123456789012:assumed-role/{name}")],
         key_hash: None,
+        slack: None,
         webhook_secret: None,
         instance: None,
         kind: Default::default(),
