@@ -53,6 +53,7 @@ pub async fn ensure(dir: &Path, d: &dyn Directory) -> Result<Start, CliError> {
             webhook: None,
             iam_arns: Vec::new(),
             key_hash: Some(directory::key_hash(&key)),
+            slack: None,
             webhook_secret: Some(secret.clone()),
             instance: None,
         };

@@ -128,6 +128,7 @@ pub async fn run(command: PrincipalsCommand, mut settings: Settings) -> Result<E
                 webhook,
                 iam_arns,
                 key_hash: api_key.as_deref().map(directory::key_hash),
+                slack: None,
                 webhook_secret: Some(secret.clone()),
                 instance: None,
             };

@@ -183,6 +183,7 @@ fn entry(name: &str, roles: &[&str], kind: PrincipalKind) -> Entry {
         webhook: None,
         iam_arns: vec![],
         key_hash: None,
+        slack: None,
         webhook_secret: None,
         instance: None,
     }

@@ -323,6 +323,7 @@ async fn a_link_through_a_role_escalated_away_neither_opens_nor_decides() {
         webhook: None,
         iam_arns: vec![],
         key_hash: None,
+        slack: None,
         webhook_secret: None,
         instance: None,
         kind: Default::default(),

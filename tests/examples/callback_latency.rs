@@ -59,6 +59,7 @@ async fn main() {
             webhook: None,
             iam_arns: vec![],
             key_hash: Some(key_hash(key)),
+            slack: None,
             webhook_secret: Some(new_webhook_secret()),
             instance: None,
             kind: Default::default(),

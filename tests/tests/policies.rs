@@ -49,6 +49,7 @@ fn entry(name: &str, roles: &[&str]) -> Entry {
         webhook: None,
         iam_arns: Vec::new(),
         key_hash: None,
+        slack: None,
         webhook_secret: None,
         instance: None,
     }

@@ -23,6 +23,7 @@ fn entry(name: &str, email: Option<&str>, webhook: Option<String>) -> Entry {
         webhook,
         iam_arns: vec![format!("arn:aws:sts::123456789012:assumed-role/{name}")],
         key_hash: None,
+        slack: None,
         webhook_secret: Some(new_webhook_secret()),
         instance: None,
         kind: Default::default(),

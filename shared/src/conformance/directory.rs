@@ -40,6 +40,7 @@ fn entry(tenant: &str, name: &str, key: &str) -> Entry {
         webhook: None,
         iam_arns: vec![format!("arn:aws:iam::123456789012:role/{tenant}-{name}")],
         key_hash: Some(key_hash(key)),
+        slack: None,
         webhook_secret: Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into()),
         instance: None,
         kind: PrincipalKind::Human,

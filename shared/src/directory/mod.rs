@@ -6,8 +6,6 @@
 //! Secrets are made here and shown once: an API key is stored only as its SHA-256; a webhook
 //! secret (Standard Webhooks' `whsec_…`) is stored as given, since signing needs it.
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
 use base64::Engine;
 use rand::RngCore;
@@ -23,7 +21,10 @@ use holdpoint_core::domain::identity::{
 pub mod dynamodb;
 #[cfg(feature = "embedded")]
 pub mod embedded;
+mod fixed;
 pub mod policy;
+
+pub use fixed::{StaticDirectory, entries_from_key_map};
 
 /// The most IAM ARNs one principal may have (each is one lookup item, written in the same
 /// transaction as the principal).
@@ -32,7 +33,7 @@ pub const MAX_ARNS: usize = 10;
 pub const MAX_ROLES: usize = 20;
 
 /// One principal of the directory.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Entry {
     pub tenant: String,
@@ -48,6 +49,11 @@ pub struct Entry {
     pub webhook: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub iam_arns: Vec<String>,
+    /// Its Slack user id (`U…`/`W…`) in the tenant's Slack workspace: a click on a Slack
+    /// button by that user is this principal's ([`check_slack_user`]). At most one principal of
+    /// a tenant has a given id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slack: Option<String>,
     /// SHA-256 (hex) of its API key; the key itself is never stored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_hash: Option<String>,
@@ -74,7 +80,8 @@ impl Entry {
         }
     }
 
-    /// The lookup names its credentials are found by: `key#{hash}` and `arn#{arn}`.
+    /// The lookup names it is found by: its credentials (`key#{hash}`, `arn#{arn}`) and its
+    /// Slack user (`slack#{tenant}/{id}`).
     pub fn lookups(&self) -> Vec<String> {
         let mut out: Vec<String> = self
             .key_hash
@@ -82,6 +89,13 @@ impl Entry {
             .map(|h| Lookup::Key(h.clone()).id())
             .collect();
         out.extend(self.iam_arns.iter().map(|a| Lookup::Arn(a.clone()).id()));
+        out.extend(self.slack.iter().map(|user| {
+            Lookup::Slack {
+                tenant: self.tenant.clone(),
+                user: user.clone(),
+            }
+            .id()
+        }));
         out
     }
 
@@ -95,6 +109,7 @@ impl Entry {
             "email": self.email,
             "webhook": self.webhook,
             "iam_arns": self.iam_arns,
+            "slack": self.slack,
             "api_key": self.key_hash.is_some(),
         })
     }
@@ -131,6 +146,9 @@ impl Entry {
                 return Err(format!("{arn:?} is not an IAM ARN"));
             }
         }
+        if let Some(user) = &self.slack {
+            check_slack_user(user)?;
+        }
         Ok(())
     }
 }
@@ -140,6 +158,28 @@ impl Entry {
 /// operator's command tells it.
 pub fn check_name(what: &str, name: &str) -> Result<(), String> {
     check_principal_name(what, name).map_err(|e| format!("{what} {name:?} {}", e.message))
+}
+
+/// The longest Slack user id taken (Slack's are 9 to 11 characters today).
+pub const MAX_SLACK_USER_LEN: usize = 21;
+
+/// A Slack user id as Slack writes it: `U` (or `W`, an Enterprise Grid user) and 2 to 20
+/// upper-case letters and digits. Nothing else (no `<@…>` mention, no `<!channel>`, no
+/// lower case, which Slack never sends) can name a principal's Slack user.
+pub fn check_slack_user(id: &str) -> Result<(), String> {
+    let b = id.as_bytes();
+    let ok = (3..=MAX_SLACK_USER_LEN).contains(&b.len())
+        && matches!(b[0], b'U' | b'W')
+        && b[1..]
+            .iter()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{id:?} is not a Slack user id (U or W and 2 to 20 capital letters and digits, e.g. U0123ABCD)"
+        ))
+    }
 }
 
 fn check_email(email: &str) -> Result<(), String> {
@@ -156,13 +196,16 @@ fn check_email(email: &str) -> Result<(), String> {
     }
 }
 
-/// How a credential is found.
+/// How a principal is found: by a credential, or by its Slack user.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Lookup {
     /// SHA-256 (hex) of an API key.
     Key(String),
     /// An IAM ARN as API Gateway reports the caller.
     Arn(String),
+    /// A Slack user of a tenant's workspace: not a credential (a click is trusted only once
+    /// its request's signature is), but kept to one principal as credentials are.
+    Slack { tenant: String, user: String },
 }
 
 impl Lookup {
@@ -170,6 +213,7 @@ impl Lookup {
         match self {
             Lookup::Key(h) => format!("key#{h}"),
             Lookup::Arn(a) => format!("arn#{a}"),
+            Lookup::Slack { tenant, user } => format!("slack#{tenant}/{user}"),
         }
     }
 }
@@ -213,6 +257,20 @@ pub trait Directory: Send + Sync + 'static {
     /// Every principal of `tenant` (of every tenant when `None`), by tenant and name.
     async fn list(&self, tenant: Option<&str>) -> Result<Vec<Entry>, StoreError>;
 
+    /// The principal of `tenant` whose [`Entry::slack`] is `user`. Through its lookup (kept to
+    /// one principal by `put`); a store without lookups may list the tenant and filter, fine
+    /// for directories of hundreds.
+    async fn find_slack(&self, tenant: &str, user: &str) -> Result<Option<Entry>, StoreError> {
+        let lookup = Lookup::Slack {
+            tenant: tenant.to_owned(),
+            user: user.to_owned(),
+        };
+        Ok(self
+            .find(&lookup)
+            .await?
+            .filter(|e| e.tenant == tenant && e.slack.as_deref() == Some(user)))
+    }
+
     /// Removes a principal and its credentials; answers whether there was one.
     async fn remove(&self, tenant: &str, name: &str) -> Result<bool, StoreError>;
 
@@ -244,111 +302,6 @@ pub async fn agents_among(
     Ok(agents)
 }
 
-/// A fixed directory held in memory: what `HOLDPOINT_API_KEYS` gives tests and CI. It cannot
-/// be changed while the process runs.
-#[derive(Debug, Clone, Default)]
-pub struct StaticDirectory {
-    entries: Vec<Entry>,
-    /// Lookup id → index in `entries`: authentication asks on every request.
-    by_lookup: HashMap<String, usize>,
-}
-
-impl StaticDirectory {
-    pub fn new(entries: Vec<Entry>) -> StaticDirectory {
-        let by_lookup = entries
-            .iter()
-            .enumerate()
-            .flat_map(|(i, e)| e.lookups().into_iter().map(move |l| (l, i)))
-            .collect();
-        StaticDirectory { entries, by_lookup }
-    }
-}
-
-#[async_trait]
-impl Directory for StaticDirectory {
-    async fn put(&self, _: &Entry, _: bool) -> Result<(), StoreError> {
-        Err(StoreError::Internal(
-            "this directory is fixed by HOLDPOINT_API_KEYS".into(),
-        ))
-    }
-
-    async fn get(&self, tenant: &str, name: &str) -> Result<Option<Entry>, StoreError> {
-        Ok(self
-            .entries
-            .iter()
-            .find(|e| e.tenant == tenant && e.name == name)
-            .cloned())
-    }
-
-    async fn find(&self, lookup: &Lookup) -> Result<Option<Entry>, StoreError> {
-        Ok(self
-            .by_lookup
-            .get(&lookup.id())
-            .map(|&i| self.entries[i].clone()))
-    }
-
-    async fn list(&self, tenant: Option<&str>) -> Result<Vec<Entry>, StoreError> {
-        let mut out: Vec<Entry> = self
-            .entries
-            .iter()
-            .filter(|e| tenant.is_none_or(|t| e.tenant == t))
-            .cloned()
-            .collect();
-        out.sort_by(|a, b| (&a.tenant, &a.name).cmp(&(&b.tenant, &b.name)));
-        Ok(out)
-    }
-
-    async fn remove(&self, _: &str, _: &str) -> Result<bool, StoreError> {
-        Err(StoreError::Internal(
-            "this directory is fixed by HOLDPOINT_API_KEYS".into(),
-        ))
-    }
-}
-
-/// The entries of an API key map `{"<key>": {"tenant", "principal", "roles", "kind"}}` (the
-/// format of `HOLDPOINT_API_KEYS` and of the `api-keys.json` of earlier versions; `kind` is
-/// `human` when absent). Several keys of one principal are refused: the directory holds one
-/// key per principal.
-pub fn entries_from_key_map(json: &str) -> Result<Vec<Entry>, String> {
-    let keys: HashMap<String, Principal> =
-        serde_json::from_str(json).map_err(|e| format!("not valid: {e}"))?;
-    if keys.is_empty() {
-        return Err("names no key".into());
-    }
-    let mut entries: Vec<Entry> = Vec::new();
-    for (key, p) in keys {
-        if key.len() < 16 {
-            return Err(format!(
-                "API key of {} is shorter than 16 characters",
-                p.principal
-            ));
-        }
-        let entry = Entry {
-            tenant: p.tenant,
-            name: p.principal,
-            roles: p.roles,
-            kind: p.kind,
-            email: None,
-            webhook: None,
-            iam_arns: Vec::new(),
-            key_hash: Some(key_hash(&key)),
-            webhook_secret: None,
-            instance: None,
-        };
-        entry.check()?;
-        let twin = |e: &Entry| e.tenant == entry.tenant && e.folded_name() == entry.folded_name();
-        if let Some(other) = entries.iter().find(|e| twin(e)) {
-            return Err(format!(
-                "principals {:?} and {:?} of tenant {} differ only in case",
-                other.name, entry.name, entry.tenant
-            ));
-        }
-        entries.push(entry);
-    }
-    entries.sort_by(|a, b| (&a.tenant, &a.name).cmp(&(&b.tenant, &b.name)));
-    Ok(entries)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -362,6 +315,51 @@ mod tests {
     }
 
     #[test]
+    fn slack_users_are_slack_shaped() {
+        for good in [
+            "U0123ABCD",
+            "W012A3CDE",
+            "UAB",
+            &format!("U{}", "9".repeat(20)),
+        ] {
+            assert!(check_slack_user(good).is_ok(), "{good:?}");
+        }
+        for bad in [
+            "",
+            "U",
+            "U1",
+            "u0123abcd",
+            "U0123abcd",
+            "U0123 ABCD",
+            " U0123ABCD",
+            "<!channel>",
+            "<@U0123ABCD>",
+            "C0123ABCD",
+            "T0TEAM",
+            "U0123ABCD\n",
+            "Ü0123ABCD",
+            &format!("U{}", "9".repeat(21)),
+        ] {
+            let err = check_slack_user(bad).unwrap_err();
+            assert!(err.contains("not a Slack user id"), "{bad:?}: {err}");
+        }
+        let entry = Entry {
+            tenant: "t".into(),
+            name: "ann".into(),
+            slack: Some("<!channel>".into()),
+            ..Entry::default()
+        };
+        assert!(entry.check().is_err());
+        let entry = Entry {
+            slack: Some("U0123ABCD".into()),
+            ..entry
+        };
+        assert!(entry.check().is_ok());
+        assert_eq!(entry.public()["slack"], "U0123ABCD");
+        assert!(entry.lookups().contains(&"slack#t/U0123ABCD".to_owned()));
+    }
+
+    #[test]
     fn secrets_are_random_and_shaped() {
         let (a, b) = (new_api_key(), new_api_key());
         assert_ne!(a, b);
@@ -372,57 +370,6 @@ mod tests {
             .decode(&s["whsec_".len()..])
             .unwrap();
         assert_eq!(raw.len(), 32);
-    }
-
-    #[test]
-    fn key_maps_become_entries() {
-        let entries = entries_from_key_map(
-            r#"{"0123456789abcdef": {"tenant": "t", "principal": "p", "roles": ["r"]}}"#,
-        )
-        .unwrap();
-        assert_eq!(
-            entries[0].key_hash.as_deref(),
-            Some(&*key_hash("0123456789abcdef"))
-        );
-        assert!(entries_from_key_map("{}").is_err());
-        assert!(entries_from_key_map(r#"{"short": {"tenant": "t", "principal": "p"}}"#).is_err());
-        assert!(entries_from_key_map("not json").is_err());
-    }
-
-    #[test]
-    fn key_maps_refuse_names_alike_ignoring_case_and_the_system_names() {
-        let twins = r#"{"0123456789abcdef": {"tenant": "t", "principal": "alice"},
-                        "fedcba9876543210": {"tenant": "t", "principal": "Alice"}}"#;
-        let err = entries_from_key_map(twins).unwrap_err();
-        assert!(err.contains("differ only in case"), "{err}");
-        let apart = r#"{"0123456789abcdef": {"tenant": "t", "principal": "alice"},
-                        "fedcba9876543210": {"tenant": "u", "principal": "Alice"}}"#;
-        assert_eq!(entries_from_key_map(apart).unwrap().len(), 2);
-        for reserved in ["holdpoint", "SYSTEM"] {
-            let map =
-                format!(r#"{{"0123456789abcdef": {{"tenant": "t", "principal": "{reserved}"}}}}"#);
-            let err = entries_from_key_map(&map).unwrap_err();
-            assert!(err.contains("keeps for itself"), "{err}");
-        }
-    }
-
-    #[test]
-    fn key_maps_give_kinds_human_when_absent() {
-        let entries = entries_from_key_map(
-            r#"{"0123456789abcdef": {"tenant": "t", "principal": "bot", "kind": "agent"},
-                "fedcba9876543210": {"tenant": "t", "principal": "ann"}}"#,
-        )
-        .unwrap();
-        let kinds: Vec<_> = entries.iter().map(|e| (e.name.as_str(), e.kind)).collect();
-        assert_eq!(
-            kinds,
-            [("ann", PrincipalKind::Human), ("bot", PrincipalKind::Agent)]
-        );
-        assert!(entries[1].principal().is_agent());
-        assert_eq!(entries[1].public()["kind"], "agent");
-        assert_eq!(entries[0].public()["kind"], "human");
-        let unknown = r#"{"0123456789abcdef": {"tenant": "t", "principal": "p", "kind": "bot"}}"#;
-        assert!(entries_from_key_map(unknown).is_err());
     }
 
     #[test]

@@ -37,6 +37,7 @@ pub fn entry(tenant: &str, name: &str) -> Entry {
         webhook: None,
         iam_arns: Vec::new(),
         key_hash: None,
+        slack: None,
         webhook_secret: Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into()),
         instance: None,
     }
