@@ -39,6 +39,8 @@ mod policy_admin;
 pub mod review_links;
 pub mod sessions;
 pub mod siem;
+#[cfg(feature = "delivery")]
+pub mod slack;
 mod state_check;
 pub mod sweep;
 
@@ -150,6 +152,8 @@ pub struct Service {
     checkpoints: Option<Arc<crate::store::checkpoints::Checkpoints>>,
     /// Reviewers' sign-in links and browser sessions; without them nobody signs in.
     sessions: Option<Arc<crate::sessions::peers::Sessions>>,
+    #[cfg(feature = "delivery")]
+    slack: Option<Arc<crate::slack::Slack>>,
 }
 
 impl Service {
@@ -171,6 +175,8 @@ impl Service {
             policies: None,
             checkpoints: None,
             sessions: None,
+            #[cfg(feature = "delivery")]
+            slack: None,
         }
     }
 

@@ -11,6 +11,8 @@ pub mod button;
 pub mod connection;
 #[cfg(test)]
 mod hostile;
+#[cfg(feature = "delivery")]
+pub mod interaction;
 pub mod mrkdwn;
 pub mod signature;
 

@@ -22,6 +22,7 @@ mod policy;
 pub mod problem;
 mod review;
 pub mod review_page;
+mod slack;
 mod state;
 
 pub use auth::Authenticator;
@@ -164,6 +165,12 @@ fn table() -> Vec<(Routes, Method, &'static str, MethodRouter<AppState>)> {
             M::POST,
             "/v1/escalations/sweep",
             post(approvals::sweep),
+        ),
+        (
+            R::Decide,
+            M::POST,
+            "/slack/interactions",
+            post(slack::interactions),
         ),
     ]
 }
