@@ -16,6 +16,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use serde_json::{Map, Value, json};
 
+pub mod clicks;
+pub use clicks::Posted;
+
 /// The team every accepted token belongs to (`auth.test`).
 pub const TEAM_ID: &str = "T0TEAM";
 /// The app's bot user (`auth.test`).
@@ -51,9 +54,8 @@ struct Recorded {
     scripts: HashMap<String, VecDeque<Scripted>>,
     /// Tokens taken; empty = any `xoxb-` token.
     tokens: HashSet<String>,
-    /// (channel, ts) of every message posted, so `chat.update` of anything else fails as
-    /// Slack's does.
-    posted: HashSet<(String, String)>,
+    /// Every message posted (`chat.update` of anything else fails as Slack's does).
+    posted: Vec<Posted>,
     /// Messages posted so far (their `ts` counts up).
     count: u64,
 }
@@ -118,6 +120,29 @@ impl StandIn {
             .entry(method.to_owned())
             .or_default()
             .extend(std::iter::repeat_n(answer, times));
+    }
+
+    /// Every message posted so far (answered `ok`), in order, with where Slack put it.
+    pub fn posts(&self) -> Vec<Posted> {
+        self.recorded().posted.clone()
+    }
+
+    /// The messages posted so far to `user` (a DM), in order.
+    pub fn posts_to(&self, user: &str) -> Vec<Posted> {
+        self.posts()
+            .into_iter()
+            .filter(|p| p.user == user)
+            .collect()
+    }
+
+    /// The `chat.update` calls so far for the message at `posted`, in order.
+    pub fn updates_of(&self, posted: &Posted) -> Vec<Call> {
+        self.calls_to("chat.update")
+            .into_iter()
+            .filter(|c| {
+                c.body["channel"] == posted.channel.as_str() && c.body["ts"] == posted.ts.as_str()
+            })
+            .collect()
     }
 
     /// Takes `token` (and, from now on, only the tokens so registered).
@@ -237,7 +262,12 @@ async fn answer(
             recorded.count += 1;
             let ts = format!("1700000000.{:06}", recorded.count);
             let channel = format!("D{channel}");
-            recorded.posted.insert((channel.clone(), ts.clone()));
+            recorded.posted.push(Posted {
+                user: args["channel"].as_str().unwrap_or_default().to_owned(),
+                channel: channel.clone(),
+                ts: ts.clone(),
+                message: body.clone(),
+            });
             ok(json!({
                 "channel": channel,
                 "ts": ts,
@@ -255,7 +285,11 @@ async fn answer(
             let (Some(channel), Some(ts)) = (text("channel"), text("ts")) else {
                 return error("invalid_arguments");
             };
-            if !recorded.posted.contains(&(channel.clone(), ts.clone())) {
+            if !recorded
+                .posted
+                .iter()
+                .any(|p| p.channel == channel && p.ts == ts)
+            {
                 return error("message_not_found");
             }
             ok(json!({"channel": channel, "ts": ts, "text": args.get("text")}))

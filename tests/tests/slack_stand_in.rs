@@ -77,6 +77,17 @@ async fn answers_as_slack_and_records_every_call() {
         (404, Some("unknown_method"))
     );
 
+    let posts = s.posts();
+    assert_eq!(posts.len(), 2, "only posts answered ok");
+    assert_eq!(
+        (posts[0].user.as_str(), posts[0].channel.as_str(), posts[0].ts.as_str()),
+        ("U0ALICE", "DU0ALICE", a)
+    );
+    assert_eq!(posts[1].message["blocks"], post["blocks"]);
+    assert_eq!(s.posts_to("U0ALICE").len(), 2);
+    assert_eq!(s.updates_of(&posts[0]).len(), 1);
+    assert!(s.updates_of(&posts[1]).is_empty());
+
     let calls = s.calls();
     assert_eq!(calls.len(), 10);
     assert_eq!(calls[0].method, "auth.test");
