@@ -436,3 +436,5 @@ impl Backend {
 #[cfg(feature = "delivery")]
 mod notify;
 mod sessions;
+#[cfg(feature = "delivery")]
+mod slack;

@@ -74,6 +74,10 @@ pub struct Settings {
     pub server: ServerLimits,
     /// How long a reviewer's inbox session lasts.
     pub session_hours: u32,
+    /// Slack's Web API, checked ([`variables::check_slack_api_url`]), ending in `/`.
+    pub slack_api_url: String,
+    /// The Secrets Manager secret of the tenants' Slack apps; `None`: Slack is off on AWS.
+    pub slack_secret_id: Option<String>,
 }
 
 /// What the local server takes on at once (on AWS, API Gateway throttling and the functions'
@@ -208,6 +212,12 @@ impl Settings {
             expiry,
             server,
             session_hours,
+            slack_api_url: variables::check_slack_api_url(&text(
+                SLACK_API_URL,
+                "https://slack.com/api/",
+            ))
+            .map_err(ConfigError)?,
+            slack_secret_id: get(SLACK_SECRET_ID).map(|s| s.trim().to_owned()),
         })
     }
 

@@ -55,6 +55,8 @@ pub const MIN_EXPIRY_SECONDS: &str = "HOLDPOINT_MIN_EXPIRY_SECONDS";
 pub const MAX_EXPIRY_SECONDS: &str = "HOLDPOINT_MAX_EXPIRY_SECONDS";
 pub const REMIND_AT: &str = "HOLDPOINT_REMIND_AT";
 pub const SESSION_HOURS: &str = "HOLDPOINT_SESSION_HOURS";
+pub const SLACK_API_URL: &str = "HOLDPOINT_SLACK_API_URL";
+pub const SLACK_SECRET_ID: &str = "HOLDPOINT_SLACK_SECRET_ID";
 /// Read by the commands that call a Holdpoint over HTTP (`approvals`, `mcp`, `demo-agent`).
 pub const URL: &str = "HOLDPOINT_URL";
 pub const API_KEY: &str = "HOLDPOINT_API_KEY";
@@ -239,6 +241,18 @@ pub const VARIABLES: &[Variable] = &[
         "how long a reviewer's inbox session lasts (1–720); `holdpoint principals sign-out TENANT/NAME` ends it sooner",
     ),
     var(
+        SLACK_API_URL,
+        "`https://slack.com/api/`",
+        "both",
+        "Slack's Web API (`auth.test`, `chat.postMessage`, `chat.update`, `views.open`): https, or http to a loopback stand-in",
+    ),
+    var(
+        SLACK_SECRET_ID,
+        "unset: Slack is off on AWS",
+        "Lambda",
+        "Secrets Manager secret holding each tenant's Slack app: `{\"<tenant>\": {\"bot_token\", \"signing_secret\", \"team_id\"}}` (locally `holdpoint slack connect` keeps them in `directory.db`)",
+    ),
+    var(
         URL,
         "`http://127.0.0.1:8004`",
         "client",
@@ -251,6 +265,37 @@ pub const VARIABLES: &[Variable] = &[
         "the API key those commands send (`--api-key`); with `--aws`, SigV4 from the AWS credentials chain instead",
     ),
 ];
+
+/// `HOLDPOINT_SLACK_API_URL` as Holdpoint calls it: https, or http to a loopback address only
+/// (a stand-in; a bot token never crosses a network in the clear); ending in `/`.
+pub fn check_slack_api_url(url: &str) -> Result<String, String> {
+    let refused = || {
+        format!(
+            "{SLACK_API_URL} must be an https URL such as https://slack.com/api/ (http only to a loopback address), not {url:?}"
+        )
+    };
+    let parsed = url::Url::parse(url.trim()).map_err(|_| refused())?;
+    let loopback = match parsed.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => return Err(refused()),
+    };
+    let plain = parsed.username().is_empty()
+        && parsed.password().is_none()
+        && parsed.query().is_none()
+        && parsed.fragment().is_none();
+    match parsed.scheme() {
+        "https" if plain => {}
+        "http" if plain && loopback => {}
+        _ => return Err(refused()),
+    }
+    let mut out = parsed.to_string();
+    if !out.ends_with('/') {
+        out.push('/');
+    }
+    Ok(out)
+}
 
 /// The Markdown table of [`VARIABLES`], as the README shows it.
 pub fn markdown_table() -> String {
@@ -267,4 +312,35 @@ pub fn markdown_table() -> String {
          | `AWS_LAMBDA_LOG_FORMAT`, `AWS_LAMBDA_LOG_LEVEL` | `JSON` (template), `INFO` | Lambda | the runtime's log format and level |\n",
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slack_api_url_is_https_or_loopback_http() {
+        for (given, taken) in [
+            ("https://slack.com/api/", "https://slack.com/api/"),
+            ("https://slack.com/api", "https://slack.com/api/"),
+            ("http://127.0.0.1:9999/api/", "http://127.0.0.1:9999/api/"),
+            ("http://localhost:1/api/", "http://localhost:1/api/"),
+            ("http://[::1]:1/", "http://[::1]:1/"),
+        ] {
+            assert_eq!(check_slack_api_url(given).unwrap(), taken);
+        }
+        for refused in [
+            "http://slack.com/api/",
+            "http://10.0.0.1/api/",
+            "http://127.0.0.1.evil.example/api/",
+            "ftp://slack.com/api/",
+            "https://user:pw@slack.com/api/",
+            "https://slack.com/api/?x=1",
+            "slack.com/api/",
+            "",
+        ] {
+            let err = check_slack_api_url(refused).unwrap_err();
+            assert!(err.contains(SLACK_API_URL), "{refused:?}: {err}");
+        }
+    }
 }

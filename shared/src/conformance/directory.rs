@@ -14,7 +14,8 @@ macro_rules! directory_suite {
         $crate::directory_suite!(@tests $make;
             directory_round_trip, a_credential_belongs_to_one_principal,
             replacing_moves_credentials, role_members, kinds_round_trip,
-            names_are_unique_ignoring_case, an_instance_lasts_one_life_of_a_principal);
+            names_are_unique_ignoring_case, an_instance_lasts_one_life_of_a_principal,
+            a_slack_user_is_one_principal_of_a_tenant);
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {
         $(
@@ -310,4 +311,58 @@ pub async fn an_instance_lasts_one_life_of_a_principal(d: Arc<dyn Directory>) {
     let second = instance(d.clone(), t.clone()).await;
     assert!(second.is_some());
     assert_ne!(second, first, "a new life, whatever the create said");
+}
+
+pub async fn a_slack_user_is_one_principal_of_a_tenant(d: Arc<dyn Directory>) {
+    let (t, other) = (tenant(), tenant());
+    let alice = Entry {
+        slack: Some("U0ALICE".into()),
+        ..entry(&t, "alice", &format!("{t}-alice"))
+    };
+    d.put(&alice, true).await.unwrap();
+    let found = d.find_slack(&t, "U0ALICE").await.unwrap().unwrap();
+    assert_eq!((found.name.as_str(), &found.slack), ("alice", &alice.slack));
+    assert_eq!(d.find_slack(&other, "U0ALICE").await.unwrap(), None);
+    assert_eq!(d.find_slack(&t, "U0NOBODY").await.unwrap(), None);
+    // Another principal of the tenant cannot take the id; one of another tenant can.
+    let bob = Entry {
+        slack: Some("U0ALICE".into()),
+        ..entry(&t, "bob", &format!("{t}-bob"))
+    };
+    assert!(matches!(
+        d.put(&bob, true).await,
+        Err(StoreError::AlreadyExists)
+    ));
+    assert_eq!(d.get(&t, "bob").await.unwrap(), None);
+    let elsewhere = Entry {
+        tenant: other.clone(),
+        ..bob.clone()
+    };
+    d.put(&elsewhere, true).await.unwrap();
+    assert_eq!(
+        d.find_slack(&other, "U0ALICE").await.unwrap().unwrap().name,
+        "bob"
+    );
+    // A change of id frees the old one and keeps the rest (key, instance).
+    let moved = Entry {
+        slack: Some("U0ALICE2".into()),
+        ..found.clone()
+    };
+    d.put(&moved, false).await.unwrap();
+    assert_eq!(d.find_slack(&t, "U0ALICE").await.unwrap(), None);
+    let now = d.find_slack(&t, "U0ALICE2").await.unwrap().unwrap();
+    assert_eq!(now.instance, found.instance);
+    let by_key = Lookup::Key(key_hash(&format!("{t}-alice")));
+    assert_eq!(d.find(&by_key).await.unwrap(), Some(now.clone()));
+    d.put(&bob, true).await.unwrap();
+    assert_eq!(
+        d.find_slack(&t, "U0ALICE").await.unwrap().unwrap().name,
+        "bob"
+    );
+    // Cleared, then removed: found by nobody.
+    let cleared = Entry { slack: None, ..now };
+    d.put(&cleared, false).await.unwrap();
+    assert_eq!(d.find_slack(&t, "U0ALICE2").await.unwrap(), None);
+    assert!(d.remove(&t, "bob").await.unwrap());
+    assert_eq!(d.find_slack(&t, "U0ALICE").await.unwrap(), None);
 }

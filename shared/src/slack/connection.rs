@@ -6,7 +6,13 @@
 use async_trait::async_trait;
 
 use super::signature::SigningSecret;
+use crate::directory::check_name;
 use crate::store::StoreError;
+
+#[cfg(feature = "embedded")]
+pub mod embedded;
+#[cfg(feature = "aws")]
+pub mod secrets;
 
 /// A Slack bot token (`xoxb-…`). Never shown by `Debug`.
 #[derive(Clone)]
@@ -50,6 +56,55 @@ pub struct SlackConnection {
     pub signing_secret: SigningSecret,
 }
 
+/// A Slack workspace id as `auth.test` gives it: `T` (or `E`, an Enterprise Grid) and up to 20
+/// capital letters and digits.
+pub fn check_team(team: &str) -> Result<(), String> {
+    let b = team.as_bytes();
+    let ok = (2..=21).contains(&b.len())
+        && matches!(b[0], b'T' | b'E')
+        && b[1..]
+            .iter()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("{team:?} is not a Slack team id"))
+    }
+}
+
+impl SlackConnection {
+    /// A connection from its stored parts, each checked: the tenant's name, the token's shape, a
+    /// signing secret that is not blank and the team id's shape. The error names the part,
+    /// never a secret.
+    pub fn from_parts(
+        tenant: &str,
+        team_id: Option<&str>,
+        bot_token: &str,
+        signing_secret: &str,
+    ) -> Result<SlackConnection, String> {
+        check_name("tenant", tenant)?;
+        if let Some(team) = team_id {
+            check_team(team)?;
+        }
+        let bot_token = BotToken::new(bot_token).ok_or(
+            "the bot token is not a Slack token (xoxb-…, one line, at most 255 characters)",
+        )?;
+        let signing_secret =
+            SigningSecret::new(signing_secret).ok_or("the signing secret is blank")?;
+        Ok(SlackConnection {
+            tenant: tenant.to_owned(),
+            team_id: team_id.map(str::to_owned),
+            bot_token,
+            signing_secret,
+        })
+    }
+
+    /// What may be shown of it: the tenant and its team, no secret.
+    pub fn public(&self) -> serde_json::Value {
+        serde_json::json!({"tenant": self.tenant, "team_id": self.team_id})
+    }
+}
+
 /// Where tenants' Slack apps are found.
 #[async_trait]
 pub trait SlackConnections: Send + Sync + 'static {
@@ -84,6 +139,33 @@ mod tests {
             &format!("xoxb-{}", "a".repeat(300)),
         ] {
             assert!(BotToken::new(bad).is_none(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_connection_is_checked_part_by_part_and_shows_no_secret() {
+        let c =
+            SlackConnection::from_parts("acme", Some("T0TEAM"), "xoxb-1-secrettoken", "s3cr3t\n")
+                .unwrap();
+        let shown = format!("{c:?} {}", c.public());
+        assert!(
+            shown.contains("T0TEAM") && shown.contains("acme"),
+            "{shown}"
+        );
+        assert!(
+            !shown.contains("secrettoken") && !shown.contains("s3cr3t"),
+            "{shown}"
+        );
+        for (tenant, team, token, secret) in [
+            ("a/b", None, "xoxb-1", "s"),
+            ("", None, "xoxb-1", "s"),
+            ("acme", Some("t0team"), "xoxb-1", "s"),
+            ("acme", Some("<!channel>"), "xoxb-1", "s"),
+            ("acme", None, "xoxb-1 2", "s"),
+            ("acme", None, "xoxb-1", " \n"),
+        ] {
+            let err = SlackConnection::from_parts(tenant, team, token, secret).unwrap_err();
+            assert!(!err.contains("xoxb-1"), "{err}");
         }
     }
 }
