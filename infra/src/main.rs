@@ -31,6 +31,7 @@ mod policy;
 mod principals;
 mod remote;
 mod serve;
+mod slack;
 mod store;
 mod tables;
 
@@ -88,6 +89,8 @@ enum Command {
         #[command(subcommand)]
         command: principals::PrincipalsCommand,
     },
+    /// Connect tenants to their Slack apps, so reviewers with a Slack user decide from Slack.
+    Slack(slack::SlackArgs),
     /// How a tenant's approvals went over a window (by outcome, agent, tool; time to decision;
     /// expiries, escalations, the policy's share): from the local store with --tenant, else
     /// from a running Holdpoint as an admin (--url, --api-key).
@@ -350,6 +353,7 @@ async fn run(command: Command) -> Result<ExitCode, CliError> {
             base_url,
         } => links::print(&at(place)?, id, tenant, base_url).await,
         Command::Principals { command } => principals::run(command, settings()?).await,
+        Command::Slack(args) => slack::run(args.command, settings()?).await,
         Command::Insights {
             since,
             until,

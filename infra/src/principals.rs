@@ -38,6 +38,22 @@ pub enum PrincipalsCommand {
         /// sessions match `arn:aws:sts::ACCOUNT:assumed-role/NAME`.
         #[arg(long = "iam-arn")]
         iam_arns: Vec<String>,
+        /// Its Slack user id (U0123ABCD: the member id in its Slack profile): the tenant's Slack
+        /// app messages it, and its clicks decide as it.
+        #[arg(long)]
+        slack: Option<String>,
+        #[command(flatten)]
+        place: Place,
+    },
+    /// Change a principal, keeping everything not named (its keys, its review links).
+    Update {
+        /// TENANT/NAME, or NAME with --tenant
+        who: String,
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Its Slack user id (U0123ABCD), or `none` to unlink it from Slack.
+        #[arg(long)]
+        slack: Option<String>,
         #[command(flatten)]
         place: Place,
     },
@@ -81,6 +97,7 @@ impl PrincipalsCommand {
     fn place(&self) -> &Place {
         match self {
             PrincipalsCommand::Add { place, .. }
+            | PrincipalsCommand::Update { place, .. }
             | PrincipalsCommand::List { place, .. }
             | PrincipalsCommand::Remove { place, .. }
             | PrincipalsCommand::RotateKey { place, .. }
@@ -98,6 +115,24 @@ fn split(who: &str) -> Result<(String, String), CliError> {
     Ok((tenant.to_owned(), name.to_owned()))
 }
 
+/// A principal named as TENANT/NAME, or as NAME with `--tenant`.
+fn named(who: &str, tenant: Option<&str>) -> Result<(String, String), CliError> {
+    match tenant {
+        Some(t) if !who.contains('/') => split(&format!("{t}/{who}")),
+        None if who.contains('/') => split(who),
+        _ => Err("name the principal as TENANT/NAME, or NAME with --tenant".into()),
+    }
+}
+
+/// `--slack` as given: a Slack user id, checked; `none` clears it.
+fn slack_user(given: &str) -> Result<Option<String>, CliError> {
+    if given == "none" {
+        return Ok(None);
+    }
+    directory::check_slack_user(given).map_err(|e| format!("--slack: {e}"))?;
+    Ok(Some(given.to_owned()))
+}
+
 /// Runs `command` on the directory where its place (over `settings`) says.
 pub async fn run(command: PrincipalsCommand, mut settings: Settings) -> Result<ExitCode, CliError> {
     command.place().clone().apply(&mut settings);
@@ -110,9 +145,14 @@ pub async fn run(command: PrincipalsCommand, mut settings: Settings) -> Result<E
             email,
             webhook,
             iam_arns,
+            slack,
             ..
         } => {
             let (tenant, name) = split(&who)?;
+            let slack = match slack.as_deref() {
+                Some("none") | None => None,
+                Some(given) => slack_user(given)?,
+            };
             if let Some(url) = &webhook {
                 holdpoint::delivery::target::check_url(url, settings.allow_private_webhooks)
                     .map_err(|e| format!("--webhook: {e}"))?;
@@ -128,7 +168,7 @@ pub async fn run(command: PrincipalsCommand, mut settings: Settings) -> Result<E
                 webhook,
                 iam_arns,
                 key_hash: api_key.as_deref().map(directory::key_hash),
-                slack: None,
+                slack,
                 webhook_secret: Some(secret.clone()),
                 instance: None,
             };
@@ -158,15 +198,38 @@ pub async fn run(command: PrincipalsCommand, mut settings: Settings) -> Result<E
                         .map(String::as_str)
                         .collect();
                     println!(
-                        "{}/{}  kind: {}  roles: {}  reached at: {}  signs in with: {}",
+                        "{}/{}  kind: {}  roles: {}  reached at: {}  slack: {}  signs in with: {}",
                         e.tenant,
                         e.name,
                         e.kind.as_str(),
                         none_if_empty(&e.roles.join(",")),
                         none_if_empty(&reach.join(" ")),
+                        e.slack.as_deref().unwrap_or("-"),
                         none_if_empty(&signs_in(e)),
                     );
                 }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        PrincipalsCommand::Update {
+            who, tenant, slack, ..
+        } => {
+            let (tenant, name) = named(&who, tenant.as_deref())?;
+            let given = slack.ok_or("nothing to change: give --slack U… (or --slack none)")?;
+            let slack = slack_user(&given)?;
+            let mut entry = directory
+                .get(&tenant, &name)
+                .await?
+                .ok_or_else(|| format!("{tenant}/{name} is not in the directory"))?;
+            entry.slack = slack;
+            match directory.put(&entry, false).await {
+                Ok(()) => {}
+                Err(StoreError::AlreadyExists) => return Err(taken(&*directory, &entry).await),
+                Err(e) => return Err(e.into()),
+            }
+            match &entry.slack {
+                Some(user) => println!("updated {tenant}/{name}: Slack user {user}"),
+                None => println!("updated {tenant}/{name}: no Slack user"),
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -180,11 +243,7 @@ pub async fn run(command: PrincipalsCommand, mut settings: Settings) -> Result<E
             }
         }
         PrincipalsCommand::SignOut { who, tenant, .. } => {
-            let (tenant, name) = match tenant {
-                Some(t) if !who.contains('/') => split(&format!("{t}/{who}"))?,
-                None if who.contains('/') => split(&who)?,
-                _ => return Err("name the principal as TENANT/NAME, or NAME with --tenant".into()),
-            };
+            let (tenant, name) = named(&who, tenant.as_deref())?;
             let sessions = Backend::new(&settings, Access::Serve).sessions().await?;
             let ended = sessions
                 .remove_sessions_of(&tenant, &name, chrono::Utc::now())
@@ -212,7 +271,7 @@ pub async fn run(command: PrincipalsCommand, mut settings: Settings) -> Result<E
 }
 
 /// Why a create was refused as already there: the name, in this case or another (names are
-/// unique within a tenant ignoring case), or a credential of another principal.
+/// unique within a tenant ignoring case), its Slack user, or a credential of another principal.
 async fn taken(directory: &dyn Directory, entry: &Entry) -> CliError {
     let who = format!("{}/{}", entry.tenant, entry.name);
     let listed = directory
@@ -222,13 +281,22 @@ async fn taken(directory: &dyn Directory, entry: &Entry) -> CliError {
     let twin = listed
         .iter()
         .find(|e| e.folded_name() == entry.folded_name());
-    CliError::usage(match twin {
-        Some(e) if e.name == entry.name => format!("{who} is already in the directory"),
-        Some(e) => format!(
+    let slack_twin = listed
+        .iter()
+        .find(|e| e.name != entry.name && e.slack.is_some() && e.slack == entry.slack);
+    CliError::usage(match (twin, slack_twin) {
+        (_, Some(e)) => format!(
+            "{who}: Slack user {} is already {}/{}'s (one principal per Slack user)",
+            e.slack.as_deref().unwrap_or_default(),
+            e.tenant,
+            e.name
+        ),
+        (Some(e), None) if e.name == entry.name => format!("{who} is already in the directory"),
+        (Some(e), None) => format!(
             "{who}: the directory already has {}/{} (names are unique within a tenant ignoring case)",
             e.tenant, e.name
         ),
-        None => format!("{who}: one of its IAM ARNs belongs to another principal"),
+        (None, None) => format!("{who}: one of its IAM ARNs belongs to another principal"),
     })
 }
 
