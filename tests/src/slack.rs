@@ -62,11 +62,13 @@ struct Recorded {
 
 type Shared = Arc<Mutex<Recorded>>;
 
-/// Slack's Web API on 127.0.0.1, stopped on drop.
+/// Slack's Web API on 127.0.0.1, stopped on drop. It runs on a thread and runtime of its own,
+/// so a test may block its own (running the CLI, say) while Holdpoint calls it.
 pub struct StandIn {
     addr: SocketAddr,
     state: Shared,
-    server: tokio::task::JoinHandle<()>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl StandIn {
@@ -75,17 +77,28 @@ impl StandIn {
         let app = Router::new()
             .route("/api/{method}", any(answer))
             .with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("a loopback port");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        listener.set_nonblocking(true).expect("non-blocking");
         let addr = listener.local_addr().expect("an address");
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("a listener");
+                tokio::select! {
+                    _ = axum::serve(listener, app) => {}
+                    _ = stopped => {}
+                }
+            });
         });
         StandIn {
             addr,
             state,
-            server,
+            stop: Some(stop),
+            thread: Some(thread),
         }
     }
 
@@ -153,7 +166,13 @@ impl StandIn {
 
 impl Drop for StandIn {
     fn drop(&mut self) {
-        self.server.abort();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        // Its runtime ends with the thread, and every connection with it.
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 

@@ -80,7 +80,11 @@ async fn answers_as_slack_and_records_every_call() {
     let posts = s.posts();
     assert_eq!(posts.len(), 2, "only posts answered ok");
     assert_eq!(
-        (posts[0].user.as_str(), posts[0].channel.as_str(), posts[0].ts.as_str()),
+        (
+            posts[0].user.as_str(),
+            posts[0].channel.as_str(),
+            posts[0].ts.as_str()
+        ),
         ("U0ALICE", "DU0ALICE", a)
     );
     assert_eq!(posts[1].message["blocks"], post["blocks"]);
@@ -194,4 +198,33 @@ async fn stops_when_dropped() {
         |refused| *refused,
     )
     .await;
+}
+
+#[tokio::test]
+async fn answers_while_the_tests_own_runtime_is_blocked() {
+    use std::io::{Read, Write};
+    let s = StandIn::start().await;
+    // As when a test runs the CLI (std::process) and the CLI calls Slack: this runtime's only
+    // thread waits on blocking I/O, and the stand-in must answer anyway.
+    let addr = s
+        .url()
+        .trim_start_matches("http://")
+        .trim_end_matches("/api/")
+        .to_owned();
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let body = r#"{"channel":"U0ALICE","text":"hi"}"#;
+    write!(
+        stream,
+        "POST /api/chat.postMessage HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer xoxb-1\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains(r#""ok":true"#), "{answer}");
 }

@@ -68,9 +68,9 @@ impl SlackSdk {
     }
 
     /// The two headers Slack adds, for `body` signed now (less `age_secs`).
-    pub fn headers(&self, secret: &str, age_secs: i64, body: &str) -> [(String, String); 2] {
+    pub fn headers(&self, secret: &str, age_secs: i64, body: &str) -> Vec<(String, String)> {
         let at = now() - age_secs;
-        [
+        vec![
             ("x-slack-request-timestamp".into(), at.to_string()),
             ("x-slack-signature".into(), self.sign(secret, at, body)),
         ]
