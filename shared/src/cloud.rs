@@ -88,6 +88,18 @@ pub async fn app_from_env(groups: &[Routes]) -> Result<axum::Router, Error> {
     };
     let backend = function_backend(&settings);
     let service = backend.function_service(base_url.clone()).await?;
+    // Slack's clicks come to the decide function alone (its route, its secret grant).
+    #[cfg(feature = "delivery")]
+    let slack = if groups.contains(&Routes::Decide) {
+        backend.slack().await?
+    } else {
+        None
+    };
+    #[cfg(feature = "delivery")]
+    let service = match slack {
+        Some(slack) => service.with_slack(slack),
+        None => service,
+    };
     let directory = backend.directory().await?;
     let auth = Authenticator::new(Scheme::Iam, directory, settings.auth_cache);
     let state = AppState {

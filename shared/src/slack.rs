@@ -2,6 +2,7 @@
 //! ([`blocks`]), Slack's request signatures ([`signature`]), the signed button values
 //! ([`button`]), each tenant's Slack app ([`connection`]) and Slack's Web API ([`api`]).
 
+#[cfg(feature = "delivery")]
 use std::sync::Arc;
 
 #[cfg(feature = "delivery")]

@@ -97,6 +97,10 @@ impl Backend {
             .with_policies(self.policies().await?)
             .with_deliveries(self.deliveries().await?)
             .with_sessions(self.sessions().await?, self.settings.session_hours);
+        let service = match self.slack().await? {
+            Some(slack) => service.with_slack(slack),
+            None => service,
+        };
         Ok((service, notifier))
     }
 }

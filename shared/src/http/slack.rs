@@ -10,11 +10,11 @@
 
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
-use http::{HeaderMap, StatusCode, header};
+use http::{HeaderMap, StatusCode};
 
-use super::AppState;
 use super::extract::read_body;
 use super::problem::Problem;
+use super::state::AppState;
 use holdpoint_core::domain::request::limits::FORM_BYTES;
 
 /// The largest interaction body taken (Slack's payloads are a few kilobytes).
@@ -40,10 +40,6 @@ fn tenant_of(query: Option<&str>) -> Option<String> {
         }
         _ => None,
     }
-}
-
-fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
 }
 
 pub(super) async fn interactions(State(state): State<AppState>, request: Request) -> Response {
@@ -72,6 +68,7 @@ async fn interact(_: &AppState, _: &str, _: &HeaderMap, _: &[u8]) -> Response {
 #[cfg(feature = "delivery")]
 async fn interact(state: &AppState, tenant: &str, headers: &HeaderMap, body: &[u8]) -> Response {
     use crate::slack::{interaction, signature};
+    let header_text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let connection = match state.service.slack_connection(tenant).await {
         Ok(Some(c)) => c,
         Ok(None) => return unsigned().into_response(),
@@ -79,8 +76,8 @@ async fn interact(state: &AppState, tenant: &str, headers: &HeaderMap, body: &[u
     };
     let verified = signature::verify(
         &connection.signing_secret,
-        header_text(headers, signature::TIMESTAMP_HEADER),
-        header_text(headers, signature::SIGNATURE_HEADER),
+        header_text(signature::TIMESTAMP_HEADER),
+        header_text(signature::SIGNATURE_HEADER),
         body,
         chrono::Utc::now(),
     );
@@ -88,7 +85,7 @@ async fn interact(state: &AppState, tenant: &str, headers: &HeaderMap, body: &[u
         tracing::info!(%tenant, reason = %refused, "Slack interaction refused");
         return unsigned().into_response();
     }
-    let form = header_text(headers, header::CONTENT_TYPE.as_str())
+    let form = header_text(http::header::CONTENT_TYPE.as_str())
         .and_then(|v| v.split(';').next())
         .is_some_and(|m| {
             m.trim()
