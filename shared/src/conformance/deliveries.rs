@@ -50,6 +50,7 @@ fn delivery(tenant: &str, approval: Uuid, n: u64, order: i64) -> Delivery {
         last_error: None,
         last_status: None,
         message: Some(Message::Webhook { body: "{}".into() }),
+        receipt: None,
     }
 }
 
@@ -81,7 +82,13 @@ pub async fn deliveries_are_kept_once_and_updated(log: Arc<dyn DeliveryLog>) {
     assert_eq!(kept.status, DeliveryStatus::Pending);
     let mut done = kept.clone();
     done.record(
-        Outcome::Delivered { status: Some(200) },
+        Outcome::Delivered {
+            status: Some(200),
+            receipt: Some(crate::delivery::slack::Posted {
+                channel: "D1".into(),
+                ts: "1.2".into(),
+            }),
+        },
         Utc::now(),
         &RetryPolicy::default(),
     );
@@ -89,6 +96,11 @@ pub async fn deliveries_are_kept_once_and_updated(log: Arc<dyn DeliveryLog>) {
     let kept = log.get(&t, a, &first.id).await.unwrap().unwrap();
     assert_eq!(kept.status, DeliveryStatus::Delivered);
     assert_eq!(kept.message, None, "nothing sent is kept once delivered");
+    assert_eq!(
+        kept.receipt.map(|r| r.ts),
+        Some("1.2".into()),
+        "where it landed is kept"
+    );
     assert_eq!(
         log.get(&tenant(), a, &first.id).await.unwrap(),
         None,

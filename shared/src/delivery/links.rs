@@ -92,6 +92,12 @@ impl LinkMinter {
         Ok(approval.filter(|a| a.status_at(now) == Status::Pending))
     }
 
+    /// The approval `id` of `tenant` as stored, read without the seal check: only to tell
+    /// reviewers' Slack messages what became of it.
+    pub async fn approval(&self, tenant: &str, id: Uuid) -> Result<Option<Approval>, StoreError> {
+        self.approvals.get(tenant, id).await
+    }
+
     /// Whether the approval `id` of `tenant` still waits for its reviewers.
     pub async fn waits(
         &self,

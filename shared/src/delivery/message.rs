@@ -1,11 +1,15 @@
 //! What is sent: a reviewer's email (plain text and HTML, everything an agent wrote escaped as
 //! on the review page), a reviewer's webhook and an agent's callback (Standard Webhooks JSON:
-//! `{"type", "timestamp", "data"}`). Callbacks never carry a review link.
+//! `{"type", "timestamp", "data"}`) and a reviewer's Slack message ([`super::slack`]).
+//! Callbacks never carry a review link.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::links::Minting;
 use crate::events::LifecycleEvent;
+use crate::slack::blocks::{self, Asked, Buttons, MessageRefusal};
+use crate::slack::button::{self, Choice};
 use holdpoint_core::audit::AuditEvent;
 use holdpoint_core::json::members;
 use holdpoint_core::text;
@@ -20,6 +24,13 @@ pub enum Message {
     },
     /// The JSON body, signed as sent.
     Webhook { body: String },
+    /// A Slack post (`{"text", "blocks"}`), to the delivery's target (a Slack user id).
+    Slack { post: serde_json::Value },
+    /// What the Slack message at `posted` becomes.
+    SlackUpdate {
+        posted: crate::slack::blocks::Posted,
+        post: serde_json::Value,
+    },
 }
 
 /// The Standard Webhooks type of a message asking a reviewer to decide (as a request's, for an
@@ -178,6 +189,51 @@ pub fn callback(event: &LifecycleEvent, event_type: &str, now: DateTime<Utc>) ->
     detail.reviewers.clear();
     detail.callback_url = None;
     webhook(event_type, now, &members::of(&detail, &[]))
+}
+
+/// Why a reviewer is asked in Slack, for the events that ask.
+fn asked(event: AuditEvent) -> Asked {
+    match event {
+        AuditEvent::Escalated => Asked::Escalated,
+        AuditEvent::Reminded => Asked::Reminded,
+        AuditEvent::Extended => Asked::Extended,
+        _ => Asked::Requested,
+    }
+}
+
+/// The Slack post asking `principal` to decide, with Approve and Reject buttons minted for them
+/// alone (valid until the approval's deadline: an extension posts again, with new ones) and
+/// their own `review_url`. `None` when the approval no longer waits.
+pub fn review_slack(
+    minting: &Minting,
+    event: &LifecycleEvent,
+    principal: &str,
+    review_url: &str,
+) -> Option<Result<serde_json::Value, MessageRefusal>> {
+    let Minting::Waiting { approval, key, .. } = minting else {
+        return None;
+    };
+    let mint = |choice| {
+        button::mint(
+            key,
+            &approval.tenant,
+            approval.id,
+            principal,
+            choice,
+            approval.expires_at,
+        )
+    };
+    let (approve, reject) = (mint(Choice::Approve), mint(Choice::Reject));
+    let buttons = Buttons {
+        approve: &approve,
+        reject: &reject,
+        review_url,
+    };
+    Some(blocks::request(
+        approval,
+        asked(event.detail.event),
+        buttons,
+    ))
 }
 
 #[cfg(test)]

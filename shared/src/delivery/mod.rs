@@ -1,7 +1,7 @@
 //! Reaching people and agents: what each lifecycle event owes whom, kept as deliveries until
 //! each is delivered or has failed for good.
 //!
-//! - A reviewer with a contact in the directory gets one message per channel (email, webhook)
+//! - A reviewer with a contact in the directory gets one message per channel (email, webhook, Slack)
 //!   with their own review link, when an approval is requested and when it is escalated to them.
 //!   Events name reviewers; the link is minted here, for the message ([`links`]).
 //! - An agent that gave a `callback_url` gets every terminal change (approved, rejected,
@@ -41,6 +41,7 @@ pub mod schedule;
 #[cfg(feature = "delivery")]
 pub mod send;
 pub mod sign_in;
+pub mod slack;
 pub mod target;
 #[cfg(feature = "delivery")]
 pub mod worker;
@@ -54,6 +55,8 @@ pub enum Channel {
     Email,
     Webhook,
     Callback,
+    /// A DM from the tenant's Slack app: a post asking a reviewer, or the update of one.
+    Slack,
 }
 
 impl Channel {
@@ -62,6 +65,7 @@ impl Channel {
             Channel::Email => "email",
             Channel::Webhook => "webhook",
             Channel::Callback => "callback",
+            Channel::Slack => "slack",
         }
     }
 }
@@ -121,6 +125,10 @@ pub struct Delivery {
     /// What is sent; dropped once the delivery is over, so no review link outlives its need.
     #[serde(default)]
     pub message: Option<Message>,
+    /// Where a delivered Slack post landed, for its updates; never shown (a DM's id is
+    /// nobody's business).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<crate::slack::blocks::Posted>,
 }
 
 impl Delivery {
@@ -159,8 +167,9 @@ impl Delivery {
         self.attempts += 1;
         self.last_attempt_at = Some(now);
         match outcome {
-            Outcome::Delivered { status } => {
+            Outcome::Delivered { status, receipt } => {
                 self.status = DeliveryStatus::Delivered;
+                self.receipt = receipt;
                 self.delivered_at = Some(now);
                 self.last_status = status;
                 self.last_error = None;
@@ -199,6 +208,8 @@ impl Delivery {
 pub enum Outcome {
     Delivered {
         status: Option<u16>,
+        /// Where a Slack post landed (`None` on every other channel).
+        receipt: Option<crate::slack::blocks::Posted>,
     },
     /// Worth trying again: a timeout, a lost connection, 408, 429, 5xx, a mail server's
     /// temporary refusal. `retry_after` is what the receiver asked for.
@@ -208,10 +219,7 @@ pub enum Outcome {
         retry_after: Option<Duration>,
     },
     /// Never worth repeating: another 4xx, a refused address, no secret to sign with.
-    Final {
-        error: String,
-        status: Option<u16>,
-    },
+    Final { error: String, status: Option<u16> },
 }
 
 /// Where deliveries are kept: the record of every attempt, and locally the retry queue.
@@ -292,6 +300,7 @@ pub async fn plan(
                 last_error: None,
                 last_status: None,
                 message: m,
+                receipt: None,
             }
         };
     let minting = match d.reviewers.is_empty() {
@@ -322,6 +331,26 @@ pub async fn plan(
                 .as_deref()
                 .map(|url| message::review_webhook(event, &entry.name, url, now));
             asked(Channel::Webhook, target, m);
+        }
+        if let Some(user) = &entry.slack {
+            let post = link
+                .as_deref()
+                .and_then(|url| message::review_slack(&minting, event, &entry.name, url));
+            match post {
+                Some(Err(refused)) => {
+                    // Never expected (every piece is bounded); told rather than silently lost.
+                    let mut d = new(Channel::Slack, &entry.name, user, event_type, None);
+                    d.status = DeliveryStatus::Failed;
+                    d.last_error = Some(refused.to_string());
+                    out.push(d);
+                }
+                post => asked(
+                    Channel::Slack,
+                    user,
+                    post.and_then(Result::ok)
+                        .map(|post| Message::Slack { post }),
+                ),
+            }
         }
     }
     if let (Some(url), Some(event_type)) = (&d.callback_url, d.event.facts().callback_type) {

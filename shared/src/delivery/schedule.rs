@@ -38,6 +38,8 @@ pub fn target_of(d: &Delivery) -> String {
             Ok(u) => u.origin().ascii_serialization(),
             Err(_) => d.target.clone(),
         },
+        // Slack limits posts per conversation: one reviewer's DM with the tenant's app.
+        Channel::Slack => format!("slack:{}/{}", d.tenant, d.target),
     }
 }
 

@@ -24,6 +24,7 @@ fn due(n: usize, tenant: &str, channel: Channel, target: &str) -> Delivery {
         last_error: None,
         last_status: None,
         message: None,
+        receipt: None,
     }
 }
 

@@ -1,5 +1,5 @@
-//! Sending one delivery once: a signed POST (webhooks, callbacks) or a mail (SMTP locally, Amazon
-//! SES v2 on AWS), and what the answer means for a retry. Never logs a message: it may hold a
+//! Sending one delivery once: a signed POST (webhooks, callbacks), a mail (SMTP locally, Amazon
+//! SES v2 on AWS) or a Slack message ([`super::slack`]), and what the answer means for a retry. Never logs a message: it may hold a
 //! review link.
 
 use std::sync::Arc;
@@ -12,6 +12,7 @@ use lettre::AsyncTransport;
 use super::target::{self, Unreachable};
 use super::{Channel, Delivery, Message, Outcome};
 use crate::directory::Directory;
+use crate::slack::Slack;
 
 /// How long one HTTP attempt may take, connection included.
 pub const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -76,6 +77,8 @@ pub struct Courier {
     allow_private: bool,
     /// One client for every webhook: connections and TLS sessions are reused.
     http: reqwest::Client,
+    /// The tenants' Slack apps and Slack's API (`None`: Slack is not set up here).
+    slack: Option<Arc<Slack>>,
 }
 
 impl Courier {
@@ -83,6 +86,7 @@ impl Courier {
         directory: Arc<dyn Directory>,
         mailer: Option<Mailer>,
         allow_private: bool,
+        slack: Option<Arc<Slack>>,
     ) -> Result<Courier, String> {
         // No proxy and no redirect: to the checked address of the URL given, and nowhere else.
         let http = reqwest::Client::builder()
@@ -98,6 +102,7 @@ impl Courier {
             mailer,
             allow_private,
             http,
+            slack,
         })
     }
 
@@ -114,6 +119,9 @@ impl Courier {
             ) => self.mail(d, subject, text, html).await,
             (Channel::Webhook | Channel::Callback, Some(Message::Webhook { body })) => {
                 self.post(d, body, now).await
+            }
+            (Channel::Slack, Some(m @ (Message::Slack { .. } | Message::SlackUpdate { .. }))) => {
+                super::slack::send(self.slack.as_deref(), d, m).await
             }
             _ => Outcome::Final {
                 error: "nothing to send".into(),
@@ -192,7 +200,10 @@ impl Courier {
         let status = response.status();
         let code = Some(status.as_u16());
         if status.is_success() {
-            return Outcome::Delivered { status: code };
+            return Outcome::Delivered {
+                status: code,
+                receipt: None,
+            };
         }
         let retry_after = response
             .headers()
@@ -254,7 +265,10 @@ impl Courier {
                     }
                 };
                 match transport.send(message).await {
-                    Ok(_) => Outcome::Delivered { status: None },
+                    Ok(_) => Outcome::Delivered {
+                        status: None,
+                        receipt: None,
+                    },
                     Err(e) if e.is_permanent() => Outcome::Final {
                         error: format!("the mail server refused: {e}"),
                         status: None,
@@ -316,7 +330,10 @@ async fn ses(
         .send()
         .await;
     match sent {
-        Ok(_) => Outcome::Delivered { status: None },
+        Ok(_) => Outcome::Delivered {
+            status: None,
+            receipt: None,
+        },
         Err(SdkError::ServiceError(e)) => {
             let code = e.err().code().unwrap_or("unknown").to_owned();
             let status = e.raw().status().as_u16();

@@ -93,6 +93,7 @@ pub fn deliveries(
         last_error: None,
         last_status: None,
         message: Some(message),
+        receipt: None,
     };
     let until = holdpoint_core::time::format(&expires_at);
     let mut out = Vec::new();

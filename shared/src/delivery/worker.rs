@@ -8,17 +8,19 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use chrono::{TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
+use uuid::Uuid;
 
 use super::schedule::Slots;
 use super::send::{ATTEMPT_TIMEOUT, Courier};
-use super::{Channel, Delivery, DeliveryLog, DeliveryStatus, LinkMinter, PlanError, plan};
+use super::{Channel, Delivery, DeliveryLog, DeliveryStatus, LinkMinter, PlanError, plan, slack};
 use crate::directory::Directory;
 use crate::events::{EventSink, LifecycleEvent, PublishError};
+use crate::store::StoreError;
 use holdpoint_core::retry::RetryPolicy;
 
 /// Due deliveries read from the local queue at once: more than [`super::schedule::IN_FLIGHT`].
@@ -69,6 +71,9 @@ impl Notifier {
         let mut planned = Vec::new();
         for e in events {
             planned.extend(plan(e, self.directory.as_ref(), &self.links, now).await?);
+            if slack::ends_asking(e) {
+                planned.extend(self.slack_updates(e, now).await?);
+            }
         }
         self.log.enqueue(&planned).await?;
         let mut kept = Vec::with_capacity(planned.len());
@@ -81,11 +86,86 @@ impl Notifier {
         Ok(kept)
     }
 
+    /// The updates `event` (one that ends asking) owes the Slack posts of its approval
+    /// delivered so far: each becomes what the approval, as now stored, came to.
+    async fn slack_updates(
+        &self,
+        event: &LifecycleEvent,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Delivery>, PlanError> {
+        let d = &event.detail;
+        let deliveries = self.log.of_approval(&d.tenant, d.approval_id).await?;
+        if !deliveries
+            .iter()
+            .any(|p| slack::delivered_post(p).is_some())
+        {
+            return Ok(Vec::new());
+        }
+        let Some(message) = self.slack_answer(&d.tenant, d.approval_id, now).await? else {
+            return Ok(Vec::new());
+        };
+        Ok(slack::updates(event, &deliveries, &message, now))
+    }
+
+    /// What every Slack copy of the approval becomes; `None` while it still waits (or is gone).
+    async fn slack_answer(
+        &self,
+        tenant: &str,
+        id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        let Some(approval) = self.links.approval(tenant, id).await? else {
+            return Ok(None);
+        };
+        match slack::answer(&approval, now) {
+            Ok(message) => Ok(Some(message)),
+            Err(e) => {
+                tracing::warn!(approval = %id, error = %e, "no Slack update: {e}");
+                Ok(None)
+            }
+        }
+    }
+
+    /// A Slack post delivered after its approval left pending (a click that raced it): updated
+    /// at once, so it keeps no buttons.
+    async fn update_late_post(&self, post: &Delivery) {
+        let now = Utc::now();
+        let late = async {
+            if self
+                .links
+                .waits(&post.tenant, post.approval_id, now)
+                .await?
+            {
+                return Ok(None);
+            }
+            let message = self
+                .slack_answer(&post.tenant, post.approval_id, now)
+                .await?;
+            Ok::<_, StoreError>(message.and_then(|m| slack::update(&post.event_id, post, &m, now)))
+        };
+        match late.await {
+            Ok(Some(update)) => {
+                if let Err(e) = self.log.enqueue(std::slice::from_ref(&update)).await {
+                    tracing::warn!(delivery = %post.id, error = %e, "the late post's update was not kept");
+                    return;
+                }
+                Box::pin(self.attempt(update)).await;
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(delivery = %post.id, error = %e, "could not tell whether a late post needs its update")
+            }
+        }
+    }
+
     /// One attempt at `d`, recorded and saved; answers it as saved.
     pub async fn attempt(&self, mut d: Delivery) -> Delivery {
         let now = Utc::now();
-        // A sign-in message asks about no approval: nothing to wait for.
-        let asks_reviewer = d.channel != Channel::Callback && !super::sign_in::is_sign_in(&d);
+        // A sign-in message asks about no approval: nothing to wait for; an update of a Slack
+        // message is owed because the approval no longer waits.
+        let asks_reviewer = d.channel != Channel::Callback
+            && !super::sign_in::is_sign_in(&d)
+            && !slack::is_update(&d);
         let waits = if asks_reviewer {
             self.links.waits(&d.tenant, d.approval_id, now).await
         } else {
@@ -133,6 +213,11 @@ impl Notifier {
         if let Err(e) = self.log.save(&d).await {
             // Attempted again later: receivers de-duplicate by webhook-id.
             tracing::warn!(delivery = %d.id, error = %e, "the attempt was not recorded");
+        }
+        // Checked after the receipt is saved: a decision that the planning of its updates did
+        // not see this post for comes before this check, which then sees it.
+        if slack::delivered_post(&d).is_some() {
+            self.update_late_post(&d).await;
         }
         d
     }

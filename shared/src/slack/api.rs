@@ -6,18 +6,11 @@
 use std::time::Duration;
 
 use holdpoint_core::retry::{is_retryable_status, retry_after};
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::connection::BotToken;
-use crate::delivery::Outcome;
 
-/// Where a posted message is, for `chat.update`: its conversation and timestamp.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Posted {
-    pub channel: String,
-    pub ts: String,
-}
+pub use super::blocks::Posted;
 
 /// Why a call did not do what it asked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -44,36 +37,29 @@ const RETRYABLE_CODES: [&str; 5] = [
 ];
 
 impl ApiError {
-    /// What this means for a delivery: worth retrying or not.
-    pub fn outcome(&self) -> Outcome {
-        let error = self.to_string();
+    /// Whether the same call may succeed later: HTTP 429 (see `retry_after`), 5xx, Slack not
+    /// reached, or one of Slack's "not now" codes. Anything else Slack refused is final.
+    pub fn is_retryable(&self) -> bool {
         match self {
-            ApiError::Http {
-                status,
-                retry_after,
-            } if *status == 429 || is_retryable_status(*status) => Outcome::Retry {
-                error,
-                status: Some(*status),
-                retry_after: *retry_after,
-            },
-            ApiError::Http { status, .. } => Outcome::Final {
-                error,
-                status: Some(*status),
-            },
-            ApiError::Slack(code) if RETRYABLE_CODES.contains(&code.as_str()) => Outcome::Retry {
-                error,
-                status: None,
-                retry_after: None,
-            },
-            ApiError::Slack(_) => Outcome::Final {
-                error,
-                status: None,
-            },
-            ApiError::Transport(_) => Outcome::Retry {
-                error,
-                status: None,
-                retry_after: None,
-            },
+            ApiError::Http { status, .. } => *status == 429 || is_retryable_status(*status),
+            ApiError::Slack(code) => RETRYABLE_CODES.contains(&code.as_str()),
+            ApiError::Transport(_) => true,
+        }
+    }
+
+    /// How long Slack asked to be left alone (a 429's `Retry-After`).
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ApiError::Http { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// The HTTP status Slack answered, when it was not 200.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ApiError::Http { status, .. } => Some(*status),
+            _ => None,
         }
     }
 }
@@ -281,42 +267,22 @@ mod tests {
 
     #[test]
     fn what_is_retried() {
-        let retry = |e: ApiError| matches!(e.outcome(), Outcome::Retry { .. });
-        assert!(retry(ApiError::Http {
-            status: 429,
-            retry_after: Some(Duration::from_secs(3))
-        }));
-        assert_eq!(
-            ApiError::Http {
-                status: 429,
-                retry_after: Some(Duration::from_secs(3))
-            }
-            .outcome(),
-            Outcome::Retry {
-                error: "Slack answered HTTP 429".into(),
-                status: Some(429),
-                retry_after: Some(Duration::from_secs(3))
-            }
-        );
-        assert!(retry(ApiError::Http {
-            status: 503,
-            retry_after: None
-        }));
-        assert!(!retry(ApiError::Http {
-            status: 404,
-            retry_after: None
-        }));
-        assert!(retry(ApiError::Transport("timed out".into())));
+        let http = |status, retry_after| ApiError::Http {
+            status,
+            retry_after,
+        };
+        let limited = http(429, Some(Duration::from_secs(3)));
+        assert!(limited.is_retryable());
+        assert_eq!(limited.retry_after(), Some(Duration::from_secs(3)));
+        assert!(http(503, None).is_retryable());
+        assert!(!http(404, None).is_retryable());
+        assert!(ApiError::Transport("timed out".into()).is_retryable());
         for code in RETRYABLE_CODES {
-            assert!(retry(ApiError::Slack(code.into())), "{code}");
+            assert!(ApiError::Slack(code.into()).is_retryable(), "{code}");
         }
-        assert_eq!(
-            ApiError::Slack("channel_not_found".into()).outcome(),
-            Outcome::Final {
-                error: "slack: channel_not_found".into(),
-                status: None
-            }
-        );
+        let refused = ApiError::Slack("channel_not_found".into());
+        assert!(!refused.is_retryable());
+        assert_eq!(refused.to_string(), "slack: channel_not_found");
     }
 
     #[test]

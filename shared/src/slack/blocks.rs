@@ -9,6 +9,7 @@
 use chrono::{DateTime, Utc};
 use holdpoint_core::domain::approval::{Approval, Status};
 use serde_json::{Value, json};
+use uuid::Uuid;
 
 use super::button::{Choice, MAX_VALUE_LEN};
 use super::mrkdwn::{escape_json_within, escape_within, plain, text};
@@ -34,7 +35,30 @@ const NOTIFICATION_CHARS: usize = 150;
 /// The `action_id` of the "Open in browser" button (Slack reports its clicks too; they decide
 /// nothing).
 pub const OPEN_ACTION_ID: &str = "holdpoint_open";
+/// The actions block's `block_id` is `holdpoint_decide.{approval id}`: a click tells the
+/// approval it is on by it, whatever its button's value says.
 const ACTIONS_BLOCK_ID: &str = "holdpoint_decide";
+
+/// The actions block's id in the message asking about `approval`.
+pub fn block_id(approval: Uuid) -> String {
+    format!("{ACTIONS_BLOCK_ID}.{approval}")
+}
+
+/// The approval a clicked actions block (`block_id`) is about; `None` unless it is one of
+/// Holdpoint's (the canonical hyphenated id, as [`block_id`] writes it).
+pub fn approval_of_block(block_id: &str) -> Option<Uuid> {
+    let id = block_id.strip_prefix(ACTIONS_BLOCK_ID)?.strip_prefix('.')?;
+    let approval = Uuid::try_parse(id).ok()?;
+    (approval.hyphenated().to_string() == id).then_some(approval)
+}
+
+/// Where a posted message is, for `chat.update`: its conversation and timestamp (kept on the
+/// post's delivery, and in the reject modal).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Posted {
+    pub channel: String,
+    pub ts: String,
+}
 
 /// Why a reviewer is asked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +66,8 @@ pub enum Asked {
     Requested,
     Escalated,
     Reminded,
+    /// The deadline moved: asked again, with buttons valid until the new one.
+    Extended,
 }
 
 impl Asked {
@@ -50,6 +76,7 @@ impl Asked {
             Asked::Requested => "An agent asks for your approval",
             Asked::Escalated => "Escalated to you: an agent asks for approval",
             Asked::Reminded => "Reminder: an agent still waits for your answer",
+            Asked::Extended => "Deadline extended: an agent still waits for your answer",
         }
     }
 }
@@ -106,7 +133,7 @@ pub fn request(
         let shown = escape_json_within(&approval.context.pretty(), CONTEXT_CHARS);
         blocks.push(section(format!("*Context*\n```{shown}```")));
     }
-    blocks.push(json!({"type": "actions", "block_id": ACTIONS_BLOCK_ID, "elements": [
+    blocks.push(json!({"type": "actions", "block_id": block_id(approval.id), "elements": [
         decide_button(Choice::Approve, "Approve", "primary", buttons.approve),
         decide_button(Choice::Reject, "Reject", "danger", buttons.reject),
         {"type": "button", "action_id": OPEN_ACTION_ID, "text": plain("Open in browser"), "url": url},

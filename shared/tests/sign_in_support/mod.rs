@@ -94,6 +94,9 @@ impl World {
                 let text = match d.message {
                     Some(Message::Email { text, .. }) => text,
                     Some(Message::Webhook { body }) => body,
+                    Some(Message::Slack { post } | Message::SlackUpdate { post, .. }) => {
+                        post.to_string()
+                    }
                     None => String::new(),
                 };
                 (d.channel.as_str().to_owned(), text)

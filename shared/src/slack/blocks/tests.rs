@@ -254,3 +254,34 @@ fn an_empty_context_and_no_tool_call_leave_their_blocks_out() {
     );
     assert!(all.contains("not given"));
 }
+
+#[test]
+fn the_actions_block_names_its_approval_and_nothing_else_passes_for_one() {
+    let a = approval(json!({}));
+    let message = request(&a, Asked::Extended, BUTTONS).unwrap();
+    let actions = message["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["type"] == "actions")
+        .unwrap();
+    let id = actions["block_id"].as_str().unwrap();
+    assert_eq!(id, block_id(a.id));
+    assert_eq!(approval_of_block(id), Some(a.id));
+    assert!(message.to_string().contains("Deadline extended"));
+    // Attacker tries: another prefix, the bare prefix, other spellings of the same id, a tail.
+    let simple = a.id.simple().to_string();
+    let upper = a.id.hyphenated().to_string().to_uppercase();
+    for bad in [
+        format!("holdpoint_decidex.{}", a.id),
+        "holdpoint_decide".to_owned(),
+        "holdpoint_decide.".to_owned(),
+        format!("holdpoint_decide.{simple}"),
+        format!("holdpoint_decide.{upper}"),
+        format!("holdpoint_decide.{{{}}}", a.id),
+        format!("holdpoint_decide.{}.x", a.id),
+        format!("x.holdpoint_decide.{}", a.id),
+    ] {
+        assert_eq!(approval_of_block(&bad), None, "{bad}");
+    }
+}
