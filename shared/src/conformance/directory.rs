@@ -335,8 +335,8 @@ pub async fn a_slack_user_is_one_principal_of_a_tenant(d: Arc<dyn Directory>) {
     ));
     assert_eq!(d.get(&t, "bob").await.unwrap(), None);
     let elsewhere = Entry {
-        tenant: other.clone(),
-        ..bob.clone()
+        slack: Some("U0ALICE".into()),
+        ..entry(&other, "bob", &format!("{other}-bob"))
     };
     d.put(&elsewhere, true).await.unwrap();
     assert_eq!(
