@@ -60,8 +60,13 @@ impl Backend {
     ) -> Result<Notifier, BackendError> {
         let allow_private = self.settings.allow_private_webhooks;
         let slack = self.slack().await?;
-        let courier = Courier::new(directory.clone(), self.mailer().await?, allow_private, slack)
-            .map_err(BackendError::Delivery)?;
+        let courier = Courier::new(
+            directory.clone(),
+            self.mailer().await?,
+            allow_private,
+            slack,
+        )
+        .map_err(BackendError::Delivery)?;
         let log = self.deliveries().await?;
         Ok(Notifier::new(
             log,
@@ -98,6 +103,10 @@ impl Backend {
             .with_policies(self.policies().await?)
             .with_deliveries(self.deliveries().await?)
             .with_sessions(self.sessions().await?, self.settings.session_hours);
+        let service = match self.slack().await? {
+            Some(slack) => service.with_slack(slack),
+            None => service,
+        };
         Ok((service, notifier))
     }
 }
