@@ -414,3 +414,33 @@ async fn secret_files_and_tenants_that_are_not_so_are_refused_before_slack_is_as
         printed(&out)
     );
 }
+
+#[tokio::test]
+async fn the_backend_has_slack_locally_and_on_aws_only_with_a_secret_named() {
+    use holdpoint::backend::{Access, Backend};
+    let dir = tempfile::tempdir().unwrap();
+    let data = data(dir.path());
+    let settings = |secret: Option<&str>| {
+        holdpoint::config::Settings::from_lookup(|name| match name {
+            "HOLDPOINT_DATA_DIR" => Some(data.to_str().unwrap().to_owned()),
+            "HOLDPOINT_SLACK_SECRET_ID" => secret.map(str::to_owned),
+            _ => None,
+        })
+        .unwrap()
+    };
+    let off = Backend::new(&settings(None), Access::Function);
+    assert!(off.slack().await.unwrap().is_none(), "no secret named: off");
+    let on = Backend::new(&settings(Some("holdpoint-slack")), Access::Function);
+    assert!(on.slack().await.unwrap().is_some());
+
+    EmbeddedSlack::open(&data)
+        .unwrap()
+        .put("acme", Some("T0TEAM"), TOKEN, SIGNING)
+        .await
+        .unwrap();
+    let local = Backend::new(&settings(None), Access::Serve);
+    let slack = local.slack().await.unwrap().expect("always, locally");
+    let app = slack.connections.get("acme").await.unwrap().unwrap();
+    assert_eq!(app.team_id.as_deref(), Some("T0TEAM"));
+    assert!(slack.connections.get("beta").await.unwrap().is_none());
+}
