@@ -17,6 +17,7 @@ use axum::routing::any;
 use serde_json::{Map, Value, json};
 
 pub mod clicks;
+pub mod on_aws;
 pub use clicks::Posted;
 
 /// The team every accepted token belongs to (`auth.test`).
@@ -146,6 +147,23 @@ impl StandIn {
             .into_iter()
             .filter(|p| p.user == user)
             .collect()
+    }
+
+    /// Puts `message` in `user`'s DM as if posted (not recorded as a call): a message for a
+    /// test to click in that Holdpoint did not send, or a copy of one it did.
+    pub fn place(&self, user: &str, message: &Value) -> Posted {
+        let mut recorded = self.recorded();
+        recorded.count += 1;
+        let mut body = message.clone();
+        body["channel"] = json!(user);
+        let posted = Posted {
+            user: user.to_owned(),
+            channel: format!("D{user}"),
+            ts: format!("1700000000.{:06}", recorded.count),
+            message: body,
+        };
+        recorded.posted.push(posted.clone());
+        posted
     }
 
     /// The `chat.update` calls so far for the message at `posted`, in order.
