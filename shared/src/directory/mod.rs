@@ -6,6 +6,8 @@
 //! Secrets are made here and shown once: an API key is stored only as its SHA-256; a webhook
 //! secret (Standard Webhooks' `whsec_…`) is stored as given, since signing needs it.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use base64::Engine;
 use rand::RngCore;
@@ -21,10 +23,7 @@ use holdpoint_core::domain::identity::{
 pub mod dynamodb;
 #[cfg(feature = "embedded")]
 pub mod embedded;
-mod fixed;
 pub mod policy;
-
-pub use fixed::{StaticDirectory, entries_from_key_map};
 
 /// The most IAM ARNs one principal may have (each is one lookup item, written in the same
 /// transaction as the principal).
@@ -302,84 +301,111 @@ pub async fn agents_among(
     Ok(agents)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// A fixed directory held in memory: what `HOLDPOINT_API_KEYS` gives tests and CI. It cannot
+/// be changed while the process runs.
+#[derive(Debug, Clone, Default)]
+pub struct StaticDirectory {
+    entries: Vec<Entry>,
+    /// Lookup id → index in `entries`: authentication asks on every request.
+    by_lookup: HashMap<String, usize>,
+}
 
-    #[test]
-    fn names_are_plain_and_bounded() {
-        assert!(check_name("n", "ops-bot_1.a@x").is_ok());
-        for bad in ["", "a/b", "a#b", "a b", "é", &"x".repeat(65)] {
-            assert!(check_name("n", bad).is_err(), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn slack_users_are_slack_shaped() {
-        for good in [
-            "U0123ABCD",
-            "W012A3CDE",
-            "UAB",
-            &format!("U{}", "9".repeat(20)),
-        ] {
-            assert!(check_slack_user(good).is_ok(), "{good:?}");
-        }
-        for bad in [
-            "",
-            "U",
-            "U1",
-            "u0123abcd",
-            "U0123abcd",
-            "U0123 ABCD",
-            " U0123ABCD",
-            "<!channel>",
-            "<@U0123ABCD>",
-            "C0123ABCD",
-            "T0TEAM",
-            "U0123ABCD\n",
-            "Ü0123ABCD",
-            &format!("U{}", "9".repeat(21)),
-        ] {
-            let err = check_slack_user(bad).unwrap_err();
-            assert!(err.contains("not a Slack user id"), "{bad:?}: {err}");
-        }
-        let entry = Entry {
-            tenant: "t".into(),
-            name: "ann".into(),
-            slack: Some("<!channel>".into()),
-            ..Entry::default()
-        };
-        assert!(entry.check().is_err());
-        let entry = Entry {
-            slack: Some("U0123ABCD".into()),
-            ..entry
-        };
-        assert!(entry.check().is_ok());
-        assert_eq!(entry.public()["slack"], "U0123ABCD");
-        assert!(entry.lookups().contains(&"slack#t/U0123ABCD".to_owned()));
-    }
-
-    #[test]
-    fn secrets_are_random_and_shaped() {
-        let (a, b) = (new_api_key(), new_api_key());
-        assert_ne!(a, b);
-        assert!(a.starts_with("hp_") && a.len() == 51);
-        let s = new_webhook_secret();
-        assert!(s.starts_with("whsec_"));
-        let raw = base64::engine::general_purpose::STANDARD
-            .decode(&s["whsec_".len()..])
-            .unwrap();
-        assert_eq!(raw.len(), 32);
-    }
-
-    #[test]
-    fn an_entry_stored_before_kinds_reads_human() {
-        let old: Entry = serde_json::from_str(
-            r#"{"tenant": "t", "name": "ann", "roles": ["sre"], "key_hash": "ab"}"#,
-        )
-        .unwrap();
-        assert_eq!((old.kind, old.instance), (PrincipalKind::Human, None));
-        let stored = serde_json::to_string(&old).unwrap();
-        assert!(!stored.contains("kind") && !stored.contains("instance"));
+impl StaticDirectory {
+    pub fn new(entries: Vec<Entry>) -> StaticDirectory {
+        let by_lookup = entries
+            .iter()
+            .enumerate()
+            .flat_map(|(i, e)| e.lookups().into_iter().map(move |l| (l, i)))
+            .collect();
+        StaticDirectory { entries, by_lookup }
     }
 }
+
+#[async_trait]
+impl Directory for StaticDirectory {
+    async fn put(&self, _: &Entry, _: bool) -> Result<(), StoreError> {
+        Err(StoreError::Internal(
+            "this directory is fixed by HOLDPOINT_API_KEYS".into(),
+        ))
+    }
+
+    async fn get(&self, tenant: &str, name: &str) -> Result<Option<Entry>, StoreError> {
+        Ok(self
+            .entries
+            .iter()
+            .find(|e| e.tenant == tenant && e.name == name)
+            .cloned())
+    }
+
+    async fn find(&self, lookup: &Lookup) -> Result<Option<Entry>, StoreError> {
+        Ok(self
+            .by_lookup
+            .get(&lookup.id())
+            .map(|&i| self.entries[i].clone()))
+    }
+
+    async fn list(&self, tenant: Option<&str>) -> Result<Vec<Entry>, StoreError> {
+        let mut out: Vec<Entry> = self
+            .entries
+            .iter()
+            .filter(|e| tenant.is_none_or(|t| e.tenant == t))
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| (&a.tenant, &a.name).cmp(&(&b.tenant, &b.name)));
+        Ok(out)
+    }
+
+    async fn remove(&self, _: &str, _: &str) -> Result<bool, StoreError> {
+        Err(StoreError::Internal(
+            "this directory is fixed by HOLDPOINT_API_KEYS".into(),
+        ))
+    }
+}
+
+/// The entries of an API key map `{"<key>": {"tenant", "principal", "roles", "kind"}}` (the
+/// format of `HOLDPOINT_API_KEYS` and of the `api-keys.json` of earlier versions; `kind` is
+/// `human` when absent). Several keys of one principal are refused: the directory holds one
+/// key per principal.
+pub fn entries_from_key_map(json: &str) -> Result<Vec<Entry>, String> {
+    let keys: HashMap<String, Principal> =
+        serde_json::from_str(json).map_err(|e| format!("not valid: {e}"))?;
+    if keys.is_empty() {
+        return Err("names no key".into());
+    }
+    let mut entries: Vec<Entry> = Vec::new();
+    for (key, p) in keys {
+        if key.len() < 16 {
+            return Err(format!(
+                "API key of {} is shorter than 16 characters",
+                p.principal
+            ));
+        }
+        let entry = Entry {
+            tenant: p.tenant,
+            name: p.principal,
+            roles: p.roles,
+            kind: p.kind,
+            email: None,
+            webhook: None,
+            iam_arns: Vec::new(),
+            key_hash: Some(key_hash(&key)),
+            slack: None,
+            webhook_secret: None,
+            instance: None,
+        };
+        entry.check()?;
+        let twin = |e: &Entry| e.tenant == entry.tenant && e.folded_name() == entry.folded_name();
+        if let Some(other) = entries.iter().find(|e| twin(e)) {
+            return Err(format!(
+                "principals {:?} and {:?} of tenant {} differ only in case",
+                other.name, entry.name, entry.tenant
+            ));
+        }
+        entries.push(entry);
+    }
+    entries.sort_by(|a, b| (&a.tenant, &a.name).cmp(&(&b.tenant, &b.name)));
+    Ok(entries)
+}
+
+#[cfg(test)]
+mod tests;
