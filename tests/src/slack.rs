@@ -21,7 +21,7 @@ pub mod on_aws;
 pub use clicks::Posted;
 
 /// The team every accepted token belongs to (`auth.test`).
-pub const TEAM_ID: &str = "T0TEAM";
+pub const TEAM_ID: &str = clicks::TEAM;
 /// The app's bot user (`auth.test`).
 pub const BOT_USER_ID: &str = "U0BOT";
 
