@@ -44,7 +44,7 @@ async fn a_request_reaches_two_dms_and_a_click_signed_by_slacks_sdk_approves_eve
         let sent = post.message.to_string();
         let texts = text_of(&post.message);
         assert!(
-            texts.contains("Pay &lt;b&gt;invoice&lt;/b&gt; &amp; notify @\u{2060}channel &lt;!channel&gt; &lt;@U0BOSS&gt;"),
+            texts.contains("Pay &lt;b&gt;invoice&lt;/b&gt; &amp; notify @\u{2060}channel &lt;!channel&gt; &lt;@\u{2060}U0BOSS&gt;"),
             "{texts}"
         );
         for mention in ["<!channel>", "<@U0BOSS>", "<b>", "@channel"] {
