@@ -70,7 +70,7 @@ async fn a_request_reaches_two_dms_and_a_click_signed_by_slacks_sdk_approves_eve
         "each reviewer's button is their own"
     );
 
-    // Attacker: the click unsigned, signed 6 minutes ago, with another secret, for another
+    // Attacker: the click unsigned, signed 6 minutes ago or ahead, with another secret, for another
     // tenant, or with a signature of another body: 401, nothing read, no Slack call.
     let click = form(&block_actions("U0ALICE", TEAM, &alice, "holdpoint_approve"));
     let query = format!("tenant={TENANT}");
@@ -79,6 +79,7 @@ async fn a_request_reaches_two_dms_and_a_click_signed_by_slacks_sdk_approves_eve
     let refused = [
         (query.clone(), vec![]),
         (query.clone(), slack.sdk.headers(SECRET, 6 * 60, &click)),
+        (query.clone(), slack.sdk.headers(SECRET, -6 * 60, &click)),
         (
             query.clone(),
             slack.sdk.headers("another app's signing secret", 0, &click),
