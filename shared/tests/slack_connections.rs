@@ -40,7 +40,10 @@ async fn apps_are_put_got_and_removed_per_tenant_and_never_shown() {
         apps.get("beta").await.unwrap().unwrap().bot_token.expose(),
         "xoxb-2-othertoken"
     );
-    assert!(apps.get("ACME").await.unwrap().is_none(), "tenants as named");
+    assert!(
+        apps.get("ACME").await.unwrap().is_none(),
+        "tenants as named"
+    );
 
     // Connecting again replaces the app.
     apps.put("acme", Some("T0OTHER"), "xoxb-3-new", "new")
