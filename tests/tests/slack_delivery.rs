@@ -30,7 +30,7 @@ use holdpoint_core::domain::request::ExpiryBounds;
 use holdpoint_core::domain::review_link::BaseUrl;
 use holdpoint_core::retry::RetryPolicy;
 use holdpoint_core::time::Clock;
-use holdpoint_tests::slack::StandIn;
+use holdpoint_tests::slack::{Scripted, StandIn};
 
 const TOKEN: &str = "xoxb-acme-bot-token";
 
@@ -282,4 +282,46 @@ async fn a_tenant_without_a_slack_app_fails_the_post_for_good() {
         assert_eq!(d.message, None);
     }
     assert!(w.slack.calls().is_empty());
+}
+
+#[tokio::test]
+async fn a_late_posts_update_that_fails_is_the_invocations_to_finish_and_planned_again() {
+    let racing = Arc::new(Racing {
+        before: Mutex::new(None),
+    });
+    let w = world(racing.clone()).await;
+    let (id, kept) = w.request().await;
+    let requested = w.events.0.lock().unwrap()[0].clone();
+    let post = kept.into_iter().find(|d| d.recipient == "alice").unwrap();
+    let service = w.service.clone();
+    *racing.before.lock().unwrap() = Some(tokio::spawn(async move {
+        World::approve(&service, id).await;
+    }));
+    w.slack
+        .fail_next("chat.update", 1, Scripted::Error("internal_error"));
+    // The notify function's way: the late post's update comes back with the post, pending.
+    // Room for one attempt (its timeout) and not for the retry after the first backoff
+    // (at least half a second): the invocation ends with the update pending.
+    let room = holdpoint::delivery::send::ATTEMPT_TIMEOUT + std::time::Duration::from_millis(200);
+    let deadline = std::time::Instant::now() + room;
+    let all = w.notifier.deliver_until(vec![post.clone()], deadline).await;
+    let update_id = format!("{}.slack-update.{}", post.event_id, post.id);
+    let update = all.iter().find(|d| d.id == update_id).expect("returned");
+    assert_eq!(update.status, DeliveryStatus::Pending, "{update:?}");
+    assert_eq!(update.last_error.as_deref(), Some("slack: internal_error"));
+
+    // Its event planned again (Lambda retries the invocation): the update is owed still.
+    let again = w.notifier.keep(&[requested]).await.unwrap();
+    let update = again
+        .into_iter()
+        .find(|d| d.id == update_id)
+        .expect("planned again");
+    let update = w.notifier.attempt(update).await;
+    assert_eq!(update.status, DeliveryStatus::Delivered);
+    let landed = &w.slack.posts_to("U0ALICE")[0];
+    assert_eq!(
+        w.slack.updates_of(landed).len(),
+        2,
+        "refused once, then updated"
+    );
 }

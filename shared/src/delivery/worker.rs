@@ -8,12 +8,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{TimeDelta, Utc};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
-use uuid::Uuid;
+
+mod updates;
 
 use super::schedule::Slots;
 use super::send::{ATTEMPT_TIMEOUT, Courier};
@@ -75,6 +76,25 @@ impl Notifier {
                 planned.extend(self.slack_updates(e, now).await?);
             }
         }
+        let mut kept = self.kept(planned).await?;
+        // Planned again (a retried invocation): a post of its own that landed after the
+        // approval left pending, and whose update did not get through then, is owed it still.
+        for e in events.iter().filter(|e| !slack::ends_asking(e)) {
+            let landed: Vec<_> = kept
+                .iter()
+                .filter(|d| d.event_id == e.detail.event_id && slack::delivered_post(d).is_some())
+                .cloned()
+                .collect();
+            if !landed.is_empty() {
+                let owed = self.late_updates(e, &landed, now).await?;
+                kept.extend(self.kept(owed).await?);
+            }
+        }
+        Ok(kept)
+    }
+
+    /// Keeps `planned` (those kept already stand); answers each as now kept.
+    async fn kept(&self, planned: Vec<Delivery>) -> Result<Vec<Delivery>, StoreError> {
         self.log.enqueue(&planned).await?;
         let mut kept = Vec::with_capacity(planned.len());
         for d in planned {
@@ -86,80 +106,14 @@ impl Notifier {
         Ok(kept)
     }
 
-    /// The updates `event` (one that ends asking) owes the Slack posts of its approval
-    /// delivered so far: each becomes what the approval, as now stored, came to.
-    async fn slack_updates(
-        &self,
-        event: &LifecycleEvent,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<Delivery>, PlanError> {
-        let d = &event.detail;
-        let deliveries = self.log.of_approval(&d.tenant, d.approval_id).await?;
-        if !deliveries
-            .iter()
-            .any(|p| slack::delivered_post(p).is_some())
-        {
-            return Ok(Vec::new());
-        }
-        let Some(message) = self.slack_answer(&d.tenant, d.approval_id, now).await? else {
-            return Ok(Vec::new());
-        };
-        Ok(slack::updates(event, &deliveries, &message, now))
-    }
-
-    /// What every Slack copy of the approval becomes; `None` while it still waits (or is gone).
-    async fn slack_answer(
-        &self,
-        tenant: &str,
-        id: Uuid,
-        now: DateTime<Utc>,
-    ) -> Result<Option<serde_json::Value>, StoreError> {
-        let Some(approval) = self.links.approval(tenant, id).await? else {
-            return Ok(None);
-        };
-        match slack::answer(&approval, now) {
-            Ok(message) => Ok(Some(message)),
-            Err(e) => {
-                tracing::warn!(approval = %id, error = %e, "no Slack update: {e}");
-                Ok(None)
-            }
-        }
-    }
-
-    /// A Slack post delivered after its approval left pending (a click that raced it): updated
-    /// at once, so it keeps no buttons.
-    async fn update_late_post(&self, post: &Delivery) {
-        let now = Utc::now();
-        let late = async {
-            if self
-                .links
-                .waits(&post.tenant, post.approval_id, now)
-                .await?
-            {
-                return Ok(None);
-            }
-            let message = self
-                .slack_answer(&post.tenant, post.approval_id, now)
-                .await?;
-            Ok::<_, StoreError>(message.and_then(|m| slack::update(&post.event_id, post, &m, now)))
-        };
-        match late.await {
-            Ok(Some(update)) => {
-                if let Err(e) = self.log.enqueue(std::slice::from_ref(&update)).await {
-                    tracing::warn!(delivery = %post.id, error = %e, "the late post's update was not kept");
-                    return;
-                }
-                Box::pin(self.attempt(update)).await;
-            }
-            Ok(None) => {}
-            Err(e) => {
-                tracing::warn!(delivery = %post.id, error = %e, "could not tell whether a late post needs its update")
-            }
-        }
-    }
-
     /// One attempt at `d`, recorded and saved; answers it as saved.
-    pub async fn attempt(&self, mut d: Delivery) -> Delivery {
+    pub async fn attempt(&self, d: Delivery) -> Delivery {
+        self.attempt_owing(d).await.0
+    }
+
+    /// As [`Notifier::attempt`], with the update a Slack post delivered after its approval left
+    /// pending owes at once (attempted once already).
+    async fn attempt_owing(&self, mut d: Delivery) -> (Delivery, Option<Delivery>) {
         let now = Utc::now();
         // A sign-in message asks about no approval: nothing to wait for; an update of a Slack
         // message is owed because the approval no longer waits.
@@ -216,10 +170,11 @@ impl Notifier {
         }
         // Checked after the receipt is saved: a decision that the planning of its updates did
         // not see this post for comes before this check, which then sees it.
-        if slack::delivered_post(&d).is_some() {
-            self.update_late_post(&d).await;
-        }
-        d
+        let owed = match slack::delivered_post(&d) {
+            Some(_) => self.update_late_post(&d).await,
+            None => None,
+        };
+        (d, owed)
     }
 
     /// Delivers those of `deliveries` still pending, each on its own (the slots of
@@ -245,7 +200,7 @@ impl Notifier {
                 pending = later;
                 pending.extend(taken.waiting);
                 pending.extend(taken.later);
-                in_flight.extend(taken.start.into_iter().map(|d| self.attempt(d)));
+                in_flight.extend(taken.start.into_iter().map(|d| self.attempt_owing(d)));
             }
             if in_flight.is_empty() {
                 let Some(next) = pending.iter().map(|d| d.next_attempt_at).min() else {
@@ -267,11 +222,14 @@ impl Notifier {
                 .min();
             let wait = next.map_or(POLL, |at| (at - now).to_std().unwrap_or(Duration::ZERO));
             tokio::select! {
-                Some(d) = in_flight.next() => {
+                Some((d, owed)) = in_flight.next() => {
                     slots.release(&d.id);
-                    match d.status {
-                        DeliveryStatus::Pending => pending.push(d),
-                        _ => over.push(d),
+                    // A late post's update is this invocation's to finish too.
+                    for d in std::iter::once(d).chain(owed) {
+                        match d.status {
+                            DeliveryStatus::Pending => pending.push(d),
+                            _ => over.push(d),
+                        }
                     }
                 }
                 _ = tokio::time::sleep(wait) => {}
