@@ -319,14 +319,7 @@ async fn a_link_through_a_role_escalated_away_neither_opens_nor_decides() {
         tenant: "acme".into(),
         name: name.into(),
         roles: vec!["sre".into()],
-        email: None,
-        webhook: None,
-        iam_arns: vec![],
-        key_hash: None,
-        slack: None,
-        webhook_secret: None,
-        instance: None,
-        kind: Default::default(),
+        ..Default::default()
     };
     let f = fixture_with(Some(Arc::new(StaticDirectory::new(vec![member("carol")]))));
     let mut body = standard();
