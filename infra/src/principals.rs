@@ -54,6 +54,13 @@ pub enum PrincipalsCommand {
         /// Its Slack user id (U0123ABCD), or `none` to unlink it from Slack.
         #[arg(long)]
         slack: Option<String>,
+        /// Its roles from now on, in place of those it holds (repeatable); it stops reviewing
+        /// what it was asked through a role it no longer holds.
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// Takes every role away.
+        #[arg(long, conflicts_with = "roles")]
+        no_roles: bool,
         #[command(flatten)]
         place: Place,
     },
@@ -212,25 +219,38 @@ pub async fn run(command: PrincipalsCommand, mut settings: Settings) -> Result<E
             Ok(ExitCode::SUCCESS)
         }
         PrincipalsCommand::Update {
-            who, tenant, slack, ..
+            who,
+            tenant,
+            slack,
+            roles,
+            no_roles,
+            ..
         } => {
             let (tenant, name) = named(&who, tenant.as_deref())?;
-            let given = slack.ok_or("nothing to change: give --slack U… (or --slack none)")?;
-            let slack = slack_user(&given)?;
+            if slack.is_none() && roles.is_empty() && !no_roles {
+                return Err(
+                    "nothing to change: give --slack U… (or none), --role R or --no-roles".into(),
+                );
+            }
             let mut entry = directory
                 .get(&tenant, &name)
                 .await?
                 .ok_or_else(|| format!("{tenant}/{name} is not in the directory"))?;
-            entry.slack = slack;
+            if let Some(given) = &slack {
+                entry.slack = slack_user(given)?;
+            }
+            if no_roles || !roles.is_empty() {
+                entry.roles = roles;
+            }
+            entry.check().map_err(CliError::usage)?;
             match directory.put(&entry, false).await {
                 Ok(()) => {}
                 Err(StoreError::AlreadyExists) => return Err(taken(&*directory, &entry).await),
                 Err(e) => return Err(e.into()),
             }
-            match &entry.slack {
-                Some(user) => println!("updated {tenant}/{name}: Slack user {user}"),
-                None => println!("updated {tenant}/{name}: no Slack user"),
-            }
+            let slack = entry.slack.as_deref().unwrap_or("none");
+            let roles = entry.roles.join(",");
+            println!("updated {tenant}/{name}: roles [{roles}], Slack user {slack}");
             Ok(ExitCode::SUCCESS)
         }
         PrincipalsCommand::Remove { who, .. } => {

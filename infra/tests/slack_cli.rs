@@ -79,7 +79,7 @@ async fn a_slack_user_is_added_changed_and_cleared_keeping_everything_else() {
     };
     let out = update(&["alice", "--tenant", "acme", "--slack", "W0ALICE2"]);
     assert!(out.status.success(), "{}", printed(&out));
-    assert!(printed(&out).contains("updated acme/alice: Slack user W0ALICE2"));
+    assert!(printed(&out).contains("Slack user W0ALICE2"));
     let after = d.get("acme", "alice").await.unwrap().unwrap();
     assert_eq!(after.slack.as_deref(), Some("W0ALICE2"));
     assert_eq!(after.instance, before.instance, "the same principal");
@@ -105,6 +105,24 @@ async fn a_slack_user_is_added_changed_and_cleared_keeping_everything_else() {
             .unwrap()
             .is_some()
     );
+
+    // Roles replaced, then taken away; the same principal all along. Nothing asked to change,
+    // or a role that is no name, changes nothing.
+    assert!(
+        update(&["acme/alice", "--role", "ops", "--role", "sre"])
+            .status
+            .success()
+    );
+    let roles = |d: Option<holdpoint::directory::Entry>| d.unwrap().roles;
+    assert_eq!(roles(d.get("acme", "alice").await.unwrap()), ["ops", "sre"]);
+    for refused in [&["acme/alice"][..], &["acme/alice", "--role", "a b"]] {
+        let out = update(refused);
+        assert!(!out.status.success(), "{refused:?}: {}", printed(&out));
+        assert_eq!(roles(d.get("acme", "alice").await.unwrap()), ["ops", "sre"]);
+    }
+    assert!(update(&["acme/alice", "--no-roles"]).status.success());
+    let bare = d.get("acme", "alice").await.unwrap().unwrap();
+    assert_eq!((bare.roles.len(), bare.instance), (0, before.instance));
 
     // One principal per Slack user within a tenant, told plainly.
     assert!(

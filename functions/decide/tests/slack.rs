@@ -43,12 +43,19 @@ async fn a_signed_approve_click_decides_and_an_unsigned_one_is_401() {
         .find(|(k, _)| *k == "HOLDPOINT_SIGNING_SECRET_ID")
         .unwrap();
     let key = service_key(&signing.1).await;
+    let instance = {
+        use holdpoint::directory::Directory;
+        let directory = holdpoint_tests::directory(&store);
+        let stored = directory.get("acme", "reviewer").await.unwrap().unwrap();
+        stored.instance
+    };
     let value = |choice| {
         mint(
             &key,
             "acme",
             approval.id,
             "reviewer",
+            instance,
             choice,
             approval.expires_at,
         )

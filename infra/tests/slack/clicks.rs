@@ -20,6 +20,7 @@ async fn clicks_by_the_wrong_people_are_refused_say_why_and_spend_nothing() {
     slack.add("local/bob", &["--role", "finance", "--slack", "U0BOB"]);
     slack.add("local/carol", &["--role", "finance", "--slack", "U0CAROL"]);
     slack.add("local/erin", &["--role", "finance", "--slack", "U0ERIN"]);
+    slack.add("local/fred", &["--role", "finance", "--slack", "U0FRED"]);
     slack.add(
         "local/robot",
         &["--kind", "agent", "--role", "finance", "--slack", "U0ROBOT"],
@@ -32,16 +33,19 @@ async fn clicks_by_the_wrong_people_are_refused_say_why_and_spend_nothing() {
         json!({"action": "Wire 5,000 EUR", "agent_id": "pay", "reviewers": ["role:finance"], "quorum": 2}),
     )
     .await;
-    let users = ["U0ALICE", "U0BOB", "U0CAROL", "U0ERIN"];
-    let [alice, bob, carol, erin] = <[_; 4]>::try_from(slack.posts_to(&users).await).unwrap();
+    let users = ["U0ALICE", "U0BOB", "U0CAROL", "U0ERIN", "U0FRED"];
+    let [alice, bob, carol, erin, fred] = <[_; 5]>::try_from(slack.posts_to(&users).await).unwrap();
     assert!(
         slack.api.posts_to("U0DAVE").is_empty(),
         "another tenant's principal"
     );
-    // Carol is removed; erin removed and added again without the role: no longer a reviewer.
+    // Carol is removed. Erin is removed and added again, role and Slack id as before: another
+    // principal of that name, so the buttons sent to the one removed are dead (as her review
+    // links are). Fred's role is taken away: no longer a reviewer.
     slack.remove("local/carol");
     slack.remove("local/erin");
-    slack.add("local/erin", &["--slack", "U0ERIN"]);
+    slack.add("local/erin", &["--role", "finance", "--slack", "U0ERIN"]);
+    slack.update("local/fred", &["--no-roles"]);
     // The agent's and dave's copies: alice's message, her value in it.
     let robot = match slack.api.posts_to("U0ROBOT").first() {
         Some(p) => p.clone(),
@@ -65,6 +69,11 @@ async fn clicks_by_the_wrong_people_are_refused_say_why_and_spend_nothing() {
         (
             &erin,
             block_actions("U0ERIN", TEAM, &erin, "holdpoint_approve"),
+            "not yours, or not for this request",
+        ),
+        (
+            &fred,
+            block_actions("U0FRED", TEAM, &fred, "holdpoint_approve"),
             "no longer a reviewer",
         ),
         (

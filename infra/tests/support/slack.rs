@@ -81,6 +81,14 @@ impl Connected {
         assert!(out.status.success(), "{}", printed(&out));
     }
 
+    /// `holdpoint principals update WHO ARGS…`.
+    pub fn update(&self, who: &str, args: &[&str]) {
+        let mut all = vec!["principals", "update", who];
+        all.extend_from_slice(args);
+        let out = holdpoint(self.dir.path(), &all, &[]);
+        assert!(out.status.success(), "{}", printed(&out));
+    }
+
     /// The server, posting to the stand-in.
     pub async fn serve(&self) -> Server {
         let url = self.api.url();

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::links::Minting;
+use crate::directory::Entry;
 use crate::events::LifecycleEvent;
 use crate::slack::blocks::{self, Asked, Buttons, MessageRefusal};
 use crate::slack::button::{self, Choice};
@@ -207,7 +208,7 @@ fn asked(event: AuditEvent) -> Asked {
 pub fn review_slack(
     minting: &Minting,
     event: &LifecycleEvent,
-    principal: &str,
+    principal: &Entry,
     review_url: &str,
 ) -> Option<Result<serde_json::Value, MessageRefusal>> {
     let Minting::Waiting { approval, key, .. } = minting else {
@@ -218,7 +219,8 @@ pub fn review_slack(
             key,
             &approval.tenant,
             approval.id,
-            principal,
+            &principal.name,
+            principal.instance,
             choice,
             approval.expires_at,
         )

@@ -335,7 +335,7 @@ pub async fn plan(
         if let Some(user) = &entry.slack {
             let post = link
                 .as_deref()
-                .and_then(|url| message::review_slack(&minting, event, &entry.name, url));
+                .and_then(|url| message::review_slack(&minting, event, &entry, url));
             match post {
                 Some(Err(refused)) => {
                     // Never expected (every piece is bounded); told rather than silently lost.

@@ -149,10 +149,16 @@ async fn a_reviewer_with_a_slack_id_gets_buttons_for_them_alone_on_this_approval
     };
     let (approve, reject) = (value("holdpoint_approve"), value("holdpoint_reject"));
     let keys = crate::conformance::test_keys();
+    let mut instances = std::collections::HashMap::new();
+    for name in ["alice", "bob"] {
+        let e = w.directory.get("acme", name).await.unwrap().unwrap();
+        instances.insert(name, e.instance);
+    }
     let click = |principal, approval, choice| Click {
         tenant: "acme",
         approval,
         principal,
+        instance: instances[principal],
         choice,
     };
     let verify = async |v: &str, c: Click<'_>| button::verify(keys.as_ref(), v, &c, now).await;
@@ -164,7 +170,13 @@ async fn a_reviewer_with_a_slack_id_gets_buttons_for_them_alone_on_this_approval
         .await
         .unwrap();
     // Attacker tries: alice's buttons clicked by bob, on another approval, as the other choice.
+    // Alice removed and added again is another principal: her old values are dead.
+    let alice_again = Click {
+        instance: Some(uuid::Uuid::new_v4()),
+        ..click("alice", a.id, Choice::Approve)
+    };
     for (v, c) in [
+        (&approve, alice_again),
         (&approve, click("bob", a.id, Choice::Approve)),
         (
             &approve,

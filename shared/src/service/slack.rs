@@ -280,6 +280,7 @@ impl Service {
             tenant,
             approval: id,
             principal: &principal.principal,
+            instance: entry.instance,
             choice,
         };
         let claims = match button::verify(&*self.keys, value, &click, now).await {

@@ -2,8 +2,9 @@
 //! approval, one principal, one choice and a deadline, signed with the service's key.
 //!
 //! Token: `{payload}.{signature}`, `payload` the base64url (no padding) of the JSON
-//! `{"t": tenant, "a": approval id, "p": principal, "c": "approve"|"reject", "e": deadline (Unix
-//! ms), "k": key id, "n": nonce}` and `signature` the hex HMAC-SHA256, with key `k`, of
+//! `{"t": tenant, "a": approval id, "p": principal, "i": its directory instance (absent for a
+//! principal stored before instances), "c": "approve"|"reject", "e": deadline (Unix ms), "k": key
+//! id, "n": nonce}` and `signature` the hex HMAC-SHA256, with key `k`, of
 //! `holdpoint-slack-button-v1\n{payload}` (review links sign under another domain string, so
 //! neither token passes for the other). A value copied into another message, onto the other
 //! button or into another approval's message names what it was minted for, and the click
@@ -58,6 +59,10 @@ pub struct ButtonClaims {
     pub approval: Uuid,
     #[serde(rename = "p")]
     pub principal: String,
+    /// Which principal of that name (the directory's instance): one removed and added again is
+    /// another, and the values minted for the one removed stay dead, as its review links do.
+    #[serde(rename = "i", default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<Uuid>,
     #[serde(rename = "c")]
     pub choice: Choice,
     #[serde(rename = "e")]
@@ -77,6 +82,8 @@ pub struct Click<'a> {
     pub tenant: &'a str,
     pub approval: Uuid,
     pub principal: &'a str,
+    /// The clicker's instance in the directory now.
+    pub instance: Option<Uuid>,
     pub choice: Choice,
 }
 
@@ -94,13 +101,14 @@ pub enum ButtonRefusal {
     Key(#[from] KeyError),
 }
 
-/// The value of the `choice` button for `principal` on `approval` of `tenant`, valid until
-/// `expires_at` (the approval's deadline).
+/// The value of the `choice` button for `principal` (its directory `instance`) on `approval` of
+/// `tenant`, valid until `expires_at` (the approval's deadline).
 pub fn mint(
     key: &Key,
     tenant: &str,
     approval: Uuid,
     principal: &str,
+    instance: Option<Uuid>,
     choice: Choice,
     expires_at: DateTime<Utc>,
 ) -> String {
@@ -108,6 +116,7 @@ pub fn mint(
         tenant: tenant.to_owned(),
         approval,
         principal: principal.to_owned(),
+        instance,
         choice,
         expires_ms: expires_at.timestamp_millis(),
         key_id: key.id.clone(),
@@ -157,6 +166,7 @@ pub async fn verify(
     let meant = claims.tenant == click.tenant
         && claims.approval == click.approval
         && claims.principal == click.principal
+        && claims.instance == click.instance
         && claims.choice == click.choice;
     if !meant {
         return Err(ButtonRefusal::Mismatch);

@@ -149,7 +149,9 @@ impl World {
     /// The message asking `name` (Slack user `user`) about `a`, posted as the notifier does.
     pub async fn post(&self, a: &Approval, name: &str, user: &str) -> Posted {
         let key = holdpoint::conformance::test_key();
-        let value = |c| mint(&key, &a.tenant, a.id, name, c, a.expires_at);
+        let stored = self.directory.get(&a.tenant, name).await.unwrap();
+        let instance = stored.and_then(|e| e.instance);
+        let value = |c| mint(&key, &a.tenant, a.id, name, instance, c, a.expires_at);
         let (approve, reject) = (value(Choice::Approve), value(Choice::Reject));
         let buttons = Buttons {
             approve: &approve,

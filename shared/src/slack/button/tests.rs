@@ -19,7 +19,15 @@ struct Minted {
 fn minted(choice: Choice) -> Minted {
     let approval = Uuid::new_v4();
     let deadline = Utc::now() + TimeDelta::minutes(10);
-    let value = mint(&key("k1", 1), "acme", approval, "alice", choice, deadline);
+    let value = mint(
+        &key("k1", 1),
+        "acme",
+        approval,
+        "alice",
+        None,
+        choice,
+        deadline,
+    );
     Minted {
         approval,
         deadline,
@@ -32,6 +40,7 @@ fn click(m: &Minted, choice: Choice) -> Click<'static> {
         tenant: "acme",
         approval: m.approval,
         principal: "alice",
+        instance: None,
         choice,
     }
 }
@@ -53,6 +62,7 @@ async fn a_minted_value_decides_its_own_click() {
         "acme",
         m.approval,
         "alice",
+        None,
         Choice::Approve,
         m.deadline,
     );
@@ -83,11 +93,17 @@ async fn another_choice_approval_principal_or_tenant_is_refused() {
         tenant: "globex",
         ..click(&m, Choice::Approve)
     };
+    // Alice removed and added again: another principal of the same name.
+    let alice_again = Click {
+        instance: Some(Uuid::new_v4()),
+        ..click(&m, Choice::Approve)
+    };
     for (what, c) in [
         ("other choice", onto_reject),
         ("other approval", elsewhere),
         ("other principal", bob),
         ("other tenant", globex),
+        ("other instance", alice_again),
     ] {
         assert_eq!(
             verify(&ring(), &m.value, &c, now).await,
@@ -110,6 +126,7 @@ async fn expired_forged_and_rotated_values() {
         "acme",
         m.approval,
         "alice",
+        None,
         Choice::Reject,
         m.deadline,
     );
@@ -208,6 +225,7 @@ fn a_value_fits_slacks_limit_with_the_longest_names() {
         &long,
         Uuid::new_v4(),
         &long,
+        Some(Uuid::new_v4()),
         Choice::Reject,
         Utc::now(),
     );
