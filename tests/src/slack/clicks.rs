@@ -8,7 +8,6 @@ use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
 
-
 /// A Python that has `slack_sdk`: `$HOLDPOINT_TEST_PYTHON` (infra/test.sh sets it), else
 /// `python3`. `None` (the test skips) only when neither is set up and not under CI; when the
 /// variable is set or under CI a Python that cannot sign fails the test.
