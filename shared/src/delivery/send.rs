@@ -106,6 +106,11 @@ impl Courier {
         })
     }
 
+    /// Whether Slack messages can be sent at all (Slack is configured).
+    pub fn has_slack(&self) -> bool {
+        self.slack.is_some()
+    }
+
     /// One attempt at `d`, at `now`.
     pub async fn attempt(&self, d: &Delivery, now: DateTime<Utc>) -> Outcome {
         match (d.channel, &d.message) {

@@ -72,7 +72,8 @@ impl Notifier {
         let mut planned = Vec::new();
         for e in events {
             planned.extend(plan(e, self.directory.as_ref(), &self.links, now).await?);
-            if slack::ends_asking(e) {
+            // Without Slack there is nothing to update (and nothing more to read).
+            if slack::ends_asking(e) && self.courier.has_slack() {
                 planned.extend(self.slack_updates(e, now).await?);
             }
         }
@@ -125,6 +126,9 @@ impl Notifier {
         } else {
             Ok(true)
         };
+        if slack::is_update(&d) {
+            self.refresh_update(&mut d, now).await;
+        }
         match waits {
             Ok(true) => {
                 // The client's own timeouts bound a POST; this bounds the whole attempt.

@@ -127,7 +127,9 @@ pub fn request(
     if let Some(call) = &approval.tool_call {
         let name = escape_within(&call.name, TOOL_NAME_CHARS);
         let args = escape_json_within(&call.arguments.pretty(), ARGUMENTS_CHARS);
-        blocks.push(section(format!("*Tool call* {name}\n```{args}```")));
+        // Apart: backticks in the name cannot pair with the arguments' fence.
+        blocks.push(section(format!("*Tool call* {name}")));
+        blocks.push(section(format!("```{args}```")));
     }
     if !approval.context.is_null() && approval.context.text() != "{}" {
         let shown = escape_json_within(&approval.context.pretty(), CONTEXT_CHARS);
@@ -154,19 +156,20 @@ pub fn decided(
     by: Option<&str>,
     at: DateTime<Utc>,
 ) -> Result<Value, MessageRefusal> {
-    let what = match status {
+    // What came after an approval is the agent's doing, not the approver's: said after them.
+    let (what, then) = match status {
         Status::Pending => return Err(MessageRefusal::Pending),
-        Status::Approved => "Approved",
-        Status::Rejected => "Rejected",
-        Status::Modified => "Approved with changes",
-        Status::Expired => "Expired",
-        Status::Cancelled => "Cancelled",
-        Status::Executed => "Approved and carried out",
-        Status::Lapsed => "Approved, then lapsed unused",
+        Status::Approved => ("Approved", ""),
+        Status::Rejected => ("Rejected", ""),
+        Status::Modified => ("Approved with changes", ""),
+        Status::Expired => ("Expired", ""),
+        Status::Cancelled => ("Cancelled", ""),
+        Status::Executed => ("Approved", ", then carried out"),
+        Status::Lapsed => ("Approved", ", then lapsed unused"),
     };
     let who = by.map_or(String::new(), |b| {
         format!(" by {}", escape_within(b, AGENT_CHARS))
-    });
+    }) + then;
     let mut blocks = summary(approval, "Approval request");
     blocks.push(json!({"type": "section", "fields": [
         text(format!("*Agent*\n{}", escape_within(&approval.agent_id, AGENT_CHARS))),

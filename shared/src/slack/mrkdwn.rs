@@ -41,6 +41,11 @@ pub fn escape_within(text: &str, max_chars: usize) -> String {
 /// reads is still the document.
 pub fn escape_json_within(pretty: &str, max_chars: usize) -> String {
     escape_pieces(pretty, max_chars, |c| {
+        // A backtick could close the code block the document is shown in, and what follows
+        // would be read as mrkdwn: shown as its JSON escape, the document still reads the same.
+        if c == '`' {
+            return "\\u0060".to_owned();
+        }
         if c == '\n' || !is_hidden(c) {
             return c.to_string();
         }

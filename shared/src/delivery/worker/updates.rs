@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::Notifier;
-use crate::delivery::{Delivery, DeliveryStatus, PlanError, slack};
+use crate::delivery::{Delivery, DeliveryStatus, Message, PlanError, slack};
 use crate::events::LifecycleEvent;
 use crate::store::StoreError;
 
@@ -47,6 +47,18 @@ impl Notifier {
             return Ok(Vec::new());
         };
         Ok(slack::updates(event, &deliveries, &message, now))
+    }
+
+    /// Renders update `d` again from the approval as stored now: an update says what the
+    /// approval came to when it is sent, not when it was planned, so a retried "approved" never
+    /// overwrites the "carried out" sent after it. Unreadable now: sent as planned.
+    pub(super) async fn refresh_update(&self, d: &mut Delivery, now: DateTime<Utc>) {
+        let (tenant, id) = (d.tenant.clone(), d.approval_id);
+        if let Some(Message::SlackUpdate { post, .. }) = &mut d.message
+            && let Ok(Some(now_shown)) = self.slack_answer(&tenant, id, now).await
+        {
+            *post = now_shown;
+        }
     }
 
     /// What every Slack copy of the approval becomes; `None` while it still waits (or is gone).

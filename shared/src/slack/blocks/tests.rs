@@ -61,6 +61,31 @@ fn without_dates(text: &str) -> String {
 }
 
 #[test]
+fn backticks_in_a_document_or_tool_name_cannot_leave_the_code_block() {
+    let a = approval(json!({
+        "tool_call": {"name": "run```", "arguments": {"q": "x```\n*APPROVED BY CEO*\n```"}},
+        "context": {"note": "`a` ``` b"}
+    }));
+    let m = request(&a, Asked::Requested, BUTTONS).unwrap();
+    let mut fenced = 0;
+    for block in m["blocks"].as_array().unwrap() {
+        let text = block["text"]["text"].as_str().unwrap_or_default();
+        if text.starts_with("*Tool call*") {
+            continue; // the name, alone in its section
+        }
+        if let Some((_, code)) = text.split_once("```") {
+            let inside = code.strip_suffix("```").unwrap();
+            assert!(!inside.contains('`'), "{text}");
+            assert!(inside.contains("\\u0060"), "{text}");
+            fenced += 1;
+        }
+    }
+    assert_eq!(fenced, 2, "the arguments and the context: {m}");
+    let all = m.to_string();
+    assert!(all.contains("*Tool call* run```"), "{all}");
+}
+
+#[test]
 fn the_question_has_what_a_reviewer_needs_and_three_buttons() {
     let a = approval(json!({
         "reason": "Free disk", "risk_score": 80,
@@ -81,9 +106,10 @@ fn the_question_has_what_a_reviewer_needs_and_three_buttons() {
     }
     assert!(all.contains(&format!("<!date^{}^", a.expires_at.timestamp())));
     let blocks = m["blocks"].as_array().unwrap();
-    let args = blocks[3]["text"]["text"].as_str().unwrap();
+    assert_eq!(blocks[3]["text"]["text"], "*Tool call* db.drop");
+    let args = blocks[4]["text"]["text"].as_str().unwrap();
     assert!(
-        args.contains("\n  \"force\": true"),
+        args.starts_with("```") && args.contains("\n  \"force\": true"),
         "pretty arguments: {args}"
     );
     let actions = blocks.last().unwrap();
@@ -239,6 +265,15 @@ fn the_answer_says_what_by_whom_and_when_without_buttons() {
     assert_eq!(m["text"], "Approved by alice: Delete the staging database");
     let expired = decided(&a, Status::Expired, None, at).unwrap();
     assert!(expired["text"].as_str().unwrap().starts_with("Expired: "));
+    // Carried out by the agent, not by the approver.
+    let executed = decided(&a, Status::Executed, Some("alice"), at).unwrap();
+    assert!(
+        executed["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Approved by alice, then carried out: "),
+        "{executed}"
+    );
     assert_eq!(
         decided(&a, Status::Pending, None, at),
         Err(MessageRefusal::Pending)
