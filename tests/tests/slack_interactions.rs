@@ -56,9 +56,18 @@ async fn unsigned_stale_future_or_foreign_requests_are_401_and_change_nothing() 
 }
 
 #[tokio::test]
-async fn a_body_over_64_kib_is_413_and_a_signed_malformed_one_400() {
+async fn a_body_over_128_kib_is_413_and_a_signed_malformed_one_400() {
     let w = world().await;
-    let big = format!("payload={}", "a".repeat(64 * 1024));
+    // A click repeats the message clicked: an agent's emoji-laden request, as Slack escapes it
+    // (`\uXXXX` twice per emoji), comes back as more than a review form's 64 KiB, and decides.
+    let a = w.request(1).await;
+    let msg = w.post(&a, "alice", ALICE).await;
+    let mut click = block_actions(ALICE, TEAM, &msg, APPROVE);
+    click["message"]["text"] = "\\ud83d\\ude00".repeat(4_500).into();
+    assert!(form(&click).len() > 96 * 1024, "{}", form(&click).len());
+    assert_eq!(w.click(&click).await.0, StatusCode::OK);
+    assert_eq!(w.approval(a.id).await.status, Status::Approved);
+    let big = format!("payload={}", "a".repeat(128 * 1024));
     assert_eq!(
         w.send("acme", &big, &signed(&big, 0)).await.0,
         StatusCode::PAYLOAD_TOO_LARGE
@@ -269,8 +278,9 @@ async fn an_approval_already_decided_says_by_whom() {
     };
     w.service.apply("acme", a.id, decide).await.unwrap();
     w.click(&block_actions(ALICE, TEAM, &msg, REJECT)).await;
+    // Her message becomes what every copy becomes, whichever update lands last.
     assert!(
-        w.told(&msg).contains("already decided: approved by bob"),
+        w.told(&msg).contains("Approved by bob: "),
         "{}",
         w.told(&msg)
     );
@@ -321,6 +331,32 @@ async fn reject_opens_a_modal_that_requires_a_comment() {
     w.click(&view_submission(ALICE, TEAM, &view, Some("again")))
         .await;
     assert_eq!(w.approval(a.id).await.version, done.version);
+}
+
+#[tokio::test]
+async fn a_passing_failure_leaves_the_buttons_to_click_again() {
+    let w = world().await;
+    let a = w.request(1).await;
+    let msg = w.post(&a, "alice", ALICE).await;
+    // Slack refuses to open the modal once (an expired trigger): the message is left as it
+    // was, its buttons there, and the next click opens it.
+    w.slack.fail_next(
+        "views.open",
+        1,
+        holdpoint_tests::slack::Scripted::Error("expired_trigger_id"),
+    );
+    assert_eq!(
+        w.click(&block_actions(ALICE, TEAM, &msg, REJECT)).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(w.told(&msg), "", "no update: the buttons stay");
+    assert_eq!(w.slack.calls_to("views.open").len(), 1);
+    assert_eq!(
+        w.click(&block_actions(ALICE, TEAM, &msg, REJECT)).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(w.slack.calls_to("views.open").len(), 2);
+    assert_eq!(w.approval(a.id).await.status, Status::Pending);
 }
 
 #[tokio::test]

@@ -27,8 +27,9 @@ async fn secret(sm: &aws_sdk_secretsmanager::Client, text: &str) -> String {
 
 const APPS: &str = r#"{
     "acme": {"bot_token": "xoxb-1-topsecrettoken", "signing_secret": "sig-acme", "team_id": "T0TEAM"},
-    "beta": {"bot_token": "xoxb-2-beta", "signing_secret": "sig-beta"},
-    "broken": {"bot_token": "Bearer topsecret", "signing_secret": "sig"}
+    "beta": {"bot_token": "xoxb-2-beta", "signing_secret": "sig-beta", "team_id": "T0BETA"},
+    "broken": {"bot_token": "Bearer topsecret", "signing_secret": "sig", "team_id": "T0B"},
+    "teamless": {"bot_token": "xoxb-3-teamless", "signing_secret": "sig"}
 }"#;
 
 #[tokio::test]
@@ -41,7 +42,15 @@ async fn each_tenant_reads_its_own_app_and_a_bad_entry_refuses_its_tenant_alone(
     assert_eq!(acme.team_id.as_deref(), Some("T0TEAM"));
     assert!(!format!("{acme:?}").contains("topsecret"));
     let beta = apps.get("beta").await.unwrap().unwrap();
-    assert_eq!((beta.tenant.as_str(), beta.team_id), ("beta", None));
+    assert_eq!(
+        (beta.tenant.as_str(), beta.team_id.as_deref()),
+        ("beta", Some("T0BETA"))
+    );
+    // No team, no app: a click from any workspace would otherwise pass.
+    assert!(matches!(
+        apps.get("teamless").await,
+        Err(StoreError::Unavailable(_))
+    ));
     assert!(apps.get("gamma").await.unwrap().is_none(), "not connected");
     let refused = apps.get("broken").await.unwrap_err();
     assert!(
@@ -52,7 +61,9 @@ async fn each_tenant_reads_its_own_app_and_a_bad_entry_refuses_its_tenant_alone(
     // Cached: a change is seen after the cache period, not before.
     sm.put_secret_value()
         .secret_id(&id)
-        .secret_string(r#"{"beta": {"bot_token": "xoxb-2-beta", "signing_secret": "s"}}"#)
+        .secret_string(
+            r#"{"beta": {"bot_token": "xoxb-2-beta", "signing_secret": "s", "team_id": "T0BETA"}}"#,
+        )
         .send()
         .await
         .unwrap();

@@ -28,7 +28,9 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use holdpoint_core::domain::identity::Principal;
-use holdpoint_core::domain::request::limits::{BODY_BYTES as LARGEST_BODY, FORM_BYTES};
+use holdpoint_core::domain::request::limits::{
+    BODY_BYTES as LARGEST_BODY, FORM_BYTES, SLACK_BODY_BYTES,
+};
 use http::{HeaderMap, StatusCode, header};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -177,7 +179,11 @@ async fn admit(State(bounds): State<Bounds>, req: Request, next: Next) -> Respon
         // Without credentials, only a review form is read (and from a pool of its own, so
         // anonymous senders cannot hold the bytes callers need).
         let (pool, most) = if anonymous {
-            (&bounds.anonymous_bodies, FORM_BYTES)
+            let most = match parts.uri.path() {
+                "/slack/interactions" => SLACK_BODY_BYTES,
+                _ => FORM_BYTES,
+            };
+            (&bounds.anonymous_bodies, most)
         } else {
             (&bounds.bodies, LARGEST_BODY)
         };

@@ -15,10 +15,7 @@ use http::{HeaderMap, StatusCode};
 use super::extract::read_body;
 use super::problem::Problem;
 use super::state::AppState;
-use holdpoint_core::domain::request::limits::FORM_BYTES;
-
-/// The largest interaction body taken (Slack's payloads are a few kilobytes).
-pub const BODY_BYTES: usize = FORM_BYTES;
+pub use holdpoint_core::domain::request::limits::SLACK_BODY_BYTES as BODY_BYTES;
 
 fn unsigned() -> Problem {
     Problem::new(

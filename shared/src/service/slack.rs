@@ -8,12 +8,19 @@
 //! (single use), and the decision goes through [`Service::apply`] like any other: audit record,
 //! events, callbacks, and every copy of the message updated by the notifier.
 //!
-//! A refused click is told in the clicker's own message (`chat.update`, no buttons left); the
-//! reason is logged, never the payload nor a button's value. Slack wants an answer within 3 s:
-//! everything runs under one [`BUDGET`], and what is still running then finishes after the answer.
+//! A refused click is told in the clicker's own message (`chat.update`, no buttons left), unless
+//! the refusal is passing (Holdpoint unavailable): then the message keeps its buttons, to click
+//! again. The reason is logged, never the payload nor a button's value.
+//!
+//! Slack wants an answer within 3 s, and a Lambda function is frozen once it has answered, so
+//! nothing is left running after the answer: the checks (reads only) must end within
+//! [`BUDGET`] less [`DECIDING`], else the click is refused as unavailable with nothing spent;
+//! spending and deciding then run to their end; Slack calls get what is left of the budget.
 
 use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use chrono::{DateTime, TimeDelta};
 use holdpoint_core::domain::approval::{Approval, Status, Verdict};
@@ -28,88 +35,15 @@ use crate::slack::api::Posted;
 use crate::slack::button::{self, ButtonClaims, ButtonRefusal, Choice, Click};
 use crate::slack::connection::SlackConnection;
 use crate::slack::interaction::{self, Clicker, Interaction, ModalOrigin};
+use refused::Refused;
+
+mod refused;
 
 /// The most an interaction takes before Slack is answered (Slack gives up at 3 s).
 pub const BUDGET: Duration = Duration::from_millis(2_500);
-
-/// Why a click decides nothing. Each is told to the clicker in its own words.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Refused {
-    OtherTeam,
-    NotAPrincipal,
-    Agent,
-    NotAReviewer,
-    Requester,
-    NotForThisClick,
-    Expired,
-    Used,
-    AlreadyRecorded,
-    Decided {
-        status: Status,
-        by: Option<String>,
-    },
-    /// The modal's comment is missing or not taken: told under the input, the modal stays.
-    Comment(String),
-    Unavailable,
-}
-
-impl Refused {
-    fn why(&self) -> String {
-        match self {
-            Refused::OtherTeam => "this Slack workspace is not the one connected to Holdpoint for this tenant.".into(),
-            Refused::NotAPrincipal => "your Slack account is not (or no longer) a principal of this tenant in Holdpoint.".into(),
-            Refused::Agent => "an agent cannot decide.".into(),
-            Refused::NotAReviewer => "you are no longer a reviewer of this request.".into(),
-            Refused::Requester => "the requester cannot decide its own request.".into(),
-            Refused::NotForThisClick => "this button is not yours, or not for this request.".into(),
-            Refused::Expired => "this button has expired.".into(),
-            Refused::Used => "this button was already used.".into(),
-            Refused::AlreadyRecorded => "your approval is already recorded; it waits for other reviewers.".into(),
-            Refused::Decided { status, by } => {
-                let by = by.as_deref().map_or(String::new(), |b| format!(" by {b}"));
-                format!("already decided: {}{by}.", status.as_str())
-            }
-            Refused::Comment(why) => why.clone(),
-            Refused::Unavailable => "Holdpoint could not take this click just now; try again, or open the request in the browser.".into(),
-        }
-    }
-
-    /// What the log says (no name, no value).
-    fn code(&self) -> &'static str {
-        match self {
-            Refused::OtherTeam => "other_team",
-            Refused::NotAPrincipal => "not_a_principal",
-            Refused::Agent => "agent",
-            Refused::NotAReviewer => "not_a_reviewer",
-            Refused::Requester => "requester",
-            Refused::NotForThisClick => "not_for_this_click",
-            Refused::Expired => "expired",
-            Refused::Used => "used",
-            Refused::AlreadyRecorded => "already_recorded",
-            Refused::Decided { .. } => "decided",
-            Refused::Comment(_) => "comment",
-            Refused::Unavailable => "unavailable",
-        }
-    }
-
-    fn from_refusal(r: Refusal) -> Refused {
-        match r {
-            Refusal::AgentCannotDecide => Refused::Agent,
-            Refusal::NotAReviewer => Refused::NotAReviewer,
-            Refusal::SelfApproval => Refused::Requester,
-            Refusal::CommentRequired => Refused::Comment(interaction::COMMENT_REQUIRED.into()),
-            Refusal::Conflict {
-                current_status,
-                decided_by,
-                ..
-            } => Refused::Decided {
-                status: current_status,
-                by: decided_by,
-            },
-            _ => Refused::Unavailable,
-        }
-    }
-}
+/// What is kept of the budget for spending the button and deciding (one conditional put and
+/// one compare-and-set, milliseconds each when the stores answer).
+pub const DECIDING: Duration = Duration::from_millis(1_000);
 
 /// A click that passed every check: who decides, on what, by which button.
 struct Checked {
@@ -119,7 +53,7 @@ struct Checked {
 }
 
 /// A refusal, with the action it was about when the approval was read (shown above the reason).
-struct Refusing(Refused, Option<String>);
+struct Refusing(Refused, Option<Box<Approval>>);
 
 impl From<Refused> for Refusing {
     fn from(r: Refused) -> Refusing {
@@ -132,10 +66,6 @@ impl Service {
     pub fn with_slack(mut self, slack: Arc<Slack>) -> Service {
         self.slack = Some(slack);
         self
-    }
-
-    pub fn slack(&self) -> Option<&Arc<Slack>> {
-        self.slack.as_ref()
     }
 
     /// `tenant`'s Slack app, what its requests are verified with; `None` when Slack is off or
@@ -151,29 +81,24 @@ impl Service {
     }
 
     /// Acts on an interaction of `connection`'s app whose signature verified; answers the JSON
-    /// body for Slack (`None`: an empty 200). Within [`BUDGET`]: what is still running then
-    /// carries on after the answer (a decision is never cut in half).
+    /// body for Slack (`None`: an empty 200), within [`BUDGET`] (see the module).
     pub async fn slack_interaction(
         &self,
         connection: SlackConnection,
         interaction: Interaction,
     ) -> Option<Value> {
-        let service = self.clone();
-        let work = tokio::spawn(async move { service.interact(&connection, interaction).await });
-        match tokio::time::timeout(BUDGET, work).await {
-            Ok(Ok(answer)) => answer,
-            Ok(Err(e)) => {
-                tracing::error!(error = %e, "a Slack interaction failed");
-                None
-            }
-            Err(_) => {
-                tracing::warn!("a Slack interaction outlasted its budget; answered first");
-                None
-            }
-        }
+        let deadline = Instant::now() + BUDGET;
+        self.interact(&connection, interaction, deadline).await
     }
 
-    async fn interact(&self, conn: &SlackConnection, interaction: Interaction) -> Option<Value> {
+    async fn interact(
+        &self,
+        conn: &SlackConnection,
+        interaction: Interaction,
+        deadline: Instant,
+    ) -> Option<Value> {
+        // The checks only read: cut short, nothing is spent or decided.
+        let checks_end = deadline - DECIDING;
         match interaction {
             Interaction::Ignored => None,
             Interaction::Click {
@@ -186,9 +111,11 @@ impl Service {
             } => {
                 // The rejection's comment is asked for next: checked here as any comment.
                 let comment = (choice == Choice::Reject).then(|| "(asked in the modal)".into());
-                let checked = self
-                    .check_click(conn, &by, approval, &value, choice, comment)
-                    .await;
+                let checked = in_time(
+                    checks_end,
+                    self.check_click(conn, &by, approval, &value, choice, comment),
+                )
+                .await;
                 let refused = match (checked, choice) {
                     (Err(refusing), _) => Some(refusing),
                     (Ok(c), Choice::Approve) => self
@@ -201,13 +128,12 @@ impl Service {
                             value,
                             message: message.clone(),
                         };
-                        self.open_modal(conn, &c, &origin, trigger_id.as_deref())
-                            .await
-                            .err()
+                        let modal = self.open_modal(conn, &c, &origin, trigger_id.as_deref());
+                        in_time(deadline, modal).await.err()
                     }
                 };
                 if let Some(refusing) = refused {
-                    self.tell(conn, message.as_ref(), refusing).await;
+                    self.tell(conn, message.as_ref(), refusing, deadline).await;
                 }
                 None
             }
@@ -216,16 +142,15 @@ impl Service {
                 origin,
                 comment,
             } => {
-                let checked = self
-                    .check_click(
-                        conn,
-                        &by,
-                        Some(origin.approval),
-                        &origin.value,
-                        Choice::Reject,
-                        comment.clone(),
-                    )
-                    .await;
+                let check = self.check_click(
+                    conn,
+                    &by,
+                    Some(origin.approval),
+                    &origin.value,
+                    Choice::Reject,
+                    comment.clone(),
+                );
+                let checked = in_time(checks_end, check).await;
                 let refused = match checked {
                     Ok(c) => self
                         .decide_click(conn, &c, Verdict::Rejected, comment)
@@ -240,7 +165,8 @@ impl Service {
                         Some(interaction::comment_errors(&why))
                     }
                     Some(refusing) => {
-                        self.tell(conn, origin.message.as_ref(), refusing).await;
+                        self.tell(conn, origin.message.as_ref(), refusing, deadline)
+                            .await;
                         Some(interaction::clear())
                     }
                 }
@@ -259,9 +185,8 @@ impl Service {
         comment: Option<String>,
     ) -> Result<Checked, Refusing> {
         let tenant = conn.tenant.as_str();
-        if let Some(team) = &conn.team_id
-            && by.team.as_deref() != Some(team)
-        {
+        // Fail closed: an app whose workspace is not known takes no click.
+        if conn.team_id.is_none() || by.team != conn.team_id {
             return Err(Refused::OtherTeam.into());
         }
         let directory = self.directory.as_ref().ok_or(Refused::Unavailable)?;
@@ -299,8 +224,8 @@ impl Service {
         if let Err(e) = self.check_integrity(&current).await {
             return Err(unavailable("integrity", &e));
         }
-        let action = Some(current.action.clone());
-        let refusing = |r: Refused| Refusing(r, action.clone());
+        let read = Some(Box::new(current.clone()));
+        let refusing = |r: Refused| Refusing(r, read.clone());
         let command = Command::Decide {
             by: &principal,
             verdict: verdict_of(choice),
@@ -336,7 +261,7 @@ impl Service {
         verdict: Verdict,
         comment: Option<String>,
     ) -> Result<(), Refusing> {
-        let refusing = |r: Refused| Refusing(r, Some(c.approval.action.clone()));
+        let refusing = |r: Refused| Refusing(r, Some(Box::new(c.approval.clone())));
         let sessions = self.sessions.as_ref().ok_or(Refused::Unavailable)?;
         let until = DateTime::from_timestamp_millis(c.claims.expires_ms)
             .unwrap_or_else(|| self.clock.now() + TimeDelta::days(1));
@@ -373,7 +298,7 @@ impl Service {
         origin: &ModalOrigin,
         trigger_id: Option<&str>,
     ) -> Result<(), Refusing> {
-        let refusing = |r: Refused| Refusing(r, Some(c.approval.action.clone()));
+        let refusing = |r: Refused| Refusing(r, Some(Box::new(c.approval.clone())));
         let (Some(slack), Some(trigger)) = (&self.slack, trigger_id) else {
             return Err(refusing(Refused::Unavailable));
         };
@@ -388,16 +313,42 @@ impl Service {
         }
     }
 
-    /// Tells the clicker why, in the message clicked (its buttons replaced).
-    async fn tell(&self, conn: &SlackConnection, message: Option<&Posted>, refusing: Refusing) {
-        let Refusing(refused, action) = refusing;
+    /// Tells the clicker why, in the message clicked (its buttons replaced), by `deadline`. A
+    /// passing refusal leaves the message as it is: its buttons may work in a moment.
+    async fn tell(
+        &self,
+        conn: &SlackConnection,
+        message: Option<&Posted>,
+        refusing: Refusing,
+        deadline: Instant,
+    ) {
+        let Refusing(refused, read) = refusing;
         tracing::info!(tenant = %conn.tenant, reason = refused.code(), "Slack click refused");
         let (Some(slack), Some(posted)) = (&self.slack, message) else {
             return;
         };
-        let shown = interaction::refusal(&refused.why(), action.as_deref());
-        if let Err(e) = slack.api.update(&conn.bot_token, posted, &shown).await {
-            tracing::warn!(tenant = %conn.tenant, error = %e, "a refused click's message was not updated");
+        if refused == Refused::Unavailable {
+            return;
+        }
+        // Decided already: the message becomes what every copy becomes (the notifier's update
+        // may come before or after this one; both say the same).
+        let answer = match (&refused, &read) {
+            (Refused::Decided { .. }, Some(approval)) => {
+                crate::delivery::slack::answer(approval, self.clock.now()).ok()
+            }
+            _ => None,
+        };
+        let action = read.as_ref().map(|a| a.action.as_str());
+        let shown = answer.unwrap_or_else(|| interaction::refusal(&refused.why(), action));
+        let update = slack.api.update(&conn.bot_token, posted, &shown);
+        match tokio::time::timeout_at(deadline, update).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(tenant = %conn.tenant, error = %e, "a refused click's message was not updated")
+            }
+            Err(_) => {
+                tracing::warn!(tenant = %conn.tenant, "a refused click's message was not updated in time")
+            }
         }
     }
 }
@@ -406,6 +357,20 @@ fn verdict_of(choice: Choice) -> Verdict {
     match choice {
         Choice::Approve => Verdict::Approved,
         Choice::Reject => Verdict::Rejected,
+    }
+}
+
+/// `work` if it ends by `deadline`; else refused as unavailable (its reads abandoned).
+async fn in_time<T>(
+    deadline: Instant,
+    work: impl std::future::Future<Output = Result<T, Refusing>>,
+) -> Result<T, Refusing> {
+    match tokio::time::timeout_at(deadline, work).await {
+        Ok(done) => done,
+        Err(_) => {
+            tracing::warn!("a Slack click's checks outlasted their share of the budget");
+            Err(Refused::Unavailable.into())
+        }
     }
 }
 

@@ -77,32 +77,11 @@ pub struct SlackApi {
 
 impl SlackApi {
     /// Calls Slack at `base` (`https://slack.com/api/`): https, or http to a loopback address
-    /// (a local stand-in); it must end with `/`.
+    /// (a local stand-in), as [`crate::config::check_slack_api_url`] takes it.
     pub fn new(base: &str) -> Result<SlackApi, String> {
-        let url = url::Url::parse(base).map_err(|e| format!("{base:?} is not a URL: {e}"))?;
-        let loopback = match url.host() {
-            Some(url::Host::Domain(d)) => d == "localhost",
-            Some(url::Host::Ipv4(a)) => a.is_loopback(),
-            Some(url::Host::Ipv6(a)) => a.is_loopback(),
-            None => false,
-        };
-        match url.scheme() {
-            "https" => {}
-            "http" if loopback => {}
-            _ => {
-                return Err(format!(
-                    "{base:?}: Slack is called over https (http only on loopback)"
-                ));
-            }
-        }
-        if !url.path().ends_with('/') || url.query().is_some() || url.fragment().is_some() {
-            return Err(format!(
-                "{base:?} must end with '/' (e.g. https://slack.com/api/)"
-            ));
-        }
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err(format!("{base:?} must not carry credentials"));
-        }
+        // One rule for the setting and the client.
+        let checked = crate::config::check_slack_api_url(base)?;
+        let url = url::Url::parse(&checked).map_err(|e| format!("{base:?} is not a URL: {e}"))?;
         // No redirect: the token goes to the base given and nowhere else.
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -292,7 +271,7 @@ mod tests {
         assert!(SlackApi::new("http://localhost:9/api/").is_ok());
         for bad in [
             "http://slack.com/api/",
-            "https://slack.com/api",
+            "http://10.0.0.1/api/",
             "ftp://127.0.0.1/api/",
             "https://u:p@slack.com/api/",
             "https://slack.com/api/?x=1",

@@ -27,8 +27,8 @@ pub const MAX_SECRET_BYTES: usize = 64 * 1024;
 struct Stored {
     bot_token: String,
     signing_secret: String,
-    #[serde(default)]
-    team_id: Option<String>,
+    /// Required: a click is taken only from the workspace the app is installed in.
+    team_id: String,
 }
 
 /// Each tenant's app, or why its entry is unusable.
@@ -108,7 +108,7 @@ pub fn parse(secret_id: &str, text: &str) -> Result<Apps, StoreError> {
                 .and_then(|s| {
                     SlackConnection::from_parts(
                         &tenant,
-                        s.team_id.as_deref(),
+                        Some(s.team_id.as_str()),
                         &s.bot_token,
                         &s.signing_secret,
                     )

@@ -7,6 +7,11 @@ pub const BODY_BYTES: usize = 128 * 1024;
 pub const SMALL_BODY_BYTES: usize = 64 * 1024;
 /// Largest review form, in bytes (413 above it; read before the link is checked).
 pub const FORM_BYTES: usize = 64 * 1024;
+/// Largest Slack interaction, in bytes (413 above it): the largest any request may send. A
+/// click's payload repeats the whole message clicked, and Slack may write each non-ASCII
+/// character of an agent's text as a `\uXXXX` escape (12 bytes for an emoji), so a message well
+/// within Slack's limits can come back as more than a review form's 64 KiB.
+pub const SLACK_BODY_BYTES: usize = BODY_BYTES;
 /// Largest `context`, `state_snapshot`, `tool_call` or `modified_output`, as JSON bytes.
 pub const DOCUMENT_BYTES: usize = 64 * 1024;
 pub const ACTION_CHARS: usize = 1_000;
