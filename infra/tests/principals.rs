@@ -347,3 +347,52 @@ async fn the_development_agent_of_a_first_run_is_an_agent() {
         ]
     );
 }
+
+/// `principals update` replaces roles, or takes them all away, and keeps the principal (its
+/// instance: its links live on); nothing asked to change, or a role that is no name, changes
+/// nothing.
+#[tokio::test]
+async fn update_replaces_roles_and_keeps_the_principal() {
+    use holdpoint::directory::Directory;
+    let dir = tempfile::tempdir().unwrap();
+    add(dir.path(), &["acme/alice", "--role", "finance"]);
+    let d = holdpoint::directory::embedded::EmbeddedDirectory::open(&dir.path().join(".holdpoint"))
+        .unwrap();
+    let before = d.get("acme", "alice").await.unwrap().unwrap();
+    let update = |args: &[&str]| {
+        let mut all = vec!["principals", "update"];
+        all.extend_from_slice(args);
+        holdpoint(dir.path(), &all, &[])
+    };
+    let out = update(&["acme/alice", "--role", "ops", "--role", "sre"]);
+    assert!(out.status.success(), "{}", printed(&out));
+    assert!(
+        printed(&out).contains("roles [ops,sre]"),
+        "{}",
+        printed(&out)
+    );
+    let after = d.get("acme", "alice").await.unwrap().unwrap();
+    assert_eq!(
+        (&after.roles[..], after.instance),
+        (&["ops".to_owned(), "sre".to_owned()][..], before.instance)
+    );
+    for refused in [
+        &["acme/alice"][..],
+        &["acme/alice", "--role", "a b"],
+        &["acme/nobody", "--no-roles"],
+    ] {
+        let out = update(refused);
+        assert!(!out.status.success(), "{refused:?}: {}", printed(&out));
+        assert_eq!(
+            d.get("acme", "alice").await.unwrap().unwrap().roles,
+            ["ops", "sre"]
+        );
+    }
+    assert!(
+        update(&["alice", "--tenant", "acme", "--no-roles"])
+            .status
+            .success()
+    );
+    let bare = d.get("acme", "alice").await.unwrap().unwrap();
+    assert_eq!((bare.roles.len(), bare.instance), (0, before.instance));
+}
