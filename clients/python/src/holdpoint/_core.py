@@ -1,0 +1,144 @@
+"""What the sync and async clients share: URLs, bodies, answers, and the wait's pacing."""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from holdpoint._json import dumps, loads
+from holdpoint._pacing import Backoff, is_retryable_status, retry_after
+from holdpoint.errors import (
+    HoldpointError,
+    ProblemError,
+    UnexpectedAnswerError,
+    UnreachableError,
+    problem,
+)
+from holdpoint.models import Approval, ApprovalRequest, Modified, Outcome, Ticket, outcome_of
+
+CREATE_ATTEMPTS = 4
+"""How many times a create is sent before giving up (the same Idempotency-Key each time)."""
+REQUEST_TIMEOUT = 30.0
+"""How long one request may take (seconds)."""
+USER_AGENT = "holdpoint-python/1"
+
+
+def base_url(url: str) -> str:
+    """``url`` checked: ``https``, or plain ``http`` only to this machine (credentials in clear
+    text only cross the loopback interface)."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme == "https" and host:
+        pass
+    elif parts.scheme == "http" and host:
+        loopback = host == "localhost"
+        if not loopback:
+            try:
+                loopback = ipaddress.ip_address(host).is_loopback
+            except ValueError:
+                loopback = False
+        if not loopback:
+            raise ValueError(
+                f"{url}: plain http only to this machine (127.0.0.1, ::1, localhost); "
+                "credentials to another host need https"
+            )
+    else:
+        raise ValueError(f"{url} is not an http(s) URL")
+    return url if url.endswith("/") else url + "/"
+
+
+def headers(api_key: str) -> dict[str, str]:
+    return {
+        "authorization": f"Bearer {api_key}",
+        "user-agent": USER_AGENT,
+        "accept": "application/json",
+    }
+
+
+def new_key() -> str:
+    return str(uuid.uuid4())
+
+
+def json_body(value: object) -> bytes:
+    return dumps(value).encode("utf-8")
+
+
+def answer(response: httpx.Response) -> Any:
+    """A 2xx answer's JSON (numbers as sent); the problem as an exception otherwise."""
+    if 200 <= response.status_code < 300:
+        try:
+            return loads(response.content)
+        except ValueError as e:
+            raise UnexpectedAnswerError(f"not JSON: {e}", status=response.status_code) from e
+    try:
+        body = loads(response.content)
+    except ValueError:
+        body = None
+    raise problem(
+        response.status_code,
+        body if isinstance(body, dict) else None,
+        response.text,
+        retry_after(response.headers.get("retry-after")),
+    )
+
+
+def transport_error(e: httpx.TransportError) -> UnreachableError:
+    return UnreachableError(f"cannot reach Holdpoint: {type(e).__name__}: {e}")
+
+
+def retry_pause(error: HoldpointError) -> tuple[bool, float | None]:
+    """Whether a failed request is worth sending again, and the ``Retry-After`` it asked for."""
+    if isinstance(error, UnreachableError):
+        return True, None
+    if isinstance(error, ProblemError) and error.status and is_retryable_status(error.status):
+        return True, error.retry_after
+    return False, None
+
+
+def ticket(body: Any, request: ApprovalRequest) -> Ticket:
+    return Ticket(Approval.from_answer(body), request)
+
+
+def edited_of(edited: object) -> object:
+    """The edits a ``Modified`` outcome carries, or ``edited`` as given."""
+    return edited.output if isinstance(edited, Modified) else edited
+
+
+@dataclass
+class Waiting:
+    """One wait's state: its deadline, backoff and what the approval said last."""
+
+    deadline: float
+    backoff: Backoff
+    expires_at: datetime | None = None
+
+    @classmethod
+    def start(cls, timeout: float, backoff: Backoff) -> Waiting:
+        return cls(time.monotonic() + timeout, backoff)
+
+    def seen(self, body: Any) -> Outcome | None:
+        approval = Approval.from_answer(body)
+        outcome = outcome_of(approval)
+        if outcome is None:
+            self.expires_at = approval.expires_at
+        return outcome
+
+    def pause(self, retry_after: float | None) -> tuple[float, bool]:
+        """How long to sleep, and whether the wait is over (timed out) after that sleep."""
+        pause = self.backoff.next(retry_after)
+        if self.expires_at is not None and retry_after is None:
+            # No pause runs past the approval's own deadline: its expiry is seen when it comes.
+            until = (self.expires_at - datetime.now(timezone.utc)).total_seconds()
+            pause = min(pause, max(until, self.backoff.floor))
+        left = max(self.deadline - time.monotonic(), 0.0)
+        if pause >= left:
+            # Asking again before the pause is over would poll faster than allowed.
+            return left, True
+        return pause, False

@@ -1,0 +1,162 @@
+"""The synchronous client."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from holdpoint import _core
+from holdpoint._pacing import WaitPolicy
+from holdpoint.errors import HoldpointError, ProblemError, UnreachableError
+from holdpoint.models import Approval, ApprovalRequest, Outcome, Ticket, TimedOut
+
+
+class Client:
+    """A Holdpoint endpoint and the API key that calls it.
+
+    ``Client("http://127.0.0.1:8004", api_key=key)``; plain ``http`` only to this machine.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        api_key: str,
+        wait_policy: WaitPolicy | None = None,
+        timeout: float = _core.REQUEST_TIMEOUT,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._http = httpx.Client(
+            base_url=_core.base_url(url),
+            headers=_core.headers(api_key),
+            timeout=timeout,
+            transport=transport,
+        )
+        self.wait_policy = wait_policy or WaitPolicy()
+        self._sleep: Callable[[float], None] = time.sleep
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        body: object = None,
+        *,
+        idempotency_key: str | None = None,
+        content: bytes | None = None,
+    ) -> Any:
+        extra: dict[str, str] = {}
+        if body is not None or content is not None:
+            extra["content-type"] = "application/json"
+            content = content if content is not None else _core.json_body(body)
+        if idempotency_key is not None:
+            extra["idempotency-key"] = idempotency_key
+        try:
+            response = self._http.request(method, path, content=content, headers=extra)
+        except httpx.TransportError as e:
+            raise _core.transport_error(e) from e
+        return _core.answer(response)
+
+    def request_approval(
+        self, request: ApprovalRequest, *, idempotency_key: str | None = None
+    ) -> Ticket:
+        """Asks for approval. The create carries an ``Idempotency-Key`` (made here unless given:
+        the same key after a restart finds the same approval); one whose answer was lost
+        (connection dropped, 5xx, 429) is sent again with the same key, so the server answers
+        the approval it already made instead of making a second one."""
+        key = idempotency_key or _core.new_key()
+        content = _core.json_body(request.to_body())
+        backoff = self.wait_policy.backoff()
+        attempt = 1
+        while True:
+            try:
+                body = self._send("POST", "v1/approvals", idempotency_key=key, content=content)
+                return _core.ticket(body, request)
+            except HoldpointError as e:
+                retry, after = _core.retry_pause(e)
+                if not retry or attempt >= _core.CREATE_ATTEMPTS:
+                    raise
+                self._sleep(backoff.next(after))
+                attempt += 1
+
+    def get(self, approval_id: str) -> Approval:
+        return Approval.from_answer(self._send("GET", f"v1/approvals/{quote(approval_id)}"))
+
+    def wait(self, approval_id: str, timeout: float) -> Outcome:
+        """Waits until approval ``approval_id`` is decided, expires or is cancelled, or
+        ``timeout`` seconds pass (:class:`TimedOut`). Polls with capped exponential backoff and
+        jitter from the policy's floor; a 429 or 503 is waited out for its ``Retry-After``, a
+        lost connection or passing 5xx retried the same way; no pause runs past the approval's
+        ``expires_at``. Any other refusal ends the wait (raised)."""
+        waiting = _core.Waiting.start(timeout, self.wait_policy.backoff())
+        while True:
+            after: float | None = None
+            try:
+                outcome = waiting.seen(self._send("GET", f"v1/approvals/{quote(approval_id)}"))
+                if outcome is not None:
+                    return outcome
+            except (UnreachableError, ProblemError) as e:
+                retry, after = _core.retry_pause(e)
+                if not retry:
+                    raise
+            pause, over = waiting.pause(after)
+            self._sleep(pause)
+            if over:
+                return TimedOut()
+
+    def execute(self, ticket: Ticket, edited: object = None) -> Approval:
+        """Marks an approved request executed, sending the context hash computed here from what
+        the ticket's request sent and the reviewer's edits (``edited``: the edits, or the
+        :class:`Modified` outcome); the server refuses (``ContextMismatchError``) if that is not
+        what was approved."""
+        edits = _core.edited_of(edited)
+        return self.execute_with_hash(ticket.id, ticket.request.context_hash(edits))
+
+    def execute_with_hash(self, approval_id: str, context_hash: str) -> Approval:
+        return Approval.from_answer(
+            self._send(
+                "POST",
+                f"v1/approvals/{quote(approval_id)}/execute",
+                {"context_hash": context_hash},
+            )
+        )
+
+    def cancel(self, approval_id: str, reason: str | None = None) -> Approval:
+        """Withdraws a pending request (the requester only)."""
+        return Approval.from_answer(
+            self._send("POST", f"v1/approvals/{quote(approval_id)}/cancel", {"reason": reason})
+        )
+
+    def decide(
+        self,
+        approval_id: str,
+        decision: str,
+        comment: str | None = None,
+        modified_output: object = None,
+    ) -> Approval:
+        """Decides as a reviewer: ``approved``, ``rejected`` or ``modified`` (with
+        ``modified_output``)."""
+        body: dict[str, object] = {"decision": decision, "comment": comment}
+        if modified_output is not None:
+            body["modified_output"] = modified_output
+        return Approval.from_answer(
+            self._send("POST", f"v1/approvals/{quote(approval_id)}/decision", body)
+        )
