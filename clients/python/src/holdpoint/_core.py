@@ -62,6 +62,11 @@ def headers(api_key: str) -> dict[str, str]:
     }
 
 
+def params(**given: str | int | None) -> dict[str, str]:
+    """Query parameters: those given, as text."""
+    return {k: str(v) for k, v in given.items() if v is not None}
+
+
 def new_key() -> str:
     return str(uuid.uuid4())
 

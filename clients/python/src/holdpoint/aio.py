@@ -1,4 +1,4 @@
-"""The asynchronous client (the same methods as :class:`holdpoint.Client`, awaited)."""
+"""The asynchronous client: :class:`Client`, awaited."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import httpx
 from holdpoint import _core
 from holdpoint._pacing import WaitPolicy
 from holdpoint.errors import HoldpointError, ProblemError, UnreachableError
-from holdpoint.models import Approval, ApprovalRequest, Outcome, Ticket, TimedOut
+from holdpoint.models import Approval, ApprovalRequest, Outcome, Page, Ticket, TimedOut
 
 
 class AsyncClient:
@@ -62,6 +62,7 @@ class AsyncClient:
         *,
         idempotency_key: str | None = None,
         content: bytes | None = None,
+        params: dict[str, str] | None = None,
     ) -> Any:
         extra: dict[str, str] = {}
         if body is not None or content is not None:
@@ -70,7 +71,9 @@ class AsyncClient:
         if idempotency_key is not None:
             extra["idempotency-key"] = idempotency_key
         try:
-            response = await self._http.request(method, path, content=content, headers=extra)
+            response = await self._http.request(
+                method, path, content=content, headers=extra, params=params
+            )
         except httpx.TransportError as e:
             raise _core.transport_error(e) from e
         return _core.answer(response)
@@ -101,6 +104,27 @@ class AsyncClient:
 
     async def get(self, approval_id: str) -> Approval:
         return Approval.from_answer(await self._send("GET", f"v1/approvals/{quote(approval_id)}"))
+
+    async def list_approvals(
+        self,
+        *,
+        status: str | None = None,
+        agent_id: str | None = None,
+        reviewer: str | None = None,
+        checkpoint_type: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Page:
+        """One page of the approvals these credentials may see, filtered."""
+        params = _core.params(
+            status=status,
+            agent_id=agent_id,
+            reviewer=reviewer,
+            checkpoint_type=checkpoint_type,
+            limit=limit,
+            cursor=cursor,
+        )
+        return Page.from_answer(await self._send("GET", "v1/approvals", params=params))
 
     async def wait(self, approval_id: str, timeout: float) -> Outcome:
         """Waits until approval ``approval_id`` is decided, expires or is cancelled, or

@@ -13,7 +13,7 @@ import httpx
 from holdpoint import _core
 from holdpoint._pacing import WaitPolicy
 from holdpoint.errors import HoldpointError, ProblemError, UnreachableError
-from holdpoint.models import Approval, ApprovalRequest, Outcome, Ticket, TimedOut
+from holdpoint.models import Approval, ApprovalRequest, Outcome, Page, Ticket, TimedOut
 
 
 class Client:
@@ -62,6 +62,7 @@ class Client:
         *,
         idempotency_key: str | None = None,
         content: bytes | None = None,
+        params: dict[str, str] | None = None,
     ) -> Any:
         extra: dict[str, str] = {}
         if body is not None or content is not None:
@@ -70,7 +71,9 @@ class Client:
         if idempotency_key is not None:
             extra["idempotency-key"] = idempotency_key
         try:
-            response = self._http.request(method, path, content=content, headers=extra)
+            response = self._http.request(
+                method, path, content=content, headers=extra, params=params
+            )
         except httpx.TransportError as e:
             raise _core.transport_error(e) from e
         return _core.answer(response)
@@ -99,6 +102,27 @@ class Client:
 
     def get(self, approval_id: str) -> Approval:
         return Approval.from_answer(self._send("GET", f"v1/approvals/{quote(approval_id)}"))
+
+    def list_approvals(
+        self,
+        *,
+        status: str | None = None,
+        agent_id: str | None = None,
+        reviewer: str | None = None,
+        checkpoint_type: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Page:
+        """One page of the approvals these credentials may see, filtered."""
+        params = _core.params(
+            status=status,
+            agent_id=agent_id,
+            reviewer=reviewer,
+            checkpoint_type=checkpoint_type,
+            limit=limit,
+            cursor=cursor,
+        )
+        return Page.from_answer(self._send("GET", "v1/approvals", params=params))
 
     def wait(self, approval_id: str, timeout: float) -> Outcome:
         """Waits until approval ``approval_id`` is decided, expires or is cancelled, or

@@ -129,6 +129,21 @@ class Approval:
 
 
 @dataclass(frozen=True)
+class Page:
+    """One page of ``GET /v1/approvals``; ``next_cursor`` asks for the next."""
+
+    items: list[Approval]
+    next_cursor: str | None
+
+    @classmethod
+    def from_answer(cls, body: object) -> Page:
+        if not isinstance(body, Mapping) or not isinstance(body.get("items"), list):
+            raise UnexpectedAnswerError(f"not a page: {body!r:.200}")
+        cursor = body.get("next_cursor")
+        return cls([Approval.from_answer(a) for a in body["items"]], cursor)
+
+
+@dataclass(frozen=True)
 class Ticket:
     """A request the server accepted: the approval as created and the request as sent (to
     compute the context hash at execute)."""
