@@ -59,7 +59,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         REVIEWER_KEY: {"tenant": "t1", "principal": "reviewer"},
     }
     env = {
-        k: v for k, v in os.environ.items() if not k.startswith("HOLDPOINT_") or k == "HOLDPOINT_BIN"
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("HOLDPOINT_") or k == "HOLDPOINT_BIN"
     }
     env.update(
         HOLDPOINT_ADDR=url.removeprefix("http://"),

@@ -73,9 +73,7 @@ async def test_async_create_lost_after_sending_is_retried_with_the_same_key(
     assert [a.id for a in agent.list_approvals(agent_id=agent_id).items] == [ticket.id]
 
 
-def test_the_same_key_after_a_restart_finds_the_same_approval(
-    agent: Client, agent_id: str
-) -> None:
+def test_the_same_key_after_a_restart_finds_the_same_approval(agent: Client, agent_id: str) -> None:
     first = agent.request_approval(refund(agent_id), idempotency_key=f"{agent_id}-1")
     again = agent.request_approval(refund(agent_id), idempotency_key=f"{agent_id}-1")
     assert again.id == first.id

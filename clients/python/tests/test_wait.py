@@ -43,7 +43,12 @@ def ask(agent: Client, agent_id: str, **options: object) -> ApprovalRequest:
 
 def later(seconds: float, step: Callable[[], object]) -> threading.Thread:
     """Runs ``step`` after ``seconds`` (a reviewer deciding while the agent waits)."""
-    thread = threading.Thread(target=lambda: (time.sleep(seconds), step()))
+
+    def run() -> None:
+        time.sleep(seconds)
+        step()
+
+    thread = threading.Thread(target=run)
     thread.start()
     return thread
 
