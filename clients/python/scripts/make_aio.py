@@ -8,7 +8,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1] / "src" / "holdpoint"
 AWAITED = ["_send", "request_approval", "get", "list_approvals", "wait"]
-AWAITED += ["execute", "execute_with_hash", "cancel", "decide"]
+AWAITED += ["execute", "execute_with_hash", "cancel", "decide", "gate"]
 
 
 def asynchronous(s: str) -> str:
@@ -41,6 +41,9 @@ def asynchronous(s: str) -> str:
         ("        self.close()", "        await self.aclose()"),
         ("response = self._http.request(", "response = await self._http.request("),
         ("self._sleep(", "await self._sleep("),
+        ("step: Callable[[Any], T],", "step: Callable[[Any], Awaitable[T]],"),
+        ("Unasked(step(None))", "Unasked(await step(None))"),
+        ("value = step(edited)", "value = await step(edited)"),
     ]
     for old, new in swaps:
         if old not in s:

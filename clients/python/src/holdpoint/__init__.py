@@ -25,6 +25,19 @@ from holdpoint.aio import AsyncClient
 from holdpoint.client import Client
 from holdpoint.errors import *  # noqa: F403
 from holdpoint.errors import __all__ as _errors
+from holdpoint.gate import (
+    Gated,
+    NotApprovedError,
+    Policy,
+    Ran,
+    Refused,
+    Unasked,
+    always,
+    any_of,
+    requires_approval,
+    risk_at_least,
+    tools,
+)
 from holdpoint.models import (
     Approval,
     ApprovalRequest,
@@ -34,6 +47,7 @@ from holdpoint.models import (
     Lapsed,
     Modified,
     Outcome,
+    Page,
     Rejected,
     Ticket,
     TimedOut,
@@ -66,6 +80,18 @@ __all__ = [
     "Ticket",
     "TimedOut",
     "ToolCall",
+    "Gated",
+    "NotApprovedError",
+    "Page",
+    "Policy",
+    "Ran",
+    "Refused",
+    "Unasked",
+    "always",
+    "any_of",
+    "requires_approval",
+    "risk_at_least",
+    "tools",
     "WaitPolicy",
     "canonical",
     "canonical_text",

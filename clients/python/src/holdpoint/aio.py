@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -13,7 +13,19 @@ import httpx
 from holdpoint import _core
 from holdpoint._pacing import WaitPolicy
 from holdpoint.errors import HoldpointError, ProblemError, UnreachableError
-from holdpoint.models import Approval, ApprovalRequest, Outcome, Page, Ticket, TimedOut
+from holdpoint.gate import Gated, Policy, Ran, Refused, Unasked
+from holdpoint.models import (
+    Approval,
+    ApprovalRequest,
+    Approved,
+    Modified,
+    Outcome,
+    Page,
+    Ticket,
+    TimedOut,
+)
+
+T = TypeVar("T")
 
 
 class AsyncClient:
@@ -174,6 +186,31 @@ class AsyncClient:
                 "POST", f"v1/approvals/{quote(approval_id)}/cancel", {"reason": reason}
             )
         )
+
+    async def gate(
+        self,
+        policy: Policy,
+        request: ApprovalRequest,
+        timeout: float,
+        step: Callable[[Any], Awaitable[T]],
+    ) -> Gated[T]:
+        """Runs ``step`` behind a human gate. When ``policy`` asks, requests approval, waits at
+        most ``timeout`` seconds, and calls ``step`` only on approval, with the reviewer's edits
+        (``None`` when approved as asked); then marks the approval executed with the context
+        hash of what was sent and edited. A wait that times out withdraws the request, so nobody
+        approves a step that will not run."""
+        if not policy(request):
+            return Unasked(await step(None))
+        ticket = await self.request_approval(request)
+        outcome = await self.wait(ticket.id, timeout)
+        if isinstance(outcome, TimedOut):
+            await self.cancel(ticket.id, "the agent stopped waiting")
+            return Refused(outcome)
+        if not isinstance(outcome, (Approved, Modified)):
+            return Refused(outcome)
+        edited = outcome.output if isinstance(outcome, Modified) else None
+        value = await step(edited)
+        return Ran(value, await self.execute(ticket, edited), edited)
 
     async def decide(
         self,
