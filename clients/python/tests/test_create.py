@@ -19,7 +19,7 @@ from tests.support import LossyProxy
 
 def refund(agent_id: str) -> ApprovalRequest:
     return ApprovalRequest(
-        "Refund order 1042",
+        "Refund order 1042 (lost answers)",
         agent_id=agent_id,
         reviewers=["reviewer"],
         context={"order": 1042, "eur": 900},

@@ -21,7 +21,15 @@ from holdpoint.errors import (
     UnreachableError,
     problem,
 )
-from holdpoint.models import Approval, ApprovalRequest, Modified, Outcome, Ticket, outcome_of
+from holdpoint.models import (
+    Approval,
+    ApprovalRequest,
+    Approved,
+    Modified,
+    Outcome,
+    Ticket,
+    outcome_of,
+)
 
 CREATE_ATTEMPTS = 4
 """How many times a create is sent before giving up (the same Idempotency-Key each time)."""
@@ -112,8 +120,11 @@ def ticket(body: Any, request: ApprovalRequest) -> Ticket:
 
 
 def edited_of(edited: object) -> object:
-    """The edits a ``Modified`` outcome carries, or ``edited`` as given."""
-    return edited.output if isinstance(edited, Modified) else edited
+    """The edits a ``Modified`` outcome carries (an ``Approved`` one carries none), or
+    ``edited`` as given."""
+    if isinstance(edited, Modified):
+        return edited.output
+    return None if isinstance(edited, Approved) else edited
 
 
 @dataclass
