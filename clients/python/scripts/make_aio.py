@@ -41,6 +41,7 @@ def asynchronous(s: str) -> str:
         ("        self.close()", "        await self.aclose()"),
         ("response = self._http.request(", "response = await self._http.request("),
         ("self._sleep(", "await self._sleep("),
+        (") -> Client:\n", ") -> AsyncClient:\n"),
         ("step: Callable[[Any], T],", "step: Callable[[Any], Awaitable[T]],"),
         ("Unasked(step(None))", "Unasked(await step(None))"),
         ("value = step(edited)", "value = await step(edited)"),

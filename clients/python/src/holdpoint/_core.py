@@ -62,12 +62,11 @@ def base_url(url: str) -> str:
     return url if url.endswith("/") else url + "/"
 
 
-def headers(api_key: str) -> dict[str, str]:
-    return {
-        "authorization": f"Bearer {api_key}",
-        "user-agent": USER_AGENT,
-        "accept": "application/json",
-    }
+def headers(api_key: str | None) -> dict[str, str]:
+    given = {"user-agent": USER_AGENT, "accept": "application/json"}
+    if api_key is not None:
+        given["authorization"] = f"Bearer {api_key}"
+    return given
 
 
 def params(**given: str | int | None) -> dict[str, str]:

@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 import httpx
 
-from holdpoint import _core
+from holdpoint import _core, aws
 from holdpoint._pacing import WaitPolicy
 from holdpoint.errors import HoldpointError, ProblemError, UnreachableError
 from holdpoint.gate import Gated, Policy, Ran, Refused, Unasked
@@ -38,19 +38,31 @@ class Client:
         self,
         url: str,
         *,
-        api_key: str,
+        api_key: str | None = None,
+        auth: httpx.Auth | None = None,
         wait_policy: WaitPolicy | None = None,
         timeout: float = _core.REQUEST_TIMEOUT,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
+        if (api_key is None) == (auth is None):
+            raise ValueError("give an api_key, or an auth (Client.aws())")
         self._http = httpx.Client(
             base_url=_core.base_url(url),
             headers=_core.headers(api_key),
+            auth=auth,
             timeout=timeout,
             transport=transport,
         )
         self.wait_policy = wait_policy or WaitPolicy()
         self._sleep: Callable[[float], None] = time.sleep
+
+    @classmethod
+    def aws(
+        cls, url: str, *, region: str | None = None, wait_policy: WaitPolicy | None = None
+    ) -> Client:
+        """A client for the IAM-authorised API on AWS: every request signed with SigV4, with
+        botocore's credentials chain and region (``pip install 'holdpoint[aws]'``)."""
+        return cls(url, auth=aws.from_environment(region), wait_policy=wait_policy)
 
     def close(self) -> None:
         self._http.close()
