@@ -54,3 +54,11 @@ def test_ask_wait_execute_runs_as_written(
     ticket = scope["ticket"]
     assert isinstance(scope["client"], Client)
     assert scope["client"].get(ticket.id).status == "executed"  # type: ignore[attr-defined]
+
+
+def test_the_main_readme_shows_the_same_block() -> None:
+    main = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+    agents = main.split("\n## Agents\n", 1)[1].split("\n## ", 1)[0]
+    ours = re.findall(r"```python\n(.*?)```", README, re.S)[0]
+    assert re.findall(r"```python\n(.*?)```", agents, re.S)[0] == ours
+    assert agents.index("### Python") < agents.index("### Rust")
