@@ -69,6 +69,8 @@ cargo test --doc -p holdpoint-client
 # The spec held to the server by an outside tool (uses the holdpoint binary the tests built).
 cargo build --quiet -p holdpoint-local
 infra/schemathesis.sh
+# The Python package: ruff, mypy --strict, its tests against that binary, a wheel and an sdist.
+infra/python.sh
 # The benchmark harness in seconds (debug builds, tiny sizes), so it cannot rot; figures from
 # this run mean nothing, the full run writes BENCHMARKS.md.
 infra/bench/run.sh --quick
