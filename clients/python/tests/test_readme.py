@@ -1,8 +1,12 @@
-"""The README's first example runs as written against the real server."""
+"""The README's examples run as written against the real server."""
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import subprocess
+import sys
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -10,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from holdpoint import Client
+from holdpoint import Approval, Client
 from tests.conftest import AGENT_KEY, Server
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
@@ -62,3 +66,95 @@ def test_the_main_readme_shows_the_same_block() -> None:
     ours = re.findall(r"```python\n(.*?)```", README, re.S)[0]
     assert re.findall(r"```python\n(.*?)```", agents, re.S)[0] == ours
     assert agents.index("### Python") < agents.index("### Rust")
+
+
+# The LangGraph and OpenAI Agents SDK examples: complete programs, run as written, each as a
+# process of its own (as a user runs it), against the real server.
+
+
+def example(section: str) -> str:
+    """The first Python block under the README's ``## {section}`` heading."""
+    text = README.split(f"\n## {section}\n", 1)[1].split("\n## ", 1)[0]
+    blocks: list[str] = re.findall(r"```python\n(.*?)```", text, re.S)
+    return blocks[0]
+
+
+def start(server: Server, section: str, cwd: Path) -> subprocess.Popen[str]:
+    program = cwd / "example.py"
+    program.write_text(example(section), encoding="utf-8")
+    env = {**os.environ, "HOLDPOINT_URL": server.url, "HOLDPOINT_API_KEY": AGENT_KEY}
+    return subprocess.Popen(
+        [sys.executable, str(program)],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finish(process: subprocess.Popen[str]) -> list[str]:
+    """The lines the program printed; it must end well."""
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    return out.splitlines()
+
+
+def refunds_since(reviewer: Client, since: datetime) -> list[Approval]:
+    """The examples' approvals made since ``since``, newest first."""
+    return [
+        a
+        for a in reviewer.list_approvals(agent_id="agent", limit=100).items
+        if a.action == "Run refund"
+        and datetime.fromisoformat(str(a.raw["created_at"]).replace("Z", "+00:00")) >= since
+    ]
+
+
+def asked(reviewer: Client, since: datetime, process: subprocess.Popen[str]) -> Approval:
+    """The program's approval, once it has asked (and waits)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        pending = [a for a in refunds_since(reviewer, since) if a.status == "pending"]
+        if pending:
+            (approval,) = pending
+            return approval
+        if process.poll() is not None:
+            pytest.fail(f"the example ended before asking: {process.communicate()}")
+        time.sleep(0.1)
+    pytest.fail("the example never asked")
+
+
+def test_langgraph_example_restarted_between_ask_and_decision_runs_the_edits_once(
+    server: Server, reviewer: Client, tmp_path: Path
+) -> None:
+    since = datetime.now(timezone.utc) - timedelta(seconds=1)
+    first = start(server, "LangGraph", tmp_path)
+    try:
+        approval = asked(reviewer, since, first)
+        assert first.poll() is None  # still waiting in the tool node
+    finally:
+        first.kill()  # the agent dies while it waits for the reviewer
+    out, _ = first.communicate(timeout=30)
+    assert first.returncode == -signal.SIGKILL and "refunded" not in out
+
+    reviewer.decide(approval.id, "modified", "half of it", {"order": 1042, "eur": 450})
+    again = start(server, "LangGraph", tmp_path)  # a new process, the same checkpoints
+    assert finish(again) == ["refunded 450 EUR on order 1042", "Done."]
+    assert [(a.id, a.status) for a in refunds_since(reviewer, since)] == [(approval.id, "executed")]
+
+
+@pytest.mark.parametrize("decision", ["approved", "rejected"])
+def test_openai_agents_example_runs_only_what_holdpoint_approves(
+    server: Server, reviewer: Client, tmp_path: Path, decision: str
+) -> None:
+    since = datetime.now(timezone.utc) - timedelta(seconds=1)
+    process = start(server, "OpenAI Agents SDK", tmp_path)
+    approval = asked(reviewer, since, process)
+    reviewer.decide(approval.id, decision, "already refunded" if decision == "rejected" else None)
+    if decision == "approved":
+        assert finish(process) == ["refunded 900 EUR on order 1042", "Done."]
+        assert reviewer.get(approval.id).status == "executed"
+    else:
+        assert finish(process) == ["Done."]  # the tool never ran
+        assert reviewer.get(approval.id).status == "rejected"
+    assert [a.id for a in refunds_since(reviewer, since)] == [approval.id]
