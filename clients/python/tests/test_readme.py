@@ -22,13 +22,15 @@ README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding=
 
 @pytest.mark.parametrize("edits", [None, {"order": 1042, "eur": 450}])
 def test_ask_wait_execute_runs_as_written(
-    server: Server, reviewer: Client, monkeypatch: pytest.MonkeyPatch, edits: object
+    server: Server,
+    reviewer: Client,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    edits: dict[str, int] | None,
 ) -> None:
     block = re.findall(r"```python\n(.*?)```", README, re.S)[0]
     monkeypatch.setenv("HOLDPOINT_URL", server.url)
     monkeypatch.setenv("HOLDPOINT_API_KEY", AGENT_KEY)
-    refunded: list[dict[str, object]] = []
-
     started = datetime.now(timezone.utc) - timedelta(seconds=1)
 
     def decide() -> None:
@@ -51,10 +53,11 @@ def test_ask_wait_execute_runs_as_written(
 
     thread = threading.Thread(target=decide)
     thread.start()
-    scope: dict[str, object] = {"refund": lambda **kw: refunded.append(kw)}
+    scope: dict[str, object] = {}
     exec(compile(block, "README.md", "exec"), scope)
     thread.join()
-    assert refunded == [edits or {"order": 1042, "eur": 900}]
+    eur = (edits or {"eur": 900})["eur"]
+    assert capsys.readouterr().out.splitlines() == [f"refunded {eur} EUR on order 1042"]
     ticket = scope["ticket"]
     assert isinstance(scope["client"], Client)
     assert scope["client"].get(ticket.id).status == "executed"  # type: ignore[attr-defined]
@@ -68,8 +71,8 @@ def test_the_main_readme_shows_the_same_block() -> None:
     assert agents.index("### Python") < agents.index("### Rust")
 
 
-# The LangGraph and OpenAI Agents SDK examples: complete programs, run as written, each as a
-# process of its own (as a user runs it), against the real server.
+# The decorator, LangGraph and OpenAI Agents SDK examples: complete programs, run as written,
+# each as a process of its own (as a user runs it), against the real server.
 
 
 def example(section: str) -> str:
@@ -122,6 +125,24 @@ def asked(reviewer: Client, since: datetime, process: subprocess.Popen[str]) -> 
             pytest.fail(f"the example ended before asking: {process.communicate()}")
         time.sleep(0.1)
     pytest.fail("the example never asked")
+
+
+@pytest.mark.parametrize("decision", ["modified", "rejected"])
+def test_decorated_tool_example_runs_only_what_the_reviewer_approved(
+    server: Server, reviewer: Client, tmp_path: Path, decision: str
+) -> None:
+    since = datetime.now(timezone.utc) - timedelta(seconds=1)
+    process = start(server, "A gate, or a decorated tool", tmp_path)
+    approval = asked(reviewer, since, process)
+    if decision == "modified":
+        reviewer.decide(approval.id, "modified", None, {"order": 1042, "eur": 450})
+        assert finish(process) == ["refunded 450 EUR on order 1042"]
+        assert reviewer.get(approval.id).status == "executed"
+    else:
+        reviewer.decide(approval.id, "rejected", "already refunded")
+        (line,) = finish(process)  # the tool never ran
+        assert line.startswith("not refunded: ") and "already refunded" in line
+        assert reviewer.get(approval.id).status == "rejected"
 
 
 def test_langgraph_example_restarted_between_ask_and_decision_runs_the_edits_once(
