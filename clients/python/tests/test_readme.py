@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import signal
@@ -12,10 +13,12 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import httpx
 import pytest
+from standardwebhooks import Webhook
 
 from holdpoint import Approval, Client
-from tests.conftest import AGENT_KEY, Server
+from tests.conftest import AGENT_KEY, Server, free_port
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 
@@ -71,8 +74,8 @@ def test_the_main_readme_shows_the_same_block() -> None:
     assert agents.index("### Python") < agents.index("### Rust")
 
 
-# The decorator, LangGraph and OpenAI Agents SDK examples: complete programs, run as written,
-# each as a process of its own (as a user runs it), against the real server.
+# The decorator, callbacks, LangGraph and OpenAI Agents SDK examples: complete programs, run
+# as written, each as a process of its own (as a user runs it), against the real server.
 
 
 def example(section: str) -> str:
@@ -82,10 +85,10 @@ def example(section: str) -> str:
     return blocks[0]
 
 
-def start(server: Server, section: str, cwd: Path) -> subprocess.Popen[str]:
+def start(server: Server, section: str, cwd: Path, **more_env: str) -> subprocess.Popen[str]:
     program = cwd / "example.py"
     program.write_text(example(section), encoding="utf-8")
-    env = {**os.environ, "HOLDPOINT_URL": server.url, "HOLDPOINT_API_KEY": AGENT_KEY}
+    env = {**os.environ, "HOLDPOINT_URL": server.url, "HOLDPOINT_API_KEY": AGENT_KEY, **more_env}
     return subprocess.Popen(
         [sys.executable, str(program)],
         cwd=cwd,
@@ -143,6 +146,41 @@ def test_decorated_tool_example_runs_only_what_the_reviewer_approved(
         (line,) = finish(process)  # the tool never ran
         assert line.startswith("not refunded: ") and "already refunded" in line
         assert reviewer.get(approval.id).status == "rejected"
+
+
+def test_callbacks_example_prints_signed_callbacks_and_refuses_the_rest(
+    server: Server, tmp_path: Path
+) -> None:
+    secret = "whsec_" + base64.b64encode(b"s" * 32).decode()
+    port = free_port()
+    process = start(server, "Callbacks", tmp_path, HOLDPOINT_WEBHOOK_SECRET=secret, PORT=str(port))
+    try:
+        body = '{"type":"approval.approved","data":{"approval_id":"a1","eur":1.50}}'
+        now = datetime.now(timezone.utc)
+
+        def post(secret: str, at: datetime) -> int:
+            headers = {
+                "webhook-id": "msg_1",
+                "webhook-timestamp": str(int(at.timestamp())),
+                "webhook-signature": Webhook(secret).sign("msg_1", at, body),
+                "content-type": "application/json",
+            }
+            url = f"http://127.0.0.1:{port}/holdpoint"
+            for _ in range(300):  # until the program listens
+                try:
+                    return httpx.post(url, content=body, headers=headers).status_code
+                except httpx.ConnectError:
+                    time.sleep(0.05)
+            pytest.fail(f"the example never listened: {process.poll()}")
+
+        forged = "whsec_" + base64.b64encode(b"f" * 32).decode()
+        assert post(forged, now) == 401
+        assert post(secret, now - timedelta(minutes=6)) == 401
+        assert post(secret, now) == 204
+    finally:
+        process.terminate()
+    out, _ = process.communicate(timeout=30)
+    assert out.splitlines() == ["approval.approved"]
 
 
 def test_langgraph_example_restarted_between_ask_and_decision_runs_the_edits_once(
