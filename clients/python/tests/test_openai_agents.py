@@ -102,3 +102,30 @@ async def test_run_pauses_is_decided_in_holdpoint_and_resumes(
         assert REFUNDS == []
         assert "already refunded" in str(done.final_output)
         assert statuses == ["rejected"]
+
+
+async def test_a_state_resumed_twice_runs_the_tool_once(
+    server: Server, reviewer: Client, agent_id: str
+) -> None:
+    REFUNDS.clear()
+    async with AsyncClient(server.url, api_key=AGENT_KEY, wait_policy=FAST) as client:
+        approvals = Approvals(client, reviewers=["reviewer"], agent_id=agent_id)
+        agent = agent_with(approvals)
+        result = await Runner.run(agent, "refund order 1042")
+        assert await approvals.settle(result.to_state()) is False
+        saved = result.to_state().to_string()
+        (pending,) = (await client.list_approvals(agent_id=agent_id)).items
+        reviewer.decide(pending.id, "approved")
+
+        # Resumed, run, and then resumed again from the same saved state (a crash before the
+        # new state was saved): the tool already ran and must not run again.
+        outputs = []
+        for _ in range(2):
+            state = await RunState.from_string(agent, saved)
+            assert await approvals.settle(state) is True
+            outputs.append((await Runner.run(agent, state)).final_output)
+        statuses = [a.status for a in (await client.list_approvals(agent_id=agent_id)).items]
+    assert REFUNDS == [{"order": 1042, "eur": 900}]
+    assert outputs[0] == "done: refunded 900 EUR on order 1042"
+    assert "already ran" in str(outputs[1])
+    assert statuses == ["executed"]

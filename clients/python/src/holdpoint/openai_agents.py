@@ -83,6 +83,9 @@ class Approvals:
             if not self.policy(self.request(ctx.tool_name, sent)):
                 return await fn(**arguments)
             ticket = await self.ask(ctx.tool_name, sent, ctx.tool_call_id)
+            if ticket.approval.status == "executed":
+                # A run state resumed again after the tool ran: never run it twice.
+                return f"{ctx.tool_name} already ran (approval {ticket.id})"
             outcome = await self.client.wait(ticket.id, 0)
             if not isinstance(outcome, (Approved, Modified)):
                 return f"not approved in Holdpoint, {ctx.tool_name} did not run: {outcome}"
