@@ -38,6 +38,22 @@ REQUEST_TIMEOUT = 30.0
 USER_AGENT = "holdpoint-python/1"
 
 
+def approval_path(approval_id: str | uuid.UUID, action: str = "") -> str:
+    """``v1/approvals/{id}`` (then ``/{action}``): the id a UUID, checked before any request
+    (``ValueError``, or ``TypeError`` for what is not a string or a UUID), so no id reaches
+    another path."""
+    if isinstance(approval_id, uuid.UUID):
+        parsed = approval_id
+    elif isinstance(approval_id, str):
+        try:
+            parsed = uuid.UUID(approval_id)
+        except ValueError:
+            raise ValueError(f"an approval id is a UUID, not {approval_id!r}") from None
+    else:
+        raise TypeError(f"an approval id is a UUID, not a {type(approval_id).__name__}")
+    return f"v1/approvals/{parsed}" + (f"/{action}" if action else "")
+
+
 def base_url(url: str) -> str:
     """``url`` checked: ``https``, or plain ``http`` only to this machine (credentials in clear
     text only cross the loopback interface)."""
