@@ -84,3 +84,9 @@ def test_client_aws_uses_the_credentials_chain(monkeypatch: pytest.MonkeyPatch) 
     assert auth.credentials().access_key == "AKIDENV"
     with pytest.raises(ValueError):
         Client("https://api.example.com")  # neither a key nor a signer
+
+
+def test_credentials_do_not_show_their_secrets() -> None:
+    shown = repr(CREDS) + str(CREDS)
+    assert "AKIDEXAMPLE" in shown
+    assert CREDS.secret_key not in shown and "session-token" not in shown
