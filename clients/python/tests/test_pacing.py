@@ -133,3 +133,5 @@ def test_retry_after_forms() -> None:
     assert retry_after("Thursday, 01-Jan-26 00:00:09 GMT", now) == 9.0
     assert retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now) is None
     assert retry_after("soon", now) is None and retry_after(None) is None
+    # Only ASCII digits: str.isdigit() takes these, and float() refuses "²".
+    assert retry_after("²", now) is None and retry_after("٣", now) is None
