@@ -33,6 +33,8 @@ from holdpoint.models import (
 
 CREATE_ATTEMPTS = 4
 """How many times a create is sent before giving up (the same Idempotency-Key each time)."""
+CREATE_MAX_PAUSE = 60.0
+"""The longest ``Retry-After`` a create waits out before sending again (seconds)."""
 REQUEST_TIMEOUT = 30.0
 """How long one request may take (seconds)."""
 USER_AGENT = "holdpoint-python/1"
@@ -128,6 +130,18 @@ def retry_pause(error: HoldpointError) -> tuple[bool, float | None]:
     if isinstance(error, ProblemError) and error.status and is_retryable_status(error.status):
         return True, error.retry_after
     return False, None
+
+
+def too_long(error: HoldpointError, after: float | None) -> bool:
+    """Whether a create's ``Retry-After`` is longer than :data:`CREATE_MAX_PAUSE` (then
+    ``error`` says so, and is raised instead of sleeping that long)."""
+    if after is None or after <= CREATE_MAX_PAUSE:
+        return False
+    error.detail += (
+        f" (the server asked to retry in {after:g} s, longer than the {CREATE_MAX_PAUSE:g} s"
+        " request_approval waits: ask again later, with the same idempotency_key)"
+    )
+    return True
 
 
 def ticket(body: Any, request: ApprovalRequest) -> Ticket:

@@ -108,7 +108,8 @@ class Client:
         """Asks for approval. The create carries an ``Idempotency-Key`` (made here unless given:
         the same key after a restart finds the same approval); one whose answer was lost
         (connection dropped, 5xx, 429) is sent again with the same key, so the server answers
-        the approval it already made instead of making a second one."""
+        the approval it already made instead of making a second one. A ``Retry-After`` longer
+        than 60 s is not slept through: the refusal is raised, saying so."""
         key = idempotency_key or _core.new_key()
         content = _core.json_body(request.to_body())
         backoff = self.wait_policy.backoff()
@@ -119,7 +120,7 @@ class Client:
                 return _core.ticket(body, request)
             except HoldpointError as e:
                 retry, after = _core.retry_pause(e)
-                if not retry or attempt >= _core.CREATE_ATTEMPTS:
+                if not retry or attempt >= _core.CREATE_ATTEMPTS or _core.too_long(e, after):
                     raise
                 self._sleep(backoff.next(after))
                 attempt += 1
