@@ -18,8 +18,8 @@ def asynchronous(s: str) -> str:
             '"""The asynchronous client: :class:`Client`, awaited."""',
         ),
         (
-            "import time\nfrom collections.abc import Callable",
-            "import asyncio\nfrom collections.abc import Awaitable, Callable",
+            "import time\nimport uuid\nfrom collections.abc import Callable",
+            "import asyncio\nimport uuid\nfrom collections.abc import Awaitable, Callable",
         ),
         ("class Client:", "class AsyncClient:"),
         (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timezone
 from unittest import mock
 
@@ -63,7 +64,7 @@ def test_the_client_signs_each_request_and_sends_no_key() -> None:
         URL.removesuffix("/v1/approvals"), auth=auth, transport=httpx.MockTransport(answer)
     )
     with pytest.raises(NotFoundError):
-        client.get("x")
+        client.get(str(uuid.uuid4()))
     sent = seen[0]
     expected = sign("GET", str(sent.url), dict(sent.headers), b"", CREDS, "eu-west-1", AT)
     assert sent.headers["authorization"] == expected["authorization"]
@@ -83,3 +84,9 @@ def test_client_aws_uses_the_credentials_chain(monkeypatch: pytest.MonkeyPatch) 
     assert auth.credentials().access_key == "AKIDENV"
     with pytest.raises(ValueError):
         Client("https://api.example.com")  # neither a key nor a signer
+
+
+def test_credentials_do_not_show_their_secrets() -> None:
+    shown = repr(CREDS) + str(CREDS)
+    assert "AKIDEXAMPLE" in shown
+    assert CREDS.secret_key not in shown and "session-token" not in shown

@@ -121,3 +121,48 @@ async def test_decorated_async_tool(server: Server, reviewer: Client, agent_id: 
 
         with pytest.raises(TypeError):
             requires_approval(agent, reviewers=["reviewer"])(lambda: None)
+
+
+def test_a_tool_with_star_args_and_kwargs_gets_what_was_approved(
+    agent: Client, reviewer: Client, agent_id: str
+) -> None:
+    calls: list[tuple[str, tuple[int, ...], dict[str, str]]] = []
+
+    @requires_approval(agent, reviewers=["reviewer"], agent_id=agent_id, timeout=10)
+    def tag(table: str, *rows: int, **labels: str) -> int:
+        calls.append((table, rows, labels))
+        return len(rows)
+
+    thread = decide_next(reviewer, agent_id, "approved")
+    assert tag("users", 1, 2, colour="red") == 2
+    thread.join()
+    (asked,) = agent.list_approvals(agent_id=agent_id).items
+    assert asked.tool_call is not None
+    assert asked.tool_call["arguments"] == {
+        "table": "users",
+        "rows": [1, 2],
+        "labels": {"colour": "red"},
+    }
+    edits = {"table": "users", "rows": [3], "labels": {"size": "s"}}
+    thread = decide_next(reviewer, agent_id, "modified", None, edits)
+    assert tag("users", 1, 2, colour="red") == 1
+    thread.join()
+    assert calls == [("users", (1, 2), {"colour": "red"}), ("users", (3,), {"size": "s"})]
+
+
+async def test_an_async_tool_with_star_args_and_kwargs(
+    server: Server, reviewer: Client, agent_id: str
+) -> None:
+    async with AsyncClient(server.url, api_key=AGENT_KEY, wait_policy=FAST) as agent:
+
+        @requires_approval(agent, reviewers=["reviewer"], agent_id=agent_id, timeout=10)
+        async def join(*parts: str, **options: str) -> str:
+            return options.get("sep", "").join(parts)
+
+        thread = decide_next(reviewer, agent_id, "approved")
+        assert await join("a", "b", sep="-") == "a-b"
+        thread.join()
+        edits = {"parts": ["c", "d", "e"], "options": {"sep": "+"}}
+        thread = decide_next(reviewer, agent_id, "modified", None, edits)
+        assert await join("a", "b", sep="-") == "c+d+e"
+        thread.join()

@@ -80,3 +80,18 @@ def test_a_rejection_stops_the_tool(
     assert "not approved" in str(tool_answer.content)
     assert "order already refunded" in done["messages"][-1].content
     assert [a.status for a in agent.list_approvals(agent_id=agent_id).items] == ["rejected"]
+
+
+def test_any_thread_id_makes_a_valid_key(
+    agent: Client, reviewer: Client, agent_id: str, tmp_path: Path
+) -> None:
+    """A thread id no Idempotency-Key may hold as is (not ASCII, over 200 characters)."""
+    log = tmp_path / "refunds.jsonl"
+    config: Any = {"configurable": {"thread_id": f"fil-{agent_id}-é-" + "x" * 250}}
+    graph = build(agent, tmp_path / "checkpoints.sqlite", agent_id, log)
+    graph.invoke({"messages": [HumanMessage("refund 1042")]}, config)
+    (pending,) = agent.list_approvals(agent_id=agent_id).items
+    reviewer.decide(pending.id, "approved")
+    done = graph.invoke(Command(resume="decided"), config)
+    assert refunds(log) == [{"order": 1042, "eur": 900}]
+    assert done["messages"][-1].content == "done: refunded 900 EUR on order 1042"

@@ -106,6 +106,18 @@ def test_create_gives_up_after_four_attempts_with_the_last_problem() -> None:
     assert refused.value.retry_after == 1.0 and len(script.requests) == 4
 
 
+def test_create_does_not_sleep_through_a_long_retry_after() -> None:
+    for after in ("3600", format_datetime(datetime.now(timezone.utc) + timedelta(hours=2))):
+        script = Script(busy(after))
+        with pytest.raises(UnavailableError, match="longer than the 60 s") as refused:
+            script.client().request_approval(ApprovalRequest("a", reviewers=["reviewer"]))
+        assert refused.value.retry_after is not None and refused.value.retry_after > 60
+        assert len(script.requests) == 1 and script.pauses == []
+    script = Script(busy("60"), httpx.Response(201, json=approval("pending")))
+    script.client().request_approval(ApprovalRequest("a", reviewers=["reviewer"]))
+    assert script.pauses == [60.0]
+
+
 def test_no_pause_runs_past_expires_at() -> None:
     # Pending, expiring in 0.5 s, with a backoff whose floor is 0.2 and cap 10.
     script = Script(
@@ -133,3 +145,5 @@ def test_retry_after_forms() -> None:
     assert retry_after("Thursday, 01-Jan-26 00:00:09 GMT", now) == 9.0
     assert retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now) is None
     assert retry_after("soon", now) is None and retry_after(None) is None
+    # Only ASCII digits: str.isdigit() takes these, and float() refuses "²".
+    assert retry_after("²", now) is None and retry_after("٣", now) is None

@@ -33,9 +33,27 @@ from holdpoint.models import (
 
 CREATE_ATTEMPTS = 4
 """How many times a create is sent before giving up (the same Idempotency-Key each time)."""
+CREATE_MAX_PAUSE = 60.0
+"""The longest ``Retry-After`` a create waits out before sending again (seconds)."""
 REQUEST_TIMEOUT = 30.0
 """How long one request may take (seconds)."""
 USER_AGENT = "holdpoint-python/1"
+
+
+def approval_path(approval_id: str | uuid.UUID, action: str = "") -> str:
+    """``v1/approvals/{id}`` (then ``/{action}``): the id a UUID, checked before any request
+    (``ValueError``, or ``TypeError`` for what is not a string or a UUID), so no id reaches
+    another path."""
+    if isinstance(approval_id, uuid.UUID):
+        parsed = approval_id
+    elif isinstance(approval_id, str):
+        try:
+            parsed = uuid.UUID(approval_id)
+        except ValueError:
+            raise ValueError(f"an approval id is a UUID, not {approval_id!r}") from None
+    else:
+        raise TypeError(f"an approval id is a UUID, not a {type(approval_id).__name__}")
+    return f"v1/approvals/{parsed}" + (f"/{action}" if action else "")
 
 
 def base_url(url: str) -> str:
@@ -112,6 +130,18 @@ def retry_pause(error: HoldpointError) -> tuple[bool, float | None]:
     if isinstance(error, ProblemError) and error.status and is_retryable_status(error.status):
         return True, error.retry_after
     return False, None
+
+
+def too_long(error: HoldpointError, after: float | None) -> bool:
+    """Whether a create's ``Retry-After`` is longer than :data:`CREATE_MAX_PAUSE` (then
+    ``error`` says so, and is raised instead of sleeping that long)."""
+    if after is None or after <= CREATE_MAX_PAUSE:
+        return False
+    error.detail += (
+        f" (the server asked to retry in {after:g} s, longer than the {CREATE_MAX_PAUSE:g} s"
+        " request_approval waits: ask again later, with the same idempotency_key)"
+    )
+    return True
 
 
 def ticket(body: Any, request: ApprovalRequest) -> Ticket:

@@ -24,7 +24,7 @@ def retry_after(value: str | None, now: datetime | None = None) -> float | None:
     if value is None:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # str.isdigit() also takes "²" and "٣"
         return float(value)
     try:
         at = parsedate_to_datetime(value)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, TypeVar
-from urllib.parse import quote
 
 import httpx
 
@@ -108,7 +108,8 @@ class AsyncClient:
         """Asks for approval. The create carries an ``Idempotency-Key`` (made here unless given:
         the same key after a restart finds the same approval); one whose answer was lost
         (connection dropped, 5xx, 429) is sent again with the same key, so the server answers
-        the approval it already made instead of making a second one."""
+        the approval it already made instead of making a second one. A ``Retry-After`` longer
+        than 60 s is not slept through: the refusal is raised, saying so."""
         key = idempotency_key or _core.new_key()
         content = _core.json_body(request.to_body())
         backoff = self.wait_policy.backoff()
@@ -121,13 +122,13 @@ class AsyncClient:
                 return _core.ticket(body, request)
             except HoldpointError as e:
                 retry, after = _core.retry_pause(e)
-                if not retry or attempt >= _core.CREATE_ATTEMPTS:
+                if not retry or attempt >= _core.CREATE_ATTEMPTS or _core.too_long(e, after):
                     raise
                 await self._sleep(backoff.next(after))
                 attempt += 1
 
-    async def get(self, approval_id: str) -> Approval:
-        return Approval.from_answer(await self._send("GET", f"v1/approvals/{quote(approval_id)}"))
+    async def get(self, approval_id: str | uuid.UUID) -> Approval:
+        return Approval.from_answer(await self._send("GET", _core.approval_path(approval_id)))
 
     async def list_approvals(
         self,
@@ -150,19 +151,18 @@ class AsyncClient:
         )
         return Page.from_answer(await self._send("GET", "v1/approvals", params=params))
 
-    async def wait(self, approval_id: str, timeout: float) -> Outcome:
+    async def wait(self, approval_id: str | uuid.UUID, timeout: float) -> Outcome:
         """Waits until approval ``approval_id`` is decided, expires or is cancelled, or
         ``timeout`` seconds pass (:class:`TimedOut`). Polls with capped exponential backoff and
         jitter from the policy's floor; a 429 or 503 is waited out for its ``Retry-After``, a
         lost connection or passing 5xx retried the same way; no pause runs past the approval's
         ``expires_at``. Any other refusal ends the wait (raised)."""
+        path = _core.approval_path(approval_id)
         waiting = _core.Waiting.start(timeout, self.wait_policy.backoff())
         while True:
             after: float | None = None
             try:
-                outcome = waiting.seen(
-                    await self._send("GET", f"v1/approvals/{quote(approval_id)}")
-                )
+                outcome = waiting.seen(await self._send("GET", path))
                 if outcome is not None:
                     return outcome
             except (UnreachableError, ProblemError) as e:
@@ -182,21 +182,19 @@ class AsyncClient:
         edits = _core.edited_of(edited)
         return await self.execute_with_hash(ticket.id, ticket.request.context_hash(edits))
 
-    async def execute_with_hash(self, approval_id: str, context_hash: str) -> Approval:
+    async def execute_with_hash(self, approval_id: str | uuid.UUID, context_hash: str) -> Approval:
         return Approval.from_answer(
             await self._send(
                 "POST",
-                f"v1/approvals/{quote(approval_id)}/execute",
+                _core.approval_path(approval_id, "execute"),
                 {"context_hash": context_hash},
             )
         )
 
-    async def cancel(self, approval_id: str, reason: str | None = None) -> Approval:
+    async def cancel(self, approval_id: str | uuid.UUID, reason: str | None = None) -> Approval:
         """Withdraws a pending request (the requester only)."""
         return Approval.from_answer(
-            await self._send(
-                "POST", f"v1/approvals/{quote(approval_id)}/cancel", {"reason": reason}
-            )
+            await self._send("POST", _core.approval_path(approval_id, "cancel"), {"reason": reason})
         )
 
     async def gate(
@@ -226,7 +224,7 @@ class AsyncClient:
 
     async def decide(
         self,
-        approval_id: str,
+        approval_id: str | uuid.UUID,
         decision: str,
         comment: str | None = None,
         modified_output: object = None,
@@ -237,5 +235,5 @@ class AsyncClient:
         if modified_output is not None:
             body["modified_output"] = modified_output
         return Approval.from_answer(
-            await self._send("POST", f"v1/approvals/{quote(approval_id)}/decision", body)
+            await self._send("POST", _core.approval_path(approval_id, "decision"), body)
         )

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any, TypeVar
-from urllib.parse import quote
 
 import httpx
 
@@ -108,7 +108,8 @@ class Client:
         """Asks for approval. The create carries an ``Idempotency-Key`` (made here unless given:
         the same key after a restart finds the same approval); one whose answer was lost
         (connection dropped, 5xx, 429) is sent again with the same key, so the server answers
-        the approval it already made instead of making a second one."""
+        the approval it already made instead of making a second one. A ``Retry-After`` longer
+        than 60 s is not slept through: the refusal is raised, saying so."""
         key = idempotency_key or _core.new_key()
         content = _core.json_body(request.to_body())
         backoff = self.wait_policy.backoff()
@@ -119,13 +120,13 @@ class Client:
                 return _core.ticket(body, request)
             except HoldpointError as e:
                 retry, after = _core.retry_pause(e)
-                if not retry or attempt >= _core.CREATE_ATTEMPTS:
+                if not retry or attempt >= _core.CREATE_ATTEMPTS or _core.too_long(e, after):
                     raise
                 self._sleep(backoff.next(after))
                 attempt += 1
 
-    def get(self, approval_id: str) -> Approval:
-        return Approval.from_answer(self._send("GET", f"v1/approvals/{quote(approval_id)}"))
+    def get(self, approval_id: str | uuid.UUID) -> Approval:
+        return Approval.from_answer(self._send("GET", _core.approval_path(approval_id)))
 
     def list_approvals(
         self,
@@ -148,17 +149,18 @@ class Client:
         )
         return Page.from_answer(self._send("GET", "v1/approvals", params=params))
 
-    def wait(self, approval_id: str, timeout: float) -> Outcome:
+    def wait(self, approval_id: str | uuid.UUID, timeout: float) -> Outcome:
         """Waits until approval ``approval_id`` is decided, expires or is cancelled, or
         ``timeout`` seconds pass (:class:`TimedOut`). Polls with capped exponential backoff and
         jitter from the policy's floor; a 429 or 503 is waited out for its ``Retry-After``, a
         lost connection or passing 5xx retried the same way; no pause runs past the approval's
         ``expires_at``. Any other refusal ends the wait (raised)."""
+        path = _core.approval_path(approval_id)
         waiting = _core.Waiting.start(timeout, self.wait_policy.backoff())
         while True:
             after: float | None = None
             try:
-                outcome = waiting.seen(self._send("GET", f"v1/approvals/{quote(approval_id)}"))
+                outcome = waiting.seen(self._send("GET", path))
                 if outcome is not None:
                     return outcome
             except (UnreachableError, ProblemError) as e:
@@ -178,19 +180,19 @@ class Client:
         edits = _core.edited_of(edited)
         return self.execute_with_hash(ticket.id, ticket.request.context_hash(edits))
 
-    def execute_with_hash(self, approval_id: str, context_hash: str) -> Approval:
+    def execute_with_hash(self, approval_id: str | uuid.UUID, context_hash: str) -> Approval:
         return Approval.from_answer(
             self._send(
                 "POST",
-                f"v1/approvals/{quote(approval_id)}/execute",
+                _core.approval_path(approval_id, "execute"),
                 {"context_hash": context_hash},
             )
         )
 
-    def cancel(self, approval_id: str, reason: str | None = None) -> Approval:
+    def cancel(self, approval_id: str | uuid.UUID, reason: str | None = None) -> Approval:
         """Withdraws a pending request (the requester only)."""
         return Approval.from_answer(
-            self._send("POST", f"v1/approvals/{quote(approval_id)}/cancel", {"reason": reason})
+            self._send("POST", _core.approval_path(approval_id, "cancel"), {"reason": reason})
         )
 
     def gate(
@@ -220,7 +222,7 @@ class Client:
 
     def decide(
         self,
-        approval_id: str,
+        approval_id: str | uuid.UUID,
         decision: str,
         comment: str | None = None,
         modified_output: object = None,
@@ -231,5 +233,5 @@ class Client:
         if modified_output is not None:
             body["modified_output"] = modified_output
         return Approval.from_answer(
-            self._send("POST", f"v1/approvals/{quote(approval_id)}/decision", body)
+            self._send("POST", _core.approval_path(approval_id, "decision"), body)
         )

@@ -99,6 +99,30 @@ def _edited_arguments(edited: Any) -> dict[str, Any]:
     return dict(edited)
 
 
+def _call(fn: Callable[..., Any], arguments: Mapping[str, Any]) -> Any:
+    """Calls ``fn`` with ``arguments`` (its parameters by name, as approved or edited): a
+    ``*args`` parameter's values passed positionally, a ``**kwargs`` one's by their own names,
+    so the tool gets exactly the arguments the reviewer saw."""
+    signature = inspect.signature(fn)
+    unknown = set(arguments) - set(signature.parameters)
+    if unknown:
+        raise TypeError(f"{fn.__name__} has no parameter {sorted(unknown)[0]!r}")
+    named: dict[str, Any] = {}
+    for name, parameter in signature.parameters.items():
+        if name not in arguments:
+            continue
+        value = arguments[name]
+        if parameter.kind is inspect.Parameter.VAR_POSITIONAL:
+            if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Sequence):
+                raise TypeError(f"*{name} is not a list: {value!r}")
+            value = tuple(value)
+        elif parameter.kind is inspect.Parameter.VAR_KEYWORD and not isinstance(value, Mapping):
+            raise TypeError(f"**{name} is not an object: {value!r}")
+        named[name] = value
+    bound = inspect.BoundArguments(signature, named)
+    return fn(*bound.args, **bound.kwargs)
+
+
 def requires_approval(
     client: Client | AsyncClient,
     *,
@@ -119,7 +143,6 @@ def requires_approval(
     from holdpoint.aio import AsyncClient
 
     def decorate(fn: Callable[P, R]) -> Callable[P, R]:
-        call: Callable[..., Any] = fn  # called with the bound (or edited) arguments by name
 
         def request_of(arguments: Any) -> ApprovalRequest:
             return ApprovalRequest(
@@ -143,7 +166,7 @@ def requires_approval(
 
                 async def step(edited: Any) -> Any:
                     given = arguments if edited is None else _edited_arguments(edited)
-                    return await call(**given)
+                    return await _call(fn, given)
 
                 done = await aclient.gate(policy, request_of(arguments), timeout, step)
                 if isinstance(done, Refused):
@@ -160,7 +183,7 @@ def requires_approval(
 
             def step(edited: Any) -> R:
                 given = arguments if edited is None else _edited_arguments(edited)
-                return cast(R, call(**given))
+                return cast(R, _call(fn, given))
 
             done = sclient.gate(policy, request_of(arguments), timeout, step)
             if isinstance(done, Refused):

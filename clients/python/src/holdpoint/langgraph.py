@@ -1,8 +1,9 @@
 """LangGraph: a tool that asks Holdpoint before it runs (extra ``langgraph``).
 
 :func:`gated_tool` wraps a LangChain tool for a graph's ``ToolNode``. When the model calls it,
-it asks for approval under an ``Idempotency-Key`` made of the graph's thread and the model's
-tool-call id, both kept in the graph's checkpointed state; while nobody has decided it pauses
+it asks for approval under an ``Idempotency-Key`` hashed from the agent id, the graph's thread
+and the model's tool-call id (so a thread id of any length or characters still makes a valid
+key), the last two kept in the graph's checkpointed state; while nobody has decided it pauses
 the graph with LangGraph's ``interrupt`` (the approval's id in the interrupt). Resumed — by the
 same process or another after a restart, with ``Command(resume=...)`` and the same checkpointer
 — the node runs again, the same key finds the same approval (never a second one), and the tool
@@ -12,6 +13,8 @@ executed. A refusal stops the tool; the model reads why in the tool's answer.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
@@ -57,7 +60,8 @@ class GatedTool(BaseTool):
         if not policy(request):
             return self.inner.invoke(arguments, config)
         thread = (config.get("configurable") or {}).get("thread_id", "")
-        key = f"langgraph:{thread}:{tool_call_id}"
+        scope = json.dumps([self.agent_id, str(thread), tool_call_id]).encode()
+        key = f"langgraph:{hashlib.sha256(scope).hexdigest()}"
         ticket = client.request_approval(request, idempotency_key=key)
         if ticket.approval.status == "executed":
             return f"{self.inner.name} already ran (approval {ticket.id})"
