@@ -68,6 +68,8 @@ pub enum BackendError {
     Delivery(String),
     #[error("this build of Holdpoint has no embedded store")]
     NoEmbeddedStore,
+    #[error("this build of Holdpoint has no PostgreSQL store")]
+    NoPostgres,
 }
 
 /// The store of approvals as opened.
@@ -89,6 +91,8 @@ pub struct Backend {
     keys: OnceCell<Arc<dyn KeyProvider>>,
     directory: OnceCell<Arc<dyn Directory>>,
     deliveries: OnceCell<Arc<dyn DeliveryLog>>,
+    #[cfg(feature = "postgres")]
+    pg: OnceCell<crate::postgres::Pg>,
 }
 
 impl Backend {
@@ -101,6 +105,8 @@ impl Backend {
             keys: OnceCell::new(),
             directory: OnceCell::new(),
             deliveries: OnceCell::new(),
+            #[cfg(feature = "postgres")]
+            pg: OnceCell::new(),
         }
     }
 
@@ -132,6 +138,12 @@ impl Backend {
 
     fn data_dir(&self) -> &std::path::Path {
         &self.settings.data_dir
+    }
+
+    /// Where the signing keys and the checkpoint key are: the data directory unless
+    /// `HOLDPOINT_KEYS_DIR` says otherwise.
+    fn keys_dir(&self) -> &std::path::Path {
+        &self.settings.keys_dir
     }
 
     /// The signing keys: the Secrets Manager secret when one is named (a function needs one),
@@ -167,7 +179,7 @@ impl Backend {
             }
             return Ok(keys);
         }
-        let dir = self.data_dir();
+        let dir = self.keys_dir();
         let keys = match self.access {
             Access::Serve => {
                 std::fs::create_dir_all(dir).map_err(|source| BackendError::DataDir {
@@ -185,7 +197,7 @@ impl Backend {
     pub fn key_source(&self) -> String {
         match &self.settings.signing_secret_id {
             Some(secret) => format!("Secrets Manager secret {secret}"),
-            None => self.data_dir().join(local::FILE).display().to_string(),
+            None => self.keys_dir().join(local::FILE).display().to_string(),
         }
     }
 
@@ -197,6 +209,7 @@ impl Backend {
             .get_or_try_init(|| async {
                 Ok::<_, BackendError>(match self.store_kind() {
                     StoreKind::Embedded => self.open_embedded()?,
+                    StoreKind::Postgres => self.open_pg_approvals().await?,
                     StoreKind::Dynamodb => {
                         let store = Arc::new(DynamoStore::new(
                             self.dynamodb().await,
@@ -236,6 +249,7 @@ impl Backend {
     pub fn store_name(&self) -> String {
         match self.store_kind() {
             StoreKind::Embedded => format!("embedded, in {}", self.data_dir().display()),
+            StoreKind::Postgres => "PostgreSQL (HOLDPOINT_DATABASE_URL)".to_owned(),
             StoreKind::Dynamodb => format!(
                 "DynamoDB tables {} and {}",
                 self.settings.tables.approvals, self.settings.tables.audit
@@ -251,6 +265,7 @@ impl Backend {
             .get_or_try_init(|| async {
                 Ok::<Arc<dyn Directory>, BackendError>(match self.store_kind() {
                     StoreKind::Embedded => self.open_embedded_directory()?,
+                    StoreKind::Postgres => self.open_pg_directory().await?,
                     StoreKind::Dynamodb => Arc::new(DynamoDirectory::new(
                         self.dynamodb().await,
                         self.settings.tables.directory.clone(),
@@ -265,6 +280,7 @@ impl Backend {
     pub async fn policies(&self) -> Result<Arc<dyn PolicyStore>, BackendError> {
         Ok(match self.store_kind() {
             StoreKind::Embedded => crate::directory::policy::local::open(self.data_dir())?,
+            StoreKind::Postgres => self.open_pg_policies().await?,
             StoreKind::Dynamodb => Arc::new(DynamoPolicies::new(
                 self.dynamodb().await,
                 self.settings.tables.directory.clone(),
@@ -288,7 +304,7 @@ impl Backend {
     /// file).
     #[cfg(feature = "embedded")]
     pub fn has_directory(&self) -> bool {
-        self.store_kind() == StoreKind::Dynamodb
+        self.store_kind() != StoreKind::Embedded
             || self.access != Access::Inspect
             || self
                 .data_dir()
@@ -298,7 +314,7 @@ impl Backend {
 
     #[cfg(not(feature = "embedded"))]
     pub fn has_directory(&self) -> bool {
-        self.store_kind() == StoreKind::Dynamodb
+        self.store_kind() != StoreKind::Embedded
     }
 
     /// The deliveries log: `deliveries.db` in the data directory (the local retry queue), or
@@ -310,6 +326,7 @@ impl Backend {
             .get_or_try_init(|| async {
                 Ok::<Arc<dyn DeliveryLog>, BackendError>(match self.store_kind() {
                     StoreKind::Embedded => self.open_embedded_deliveries()?,
+                    StoreKind::Postgres => self.open_pg_deliveries().await?,
                     StoreKind::Dynamodb => {
                         let table: Arc<dyn DeliveryLog> = Arc::new(DynamoDeliveries::new(
                             self.dynamodb().await,
@@ -419,11 +436,11 @@ impl Backend {
             }
             (None, Access::Function) => return Ok(None),
             (None, Access::Serve) => {
-                let keys = CheckpointKeys::local(self.data_dir())?;
+                let keys = CheckpointKeys::local(self.keys_dir())?;
                 (Some(keys.signer()), keys.published().clone())
             }
             // Beside a server that has never written one: nothing to check against yet.
-            (None, Access::Inspect) => match CheckpointKeys::local_published(self.data_dir()) {
+            (None, Access::Inspect) => match CheckpointKeys::local_published(self.keys_dir()) {
                 Ok(keys) => (None, keys),
                 Err(KeyError::Unavailable(_)) => return Ok(None),
                 Err(e) => return Err(e.into()),
@@ -435,6 +452,7 @@ impl Backend {
 
 #[cfg(feature = "delivery")]
 mod notify;
+mod postgres;
 mod sessions;
 #[cfg(feature = "delivery")]
 mod slack;

@@ -21,6 +21,8 @@ pub use variables::*;
 pub enum StoreKind {
     Embedded,
     Dynamodb,
+    /// PostgreSQL at `HOLDPOINT_DATABASE_URL`: several `holdpoint serve` on one database.
+    Postgres,
 }
 
 impl StoreKind {
@@ -28,8 +30,9 @@ impl StoreKind {
         match s {
             "embedded" => Ok(StoreKind::Embedded),
             "dynamodb" => Ok(StoreKind::Dynamodb),
+            "postgres" => Ok(StoreKind::Postgres),
             other => Err(ConfigError(format!(
-                "the store is `embedded` or `dynamodb`, not {other:?}"
+                "the store is `embedded`, `dynamodb` or `postgres`, not {other:?}"
             ))),
         }
     }
@@ -78,6 +81,24 @@ pub struct Settings {
     pub slack_api_url: String,
     /// The Secrets Manager secret of the tenants' Slack apps; `None`: Slack is off on AWS.
     pub slack_secret_id: Option<String>,
+    /// Where the signing keys and the checkpoint key are kept: the data directory unless
+    /// `HOLDPOINT_KEYS_DIR` names another (one all instances on one database read).
+    pub keys_dir: PathBuf,
+    pub database: Database,
+}
+
+/// PostgreSQL, for `HOLDPOINT_STORE=postgres`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Database {
+    /// `postgres://user:password@host:port/db?sslmode=…`; never logged (it may hold a password).
+    pub url: Option<String>,
+    /// A PEM file of the CA that signed the server's certificate, trusted besides the system's.
+    pub ca_file: Option<PathBuf>,
+    /// Connections this process keeps open at most.
+    pub pool: usize,
+    /// How long an instance's claim on a due approval or delivery holds before another instance
+    /// may take it over (what a crashed instance leaves is picked up after this).
+    pub lease: Duration,
 }
 
 /// What the local server takes on at once (on AWS, API Gateway throttling and the functions'
@@ -155,6 +176,18 @@ impl Settings {
             connections: at_least_one(MAX_CONNECTIONS, 512)?,
             body_bytes: at_least_one(BODY_BUDGET_MIB, 16)?.saturating_mul(1024 * 1024),
         };
+        let data_dir = PathBuf::from(text(DATA_DIR, "./.holdpoint"));
+        let database = Database {
+            url: get(DATABASE_URL).map(|u| u.trim().to_owned()),
+            ca_file: get(DATABASE_CA_FILE).map(PathBuf::from),
+            pool: at_least_one(DATABASE_POOL, 16)?,
+            lease: Duration::from_secs(at_least_one(CLAIM_LEASE_SECONDS, 60)? as u64),
+        };
+        if store == StoreKind::Postgres && database.url.is_none() {
+            return Err(ConfigError(format!(
+                "{STORE}=postgres needs {DATABASE_URL} (postgres://user@host:port/database)"
+            )));
+        }
         let session_hours = number(SESSION_HOURS, 12)?;
         if !(1..=720).contains(&session_hours) {
             return Err(ConfigError(format!(
@@ -163,7 +196,8 @@ impl Settings {
         }
         Ok(Settings {
             addr,
-            data_dir: PathBuf::from(text(DATA_DIR, "./.holdpoint")),
+            keys_dir: get(KEYS_DIR).map_or_else(|| data_dir.clone(), PathBuf::from),
+            data_dir,
             api_keys: get(API_KEYS),
             store,
             sweep_every: Duration::from_secs(u64::from(number(SWEEP_SECONDS, 5)?.max(1))),
@@ -218,6 +252,7 @@ impl Settings {
             ))
             .map_err(ConfigError)?,
             slack_secret_id: get(SLACK_SECRET_ID).map(|s| s.trim().to_owned()),
+            database,
         })
     }
 

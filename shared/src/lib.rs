@@ -21,6 +21,8 @@ pub mod http;
 pub mod keys;
 pub mod metrics;
 pub mod policy;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod service;
 pub mod sessions;
 pub mod slack;

@@ -12,6 +12,7 @@ use holdpoint::store::dynamodb::{DynamoStore, Tables, tables};
 pub mod bus;
 pub mod fault_proxy;
 pub mod lambda;
+pub mod postgres;
 pub mod receivers;
 pub mod slack;
 

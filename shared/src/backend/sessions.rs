@@ -13,6 +13,7 @@ impl Backend {
     pub async fn sessions(&self) -> Result<Arc<dyn SessionStore>, BackendError> {
         Ok(match self.store_kind() {
             StoreKind::Embedded => self.open_embedded_sessions()?,
+            StoreKind::Postgres => self.open_pg_sessions().await?,
             StoreKind::Dynamodb => Arc::new(DynamoSessions::new(
                 self.dynamodb().await,
                 self.settings.tables.directory.clone(),

@@ -26,7 +26,10 @@ impl Backend {
                     SLACK_SECRET_CACHE,
                 )),
                 (None, Access::Function) => return Ok(None),
-                (None, Access::Serve | Access::Inspect) => self.open_embedded_slack()?,
+                (None, Access::Serve | Access::Inspect) => match self.store_kind() {
+                    crate::config::StoreKind::Postgres => self.open_pg_slack().await?,
+                    _ => self.open_embedded_slack()?,
+                },
             };
         let api = SlackApi::new(&self.settings.slack_api_url).map_err(BackendError::Delivery)?;
         Ok(Some(Arc::new(Slack { connections, api })))

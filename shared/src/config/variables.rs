@@ -57,6 +57,11 @@ pub const REMIND_AT: &str = "HOLDPOINT_REMIND_AT";
 pub const SESSION_HOURS: &str = "HOLDPOINT_SESSION_HOURS";
 pub const SLACK_API_URL: &str = "HOLDPOINT_SLACK_API_URL";
 pub const SLACK_SECRET_ID: &str = "HOLDPOINT_SLACK_SECRET_ID";
+pub const KEYS_DIR: &str = "HOLDPOINT_KEYS_DIR";
+pub const DATABASE_URL: &str = "HOLDPOINT_DATABASE_URL";
+pub const DATABASE_CA_FILE: &str = "HOLDPOINT_DATABASE_CA_FILE";
+pub const DATABASE_POOL: &str = "HOLDPOINT_DATABASE_POOL";
+pub const CLAIM_LEASE_SECONDS: &str = "HOLDPOINT_CLAIM_LEASE_SECONDS";
 /// Read by the commands that call a Holdpoint over HTTP (`approvals`, `mcp`, `demo-agent`).
 pub const URL: &str = "HOLDPOINT_URL";
 pub const API_KEY: &str = "HOLDPOINT_API_KEY";
@@ -85,7 +90,37 @@ pub const VARIABLES: &[Variable] = &[
         STORE,
         "`embedded`",
         "local",
-        "`embedded` or `dynamodb` (`--store`)",
+        "`embedded`, `dynamodb` or `postgres` (`--store`)",
+    ),
+    var(
+        DATABASE_URL,
+        "unset",
+        "local",
+        "PostgreSQL for `HOLDPOINT_STORE=postgres`: `postgres://user:password@host:5432/holdpoint`; `sslmode=require` encrypts and checks the server's certificate (never logged)",
+    ),
+    var(
+        DATABASE_CA_FILE,
+        "unset: the system's roots",
+        "local",
+        "PEM file of the CA that signed the PostgreSQL server's certificate",
+    ),
+    var(
+        DATABASE_POOL,
+        "`16`",
+        "local",
+        "PostgreSQL connections one instance keeps open at most",
+    ),
+    var(
+        CLAIM_LEASE_SECONDS,
+        "`60`",
+        "local",
+        "on PostgreSQL, how long an instance's claim on a due approval or delivery holds: what a crashed instance claimed is taken over after it",
+    ),
+    var(
+        KEYS_DIR,
+        "the data directory",
+        "local",
+        "where `signing-keys.json` and the checkpoint key are kept; every instance on one PostgreSQL database must read the same keys",
     ),
     var(SWEEP_SECONDS, "`5`", "local", "seconds between sweeps"),
     var(

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Runs a command with a PostgreSQL of its own: Debian's server (installed by apt when missing),
+# a cluster in a temporary directory on a loopback port, run as an unprivileged user when this
+# runs as root (initdb refuses root), stopped and removed afterwards.
+# The command finds it as HOLDPOINT_TEST_DATABASE_URL (its `postgres` database; tests make their
+# own databases in it). Nesting is fine: an outer server is reused.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ -n "${HOLDPOINT_TEST_DATABASE_URL:-}" ]; then exec "$@"; fi
+
+bindir=$(ls -d /usr/lib/postgresql/*/bin 2> /dev/null | sort -V | tail -n 1 || true)
+if [ -z "$bindir" ] || [ ! -x "$bindir/initdb" ]; then
+  echo "installing PostgreSQL (Debian's postgresql package)"
+  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql > /dev/null
+  bindir=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+fi
+
+dir=$(mktemp -d "${TMPDIR:-/tmp}/holdpoint-pg.XXXXXX")
+as=()
+if [ "$(id -u)" = 0 ]; then
+  id postgres > /dev/null 2>&1 || useradd --system --no-create-home postgres
+  chown postgres "$dir"
+  as=(runuser -u postgres --)
+fi
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"${as[@]}" "$bindir/initdb" -D "$dir/data" -U holdpoint --auth=trust -E UTF8 --locale=C.UTF-8 > "$dir/initdb.log" 2>&1 ||
+  { cat "$dir/initdb.log" >&2; exit 1; }
+stop() {
+  "${as[@]}" "$bindir/pg_ctl" -D "$dir/data" -m immediate -w stop > /dev/null 2>&1 || true
+  rm -rf "$dir"
+}
+trap stop EXIT
+# Loopback only, no Unix socket outside the temporary directory; room for three instances'
+# pools and the tests' own.
+"${as[@]}" "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
+  -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir -c max_connections=400 -c shared_buffers=128MB" \
+  start > /dev/null || { cat "$dir/server.log" >&2; exit 1; }
+export HOLDPOINT_TEST_DATABASE_URL="postgres://holdpoint@127.0.0.1:$port/postgres"
+export HOLDPOINT_TEST_POSTGRES_BIN="$bindir"
+"$@"

@@ -1,0 +1,80 @@
+//! The parts of a process on PostgreSQL (`HOLDPOINT_STORE=postgres`): one pool for all of them,
+//! opened on first use; a serving process brings the schema up to date, an operator's command
+//! beside it only checks it.
+
+use std::sync::Arc;
+
+use super::{Access, Approvals, Backend, BackendError};
+use crate::delivery::DeliveryLog;
+use crate::directory::Directory;
+use crate::directory::policy::PolicyStore;
+use crate::sessions::SessionStore;
+use crate::slack::connection::SlackConnections;
+
+#[cfg(feature = "postgres")]
+impl Backend {
+    /// The pool, connected (and migrated, for a serving process) on first use.
+    pub async fn pg(&self) -> Result<crate::postgres::Pg, BackendError> {
+        use crate::postgres::{Migrate, Pg};
+        let migrate = match self.access {
+            Access::Serve | Access::Function => Migrate::Apply,
+            Access::Inspect => Migrate::Check,
+        };
+        let pg = self
+            .pg
+            .get_or_try_init(|| Pg::connect(&self.settings.database, migrate))
+            .await?;
+        Ok(pg.clone())
+    }
+
+    pub(super) async fn open_pg_approvals(&self) -> Result<Approvals, BackendError> {
+        Err(BackendError::NoPostgres)
+    }
+
+    pub(super) async fn open_pg_directory(&self) -> Result<Arc<dyn Directory>, BackendError> {
+        Err(BackendError::NoPostgres)
+    }
+
+    pub(super) async fn open_pg_policies(&self) -> Result<Arc<dyn PolicyStore>, BackendError> {
+        Err(BackendError::NoPostgres)
+    }
+
+    pub(super) async fn open_pg_deliveries(&self) -> Result<Arc<dyn DeliveryLog>, BackendError> {
+        Err(BackendError::NoPostgres)
+    }
+
+    pub(super) async fn open_pg_sessions(&self) -> Result<Arc<dyn SessionStore>, BackendError> {
+        Err(BackendError::NoPostgres)
+    }
+
+    pub(super) async fn open_pg_slack(&self) -> Result<Arc<dyn SlackConnections>, BackendError> {
+        Err(BackendError::NoPostgres)
+    }
+}
+
+#[cfg(not(feature = "postgres"))]
+impl Backend {
+    pub(super) async fn open_pg_approvals(&self) -> Result<Approvals, BackendError> {
+        Err(BackendError::NoPostgres)
+    }
+
+    pub(super) async fn open_pg_directory(&self) -> Result<Arc<dyn Directory>, BackendError> {
+        Err(BackendError::NoPostgres)
+    }
+
+    pub(super) async fn open_pg_policies(&self) -> Result<Arc<dyn PolicyStore>, BackendError> {
+        Err(BackendError::NoPostgres)
+    }
+
+    pub(super) async fn open_pg_deliveries(&self) -> Result<Arc<dyn DeliveryLog>, BackendError> {
+        Err(BackendError::NoPostgres)
+    }
+
+    pub(super) async fn open_pg_sessions(&self) -> Result<Arc<dyn SessionStore>, BackendError> {
+        Err(BackendError::NoPostgres)
+    }
+
+    pub(super) async fn open_pg_slack(&self) -> Result<Arc<dyn SlackConnections>, BackendError> {
+        Err(BackendError::NoPostgres)
+    }
+}

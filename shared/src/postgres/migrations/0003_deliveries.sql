@@ -1,0 +1,1 @@
+-- (owned by its helper; filled in below)
