@@ -11,7 +11,7 @@ from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import parse_qsl, quote
+from urllib.parse import quote, unquote_to_bytes
 
 import httpx
 
@@ -40,6 +40,32 @@ def _hmac(key: bytes, text: str) -> bytes:
     return hmac.new(key, text.encode("utf-8"), hashlib.sha256).digest()
 
 
+def query_pairs(query: str) -> list[tuple[str, str]]:
+    """A query's pairs, in order, each name and value encoded as SigV4 encodes them: every byte
+    but the unreserved ``A-Z a-z 0-9 - _ . ~`` as ``%XX`` (upper-case hex), so a space is ``%20``
+    and a ``+`` is ``%2B``. The query is read as HTML forms (and httpx's ``params=``, and the
+    server) write it: ``+`` is a space, ``%XX`` a byte (any byte, UTF-8 or not), a pair without
+    ``=`` has an empty value, empty pairs are nothing."""
+
+    def encoded(part: str) -> str:
+        return quote(unquote_to_bytes(part.replace("+", " ")), safe="-_.~")
+
+    pairs = (piece.partition("=") for piece in query.split("&") if piece)
+    return [(encoded(name), encoded(value)) for name, _, value in pairs]
+
+
+def canonical_url(url: httpx.URL) -> httpx.URL:
+    """``url`` with its query written as SigV4 encodes it, pairs in their order (same meaning).
+
+    botocore signs the query text as it is sent, only sorted, so a request is sent
+    this way before it is signed: a ``+``, a ``%7e`` or a raw ``/`` then reads the same to the
+    signer, to botocore and to the service."""
+    if not url.query:
+        return url
+    query = "&".join(f"{k}={v}" for k, v in query_pairs(url.query.decode("ascii")))
+    return url.copy_with(query=query.encode("ascii") or None)
+
+
 def sign(
     method: str,
     url: str,
@@ -52,7 +78,10 @@ def sign(
 ) -> dict[str, str]:
     """The headers a SigV4 signature adds to a request: ``x-amz-date``,
     ``x-amz-content-sha256``, ``x-amz-security-token`` (temporary credentials) and
-    ``authorization``."""
+    ``authorization``.
+
+    The query is signed as :func:`canonical_url` writes it: send ``canonical_url(url)`` (as
+    :class:`SigV4Auth` does), and the signature is botocore's for the request sent."""
     parsed = httpx.URL(url)
     stamp = now.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     payload = hashlib.sha256(body).hexdigest()
@@ -66,11 +95,7 @@ def sign(
     names = sorted(signed)
     # Non-S3 services sign the path encoded once more, and the query's pairs sorted, encoded.
     path = quote(parsed.raw_path.split(b"?")[0].decode("ascii") or "/", safe="/~")
-    pairs = parse_qsl(parsed.query.decode("ascii"), keep_blank_values=True)
-    query = "&".join(
-        f"{k}={v}"
-        for k, v in sorted((quote(k, safe="-_.~"), quote(v, safe="-_.~")) for k, v in pairs)
-    )
+    query = "&".join(f"{k}={v}" for k, v in sorted(query_pairs(parsed.query.decode("ascii"))))
     canonical = "\n".join(
         [
             method.upper(),
@@ -113,6 +138,7 @@ class SigV4Auth(httpx.Auth):
         self.clock = clock
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.url = canonical_url(request.url)
         added = sign(
             request.method,
             str(request.url),
