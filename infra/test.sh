@@ -63,7 +63,7 @@ fi
 python3 infra/module_cycles.py
 
 [ $# -gt 0 ] || set -- --workspace
-infra/with-moto.sh cargo test --all-targets "$@"
+infra/with-moto.sh infra/with-postgres.sh cargo test --all-targets "$@"
 # --all-targets leaves out doc tests: the client's rustdoc examples must compile too.
 cargo test --doc -p holdpoint-client
 # The spec held to the server by an outside tool (uses the holdpoint binary the tests built).

@@ -24,6 +24,17 @@ if [ "$(id -u)" = 0 ]; then
   chown postgres "$dir"
   as=(runuser -u postgres --)
 fi
+# TLS offered (a CA of its own signs a certificate for 127.0.0.1), so the tests can connect both
+# ways; the URL they get says sslmode=disable, and the TLS test asks for it.
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=holdpoint test CA" \
+  -keyout "$dir/ca.key" -out "$dir/ca.pem" > /dev/null 2>&1
+openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+  -keyout "$dir/server.key" -out "$dir/server.csr" > /dev/null 2>&1
+printf 'subjectAltName=IP:127.0.0.1\n' > "$dir/san.ext"
+openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" -CAcreateserial \
+  -days 2 -extfile "$dir/san.ext" -out "$dir/server.pem" > /dev/null 2>&1
+chmod 600 "$dir/server.key"
+[ ${#as[@]} -eq 0 ] || chown postgres "$dir/server.key" "$dir/server.pem"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "${as[@]}" "$bindir/initdb" -D "$dir/data" -U holdpoint --auth=trust -E UTF8 --locale=C.UTF-8 > "$dir/initdb.log" 2>&1 ||
   { cat "$dir/initdb.log" >&2; exit 1; }
@@ -35,8 +46,9 @@ trap stop EXIT
 # Loopback only, no Unix socket outside the temporary directory; room for three instances'
 # pools and the tests' own.
 "${as[@]}" "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
-  -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir -c max_connections=400 -c shared_buffers=128MB" \
+  -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir -c max_connections=400 -c shared_buffers=128MB -c ssl=on -c ssl_cert_file=$dir/server.pem -c ssl_key_file=$dir/server.key" \
   start > /dev/null || { cat "$dir/server.log" >&2; exit 1; }
-export HOLDPOINT_TEST_DATABASE_URL="postgres://holdpoint@127.0.0.1:$port/postgres"
+export HOLDPOINT_TEST_DATABASE_URL="postgres://holdpoint@127.0.0.1:$port/postgres?sslmode=disable"
+export HOLDPOINT_TEST_DATABASE_CA="$dir/ca.pem"
 export HOLDPOINT_TEST_POSTGRES_BIN="$bindir"
 "$@"

@@ -156,6 +156,26 @@ if load:
         target(h["get"] >= 30_000, f"get ≥ 30,000/s: {h['get']:,.0f}/s"),
     ]))
 
+PG = ("holdpoint-pg1", "holdpoint-pg3")
+if any((s, "create") in load for s in PG):
+    body = []
+    for scenario in ("create", "get", "decide"):
+        runs = [load.get((s, scenario)) for s in ("holdpoint", *PG, "peer")]
+        if not all(runs):
+            problems.append(f"PostgreSQL load {scenario}: a service is missing")
+            continue
+        body.append([scenario, *(cell for r in runs for cell in served(r))])
+    sections.append(
+        "### PostgreSQL: one instance and three on one database (same generator, same run)\n\n"
+        "Holdpoint on the embedded store (SQLite) beside Holdpoint on PostgreSQL 15 (a private "
+        "cluster on loopback, `fsync` on), one instance and three; the generator's connections "
+        "are spread over the instances. CPU µs/req counts the Holdpoint processes only, not "
+        "PostgreSQL's, which ran on the same two cores.\n\n"
+        + table(["scenario", "SQLite req/s", "CPU µs/req", "p50 / p99 ms",
+                 "PostgreSQL ×1 req/s", "CPU µs/req", "p50 / p99 ms",
+                 "PostgreSQL ×3 req/s", "CPU µs/req (all three)", "p50 / p99 ms",
+                 "peer req/s", "CPU µs/req", "p50 / p99 ms"], body))
+
 cold = [r for r in rows if r["kind"] == "cold"]
 NAMES = {"bootstrap": "Python peer (boto3)",
          "sequential_read": "minimal Rust: config → secret → GetItem, in sequence"}

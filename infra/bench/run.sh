@@ -16,6 +16,8 @@
 # sweep_cost.rs). Every figure is a `BENCH {json}` line that infra/bench/report.py tabulates.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# PostgreSQL of its own for the runs on it (a private cluster on loopback, stopped at the end).
+[ -n "${HOLDPOINT_TEST_DATABASE_URL:-}" ] || exec infra/with-postgres.sh "$0" "$@"
 
 quick=""
 [ "${1:-}" = "--quick" ] && quick=1
@@ -82,6 +84,29 @@ pids+=($!)
 wait_up "http://127.0.0.1:$port"
 load_all holdpoint "http://127.0.0.1:$port" "${pids[-1]}" create get list decide mix
 kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+
+# Holdpoint on PostgreSQL: one instance, then three on one database (the generator's
+# connections spread over them; CPU time is the instances' together, PostgreSQL's not counted).
+pg_url() { echo "${HOLDPOINT_TEST_DATABASE_URL%/*}/$1"; }
+for n in 1 3; do
+  db=bench_pg$n
+  "$HOLDPOINT_TEST_POSTGRES_BIN/psql" -q "$HOLDPOINT_TEST_DATABASE_URL" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
+  echo "== HTTP load: Holdpoint on PostgreSQL, $n instance(s)"
+  urls=(); ids=()
+  for i in $(seq 1 $n); do
+    port=$(free_port)
+    mkdir -p "$work/pg$n-$i"
+    (cd "$work/pg$n-$i" && HOLDPOINT_ADDR=127.0.0.1:$port HOLDPOINT_LOG=error HOLDPOINT_API_KEYS=$keys \
+      HOLDPOINT_STORE=postgres HOLDPOINT_DATABASE_URL=$(pg_url $db) HOLDPOINT_KEYS_DIR=$work/pg$n-keys \
+      exec "$bin/holdpoint" serve > "$work/pg$n-$i.log" 2>&1) &
+    pids+=($!); ids+=($!)
+    # The first makes the schema and the keys; the others find them.
+    wait_up "http://127.0.0.1:$port"
+    urls+=("http://127.0.0.1:$port")
+  done
+  load_all "holdpoint-pg$n" "$(IFS=,; echo "${urls[*]}")" "$(IFS=,; echo "${ids[*]}")" create get decide
+  for p in "${ids[@]}"; do kill "$p"; wait "$p" 2>/dev/null || true; done
+done
 
 echo "== HTTP load: the peer (FastAPI + uvicorn, one worker, in memory)"
 port=$(free_port)

@@ -14,6 +14,7 @@ use holdpoint::config::Settings;
 mod approvals;
 mod audit;
 mod backup;
+mod db;
 mod deliveries;
 mod demo_agent;
 mod dev_keys;
@@ -62,6 +63,11 @@ enum Command {
     Tables {
         #[command(subcommand)]
         command: TablesCommand,
+    },
+    /// The PostgreSQL schema (HOLDPOINT_STORE=postgres, HOLDPOINT_DATABASE_URL).
+    Db {
+        #[command(subcommand)]
+        command: DbCommand,
     },
     /// Check the audit trail.
     Audit {
@@ -199,6 +205,16 @@ enum TablesCommand {
 }
 
 #[derive(Subcommand)]
+enum DbCommand {
+    /// Apply the migrations the database lacks (a serving instance also does at start; run this
+    /// ahead of a rolling deploy). Safe while instances run and when several run it at once.
+    Migrate,
+    /// List the migrations and whether each is applied; exits 1 when one is pending or the
+    /// database is from a later Holdpoint.
+    Status,
+}
+
+#[derive(Subcommand)]
 enum AuditCommand {
     /// Verify audit chains with the signing keys; exits 1 naming every broken chain.
     Verify {
@@ -301,6 +317,12 @@ async fn run(command: Command) -> Result<ExitCode, CliError> {
         Command::Tables {
             command: TablesCommand::Create,
         } => tables::create(&settings()?).await,
+        Command::Db {
+            command: DbCommand::Migrate,
+        } => db::migrate(&settings()?).await,
+        Command::Db {
+            command: DbCommand::Status,
+        } => db::status(&settings()?).await,
         Command::Audit {
             command:
                 AuditCommand::Verify {

@@ -28,8 +28,8 @@ impl DataDir {
 pub struct Place {
     #[command(flatten)]
     data_dir: DataDir,
-    /// `embedded` (in the data directory) or `dynamodb` (at the endpoint the AWS SDK's standard
-    /// variables name) [default: embedded].
+    /// `embedded` (in the data directory), `dynamodb` (at the endpoint the AWS SDK's standard
+    /// variables name) or `postgres` (at HOLDPOINT_DATABASE_URL) [default: embedded].
     #[arg(long, value_parser = StoreKind::parse)]
     store: Option<StoreKind>,
 }

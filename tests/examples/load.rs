@@ -12,7 +12,8 @@
 //! Prints one `BENCH {json}` line: the label, requests, seconds, requests/s, p50 and p99 in ms,
 //! failures, and with `SERVER_PID` (the server's process id) the server's CPU time per request:
 //! its user+system time (`/proc/PID/stat`) over the timed run alone, so the setup's creates are
-//! not counted, divided by the requests completed.
+//! not counted, divided by the requests completed. Several instances: comma-separated URLs
+//! (connection i speaks to URL i mod n) and process ids (their CPU time together).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -136,7 +137,14 @@ async fn create_many(target: &Target, n: usize, connections: usize) -> Vec<Strin
 }
 
 /// The process's user+system CPU time so far, in seconds (Linux; clock ticks of `CLK_TCK`).
-fn cpu_seconds(pid: &str, ticks_per_second: f64) -> Option<f64> {
+/// The CPU seconds of every process in `pids` (comma-separated: several instances) together.
+fn cpu_seconds(pids: &str, ticks_per_second: f64) -> Option<f64> {
+    pids.split(',')
+        .map(|pid| cpu_seconds_of(pid.trim(), ticks_per_second))
+        .sum()
+}
+
+fn cpu_seconds_of(pid: &str, ticks_per_second: f64) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // After the command's name (in parentheses), fields 3 on: utime and stime are 14 and 15.
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
@@ -174,7 +182,7 @@ async fn main() {
         [u, s, d, c] => (u, s, d, c, "service"),
         [u, s, d, c, l] => (u, s, d, c, l.as_str()),
         _ => {
-            eprintln!("usage: load URL SCENARIO SECONDS CONNECTIONS [LABEL]");
+            eprintln!("usage: load URL[,URL…] SCENARIO SECONDS CONNECTIONS [LABEL]");
             std::process::exit(2);
         }
     };
@@ -185,9 +193,14 @@ async fn main() {
     let http = Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(connections)
         .build(connector);
+    // Several URLs (instances behind no balancer): connection i speaks to URL i mod n.
+    let urls: Vec<String> = url
+        .split(',')
+        .map(|u| u.trim_end_matches('/').to_owned())
+        .collect();
     let target = Target {
         http,
-        url: url.trim_end_matches('/').to_owned(),
+        url: urls[0].clone(),
         agent: std::env::var("AGENT_KEY").expect("AGENT_KEY"),
         reviewer: std::env::var("REVIEWER_KEY").expect("REVIEWER_KEY"),
     };
@@ -217,9 +230,10 @@ async fn main() {
     let started = Instant::now();
     let deadline = started + duration;
     let mut tasks = Vec::new();
-    for _ in 0..connections {
-        let (target, pool, next, scenario) =
+    for i in 0..connections {
+        let (mut target, pool, next, scenario) =
             (target.clone(), pool.clone(), next.clone(), scenario.clone());
+        target.url = urls[i % urls.len()].clone();
         tasks.push(tokio::spawn(async move {
             let mut tally = Tally::default();
             while Instant::now() < deadline {

@@ -16,11 +16,22 @@ pub fn admin_url() -> String {
         .expect("HOLDPOINT_TEST_DATABASE_URL is not set: run the test under infra/with-postgres.sh")
 }
 
-/// `admin_url` with another database.
+/// `admin_url` with another database (its parameters kept).
 pub fn url_of(database: &str) -> String {
     let admin = admin_url();
-    let (server, _) = admin.rsplit_once('/').expect("a URL with a database");
-    format!("{server}/{database}")
+    let (server, rest) = admin.rsplit_once('/').expect("a URL with a database");
+    match rest.split_once('?') {
+        Some((_, query)) => format!("{server}/{database}?{query}"),
+        None => format!("{server}/{database}"),
+    }
+}
+
+/// The CA that signed the test server's certificate (the server offers TLS; the URLs above say
+/// `sslmode=disable`, the TLS tests ask for it).
+pub fn test_ca() -> std::path::PathBuf {
+    std::env::var_os("HOLDPOINT_TEST_DATABASE_CA")
+        .expect("HOLDPOINT_TEST_DATABASE_CA is not set: run the test under infra/with-postgres.sh")
+        .into()
 }
 
 /// Creates database `name` unless it exists (several tests may ask at once).

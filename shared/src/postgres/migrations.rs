@@ -69,15 +69,7 @@ pub async fn apply(conn: &mut Conn) -> Result<Vec<i32>, StoreError> {
 
 /// Refuses a database that is not at this build's schema, changing nothing.
 pub async fn check(conn: &Conn) -> Result<(), StoreError> {
-    let ledger: Option<String> = conn
-        .query_one("SELECT to_regclass('holdpoint_migrations')::text", &[])
-        .await
-        .map_err(failed)?
-        .get(0);
-    let applied = match ledger {
-        Some(_) => applied(conn).await?,
-        None => Vec::new(),
-    };
+    let applied = applied(conn).await?;
     refuse_later(&applied)?;
     let missing: Vec<i32> = MIGRATIONS
         .iter()
@@ -92,8 +84,16 @@ pub async fn check(conn: &Conn) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// The versions applied, in order.
+/// The versions applied, in order (none in a database Holdpoint never migrated).
 pub async fn applied(conn: &impl deadpool_postgres::GenericClient) -> Result<Vec<i32>, StoreError> {
+    let ledger: Option<String> = conn
+        .query_one("SELECT to_regclass('holdpoint_migrations')::text", &[])
+        .await
+        .map_err(failed)?
+        .get(0);
+    if ledger.is_none() {
+        return Ok(Vec::new());
+    }
     let rows = conn
         .query(
             "SELECT version FROM holdpoint_migrations ORDER BY version",

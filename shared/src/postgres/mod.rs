@@ -61,6 +61,8 @@ pub enum Migrate {
     Apply,
     /// Change nothing; refuse a database whose schema is not this build's.
     Check,
+    /// Change and check nothing (`holdpoint db status` shows what is there).
+    Leave,
 }
 
 impl Pg {
@@ -71,7 +73,7 @@ impl Pg {
             StoreError::Internal("no database URL (HOLDPOINT_DATABASE_URL)".into())
         })?;
         // Never quote the URL: it may hold a password.
-        let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
+        let mut config: tokio_postgres::Config = tls::libpq_modes(url).parse().map_err(|e| {
             StoreError::Internal(format!(
                 "HOLDPOINT_DATABASE_URL is not a PostgreSQL URL: {e}"
             ))
@@ -108,6 +110,7 @@ impl Pg {
                 migrations::apply(&mut conn).await?;
             }
             Migrate::Check => migrations::check(&conn).await?,
+            Migrate::Leave => {}
         }
         Ok(pg)
     }
@@ -164,10 +167,18 @@ pub fn failed(e: tokio_postgres::Error) -> StoreError {
             StoreError::Internal(format!("postgres: {}", db.message()))
         };
     }
-    if e.is_closed() || e.code().is_none() {
-        return StoreError::Unavailable(format!("postgres: {e}"));
+    // The driver's own words leave out the cause (which certificate check failed, why the
+    // connection was refused): add each source, none of which quotes the URL.
+    let mut told = format!("postgres: {e}");
+    let mut cause = std::error::Error::source(&e);
+    while let Some(c) = cause {
+        told.push_str(&format!(": {c}"));
+        cause = c.source();
     }
-    StoreError::Internal(format!("postgres: {e}"))
+    if e.is_closed() || e.code().is_none() {
+        return StoreError::Unavailable(told);
+    }
+    StoreError::Internal(told)
 }
 
 /// No connection to be had in time: unavailable.

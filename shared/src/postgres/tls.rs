@@ -1,7 +1,9 @@
 //! TLS to the database, with rustls: the server's certificate is checked against the system's
-//! roots and, when `HOLDPOINT_DATABASE_CA_FILE` names one, that CA. `sslmode=disable` never
-//! uses it; `prefer` (the default) uses it when the server offers TLS; `require` refuses a
-//! server without it. Unlike libpq's `require`, a certificate that does not check is refused.
+//! roots or, when `HOLDPOINT_DATABASE_CA_FILE` names one, that CA, and the host name against it.
+//! `sslmode=disable` never uses TLS; `prefer` (the default) uses it when the server offers it;
+//! `require` (and libpq's `verify-ca`, `verify-full`) refuse a server without it. Unlike
+//! libpq's `prefer` and `require`, a certificate that does not check is always refused: a
+//! server with a self-signed certificate needs its CA file, or `sslmode=disable` on loopback.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -12,6 +14,13 @@ use rustls::pki_types::pem::PemObject;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::store::StoreError;
+
+/// libpq's `verify-ca` and `verify-full` as the driver knows them: `require`, which here always
+/// checks the certificate and the host name (what `verify-full` asks).
+pub fn libpq_modes(url: &str) -> String {
+    url.replace("sslmode=verify-full", "sslmode=require")
+        .replace("sslmode=verify-ca", "sslmode=require")
+}
 
 pub fn connector(ca_file: Option<&Path>) -> Result<MakeRustlsConnect, StoreError> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());

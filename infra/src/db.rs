@@ -1,0 +1,49 @@
+//! `holdpoint db migrate` and `holdpoint db status`: the PostgreSQL schema, applied ahead of a
+//! deploy (a serving instance also applies it at start) or shown.
+
+use std::process::ExitCode;
+
+use holdpoint::config::{Settings, StoreKind};
+use holdpoint::postgres::migrations::{self, MIGRATIONS};
+use holdpoint::postgres::{Migrate, Pg};
+
+use crate::error::CliError;
+
+async fn open(settings: &Settings, migrate: Migrate) -> Result<Pg, CliError> {
+    if settings.store != StoreKind::Postgres || settings.database.url.is_none() {
+        return Err(CliError::usage(
+            "the schema is PostgreSQL's: set HOLDPOINT_STORE=postgres and HOLDPOINT_DATABASE_URL",
+        ));
+    }
+    Ok(Pg::connect(&settings.database, migrate).await?)
+}
+
+/// Applies the migrations the database lacks (once, whoever else is starting at the moment).
+pub async fn migrate(settings: &Settings) -> Result<ExitCode, CliError> {
+    let pg = open(settings, Migrate::Leave).await?;
+    let applied = migrations::apply(&mut pg.conn().await?).await?;
+    let now = migrations::applied(&pg.conn().await?).await?;
+    let version = now.last().copied().unwrap_or(0);
+    if applied.is_empty() {
+        println!("the database is at schema version {version}: nothing to apply");
+    } else {
+        println!("applied {applied:?}: the database is at schema version {version}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints every migration and whether it is applied; exits 1 when one is pending.
+pub async fn status(settings: &Settings) -> Result<ExitCode, CliError> {
+    let pg = open(settings, Migrate::Leave).await?;
+    let applied = migrations::applied(&pg.conn().await?).await?;
+    for (version, name, _) in MIGRATIONS {
+        let state = if applied.contains(version) {
+            "applied"
+        } else {
+            "pending"
+        };
+        println!("{version:04} {name}: {state}");
+    }
+    migrations::check(&pg.conn().await?).await?;
+    Ok(ExitCode::SUCCESS)
+}
