@@ -67,3 +67,25 @@ def test_credentials_cross_the_network_only_over_https() -> None:
     for refused in ["http://approvals.example.com", "http://10.0.0.7:8004", "ftp://x", "nope"]:
         with pytest.raises(ValueError):
             Client(refused, api_key="k")
+
+
+def test_the_readmes_links_work_where_it_is_read() -> None:
+    """PyPI shows the README out of the sdist and its checkout: each link is absolute, or names
+    a file the sdist carries (nothing above the package, nothing left out of it)."""
+    readme = (HERE / "README.md").read_text(encoding="utf-8")
+    prose = re.sub(r"```.*?```", "", readme, flags=re.S)
+    pyproject = (HERE / "pyproject.toml").read_text(encoding="utf-8")
+    sdist = re.search(r"\[tool\.hatch\.build\.targets\.sdist\]\ninclude = \[(.*?)\]", pyproject)
+    assert sdist is not None
+    carried = re.findall(r'"([^"]+)"', sdist.group(1))
+    links = re.findall(r"\]\(\s*<?([^)\s>]+)", prose) + re.findall(
+        r"^\[[^\]]+\]:\s*(\S+)", prose, re.M
+    )
+    assert links, "no links found: the pattern is wrong"
+    for link in links:
+        if re.match(r"https?://", link) or link.startswith("#"):
+            continue
+        target = (HERE / link.split("#")[0]).resolve()
+        assert target.is_relative_to(HERE) and target.exists(), link
+        path = target.relative_to(HERE).as_posix()
+        assert any(path == c or path.startswith(c + "/") for c in carried), link
