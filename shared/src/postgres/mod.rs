@@ -70,12 +70,13 @@ impl Pg {
     /// brings its schema up to date or checks it, as `migrate` says.
     pub async fn connect(database: &Database, migrate: Migrate) -> Result<Pg, StoreError> {
         let url = database.url.as_deref().ok_or_else(|| {
-            StoreError::Internal("no database URL (HOLDPOINT_DATABASE_URL)".into())
+            StoreError::Internal(format!("no database URL ({})", crate::config::DATABASE_URL))
         })?;
         // Never quote the URL: it may hold a password.
         let mut config: tokio_postgres::Config = tls::libpq_modes(url).parse().map_err(|e| {
             StoreError::Internal(format!(
-                "HOLDPOINT_DATABASE_URL is not a PostgreSQL URL: {e}"
+                "{} is not a PostgreSQL URL: {e}",
+                crate::config::DATABASE_URL
             ))
         })?;
         if config.get_connect_timeout().is_none() {

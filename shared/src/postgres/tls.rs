@@ -38,7 +38,8 @@ pub fn connector(ca_file: Option<&Path>) -> Result<MakeRustlsConnect, StoreError
         Some(path) => {
             let told = |e: &dyn std::fmt::Display| {
                 StoreError::Internal(format!(
-                    "HOLDPOINT_DATABASE_CA_FILE {}: {e}",
+                    "{} {}: {e}",
+                    crate::config::DATABASE_CA_FILE,
                     path.display()
                 ))
             };
