@@ -24,6 +24,7 @@ pub mod directory;
 pub mod migrations;
 pub mod policies;
 pub mod sessions;
+pub mod slack;
 pub mod store;
 mod tls;
 
