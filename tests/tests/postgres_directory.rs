@@ -339,7 +339,8 @@ async fn racing_creates_of_one_credential_have_one_winner() {
 /// and no key of a change that was overwritten is left behind.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn racing_changes_leave_only_the_stored_credentials() {
-    let d = directory().await;
+    let pg = pg().await;
+    let d: Arc<dyn Directory> = Arc::new(PgDirectory::new(pg.clone()));
     let t = tenant();
     d.put(&entry(&t, "alice", &format!("{t}-first")), true)
         .await
@@ -365,7 +366,18 @@ async fn racing_changes_leave_only_the_stored_credentials() {
     assert_eq!(finding, 1, "only the stored key finds alice");
     let first = Lookup::Key(key_hash(&format!("{t}-first")));
     assert_eq!(d.find(&first).await.unwrap(), None);
-    assert!(stored.key_hash.is_some());
+    // No lookup row of an overwritten change is left holding its key from everyone else.
+    let rows: Vec<String> = pg
+        .conn()
+        .await
+        .unwrap()
+        .query("SELECT lookup FROM credentials WHERE tenant = $1", &[&t])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(rows, stored.lookups());
 }
 
 /// Rows changed by hand: a lookup pointed at another principal finds nobody, and a body moved
