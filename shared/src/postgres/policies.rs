@@ -8,6 +8,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use super::directory::unstorable;
 use super::{Pg, decode, encode, failed, is_unique_violation};
 use crate::directory::policy::{HISTORY_LIMIT, PolicyStore, StoredPolicy};
 use crate::store::StoreError;
@@ -80,6 +81,9 @@ impl PolicyStore for PgPolicies {
     }
 
     async fn current(&self, tenant: &str) -> Result<Option<StoredPolicy>, StoreError> {
+        if unstorable(&[tenant]) {
+            return Ok(None);
+        }
         let conn = self.pg.conn().await?;
         let s = conn
             .prepare_cached(
@@ -95,6 +99,9 @@ impl PolicyStore for PgPolicies {
     }
 
     async fn history(&self, tenant: &str) -> Result<Vec<StoredPolicy>, StoreError> {
+        if unstorable(&[tenant]) {
+            return Ok(Vec::new());
+        }
         let conn = self.pg.conn().await?;
         let s = conn
             .prepare_cached(

@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 use uuid::Uuid;
 
+use super::directory::unstorable;
 use super::{Conn, Pg, decode, encode, failed, is_unique_violation, ms};
 use crate::sessions::{Counted, Session, SessionStore, SignInLink};
 use crate::store::StoreError;
@@ -55,6 +56,8 @@ impl SessionStore for PgSessions {
         window: TimeDelta,
         limit: u32,
     ) -> Result<Counted, StoreError> {
+        // A name PostgreSQL text cannot hold is counted under one it can (never a principal's).
+        let (tenant, folded_name) = (&*storable(tenant), &*storable(folded_name));
         let conn = self.pg.conn().await?;
         // The tenant's ended windows only: tenants' callers may keep clocks of their own.
         let s = conn
@@ -125,6 +128,9 @@ impl SessionStore for PgSessions {
     }
 
     async fn link(&self, hash: &str, now: DateTime<Utc>) -> Result<Option<SignInLink>, StoreError> {
+        if unstorable(&[hash]) {
+            return Ok(None);
+        }
         let conn = self.pg.conn().await?;
         let s = conn
             .prepare_cached("SELECT body FROM sign_in_links WHERE hash = $1 AND expires > $2")
@@ -142,6 +148,9 @@ impl SessionStore for PgSessions {
         hash: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<SignInLink>, StoreError> {
+        if unstorable(&[hash]) {
+            return Ok(None);
+        }
         let conn = self.pg.conn().await?;
         // One statement: of two takes, the second waits for the first's delete and then finds
         // no row.
@@ -195,6 +204,9 @@ impl SessionStore for PgSessions {
         hash: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<Session>, StoreError> {
+        if unstorable(&[tenant, name, hash]) {
+            return Ok(None);
+        }
         let conn = self.pg.conn().await?;
         let s = conn
             .prepare_cached(
@@ -230,6 +242,9 @@ impl SessionStore for PgSessions {
         name: &str,
         hash: &str,
     ) -> Result<bool, StoreError> {
+        if unstorable(&[tenant, name, hash]) {
+            return Ok(false);
+        }
         let conn = self.pg.conn().await?;
         let s = conn
             .prepare_cached("DELETE FROM sessions WHERE tenant = $1 AND name = $2 AND hash = $3")
@@ -248,6 +263,9 @@ impl SessionStore for PgSessions {
         name: &str,
         now: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
+        if unstorable(&[tenant, name]) {
+            return Ok(0);
+        }
         let conn = self.pg.conn().await?;
         // One statement removes them all and counts the live ones among them.
         let s = conn
@@ -293,6 +311,15 @@ impl SessionStore for PgSessions {
             .await
             .map_err(failed)?;
         Ok(n == 1)
+    }
+}
+
+/// `s` with each NUL (which PostgreSQL text cannot hold) as U+FFFD.
+fn storable(s: &str) -> std::borrow::Cow<'_, str> {
+    if unstorable(&[s]) {
+        s.replace('\0', "\u{FFFD}").into()
+    } else {
+        s.into()
     }
 }
 

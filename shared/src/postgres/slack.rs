@@ -5,6 +5,7 @@
 
 use async_trait::async_trait;
 
+use super::directory::unstorable;
 use super::{Pg, failed};
 use crate::slack::connection::{SlackConnection, SlackConnections};
 use crate::store::StoreError;
@@ -57,6 +58,9 @@ impl PgSlack {
 
     /// Disconnects `tenant`; answers whether it was connected.
     pub async fn remove(&self, tenant: &str) -> Result<bool, StoreError> {
+        if unstorable(&[tenant]) {
+            return Ok(false);
+        }
         let conn = self.pg.conn().await?;
         let s = conn
             .prepare_cached("DELETE FROM slack_apps WHERE tenant = $1")
@@ -86,6 +90,9 @@ impl PgSlack {
 #[async_trait]
 impl SlackConnections for PgSlack {
     async fn get(&self, tenant: &str) -> Result<Option<SlackConnection>, StoreError> {
+        if unstorable(&[tenant]) {
+            return Ok(None);
+        }
         let conn = self.pg.conn().await?;
         let s = conn
             .prepare_cached(
