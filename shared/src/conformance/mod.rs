@@ -20,6 +20,8 @@ pub mod sessions;
 mod state;
 mod store;
 mod tamper;
+#[cfg(feature = "postgres")]
+mod tamper_postgres;
 mod upgrade;
 
 pub use awaiting::*;
