@@ -40,6 +40,11 @@ impl PgSlack {
         let c = SlackConnection::from_parts(tenant, team_id, bot_token, signing_secret)
             .map_err(StoreError::Internal)?;
         let secret = signing_secret.trim();
+        if unstorable(&[secret]) {
+            return Err(StoreError::Internal(
+                "the signing secret holds a NUL character".into(),
+            ));
+        }
         let conn = self.pg.conn().await?;
         let s = conn
             .prepare_cached(

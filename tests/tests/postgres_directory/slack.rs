@@ -56,6 +56,11 @@ async fn slack_apps_round_trip_and_never_show_a_secret() {
         .unwrap_err();
     assert!(!err.to_string().contains(SECRET), "{err}");
     assert!(slack.put("a/b", None, TOKEN, SECRET).await.is_err());
+    let nul = slack.put(&t, None, TOKEN, "zq\0xw").await.unwrap_err();
+    assert!(
+        matches!(nul, StoreError::Internal(_)) && !nul.to_string().contains("zq"),
+        "{nul}"
+    );
     assert_eq!(
         slack.get(&t).await.unwrap().unwrap().bot_token.expose(),
         "xoxb-2-second"
