@@ -253,7 +253,7 @@ async fn reading_reviewers_messages_neither_answers_nor_claims_callbacks() {
     let me = instance(&pg);
     assert_eq!(
         me.due_messages(Utc::now(), 64).await.unwrap(),
-        [webhook.clone()]
+        std::slice::from_ref(&webhook)
     );
     let all = instance(&pg).due(Utc::now(), 1000).await.unwrap();
     assert_eq!(
