@@ -2,7 +2,10 @@
 //! transaction under an advisory lock (instances starting together apply it once), and recorded
 //! in `holdpoint_migrations`. A database migrated by a later Holdpoint is refused, not guessed at.
 
-use super::{Conn, failed};
+use super::errors::failed;
+
+/// A pooled connection (as `super::Conn`).
+type Conn = deadpool_postgres::Object;
 use crate::store::StoreError;
 
 /// Every migration: its version, its name and its SQL. Never edit one that has shipped: add

@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use tokio_postgres::error::SqlState;
 use uuid::Uuid;
 
 use crate::config::Database;
@@ -21,12 +20,15 @@ use crate::store::StoreError;
 pub mod checkpoints;
 pub mod deliveries;
 pub mod directory;
+mod errors;
 pub mod migrations;
 pub mod policies;
 pub mod sessions;
 pub mod slack;
 pub mod store;
 mod tls;
+
+pub use errors::{failed, is_unique_violation, pool_failed};
 
 /// A pooled connection.
 pub type Conn = deadpool_postgres::Object;
@@ -147,56 +149,6 @@ impl Pg {
             ..self.clone()
         }
     }
-}
-
-/// A database error as the store reports it: what passes (a lost connection, a serialization
-/// failure, a server shutting down or full) is `Unavailable`, worth retrying; the rest is
-/// `Internal`. Never quotes parameters.
-pub fn failed(e: tokio_postgres::Error) -> StoreError {
-    if let Some(db) = e.as_db_error() {
-        let passing = [
-            SqlState::T_R_SERIALIZATION_FAILURE,
-            SqlState::T_R_DEADLOCK_DETECTED,
-            SqlState::ADMIN_SHUTDOWN,
-            SqlState::CRASH_SHUTDOWN,
-            SqlState::CANNOT_CONNECT_NOW,
-            SqlState::TOO_MANY_CONNECTIONS,
-            SqlState::QUERY_CANCELED,
-        ];
-        return if passing.contains(db.code()) {
-            StoreError::Unavailable(format!("postgres: {}", db.message()))
-        } else {
-            StoreError::Internal(format!("postgres: {}", db.message()))
-        };
-    }
-    // The driver's own words leave out the cause (which certificate check failed, why the
-    // connection was refused): add each source, none of which quotes the URL.
-    let mut told = format!("postgres: {e}");
-    let mut cause = std::error::Error::source(&e);
-    while let Some(c) = cause {
-        told.push_str(&format!(": {c}"));
-        cause = c.source();
-    }
-    if e.is_closed() || e.code().is_none() {
-        return StoreError::Unavailable(told);
-    }
-    StoreError::Internal(told)
-}
-
-/// No connection to be had in time: unavailable.
-pub fn pool_failed(e: deadpool_postgres::PoolError) -> StoreError {
-    match e {
-        deadpool_postgres::PoolError::Backend(e) => match failed(e) {
-            StoreError::Internal(m) => StoreError::Unavailable(m),
-            other => other,
-        },
-        e => StoreError::Unavailable(format!("postgres pool: {e}")),
-    }
-}
-
-/// Whether `e` is a unique-key violation (an insert that lost to one before it).
-pub fn is_unique_violation(e: &tokio_postgres::Error) -> bool {
-    e.code() == Some(&SqlState::UNIQUE_VIOLATION)
 }
 
 /// A stored JSON body, read back.
