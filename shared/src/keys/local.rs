@@ -39,19 +39,65 @@ fn new_key() -> (String, String) {
     )
 }
 
+/// A temporary name beside `path` that no other process or thread picks (several instances
+/// sharing a keys directory may write at the same moment).
+pub(crate) fn unique_tmp(path: &Path) -> PathBuf {
+    let mut tag = [0u8; 8];
+    rand::rng().fill_bytes(&mut tag);
+    let mut name = std::ffi::OsString::from(".");
+    name.push(path.file_name().unwrap_or_default());
+    name.push(format!(".{}.{}.tmp", std::process::id(), hex::encode(tag)));
+    path.with_file_name(name)
+}
+
+/// Writes `bytes` to a new temporary file, whole and synced (created with `mode` on Unix).
+fn write_tmp(tmp: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
+    #[cfg(not(unix))]
+    let _ = mode;
+    let mut f = options.open(tmp)?;
+    f.write_all(bytes).and_then(|()| f.sync_all())
+}
+
+/// Puts `bytes` at `path` unless a file is there already; answers whether this call put it.
+/// The file is written whole under a name of its own, then hard-linked into place: linking
+/// fails if the name exists, so of several processes creating at once exactly one wins and
+/// the others read the winner's file, never a half-written one.
+pub(crate) fn create_once(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<bool> {
+    let tmp = unique_tmp(path);
+    let linked = write_tmp(&tmp, bytes, mode).and_then(|()| std::fs::hard_link(&tmp, path));
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+fn to_json(file: &KeyFile) -> Result<Vec<u8>, KeyError> {
+    serde_json::to_vec_pretty(file).map_err(|e| KeyError::Unusable(e.to_string()))
+}
+
+/// Replaces the key file (rotating) through a temporary file renamed over it.
 fn write_private(path: &Path, file: &KeyFile) -> Result<(), KeyError> {
     let err = |e: std::io::Error| KeyError::Unavailable(format!("{}: {e}", path.display()));
-    let json = serde_json::to_vec_pretty(file).map_err(|e| KeyError::Unusable(e.to_string()))?;
-    let tmp = path.with_extension("json.tmp");
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut f = options.open(&tmp).map_err(err)?;
-    f.write_all(&json)
-        .and_then(|()| f.sync_all())
-        .map_err(err)?;
-    std::fs::rename(&tmp, path).map_err(err)
+    let tmp = unique_tmp(path);
+    let written =
+        write_tmp(&tmp, &to_json(file)?, 0o600).and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written.map_err(err)
+}
+
+fn read_file(path: &Path) -> Result<KeyFile, KeyError> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| KeyError::Unavailable(format!("{}: {e}", path.display())))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| KeyError::Unusable(format!("{}: {e}", path.display())))
 }
 
 fn parse(file: &KeyFile, path: &Path) -> Result<(Key, BTreeMap<String, Key>), KeyError> {
@@ -88,8 +134,10 @@ impl LocalKeys {
                     current: id.clone(),
                     keys: BTreeMap::from([(id, secret)]),
                 };
-                write_private(&path, &file)?;
-                file
+                let created = create_once(&path, &to_json(&file)?, 0o600)
+                    .map_err(|e| KeyError::Unavailable(format!("{}: {e}", path.display())))?;
+                // Another instance created it meanwhile: its key is the one.
+                if created { file } else { read_file(&path)? }
             }
             Err(e) => return Err(KeyError::Unavailable(format!("{}: {e}", path.display()))),
         };
@@ -103,10 +151,7 @@ impl LocalKeys {
     /// Opens the keys in `dir`; a missing file is an error (for verifying: never a new key).
     pub fn open(dir: &Path) -> Result<LocalKeys, KeyError> {
         let path = dir.join(FILE);
-        let bytes = std::fs::read(&path)
-            .map_err(|e| KeyError::Unavailable(format!("{}: {e}", path.display())))?;
-        let file: KeyFile = serde_json::from_slice(&bytes)
-            .map_err(|e| KeyError::Unusable(format!("{}: {e}", path.display())))?;
+        let file = read_file(&path)?;
         let keys = parse(&file, &path)?;
         Ok(LocalKeys {
             path,
@@ -116,10 +161,7 @@ impl LocalKeys {
 
     /// Adds a new key and makes it current; answers its id.
     pub fn rotate(&self) -> Result<String, KeyError> {
-        let bytes = std::fs::read(&self.path)
-            .map_err(|e| KeyError::Unavailable(format!("{}: {e}", self.path.display())))?;
-        let mut file: KeyFile = serde_json::from_slice(&bytes)
-            .map_err(|e| KeyError::Unusable(format!("{}: {e}", self.path.display())))?;
+        let mut file = read_file(&self.path)?;
         let (id, secret) = new_key();
         file.keys.insert(id.clone(), secret);
         file.current = id.clone();

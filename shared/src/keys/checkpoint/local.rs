@@ -11,6 +11,7 @@ use holdpoint_core::audit::checkpoint::{CheckpointSigner, Jwk, Jwks, LocalSigner
 use holdpoint_core::keys::KeyError;
 
 use super::CheckpointKeys;
+use crate::keys::local::{create_once, unique_tmp};
 
 /// The private key, in the data directory.
 pub const KEY_FILE: &str = "checkpoint-key.pem";
@@ -56,24 +57,24 @@ fn read_key(path: &Path, mode: Mode) -> Result<Option<LocalSigner>, KeyError> {
 }
 
 /// Writes `bytes` to `path` through a temporary file renamed over it, so a reader sees the old
-/// content or the new, whole; `private` files are created readable by their owner only.
+/// content or the new, whole; `private` files are created readable by their owner only. The
+/// temporary name is this writer's own: instances sharing the directory may write at once.
 fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> Result<(), KeyError> {
-    let mut name = path.file_name().unwrap_or_default().to_owned();
-    name.push(".tmp");
-    let tmp = path.with_file_name(name);
-    // A stale temporary file would keep its mode: start afresh.
-    let _ = std::fs::remove_file(&tmp);
+    let tmp = unique_tmp(path);
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, if private { 0o600 } else { 0o644 });
     #[cfg(not(unix))]
     let _ = private;
-    let mut f = options.open(&tmp).map_err(|e| unavailable(&tmp, e))?;
-    f.write_all(bytes)
-        .and_then(|()| f.sync_all())
-        .map_err(|e| unavailable(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| unavailable(path, e))
+    let written = options
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written.map_err(|e| unavailable(path, e))
 }
 
 /// The published keys in `path`, each a usable P-256 key listed under its own id.
@@ -137,10 +138,22 @@ impl CheckpointKeys {
             None => {
                 create_dir(dir)?;
                 let signer = LocalSigner::generate();
-                install(dir, &signer)?;
-                signer
+                publish(dir, &signer)?;
+                let created = create_once(&path, signer.to_pem().as_bytes(), 0o600)
+                    .map_err(|e| unavailable(&path, e))?;
+                if created {
+                    signer
+                } else {
+                    // Another instance created it meanwhile: its key is the one (ours stays
+                    // listed, unused).
+                    read_key(&path, Mode::OwnerOnly)?.ok_or_else(|| {
+                        KeyError::Unavailable(format!("{}: gone after creation", path.display()))
+                    })?
+                }
             }
         };
+        // Also after creation: instances publishing at once may each have written the key set
+        // without the others' keys; each adding the key in use again leaves it listed.
         let published = publish(dir, &signer)?;
         let public = public_of(&signer);
         Ok(CheckpointKeys::of(Arc::new(signer), public, published))
