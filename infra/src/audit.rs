@@ -45,7 +45,8 @@ pub async fn chains(
             .collect());
     }
     // DynamoDB: chains are found through a tenant's index, never by scanning the table.
-    let tenant = tenant.ok_or("with --store dynamodb, name the tenant with --tenant")?;
+    let tenant =
+        tenant.ok_or("with --store dynamodb or postgres, name the tenant with --tenant")?;
     if let Some(id) = approval {
         return Ok(vec![(tenant.to_owned(), id)]);
     }

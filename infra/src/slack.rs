@@ -9,10 +9,14 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 use holdpoint::config::Settings;
+use holdpoint::config::StoreKind;
 use holdpoint::directory::check_name;
+use holdpoint::postgres::slack::PgSlack;
+use holdpoint::postgres::{Migrate, Pg};
 use holdpoint::slack::api::{ApiError, SlackApi};
 use holdpoint::slack::connection::embedded::EmbeddedSlack;
-use holdpoint::slack::connection::{BotToken, SlackConnection, check_team};
+use holdpoint::slack::connection::{BotToken, Connected, SlackConnection, check_team};
+use holdpoint::store::StoreError;
 
 use crate::error::{CliError, exit};
 use crate::place::DataDir;
@@ -60,6 +64,50 @@ pub enum SlackCommand {
     },
 }
 
+/// Where the local server keeps the tenants' apps: `directory.db`, or PostgreSQL.
+enum Apps {
+    Embedded(EmbeddedSlack),
+    Postgres(PgSlack),
+}
+
+impl Apps {
+    async fn open(settings: &Settings) -> Result<Apps, CliError> {
+        Ok(match settings.store {
+            StoreKind::Postgres => Apps::Postgres(PgSlack::new(
+                Pg::connect(&settings.database, Migrate::Check).await?,
+            )),
+            _ => Apps::Embedded(EmbeddedSlack::open(&settings.data_dir)?),
+        })
+    }
+
+    async fn put(
+        &self,
+        tenant: &str,
+        team: Option<&str>,
+        token: &str,
+        secret: &str,
+    ) -> Result<(), StoreError> {
+        match self {
+            Apps::Embedded(a) => a.put(tenant, team, token, secret).await,
+            Apps::Postgres(a) => a.put(tenant, team, token, secret).await,
+        }
+    }
+
+    async fn remove(&self, tenant: &str) -> Result<bool, StoreError> {
+        match self {
+            Apps::Embedded(a) => a.remove(tenant).await,
+            Apps::Postgres(a) => a.remove(tenant).await,
+        }
+    }
+
+    async fn list(&self) -> Result<Vec<Connected>, StoreError> {
+        match self {
+            Apps::Embedded(a) => a.list().await,
+            Apps::Postgres(a) => a.list().await,
+        }
+    }
+}
+
 /// Runs `command` on the data directory it names (over `settings`).
 pub async fn run(command: SlackCommand, mut settings: Settings) -> Result<ExitCode, CliError> {
     match command {
@@ -81,7 +129,7 @@ pub async fn run(command: SlackCommand, mut settings: Settings) -> Result<ExitCo
             let api = SlackApi::new(&settings.slack_api_url)?;
             let team = api.auth_test(&bot_token).await.map_err(refused_by_slack)?;
             check_team(&team).map_err(|e| format!("Slack's auth.test answered {e}"))?;
-            let apps = EmbeddedSlack::open(&settings.data_dir)?;
+            let apps = Apps::open(&settings).await?;
             apps.put(&tenant, Some(&team), &token, &secret).await?;
             println!("connected {tenant} to Slack team {team}");
             Ok(ExitCode::SUCCESS)
@@ -89,10 +137,7 @@ pub async fn run(command: SlackCommand, mut settings: Settings) -> Result<ExitCo
         SlackCommand::Disconnect { tenant, data_dir } => {
             data_dir.apply(&mut settings);
             check_name("tenant", &tenant)?;
-            if EmbeddedSlack::open(&settings.data_dir)?
-                .remove(&tenant)
-                .await?
-            {
+            if Apps::open(&settings).await?.remove(&tenant).await? {
                 println!("disconnected {tenant} from Slack");
                 Ok(ExitCode::SUCCESS)
             } else {
@@ -101,7 +146,7 @@ pub async fn run(command: SlackCommand, mut settings: Settings) -> Result<ExitCo
         }
         SlackCommand::Status { json, data_dir } => {
             data_dir.apply(&mut settings);
-            let connected = EmbeddedSlack::open(&settings.data_dir)?.list().await?;
+            let connected = Apps::open(&settings).await?.list().await?;
             if json {
                 let all: Vec<_> = connected
                     .iter()

@@ -28,27 +28,37 @@ impl Backend {
     }
 
     pub(super) async fn open_pg_approvals(&self) -> Result<Approvals, BackendError> {
-        Err(BackendError::NoPostgres)
+        let store = crate::postgres::store::PgStore::new(self.pg().await?);
+        Ok(Approvals {
+            store: Arc::new(store.clone()),
+            checkpoints: Arc::new(store),
+            embedded: None,
+        })
     }
 
     pub(super) async fn open_pg_directory(&self) -> Result<Arc<dyn Directory>, BackendError> {
-        Err(BackendError::NoPostgres)
+        let pg = self.pg().await?;
+        Ok(Arc::new(crate::postgres::directory::PgDirectory::new(pg)))
     }
 
     pub(super) async fn open_pg_policies(&self) -> Result<Arc<dyn PolicyStore>, BackendError> {
-        Err(BackendError::NoPostgres)
+        let pg = self.pg().await?;
+        Ok(Arc::new(crate::postgres::policies::PgPolicies::new(pg)))
     }
 
     pub(super) async fn open_pg_deliveries(&self) -> Result<Arc<dyn DeliveryLog>, BackendError> {
-        Err(BackendError::NoPostgres)
+        let pg = self.pg().await?;
+        Ok(Arc::new(crate::postgres::deliveries::PgDeliveries::new(pg)))
     }
 
     pub(super) async fn open_pg_sessions(&self) -> Result<Arc<dyn SessionStore>, BackendError> {
-        Err(BackendError::NoPostgres)
+        let pg = self.pg().await?;
+        Ok(Arc::new(crate::postgres::sessions::PgSessions::new(pg)))
     }
 
     pub(super) async fn open_pg_slack(&self) -> Result<Arc<dyn SlackConnections>, BackendError> {
-        Err(BackendError::NoPostgres)
+        let pg = self.pg().await?;
+        Ok(Arc::new(crate::postgres::slack::PgSlack::new(pg)))
     }
 }
 

@@ -7,15 +7,8 @@ use async_trait::async_trait;
 
 use super::directory::unstorable;
 use super::{Pg, failed};
-use crate::slack::connection::{SlackConnection, SlackConnections};
+use crate::slack::connection::{Connected, SlackConnection, SlackConnections};
 use crate::store::StoreError;
-
-/// One connected tenant as `holdpoint slack status` shows it: no secret.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Connected {
-    pub tenant: String,
-    pub team_id: Option<String>,
-}
 
 #[derive(Clone)]
 pub struct PgSlack {

@@ -45,6 +45,13 @@ impl std::fmt::Debug for BotToken {
     }
 }
 
+/// One connected tenant as `holdpoint slack status` shows it: no secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connected {
+    pub tenant: String,
+    pub team_id: Option<String>,
+}
+
 /// One tenant's Slack app.
 #[derive(Clone, Debug)]
 pub struct SlackConnection {

@@ -7,7 +7,7 @@ use std::path::Path;
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 
-use super::{SlackConnection, SlackConnections};
+use super::{Connected, SlackConnection, SlackConnections};
 use crate::directory::embedded::FILE;
 use crate::store::StoreError;
 use crate::store::embedded::sqlite::{SqliteFile, failed};
@@ -20,13 +20,6 @@ CREATE TABLE IF NOT EXISTS slack_apps (
     signing_secret TEXT NOT NULL
 ) WITHOUT ROWID;
 ";
-
-/// One connected tenant as `holdpoint slack status` shows it: no secret.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Connected {
-    pub tenant: String,
-    pub team_id: Option<String>,
-}
 
 #[derive(Clone)]
 pub struct EmbeddedSlack {
