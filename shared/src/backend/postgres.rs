@@ -20,6 +20,14 @@ impl Backend {
             Access::Serve | Access::Function => Migrate::Apply,
             Access::Inspect => Migrate::Check,
         };
+        if self.access == Access::Serve {
+            // The store is elsewhere, but this instance's events file is in its data directory.
+            let dir = &self.settings.data_dir;
+            std::fs::create_dir_all(dir).map_err(|source| BackendError::DataDir {
+                path: dir.clone(),
+                source,
+            })?;
+        }
         let pg = self
             .pg
             .get_or_try_init(|| Pg::connect(&self.settings.database, migrate))
