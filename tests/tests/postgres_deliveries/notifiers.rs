@@ -99,6 +99,8 @@ async fn two_instances_workers_deliver_each_callback_once() {
             })
         })
         .collect();
+    // Kept before either starts: both read a full queue at once.
+    logs[0].enqueue(&callbacks).await.unwrap();
     let workers: Vec<_> = logs
         .iter()
         .map(|log| {
@@ -112,7 +114,6 @@ async fn two_instances_workers_deliver_each_callback_once() {
             tokio::spawn(Arc::new(notifier).run())
         })
         .collect();
-    logs[0].enqueue(&callbacks).await.unwrap();
     let kept = eventually(
         Duration::from_secs(60),
         async || logs[0].recent(Some("t"), false, 100).await.unwrap(),
