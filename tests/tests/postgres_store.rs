@@ -8,7 +8,8 @@ use std::sync::Arc;
 use chrono::{TimeDelta, Utc};
 use holdpoint::postgres::store::PgStore;
 use holdpoint::postgres::{Migrate, Pg};
-use holdpoint::store::{Cursor, ListFilter, Store};
+use holdpoint::store::{Created, Cursor, IdempotencyKey, ListFilter, Store, StoreError};
+use holdpoint_core::audit::AuditRecord;
 use holdpoint_core::domain::approval::Approval;
 use holdpoint_core::domain::identity::Principal;
 use holdpoint_core::domain::request::{CreateRequest, ExpiryBounds, Gate};
@@ -16,14 +17,17 @@ use holdpoint_tests::postgres::{database, fresh_database, pg};
 
 mod postgres_store_claims;
 
+// Each scenario on a database of its own: a sweep and the checkpoint writer read across
+// tenants, so another scenario's sweep (on its own manual clock) would act on this one's
+// approvals in a shared database.
 async fn fresh() -> Arc<dyn Store> {
-    Arc::new(PgStore::new(pg().await))
+    Arc::new(PgStore::new(own_database(4).await))
 }
 
 holdpoint::conformance_suite!(fresh());
 
 async fn tamperable() -> Arc<PgStore> {
-    Arc::new(PgStore::new(pg().await))
+    Arc::new(PgStore::new(own_database(4).await))
 }
 
 #[tokio::test]
@@ -56,7 +60,7 @@ mod checkpoints {
     use holdpoint::postgres::store::PgStore;
 
     async fn fresh() -> Arc<PgStore> {
-        Arc::new(PgStore::new(holdpoint_tests::postgres::pg().await))
+        Arc::new(PgStore::new(super::own_database(4).await))
     }
 
     holdpoint::checkpoint_suite!(fresh());
@@ -70,9 +74,8 @@ pub async fn own_database(pool: usize) -> Pg {
 }
 
 /// An approval of `tenant` created at `created_at`, expiring an hour later, signed and sealed
-/// with the conformance key and with nothing left to publish; stored, its writer's claim ended
-/// as the writer ends it once its events are out.
-pub async fn stored(store: &PgStore, tenant: &str, created_at: chrono::DateTime<Utc>) -> Approval {
+/// with the conformance key and with nothing left to publish, and its first record.
+pub fn made(tenant: &str, created_at: chrono::DateTime<Utc>) -> (Approval, AuditRecord) {
     let request: CreateRequest = serde_json::from_value(serde_json::json!({
         "action": "Rotate the database password",
         "agent_id": "ops-agent",
@@ -93,6 +96,12 @@ pub async fn stored(store: &PgStore, tenant: &str, created_at: chrono::DateTime<
     record.sign(&key);
     a.published_seq = record.sequence;
     holdpoint_core::domain::integrity::seal(&mut a, &key);
+    (a, record)
+}
+
+/// [`made`], stored, its writer's claim ended as the writer ends it once its events are out.
+pub async fn stored(store: &PgStore, tenant: &str, created_at: chrono::DateTime<Utc>) -> Approval {
+    let (a, record) = made(tenant, created_at);
     store.create(&a, &record, None).await.expect("stored");
     assert!(store.mark_published(&a).await.expect("marked"), "marked");
     a
@@ -285,5 +294,47 @@ async fn the_database_refuses_updates_and_deletes_of_audit_records() {
         store.audit("guarded", a.id).await.unwrap(),
         before,
         "untouched"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn creates_racing_on_one_idempotency_key_store_one_approval() {
+    let store = PgStore::new(pg().await);
+    let t = format!("racing-{}", uuid::Uuid::new_v4().simple());
+    let key = |hash: &str| IdempotencyKey {
+        key: "same-key".into(),
+        request_hash: hash.into(),
+    };
+    let mut racing = Vec::new();
+    for i in 0..20 {
+        let (store, t) = (store.clone(), t.clone());
+        // Every fifth asks with another body under the same key.
+        let k = key(if i % 5 == 4 { "other" } else { "hash" });
+        racing.push(tokio::spawn(async move {
+            let (a, record) = made(&t, Utc::now());
+            store.create(&a, &record, Some(&k)).await
+        }));
+    }
+    let (mut new, mut existing, mut reused) = (Vec::new(), Vec::new(), 0);
+    for r in racing {
+        match r.await.unwrap() {
+            Ok(Created::New(a)) => new.push(a.id),
+            Ok(Created::Existing(a)) => existing.push(a.id),
+            Err(StoreError::IdempotencyKeyReused) => reused += 1,
+            other => panic!("unexpected answer: {other:?}"),
+        }
+    }
+    let page = store
+        .list(&t, &ListFilter::default(), 100, None, Utc::now())
+        .await
+        .unwrap();
+    let stored: Vec<_> = page.items.iter().map(|a| a.id).collect();
+    assert_eq!(stored.len(), 1, "one approval stored");
+    // The winner's body decides which askers were reusing the key with another body.
+    assert_eq!(new, stored, "one create made it");
+    assert_eq!(existing.len() + reused, 19);
+    assert!(
+        existing.iter().all(|id| *id == stored[0]),
+        "the others got it"
     );
 }
