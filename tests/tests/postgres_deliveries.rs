@@ -239,6 +239,40 @@ async fn saving_releases_the_claim() {
     assert_eq!(ids(&b.due(later, 10).await.unwrap()), ids(&[d]), "released");
 }
 
+/// What a worker read but does not start now (its slots are full) is let go at once, so
+/// another instance sends it; a claim another instance holds is not let go by this one.
+#[tokio::test]
+async fn letting_go_of_unstarted_deliveries_hands_them_to_another_instance() {
+    let pg = own_database().await;
+    let queued = due_now(3);
+    PgDeliveries::new(pg.clone())
+        .enqueue(&queued)
+        .await
+        .unwrap();
+    let (a, b) = (instance(&pg), instance(&pg));
+    assert_eq!(a.due(Utc::now(), 10).await.unwrap().len(), 3);
+    assert!(
+        b.due(Utc::now(), 10).await.unwrap().is_empty(),
+        "a holds all three"
+    );
+    let unstarted = vec![queued[1].id.clone(), queued[2].id.clone()];
+    // b cannot let go of a's claims.
+    b.release(&unstarted).await.unwrap();
+    assert!(b.due(Utc::now(), 10).await.unwrap().is_empty());
+    a.release(&unstarted).await.unwrap();
+    assert_eq!(
+        ids(&b.due(Utc::now(), 10).await.unwrap()),
+        ids(&queued[1..]),
+        "b takes what a let go"
+    );
+    assert_eq!(
+        claim_of(&pg, &queued[0].id).await.0.is_some(),
+        true,
+        "a keeps the one it started"
+    );
+    a.release(&[]).await.unwrap();
+}
+
 #[tokio::test]
 async fn reading_reviewers_messages_neither_answers_nor_claims_callbacks() {
     let pg = own_database().await;

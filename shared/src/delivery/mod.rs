@@ -255,6 +255,13 @@ pub trait DeliveryLog: Send + Sync + 'static {
         Ok(due)
     }
 
+    /// Lets go of `ids`, read from [`DeliveryLog::due`] but not attempted now, so another
+    /// instance on the same store may take them (PostgreSQL's claims; a store only one process
+    /// sends from has nothing to let go of).
+    async fn release(&self, _ids: &[String]) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// The deliveries of one approval, in the order they were planned.
     async fn of_approval(&self, tenant: &str, approval: Uuid) -> Result<Vec<Delivery>, StoreError>;
 

@@ -266,8 +266,17 @@ impl Notifier {
                             });
                             ids.insert(task.id(), id);
                         }
+                        // What is not started now is let go, so another instance on a
+                        // shared store may send it (deferred ones are let go by their save).
+                        let mut unstarted: Vec<String> =
+                            taken.later.iter().map(|d| d.id.clone()).collect();
                         if crowded {
                             self.defer(taken.waiting).await;
+                        } else {
+                            unstarted.extend(taken.waiting.iter().map(|d| d.id.clone()));
+                        }
+                        if let Err(e) = self.log.release(&unstarted).await {
+                            tracing::warn!(error = %e, "deliveries not started were not let go");
                         }
                     }
                     Err(e) => tracing::warn!(error = %e, "the delivery queue could not be read"),

@@ -180,6 +180,24 @@ impl DeliveryLog for PgDeliveries {
         Ok(())
     }
 
+    async fn release(&self, ids: &[String]) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let conn = self.pg.conn().await?;
+        // Only this instance's own claims: one another instance took over stays its.
+        let s = conn
+            .prepare_cached(
+                "UPDATE deliveries SET claimed_by = NULL, claimed_until = NULL
+                 WHERE id = ANY($1) AND claimed_by = $2::text::uuid",
+            )
+            .await
+            .map_err(failed)?;
+        let me = self.pg.instance().hyphenated().to_string();
+        conn.execute(&s, &[&ids, &me]).await.map_err(failed)?;
+        Ok(())
+    }
+
     async fn get(
         &self,
         tenant: &str,
