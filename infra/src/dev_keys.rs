@@ -57,7 +57,13 @@ pub async fn ensure(dir: &Path, d: &dyn Directory) -> Result<Start, CliError> {
             webhook_secret: Some(secret.clone()),
             instance: None,
         };
-        d.put(&entry, true).await?;
+        match d.put(&entry, true).await {
+            // Another instance on the same database added them at the same moment: its stand.
+            Err(holdpoint::store::StoreError::AlreadyExists) => {
+                return Ok(Start::Known(d.list(None).await?.len()));
+            }
+            other => other?,
+        }
         file.insert(
             key,
             serde_json::json!({"tenant": "local", "principal": name, "roles": roles, "kind": kind, "webhook_secret": secret}),
