@@ -13,6 +13,8 @@ mod cluster;
 mod phases;
 #[path = "postgres_instances/receiver.rs"]
 mod receiver;
+#[path = "postgres_instances/sigkill.rs"]
+mod sigkill;
 
 use std::time::Duration;
 
@@ -37,7 +39,7 @@ async fn three_instances_on_one_database_behave_as_one_service() {
         let team = phases::Team::add(&cluster);
         phases::fifty_decisions_have_one_winner(&cluster, &team).await;
         phases::callbacks_are_delivered_once(&cluster, &team).await;
-        phases::sigkill_mid_burst(&cluster, &team).await;
+        sigkill::sigkill_mid_burst(&cluster, &team).await;
         phases::thousand_due_are_expired_once(&cluster, &team).await;
     };
     // Every wait inside is bounded too; dropping the cluster kills the instances.

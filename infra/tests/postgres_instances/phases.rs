@@ -1,7 +1,6 @@
 //! The scenario's parts, each on the running cluster.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use holdpoint_tests::receivers::eventually;
@@ -14,9 +13,9 @@ use crate::support::Server;
 /// The principals, in the database's directory (tenant `acme`; `local` holds the development
 /// keys a first start adds): an agent, two reviewers, and 50 holders of the role `deciders`.
 pub struct Team {
-    agent: String,
+    pub agent: String,
     alice: String,
-    bob: String,
+    pub bob: String,
     deciders: Vec<String>,
 }
 
@@ -44,7 +43,7 @@ impl Team {
 }
 
 /// Creates an approval on `server`; its answer (201), or `None` if refused or unanswered.
-async fn create(server: &Server, team: &Team, body: Value) -> Option<Value> {
+pub async fn create(server: &Server, team: &Team, body: Value) -> Option<Value> {
     match call(server, "POST", "/v1/approvals", &team.agent, Some(&body)).await {
         Some((201, a)) => Some(a),
         Some((status, a)) => panic!("create answered {status}: {a}"),
@@ -52,7 +51,7 @@ async fn create(server: &Server, team: &Team, body: Value) -> Option<Value> {
     }
 }
 
-fn ask(callback: Option<String>) -> Value {
+pub fn ask(callback: Option<String>) -> Value {
     let mut body = json!({"action": "Pay invoice", "agent_id": "ops",
                           "reviewers": ["alice", "bob"]});
     if let Some(url) = callback {
@@ -61,7 +60,7 @@ fn ask(callback: Option<String>) -> Value {
     body
 }
 
-async fn decide(server: &Server, key: &str, id: &str, decision: &str) -> Option<(u16, Value)> {
+pub async fn decide(server: &Server, key: &str, id: &str, decision: &str) -> Option<(u16, Value)> {
     let path = format!("/v1/approvals/{id}/decision");
     call(
         server,
@@ -192,180 +191,6 @@ pub async fn callbacks_are_delivered_once(cluster: &Cluster, team: &Team) {
         "{N} callbacks with three notifiers: {} requests, each webhook-id once",
         hits.len()
     );
-}
-
-pub async fn sigkill_mid_burst(cluster: &Cluster, team: &Team) {
-    // An instance sends at most two at once to one receiver (its slots per target): two held
-    // callbacks, which the victim (woken by its own decisions) takes before the others poll.
-    const HELD: usize = 2;
-    let s = &cluster.servers;
-    let victim = &s[2];
-    let receiver = Receiver::start().await;
-
-    // A burst of creations on the victim, each 201 noted.
-    let acked = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let burst: Vec<_> = (0..6)
-        .map(|_| {
-            let (acked, stop, team_key) = (acked.clone(), stop.clone(), team.agent.clone());
-            let addr = victim.addr;
-            tokio::spawn(async move {
-                let body = ask(None);
-                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    let answer = raw_create(addr, &team_key, &body).await;
-                    match answer {
-                        Some(id) => acked.lock().unwrap().push(id),
-                        None => return,
-                    }
-                }
-            })
-        })
-        .collect();
-
-    // Meanwhile decisions whose callbacks the receiver holds: the victim claims most of them.
-    let mut held_ids = Vec::new();
-    for _ in 0..HELD {
-        let a = create(victim, team, ask(Some(receiver.url("/held/agent"))))
-            .await
-            .unwrap();
-        let id = a["id"].as_str().unwrap().to_owned();
-        assert_eq!(
-            decide(victim, &team.bob, &id, "approved").await.unwrap().0,
-            200
-        );
-        held_ids.push(id);
-    }
-    eventually(
-        Duration::from_secs(20),
-        async || receiver.hits().len(),
-        |n| *n >= HELD,
-    )
-    .await;
-    let db = cluster.db().await;
-    let ids: Vec<String> = receiver
-        .hits()
-        .iter()
-        .map(|h| h.webhook_id.clone())
-        .collect();
-    let claims = db
-        .query(
-            "SELECT id, claimed_by::text FROM deliveries WHERE id = ANY($1)",
-            &[&ids],
-        )
-        .await
-        .unwrap();
-    let claimed: HashMap<String, Option<String>> =
-        claims.iter().map(|r| (r.get(0), r.get(1))).collect();
-    let before = acked.lock().unwrap().len();
-    victim.kill();
-    let killed_at = Instant::now();
-    receiver.release();
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    for b in burst {
-        let _ = tokio::time::timeout(Duration::from_secs(20), b).await;
-    }
-    let acked = acked.lock().unwrap().clone();
-    assert!(
-        !acked.is_empty(),
-        "the burst was acknowledged before the kill"
-    );
-
-    // Every acknowledged creation is there for the others.
-    for id in &acked {
-        for server in &s[..2] {
-            let path = format!("/v1/approvals/{id}");
-            let (status, a) = call(server, "GET", &path, &team.agent, None).await.unwrap();
-            assert_eq!(
-                (status, &a["status"]),
-                (200, &json!("pending")),
-                "{id} lost: {a}"
-            );
-        }
-    }
-
-    // The deliveries the victim was sending when it died: claimed by one instance (the dead
-    // one), sent again by another only once the claim lapsed, and then once.
-    let hits = receiver.hits();
-    let abandoned: HashSet<&str> = hits
-        .iter()
-        .filter(|h| h.outcome == Outcome::Abandoned)
-        .map(|h| h.webhook_id.as_str())
-        .collect();
-    assert!(
-        !abandoned.is_empty(),
-        "the victim held none of the deliveries: {hits:?}"
-    );
-    let owners: HashSet<_> = abandoned.iter().map(|id| claimed[*id].clone()).collect();
-    assert_eq!(owners.len(), 1, "one instance's claims: {owners:?}");
-    assert!(
-        owners.iter().all(Option::is_some),
-        "claimed while sent: {owners:?}"
-    );
-    let hits = eventually(
-        Duration::from_secs(30) + LEASE,
-        async || receiver.hits(),
-        |hits| {
-            let answered: HashSet<_> = hits
-                .iter()
-                .filter(|h| h.outcome == Outcome::Answered)
-                .map(|h| h.webhook_id.as_str())
-                .collect();
-            answered.len() >= HELD
-        },
-    )
-    .await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let hits = [hits, receiver.hits()].concat();
-    let first_at = |id: &str| {
-        hits.iter()
-            .filter(|h| h.webhook_id == id)
-            .map(|h| h.at)
-            .min()
-    };
-    for id in &abandoned {
-        let answered: Vec<_> = receiver
-            .hits()
-            .into_iter()
-            .filter(|h| h.webhook_id == *id && h.outcome == Outcome::Answered)
-            .collect();
-        assert_eq!(
-            answered.len(),
-            1,
-            "{id} delivered once after the kill: {answered:?}"
-        );
-        let waited = answered[0].at - first_at(id).unwrap();
-        assert!(
-            waited >= LEASE - Duration::from_millis(500),
-            "{id} taken over after {waited:?}, before the {LEASE:?} lease lapsed"
-        );
-        assert!(answered[0].at > killed_at);
-    }
-    eprintln!(
-        "SIGKILL mid-burst: {} creations acknowledged ({before} before the kill), all readable \
-         from the other two; {} of {HELD} held callbacks were the victim's, delivered by another \
-         after the lease",
-        acked.len(),
-        abandoned.len()
-    );
-}
-
-/// One creation on `addr` (the victim: refused connections end the burst); the new id.
-async fn raw_create(addr: std::net::SocketAddr, key: &str, body: &Value) -> Option<String> {
-    let url = format!("http://{addr}/v1/approvals");
-    let answer = reqwest::Client::new()
-        .post(url)
-        .bearer_auth(key)
-        .header("content-type", "application/json")
-        .body(body.to_string())
-        .timeout(Duration::from_secs(10))
-        .send()
-        .await
-        .ok()?;
-    if answer.status().as_u16() != 201 {
-        return None;
-    }
-    let a: Value = serde_json::from_slice(&answer.bytes().await.ok()?).ok()?;
-    a["id"].as_str().map(str::to_owned)
 }
 
 pub async fn thousand_due_are_expired_once(cluster: &Cluster, team: &Team) {

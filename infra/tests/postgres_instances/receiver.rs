@@ -30,43 +30,54 @@ pub struct Hit {
 type Hits = Arc<Mutex<Vec<Hit>>>;
 
 pub struct Receiver {
-    pub addr: SocketAddr,
+    /// Two ports: two receivers to an instance, which sends at most two at once to each.
+    addrs: [SocketAddr; 2],
     hits: Hits,
     hold: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Drop for Receiver {
     fn drop(&mut self) {
-        self.task.abort();
+        for task in &self.tasks {
+            task.abort();
+        }
     }
 }
 
 impl Receiver {
     /// Listening, with the hold on.
     pub async fn start() -> Receiver {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");
-        let addr = listener.local_addr().expect("bound");
         let hits: Hits = Arc::default();
         let (hold, holding) = watch::channel(true);
-        let task = tokio::spawn({
-            let hits = hits.clone();
-            async move {
+        let mut addrs = Vec::new();
+        let mut tasks = Vec::new();
+        for _ in 0..2 {
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");
+            addrs.push(listener.local_addr().expect("bound"));
+            let (hits, holding) = (hits.clone(), holding.clone());
+            tasks.push(tokio::spawn(async move {
                 while let Ok((stream, _)) = listener.accept().await {
                     tokio::spawn(serve(stream, hits.clone(), holding.clone()));
                 }
-            }
-        });
+            }));
+        }
         Receiver {
-            addr,
+            addrs: [addrs[0], addrs[1]],
             hits,
             hold,
-            task,
+            tasks,
         }
     }
 
+    /// `path` on the first port.
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        self.url_at(0, path)
+    }
+
+    /// `path` on port `i` (0 or 1).
+    pub fn url_at(&self, i: usize, path: &str) -> String {
+        format!("http://{}{path}", self.addrs[i % 2])
     }
 
     /// Answers the held requests and every later one at once.
@@ -111,12 +122,14 @@ async fn serve(stream: TcpStream, hits: Hits, mut holding: watch::Receiver<bool>
         if path.starts_with("/held") {
             let mut probe = [0u8; 1];
             tokio::select! {
-                _ = holding.wait_for(|on| !*on) => {}
-                // Nothing more comes before the answer: a read ending is the sender gone.
+                // Nothing more comes before the answer: a read ending is the sender gone, noted
+                // even when the hold ends at the same moment.
+                biased;
                 _ = conn.read(&mut probe) => {
                     outcome(Outcome::Abandoned);
                     return;
                 }
+                _ = holding.wait_for(|on| !*on) => {}
             }
         }
         let answered = conn
