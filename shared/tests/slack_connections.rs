@@ -4,8 +4,9 @@
 
 use holdpoint::directory::Directory;
 use holdpoint::directory::embedded::EmbeddedDirectory;
+use holdpoint::slack::connection::Connected;
 use holdpoint::slack::connection::SlackConnections;
-use holdpoint::slack::connection::embedded::{Connected, EmbeddedSlack};
+use holdpoint::slack::connection::embedded::EmbeddedSlack;
 use holdpoint::store::StoreError;
 
 const TOKEN: &str = "xoxb-1-topsecrettoken";

@@ -1,6 +1,7 @@
 //! Tenants' Slack apps on PostgreSQL: a round trip, and secrets never shown.
 
-use holdpoint::postgres::slack::{Connected, PgSlack};
+use holdpoint::postgres::slack::PgSlack;
+use holdpoint::slack::connection::Connected;
 use holdpoint::slack::connection::SlackConnections;
 use holdpoint::slack::signature::SigningSecret;
 use holdpoint::store::StoreError;
