@@ -3,11 +3,29 @@
 
 use std::process::ExitCode;
 
+use clap::Subcommand;
 use holdpoint::config::{Settings, StoreKind};
 use holdpoint::postgres::migrations::{self, MIGRATIONS};
 use holdpoint::postgres::{Migrate, Pg};
 
 use crate::error::CliError;
+
+#[derive(Subcommand)]
+pub enum DbCommand {
+    /// Apply the migrations the database lacks (a serving instance also does at start; run this
+    /// ahead of a rolling deploy). Safe while instances run and when several run it at once.
+    Migrate,
+    /// List the migrations and whether each is applied; exits 1 when one is pending or the
+    /// database is from a later Holdpoint.
+    Status,
+}
+
+pub async fn run(command: DbCommand, settings: &Settings) -> Result<ExitCode, CliError> {
+    match command {
+        DbCommand::Migrate => migrate(settings).await,
+        DbCommand::Status => status(settings).await,
+    }
+}
 
 async fn open(settings: &Settings, migrate: Migrate) -> Result<Pg, CliError> {
     if settings.store != StoreKind::Postgres || settings.database.url.is_none() {
@@ -19,7 +37,7 @@ async fn open(settings: &Settings, migrate: Migrate) -> Result<Pg, CliError> {
 }
 
 /// Applies the migrations the database lacks (once, whoever else is starting at the moment).
-pub async fn migrate(settings: &Settings) -> Result<ExitCode, CliError> {
+async fn migrate(settings: &Settings) -> Result<ExitCode, CliError> {
     let pg = open(settings, Migrate::Leave).await?;
     let applied = migrations::apply(&mut pg.conn().await?).await?;
     let now = migrations::applied(&pg.conn().await?).await?;
@@ -33,7 +51,7 @@ pub async fn migrate(settings: &Settings) -> Result<ExitCode, CliError> {
 }
 
 /// Prints every migration and whether it is applied; exits 1 when one is pending.
-pub async fn status(settings: &Settings) -> Result<ExitCode, CliError> {
+async fn status(settings: &Settings) -> Result<ExitCode, CliError> {
     let pg = open(settings, Migrate::Leave).await?;
     let applied = migrations::applied(&pg.conn().await?).await?;
     for (version, name, _) in MIGRATIONS {

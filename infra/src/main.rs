@@ -62,12 +62,12 @@ enum Command {
     /// Manage the DynamoDB tables.
     Tables {
         #[command(subcommand)]
-        command: TablesCommand,
+        command: tables::TablesCommand,
     },
     /// The PostgreSQL schema (HOLDPOINT_STORE=postgres, HOLDPOINT_DATABASE_URL).
     Db {
         #[command(subcommand)]
-        command: DbCommand,
+        command: db::DbCommand,
     },
     /// Check the audit trail.
     Audit {
@@ -198,23 +198,6 @@ enum Command {
 }
 
 #[derive(Subcommand)]
-enum TablesCommand {
-    /// Create the tables as template.yaml defines them, on the endpoint the AWS SDK's standard
-    /// variables name (e.g. AWS_ENDPOINT_URL=http://127.0.0.1:5005), unless they exist.
-    Create,
-}
-
-#[derive(Subcommand)]
-enum DbCommand {
-    /// Apply the migrations the database lacks (a serving instance also does at start; run this
-    /// ahead of a rolling deploy). Safe while instances run and when several run it at once.
-    Migrate,
-    /// List the migrations and whether each is applied; exits 1 when one is pending or the
-    /// database is from a later Holdpoint.
-    Status,
-}
-
-#[derive(Subcommand)]
 enum AuditCommand {
     /// Verify audit chains with the signing keys; exits 1 naming every broken chain.
     Verify {
@@ -315,14 +298,9 @@ async fn run(command: Command) -> Result<ExitCode, CliError> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Tables {
-            command: TablesCommand::Create,
+            command: tables::TablesCommand::Create,
         } => tables::create(&settings()?).await,
-        Command::Db {
-            command: DbCommand::Migrate,
-        } => db::migrate(&settings()?).await,
-        Command::Db {
-            command: DbCommand::Status,
-        } => db::status(&settings()?).await,
+        Command::Db { command } => db::run(command, &settings()?).await,
         Command::Audit {
             command:
                 AuditCommand::Verify {

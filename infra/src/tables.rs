@@ -2,10 +2,18 @@
 
 use std::process::ExitCode;
 
+use clap::Subcommand;
 use holdpoint::config::Settings;
 use holdpoint::store::dynamodb::{sdk_config, tables};
 
 use crate::error::CliError;
+
+#[derive(Subcommand)]
+pub enum TablesCommand {
+    /// Create the tables as template.yaml defines them, on the endpoint the AWS SDK's standard
+    /// variables name (e.g. AWS_ENDPOINT_URL=http://127.0.0.1:5005), unless they exist.
+    Create,
+}
 
 /// Creates the tables that do not exist yet, and says of each whether it was created.
 pub async fn create(settings: &Settings) -> Result<ExitCode, CliError> {

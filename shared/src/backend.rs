@@ -19,11 +19,10 @@ use crate::directory::Directory;
 use crate::directory::dynamodb::DynamoDirectory;
 use crate::directory::policy::{PolicyStore, dynamodb::DynamoPolicies};
 use crate::events::{EventBridgeSink, EventSink, JsonLinesSink};
-use crate::keys::checkpoint::CheckpointKeys;
 use crate::keys::local::{self, LocalKeys};
 use crate::keys::secrets_manager::SecretsManagerKeys;
 use crate::service::Service;
-use crate::store::checkpoints::{CheckpointLog, Checkpoints};
+use crate::store::checkpoints::CheckpointLog;
 use crate::store::dynamodb::{DynamoStore, sdk_config};
 use crate::store::{Store, StoreError};
 use holdpoint_core::domain::review_link::BaseUrl;
@@ -419,37 +418,9 @@ impl Backend {
             None => service,
         })
     }
-
-    /// Where checkpoints are kept and their keys: the KMS key named by
-    /// `HOLDPOINT_CHECKPOINT_KMS_KEY`, else `checkpoint-key.pem` in the data directory (created
-    /// by the local server; an operator beside it only reads the published keys, and signs
-    /// nothing). A Lambda function with no KMS key named keeps no checkpoints.
-    pub async fn checkpoints(&self) -> Result<Option<Checkpoints>, BackendError> {
-        let log = self.approvals().await?.checkpoints;
-        let s = &self.settings;
-        let (signer, keys) = match (&s.checkpoint_kms_key, self.access) {
-            (Some(current), _) => {
-                let keys =
-                    CheckpointKeys::kms(self.sdk().await, current, &s.checkpoint_retired_kms_keys)
-                        .await?;
-                (Some(keys.signer()), keys.published().clone())
-            }
-            (None, Access::Function) => return Ok(None),
-            (None, Access::Serve) => {
-                let keys = CheckpointKeys::local(self.keys_dir())?;
-                (Some(keys.signer()), keys.published().clone())
-            }
-            // Beside a server that has never written one: nothing to check against yet.
-            (None, Access::Inspect) => match CheckpointKeys::local_published(self.keys_dir()) {
-                Ok(keys) => (None, keys),
-                Err(KeyError::Unavailable(_)) => return Ok(None),
-                Err(e) => return Err(e.into()),
-            },
-        };
-        Ok(Some(Checkpoints { log, signer, keys }))
-    }
 }
 
+mod checkpoints;
 #[cfg(feature = "delivery")]
 mod notify;
 mod postgres;
