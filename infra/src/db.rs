@@ -18,12 +18,21 @@ pub enum DbCommand {
     /// List the migrations and whether each is applied; exits 1 when one is pending or the
     /// database is from a later Holdpoint.
     Status,
+    /// Grant ROLE what instances need and no more (run as the tables' owner, after migrate):
+    /// instances running as ROLE cannot switch off the audit trail's append-only triggers.
+    Grant { role: String },
 }
 
 pub async fn run(command: DbCommand, settings: &Settings) -> Result<ExitCode, CliError> {
     match command {
         DbCommand::Migrate => migrate(settings).await,
         DbCommand::Status => status(settings).await,
+        DbCommand::Grant { role } => {
+            let pg = open(settings, Migrate::Check).await?;
+            migrations::grant(&pg.conn().await?, &role).await?;
+            println!("granted {role} what Holdpoint's instances need");
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

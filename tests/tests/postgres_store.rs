@@ -338,3 +338,40 @@ async fn creates_racing_on_one_idempotency_key_store_one_approval() {
         "the others got it"
     );
 }
+
+/// An attacker's list filter with a NUL (which PostgreSQL's text cannot hold) finds nothing, as
+/// on the other stores, instead of failing the query (a 500).
+#[tokio::test]
+async fn a_filter_with_a_nul_finds_nothing() {
+    use holdpoint::store::Awaiting;
+    let store = fresh().await;
+    let nul = "ops\0".to_owned();
+    let filters = [
+        ListFilter {
+            agent_id: Some(nul.clone()),
+            ..Default::default()
+        },
+        ListFilter {
+            reviewer: Some(nul.clone()),
+            ..Default::default()
+        },
+        ListFilter {
+            checkpoint_type: Some(nul.clone()),
+            ..Default::default()
+        },
+        ListFilter {
+            awaiting: Some(Awaiting {
+                name: "alice".into(),
+                roles: vec![nul.clone()],
+            }),
+            ..Default::default()
+        },
+    ];
+    for filter in filters {
+        let page = store
+            .list("t", &filter, 20, None, Utc::now())
+            .await
+            .unwrap_or_else(|e| panic!("{filter:?}: {e}"));
+        assert!(page.items.is_empty() && page.next.is_none(), "{filter:?}");
+    }
+}

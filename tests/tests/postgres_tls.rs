@@ -116,3 +116,6 @@ async fn a_ca_file_without_a_certificate_is_refused_naming_the_setting() {
     .expect("refused");
     assert!(e.to_string().contains("HOLDPOINT_DATABASE_CA_FILE"), "{e}");
 }
+
+#[path = "postgres_tls/app_role.rs"]
+mod app_role;

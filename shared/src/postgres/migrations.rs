@@ -47,9 +47,15 @@ pub async fn apply(conn: &mut Conn) -> Result<Vec<i32>, StoreError> {
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK])
         .await
         .map_err(failed)?;
-    tx.batch_execute(LEDGER).await.map_err(failed)?;
     let applied = applied(&tx).await?;
     refuse_later(&applied)?;
+    if applied.len() == MIGRATIONS.len() {
+        // Nothing to apply: no DDL either, so an instance may run as a role that owns nothing
+        // ([`GRANTS`]) once the owner has migrated.
+        tx.commit().await.map_err(failed)?;
+        return Ok(Vec::new());
+    }
+    tx.batch_execute(LEDGER).await.map_err(failed)?;
     let mut done = Vec::new();
     for (version, name, sql) in MIGRATIONS {
         if applied.contains(version) {
@@ -68,6 +74,39 @@ pub async fn apply(conn: &mut Conn) -> Result<Vec<i32>, StoreError> {
     }
     tx.commit().await.map_err(failed)?;
     Ok(done)
+}
+
+/// What the role instances run as may do, once the tables' owner has migrated: read and write
+/// what the service writes, and only add to the audit records, checkpoints, policies and
+/// idempotency keys. Owning nothing, it cannot switch off the append-only triggers, alter a
+/// table or truncate one. `{role}` is the role, checked by [`grant`].
+pub const GRANTS: &str = "
+GRANT USAGE ON SCHEMA public TO {role};
+GRANT SELECT ON holdpoint_migrations TO {role};
+GRANT SELECT, INSERT, UPDATE ON approvals TO {role};
+GRANT SELECT, INSERT ON reviewers, idempotency, audit, checkpoints, checkpoint_heads, policies TO {role};
+GRANT SELECT, INSERT, UPDATE, DELETE ON principals, credentials, sign_in_requests, sign_in_links,
+    sessions, spent_buttons, slack_apps, deliveries TO {role};
+";
+
+/// Grants [`GRANTS`] to `role` (lower-case letters, digits and `_`: an identifier needing no
+/// quoting, so nothing else can ride along).
+pub async fn grant(conn: &Conn, role: &str) -> Result<(), StoreError> {
+    let plain = !role.is_empty()
+        && role.len() <= 63
+        && !role.starts_with(|c: char| c.is_ascii_digit())
+        && role
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if !plain {
+        return Err(StoreError::Internal(
+            "a role is lower-case letters, digits and _ (at most 63, not starting with a digit)"
+                .into(),
+        ));
+    }
+    conn.batch_execute(&GRANTS.replace("{role}", role))
+        .await
+        .map_err(failed)
 }
 
 /// Refuses a database that is not at this build's schema, changing nothing.

@@ -192,7 +192,15 @@ impl Store for PgStore {
         after: Option<&Cursor>,
         now: DateTime<Utc>,
     ) -> Result<Page, StoreError> {
-        if limit == 0 {
+        // PostgreSQL's text holds no NUL: no stored approval can match a filter with one, and
+        // the query would fail (a 500) rather than find nothing, as the other stores do.
+        let awaiting = filter.awaiting.iter();
+        let texts = [&filter.agent_id, &filter.reviewer, &filter.checkpoint_type]
+            .into_iter()
+            .flatten()
+            .chain(awaiting.clone().map(|w| &w.name))
+            .chain(awaiting.flat_map(|w| &w.roles));
+        if limit == 0 || tenant.contains('\0') || texts.into_iter().any(|t| t.contains('\0')) {
             return Ok(Page {
                 items: Vec::new(),
                 next: None,
