@@ -37,16 +37,14 @@ pub async fn chains(
     tenant: Option<&str>,
     approval: Option<Uuid>,
 ) -> Result<Vec<(String, Uuid)>, CliError> {
-    if let Some(e) = &opened.embedded {
-        let all = e.all_approvals().await?;
+    if let Some(all) = opened.store.every_chain().await? {
         return Ok(all
             .into_iter()
             .filter(|(t, id)| tenant.is_none_or(|x| x == t) && approval.is_none_or(|x| x == *id))
             .collect());
     }
     // DynamoDB: chains are found through a tenant's index, never by scanning the table.
-    let tenant =
-        tenant.ok_or("with --store dynamodb or postgres, name the tenant with --tenant")?;
+    let tenant = tenant.ok_or("with --store dynamodb, name the tenant with --tenant")?;
     if let Some(id) = approval {
         return Ok(vec![(tenant.to_owned(), id)]);
     }

@@ -8,7 +8,6 @@ use holdpoint::backend::{Backend, BackendError};
 use holdpoint::config::Settings;
 use holdpoint::directory::Directory;
 use holdpoint::service::Service;
-use holdpoint::store::embedded::EmbeddedStore;
 
 pub use holdpoint::backend::Access;
 
@@ -24,8 +23,8 @@ impl From<BackendError> for CliError {
 /// The service of a command, with what it opened.
 pub struct Opened {
     pub service: Service,
-    /// The embedded store by name, for walking every chain (DynamoDB is walked per tenant).
-    pub embedded: Option<EmbeddedStore>,
+    /// The store, for walking every chain where it can (DynamoDB is walked per tenant).
+    pub store: std::sync::Arc<dyn holdpoint::store::Store>,
     /// Where approvals live, for the operator.
     pub store_name: String,
     /// Where the signing key comes from, for the operator.
@@ -51,7 +50,7 @@ pub async fn open_on(backend: &Backend) -> Result<Opened, CliError> {
     }
     Ok(Opened {
         service,
-        embedded: backend.approvals().await?.embedded,
+        store: backend.approvals().await?.store,
         store_name: backend.store_name(),
         key_source: backend.key_source(),
     })

@@ -318,6 +318,26 @@ impl Store for PgStore {
         Ok(due)
     }
 
+    async fn every_chain(&self) -> Result<Option<Vec<(String, Uuid)>>, StoreError> {
+        let conn = self.pg.conn().await?;
+        let rows = conn
+            .query(
+                "SELECT tenant, id FROM approvals \
+                 UNION SELECT tenant, approval_id FROM checkpoint_heads ORDER BY 1, 2",
+                &[],
+            )
+            .await
+            .map_err(failed)?;
+        rows.iter()
+            .map(|r| {
+                let id: String = r.get(1);
+                let id = Uuid::parse_str(&id).map_err(|e| StoreError::Internal(e.to_string()))?;
+                Ok((r.get(0), id))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()
+            .map(Some)
+    }
+
     async fn audit(&self, tenant: &str, id: Uuid) -> Result<Vec<AuditRecord>, StoreError> {
         let conn = self.pg.conn().await?;
         let key = row::id(id);

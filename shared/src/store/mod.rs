@@ -243,4 +243,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// The audit chain of one approval of `tenant`, in sequence order.
     async fn audit(&self, tenant: &str, id: Uuid) -> Result<Vec<AuditRecord>, StoreError>;
+
+    /// Every `(tenant, approval)` with a row or a head a checkpoint recorded (so an approval
+    /// whose row was deleted is still walked), for `holdpoint audit verify`; `None` where the
+    /// store is walked per tenant through its lists instead (DynamoDB, never scanned).
+    async fn every_chain(&self) -> Result<Option<Vec<(String, Uuid)>>, StoreError> {
+        Ok(None)
+    }
 }

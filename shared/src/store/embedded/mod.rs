@@ -354,6 +354,10 @@ impl Store for EmbeddedStore {
         let (tenant, id) = (tenant.to_owned(), schema::id(id));
         self.read(move |conn| audit_of(conn, &tenant, &id)).await
     }
+
+    async fn every_chain(&self) -> Result<Option<Vec<(String, Uuid)>>, StoreError> {
+        self.all_approvals().await.map(Some)
+    }
 }
 
 /// The seam of the conformance tamper tests (`conformance::Tamper`): raw SQL on the file, as a
