@@ -88,7 +88,7 @@ pub struct Settings {
 }
 
 /// PostgreSQL, for `HOLDPOINT_STORE=postgres`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Database {
     /// `postgres://user:password@host:port/db?sslmode=…`; never logged (it may hold a password).
     pub url: Option<String>,
@@ -272,6 +272,18 @@ impl Settings {
         value
             .as_deref()
             .ok_or_else(|| ConfigError(format!("{name} is not set: {why}")))
+    }
+}
+
+/// Never the URL: it may hold a password.
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("url", &self.url.as_ref().map(|_| ".."))
+            .field("ca_file", &self.ca_file)
+            .field("pool", &self.pool)
+            .field("lease", &self.lease)
+            .finish()
     }
 }
 

@@ -337,8 +337,61 @@ async fn a_row_holding_another_deliverys_body_is_refused() {
         .get("victim", theirs[1].approval_id, &theirs[1].id)
         .await;
     assert!(matches!(got, Err(StoreError::Integrity { .. })), "{got:?}");
-    let due = log.due(Utc::now(), 10).await;
-    assert!(matches!(due, Err(StoreError::Integrity { .. })), "{due:?}");
+    // The queue goes on without it: the sound delivery is sent, the altered one never.
+    let due = log.due(Utc::now(), 10).await.unwrap();
+    assert_eq!(ids(&due), ids(&theirs[..1]), "{due:?}");
+}
+
+/// An attempt that outlived its lease must not undo what the instance that took the delivery
+/// over recorded: its save lands only on a pending delivery no other instance holds.
+#[tokio::test]
+async fn a_save_after_the_lease_does_not_undo_the_instance_that_took_over() {
+    let pg = own_database().await;
+    let queued = due_now(1);
+    PgDeliveries::new(pg.clone())
+        .enqueue(&queued)
+        .await
+        .unwrap();
+    let slow = PgDeliveries::new(
+        pg.as_instance(Uuid::new_v4())
+            .with_lease(TimeDelta::milliseconds(300)),
+    );
+    let other = instance(&pg);
+    let mut mine = slow.due(Utc::now(), 10).await.unwrap().remove(0);
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let mut theirs = other.due(Utc::now(), 10).await.unwrap().remove(0);
+    // While the other holds it, the slow instance's late result is not recorded.
+    mine.record(
+        Outcome::Retry {
+            error: "timed out".into(),
+            status: None,
+            retry_after: None,
+        },
+        Utc::now(),
+        &RetryPolicy::default(),
+    );
+    slow.save(&mine).await.unwrap();
+    assert!(
+        claim_of(&pg, &queued[0].id).await.0.is_some(),
+        "the other's claim stands"
+    );
+    theirs.record(
+        Outcome::Delivered {
+            status: Some(200),
+            receipt: None,
+        },
+        Utc::now(),
+        &RetryPolicy::default(),
+    );
+    other.save(&theirs).await.unwrap();
+    // Nor once it is delivered: a late failure does not make it pending (sent again).
+    slow.save(&mine).await.unwrap();
+    let kept = other
+        .get("t", queued[0].approval_id, &queued[0].id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(kept.status, DeliveryStatus::Delivered);
 }
 
 /// The queue is read by its partial indexes, not by a walk of every delivery ever kept.

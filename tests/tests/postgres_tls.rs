@@ -119,3 +119,28 @@ async fn a_ca_file_without_a_certificate_is_refused_naming_the_setting() {
 
 #[path = "postgres_tls/app_role.rs"]
 mod app_role;
+
+/// No `sslmode` in the URL: plain to this machine (the server offers TLS with a certificate no
+/// system root signs, which `prefer` would have refused), and every session has limits.
+#[tokio::test]
+async fn without_sslmode_loopback_is_plain_and_sessions_have_limits() {
+    let admin = admin_url();
+    let bare = admin.split_once('?').map_or(admin.as_str(), |(b, _)| b);
+    let pg = Pg::connect(&database(bare, 1), Migrate::Leave)
+        .await
+        .expect("loopback without sslmode connects");
+    assert!(!encrypted(&pg).await);
+    let conn = pg.conn().await.unwrap();
+    for (setting, value) in [
+        ("statement_timeout", "30s"),
+        ("lock_timeout", "10s"),
+        ("idle_in_transaction_session_timeout", "1min"),
+    ] {
+        let shown: String = conn
+            .query_one(&format!("SHOW {setting}"), &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(shown, value, "{setting}");
+    }
+}

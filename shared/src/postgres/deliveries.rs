@@ -45,7 +45,18 @@ impl PgDeliveries {
             .query(&s, &[&ms(now), &limit, &me, &until, &ms(wall)])
             .await
             .map_err(failed)?;
-        rows.iter().map(delivery).collect()
+        // One unreadable row must not stop every tenant's deliveries: it is left out (and
+        // stays claimed until its lease ends), the rest are sent.
+        Ok(rows
+            .iter()
+            .filter_map(|row| {
+                delivery(row)
+                    .inspect_err(|e| {
+                        tracing::error!(error = %e, "an unreadable delivery is left out of the queue")
+                    })
+                    .ok()
+            })
+            .collect())
     }
 }
 
@@ -122,10 +133,12 @@ impl DeliveryLog for PgDeliveries {
         if deliveries.is_empty() {
             return Ok(());
         }
-        let rows = deliveries
+        let mut rows = deliveries
             .iter()
             .map(columns)
             .collect::<Result<Vec<_>, _>>()?;
+        // In key order: two writers inserting the same deliveries cannot deadlock.
+        rows.sort_by(|a, b| a.id.cmp(&b.id));
         let col = |f: fn(&Columns) -> &str| rows.iter().map(f).collect::<Vec<_>>();
         let (ids, tenants, approvals, channels, statuses, bodies) = (
             col(|r| &r.id),
@@ -165,18 +178,31 @@ impl DeliveryLog for PgDeliveries {
     async fn save(&self, delivery: &Delivery) -> Result<(), StoreError> {
         let r = columns(delivery)?;
         let conn = self.pg.conn().await?;
-        // Saved after an attempt (or deferred): the claim has done its work.
+        // Saved after an attempt (or deferred): the claim has done its work. Only over a
+        // pending delivery no other instance holds now: an attempt that outlived its lease
+        // must not undo what the instance that took over recorded (delivered, or failed).
         let s = conn
             .prepare_cached(
                 "UPDATE deliveries SET status = $2, due_at = $3, body = $4,
                      claimed_by = NULL, claimed_until = NULL
-                 WHERE id = $1",
+                 WHERE id = $1 AND status = 'pending'
+                     AND (claimed_by IS NULL OR claimed_by = $5::text::uuid
+                          OR claimed_until <= $6)",
             )
             .await
             .map_err(failed)?;
-        conn.execute(&s, &[&r.id, &r.status, &r.due_at, &r.body])
+        let me = self.pg.instance().hyphenated().to_string();
+        let wall = ms(Utc::now());
+        let saved = conn
+            .execute(&s, &[&r.id, &r.status, &r.due_at, &r.body, &me, &wall])
             .await
             .map_err(failed)?;
+        if saved == 0 {
+            tracing::warn!(
+                delivery = %delivery.id,
+                "not recorded: another instance holds or has finished this delivery"
+            );
+        }
         Ok(())
     }
 
@@ -283,6 +309,17 @@ impl DeliveryLog for PgDeliveries {
             }
         }
         .map_err(failed)?;
-        rows.iter().map(delivery).collect()
+        // One unreadable row must not stop every tenant's deliveries: it is left out (and
+        // stays claimed until its lease ends), the rest are sent.
+        Ok(rows
+            .iter()
+            .filter_map(|row| {
+                delivery(row)
+                    .inspect_err(|e| {
+                        tracing::error!(error = %e, "an unreadable delivery is left out of the queue")
+                    })
+                    .ok()
+            })
+            .collect())
     }
 }

@@ -18,6 +18,10 @@ pub fn failed(e: tokio_postgres::Error) -> StoreError {
             SqlState::CANNOT_CONNECT_NOW,
             SqlState::TOO_MANY_CONNECTIONS,
             SqlState::QUERY_CANCELED,
+            SqlState::LOCK_NOT_AVAILABLE,
+            SqlState::READ_ONLY_SQL_TRANSACTION,
+            SqlState::DISK_FULL,
+            SqlState::IDLE_IN_TRANSACTION_SESSION_TIMEOUT,
         ];
         return if passing.contains(db.code()) {
             StoreError::Unavailable(format!("postgres: {}", db.message()))

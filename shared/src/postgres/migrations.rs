@@ -44,6 +44,11 @@ fn latest() -> i32 {
 /// Applies the migrations the database lacks; answers the versions it applied.
 pub async fn apply(conn: &mut Conn) -> Result<Vec<i32>, StoreError> {
     let tx = conn.transaction().await.map_err(failed)?;
+    // A migration may wait for another instance's, and rewrite a large table: neither is
+    // bound by the session's limits.
+    tx.batch_execute("SET LOCAL statement_timeout = 0; SET LOCAL lock_timeout = 0")
+        .await
+        .map_err(failed)?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK])
         .await
         .map_err(failed)?;
@@ -79,8 +84,10 @@ pub async fn apply(conn: &mut Conn) -> Result<Vec<i32>, StoreError> {
 /// What the role instances run as may do, once the tables' owner has migrated: read and write
 /// what the service writes, and only add to the audit records, checkpoints, policies and
 /// idempotency keys. Owning nothing, it cannot switch off the append-only triggers, alter a
-/// table or truncate one. `{role}` is the role, checked by [`grant`].
+/// table or truncate one; nor create anything in `public` (which PostgreSQL 14 and older let
+/// every role do: a function planted there could run as the owner at its next migration). `{role}` is the role, checked by [`grant`].
 pub const GRANTS: &str = "
+REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 GRANT USAGE ON SCHEMA public TO {role};
 GRANT SELECT ON holdpoint_migrations TO {role};
 GRANT SELECT, INSERT, UPDATE ON approvals TO {role};

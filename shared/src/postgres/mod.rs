@@ -38,6 +38,12 @@ pub use tokio_postgres;
 
 /// How long a request waits for a free connection before the store answers unavailable.
 const POOL_WAIT: Duration = Duration::from_secs(5);
+/// Each session's limits unless the URL sets `options`: a statement, a wait for a lock, a
+/// transaction left idle.
+const SESSION_LIMITS: &str =
+    "-c statement_timeout=30s -c lock_timeout=10s -c idle_in_transaction_session_timeout=60s";
+/// A connection whose peer went silent is found out after this (not the system's two hours).
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(30);
 /// How long opening one connection may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -85,6 +91,16 @@ impl Pg {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
+        if !url.contains("sslmode=") {
+            config.ssl_mode(tls::default_mode(config.get_hosts()));
+        }
+        if config.get_options().is_none() {
+            // A lock held elsewhere (an operator's open transaction) or a statement gone astray
+            // must not hold a pooled connection for ever: each gives up, and the store answers
+            // unavailable.
+            config.options(SESSION_LIMITS);
+        }
+        config.keepalives_idle(KEEPALIVE_IDLE);
         if config.get_application_name().is_none() {
             config.application_name("holdpoint");
         }

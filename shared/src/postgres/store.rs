@@ -28,8 +28,12 @@ const CREATE_TRIES: usize = 3;
 /// The sweep's query, claiming what it returns: due by `$1` (the caller's clock), not claimed
 /// by another instance whose claim is still live by `$5` (the wall clock); at most `$2`, the
 /// soonest first, skipping rows another transaction holds. `$3` is this instance, `$4` the end
-/// of its claim. The partial index `approvals_due` holds only rows with a due time.
-pub const DUE: &str = "UPDATE approvals a SET claimed_by = $3, claimed_until = $4 \
+/// of its claim. The partial index `approvals_due` holds only rows with a due time. A live
+/// claim of this instance's own is taken again but not lengthened: an instance that keeps
+/// failing to move an approval on (its events file unwritable, say) lets it go to the others
+/// one lease after it first took it.
+pub const DUE: &str = "UPDATE approvals a SET claimed_by = $3, claimed_until = \
+     CASE WHEN a.claimed_by = $3 AND a.claimed_until > $5 THEN a.claimed_until ELSE $4 END \
      FROM (SELECT id FROM approvals WHERE due_at <= $1 \
            AND (claimed_by IS NULL OR claimed_by = $3 OR claimed_until <= $5) \
            ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED) d \

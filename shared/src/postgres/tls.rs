@@ -1,6 +1,7 @@
 //! TLS to the database, with rustls: the server's certificate is checked against the system's
 //! roots or, when `HOLDPOINT_DATABASE_CA_FILE` names one, that CA, and the host name against it.
-//! `sslmode=disable` never uses TLS; `prefer` (the default) uses it when the server offers it;
+//! `sslmode=disable` never uses TLS; `prefer` uses it when the server offers it (without one,
+//! [`default_mode`]);
 //! `require` (and libpq's `verify-ca`, `verify-full`) refuse a server without it. Unlike
 //! libpq's `prefer` and `require`, a certificate that does not check is always refused: a
 //! server with a self-signed certificate needs its CA file, or `sslmode=disable` on loopback.
@@ -20,6 +21,30 @@ use crate::store::StoreError;
 pub fn libpq_modes(url: &str) -> String {
     url.replace("sslmode=verify-full", "sslmode=require")
         .replace("sslmode=verify-ca", "sslmode=require")
+}
+
+/// The mode when the URL names none: `disable` when every host is this machine (loopback or a
+/// Unix socket: nothing to overhear, and a local server's self-signed certificate would not
+/// check), else `require`: never plaintext to another host unless the URL asks for it (libpq's
+/// `prefer` would go plaintext whenever the server, or a machine in between, declined TLS).
+pub fn default_mode(hosts: &[tokio_postgres::config::Host]) -> tokio_postgres::config::SslMode {
+    use tokio_postgres::config::{Host, SslMode};
+    let local = |h: &Host| match h {
+        Host::Tcp(name) => {
+            name == "localhost"
+                || name
+                    .trim_matches(['[', ']'])
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
+        #[cfg(unix)]
+        Host::Unix(_) => true,
+    };
+    if !hosts.is_empty() && hosts.iter().all(local) {
+        SslMode::Disable
+    } else {
+        SslMode::Require
+    }
 }
 
 pub fn connector(ca_file: Option<&Path>) -> Result<MakeRustlsConnect, StoreError> {
@@ -58,4 +83,41 @@ pub fn connector(ca_file: Option<&Path>) -> Result<MakeRustlsConnect, StoreError
         }
     };
     Ok(MakeRustlsConnect::new(config))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::default_mode;
+    use tokio_postgres::config::{Host, SslMode};
+
+    fn mode(hosts: &[&str]) -> SslMode {
+        let hosts: Vec<Host> = hosts.iter().map(|h| Host::Tcp((*h).to_owned())).collect();
+        default_mode(&hosts)
+    }
+
+    #[test]
+    fn without_sslmode_only_this_machine_goes_without_tls() {
+        for local in [
+            &["127.0.0.1"][..],
+            &["localhost"],
+            &["::1"],
+            &["[::1]"],
+            &["127.0.0.2", "localhost"],
+        ] {
+            assert_eq!(mode(local), SslMode::Disable, "{local:?}");
+        }
+        for remote in [
+            &["db.internal"][..],
+            &["10.0.0.5"],
+            &["localhost", "db.internal"],
+            &["localhost.evil.example"],
+            &[],
+        ] {
+            assert_eq!(mode(remote), SslMode::Require, "{remote:?}");
+        }
+        assert_eq!(
+            default_mode(&[Host::Unix("/run/postgresql".into())]),
+            SslMode::Disable
+        );
+    }
 }

@@ -199,3 +199,37 @@ async fn a_crashed_instances_claims_are_taken_over_after_its_lease_not_before() 
         "and now held by the survivor"
     );
 }
+
+/// An instance alive but failing to move its due approvals on (it sweeps them again and again)
+/// does not keep them: its own claim is taken again but not lengthened, so another instance
+/// gets them one lease after the first take.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sweeping_again_does_not_lengthen_an_instances_own_claim() {
+    const LEASE: Duration = Duration::from_millis(1500);
+    let pg = own_database(4).await;
+    let seeder = PgStore::new(pg.clone());
+    let a = stored(&seeder, "stuck", Utc::now() - TimeDelta::hours(2))
+        .await
+        .id;
+    let stuck = PgStore::new(
+        pg.as_instance(Uuid::new_v4())
+            .with_lease(TimeDelta::from_std(LEASE).unwrap()),
+    );
+    let healthy = PgStore::new(pg.as_instance(Uuid::new_v4()));
+    let taken = Instant::now();
+    assert!(ids(&stuck.due(Utc::now(), 10).await.unwrap()).contains(&a));
+    // It sweeps again and again within its lease, getting nowhere.
+    while taken.elapsed() < LEASE - Duration::from_millis(300) {
+        assert!(ids(&stuck.due(Utc::now(), 10).await.unwrap()).contains(&a));
+        assert!(!ids(&healthy.due(Utc::now(), 10).await.unwrap()).contains(&a));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(
+        (taken + LEASE + Duration::from_millis(200)).saturating_duration_since(Instant::now()),
+    )
+    .await;
+    assert!(
+        ids(&healthy.due(Utc::now(), 10).await.unwrap()).contains(&a),
+        "the healthy instance takes it once the first lease ends"
+    );
+}
