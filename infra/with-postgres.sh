@@ -13,6 +13,7 @@ bindir=$(ls -d /usr/lib/postgresql/*/bin 2> /dev/null | sort -V | tail -n 1 || t
 if [ -z "$bindir" ] || [ ! -x "$bindir/initdb" ]; then
   echo "installing PostgreSQL (Debian's postgresql package)"
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql > /dev/null
   bindir=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 fi
