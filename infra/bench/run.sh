@@ -87,7 +87,7 @@ kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
 
 # Holdpoint on PostgreSQL: one instance, then three on one database (the generator's
 # connections spread over them; CPU time is the instances' together, PostgreSQL's not counted).
-pg_url() { echo "${HOLDPOINT_TEST_DATABASE_URL%/*}/$1"; }
+pg_url() { local server=${HOLDPOINT_TEST_DATABASE_URL%%\?*}; echo "${server%/*}/$1?sslmode=disable"; }
 for n in 1 3; do
   db=bench_pg$n
   "$HOLDPOINT_TEST_POSTGRES_BIN/psql" -q "$HOLDPOINT_TEST_DATABASE_URL" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
@@ -101,7 +101,7 @@ for n in 1 3; do
       exec "$bin/holdpoint" serve > "$work/pg$n-$i.log" 2>&1) &
     pids+=($!); ids+=($!)
     # The first makes the schema and the keys; the others find them.
-    wait_up "http://127.0.0.1:$port"
+    wait_up "http://127.0.0.1:$port" || { tail -n 20 "$work/pg$n-$i.log" >&2; exit 1; }
     urls+=("http://127.0.0.1:$port")
   done
   load_all "holdpoint-pg$n" "$(IFS=,; echo "${urls[*]}")" "$(IFS=,; echo "${ids[*]}")" create get decide
