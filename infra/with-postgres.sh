@@ -44,6 +44,9 @@ stop() {
   rm -rf "$dir"
 }
 trap stop EXIT
+# Stopped by a signal too (an interrupted run must not leave a server behind).
+trap 'exit 130' INT
+trap 'exit 143' TERM
 # Loopback only, no Unix socket outside the temporary directory; room for three instances'
 # pools and the tests' own.
 "${as[@]}" "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \

@@ -3,7 +3,8 @@
 //! callback is delivered once while every instance runs a notifier; one instance killed with
 //! SIGKILL mid-burst loses no acknowledged write, and the deliveries it had claimed are
 //! delivered by another once its lease lapses; 1,000 due approvals are expired exactly once
-//! while the two left sweep at once. Run under `infra/with-postgres.sh`.
+//! while the two left sweep at once; a `pg_dump` taken meanwhile restores into a database on
+//! which every chain verifies. Run under `infra/with-postgres.sh`.
 
 mod support;
 
@@ -13,6 +14,8 @@ mod cluster;
 mod phases;
 #[path = "postgres_instances/receiver.rs"]
 mod receiver;
+#[path = "postgres_instances/restore.rs"]
+mod restore;
 #[path = "postgres_instances/sigkill.rs"]
 mod sigkill;
 
@@ -41,6 +44,7 @@ async fn three_instances_on_one_database_behave_as_one_service() {
         phases::callbacks_are_delivered_once(&cluster, &team).await;
         sigkill::sigkill_mid_burst(&cluster, &team).await;
         phases::thousand_due_are_expired_once(&cluster, &team).await;
+        restore::a_dump_restores_and_verifies(&cluster).await;
     };
     // Every wait inside is bounded too; dropping the cluster kills the instances.
     tokio::time::timeout(Duration::from_secs(300), run)

@@ -75,6 +75,17 @@ impl Cluster {
         self.env.iter().map(|(k, v)| (*k, v.as_str())).collect()
     }
 
+    /// The instances' settings on another database (a restored copy).
+    pub fn env_on<'a>(&'a self, url: &'a str) -> Vec<(&'a str, &'a str)> {
+        self.env
+            .iter()
+            .map(|(k, v)| match *k {
+                "HOLDPOINT_DATABASE_URL" => (*k, url),
+                _ => (*k, v.as_str()),
+            })
+            .collect()
+    }
+
     /// `holdpoint principals add ARGS…` into the database's directory: its API key and
     /// webhook secret.
     pub fn add(&self, args: &[&str]) -> (String, String) {
