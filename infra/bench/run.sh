@@ -19,8 +19,11 @@ cd "$(dirname "$0")/../.."
 # PostgreSQL of its own for the runs on it (a private cluster on loopback, stopped at the end).
 [ -n "${HOLDPOINT_TEST_DATABASE_URL:-}" ] || exec infra/with-postgres.sh "$0" "$@"
 
-quick=""
+quick=""; http=""
 [ "${1:-}" = "--quick" ] && quick=1
+# --http: the HTTP load alone (Holdpoint on SQLite and on PostgreSQL, the peer, the floor, one
+# generator, one run), spliced into BENCHMARKS.md in place of that part; the rest is kept.
+[ "${1:-}" = "--http" ] && http=1
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 git diff --quiet HEAD 2>/dev/null || commit="$commit with uncommitted changes"
 target=${CARGO_TARGET_DIR:-target}
@@ -38,9 +41,14 @@ else
 fi
 
 echo "== building ($profile)"
-cargo build "${cargo_profile[@]}" -p holdpoint-local -p holdpoint-create -p holdpoint-read \
-  -p holdpoint-decide -p holdpoint-escalate
-cargo build "${cargo_profile[@]}" -p holdpoint-tests --examples
+if [ -n "$http" ]; then
+  cargo build "${cargo_profile[@]}" -p holdpoint-local
+  cargo build "${cargo_profile[@]}" -p holdpoint-tests --example load --example floor
+else
+  cargo build "${cargo_profile[@]}" -p holdpoint-local -p holdpoint-create -p holdpoint-read \
+    -p holdpoint-decide -p holdpoint-escalate
+  cargo build "${cargo_profile[@]}" -p holdpoint-tests --examples
+fi
 bin=$(realpath "$target/$profile")
 
 if [ ! -x "$venv/bin/uvicorn" ] || [ ! -x "$venv/bin/moto_server" ]; then
@@ -124,6 +132,12 @@ pids+=($!)
 wait_up "http://127.0.0.1:$port"
 load_all floor "http://127.0.0.1:$port" "${pids[-1]}" create get list
 kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+
+if [ -n "$http" ]; then
+  python3 infra/bench/report.py "$log" BENCHMARKS.md "infra/bench/run.sh --http" "$profile" "$commit" --splice
+  echo "spliced the HTTP load into BENCHMARKS.md"
+  exit 0
+fi
 
 echo "== Lambda cold starts ($STARTS each) through a stand-in Runtime API, on the local AWS protocol server"
 BENCH_PYTHON=$(realpath "$venv/bin/python") infra/with-moto.sh "$bin/examples/lambda_timings" \
