@@ -71,14 +71,14 @@ fn checkpoint_keys_are_named_and_retired_ones_listed() {
 #[test]
 fn the_database_url_never_shows_in_debug_output() {
     let s = Settings::from_lookup(|name| match name {
-        "HOLDPOINT_STORE" => Some("postgres".into()),
-        "HOLDPOINT_DATABASE_URL" => Some("postgres://u:hunter2-secret@db/h".into()),
+        STORE => Some("postgres".into()),
+        DATABASE_URL => Some("postgres://u:hunter2-secret@db/h".into()),
         _ => None,
     })
     .unwrap();
     assert!(!format!("{s:?}").contains("hunter2"), "{s:?}");
     assert!(
-        Settings::from_lookup(|name| (name == "HOLDPOINT_STORE").then(|| "postgres".into()))
+        Settings::from_lookup(|name| (name == STORE).then(|| "postgres".into()))
             .is_err(),
         "postgres without a URL"
     );
