@@ -78,8 +78,7 @@ fn the_database_url_never_shows_in_debug_output() {
     .unwrap();
     assert!(!format!("{s:?}").contains("hunter2"), "{s:?}");
     assert!(
-        Settings::from_lookup(|name| (name == STORE).then(|| "postgres".into()))
-            .is_err(),
+        Settings::from_lookup(|name| (name == STORE).then(|| "postgres".into())).is_err(),
         "postgres without a URL"
     );
 }
